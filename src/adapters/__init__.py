@@ -1,0 +1,1 @@
+"""Adapters: one package per outside thing that fills an orchcore port."""

@@ -1,0 +1,1 @@
+"""In-memory adapters: for tests, dry runs, and as the reference for each contract."""

@@ -1,0 +1,121 @@
+"""A Store kept in a dict, guarded by one lock: the reference implementation."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+
+import attrs
+
+from orchcore.errors import NotFound, SessionBusy, StoreError
+from orchcore.records import Event, Mutation, Session, SessionSummary, Snapshot, TaskRun
+from orchcore.tasks import Plan
+
+
+@attrs.define
+class _Entry:
+    session: Session
+    plan: Plan
+    runs: dict[str, TaskRun]
+    events: list[Event]
+
+
+class InMemoryStore:
+    """Satisfies orchcore.ports.Store; nothing survives the process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._entries: dict[str, _Entry] = {}
+        self._leases: dict[str, str] = {}
+        self._closed = False
+
+    def _entry(self, session_id: str) -> _Entry:
+        if self._closed:
+            raise StoreError("the store is closed")
+        try:
+            return self._entries[session_id]
+        except KeyError:
+            raise NotFound(f"no session {session_id!r}") from None
+
+    def create(self, session: Session, plan: Plan, runs: Sequence[TaskRun], events: Sequence[Event]) -> None:
+        with self._lock:
+            if session.id in self._entries:
+                raise StoreError(f"session {session.id!r} exists already")
+            entry = _Entry(attrs.evolve(session, version=1), plan, {r.task_id: r for r in runs}, [])
+            self._entries[session.id] = entry
+            self._append(entry, events)
+
+    def _append(self, entry: _Entry, events: Sequence[Event]) -> None:
+        start = len(entry.events)
+        entry.events.extend(attrs.evolve(e, seq=start + i + 1) for i, e in enumerate(events))
+
+    def _snapshot(self, entry: _Entry) -> Snapshot:
+        return Snapshot(entry.session, entry.plan, dict(entry.runs))
+
+    def load(self, session_id: str) -> Snapshot:
+        with self._lock:
+            return self._snapshot(self._entry(session_id))
+
+    def session(self, session_id: str) -> Session:
+        with self._lock:
+            return self._entry(session_id).session
+
+    def transact(self, session_id: str, change: Callable[[Snapshot], Mutation]) -> Snapshot:
+        with self._lock:
+            entry = self._entry(session_id)
+            mutation = change(self._snapshot(entry))
+            if mutation == Mutation():
+                return self._snapshot(entry)
+            for run in mutation.runs:
+                if run.task_id not in entry.runs:
+                    raise StoreError(f"task {run.task_id!r} is not in session {session_id!r}")
+            base = mutation.session or entry.session
+            entry.session = attrs.evolve(base, version=entry.session.version + 1)
+            entry.runs.update({r.task_id: r for r in mutation.runs})
+            self._append(entry, mutation.events)
+            return self._snapshot(entry)
+
+    def append_events(self, session_id: str, events: Sequence[Event]) -> None:
+        with self._lock:
+            self._append(self._entry(session_id), events)
+
+    def events(self, session_id: str, after: int = 0, limit: int | None = None) -> list[Event]:
+        with self._lock:
+            found = self._entry(session_id).events[after:]
+            return found if limit is None else found[:limit]
+
+    def sessions(self) -> list[SessionSummary]:
+        with self._lock:
+            entries = sorted(
+                self._entries.values(), key=lambda e: (e.session.created_at, e.session.id), reverse=True
+            )
+            return [
+                SessionSummary(
+                    e.session.id,
+                    e.session.source,
+                    e.session.state,
+                    e.session.created_at,
+                    e.session.updated_at,
+                )
+                for e in entries
+            ]
+
+    def acquire_lease(self, session_id: str, owner: str) -> None:
+        with self._lock:
+            self._entry(session_id)
+            holder = self._leases.get(session_id)
+            if holder is not None and holder != owner:
+                raise SessionBusy(f"session {session_id} is driven by {holder}")
+            self._leases[session_id] = owner
+
+    def release_lease(self, session_id: str, owner: str) -> None:
+        with self._lock:
+            if self._leases.get(session_id) == owner:
+                del self._leases[session_id]
+
+    def lease_holder(self, session_id: str) -> str | None:
+        with self._lock:
+            return self._leases.get(session_id)
+
+    def close(self) -> None:
+        self._closed = True

@@ -1,0 +1,253 @@
+"""The functional core: from a stored snapshot to the next action, and from an
+outcome to the mutation that records it. Pure functions of their arguments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+import attrs
+
+from orchcore.graph import TaskGraph
+from orchcore.policy import ApprovalPolicy
+from orchcore.ports.agent import AgentResult
+from orchcore.records import Attempt, Event, EventKind, Gate, JsonObject, Mutation, Outcome, Snapshot, TaskRun
+from orchcore.state import (
+    DEAD_TASK,
+    DONE_TASK,
+    SessionState,
+    Step,
+    TaskState,
+    next_session_state,
+    next_task_state,
+)
+
+
+@attrs.frozen
+class StartTask:
+    """Run the next attempt of ``task_id``."""
+
+    task_id: str
+    attempt: int
+
+
+@attrs.frozen
+class AwaitApproval:
+    """Stop: a human must approve ``task_id`` before it starts, or review it after."""
+
+    task_id: str
+    gate: Gate
+
+
+@attrs.frozen
+class Finish:
+    """Nothing is left to run: end the session in ``state``."""
+
+    state: SessionState
+    reason: str
+
+
+@attrs.frozen
+class Idle:
+    """The session is not runnable now (paused, waiting, ended): the engine stops."""
+
+    state: SessionState
+    reason: str
+
+
+Action = StartTask | AwaitApproval | Finish | Idle
+
+
+def decide(snap: Snapshot, policy: ApprovalPolicy, graph: TaskGraph) -> Action:
+    """The next thing the engine should do for this session."""
+    session = snap.session
+    if session.state is not SessionState.RUNNING:
+        return Idle(session.state, session.reason)
+    runs = snap.runs
+    for task_id in snap.plan.ids:
+        run = runs[task_id]
+        if run.state is TaskState.WAITING_APPROVAL:
+            return AwaitApproval(task_id, Gate.BEFORE)  # still waiting after a pause and resume
+        if run.state is TaskState.COMPLETED and not run.reviewed and policy.after(snap.plan.task(task_id)):
+            return AwaitApproval(task_id, Gate.AFTER)
+    satisfied = {t for t, r in runs.items() if r.state in DONE_TASK}
+    candidates = [t for t in snap.plan.ids if runs[t].state in (TaskState.PENDING, TaskState.INTERRUPTED)]
+    ready = graph.ready(satisfied, candidates)
+    if ready:
+        task_id = ready[0]
+        run = runs[task_id]
+        task = snap.plan.task(task_id)
+        if (
+            not run.approved
+            and run.state is TaskState.PENDING
+            and policy.before(task, auto_approve_run=session.auto_approve)
+        ):
+            return AwaitApproval(task_id, Gate.BEFORE)
+        return StartTask(task_id, run.attempt + 1)
+    if all(r.state in DONE_TASK for r in runs.values()):
+        return Finish(SessionState.COMPLETED, "all tasks done")
+    return Finish(SessionState.FAILED, failure_summary(snap, graph))
+
+
+def failure_summary(snap: Snapshot, graph: TaskGraph) -> str:
+    """Why nothing more can run: failed tasks and what they block."""
+    dead = {t for t, r in snap.runs.items() if r.state in DEAD_TASK}
+    parts = [f"task {t} {snap.runs[t].state.value}" for t in snap.plan.ids if t in dead]
+    blocked = [
+        t for t in snap.plan.ids if snap.runs[t].state is TaskState.PENDING and _blocked(t, graph, snap)
+    ]
+    if blocked:
+        parts.append(f"blocked: {', '.join(blocked)}")
+    return "; ".join(parts) or "nothing can run"
+
+
+def _blocked(task_id: str, graph: TaskGraph, snap: Snapshot) -> bool:
+    not_done = {t for t, r in snap.runs.items() if r.state not in DONE_TASK}
+    return graph.blocked_by(task_id, not_done) is not None
+
+
+def blocked_tasks(snap: Snapshot, graph: TaskGraph) -> dict[str, str]:
+    """Pending tasks that wait on a failed or cancelled dependency: task -> that dependency."""
+    dead = {t for t, r in snap.runs.items() if r.state in DEAD_TASK}
+    out: dict[str, str] = {}
+    # walk in schedule order so transitively blocked tasks are found in one pass
+    unsatisfiable = set(dead)
+    for task_id in graph.schedule():
+        if snap.runs[task_id].state is not TaskState.PENDING:
+            continue
+        dep = graph.blocked_by(task_id, unsatisfiable)
+        if dep is not None:
+            out[task_id] = dep
+            unsatisfiable.add(task_id)
+    return out
+
+
+def _session_event(now: datetime, state: SessionState, reason: str, task_id: str | None = None) -> Event:
+    return Event(EventKind.SESSION_STATE, now, task_id=task_id, data={"state": state.value, "reason": reason})
+
+
+def gate(snap: Snapshot, action: AwaitApproval, now: datetime) -> Mutation:
+    """Stop the session until a human approves (before) or reviews (after) a task."""
+    task_id = action.task_id
+    run = snap.run(task_id)
+    state = next_session_state(snap.session.state, Step.GATE)
+    if action.gate is Gate.BEFORE:
+        reason = f"task {task_id} needs approval before it starts"
+        task_run = run
+        if run.state is TaskState.PENDING:
+            task_run = attrs.evolve(run, state=next_task_state(task_id, run.state, Step.GATE))
+    else:
+        reason = f"checkpoint: review task {task_id} before the session goes on"
+        task_run = run
+    session = attrs.evolve(
+        snap.session, state=state, waiting_for=task_id, gate=action.gate, reason=reason, updated_at=now
+    )
+    events = (
+        Event(
+            EventKind.APPROVAL_NEEDED,
+            now,
+            task_id=task_id,
+            data={"gate": action.gate.value, "title": snap.plan.task(task_id).title},
+        ),
+        _session_event(now, state, reason, task_id),
+    )
+    return Mutation(session=session, runs=(task_run,), events=events)
+
+
+def begin(snap: Snapshot, task_id: str, now: datetime) -> Mutation:
+    """Mark ``task_id`` running as its next attempt. Committed before the agent starts."""
+    run = snap.run(task_id)
+    state = next_task_state(task_id, run.state, Step.BEGIN)
+    attempt = Attempt(number=run.attempt + 1, started_at=now)
+    task_run = attrs.evolve(run, state=state, attempts=(*run.attempts, attempt), reason="")
+    event = Event(
+        EventKind.TASK_STARTED,
+        now,
+        task_id=task_id,
+        attempt=attempt.number,
+        data={"title": snap.plan.task(task_id).title},
+    )
+    session = attrs.evolve(snap.session, updated_at=now)
+    return Mutation(session=session, runs=(task_run,), events=(event,))
+
+
+def record_result(snap: Snapshot, task_id: str, result: AgentResult, now: datetime) -> Mutation:
+    """Record how the running attempt of ``task_id`` ended.
+
+    If the session was cancelled while the agent ran, the task is cancelled
+    whatever the agent did. A pause takes effect after this, at the next step.
+    """
+    run = snap.run(task_id)
+    finished = attrs.evolve(
+        run.attempts[-1],
+        finished_at=now,
+        outcome=result.outcome,
+        exit_code=result.exit_code,
+        reason=result.reason,
+        cost_usd=result.cost_usd,
+        input_tokens=result.input_tokens,
+        output_tokens=result.output_tokens,
+        agent_session_id=result.agent_session_id,
+    )
+    if snap.session.state is SessionState.CANCELLED:
+        step = Step.STOP
+    elif result.outcome is Outcome.SUCCEEDED:
+        step = Step.SUCCEED
+    else:
+        step = Step.FAIL
+    state = next_task_state(task_id, run.state, step)
+    task_run = attrs.evolve(run, state=state, attempts=(*run.attempts[:-1], finished), reason=result.reason)
+    data: JsonObject = {
+        "outcome": result.outcome.value,
+        "state": state.value,
+        "reason": result.reason,
+        "exit_code": result.exit_code,
+        "cost_usd": None if result.cost_usd is None else str(result.cost_usd),
+        "duration_s": round((now - finished.started_at).total_seconds(), 3),
+    }
+    event = Event(EventKind.TASK_FINISHED, now, task_id=task_id, attempt=finished.number, data=data)
+    return Mutation(session=attrs.evolve(snap.session, updated_at=now), runs=(task_run,), events=(event,))
+
+
+def finish(snap: Snapshot, action: Finish, now: datetime) -> Mutation:
+    """End the session as ``action`` says."""
+    step = Step.FINISH if action.state is SessionState.COMPLETED else Step.FINISH_FAILED
+    state = next_session_state(snap.session.state, step)
+    session = attrs.evolve(
+        snap.session, state=state, reason=action.reason, waiting_for=None, gate=None, updated_at=now
+    )
+    return Mutation(session=session, events=(_session_event(now, state, action.reason),))
+
+
+def interrupt_running(snap: Snapshot, now: datetime) -> Mutation:
+    """After a crash: tasks stored as running were cut off; mark them interrupted."""
+    runs: list[TaskRun] = []
+    events: list[Event] = []
+    for task_id in snap.plan.ids:
+        run = snap.runs[task_id]
+        if run.state is not TaskState.RUNNING:
+            continue
+        state = next_task_state(task_id, run.state, Step.INTERRUPT)
+        last = attrs.evolve(
+            run.attempts[-1],
+            finished_at=now,
+            outcome=Outcome.INTERRUPTED,
+            reason="the orchestrator stopped while the task ran",
+        )
+        runs.append(attrs.evolve(run, state=state, attempts=(*run.attempts[:-1], last), reason=last.reason))
+        events.append(
+            Event(
+                EventKind.TASK_STATE,
+                now,
+                task_id=task_id,
+                attempt=last.number,
+                data={"state": state.value, "reason": last.reason},
+            )
+        )
+    return Mutation(runs=tuple(runs), events=tuple(events))
+
+
+def running_tasks(snap: Snapshot) -> Iterable[str]:
+    """Ids of tasks stored as running."""
+    return (t for t in snap.plan.ids if snap.runs[t].state is TaskState.RUNNING)

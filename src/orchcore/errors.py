@@ -1,0 +1,77 @@
+"""Every error orchcore raises, rooted at :class:`OrchError`.
+
+    OrchError
+    ├── TaskFileError        a task file is malformed (all problems at once)
+    ├── IllegalTransition    a command or step is not allowed in the current state
+    ├── NotFound             a session or task does not exist
+    ├── SessionBusy          another engine holds the session's lease
+    ├── StoreError           the store failed (I/O, corruption) — adapter translated
+    ├── AgentUnavailable     the agent cannot be started (missing executable, bad config)
+    └── ConfigError          settings are invalid
+
+Each class means one thing a caller can act on. Adapters translate library
+exceptions into these at the port boundary; nothing else crosses a port.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+
+
+class OrchError(Exception):
+    """Root of every error orchcore raises on purpose."""
+
+
+@attrs.frozen(order=True)
+class Problem:
+    """One thing wrong in a task file, located to a line."""
+
+    file: str
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.field}: {self.message}"
+
+
+class TaskFileError(OrchError):
+    """A task file has one or more problems; all of them are listed."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(sorted(problems))
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class IllegalTransition(OrchError):
+    """A command is not allowed in the state the session or task is in."""
+
+    def __init__(self, subject: str, state: str, command: str, allowed: Sequence[str]) -> None:
+        self.subject = subject
+        self.state = state
+        self.command = command
+        self.allowed = tuple(allowed)
+        allowed_text = ", ".join(self.allowed) if self.allowed else "none"
+        super().__init__(f"cannot {command}: {subject} is {state} (allowed in this state: {allowed_text})")
+
+
+class NotFound(OrchError):
+    """A session or task that was asked for does not exist."""
+
+
+class SessionBusy(OrchError):
+    """Another engine is driving this session."""
+
+
+class StoreError(OrchError):
+    """The store could not read or write."""
+
+
+class AgentUnavailable(OrchError):
+    """The agent cannot be started as configured."""
+
+
+class ConfigError(OrchError):
+    """The configuration is invalid."""

@@ -1,0 +1,24 @@
+"""The ports: what orchcore needs from the outside world, as typing.Protocols.
+
+Adapters fill them without inheriting from them; ``orchcore.testing`` ships one
+contract suite per port that any adapter (ours or a user's) can run.
+"""
+
+from __future__ import annotations
+
+from orchcore.ports.agent import Agent, AgentEvent, AgentRequest, AgentResult, EventSink
+from orchcore.ports.clock import Clock, Ids
+from orchcore.ports.logs import TaskLogs
+from orchcore.ports.store import Store
+
+__all__ = [
+    "Agent",
+    "AgentEvent",
+    "AgentRequest",
+    "AgentResult",
+    "Clock",
+    "EventSink",
+    "Ids",
+    "Store",
+    "TaskLogs",
+]

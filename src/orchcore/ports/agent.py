@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Protocol
+
+import attrs
+
+from orchcore.records import JsonObject, Outcome
+
+
+@attrs.frozen
+class AgentRequest:
+    """Everything an agent needs for one attempt at one task."""
+
+    session_id: str
+    task_id: str
+    attempt: int
+    prompt: str
+    workdir: str
+    log_path: str
+    timeout_s: float
+    resume_agent_session: str | None = None
+    env: Mapping[str, str] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class AgentEvent:
+    """Something the agent did while it ran.
+
+    ``kind`` is free-form per adapter ("output", "tool_use", "text", ...); the
+    kind ``"tick"`` carries nothing and is sent at least once a second while the
+    agent is silent, so the engine can look at the stored state and stop it.
+    ``persist`` says whether the engine should store it as an event (raw output
+    lines are already in the log and are not stored twice).
+    """
+
+    kind: str
+    text: str = ""
+    data: JsonObject = attrs.field(factory=dict)
+    persist: bool = True
+
+
+EventSink = Callable[[AgentEvent], str | None]
+"""Receives each agent event; returns a reason to stop the agent, or None to go on."""
+
+
+@attrs.frozen
+class AgentResult:
+    """How an attempt ended, with what it cost when the agent reports it."""
+
+    outcome: Outcome
+    exit_code: int | None = None
+    reason: str = ""
+    output_tail: str = ""
+    cost_usd: Decimal | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    agent_session_id: str | None = None
+
+
+class Agent(Protocol):
+    """Runs one attempt of a task to its end.
+
+    ``check`` raises AgentUnavailable when the agent cannot start (missing
+    executable, bad settings) so the engine fails before anything begins.
+    ``run`` returns when the agent has ended, been stopped (the sink returned a
+    reason: outcome STOPPED) or timed out (its whole process group is killed:
+    outcome TIMED_OUT). It raises nothing for a failing agent: failure is an
+    outcome. Every event is passed to ``on_event`` as it happens.
+    """
+
+    def check(self) -> None:
+        """Raise AgentUnavailable if a run could not start."""
+        ...
+
+    def run(self, request: AgentRequest, on_event: EventSink) -> AgentResult:
+        """Run the attempt to its end and say how it ended."""
+        ...

@@ -1,0 +1,144 @@
+"""The stored values of a session: what the store keeps and the engine decides from."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import TypeAlias
+
+import attrs
+
+from orchcore.state import SessionState, TaskState
+from orchcore.tasks import Plan
+
+JsonValue: TypeAlias = "str | int | float | bool | list[JsonValue] | dict[str, JsonValue] | None"
+JsonObject: TypeAlias = "dict[str, JsonValue]"
+
+
+class Gate(enum.StrEnum):
+    """Why a session waits on a task."""
+
+    BEFORE = "before"  # approval to start the task
+    AFTER = "after"  # checkpoint review of a completed task
+    ANSWER = "answer"  # the agent asked a question
+
+
+class Outcome(enum.StrEnum):
+    """How one attempt of a task ended."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    STOPPED = "stopped"
+    INTERRUPTED = "interrupted"
+    ERROR = "error"
+
+
+@attrs.frozen
+class Session:
+    """One run of one task file. ``version`` grows by one with every committed change."""
+
+    id: str
+    source: str
+    state: SessionState
+    created_at: datetime
+    updated_at: datetime
+    auto_approve: bool = False
+    agent: str = ""
+    waiting_for: str | None = None
+    gate: Gate | None = None
+    reason: str = ""
+    version: int = 0
+
+
+@attrs.frozen
+class Attempt:
+    """One try at a task by an agent."""
+
+    number: int
+    started_at: datetime
+    finished_at: datetime | None = None
+    outcome: Outcome | None = None
+    exit_code: int | None = None
+    reason: str = ""
+    cost_usd: Decimal | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    agent_session_id: str | None = None
+
+
+@attrs.frozen
+class TaskRun:
+    """A task's progress within a session."""
+
+    task_id: str
+    state: TaskState = TaskState.PENDING
+    approved: bool = False
+    reviewed: bool = False
+    attempts: tuple[Attempt, ...] = ()
+    reason: str = ""
+
+    @property
+    def attempt(self) -> int:
+        """Number of the latest attempt (0 before the first)."""
+        return len(self.attempts)
+
+
+class EventKind(enum.StrEnum):
+    """What an event records."""
+
+    SESSION_CREATED = "session_created"
+    SESSION_STATE = "session_state"
+    COMMAND = "command"
+    TASK_STARTED = "task_started"
+    TASK_FINISHED = "task_finished"
+    TASK_STATE = "task_state"
+    APPROVAL_NEEDED = "approval_needed"
+    AGENT = "agent"
+
+
+@attrs.frozen
+class Event:
+    """An append-only record of something that happened. ``seq`` is set by the store."""
+
+    kind: EventKind
+    at: datetime
+    task_id: str | None = None
+    attempt: int | None = None
+    data: JsonObject = attrs.field(factory=dict)
+    seq: int = 0
+
+
+@attrs.frozen
+class Snapshot:
+    """Everything stored about a session, read in one transaction."""
+
+    session: Session
+    plan: Plan
+    runs: Mapping[str, TaskRun]
+
+    def run(self, task_id: str) -> TaskRun:
+        """The run of ``task_id`` (KeyError if the plan has no such task)."""
+        return self.runs[task_id]
+
+
+@attrs.frozen
+class Mutation:
+    """What one transaction changes: the session, some task runs, and new events."""
+
+    session: Session | None = None
+    runs: tuple[TaskRun, ...] = ()
+    events: tuple[Event, ...] = ()
+
+
+@attrs.frozen
+class SessionSummary:
+    """A line of a session listing."""
+
+    id: str
+    source: str
+    state: SessionState
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,112 @@
+"""Use cases every front end shares: plan a session, send a command, report."""
+
+from __future__ import annotations
+
+import attrs
+
+from orchcore.commands import apply_command
+from orchcore.errors import NotFound
+from orchcore.ports.clock import Clock, Ids
+from orchcore.ports.logs import TaskLogs
+from orchcore.ports.store import Store
+from orchcore.records import Event, EventKind, Session, SessionSummary, Snapshot, TaskRun
+from orchcore.report import render_report
+from orchcore.state import TERMINAL_SESSION, Command, SessionState, TaskState
+from orchcore.tasks import Plan
+
+REPORT_TAIL_LINES = 20
+
+
+def create_session(
+    store: Store, plan: Plan, ids: Ids, clock: Clock, *, auto_approve: bool = False, agent: str = ""
+) -> Snapshot:
+    """Store a new session for ``plan`` in state planned, with every task pending."""
+    now = clock.now()
+    session = Session(
+        id=ids.new_id(),
+        source=plan.source,
+        state=SessionState.PLANNED,
+        created_at=now,
+        updated_at=now,
+        auto_approve=auto_approve,
+        agent=agent,
+    )
+    runs = [TaskRun(task_id=t.id) for t in plan.tasks]
+    event = Event(
+        EventKind.SESSION_CREATED,
+        now,
+        data={"source": plan.source, "tasks": len(plan.tasks), "auto_approve": auto_approve, "agent": agent},
+    )
+    store.create(session, plan, runs, [event])
+    return store.load(session.id)
+
+
+def send_command(
+    store: Store,
+    session_id: str,
+    command: Command,
+    clock: Clock,
+    *,
+    task_id: str | None = None,
+    text: str = "",
+    source: str = "cli",
+) -> Snapshot:
+    """Apply ``command`` in one transaction; IllegalTransition/NotFound change nothing."""
+    return store.transact(
+        session_id,
+        lambda s: apply_command(s, command, clock.now(), task_id=task_id, text=text, source=source),
+    )
+
+
+def unfinished_sessions(store: Store, source: str | None = None) -> list[SessionSummary]:
+    """Sessions not completed or cancelled (optionally from one task file), newest first."""
+    return [
+        s
+        for s in store.sessions()
+        if s.state not in TERMINAL_SESSION and (source is None or s.source == source)
+    ]
+
+
+def resolve_session(store: Store, session_id: str | None) -> str:
+    """``session_id`` itself (checked), or the newest session when None."""
+    sessions = store.sessions()
+    if session_id is None:
+        if not sessions:
+            raise NotFound("no session yet: start one with `orch run TASKFILE`")
+        return sessions[0].id
+    matches = [s.id for s in sessions if s.id == session_id] or [
+        s.id for s in sessions if s.id.startswith(session_id)
+    ]
+    if len(matches) != 1:
+        raise NotFound(
+            f"no session {session_id!r}"
+            if not matches
+            else f"{session_id!r} matches several sessions: {', '.join(matches)}"
+        )
+    return matches[0]
+
+
+def build_report(store: Store, logs: TaskLogs, clock: Clock, session_id: str) -> str:
+    """The markdown report of a session, with log tails of failed tasks."""
+    snap = store.load(session_id)
+    tails = {}
+    for task_id, run in snap.runs.items():
+        if run.state in (TaskState.FAILED, TaskState.INTERRUPTED, TaskState.CANCELLED) and run.attempts:
+            tails[task_id] = logs.tail(session_id, task_id, run.attempt, REPORT_TAIL_LINES)
+    return render_report(snap, tails, clock.now())
+
+
+@attrs.frozen
+class Totals:
+    """Counts of task states for status lines."""
+
+    by_state: dict[str, int]
+    total: int
+
+
+def totals(snap: Snapshot) -> Totals:
+    """How many tasks are in each state."""
+    counts: dict[str, int] = {}
+    for run in snap.runs.values():
+        counts[run.state.value] = counts.get(run.state.value, 0) + 1
+    return Totals(counts, len(snap.runs))

@@ -1,0 +1,33 @@
+"""Task files (markdown or YAML) in, a validated :class:`~orchcore.tasks.Plan` out.
+
+Parsing is pure: callers read the file and pass its text and name.
+"""
+
+from __future__ import annotations
+
+from orchcore.errors import Problem, TaskFileError
+from orchcore.graph import graph_problems
+from orchcore.taskfile.markdown import parse_markdown, render_markdown
+from orchcore.taskfile.yaml_format import parse_yaml, render_yaml
+from orchcore.tasks import Plan
+
+__all__ = ["parse_markdown", "parse_task_file", "parse_yaml", "render_markdown", "render_yaml"]
+
+_YAML_SUFFIXES = (".yaml", ".yml")
+
+
+def parse_task_file(text: str, filename: str) -> Plan:
+    """Parse a task file by its suffix (``.yaml``/``.yml`` or markdown) and validate it.
+
+    Raises :class:`TaskFileError` listing every problem found, syntax and graph alike.
+    """
+    if filename.lower().endswith(_YAML_SUFFIXES):
+        plan, problems = parse_yaml(text, filename)
+    else:
+        plan, problems = parse_markdown(text, filename)
+    problems = [*problems, *graph_problems(plan.tasks, filename)]
+    if not plan.tasks and not problems:
+        problems.append(Problem(filename, 1, "tasks", "no tasks found; expected at least one task"))
+    if problems:
+        raise TaskFileError(problems)
+    return plan

@@ -1,0 +1,79 @@
+"""The task model: what a developer asked for today, as parsed from a task file."""
+
+from __future__ import annotations
+
+import enum
+from decimal import Decimal
+
+import attrs
+
+
+class Priority(enum.StrEnum):
+    """How urgent a task is; higher runs first among ready tasks."""
+
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+    @property
+    def rank(self) -> int:
+        """0 for high, 2 for low: sorts high first."""
+        return _PRIORITY_RANK[self]
+
+
+_PRIORITY_RANK = {Priority.HIGH: 0, Priority.MEDIUM: 1, Priority.LOW: 2}
+
+
+class Complexity(enum.StrEnum):
+    """The author's estimate of how hard a task is."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+@attrs.frozen
+class Task:
+    """One unit of work for an agent.
+
+    ``id`` is the author's identifier (``"3"`` for ``## Task 3``); ``line`` is
+    where the task starts in its file, for error messages.
+    """
+
+    id: str
+    title: str
+    type: str = "any"
+    priority: Priority = Priority.MEDIUM
+    requires_approval: bool = False
+    description: str = ""
+    acceptance_criteria: tuple[str, ...] = ()
+    instruction: str = ""
+    depends_on: tuple[str, ...] = ()
+    context_files: tuple[str, ...] = ()
+    deliverables: tuple[str, ...] = ()
+    module: str = ""
+    estimated_complexity: Complexity | None = None
+    line: int = attrs.field(default=0, eq=False)
+
+
+@attrs.frozen
+class Plan:
+    """A day's tasks in file order, as one value."""
+
+    source: str
+    tasks: tuple[Task, ...]
+    date: str = ""
+    title: str = ""
+    max_cost_usd: Decimal | None = None
+
+    def task(self, task_id: str) -> Task:
+        """The task with this id; KeyError if there is none."""
+        for task in self.tasks:
+            if task.id == task_id:
+                return task
+        raise KeyError(task_id)
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        """Task ids in file order."""
+        return tuple(t.id for t in self.tasks)

@@ -1,0 +1,10 @@
+"""A test kit for orchcore users: fakes for every port and one contract suite per port.
+
+Import it from tests only (it needs pytest and hypothesis); production code never does.
+"""
+
+from __future__ import annotations
+
+from orchcore.testing.fakes import FakeClock, MemoryLogs, ScriptedAgent, SequentialIds
+
+__all__ = ["FakeClock", "MemoryLogs", "ScriptedAgent", "SequentialIds"]

@@ -1,0 +1,96 @@
+"""Working fakes of the small ports, for unit tests of code built on orchcore."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+
+import attrs
+
+from orchcore.errors import AgentUnavailable
+from orchcore.ports.agent import AgentEvent, AgentRequest, AgentResult, EventSink
+from orchcore.records import Outcome
+
+
+@attrs.define
+class FakeClock:
+    """A clock that moves only when told to (or by ``step`` on every read)."""
+
+    current: datetime = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    step: timedelta = timedelta(0)
+
+    def now(self) -> datetime:
+        value = self.current
+        self.current = self.current + self.step
+        return value
+
+    def advance(self, seconds: float) -> None:
+        self.current += timedelta(seconds=seconds)
+
+
+@attrs.define
+class SequentialIds:
+    """Ids ``s1``, ``s2``, ...: predictable in assertions."""
+
+    prefix: str = "s"
+    counter: int = 0
+
+    def new_id(self) -> str:
+        self.counter += 1
+        return f"{self.prefix}{self.counter}"
+
+
+@attrs.define
+class MemoryLogs:
+    """Task logs held in memory; ``write`` plays the agent's part."""
+
+    contents: dict[str, list[str]] = attrs.field(factory=dict)
+
+    def path(self, session_id: str, task_id: str, attempt: int) -> str:
+        return f"mem://{session_id}/{task_id}/{attempt}"
+
+    def write(self, path: str, line: str) -> None:
+        self.contents.setdefault(path, []).append(line)
+
+    def tail(self, session_id: str, task_id: str, attempt: int, lines: int) -> list[str]:
+        return self.contents.get(self.path(session_id, task_id, attempt), [])[-lines:] if lines > 0 else []
+
+
+Script = Callable[[AgentRequest, EventSink], AgentResult]
+
+
+def succeed(_: AgentRequest, __: EventSink) -> AgentResult:
+    """A script step: the agent succeeds at once."""
+    return AgentResult(Outcome.SUCCEEDED, exit_code=0)
+
+
+@attrs.define
+class ScriptedAgent:
+    """An agent whose behaviour per task is a function; records every request.
+
+    ``scripts`` maps a task id to a list of steps, one per attempt (the last
+    repeats); tasks without a script succeed. ``events`` are sent to the sink
+    before each step runs.
+    """
+
+    scripts: dict[str, list[Script]] = attrs.field(factory=dict)
+    events: Iterable[AgentEvent] = ()
+    available: bool = True
+    requests: list[AgentRequest] = attrs.field(factory=list)
+
+    def check(self) -> None:
+        if not self.available:
+            raise AgentUnavailable("scripted agent switched off")
+
+    def run(self, request: AgentRequest, on_event: EventSink) -> AgentResult:
+        self.requests.append(request)
+        for event in self.events:
+            if on_event(event) is not None:
+                return AgentResult(Outcome.STOPPED, reason="stopped")
+        steps = self.scripts.get(request.task_id, [succeed])
+        step = steps[min(request.attempt - 1, len(steps) - 1)]
+        return step(request, on_event)
+
+    def ran(self) -> list[str]:
+        """Task ids in the order they were run (one per attempt)."""
+        return [r.task_id for r in self.requests]
