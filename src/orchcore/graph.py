@@ -30,16 +30,17 @@ def graph_problems(tasks: Sequence[Task], filename: str) -> list[Problem]:
         else:
             first_line[task.id] = task.line
     for task in tasks:
+        where = task.depends_on_line or task.line
         for dep in task.depends_on:
             if dep == task.id:
                 problems.append(
-                    Problem(filename, task.line, "depends_on", f"task {task.id} depends on itself")
+                    Problem(filename, where, "depends_on", f"task {task.id} depends on itself")
                 )
             elif dep not in first_line:
                 problems.append(
                     Problem(
                         filename,
-                        task.line,
+                        where,
                         "depends_on",
                         f"task {task.id} depends on unknown task {dep!r}, expected one of: {', '.join(first_line)}",
                     )
@@ -58,7 +59,10 @@ def graph_problems(tasks: Sequence[Task], filename: str) -> list[Problem]:
 
 def find_cycles(tasks: Sequence[Task]) -> list[list[str]]:
     """Each dependency cycle once, as task ids in dependency order (iterative DFS)."""
-    deps = {t.id: [d for d in t.depends_on if d != t.id] for t in tasks}
+    # a duplicated id keeps the dependencies of every task using it, so no cycle hides behind it
+    deps: dict[str, list[str]] = {}
+    for t in tasks:
+        deps.setdefault(t.id, []).extend(d for d in t.depends_on if d != t.id)
     white, grey, black = 0, 1, 2
     colour = dict.fromkeys(deps, white)
     cycles: list[list[str]] = []

@@ -110,3 +110,38 @@ def totals(snap: Snapshot) -> Totals:
     for run in snap.runs.values():
         counts[run.state.value] = counts.get(run.state.value, 0) + 1
     return Totals(counts, len(snap.runs))
+
+
+def suggestions(snap: Snapshot, *, engine_attached: bool) -> list[str]:
+    """What a human can do next, as commands without the front end's prefix
+    (the CLI shows ``orch approve 3``, Telegram ``/approve 3``)."""
+    from orchcore.decide import blocked_tasks
+    from orchcore.graph import TaskGraph
+
+    session = snap.session
+    state = session.state
+    waiting = session.waiting_for
+    if state is SessionState.WAITING_APPROVAL and waiting is not None:
+        tail = "" if engine_attached else " (then: resume)"
+        return [f"approve {waiting}{tail}", f"reject {waiting}", "status"]
+    if state is SessionState.PAUSED:
+        return ["resume"]
+    if state is SessionState.RUNNING and not engine_attached:
+        return ["resume"]
+    if state is SessionState.HALTED:
+        return ["resume (after raising the limit)"]
+    if state is SessionState.FAILED:
+        failed = [
+            t
+            for t in snap.plan.ids
+            if snap.runs[t].state in (TaskState.FAILED, TaskState.INTERRUPTED, TaskState.CANCELLED)
+        ]
+        hints = (
+            [f"logs {t}" for t in failed[:1]] + [f"retry {t}" for t in failed] + [f"skip {t}" for t in failed]
+        )
+        if not failed and blocked_tasks(snap, TaskGraph(snap.plan.tasks)):
+            hints.append("status")
+        return [*hints, "report"]
+    if state in (SessionState.COMPLETED, SessionState.CANCELLED):
+        return ["report"]
+    return ["status"]

@@ -54,6 +54,7 @@ class Task:
     module: str = ""
     estimated_complexity: Complexity | None = None
     line: int = attrs.field(default=0, eq=False)
+    depends_on_line: int = attrs.field(default=0, eq=False)
 
 
 @attrs.frozen

@@ -21,7 +21,10 @@ _TRUE = {"true", "yes", "y", "1", "on"}
 _FALSE = {"false", "no", "n", "0", "off"}
 _NONE_WORDS = {"", "none", "-", "n/a", "no", "nothing"}
 _TYPE_WORD = re.compile(r"^[A-Za-z][\w-]*$")
-_DEP_ITEM = re.compile(r"^(?:task\s*)?#?\s*(\S+)$", re.IGNORECASE)
+# "Task 1", "task #1", "Task1" and "#1" all mean 1; "taskforce" and "task-api" are ids themselves
+_DEP_ITEM = re.compile(r"^(?:task(?=[\s#\d])\s*)?#?\s*(\S+)$", re.IGNORECASE)
+# "and" separates only as a word between spaces: "signup-and-login" is one id
+_DEP_SEPARATOR = re.compile(r",|;|\s+and\s+", re.IGNORECASE)
 
 
 def shown(value: str) -> str:
@@ -85,7 +88,7 @@ def split_dependencies(value: str) -> list[str] | Bad:
     if text.lower() in _NONE_WORDS:
         return []
     ids: list[str] = []
-    for raw in re.split(r",|\band\b|;", text):
+    for raw in _DEP_SEPARATOR.split(text):
         item = raw.strip()
         if not item:
             continue

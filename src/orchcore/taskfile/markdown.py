@@ -260,6 +260,7 @@ class _Parser:
             module=d.scalars.get("module", (0, ""))[1].strip(),
             estimated_complexity=complexity,
             line=d.line,
+            depends_on_line=d.lists.get("depends_on", (0, []))[0],
         )
 
     def plan(self) -> Plan:
@@ -304,7 +305,8 @@ def parse_markdown(text: str, filename: str) -> tuple[Plan, list[Problem]]:
 
 def render_markdown(plan: Plan) -> str:
     """The markdown text that parses back to ``plan``."""
-    out = [f"# {plan.title}" if plan.title else f"# Tasks - {plan.date}", ""]
+    # a made-up "# Tasks - DATE" heading would parse back as a title the plan does not have
+    out = [f"# {plan.title}", ""] if plan.title else []
     if plan.date and not (plan.title and plan.title.endswith(f" - {plan.date}")):
         out.append(f"**Date:** {plan.date}")
     if plan.max_cost_usd is not None:

@@ -78,7 +78,11 @@ class _Reader:
                 self.problem(key_node, what, f"found a {_kind(key_node)} key, expected a field name")
                 continue
             if key not in allowed:
-                self.problem(key_node, key, f"unknown field, expected one of: {', '.join(sorted(allowed))}")
+                expected = f"expected one of: {', '.join(sorted(allowed))}"
+                if key.strip():
+                    self.problem(key_node, key, f"unknown field, {expected}")
+                else:
+                    self.problem(key_node, what, f"found an empty field name, {expected}")
                 continue
             if key in out:
                 self.problem(key_node, key, "given twice, expected it once")
@@ -124,12 +128,13 @@ class _Reader:
         task_id = ""
         if "id" in values:
             task_id = self.string(values["id"], "id")
-        if not task_id:
+        if not task_id and _is_text(values.get("id")):
             self.problem(node, "id", "missing, expected a task id such as 1 or 'auth-api'")
+        if not task_id:
             task_id = f"#{index + 1}"
         title_node = values.get("name", values.get("title"))
         title = self.string(title_node, "name") if title_node is not None else ""
-        if not title:
+        if not title and _is_text(title_node):
             self.problem(node, "name", f"task {task_id} has no name, expected a short title")
         task_type = "any"
         if "type" in values:
@@ -163,7 +168,11 @@ class _Reader:
         lists = {k: self.strings(values[k], k) for k in _LIST_KEYS if k in values}
         description = self.string(values["description"], "description") if "description" in values else ""
         instruction = self.string(values["instruction"], "instruction") if "instruction" in values else ""
-        if not description and not instruction:
+        if (
+            not description
+            and not instruction
+            and _is_text(values.get("description"), values.get("instruction"))
+        ):
             self.problem(
                 node, "instruction", f"task {task_id} has neither, expected an instruction or a description"
             )
@@ -182,7 +191,23 @@ class _Reader:
             module=self.string(values["module"], "module") if "module" in values else "",
             estimated_complexity=complexity,
             line=_line(node),
+            depends_on_line=_line(values["depends_on"]) if "depends_on" in values else 0,
         )
+
+
+def _is_text(*nodes: yaml.Node | None) -> bool:
+    """Whether every given value is text (a wrong type is reported once, where it is)."""
+    return all(node is None or isinstance(node, yaml.ScalarNode) for node in nodes)
+
+
+def _error_line(exc: yaml.MarkedYAMLError, text: str) -> int:
+    """The line to blame: where the problem is, unless that is past the end of the
+    file (an unclosed quote or bracket), then where the construct began."""
+    last = max(1, len(text.splitlines()))
+    for mark in (exc.problem_mark, exc.context_mark):
+        if mark is not None and int(mark.line) < last:
+            return int(mark.line) + 1
+    return last
 
 
 def _kind(node: yaml.Node) -> str:
@@ -199,11 +224,12 @@ def parse_yaml(text: str, filename: str) -> tuple[Plan, list[Problem]]:
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = int(mark.line) + 1 if mark is not None else 1
+        line = _error_line(exc, text)
         return empty, [Problem(filename, line, "yaml", f"not valid YAML: {exc.problem or exc.context}")]
     except yaml.YAMLError as exc:
         return empty, [Problem(filename, 1, "yaml", f"not valid YAML: {exc}")]
+    except RecursionError:  # yaml's composer recurses once per nesting level
+        return empty, [Problem(filename, 1, "yaml", "nested too deeply, expected a list of task mappings")]
     reader = _Reader(filename)
     if root is None:
         return empty, [

@@ -1,0 +1,1 @@
+"""Task logs as plain files under the state directory."""

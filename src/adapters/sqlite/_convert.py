@@ -1,0 +1,209 @@
+"""Records to SQLite rows and back: the only place that knows the column layout.
+
+Datetimes are ISO-8601 UTC text of fixed width (so text order is time order);
+money is Decimal text, never float; the plan is one JSON document.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, TypeAlias
+
+import cattrs
+
+from orchcore.errors import StoreError
+from orchcore.records import (
+    Attempt,
+    Event,
+    EventKind,
+    Gate,
+    JsonObject,
+    Outcome,
+    Session,
+    SessionSummary,
+    TaskRun,
+)
+from orchcore.state import SessionState, TaskState
+from orchcore.tasks import Plan
+
+Row: TypeAlias = tuple[Any, ...]
+
+SESSION_COLUMNS = (
+    "id, source, state, created_at, updated_at, auto_approve, agent, waiting_for, gate, reason, version"
+)
+SUMMARY_COLUMNS = "id, source, state, created_at, updated_at"
+RUN_COLUMNS = "task_id, state, approved, reviewed, reason"
+ATTEMPT_COLUMNS = (
+    "task_id, number, started_at, finished_at, outcome, exit_code, reason, cost_usd,"
+    " input_tokens, output_tokens, agent_session_id"
+)
+EVENT_COLUMNS = "seq, at, kind, task_id, attempt, data"
+
+
+def _decimal_from_text(value: object, _: object) -> Decimal:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a decimal as text, got {value!r}")
+    return Decimal(value)
+
+
+_plans = cattrs.Converter(forbid_extra_keys=True)
+_plans.register_unstructure_hook(Decimal, str)
+_plans.register_structure_hook(Decimal, _decimal_from_text)
+
+
+def plan_to_json(plan: Plan) -> str:
+    return json.dumps(_plans.unstructure(plan), separators=(",", ":"))
+
+
+def plan_from_json(text: str) -> Plan:
+    return _plans.structure(json.loads(text), Plan)
+
+
+def time_to_text(value: datetime) -> str:
+    if value.utcoffset() is None:
+        raise StoreError(f"refusing to store a naive datetime ({value.isoformat()}): times are UTC-aware")
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def time_from_text(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def _optional_time_to_text(value: datetime | None) -> str | None:
+    return None if value is None else time_to_text(value)
+
+
+def _optional_time_from_text(text: str | None) -> datetime | None:
+    return None if text is None else time_from_text(text)
+
+
+def session_values(session: Session, version: int) -> Row:
+    """Values in SESSION_COLUMNS order, with the version the store decided."""
+    return (
+        session.id,
+        session.source,
+        session.state.value,
+        time_to_text(session.created_at),
+        time_to_text(session.updated_at),
+        session.auto_approve,
+        session.agent,
+        session.waiting_for,
+        None if session.gate is None else session.gate.value,
+        session.reason,
+        version,
+    )
+
+
+def session_from_row(row: Row) -> Session:
+    return Session(
+        id=row[0],
+        source=row[1],
+        state=SessionState(row[2]),
+        created_at=time_from_text(row[3]),
+        updated_at=time_from_text(row[4]),
+        auto_approve=bool(row[5]),
+        agent=row[6],
+        waiting_for=row[7],
+        gate=None if row[8] is None else Gate(row[8]),
+        reason=row[9],
+        version=row[10],
+    )
+
+
+def summary_from_row(row: Row) -> SessionSummary:
+    return SessionSummary(
+        id=row[0],
+        source=row[1],
+        state=SessionState(row[2]),
+        created_at=time_from_text(row[3]),
+        updated_at=time_from_text(row[4]),
+    )
+
+
+def run_values(run: TaskRun) -> Row:
+    """Values in RUN_COLUMNS order (without session and position)."""
+    return (run.task_id, run.state.value, run.approved, run.reviewed, run.reason)
+
+
+def attempt_values(session_id: str, task_id: str, attempt: Attempt) -> Row:
+    """Values for ``session_id`` followed by ATTEMPT_COLUMNS."""
+    return (
+        session_id,
+        task_id,
+        attempt.number,
+        time_to_text(attempt.started_at),
+        _optional_time_to_text(attempt.finished_at),
+        None if attempt.outcome is None else attempt.outcome.value,
+        attempt.exit_code,
+        attempt.reason,
+        None if attempt.cost_usd is None else str(attempt.cost_usd),
+        attempt.input_tokens,
+        attempt.output_tokens,
+        attempt.agent_session_id,
+    )
+
+
+def _attempt_from_row(row: Row) -> Attempt:
+    return Attempt(
+        number=row[1],
+        started_at=time_from_text(row[2]),
+        finished_at=_optional_time_from_text(row[3]),
+        outcome=None if row[4] is None else Outcome(row[4]),
+        exit_code=row[5],
+        reason=row[6],
+        cost_usd=None if row[7] is None else Decimal(row[7]),
+        input_tokens=row[8],
+        output_tokens=row[9],
+        agent_session_id=row[10],
+    )
+
+
+def runs_from_rows(run_rows: Iterable[Row], attempt_rows: Iterable[Row]) -> dict[str, TaskRun]:
+    """Task runs in file order, each with its attempts (rows ordered by task and number)."""
+    attempts: dict[str, list[Attempt]] = {}
+    for row in attempt_rows:
+        attempts.setdefault(row[0], []).append(_attempt_from_row(row))
+    return {
+        row[0]: TaskRun(
+            task_id=row[0],
+            state=TaskState(row[1]),
+            approved=bool(row[2]),
+            reviewed=bool(row[3]),
+            attempts=tuple(attempts.get(row[0], ())),
+            reason=row[4],
+        )
+        for row in run_rows
+    }
+
+
+def event_values(session_id: str, seq: int, event: Event) -> Row:
+    """Values for ``session_id`` followed by EVENT_COLUMNS."""
+    return (
+        session_id,
+        seq,
+        time_to_text(event.at),
+        event.kind.value,
+        event.task_id,
+        event.attempt,
+        # ASCII escapes keep lone surrogates storable; allow_nan=False keeps it real JSON.
+        json.dumps(event.data, separators=(",", ":"), allow_nan=False),
+    )
+
+
+def event_from_row(row: Row) -> Event:
+    data: JsonObject = json.loads(row[5])
+    return Event(
+        kind=EventKind(row[2]),
+        at=time_from_text(row[1]),
+        task_id=row[3],
+        attempt=row[4],
+        data=data,
+        seq=row[0],
+    )
+
+
+def events_from_rows(rows: Sequence[Row]) -> list[Event]:
+    return [event_from_row(row) for row in rows]

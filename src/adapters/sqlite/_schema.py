@@ -1,0 +1,118 @@
+"""The database layout, created with sqlite-utils on first open."""
+
+from __future__ import annotations
+
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+# busy_timeout first: switching to WAL needs a lock that another opener may hold.
+PRAGMAS = (
+    "PRAGMA busy_timeout = 5000",
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = NORMAL",
+    "PRAGMA foreign_keys = ON",
+)
+
+
+def create_schema(db: Any) -> None:
+    """Create every table and index (``db`` is a sqlite_utils.Database in a transaction)."""
+    db.create_table(
+        "sessions",
+        {
+            "id": str,
+            "source": str,
+            "state": str,
+            "created_at": str,
+            "updated_at": str,
+            "auto_approve": int,
+            "agent": str,
+            "waiting_for": str,
+            "gate": str,
+            "reason": str,
+            "version": int,
+        },
+        pk="id",
+        not_null=[
+            "source",
+            "state",
+            "created_at",
+            "updated_at",
+            "auto_approve",
+            "agent",
+            "reason",
+            "version",
+        ],
+        if_not_exists=True,
+    )
+    db["sessions"].create_index(["created_at", "id"], index_name="sessions_by_created", if_not_exists=True)
+    db.create_table(
+        "plans",
+        {"session_id": str, "plan": str},
+        pk="session_id",
+        not_null=["plan"],
+        foreign_keys=[("session_id", "sessions", "id")],
+        if_not_exists=True,
+    )
+    db.create_table(
+        "task_runs",
+        {
+            "session_id": str,
+            "task_id": str,
+            "position": int,
+            "state": str,
+            "approved": int,
+            "reviewed": int,
+            "reason": str,
+        },
+        pk=("session_id", "task_id"),
+        not_null=["position", "state", "approved", "reviewed", "reason"],
+        foreign_keys=[("session_id", "sessions", "id")],
+        if_not_exists=True,
+    )
+    db.create_table(
+        "attempts",
+        {
+            "session_id": str,
+            "task_id": str,
+            "number": int,
+            "started_at": str,
+            "finished_at": str,
+            "outcome": str,
+            "exit_code": int,
+            "reason": str,
+            "cost_usd": str,  # Decimal as text: money is never a float
+            "input_tokens": int,
+            "output_tokens": int,
+            "agent_session_id": str,
+        },
+        pk=("session_id", "task_id", "number"),
+        not_null=["started_at", "reason"],
+        foreign_keys=[(("session_id", "task_id"), "task_runs", ("session_id", "task_id"))],
+        if_not_exists=True,
+    )
+    db.create_table(
+        "events",
+        {
+            "session_id": str,
+            "seq": int,
+            "at": str,
+            "kind": str,
+            "task_id": str,
+            "attempt": int,
+            "data": str,
+        },
+        pk=("session_id", "seq"),
+        not_null=["at", "kind", "data"],
+        foreign_keys=[("session_id", "sessions", "id")],
+        if_not_exists=True,
+    )
+    db.create_table(
+        "leases",
+        {"session_id": str, "owner": str, "pid": int, "acquired_at": str},
+        pk="session_id",
+        not_null=["owner", "pid", "acquired_at"],
+        foreign_keys=[("session_id", "sessions", "id")],
+        if_not_exists=True,
+    )
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

@@ -1,0 +1,404 @@
+"""The `orch` command line: parse, call one use case, render. No rules here.
+
+Heavy modules (the store, the engine, rich) are imported inside commands so
+that `orch --help` starts fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn
+
+import typer
+
+if TYPE_CHECKING:
+    from apps.bootstrap import Runtime
+    from orchcore.state import Command
+    from orchcore.tasks import Plan
+
+# Exit codes (documented in README.md)
+OK = 0
+RUN_FAILED = 1  # the session ended failed, halted or cancelled
+BAD_INPUT = 2  # invalid task file, config or option
+WRONG_STATE = 3  # the command is not allowed in the session's current state
+AGENT_UNAVAILABLE = 4  # the agent cannot start
+BUSY = 5  # another engine is driving the session
+NOT_FOUND = 6  # no such session or task
+STORE_FAILED = 7  # the state store could not be read or written
+INTERRUPTED = 130
+
+app = typer.Typer(
+    name="orch",
+    help="Run AI coding agents on today's task file, in dependency order, with you in control.\n\n"
+    "Start with `orch validate TASKFILE`, then `orch run TASKFILE`. State lives in .orch/ "
+    "(see --config); every command works from any shell while a run is going on.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+ConfigOption = Annotated[
+    str | None, typer.Option("--config", "-c", help="Config file (default: ./orch.yaml, or $ORCH_CONFIG).")
+]
+SessionOption = Annotated[
+    str | None, typer.Option("--session", "-s", help="Session id or a unique prefix (default: the newest).")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of text.")]
+
+
+def fail(code: int, message: str) -> NoReturn:
+    """Print one clear line to stderr and exit with ``code``."""
+    typer.echo(f"orch: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def errors() -> Iterator[None]:
+    """Map orchcore errors to one line and an exit code: the one place that does."""
+    from orchcore import errors as e
+
+    try:
+        yield
+    except e.TaskFileError as exc:
+        for problem in exc.problems:
+            typer.echo(str(problem), err=True)
+        n = len(exc.problems)
+        typer.echo(f"orch: {n} problem{'s' if n != 1 else ''} found", err=True)
+        raise typer.Exit(BAD_INPUT) from None
+    except e.IllegalTransition as exc:
+        fail(WRONG_STATE, f"{exc}; nothing was changed")
+    except e.ConfigError as exc:
+        fail(BAD_INPUT, f"config: {exc}")
+    except e.AgentUnavailable as exc:
+        fail(AGENT_UNAVAILABLE, f"agent unavailable: {exc}")
+    except e.SessionBusy as exc:
+        fail(BUSY, f"{exc}; wait for it to stop, or `orch pause` it")
+    except e.NotFound as exc:
+        fail(NOT_FOUND, str(exc))
+    except e.StoreError as exc:
+        fail(STORE_FAILED, f"state store: {exc}")
+    except KeyboardInterrupt:
+        typer.echo(
+            "\norch: interrupted; the running task is recorded as stopped. Continue with `orch resume`.",
+            err=True,
+        )
+        raise typer.Exit(INTERRUPTED) from None
+
+
+def runtime(ctx: typer.Context, config: str | None) -> Runtime:
+    """The Runtime a test passed in ``obj``, or one built from settings."""
+    if ctx.obj is not None:
+        return ctx.obj  # type: ignore[no-any-return]
+    from apps.bootstrap import build_runtime
+    from apps.logs import configure_logging
+    from apps.settings import load_settings
+
+    settings = load_settings(config)
+    configure_logging(settings)
+    rt = build_runtime(settings)
+    ctx.obj = rt
+    ctx.call_on_close(rt.close)
+    return rt
+
+
+def read_plan(file: Path) -> Plan:
+    from orchcore.taskfile import parse_task_file
+
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        fail(BAD_INPUT, f"cannot read task file {file}: {exc.strerror}")
+    return parse_task_file(text, str(file))
+
+
+@app.command()
+def validate(
+    file: Annotated[Path, typer.Argument(help="Task file (.md or .yaml).")],
+    json_out: JsonOption = False,
+) -> None:
+    """Check a task file: every problem at once as FILE:LINE: field: message (exit 2), or a summary."""
+    from apps.cli import render
+
+    with errors():
+        plan = read_plan(file)
+    render.validated(plan, json_out=json_out)
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="Task file (.md or .yaml).")],
+    auto_approve: Annotated[
+        bool, typer.Option("--auto-approve", help="Start tasks without asking (checkpoints still stop).")
+    ] = False,
+    agent: Annotated[
+        str | None, typer.Option("--agent", "-a", help="Agent to use (default from config: agent.name).")
+    ] = None,
+    new: Annotated[
+        bool, typer.Option("--new", help="Start a new session even if this file has an unfinished one.")
+    ] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show the agent's output lines.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Start a session for FILE and run its tasks until done or a human is needed."""
+    from apps.cli import render
+    from orchcore.service import create_session, send_command, unfinished_sessions
+    from orchcore.state import Command
+
+    with errors():
+        plan = read_plan(file)
+        rt = runtime(ctx, config)
+        agent_name = agent or rt.settings.agent.name
+        chosen = rt.agents(agent_name)
+        chosen.check()
+        source = str(file.resolve())
+        plan = _with_source(plan, source)
+        if not new:
+            for s in unfinished_sessions(rt.store, source):
+                fail(
+                    WRONG_STATE,
+                    f"session {s.id} from this file is {s.state.value}: continue it with `orch resume -s {s.id}`, "
+                    f"or start another with `orch run {file} --new`",
+                )
+        snap = create_session(rt.store, plan, rt.ids, rt.clock, auto_approve=auto_approve, agent=agent_name)
+        send_command(rt.store, snap.session.id, Command.START, rt.clock)
+        render.started(snap)
+        outcome = render.drive(rt, chosen, snap.session.id, verbose=verbose)
+    raise typer.Exit(render.finished(rt, outcome.session))
+
+
+def _with_source(plan: Plan, source: str) -> Plan:
+    import attrs
+
+    return attrs.evolve(plan, source=source)
+
+
+@app.command()
+def resume(
+    ctx: typer.Context,
+    session: Annotated[str | None, typer.Argument(help="Session id or prefix (default: the newest).")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show the agent's output lines.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Continue a paused, approved, halted or crashed session."""
+    from apps.cli import render
+    from orchcore.errors import SessionBusy
+    from orchcore.service import resolve_session, send_command
+    from orchcore.state import Command
+
+    with errors():
+        rt = runtime(ctx, config)
+        sid = resolve_session(rt.store, session)
+        holder = rt.store.lease_holder(sid)
+        if holder is not None:
+            raise SessionBusy(f"session {sid} is being run by {holder}")
+        before = rt.store.session(sid)
+        chosen = rt.agents(before.agent or rt.settings.agent.name)
+        chosen.check()
+        send_command(rt.store, sid, Command.RESUME, rt.clock)
+        outcome = render.drive(rt, chosen, sid, verbose=verbose)
+    raise typer.Exit(render.finished(rt, outcome.session))
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    session: Annotated[str | None, typer.Argument(help="Session id or prefix (default: the newest).")] = None,
+    json_out: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Where the session stands: every task's state, what waits on you, what to do next."""
+    from apps.cli import render
+    from orchcore.service import resolve_session
+
+    with errors():
+        rt = runtime(ctx, config)
+        sid = resolve_session(rt.store, session)
+        snap = rt.store.load(sid)
+        render.status(snap, rt.store.lease_holder(sid), json_out=json_out)
+
+
+def _command(
+    ctx: typer.Context,
+    command: Command,
+    config: str | None,
+    session: str | None,
+    task: str | None = None,
+    text: str = "",
+    json_out: bool = False,
+) -> None:
+    from apps.cli import render
+    from orchcore.service import resolve_session, send_command
+
+    with errors():
+        rt = runtime(ctx, config)
+        sid = resolve_session(rt.store, session)
+        before = rt.store.load(sid)
+        after = send_command(rt.store, sid, command, rt.clock, task_id=task, text=text, source="cli")
+        render.command_done(command, before, after, rt.store.lease_holder(sid), json_out=json_out)
+
+
+TaskArg = Annotated[str | None, typer.Argument(help="Task id (default: the task waiting for you).")]
+
+
+@app.command()
+def approve(
+    ctx: typer.Context,
+    task: TaskArg = None,
+    session: SessionOption = None,
+    json_out: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Approve the task waiting for approval (or review). Then `orch resume` continues."""
+    from orchcore.state import Command
+
+    _command(ctx, Command.APPROVE, config, session, task, json_out=json_out)
+
+
+@app.command()
+def reject(
+    ctx: typer.Context,
+    task: TaskArg = None,
+    reason: Annotated[str, typer.Option("--reason", "-r", help="Why; kept in the report.")] = "",
+    session: SessionOption = None,
+    json_out: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Reject the waiting task: it fails and tasks depending on it will not run."""
+    from orchcore.state import Command
+
+    _command(ctx, Command.REJECT, config, session, task, text=reason, json_out=json_out)
+
+
+@app.command()
+def pause(
+    ctx: typer.Context,
+    session: SessionOption = None,
+    json_out: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Pause the session: a running task finishes, nothing new starts until `orch resume`."""
+    from orchcore.state import Command
+
+    _command(ctx, Command.PAUSE, config, session, json_out=json_out)
+
+
+@app.command()
+def skip(
+    ctx: typer.Context,
+    task: Annotated[str, typer.Argument(help="Task id.")],
+    session: SessionOption = None,
+    json_out: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Skip a task that has not completed: tasks depending on it may run."""
+    from orchcore.state import Command
+
+    _command(ctx, Command.SKIP, config, session, task, json_out=json_out)
+
+
+@app.command()
+def retry(
+    ctx: typer.Context,
+    task: Annotated[str, typer.Argument(help="Task id.")],
+    session: SessionOption = None,
+    json_out: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Queue a failed, interrupted or cancelled task for another attempt."""
+    from orchcore.state import Command
+
+    _command(ctx, Command.RETRY, config, session, task, json_out=json_out)
+
+
+@app.command()
+def cancel(
+    ctx: typer.Context,
+    session: SessionOption = None,
+    json_out: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Cancel the session for good; a running agent is stopped."""
+    from orchcore.state import Command
+
+    _command(ctx, Command.CANCEL, config, session, json_out=json_out)
+
+
+@app.command()
+def logs(
+    ctx: typer.Context,
+    task: Annotated[
+        str | None, typer.Argument(help="Task id: its log; without it, the session's events.")
+    ] = None,
+    lines: Annotated[int, typer.Option("--lines", "-n", help="How many lines.", min=1)] = 40,
+    attempt: Annotated[
+        int | None, typer.Option("--attempt", help="Which attempt (default: the latest).")
+    ] = None,
+    session: SessionOption = None,
+    json_out: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Show the last lines of a task's log, or the session's latest events."""
+    from apps.cli import render
+    from orchcore.errors import NotFound
+    from orchcore.service import resolve_session
+
+    with errors():
+        rt = runtime(ctx, config)
+        sid = resolve_session(rt.store, session)
+        if task is None:
+            render.events(rt.store.events(sid)[-lines:], json_out=json_out)
+            return
+        snap_full = rt.store.load(sid)
+        if task not in snap_full.runs:
+            raise NotFound(f"task {task} is not in session {sid} (tasks: {', '.join(snap_full.plan.ids)})")
+        n = attempt or snap_full.runs[task].attempt
+        if n == 0:
+            fail(NOT_FOUND, f"task {task} has not run yet")
+        render.log_lines(
+            task, n, rt.logs.tail(sid, task, n, lines), rt.logs.path(sid, task, n), json_out=json_out
+        )
+
+
+@app.command()
+def report(
+    ctx: typer.Context,
+    session: Annotated[str | None, typer.Argument(help="Session id or prefix (default: the newest).")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the report to this file.")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """The end-of-session report in markdown: outcomes, attempts, time, tokens, cost, failures."""
+    from orchcore.service import build_report, resolve_session
+
+    with errors():
+        rt = runtime(ctx, config)
+        sid = resolve_session(rt.store, session)
+        text = build_report(rt.store, rt.logs, rt.clock, sid)
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        fail(BAD_INPUT, f"cannot write {output}: {exc.strerror}")
+    typer.echo(f"report written to {output}")
+
+
+@app.command()
+def sessions(ctx: typer.Context, json_out: JsonOption = False, config: ConfigOption = None) -> None:
+    """List sessions, newest first."""
+    from apps.cli import render
+
+    with errors():
+        rt = runtime(ctx, config)
+        render.session_list(rt.store.sessions(), json_out=json_out)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

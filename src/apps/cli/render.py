@@ -1,0 +1,323 @@
+"""How the CLI shows things: plain lines when piped, live progress on a terminal.
+
+Renderers are functions of domain values; the domain knows nothing of them.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from apps.cli.main import OK, RUN_FAILED
+
+if TYPE_CHECKING:
+    from apps.bootstrap import Runtime
+    from orchcore.engine import RunOutcome
+    from orchcore.ports.agent import Agent
+    from orchcore.records import Event, Session, SessionSummary, Snapshot
+    from orchcore.state import Command
+    from orchcore.tasks import Plan
+
+
+def _json(data: object) -> None:
+    typer.echo(json.dumps(data, indent=2, default=str))
+
+
+def _time(at: datetime) -> str:
+    return at.astimezone().strftime("%H:%M:%S")
+
+
+def _hints(snap: Snapshot, engine: str | None) -> list[str]:
+    from orchcore.service import suggestions
+
+    return [f"orch {s}" for s in suggestions(snap, engine_attached=engine is not None)]
+
+
+def validated(plan: Plan, *, json_out: bool) -> None:
+    from orchcore.graph import TaskGraph
+
+    order = TaskGraph(plan.tasks).schedule()
+    if json_out:
+        _json(
+            {"valid": True, "file": plan.source, "date": plan.date, "tasks": len(plan.tasks), "order": order}
+        )
+        return
+    approvals = [t.id for t in plan.tasks if t.requires_approval]
+    typer.echo(
+        f"{plan.source}: OK, {len(plan.tasks)} task{'s' if len(plan.tasks) != 1 else ''}"
+        + (f" for {plan.date}" if plan.date else "")
+    )
+    typer.echo(f"run order if all succeed: {' -> '.join(order)}")
+    if approvals:
+        typer.echo(f"marked for approval: {', '.join(approvals)}")
+    if plan.max_cost_usd is not None:
+        typer.echo(f"cost limit for this run: ${plan.max_cost_usd}")
+
+
+def started(snap: Snapshot) -> None:
+    s = snap.session
+    approve = " (auto-approve)" if s.auto_approve else ""
+    typer.echo(
+        f"session {s.id}: {len(snap.plan.tasks)} tasks from {snap.plan.source}, agent {s.agent}{approve}"
+    )
+
+
+class Progress:
+    """Turns engine events into lines (and a live spinner on a terminal)."""
+
+    def __init__(self, *, verbose: bool, tty: bool) -> None:
+        self.verbose = verbose
+        self.tty = tty
+        self._live: Any = None
+        self._bar: Any = None
+        self._task_ids: dict[str, Any] = {}
+
+    def __enter__(self) -> Progress:
+        if self.tty:
+            from rich.console import Console
+            from rich.progress import Progress as Bar
+            from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            self._bar = Bar(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                TimeElapsedColumn(),
+                console=Console(),
+                transient=True,
+            )
+            self._bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+
+    def line(self, text: str) -> None:
+        if self._bar is not None:
+            self._bar.console.print(text, markup=False, highlight=False)
+        else:
+            typer.echo(text)
+
+    def __call__(self, event: Event) -> None:
+        from orchcore.records import EventKind
+
+        data = event.data
+        when = _time(event.at)
+        if event.kind is EventKind.TASK_STARTED:
+            self.line(
+                f"{when} task {event.task_id} started (attempt {event.attempt}): {data.get('title', '')}"
+            )
+            if self._bar is not None and event.task_id is not None:
+                self._task_ids[event.task_id] = self._bar.add_task(
+                    f"task {event.task_id}: {data.get('title', '')}", total=None
+                )
+        elif event.kind is EventKind.TASK_FINISHED:
+            if self._bar is not None and event.task_id in self._task_ids:
+                self._bar.remove_task(self._task_ids.pop(event.task_id))
+            state = data.get("state")
+            took = f" in {data.get('duration_s')}s" if data.get("duration_s") is not None else ""
+            why = f": {data.get('reason')}" if data.get("reason") else ""
+            self.line(f"{when} task {event.task_id} {state}{took}{why}")
+        elif event.kind is EventKind.TASK_STATE and data.get("state") == "interrupted":
+            self.line(f"{when} task {event.task_id} was interrupted earlier; it runs again")
+        elif event.kind is EventKind.APPROVAL_NEEDED:
+            what = (
+                "needs approval to start"
+                if data.get("gate") == "before"
+                else "is done; checkpoint: review it"
+            )
+            self.line(f"{when} task {event.task_id} {what}")
+        elif event.kind is EventKind.AGENT and self.verbose:
+            text = str(data.get("text", ""))
+            kind = data.get("kind")
+            self.line(f"    | {text}" if kind == "output" else f"    · {kind} {text}".rstrip())
+
+
+def drive(rt: Runtime, agent: Agent, session_id: str, *, verbose: bool) -> RunOutcome:
+    with Progress(verbose=verbose, tty=sys.stdout.isatty()) as progress:
+        return rt.engine(agent, progress).run(session_id)
+
+
+def finished(rt: Runtime, session: Session) -> int:
+    """Say how the run ended and what to do next; return the exit code."""
+    from orchcore.state import SessionState
+
+    snap = rt.store.load(session.id)
+    counts: dict[str, int] = {}
+    for run in snap.runs.values():
+        counts[run.state.value] = counts.get(run.state.value, 0) + 1
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    reason = f" — {session.reason}" if session.reason else ""
+    typer.echo(f"session {session.id} {session.state.value}{reason} ({summary})")
+    hints = _hints(snap, None)
+    if hints:
+        typer.echo("next: " + "   ".join(hints))
+    ok = {
+        SessionState.COMPLETED,
+        SessionState.WAITING_APPROVAL,
+        SessionState.WAITING_ANSWER,
+        SessionState.PAUSED,
+    }
+    return OK if session.state in ok else RUN_FAILED
+
+
+def _task_rows(snap: Snapshot) -> list[dict[str, Any]]:
+    from orchcore.decide import blocked_tasks
+    from orchcore.graph import TaskGraph
+    from orchcore.report import task_cost
+
+    blocked = blocked_tasks(snap, TaskGraph(snap.plan.tasks))
+    rows = []
+    for task in snap.plan.tasks:
+        run = snap.runs[task.id]
+        cost = task_cost(run)
+        rows.append(
+            {
+                "id": task.id,
+                "title": task.title,
+                "type": task.type,
+                "priority": task.priority.value,
+                "state": run.state.value,
+                "attempts": run.attempt,
+                "reason": run.reason,
+                "blocked_by": blocked.get(task.id),
+                "cost_usd": None if cost is None else str(cost),
+                "input_tokens": sum(a.input_tokens or 0 for a in run.attempts) if run.attempts else None,
+                "output_tokens": sum(a.output_tokens or 0 for a in run.attempts) if run.attempts else None,
+            }
+        )
+    return rows
+
+
+def status(snap: Snapshot, engine: str | None, *, json_out: bool) -> None:
+    s = snap.session
+    rows = _task_rows(snap)
+    hints = _hints(snap, engine)
+    if json_out:
+        _json(
+            {
+                "session": {
+                    "id": s.id,
+                    "state": s.state.value,
+                    "reason": s.reason,
+                    "source": s.source,
+                    "created_at": s.created_at.isoformat(),
+                    "updated_at": s.updated_at.isoformat(),
+                    "version": s.version,
+                    "waiting_for": s.waiting_for,
+                    "gate": None if s.gate is None else s.gate.value,
+                    "auto_approve": s.auto_approve,
+                    "agent": s.agent,
+                    "engine": engine,
+                },
+                "tasks": rows,
+                "next": hints,
+            }
+        )
+        return
+    reason = f" — {s.reason}" if s.reason else ""
+    typer.echo(f"session {s.id}: {s.state.value}{reason}")
+    typer.echo(
+        f"file: {s.source}   started: {s.created_at.astimezone():%Y-%m-%d %H:%M}   engine: {engine or 'not running'}"
+    )
+    width = max(len(r["id"]) for r in rows)
+    for r in rows:
+        state = r["state"] + (f" (blocked by {r['blocked_by']})" if r["blocked_by"] else "")
+        extra = (
+            f"  {r['reason']}"
+            if r["reason"] and r["state"] in ("failed", "interrupted", "cancelled", "skipped")
+            else ""
+        )
+        typer.echo(f"  {r['id']:>{width}}  {state:<26} {r['attempts']:>2}  {r['title']}{extra}")
+    if hints:
+        typer.echo("next: " + "   ".join(hints))
+
+
+def command_done(
+    command: Command, before: Snapshot, after: Snapshot, engine: str | None, *, json_out: bool
+) -> None:
+    changed = [t for t in after.plan.ids if after.runs[t].state is not before.runs[t].state]
+    hints = _hints(after, engine)
+    if json_out:
+        _json(
+            {
+                "command": command.value,
+                "session": after.session.id,
+                "state": after.session.state.value,
+                "previous_state": before.session.state.value,
+                "tasks_changed": {t: after.runs[t].state.value for t in changed},
+                "next": hints,
+            }
+        )
+        return
+    task = next(iter(changed), None) or before.session.waiting_for
+    done = {
+        "approve": f"approved task {task}",
+        "reject": f"rejected task {task}: it is failed",
+        "pause": "paused: a running task finishes, nothing new starts",
+        "resume": "resumed",
+        "skip": f"skipped task {task}",
+        "retry": f"task {task} queued for another attempt",
+        "cancel": "cancelled the session",
+    }.get(command.value, command.value)
+    typer.echo(f"{done} (session {after.session.id} is now {after.session.state.value})")
+    if engine is not None:
+        typer.echo(f"the running engine ({engine}) picks this up at its next step")
+    elif hints:
+        typer.echo("next: " + "   ".join(hints))
+
+
+def events(items: Sequence[Event], *, json_out: bool) -> None:
+    if json_out:
+        _json(
+            [
+                {
+                    "seq": e.seq,
+                    "at": e.at.isoformat(),
+                    "kind": e.kind.value,
+                    "task": e.task_id,
+                    "attempt": e.attempt,
+                    "data": e.data,
+                }
+                for e in items
+            ]
+        )
+        return
+    for e in items:
+        where = f" task {e.task_id}" if e.task_id else ""
+        detail = " ".join(f"{k}={v}" for k, v in e.data.items() if v not in (None, "", [], {}))
+        typer.echo(f"{e.seq:>5} {_time(e.at)} {e.kind.value}{where} {detail}".rstrip())
+
+
+def log_lines(task: str, attempt: int, lines: Sequence[str], path: str, *, json_out: bool) -> None:
+    if json_out:
+        _json({"task": task, "attempt": attempt, "path": path, "lines": list(lines)})
+        return
+    typer.echo(f"== task {task}, attempt {attempt}: {path}")
+    for line in lines:
+        typer.echo(line)
+
+
+def session_list(items: Sequence[SessionSummary], *, json_out: bool) -> None:
+    if json_out:
+        _json(
+            [
+                {
+                    "id": s.id,
+                    "state": s.state.value,
+                    "source": s.source,
+                    "created_at": s.created_at.isoformat(),
+                }
+                for s in items
+            ]
+        )
+        return
+    if not items:
+        typer.echo("no sessions yet: start one with `orch run TASKFILE`")
+    for s in items:
+        typer.echo(f"{s.id}  {s.state.value:<17} {s.created_at.astimezone():%Y-%m-%d %H:%M}  {s.source}")

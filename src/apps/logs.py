@@ -1,0 +1,25 @@
+"""Logging set-up for the apps: a file under the state directory, never stdout."""
+
+from __future__ import annotations
+
+import logging
+
+from apps.settings import Settings
+
+
+def configure_logging(settings: Settings) -> None:
+    """Send orchcore/adapters/apps logs to the configured file at the configured level."""
+    level = logging.getLevelName(settings.logging.level.upper())
+    if not isinstance(level, int):
+        level = logging.WARNING
+    target = (
+        settings.path(settings.logging.file) if settings.logging.file else settings.state_dir / "orch.log"
+    )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(target, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for name in ("orchcore", "adapters", "apps"):
+        logger = logging.getLogger(name)
+        logger.setLevel(level)
+        if not any(isinstance(h, logging.FileHandler) for h in logger.handlers):
+            logger.addHandler(handler)

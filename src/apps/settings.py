@@ -1,0 +1,225 @@
+"""Settings: one frozen tree, loaded from a YAML file plus ``ORCH_*`` environment
+variables. The only module that reads the environment.
+
+    approval:  {mode: required|auto|manual, checkpoint_after: [types], auto_approve: [types]}
+    paths:     {state_dir: .orch, workdir: ., tasks_dir: tasks}
+    logging:   {level: WARNING, file: null}
+    agent:     {name: command, command: [...], timeout_s: 1800, idle_timeout_s: null,
+                env_passthrough: [NAMES]}
+
+Relative paths are relative to the config file's folder (or the current folder
+when there is no file).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from orchcore.errors import ConfigError
+from orchcore.policy import ApprovalMode, ApprovalPolicy
+
+CONFIG_NAMES = ("orch.yaml", "orch.yml")
+ENV_PREFIX = "ORCH_"
+# what every agent gets from the orchestrator's environment; nothing secret
+BASE_ENV_NAMES = (
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TERM",
+    "SHELL",
+    "TMPDIR",
+    "TZ",
+)
+
+
+def _strings(value: object) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+    if isinstance(value, list | tuple):
+        return tuple(str(v) for v in value)
+    raise TypeError(f"expected a list of names, found {value!r}")
+
+
+def _command(value: object) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(shlex.split(value))
+    if isinstance(value, list | tuple):
+        return tuple(str(v) for v in value)
+    raise TypeError(f"expected a command (string or list), found {value!r}")
+
+
+@attrs.frozen
+class ApprovalSettings:
+    mode: ApprovalMode = ApprovalMode.REQUIRED
+    checkpoint_after: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+    auto_approve: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+
+
+@attrs.frozen
+class PathSettings:
+    state_dir: str = ".orch"
+    workdir: str = "."
+    tasks_dir: str = "tasks"
+
+
+@attrs.frozen
+class LoggingSettings:
+    level: str = "WARNING"
+    file: str | None = None
+
+
+@attrs.frozen
+class AgentSettings:
+    name: str = "command"
+    command: tuple[str, ...] = attrs.field(default=(), converter=_command)
+    timeout_s: float = 1800.0
+    idle_timeout_s: float | None = None
+    env_passthrough: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+
+
+@attrs.frozen
+class Settings:
+    """Everything configurable, with defaults that work with no file at all."""
+
+    approval: ApprovalSettings = attrs.field(factory=ApprovalSettings)
+    paths: PathSettings = attrs.field(factory=PathSettings)
+    logging: LoggingSettings = attrs.field(factory=LoggingSettings)
+    agent: AgentSettings = attrs.field(factory=AgentSettings)
+    source: str = attrs.field(default="", eq=False)
+    base_dir: str = attrs.field(default=".", eq=False)
+
+    def path(self, value: str) -> Path:
+        """A configured path, resolved against the config file's folder."""
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else (Path(self.base_dir) / path).resolve()
+
+    @property
+    def state_dir(self) -> Path:
+        return self.path(self.paths.state_dir)
+
+    @property
+    def db_path(self) -> Path:
+        return self.state_dir / "state.db"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    def approval_policy(self) -> ApprovalPolicy:
+        a = self.approval
+        return ApprovalPolicy(
+            mode=a.mode,
+            checkpoint_after=frozenset(a.checkpoint_after),
+            auto_approve=frozenset(a.auto_approve),
+        )
+
+
+# ORCH_<NAME> -> (section, key)
+ENV_OVERRIDES: dict[str, tuple[str, str]] = {
+    "STATE_DIR": ("paths", "state_dir"),
+    "WORKDIR": ("paths", "workdir"),
+    "TASKS_DIR": ("paths", "tasks_dir"),
+    "APPROVAL_MODE": ("approval", "mode"),
+    "CHECKPOINT_AFTER": ("approval", "checkpoint_after"),
+    "AUTO_APPROVE_TYPES": ("approval", "auto_approve"),
+    "LOG_LEVEL": ("logging", "level"),
+    "LOG_FILE": ("logging", "file"),
+    "AGENT": ("agent", "name"),
+    "AGENT_COMMAND": ("agent", "command"),
+    "AGENT_TIMEOUT_S": ("agent", "timeout_s"),
+    "AGENT_IDLE_TIMEOUT_S": ("agent", "idle_timeout_s"),
+}
+
+
+def find_config(explicit: str | None, cwd: Path) -> Path | None:
+    """The config file to use: ``--config``, then ``$ORCH_CONFIG``, then ./orch.yaml."""
+    chosen = explicit or os.environ.get(f"{ENV_PREFIX}CONFIG")
+    if chosen:
+        path = Path(chosen).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {chosen}")
+        return path
+    for name in CONFIG_NAMES:
+        if (cwd / name).is_file():
+            return cwd / name
+    return None
+
+
+def load_settings(
+    explicit: str | None = None, *, cwd: Path | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Settings from the config file (if any) with ``ORCH_*`` overrides applied.
+
+    Raises ConfigError naming the file, the key and what was expected.
+    """
+    here = cwd or Path.cwd()
+    env = os.environ if environ is None else environ
+    path = find_config(explicit, here)
+    raw: dict[str, Any] = {}
+    if path is not None:
+        raw = _read_yaml(path)
+    for name, (section, key) in ENV_OVERRIDES.items():
+        value = env.get(ENV_PREFIX + name)
+        if value is not None and value != "":
+            raw.setdefault(section, {})
+            if not isinstance(raw[section], dict):
+                raise ConfigError(f"{path}: {section}: expected a mapping")
+            raw[section][key] = value
+    return _structure(raw, str(path) if path else "", str(path.parent.resolve()) if path else str(here))
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections (approval, paths, logging, agent)")
+    return data
+
+
+def _structure(raw: dict[str, Any], source: str, base_dir: str) -> Settings:
+    import cattrs
+
+    converter = cattrs.Converter(forbid_extra_keys=True)
+    converter.register_structure_hook_func(lambda t: t == tuple[str, ...], lambda v, _: v)
+    try:
+        settings = converter.structure(raw, Settings)
+    except Exception as exc:
+        messages = (
+            cattrs.transform_error(exc, path="config")
+            if isinstance(exc, cattrs.BaseValidationError)
+            else [str(exc)]
+        )
+        raise ConfigError(f"{source or 'settings'}: " + "; ".join(messages)) from exc
+    return attrs.evolve(settings, source=source, base_dir=base_dir)
+
+
+def agent_environment(settings: Settings, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment an agent gets: the basics plus the names the config passes
+    through. Never the orchestrator's own secrets."""
+    env = os.environ if environ is None else environ
+    names = (*BASE_ENV_NAMES, *settings.agent.env_passthrough)
+    return {name: env[name] for name in names if name in env}

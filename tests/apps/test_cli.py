@@ -1,0 +1,194 @@
+"""The `orch` CLI against in-memory adapters, wired through Runtime (no patching)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from adapters.memory.store import InMemoryStore
+from apps.bootstrap import Runtime
+from apps.cli.main import AGENT_UNAVAILABLE, BAD_INPUT, NOT_FOUND, WRONG_STATE, app
+from apps.settings import Settings
+from orchcore.errors import AgentUnavailable
+from orchcore.ports.agent import AgentRequest, AgentResult, EventSink
+from orchcore.records import Outcome
+from orchcore.testing import FakeClock, MemoryLogs, ScriptedAgent, SequentialIds
+
+TASKS = """# Tasks - 2026-11-23
+
+## Task 1: Users table
+**Type:** database
+**Requires Approval:** true
+**Claude Instruction:**
+make it
+---
+## Task 2: Endpoint
+**Depends On:** 1
+**Claude Instruction:**
+serve it
+"""
+
+BROKEN = """# Tasks - 2026-11-23
+
+## Task 1: One
+**Priority:** urgent
+**Claude Instruction:**
+x
+---
+## Task 2: Two
+**Depends On:** 7
+**Claude Instruction:**
+y
+---
+## Task 3: Three
+**Requires Approval:** perhaps
+**Claude Instruction:**
+z
+"""
+
+
+class World:
+    def __init__(self, agent: ScriptedAgent) -> None:
+        self.store = InMemoryStore()
+        self.logs = MemoryLogs()
+        self.agent = agent
+        self.runtime = Runtime(
+            settings=Settings(),
+            store=self.store,
+            logs=self.logs,
+            clock=FakeClock(),
+            ids=SequentialIds(),
+            agents=self.make_agent,
+        )
+
+    def make_agent(self, name: str) -> ScriptedAgent:
+        if name != "scripted":
+            raise AgentUnavailable(f"unknown agent {name!r}")
+        return self.agent
+
+    def orch(self, *args: str) -> tuple[int, str, str]:
+        result = CliRunner().invoke(app, list(args), obj=self.runtime)
+        return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def world() -> World:
+    return World(ScriptedAgent())
+
+
+@pytest.fixture
+def taskfile(tmp_path: Path) -> Path:
+    path = tmp_path / "tasks.md"
+    path.write_text(TASKS)
+    return path
+
+
+def test_validate_lists_every_problem_with_file_and_line(tmp_path: Path, world: World) -> None:
+    path = tmp_path / "broken.md"
+    path.write_text(BROKEN)
+    code, out, err = world.orch("validate", str(path))
+    assert code == BAD_INPUT
+    lines = [line for line in err.splitlines() if line.startswith(str(path))]
+    assert [line.split(": ")[0].rsplit(":", 1)[1] for line in lines] == ["4", "9", "14"]
+    assert "Priority: found 'urgent', expected high, medium or low" in err
+    assert "unknown task '7'" in err
+    assert "Requires Approval: found 'perhaps', expected true or false" in err
+    assert "3 problems found" in err
+    assert out == ""
+
+
+def test_validate_summarises_a_good_file(taskfile: Path, world: World) -> None:
+    code, out, _ = world.orch("validate", str(taskfile))
+    assert code == 0
+    assert "OK, 2 tasks for 2026-11-23" in out
+    assert "1 -> 2" in out
+
+
+def test_run_stops_at_approval_and_says_how_to_continue(taskfile: Path, world: World) -> None:
+    code, out, _ = world.orch("run", str(taskfile), "--agent", "scripted")
+    assert code == 0
+    assert "waiting_approval" in out
+    assert "orch approve 1" in out
+    assert world.agent.ran() == []
+
+
+def test_approve_when_nothing_waits_fails_and_changes_nothing(taskfile: Path, world: World) -> None:
+    world.orch("run", str(taskfile), "--agent", "scripted", "--auto-approve")
+    sid = world.store.sessions()[0].id
+    before = world.store.load(sid)
+    code, _, err = world.orch("approve")
+    assert code == WRONG_STATE
+    assert "cannot approve: the session is completed" in err
+    assert "nothing was changed" in err
+    assert world.store.load(sid) == before
+
+
+def test_approve_then_resume_completes_the_session(taskfile: Path, world: World) -> None:
+    world.orch("run", str(taskfile), "--agent", "scripted")
+    code, out, _ = world.orch("approve")
+    assert code == 0
+    assert "approved task 1 (session s1 is now running)" in out
+    assert "next: orch resume" in out
+    code, out, _ = world.orch("resume")
+    assert code == 0
+    assert world.agent.ran() == ["1", "2"]
+    assert "completed" in out
+    code, out, _ = world.orch("status", "--json")
+    status = json.loads(out)
+    assert status["session"]["state"] == "completed"
+    assert [t["state"] for t in status["tasks"]] == ["completed", "completed"]
+    assert status["next"] == ["orch report"]
+
+
+def test_run_with_an_unavailable_agent_starts_nothing(taskfile: Path, world: World) -> None:
+    code, _, err = world.orch("run", str(taskfile), "--agent", "nope")
+    assert code == AGENT_UNAVAILABLE
+    assert "unknown agent 'nope'" in err
+    assert world.store.sessions() == []
+
+
+def test_running_a_file_with_an_unfinished_session_is_refused(taskfile: Path, world: World) -> None:
+    world.orch("run", str(taskfile), "--agent", "scripted")
+    code, _, err = world.orch("run", str(taskfile), "--agent", "scripted")
+    assert code == WRONG_STATE
+    assert "orch resume" in err
+    assert len(world.store.sessions()) == 1
+    code, _, _ = world.orch("run", str(taskfile), "--agent", "scripted", "--new")
+    assert code == 0
+    assert len(world.store.sessions()) == 2
+
+
+def fails(request: AgentRequest, _: EventSink) -> AgentResult:
+    return AgentResult(Outcome.FAILED, exit_code=3, reason="exit code 3: boom")
+
+
+def test_failed_task_shows_in_status_logs_and_report(taskfile: Path) -> None:
+    world = World(ScriptedAgent(scripts={"2": [fails]}))
+    code, out, _ = world.orch("run", str(taskfile), "--agent", "scripted", "--auto-approve")
+    assert code == 1
+    assert "orch retry 2" in out
+    sid = world.store.sessions()[0].id
+    world.logs.write(world.logs.path(sid, "2", 1), "Traceback: boom")
+    code, out, _ = world.orch("logs", "2")
+    assert code == 0
+    assert "Traceback: boom" in out
+    code, out, _ = world.orch("report")
+    assert code == 0
+    assert "| 2 | Endpoint | any | failed | 1 |" in out
+    assert "Traceback: boom" in out
+
+
+def test_unknown_session_is_a_clear_error(taskfile: Path, world: World) -> None:
+    code, _, err = world.orch("status", "nope")
+    assert code == NOT_FOUND
+    assert "no session 'nope'" in err
+
+
+def test_skip_needs_a_known_task(taskfile: Path, world: World) -> None:
+    world.orch("run", str(taskfile), "--agent", "scripted")
+    code, _, err = world.orch("skip", "9")
+    assert code == NOT_FOUND
+    assert "task 9 is not in this session" in err

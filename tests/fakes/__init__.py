@@ -1,0 +1,1 @@
+"""Working fakes of outside services, for tests that need a real protocol on loopback."""

@@ -1,0 +1,1 @@
+"""Tests that run real processes or loopback servers (marked ``integration``)."""
