@@ -80,6 +80,18 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
         os._exit(1)
 
 
+def _close_pipes(proc: subprocess.Popen[str], pumps: Sequence[threading.Thread]) -> None:
+    """Close the child's stdout/stderr once their readers are done (no ResourceWarning)."""
+    for pump in pumps:
+        pump.join(timeout=_KILL_GRACE_S)
+    if any(pump.is_alive() for pump in pumps):
+        return  # a grandchild outside the group still holds a pipe: its reader thread closes it
+    for stream in (proc.stdout, proc.stderr):
+        if stream is not None:
+            with contextlib.suppress(OSError):
+                stream.close()
+
+
 def kill_group(proc: subprocess.Popen[str]) -> None:
     """SIGTERM the child's whole process group, then SIGKILL it after a grace period."""
     if proc.poll() is not None:
@@ -215,6 +227,7 @@ def run_process(
     finally:
         if proc.poll() is None:  # KeyboardInterrupt or a handler raised
             kill_group(proc)
+        _close_pipes(proc, threads[:2])
     killed = timed_out or idle or stopped is not None
     return ProcessResult(
         exit_code=None if killed else exit_code,

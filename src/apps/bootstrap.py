@@ -27,6 +27,8 @@ from orchcore.ports.store import Store
 ENTRY_POINT_GROUP = "orchcore.adapters"
 BUILTIN_AGENTS: dict[str, str] = {
     "command": "adapters.command.agent:from_config",
+    "claude": "adapters.claude_code.agent:from_config",
+    "claude_code": "adapters.claude_code.agent:from_config",
 }
 
 AgentFactory = Callable[[Mapping[str, object], Mapping[str, str]], Agent]

@@ -6,37 +6,83 @@ No I/O happens here: files, processes, sockets and clocks come in through
 
 from __future__ import annotations
 
-from orchcore.commands import apply_command
-from orchcore.decide import Action, AwaitApproval, Finish, Idle, StartTask, decide
-from orchcore.engine import Engine, RunOutcome
-from orchcore.errors import (
-    AgentUnavailable,
-    ConfigError,
-    IllegalTransition,
-    NotFound,
-    OrchError,
-    Problem,
-    SessionBusy,
-    StoreError,
-    TaskFileError,
-)
-from orchcore.graph import TaskGraph
-from orchcore.policy import ApprovalMode, ApprovalPolicy
-from orchcore.records import (
-    Attempt,
-    Event,
-    EventKind,
-    Gate,
-    Mutation,
-    Outcome,
-    Session,
-    SessionSummary,
-    Snapshot,
-    TaskRun,
-)
-from orchcore.state import Command, SessionState, TaskState
-from orchcore.taskfile import parse_task_file
-from orchcore.tasks import Complexity, Plan, Priority, Task
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from orchcore.commands import apply_command
+    from orchcore.decide import Action, AwaitApproval, Finish, Idle, StartTask, decide
+    from orchcore.engine import Engine, RunOutcome
+    from orchcore.errors import (
+        AgentUnavailable,
+        ConfigError,
+        IllegalTransition,
+        NotFound,
+        OrchError,
+        Problem,
+        SessionBusy,
+        StoreError,
+        TaskFileError,
+    )
+    from orchcore.graph import TaskGraph
+    from orchcore.policy import ApprovalMode, ApprovalPolicy
+    from orchcore.records import (
+        Attempt,
+        Event,
+        EventKind,
+        Gate,
+        Mutation,
+        Outcome,
+        Session,
+        SessionSummary,
+        Snapshot,
+        TaskRun,
+    )
+    from orchcore.state import Command, SessionState, TaskState
+    from orchcore.taskfile import parse_task_file
+    from orchcore.tasks import Complexity, Plan, Priority, Task
+
+_EXPORTS: dict[str, str] = {
+    "Action": "orchcore.decide",
+    "AgentUnavailable": "orchcore.errors",
+    "ApprovalMode": "orchcore.policy",
+    "ApprovalPolicy": "orchcore.policy",
+    "Attempt": "orchcore.records",
+    "AwaitApproval": "orchcore.decide",
+    "Command": "orchcore.state",
+    "Complexity": "orchcore.tasks",
+    "ConfigError": "orchcore.errors",
+    "Engine": "orchcore.engine",
+    "Event": "orchcore.records",
+    "EventKind": "orchcore.records",
+    "Finish": "orchcore.decide",
+    "Gate": "orchcore.records",
+    "Idle": "orchcore.decide",
+    "IllegalTransition": "orchcore.errors",
+    "Mutation": "orchcore.records",
+    "NotFound": "orchcore.errors",
+    "OrchError": "orchcore.errors",
+    "Outcome": "orchcore.records",
+    "Plan": "orchcore.tasks",
+    "Priority": "orchcore.tasks",
+    "Problem": "orchcore.errors",
+    "RunOutcome": "orchcore.engine",
+    "Session": "orchcore.records",
+    "SessionBusy": "orchcore.errors",
+    "SessionState": "orchcore.state",
+    "SessionSummary": "orchcore.records",
+    "Snapshot": "orchcore.records",
+    "StartTask": "orchcore.decide",
+    "StoreError": "orchcore.errors",
+    "Task": "orchcore.tasks",
+    "TaskFileError": "orchcore.errors",
+    "TaskGraph": "orchcore.graph",
+    "TaskRun": "orchcore.records",
+    "TaskState": "orchcore.state",
+    "apply_command": "orchcore.commands",
+    "decide": "orchcore.decide",
+    "parse_task_file": "orchcore.taskfile",
+}
 
 __version__ = "0.1.0"
 
@@ -81,3 +127,11 @@ __all__ = [
     "decide",
     "parse_task_file",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import public names on first use, so `import orchcore.x` stays cheap."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'orchcore' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

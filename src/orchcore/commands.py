@@ -24,6 +24,8 @@ from orchcore.state import (
 
 _TASK_COMMANDS = frozenset({Command.SKIP, Command.RETRY})
 _GATE_COMMANDS = frozenset({Command.APPROVE, Command.REJECT})
+# commands whose reason stays on the session ("paused by telegram")
+_PAST = {Command.PAUSE: "paused", Command.CANCEL: "cancelled"}
 
 
 def apply_command(
@@ -51,7 +53,7 @@ def apply_command(
             )
         return _task_command(snap, command, now, task_id, text, source)
     state = next_session_state(session.state, command)
-    reason = f"{command.value}d by {source}" if command in (Command.PAUSE, Command.CANCEL) else ""
+    reason = f"{_PAST[command]} by {source}" if command in _PAST else ""
     keep_wait = command is Command.PAUSE
     new_session = attrs.evolve(
         session,

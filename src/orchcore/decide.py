@@ -221,20 +221,21 @@ def finish(snap: Snapshot, action: Finish, now: datetime) -> Mutation:
 
 
 def interrupt_running(snap: Snapshot, now: datetime) -> Mutation:
-    """After a crash: tasks stored as running were cut off; mark them interrupted."""
+    """After a crash: tasks stored as running were cut off; mark them interrupted
+    (cancelled if the session was cancelled meanwhile: nothing will run them again)."""
     runs: list[TaskRun] = []
     events: list[Event] = []
+    cancelled = snap.session.state is SessionState.CANCELLED
+    step = Step.STOP if cancelled else Step.INTERRUPT
+    reason = "the orchestrator stopped while the task ran" + (
+        " and the session was cancelled" if cancelled else ""
+    )
     for task_id in snap.plan.ids:
         run = snap.runs[task_id]
         if run.state is not TaskState.RUNNING:
             continue
-        state = next_task_state(task_id, run.state, Step.INTERRUPT)
-        last = attrs.evolve(
-            run.attempts[-1],
-            finished_at=now,
-            outcome=Outcome.INTERRUPTED,
-            reason="the orchestrator stopped while the task ran",
-        )
+        state = next_task_state(task_id, run.state, step)
+        last = attrs.evolve(run.attempts[-1], finished_at=now, outcome=Outcome.INTERRUPTED, reason=reason)
         runs.append(attrs.evolve(run, state=state, attempts=(*run.attempts[:-1], last), reason=last.reason))
         events.append(
             Event(

@@ -13,8 +13,11 @@ from orchcore.errors import Problem
 from orchcore.tasks import Task
 
 
-def graph_problems(tasks: Sequence[Task], filename: str) -> list[Problem]:
-    """Duplicate ids, unknown or self dependencies, and cycles (named in order)."""
+def graph_problems(tasks: Sequence[Task], filename: str, *, field: str = "depends_on") -> list[Problem]:
+    """Duplicate ids, unknown or self dependencies, and cycles (named in order).
+
+    ``field`` is the dependency field's name as the file spells it.
+    """
     problems: list[Problem] = []
     first_line: dict[str, int] = {}
     for task in tasks:
@@ -34,14 +37,14 @@ def graph_problems(tasks: Sequence[Task], filename: str) -> list[Problem]:
         for dep in task.depends_on:
             if dep == task.id:
                 problems.append(
-                    Problem(filename, where, "depends_on", f"task {task.id} depends on itself")
+                    Problem(filename, where, field, f"task {task.id} depends on itself")
                 )
             elif dep not in first_line:
                 problems.append(
                     Problem(
                         filename,
                         where,
-                        "depends_on",
+                        field,
                         f"task {task.id} depends on unknown task {dep!r}, expected one of: {', '.join(first_line)}",
                     )
                 )
@@ -49,7 +52,7 @@ def graph_problems(tasks: Sequence[Task], filename: str) -> list[Problem]:
         Problem(
             filename,
             first_line[cycle[0]],
-            "depends_on",
+            field,
             "dependency cycle: " + " -> ".join([*cycle, cycle[0]]),
         )
         for cycle in find_cycles(tasks)

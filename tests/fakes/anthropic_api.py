@@ -5,7 +5,9 @@ the real service: one ``HEAD <base_url>`` probe at start, then one
 ``POST /v1/messages?beta=true`` per model turn with ``"stream": true`` (SSE), and a
 non-streaming POST when a stream was empty or broken. Each main model turn takes the
 next step of the test's script: a :class:`Turn` of content blocks, a :class:`Fail`
-(HTTP error) or a :class:`Stall` (``message_start`` and then silence). Requests that
+(HTTP error), a :class:`Stall` (``message_start`` and then silence) or an
+:class:`EmptyStream` (the CLI falls back to a non-streaming request, which takes
+the next step and gets one JSON message). Requests that
 offer no tools (title generation and other side calls) get a plain "ok" and consume
 nothing. Every request is recorded, body parsed, so tests can assert on what the CLI
 sent back (e.g. a ``tool_result``).
@@ -121,6 +123,11 @@ class Stall:
 
 
 @attrs.frozen
+class EmptyStream:
+    """Answer 200 with an event stream that has no events (the CLI then retries non-streaming)."""
+
+
+@attrs.frozen
 class RecordedRequest:
     """One request the fake received, body parsed as JSON when it was JSON."""
 
@@ -150,7 +157,8 @@ class RecordedRequest:
         return list(self.body.get("messages") or [])
 
 
-Step: TypeAlias = Turn | Fail | Stall | Callable[[RecordedRequest], "Turn | Fail | Stall"]
+Reply: TypeAlias = Turn | Fail | Stall | EmptyStream
+Step: TypeAlias = Reply | Callable[[RecordedRequest], Reply]
 
 
 def text_turn(text: str, usage: Usage = Usage()) -> Turn:
@@ -218,7 +226,9 @@ class FakeAnthropicAPI:
         server = _Server(("127.0.0.1", 0), _Handler)
         server.fake = self
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 
@@ -273,7 +283,7 @@ class FakeAnthropicAPI:
         with self._lock:
             self._requests.append(request)
 
-    def _next_step(self, request: RecordedRequest) -> Turn | Fail | Stall:
+    def _next_step(self, request: RecordedRequest) -> Reply:
         with self._lock:
             if not self._script:
                 self.exhausted += 1
@@ -335,7 +345,11 @@ def sse_events(turn: Turn, model: str) -> Iterator[JsonDict]:
     yield {"type": "ping"}
     for index, block in enumerate(turn.blocks):
         if isinstance(block, Text):
-            yield {"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}}
+            yield {
+                "type": "content_block_start",
+                "index": index,
+                "content_block": {"type": "text", "text": ""},
+            }
             yield {
                 "type": "content_block_delta",
                 "index": index,
@@ -450,21 +464,30 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(200, {"input_tokens": 42})
             return
         if not request.is_messages:
-            self._send_json(404, {"type": "error", "error": {"type": "not_found_error", "message": "not faked"}})
+            self._send_json(
+                404, {"type": "error", "error": {"type": "not_found_error", "message": "not faked"}}
+            )
             return
-        model = str(request.body.get("model", "claude-fake")) if isinstance(request.body, dict) else "claude-fake"
-        step: Turn | Fail | Stall
+        model = (
+            str(request.body.get("model", "claude-fake")) if isinstance(request.body, dict) else "claude-fake"
+        )
+        step: Reply
         step = self.server.fake._next_step(request) if request.is_main_turn else text_turn("ok")
         try:
             self._reply(request, step, model)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the CLI was killed mid-reply
 
-    def _reply(self, request: RecordedRequest, step: Turn | Fail | Stall, model: str) -> None:
+    def _reply(self, request: RecordedRequest, step: Reply, model: str) -> None:
         if isinstance(step, Fail):
             headers = {} if step.retry_after is None else {"retry-after": f"{step.retry_after:g}"}
             body = {"type": "error", "error": {"type": step.error_type, "message": step.message}}
             self._send_json(step.status, body, headers)
+            return
+        if isinstance(step, EmptyStream):
+            self._start_stream()
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
             return
         if isinstance(step, Stall):
             if step.send_message_start:

@@ -75,9 +75,13 @@ def orch(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_kill_9_mid_task_then_resume_reruns_only_the_interrupted_task(tmp_path: Path) -> None:
     (tmp_path / "tasks.md").write_text(TASKS)
     (tmp_path / "agent.py").write_text(AGENT)
-    (tmp_path / "orch.yaml").write_text(f"agent:\n  command: [{sys.executable}, agent.py]\n  timeout_s: 300\n")
+    (tmp_path / "orch.yaml").write_text(
+        f"agent:\n  command: [{sys.executable}, agent.py]\n  timeout_s: 300\n"
+    )
 
-    run = subprocess.Popen([ORCH, "run", "tasks.md"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run = subprocess.Popen(
+        [ORCH, "run", "tasks.md"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         wait_for(lambda: (tmp_path / "hanging").exists())
         agent_pid = int((tmp_path / "hanging").read_text())
@@ -111,7 +115,9 @@ def test_kill_9_mid_task_then_resume_reruns_only_the_interrupted_task(tmp_path: 
 
     events = json.loads(orch(tmp_path, "logs", "-n", "1000", "--json").stdout)
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
-    story = [(e["kind"], e["task"], e["attempt"]) for e in events if e["kind"] in ("task_started", "task_finished")]
+    story = [
+        (e["kind"], e["task"], e["attempt"]) for e in events if e["kind"] in ("task_started", "task_finished")
+    ]
     assert story == [
         ("task_started", "1", 1),
         ("task_finished", "1", 1),

@@ -152,7 +152,9 @@ def test_fields_left_out_take_their_defaults(full_plan: Plan) -> None:
         ("5", ()),  # "none"
     ],
 )
-def test_depends_on_accepts_every_written_form(full_plan: Plan, task_id: str, expected: tuple[str, ...]) -> None:
+def test_depends_on_accepts_every_written_form(
+    full_plan: Plan, task_id: str, expected: tuple[str, ...]
+) -> None:
     assert full_plan.task(task_id).depends_on == expected
 
 
@@ -235,7 +237,7 @@ def test_a_file_with_three_mistakes_reports_all_three_at_once() -> None:
         """)
     assert [(p.file, p.line, p.field) for p in found] == [
         ("today.md", 4, "Priority"),
-        ("today.md", 7, "depends_on"),  # the task that names the unknown id
+        ("today.md", 8, "Depends On"),
         ("today.md", 9, "Requires Approval"),
     ]
     assert "urgent" in found[0].message
@@ -298,7 +300,7 @@ def test_a_dependency_cycle_is_named_in_order() -> None:
         **Depends On:** 1
         **Description:** z
         """)
-    assert (problem.line, problem.field) == (1, "depends_on")
+    assert (problem.line, problem.field) == (1, "Depends On")
     assert problem.message == "dependency cycle: 1 -> 2 -> 3 -> 1"
 
 
@@ -308,7 +310,7 @@ def test_a_task_depending_on_itself_is_a_problem() -> None:
         **Depends On:** 1
         **Description:** x
         """)
-    assert (problem.line, problem.field) == (1, "depends_on")
+    assert (problem.line, problem.field) == (2, "Depends On")
     assert problem.message == "task 1 depends on itself"
 
 

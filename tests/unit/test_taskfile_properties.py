@@ -100,7 +100,8 @@ def plans(draw: st.DrawFn, source: str) -> Plan:
         # markdown reads "# Tasks - 2026-11-23" as naming the date; a plan from that file has one
         date = title.rsplit(" - ", 1)[1].strip() or "2026-11-23"
     max_cost = draw(
-        st.none() | st.decimals(min_value=0, max_value=10_000, places=2, allow_nan=False, allow_infinity=False)
+        st.none()
+        | st.decimals(min_value=0, max_value=10_000, places=2, allow_nan=False, allow_infinity=False)
     )
     return Plan(source=source, tasks=tuple(tasks), date=date, title=title, max_cost_usd=max_cost)
 
@@ -127,18 +128,22 @@ def test_parsed_tasks_remember_the_line_they_start_on(plan: Plan) -> None:
 
 
 def _parses_or_reports(text: str, filename: str) -> None:
+    """A Plan or a TaskFileError whose every problem is located; any other exception fails."""
     try:
         plan = parse_task_file(text, filename)
     except TaskFileError as exc:
-        assert exc.problems
-        for problem in exc.problems:
-            assert problem.file == filename
-            assert problem.line >= 1
-            assert problem.field
-            assert problem.message
+        problems = exc.problems
     else:
         assert plan.tasks
         assert plan.source == filename
+        return
+    assert problems
+    last_line = max(1, len(text.splitlines()))
+    for problem in problems:
+        assert problem.file == filename
+        assert 1 <= problem.line <= last_line
+        assert problem.field.strip()
+        assert problem.message
 
 
 @PROPERTY
@@ -243,8 +248,12 @@ def test_yaml_like_text_never_crashes_the_parser(lines: list[str]) -> None:
 _TASK_KEYS = ["id", "name", "title", "description", "instruction", "depends_on", "type", "priority"]
 _yaml_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.sampled_from(["tasks", "date", *_TASK_KEYS]) | st.text(max_size=5), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(["tasks", "date", *_TASK_KEYS]) | st.text(max_size=5), children, max_size=4
+        )
+    ),
     max_leaves=20,
 )
 

@@ -179,7 +179,9 @@ def _tool_result_text(content: object) -> str:
         return content
     if isinstance(content, list):
         parts = [
-            str(b.get("text", "")) if isinstance(b, dict) and b.get("type") == "text" else f"[{_block_name(b)}]"
+            str(b.get("text", ""))
+            if isinstance(b, dict) and b.get("type") == "text"
+            else f"[{_block_name(b)}]"
             for b in content
         ]
         return "\n".join(parts)
@@ -279,8 +281,7 @@ def _tokens(result: Mapping[str, JsonValue]) -> tuple[int | None, int | None]:
     if not isinstance(usage, dict):
         return None, None
     parts = [
-        _int(usage.get(n))
-        for n in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+        _int(usage.get(n)) for n in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
     ]
     known = [p for p in parts if p is not None]
     return (sum(known) if known else None), _int(usage.get("output_tokens"))
@@ -356,10 +357,15 @@ class StreamAccumulator:
             outcome = Outcome.SUCCEEDED
             reason = ""
             if exit_code not in (0, None):
-                outcome, reason = Outcome.FAILED, f"claude exited with code {exit_code} after a successful result"
+                outcome, reason = (
+                    Outcome.FAILED,
+                    f"claude exited with code {exit_code} after a successful result",
+                )
         else:
             outcome = Outcome.FAILED
-            reason = _SUBTYPE_REASONS.get(subtype) or _clip(self.result.text, _SUMMARY_LIMIT) or subtype or "error"
+            reason = (
+                _SUBTYPE_REASONS.get(subtype) or _clip(self.result.text, _SUMMARY_LIMIT) or subtype or "error"
+            )
         input_tokens, output_tokens = _tokens(data)
         tail = self.result.text[-_TAIL_CHARS:]
         if stderr_text:

@@ -88,7 +88,8 @@ def create_schema(db: Any) -> None:
         },
         pk=("session_id", "task_id", "number"),
         not_null=["started_at", "reason"],
-        foreign_keys=[(("session_id", "task_id"), "task_runs", ("session_id", "task_id"))],
+        # Single-column key: compound foreign keys need sqlite-utils 4, the floor is 3.37.
+        foreign_keys=[("session_id", "sessions", "id")],
         if_not_exists=True,
     )
     db.create_table(

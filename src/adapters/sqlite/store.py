@@ -36,12 +36,12 @@ _LIBRARY_ERRORS = (
 
 
 @contextlib.contextmanager
-def _map_errors() -> Iterator[None]:
+def _map_errors(path: Path) -> Iterator[None]:
     """Turn library failures into StoreError; orchcore errors pass through."""
     try:
         yield
     except _LIBRARY_ERRORS as exc:
-        raise StoreError(f"sqlite store: {exc}") from exc
+        raise StoreError(f"sqlite store {path}: {exc}") from exc
 
 
 @attrs.frozen
@@ -63,7 +63,7 @@ class SqliteStore:
         self._leases: dict[str, _Lease] = {}
         self._plans: dict[str, tuple[str, Plan]] = {}  # plans never change: skip re-parsing
         self._conn: sqlite3.Connection | None = None
-        with _map_errors():
+        with _map_errors(self._path):
             self._path.parent.mkdir(parents=True, exist_ok=True)
             # isolation_level=None: no implicit transactions; every one here is explicit.
             conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False, timeout=5.0)
@@ -107,7 +107,7 @@ class SqliteStore:
     def _write(self, conn: sqlite3.Connection) -> Iterator[None]:
         """One write transaction; errors inside are translated, then rolled back."""
         try:
-            with _map_errors():
+            with _map_errors(self._path):
                 conn.execute("BEGIN IMMEDIATE")
                 yield
                 conn.execute("COMMIT")
@@ -119,7 +119,7 @@ class SqliteStore:
     def _read(self, conn: sqlite3.Connection) -> Iterator[None]:
         """One read transaction: several queries see one consistent state."""
         try:
-            with _map_errors():
+            with _map_errors(self._path):
                 conn.execute("BEGIN")
                 yield
                 conn.execute("COMMIT")
@@ -252,18 +252,18 @@ class SqliteStore:
                 return self._snapshot(conn, session_id)
 
     def session(self, session_id: str) -> Session:
-        with self._lock, _map_errors():
+        with self._lock, _map_errors(self._path):
             return convert.session_from_row(self._session_row(self._connection(), session_id))
 
     def transact(self, session_id: str, change: Callable[[Snapshot], Mutation]) -> Snapshot:
         with self._lock:
             conn = self._connection()
             try:
-                with _map_errors():
+                with _map_errors(self._path):
                     conn.execute("BEGIN IMMEDIATE")
                     before = self._snapshot(conn, session_id)
                 mutation = change(before)  # its exceptions propagate untranslated
-                with _map_errors():
+                with _map_errors(self._path):
                     if mutation == Mutation():
                         conn.execute("ROLLBACK")
                         return before
@@ -295,7 +295,7 @@ class SqliteStore:
                 return convert.events_from_rows(rows)
 
     def sessions(self) -> list[SessionSummary]:
-        with self._lock, _map_errors():
+        with self._lock, _map_errors(self._path):
             rows = (
                 self._connection()
                 .execute(
@@ -314,7 +314,7 @@ class SqliteStore:
                 if held.owner == owner:
                     return
                 raise SessionBusy(f"session {session_id} is driven by {held.owner} (pid {os.getpid()})")
-            with _map_errors():
+            with _map_errors(self._path):
                 self._session_row(conn, session_id)
                 fd = self._locks.try_lock(session_id)
             if fd is None:
@@ -333,7 +333,7 @@ class SqliteStore:
             self._leases[session_id] = _Lease(owner, fd)
 
     def _describe_holder(self, conn: sqlite3.Connection, session_id: str) -> str:
-        with _map_errors():
+        with _map_errors(self._path):
             row = conn.execute("SELECT owner, pid FROM leases WHERE session_id = ?", (session_id,)).fetchone()
         # The holder writes its row just after taking the lock; we may look in between.
         return "another engine (starting up)" if row is None else f"{row[0]} (pid {row[1]})"
@@ -356,7 +356,7 @@ class SqliteStore:
                     (session_id, held.owner, os.getpid()),
                 )
         finally:
-            with _map_errors():
+            with _map_errors(self._path):
                 self._locks.unlock(held.fd)
 
     def lease_holder(self, session_id: str) -> str | None:
@@ -365,7 +365,7 @@ class SqliteStore:
             held = self._leases.get(session_id)
             if held is not None:
                 return held.owner
-            with _map_errors():
+            with _map_errors(self._path):
                 if not self._locks.is_locked(session_id):
                     return None  # a row left by a killed holder is stale
                 row = conn.execute("SELECT owner FROM leases WHERE session_id = ?", (session_id,)).fetchone()
@@ -382,5 +382,5 @@ class SqliteStore:
                         self._drop(session_id, held)
             finally:
                 conn, self._conn = self._conn, None
-                with _map_errors():
+                with _map_errors(self._path):
                     conn.close()

@@ -23,9 +23,11 @@ def parse_task_file(text: str, filename: str) -> Plan:
     """
     if filename.lower().endswith(_YAML_SUFFIXES):
         plan, problems = parse_yaml(text, filename)
+        field = "depends_on"
     else:
         plan, problems = parse_markdown(text, filename)
-    problems = [*problems, *graph_problems(plan.tasks, filename)]
+        field = "Depends On"
+    problems = [*problems, *graph_problems(plan.tasks, filename, field=field)]
     if not plan.tasks and not problems:
         problems.append(Problem(filename, 1, "tasks", "no tasks found; expected at least one task"))
     if problems:

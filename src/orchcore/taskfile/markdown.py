@@ -33,6 +33,7 @@ _ITEM = re.compile(r"^\s*[-*+]\s+(.*)$")
 _SEPARATOR = re.compile(r"^-{3,}\s*$")
 
 _SCALAR = "scalar"
+_MULTILINE = frozenset({"description"})
 _LIST = "list"
 _TEXT = "text"
 
@@ -184,7 +185,7 @@ class _Parser:
                     f"found {line.strip()!r}, expected '- item' or a new **Field:**",
                 )
             return
-        if self.mode == _SCALAR:
+        if self.mode == _SCALAR and self.field_key in _MULTILINE:
             first, value = draft.scalars[self.field_key]
             draft.scalars[self.field_key] = (first, f"{value}\n{line.strip()}" if value else line.strip())
             return

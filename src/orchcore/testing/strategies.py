@@ -2,14 +2,21 @@
 
 Everything drawn is valid as the domain builds it: task ids unique, dependencies
 only on earlier tasks, times timezone-aware UTC, money Decimal, event data JSON.
+
+The parametrised strategies draw from module-level ones instead of building new
+strategies per draw: hypothesis validates every new strategy object, and in a
+state machine that cost dominates.
 """
 
 from __future__ import annotations
 
 import string
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import TypeVar
 
+import attrs
 from hypothesis import strategies as st
 
 from orchcore.records import (
@@ -17,6 +24,7 @@ from orchcore.records import (
     Event,
     EventKind,
     Gate,
+    JsonObject,
     JsonValue,
     Outcome,
     Session,
@@ -25,7 +33,9 @@ from orchcore.records import (
 from orchcore.state import SessionState, TaskState
 from orchcore.tasks import Complexity, Plan, Priority, Task
 
-#: Short text of any character UTF-8 can hold (no lone surrogates).
+T = TypeVar("T")
+
+#: Short text of any character UTF-8 can hold (no lone surrogates; NUL included).
 texts = st.text(st.characters(codec="utf-8"), max_size=12)
 
 #: Identifiers as the task-file parser and the id factory produce them.
@@ -38,25 +48,45 @@ _LATEST = datetime(2100, 1, 1)  # noqa: DTZ001
 #: Timezone-aware UTC instants with microseconds, well inside datetime's range.
 times = st.datetimes(min_value=_EARLIEST, max_value=_LATEST, timezones=st.just(UTC))
 
-#: US dollars with 0 to 6 decimal places (what agents report), never float.
-costs = st.integers(min_value=0, max_value=6).flatmap(
-    lambda places: st.decimals(
-        min_value=Decimal(0), max_value=Decimal(1000), places=places, allow_nan=False, allow_infinity=False
-    )
+#: US dollars with 0 to 6 decimal places, trailing zeros kept (``0.013280``); never float.
+costs = st.builds(
+    lambda units, places: Decimal(units).scaleb(-places),
+    st.integers(min_value=0, max_value=10**9),
+    st.integers(min_value=0, max_value=6),
 )
-
-_small_ints = st.integers(min_value=-(2**31), max_value=2**31 - 1)
-_counts = st.integers(min_value=0, max_value=10**9)
 
 #: JSON values (no NaN or infinities: JSON has none).
 json_values: st.SearchStrategy[JsonValue] = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | texts,
     lambda children: st.lists(children, max_size=3) | st.dictionaries(texts, children, max_size=3),
-    max_leaves=6,
+    max_leaves=4,
 )
 
 #: JSON objects, as events carry them.
-json_objects = st.dictionaries(texts, json_values, max_size=4)
+json_objects: st.SearchStrategy[JsonObject] = st.dictionaries(texts, json_values, max_size=3)
+
+_optional_times = st.none() | times
+_optional_costs = st.none() | costs
+_optional_ids = st.none() | ids
+_optional_exit_codes = st.none() | st.integers(min_value=-(2**31), max_value=2**31 - 1)
+_optional_counts = st.none() | st.integers(min_value=0, max_value=10**9)
+_optional_outcomes = st.none() | st.sampled_from(Outcome)
+_optional_gates = st.none() | st.sampled_from(Gate)
+_optional_complexities = st.none() | st.sampled_from(Complexity)
+_optional_attempt_numbers = st.none() | st.integers(min_value=1, max_value=5)
+_short_text_lists = st.lists(texts, max_size=2)
+_task_types = st.sampled_from(["any", "code", "docs", "test"])
+_lines = st.integers(min_value=1, max_value=10_000)
+_session_lengths = st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=30))
+
+
+def _one_of_or_none(draw: st.DrawFn, values: Sequence[T], otherwise: st.SearchStrategy[T | None]) -> T | None:
+    """None, one of ``values``, or (when there are none) a draw from ``otherwise``."""
+    if not values:
+        return draw(otherwise)
+    if draw(st.booleans()):
+        return None
+    return values[draw(st.integers(min_value=0, max_value=len(values) - 1))]
 
 
 @st.composite
@@ -65,24 +95,24 @@ def plans(draw: st.DrawFn, min_tasks: int = 1, max_tasks: int = 6) -> Plan:
     task_ids = draw(st.lists(ids, min_size=min_tasks, max_size=max_tasks, unique=True))
     tasks = []
     for position, task_id in enumerate(task_ids):
-        earlier = task_ids[:position]
-        depends_on = draw(st.lists(st.sampled_from(earlier), unique=True, max_size=3)) if earlier else []
+        wanted = draw(st.sets(st.integers(min_value=0, max_value=max(position - 1, 0)), max_size=3))
+        depends_on = tuple(task_ids[i] for i in sorted(wanted) if i < position)
         tasks.append(
             Task(
                 id=task_id,
                 title=draw(texts),
-                type=draw(st.sampled_from(["any", "code", "docs", "test"])),
+                type=draw(_task_types),
                 priority=draw(st.sampled_from(Priority)),
                 requires_approval=draw(st.booleans()),
                 description=draw(texts),
-                acceptance_criteria=tuple(draw(st.lists(texts, max_size=2))),
+                acceptance_criteria=tuple(draw(_short_text_lists)),
                 instruction=draw(texts),
-                depends_on=tuple(depends_on),
-                context_files=tuple(draw(st.lists(texts, max_size=2))),
-                deliverables=tuple(draw(st.lists(texts, max_size=2))),
+                depends_on=depends_on,
+                context_files=tuple(draw(_short_text_lists)),
+                deliverables=tuple(draw(_short_text_lists)),
                 module=draw(texts),
-                estimated_complexity=draw(st.none() | st.sampled_from(Complexity)),
-                line=draw(st.integers(min_value=1, max_value=10_000)),
+                estimated_complexity=draw(_optional_complexities),
+                line=draw(_lines),
             )
         )
     return Plan(
@@ -90,71 +120,71 @@ def plans(draw: st.DrawFn, min_tasks: int = 1, max_tasks: int = 6) -> Plan:
         tasks=tuple(tasks),
         date=draw(st.sampled_from(["", "2026-11-23"])),
         title=draw(texts),
-        max_cost_usd=draw(st.none() | costs),
+        max_cost_usd=draw(_optional_costs),
     )
 
 
 @st.composite
-def sessions(draw: st.DrawFn, session_id: str | None = None, task_ids: tuple[str, ...] = ()) -> Session:
+def sessions(draw: st.DrawFn, session_id: str | None = None, task_ids: Sequence[str] = ()) -> Session:
     """A session (``waiting_for`` names one of ``task_ids`` when there are some)."""
     created_at = draw(times)
-    waiting = st.none() | (st.sampled_from(task_ids) if task_ids else ids)
     return Session(
         id=draw(ids) if session_id is None else session_id,
         source=draw(texts),
         state=draw(st.sampled_from(SessionState)),
         created_at=created_at,
-        updated_at=draw(
-            st.datetimes(min_value=created_at.replace(tzinfo=None), max_value=_LATEST, timezones=st.just(UTC))
-        ),
+        updated_at=created_at + draw(_session_lengths),
         auto_approve=draw(st.booleans()),
         agent=draw(texts),
-        waiting_for=draw(waiting),
-        gate=draw(st.none() | st.sampled_from(Gate)),
+        waiting_for=_one_of_or_none(draw, task_ids, _optional_ids),
+        gate=draw(_optional_gates),
         reason=draw(texts),
         version=draw(st.integers(min_value=0, max_value=100)),
     )
 
 
+#: An attempt, finished or not (numbered 1: ``task_runs`` renumbers).
+any_attempt = st.builds(
+    Attempt,
+    number=st.just(1),
+    started_at=times,
+    finished_at=_optional_times,
+    outcome=_optional_outcomes,
+    exit_code=_optional_exit_codes,
+    reason=texts,
+    cost_usd=_optional_costs,
+    input_tokens=_optional_counts,
+    output_tokens=_optional_counts,
+    agent_session_id=_optional_ids,
+)
+
+
 def attempts(number: int) -> st.SearchStrategy[Attempt]:
     """Attempt ``number`` of a task, finished or not."""
-    return st.builds(
-        Attempt,
-        number=st.just(number),
-        started_at=times,
-        finished_at=st.none() | times,
-        outcome=st.none() | st.sampled_from(Outcome),
-        exit_code=st.none() | _small_ints,
-        reason=texts,
-        cost_usd=st.none() | costs,
-        input_tokens=st.none() | _counts,
-        output_tokens=st.none() | _counts,
-        agent_session_id=st.none() | ids,
-    )
+    return any_attempt.map(lambda a: attrs.evolve(a, number=number))
 
 
 @st.composite
 def task_runs(draw: st.DrawFn, task_id: str, max_attempts: int = 3) -> TaskRun:
     """A run of ``task_id`` with attempts numbered 1, 2, ... in order."""
-    count = draw(st.integers(min_value=0, max_value=max_attempts))
+    drawn = draw(st.lists(any_attempt, max_size=max_attempts))
     return TaskRun(
         task_id=task_id,
         state=draw(st.sampled_from(TaskState)),
         approved=draw(st.booleans()),
         reviewed=draw(st.booleans()),
-        attempts=tuple(draw(attempts(n)) for n in range(1, count + 1)),
+        attempts=tuple(attrs.evolve(a, number=n) for n, a in enumerate(drawn, start=1)),
         reason=draw(texts),
     )
 
 
 @st.composite
-def events(draw: st.DrawFn, task_ids: tuple[str, ...] = ()) -> Event:
+def events(draw: st.DrawFn, task_ids: Sequence[str] = ()) -> Event:
     """An event as the engine emits it (``seq`` 0: the store assigns it)."""
-    task_id = draw(st.none() | (st.sampled_from(task_ids) if task_ids else ids))
     return Event(
         kind=draw(st.sampled_from(EventKind)),
         at=draw(times),
-        task_id=task_id,
-        attempt=draw(st.none() | st.integers(min_value=1, max_value=5)),
+        task_id=_one_of_or_none(draw, task_ids, _optional_ids),
+        attempt=draw(_optional_attempt_numbers),
         data=draw(json_objects),
     )

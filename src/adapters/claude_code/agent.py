@@ -1,0 +1,368 @@
+"""The Claude Code CLI (``claude -p``) as an orchcore Agent."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from adapters.claude_code.stream import StreamAccumulator, parse_line
+from adapters.process import run_process
+from orchcore.errors import AgentUnavailable, ConfigError
+from orchcore.ports.agent import AgentEvent, AgentRequest, AgentResult, EventSink
+from orchcore.records import Outcome
+
+logger = logging.getLogger(__name__)
+
+MIN_VERSION = (2, 1, 0)
+INSTALL_HINT = (
+    "install it with scripts/install-claude-cli.sh (pinned, into .tools/claude) "
+    "or `npm install -g @anthropic-ai/claude-code`, and point the agent's executable at it"
+)
+PERMISSION_MODES = frozenset({"acceptEdits", "auto", "bypassPermissions", "default", "dontAsk", "plan"})
+_VERSION = re.compile(r"^\s*(\d+)\.(\d+)\.(\d+)")
+_VERSION_TIMEOUT_S = 30.0
+RUN_MARKER = "ORCHCORE_AGENT_RUN"
+"""Set to a fresh id in every run's environment, to find what the run left behind."""
+_SWEEP_ROUNDS = 3
+
+
+def _permission_mode(_: object, __: attrs.Attribute[Any], value: str) -> None:
+    if value not in PERMISSION_MODES:
+        raise ConfigError(
+            f"claude permission mode {value!r} is not one of {', '.join(sorted(PERMISSION_MODES))}"
+        )
+
+
+def _non_negative(_: object, attribute: attrs.Attribute[Any], value: float | None) -> None:
+    if value is not None and value < 0:
+        raise ConfigError(f"claude {attribute.name} must not be negative, got {value}")
+
+
+def _positive_turns(_: object, __: attrs.Attribute[Any], value: int | None) -> None:
+    if value is not None and value < 1:
+        raise ConfigError(f"claude max_turns must be at least 1, got {value}")
+
+
+def _env(value: Mapping[str, str]) -> dict[str, str]:
+    return dict(value)
+
+
+def _strings(value: Iterable[str]) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def _alive(pid: int, proc_root: Path) -> bool:
+    """True while ``pid`` exists and is not a zombie."""
+    try:
+        stat = (proc_root / str(pid) / "stat").read_text()
+    except OSError:
+        return False
+    state = stat.rpartition(")")[2].split()
+    return bool(state) and state[0] not in ("Z", "X")
+
+
+def kill_marked(entry: str, proc_root: Path = Path("/proc"), wait_s: float = 2.0) -> list[int]:
+    """SIGKILL every process whose environment holds ``entry`` (``NAME=value``); return their pids.
+
+    Claude Code starts each Bash tool command in a session of its own, so killing
+    the CLI's process group leaves them running (a SIGTERM'd CLI does not reap
+    them). They inherit the run's environment, so a per-run marker finds them.
+    Waits up to ``wait_s`` for them to be gone. Linux only (reads ``/proc``);
+    elsewhere it finds nothing.
+    """
+    needle = entry.encode()
+    own = os.getpid()
+    killed: list[int] = []
+    for _ in range(_SWEEP_ROUNDS):  # a shell being killed may have forked once more
+        found = []
+        for environ in proc_root.glob("[0-9]*/environ"):
+            try:
+                entries = environ.read_bytes().split(b"\0")
+            except OSError:
+                continue  # gone meanwhile, or not ours to read
+            pid = int(environ.parent.name)
+            if needle in entries and pid != own:
+                found.append(pid)
+        if not found:
+            break
+        for pid in found:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        killed.extend(p for p in found if p not in killed)
+        deadline = time.monotonic() + wait_s
+        while any(_alive(pid, proc_root) for pid in found) and time.monotonic() < deadline:
+            time.sleep(0.02)
+    return killed
+
+
+def parse_version(text: str) -> tuple[int, int, int] | None:
+    """``"2.1.197 (Claude Code)"`` -> ``(2, 1, 197)``; None if it does not start with a version."""
+    match = _VERSION.match(text)
+    if match is None:
+        return None
+    major, minor, patch = (int(g) for g in match.groups())
+    return major, minor, patch
+
+
+@attrs.define
+class _Watchdog:
+    """Says when the CLI has been silent too long; allows more silence while a tool runs.
+
+    A model turn prints nothing until a whole content block has arrived, and a Bash
+    tool may run for up to 10 minutes (the CLI's own cap) without a line, so the
+    two phases get separate limits. The CLI itself never cuts a stream that stalls
+    after its first byte.
+    """
+
+    model_idle_s: float | None
+    tool_idle_s: float | None
+    clock: Callable[[], float] = time.monotonic
+    last_line: float = attrs.field(init=False)
+    fired: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        self.last_line = self.clock()
+
+    def saw_line(self) -> None:
+        self.last_line = self.clock()
+
+    def check(self, tool_running: bool) -> str | None:
+        limit = self.tool_idle_s if tool_running else self.model_idle_s
+        if limit is None or self.clock() - self.last_line < limit:
+            return None
+        self.fired = f"no output for {limit:g} s" + (" while a tool ran" if tool_running else "")
+        return self.fired
+
+
+@attrs.frozen(kw_only=True)
+class ClaudeCodeAgent:
+    """Runs a task with the real Claude Code CLI in print mode, streaming its events.
+
+    Satisfies ``orchcore.ports.Agent``. One run is ``claude -p --output-format
+    stream-json --verbose ...`` in ``request.workdir`` with the prompt on stdin (plain
+    text through a pipe: 2.1.197 ignores stream-json input from a regular file).
+
+    The environment is ``base_env`` (already filtered by the app: the adapter never
+    reads ``os.environ``), plus what keeps the CLI offline-safe and bounded
+    (``CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC``, telemetry off,
+    ``CLAUDE_CODE_MAX_RETRIES``), plus the API endpoint/key and config dir when set,
+    plus ``request.env`` last.
+
+    Permissions default to ``acceptEdits`` with ``Bash`` allowed: ``-p`` never
+    prompts, so a tool that is not allowed is refused and the agent carries on. That
+    lets the agent edit files in its workdir and run commands without a human, and
+    keeps deny rules and hooks in force (``bypassPermissions`` would also need
+    ``IS_SANDBOX=1`` as root).
+    """
+
+    executable: str = "claude"
+    base_env: Mapping[str, str] = attrs.field(factory=dict, converter=_env, repr=False)
+    model: str | None = None
+    max_turns: int | None = attrs.field(default=None, validator=_positive_turns)
+    permission_mode: str = attrs.field(default="acceptEdits", validator=_permission_mode)
+    allowed_tools: tuple[str, ...] = attrs.field(default=("Bash",), converter=_strings)
+    disallowed_tools: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+    idle_timeout_s: float | None = attrs.field(default=900.0, validator=_non_negative)
+    tool_idle_timeout_s: float | None = attrs.field(default=1800.0, validator=_non_negative)
+    max_retries: int = attrs.field(default=2, validator=_non_negative)
+    base_url: str | None = None
+    api_key: str | None = attrs.field(default=None, repr=False)
+    config_dir: str | None = None
+    extra_args: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+
+    def environment(self, request_env: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The child's environment: base, then the adapter's settings, then the request's."""
+        env = dict(self.base_env)
+        env.update(
+            {
+                "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+                "DISABLE_TELEMETRY": "1",
+                "DISABLE_ERROR_REPORTING": "1",
+                "DISABLE_AUTOUPDATER": "1",
+                "CLAUDE_CODE_MAX_RETRIES": str(self.max_retries),
+            }
+        )
+        if self.base_url is not None:
+            env["ANTHROPIC_BASE_URL"] = self.base_url
+        if self.api_key is not None:
+            env["ANTHROPIC_API_KEY"] = self.api_key
+        if self.config_dir is not None:
+            env["CLAUDE_CONFIG_DIR"] = self.config_dir
+        if self.permission_mode == "bypassPermissions":
+            env["IS_SANDBOX"] = "1"  # the CLI refuses to bypass permissions as root without it
+        env.update(request_env or {})
+        return env
+
+    def command(self, request: AgentRequest, executable: str | None = None) -> list[str]:
+        """The argv of one run (the prompt goes to stdin, not here)."""
+        argv = [executable or self.executable, "-p", "--output-format", "stream-json", "--verbose"]
+        argv.append(f"--permission-mode={self.permission_mode}")
+        # One `--opt=value` per rule: the options are variadic and would swallow what follows.
+        argv.extend(f"--allowedTools={rule}" for rule in self.allowed_tools)
+        argv.extend(f"--disallowedTools={rule}" for rule in self.disallowed_tools)
+        if self.model is not None:
+            argv.append(f"--model={self.model}")
+        if self.max_turns is not None:
+            argv.append(f"--max-turns={self.max_turns}")
+        if request.resume_agent_session is not None:
+            argv.append(f"--resume={request.resume_agent_session}")
+        argv.extend(self.extra_args)
+        return argv
+
+    def _resolve(self, env: Mapping[str, str]) -> str:
+        found = shutil.which(self.executable, path=env.get("PATH", os.defpath))
+        if found is None:
+            raise AgentUnavailable(f"claude executable {self.executable!r} not found; {INSTALL_HINT}")
+        return found
+
+    def check(self) -> None:
+        """Raise AgentUnavailable unless the executable runs and is at least version 2.1.0."""
+        env = self.environment()
+        executable = self._resolve(env)
+        try:
+            done = subprocess.run(
+                [executable, "--version"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=_VERSION_TIMEOUT_S,
+                check=False,
+                stdin=subprocess.DEVNULL,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise AgentUnavailable(f"cannot run {executable} --version: {exc}; {INSTALL_HINT}") from exc
+        version = parse_version(done.stdout)
+        if done.returncode != 0 or version is None:
+            said = (done.stdout + done.stderr).strip()[-300:] or f"exit code {done.returncode}"
+            raise AgentUnavailable(f"{executable} --version failed: {said}; {INSTALL_HINT}")
+        if version < MIN_VERSION:
+            wanted = ".".join(map(str, MIN_VERSION))
+            have = ".".join(map(str, version))
+            raise AgentUnavailable(f"claude {have} at {executable} is older than {wanted}; {INSTALL_HINT}")
+
+    def run(self, request: AgentRequest, on_event: EventSink) -> AgentResult:
+        """Run one attempt to its end; see ``orchcore.ports.Agent``.
+
+        Every parsed stream event goes to ``on_event`` as it arrives (a line that is
+        not JSON as ``output`` with ``persist=False``), and a ``tick`` at least every
+        second. Outcomes: the result line decides (``is_error`` means FAILED);
+        timeout or silence past the watchdog's limit is TIMED_OUT; the sink asking to
+        stop is STOPPED. In every case the whole process group is gone on return.
+        """
+        env = self.environment(request.env)
+        env[RUN_MARKER] = run_id = uuid.uuid4().hex
+        argv = self.command(request, self._resolve(env))
+        summary = StreamAccumulator()
+        watchdog = _Watchdog(self.idle_timeout_s, self.tool_idle_timeout_s)
+
+        def on_line(line: str) -> str | None:
+            watchdog.saw_line()
+            for event in parse_line(line):
+                summary.feed(event)
+                reason = on_event(event)
+                if reason is not None:
+                    return reason
+            return None
+
+        def on_tick() -> str | None:
+            return on_event(AgentEvent("tick", persist=False)) or watchdog.check(summary.tool_running)
+
+        logger.debug("starting claude", extra={"argv": argv, "cwd": request.workdir, "task": request.task_id})
+        try:
+            ended = run_process(
+                argv,
+                cwd=request.workdir,
+                env=env,
+                stdin_text=request.prompt,
+                log_path=request.log_path,
+                timeout_s=request.timeout_s,
+                on_line=on_line,
+                on_tick=on_tick,
+            )
+        finally:
+            leftovers = kill_marked(f"{RUN_MARKER}={run_id}")
+            if leftovers:
+                logger.warning(
+                    "killed processes the claude run left behind",
+                    extra={"task": request.task_id, "pids": leftovers},
+                )
+        result = summary.outcome(ended.exit_code, ended.stderr_tail)
+        if ended.timed_out:
+            result = _cut_short(result, Outcome.TIMED_OUT, f"timed out after {request.timeout_s:g} s")
+        elif watchdog.fired is not None and ended.stopped == watchdog.fired:
+            result = _cut_short(result, Outcome.TIMED_OUT, ended.stopped)
+        elif ended.stopped is not None:
+            result = _cut_short(result, Outcome.STOPPED, ended.stopped)
+        logger.debug(
+            "claude ended",
+            extra={"task": request.task_id, "outcome": result.outcome.value, "reason": result.reason},
+        )
+        return result
+
+
+def _cut_short(result: AgentResult, outcome: Outcome, reason: str) -> AgentResult:
+    """The run was killed: keep what was learnt (session id, cost if a result came) but not the verdict."""
+    return attrs.evolve(result, outcome=outcome, reason=reason, exit_code=None)
+
+
+def _optional(config: Mapping[str, object], key: str, kind: type | tuple[type, ...]) -> Any:
+    value = config.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise ConfigError(f"agent.{key} has the wrong type: {value!r}")
+    return value
+
+
+def _words(config: Mapping[str, object], key: str) -> tuple[str, ...] | None:
+    value = config.get(key)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return tuple(value.split(","))
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise ConfigError(f"agent.{key} must be a list of strings, found {value!r}")
+
+
+def from_config(config: Mapping[str, object], base_env: Mapping[str, str]) -> ClaudeCodeAgent:
+    """Build from the ``agent`` config section (the registry's factory signature).
+
+    Optional keys: executable, model, max_turns, permission_mode, allowed_tools,
+    disallowed_tools, idle_timeout_s, tool_idle_timeout_s, max_retries, base_url,
+    config_dir, extra_args. Absent or null means the default; other keys of the
+    section (it is shared by every agent) are ignored. The API key is never read
+    from the config file: pass ANTHROPIC_API_KEY through to ``base_env``.
+    """
+    settings: dict[str, Any] = {"base_env": base_env}
+    for key, kind in (
+        ("executable", str),
+        ("model", str),
+        ("max_turns", int),
+        ("permission_mode", str),
+        ("idle_timeout_s", (int, float)),
+        ("tool_idle_timeout_s", (int, float)),
+        ("max_retries", int),
+        ("base_url", str),
+        ("config_dir", str),
+    ):
+        value = _optional(config, key, kind)
+        if value is not None:
+            settings[key] = value
+    for key in ("allowed_tools", "disallowed_tools", "extra_args"):
+        words = _words(config, key)
+        if words is not None:
+            settings[key] = words
+    return ClaudeCodeAgent(**settings)

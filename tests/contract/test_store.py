@@ -1,0 +1,128 @@
+import itertools
+import select
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from adapters.memory.store import InMemoryStore
+from adapters.sqlite import SqliteStore
+from orchcore.errors import SessionBusy
+from orchcore.records import Event, EventKind, Mutation, Session, TaskRun
+from orchcore.state import SessionState, TaskState
+from orchcore.tasks import Plan, Task
+from orchcore.testing.contracts import StoreContract, StoreFactory
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+class TestInMemoryStore(StoreContract):
+    @pytest.fixture
+    def make_store(self) -> StoreFactory:
+        return InMemoryStore
+
+
+class TestSqliteStore(StoreContract):
+    @pytest.fixture
+    def make_store(self, tmp_path: Path) -> Iterator[StoreFactory]:
+        counter = itertools.count()
+        made: list[SqliteStore] = []
+
+        def make() -> SqliteStore:
+            store = SqliteStore(str(tmp_path / f"store-{next(counter)}.db"))
+            made.append(store)
+            return store
+
+        yield make
+        for store in made:
+            store.close()
+
+
+def _create(store: SqliteStore, session_id: str = "s1") -> None:
+    plan = Plan("today.md", (Task("1", "First"), Task("2", "Second", depends_on=("1",))))
+    session = Session(session_id, "today.md", SessionState.PLANNED, NOW, NOW)
+    store.create(session, plan, [TaskRun(t) for t in plan.ids], [Event(EventKind.SESSION_CREATED, NOW)])
+
+
+def test_sqlite_data_survives_closing_and_reopening_the_file(tmp_path: Path) -> None:
+    path = str(tmp_path / "nested" / "dir" / "orch.db")
+    store = SqliteStore(path)
+    _create(store)
+    store.transact(
+        "s1",
+        lambda s: Mutation(
+            runs=(TaskRun("1", TaskState.COMPLETED, approved=True),),
+            events=(Event(EventKind.TASK_FINISHED, NOW, task_id="1", data={"ok": True}),),
+        ),
+    )
+    store.append_events("s1", [Event(EventKind.AGENT, NOW, task_id="1", attempt=1, data={"text": "hi"})])
+    snapshot, events, listing = store.load("s1"), store.events("s1"), store.sessions()
+    store.close()
+
+    reopened = SqliteStore(path)
+    try:
+        assert reopened.load("s1") == snapshot
+        assert reopened.events("s1") == events
+        assert reopened.sessions() == listing
+        assert snapshot.session.version == 2
+    finally:
+        reopened.close()
+
+
+_CHILD = """
+import sys
+from adapters.sqlite import SqliteStore
+
+store = SqliteStore(sys.argv[1])
+store.acquire_lease(sys.argv[2], "child-engine")
+print("locked", flush=True)
+sys.stdin.read()  # hold the lease until killed
+"""
+
+
+def _read_line(child: subprocess.Popen[str], timeout_s: float) -> str:
+    assert child.stdout is not None
+    ready, _, _ = select.select([child.stdout], [], [], timeout_s)
+    assert ready, f"the child printed nothing within {timeout_s} s"
+    return child.stdout.readline().strip()
+
+
+def test_sqlite_lease_of_a_process_killed_with_sigkill_is_free(tmp_path: Path) -> None:
+    path = str(tmp_path / "orch.db")
+    store = SqliteStore(path)
+    _create(store)
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, path, "s1"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert _read_line(child, timeout_s=30) == "locked"
+        assert store.lease_holder("s1") == "child-engine"
+        with pytest.raises(SessionBusy, match=rf"driven by child-engine \(pid {child.pid}\)"):
+            store.acquire_lease("s1", "parent-engine")
+
+        child.kill()  # SIGKILL: no cleanup runs in the child
+        child.wait(timeout=30)
+
+        deadline = time.monotonic() + 10
+        while store.lease_holder("s1") is not None:  # the kernel frees the lock with the process
+            assert time.monotonic() < deadline, "the dead child still holds the lease"
+            time.sleep(0.01)
+        store.acquire_lease("s1", "parent-engine")
+        assert store.lease_holder("s1") == "parent-engine"
+        store.release_lease("s1", "parent-engine")
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(timeout=30)
+        assert child.stdin is not None
+        assert child.stdout is not None
+        child.stdin.close()
+        child.stdout.close()
+        store.close()
