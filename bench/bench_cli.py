@@ -32,7 +32,9 @@ def task_file(n: int) -> str:
     parts = ["# Tasks - 2026-11-23", ""]
     for i in range(1, n + 1):
         dep = f"**Depends On:** {i - 1}\n" if i > 1 and i % 3 else ""
-        parts.append(f"## Task {i}: task number {i}\n**Type:** backend\n{dep}**Claude Instruction:**\ndo {i}\n\n---\n")
+        parts.append(
+            f"## Task {i}: task number {i}\n**Type:** backend\n{dep}**Claude Instruction:**\ndo {i}\n\n---\n"
+        )
     return "\n".join(parts)
 
 
@@ -49,14 +51,35 @@ def main() -> None:
         overheads, walls, agent_times = [], [], []
         for i in range(RUNS):
             start = time.perf_counter()
-            subprocess.run([ORCH, "run", "tasks.md", "--auto-approve", "--new"], cwd=root, check=True, stdout=subprocess.DEVNULL)
+            subprocess.run(
+                [ORCH, "run", "tasks.md", "--auto-approve", "--new"],
+                cwd=root,
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
             total = time.perf_counter() - start
-            status = json.loads(subprocess.run([ORCH, "status", "--json"], cwd=root, check=True, capture_output=True, text=True).stdout)
+            status = json.loads(
+                subprocess.run(
+                    [ORCH, "status", "--json"], cwd=root, check=True, capture_output=True, text=True
+                ).stdout
+            )
             assert status["session"]["state"] == "completed", status["session"]
-            events = json.loads(subprocess.run([ORCH, "logs", "-n", "100000", "--json"], cwd=root, check=True, capture_output=True, text=True).stdout)
-            started = {e["task"]: datetime.fromisoformat(e["at"]) for e in events if e["kind"] == "task_started"}
+            events = json.loads(
+                subprocess.run(
+                    [ORCH, "logs", "-n", "100000", "--json"],
+                    cwd=root,
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                ).stdout
+            )
+            started = {
+                e["task"]: datetime.fromisoformat(e["at"]) for e in events if e["kind"] == "task_started"
+            }
             agents = sum(
-                (datetime.fromisoformat(e["at"]) - started[e["task"]]).total_seconds() for e in events if e["kind"] == "task_finished"
+                (datetime.fromisoformat(e["at"]) - started[e["task"]]).total_seconds()
+                for e in events
+                if e["kind"] == "task_finished"
             )
             walls.append(total)
             agent_times.append(agents)
@@ -78,12 +101,20 @@ def main() -> None:
         wall_s = statistics.median(walls)
         agent_ms = statistics.median(agent_times) / TASKS * 1000
         print(f"medians of {RUNS} runs on {TASKS} tasks")
-        print(f"  cold `orch --help`:                 {help_ms:7.1f} ms  (target <= 150 ms: {150 / help_ms:.2f}x)")
-        print(f"  `orch status` (100 tasks):          {status_ms:7.1f} ms  (target <= 200 ms: {200 / status_ms:.2f}x)")
+        print(
+            f"  cold `orch --help`:                 {help_ms:7.1f} ms  (target <= 150 ms: {150 / help_ms:.2f}x)"
+        )
+        print(
+            f"  `orch status` (100 tasks):          {status_ms:7.1f} ms  (target <= 200 ms: {200 / status_ms:.2f}x)"
+        )
         print(f"  `orch status --json` (100 tasks):   {statistics.median(statuses_json) * 1000:7.1f} ms")
         print(f"  `orch run` wall, 100 x `true`:      {wall_s:7.2f} s")
-        print(f"  agent time per task (as recorded):  {agent_ms:7.2f} ms  (spawning `true` bare: {bare_true * 1000:.2f} ms)")
-        print(f"  orchestrator overhead per task:     {over_ms:7.2f} ms  (target <= 5 ms: {5 / over_ms:.2f}x)")
+        print(
+            f"  agent time per task (as recorded):  {agent_ms:7.2f} ms  (spawning `true` bare: {bare_true * 1000:.2f} ms)"
+        )
+        print(
+            f"  orchestrator overhead per task:     {over_ms:7.2f} ms  (target <= 5 ms: {5 / over_ms:.2f}x)"
+        )
         print(f"  ... counting spawn as overhead too: {(wall_s / TASKS - bare_true) * 1000:7.2f} ms per task")
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -23,7 +23,15 @@ def make_plan(n: int, seed: int = 7) -> Plan:
     tasks = []
     for i in range(n):
         deps = sorted({str(rng.randrange(i)) for _ in range(rng.randint(0, 3))}) if i else []
-        tasks.append(Task(id=str(i), title=f"task {i}", priority=rng.choice(priorities), depends_on=tuple(deps), instruction="do it"))
+        tasks.append(
+            Task(
+                id=str(i),
+                title=f"task {i}",
+                priority=rng.choice(priorities),
+                depends_on=tuple(deps),
+                instruction="do it",
+            )
+        )
     return Plan(source="bench.md", tasks=tuple(tasks), date="2026-11-23")
 
 
@@ -57,7 +65,9 @@ def main() -> None:
     print(f"  validate (duplicates, unknown deps, cycles): {validate:8.1f} ms")
     print(f"  build task graph:                            {build:8.1f} ms")
     print(f"  full schedule walk:                          {walk:8.1f} ms")
-    print(f"  planning + walk together:                    {total:8.1f} ms  ({total / 1000:.3f} s; target < 1 s: {1000 / total:.1f}x under)")
+    print(
+        f"  planning + walk together:                    {total:8.1f} ms  ({total / 1000:.3f} s; target < 1 s: {1000 / total:.1f}x under)"
+    )
     print(f"  parse the {len(text) // 1024} KiB markdown file too:            {parse:8.1f} ms")
 
 

@@ -61,7 +61,9 @@ def _command(value: object) -> tuple[str, ...]:
         odd = [v for v in value if not isinstance(v, str | int | float) or isinstance(v, bool)]
         if odd:
             # YAML reads `[true]` as a boolean: ask for quotes rather than run "True"
-            raise TypeError(f"agent.command: {odd[0]!r} is not a word; quote it, e.g. ['{str(odd[0]).lower()}']")
+            raise TypeError(
+                f"agent.command: {odd[0]!r} is not a word; quote it, e.g. ['{str(odd[0]).lower()}']"
+            )
         return tuple(str(v) for v in value)
     raise TypeError(f"expected a command (string or list), found {value!r}")
 

@@ -36,9 +36,7 @@ def graph_problems(tasks: Sequence[Task], filename: str, *, field: str = "depend
         where = task.depends_on_line or task.line
         for dep in task.depends_on:
             if dep == task.id:
-                problems.append(
-                    Problem(filename, where, field, f"task {task.id} depends on itself")
-                )
+                problems.append(Problem(filename, where, field, f"task {task.id} depends on itself"))
             elif dep not in first_line:
                 problems.append(
                     Problem(

@@ -373,3 +373,32 @@ def test_bad_values_of_each_checked_field_are_reported_on_their_line() -> None:
         (4, "Estimated Complexity"),
         (5, "Depends On"),
     ]
+
+
+def test_windows_line_endings_and_a_byte_order_mark_change_nothing() -> None:
+    text = "# Tasks - 2026-11-23\n\n## Task 1: a\n**Priority:** high\n**Description:** x\n"
+    windows = "\ufeff" + text.replace("\n", "\r\n")
+    assert parse_task_file(windows, "today.md") == parse_task_file(text, "today.md")
+    assert parse_task_file(windows, "today.md").date == "2026-11-23"
+
+
+def test_an_instruction_may_start_on_the_field_line() -> None:
+    plan = parse("""
+        ## Task 1: a
+        **Claude Instruction:** Do this first.
+        Then this.
+        """)
+    assert plan.task("1").instruction == "Do this first.\nThen this."
+
+
+def test_a_description_may_start_on_the_next_line_and_keep_its_blank_lines() -> None:
+    plan = parse("""
+        ## Task 1: a
+        **Description:**
+        First paragraph.
+
+        Second paragraph.
+
+        **Priority:** low
+        """)
+    assert plan.task("1").description == "First paragraph.\n\nSecond paragraph."

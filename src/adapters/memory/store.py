@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Callable, Sequence
 
@@ -47,7 +48,10 @@ class InMemoryStore:
 
     def _append(self, entry: _Entry, events: Sequence[Event]) -> None:
         start = len(entry.events)
-        entry.events.extend(attrs.evolve(e, seq=start + i + 1) for i, e in enumerate(events))
+        # copy the data: the caller's dict must not change what is stored
+        entry.events.extend(
+            attrs.evolve(e, seq=start + i + 1, data=copy.deepcopy(e.data)) for i, e in enumerate(events)
+        )
 
     def _snapshot(self, entry: _Entry) -> Snapshot:
         return Snapshot(entry.session, entry.plan, dict(entry.runs))
@@ -70,6 +74,8 @@ class InMemoryStore:
                 if run.task_id not in entry.runs:
                     raise StoreError(f"task {run.task_id!r} is not in session {session_id!r}")
             base = mutation.session or entry.session
+            if base.id != session_id:
+                raise StoreError(f"a change to session {session_id!r} returned session {base.id!r}")
             entry.session = attrs.evolve(base, version=entry.session.version + 1)
             entry.runs.update({r.task_id: r for r in mutation.runs})
             self._append(entry, mutation.events)
@@ -81,8 +87,8 @@ class InMemoryStore:
 
     def events(self, session_id: str, after: int = 0, limit: int | None = None) -> list[Event]:
         with self._lock:
-            found = self._entry(session_id).events[after:]
-            return found if limit is None else found[:limit]
+            found = self._entry(session_id).events[max(after, 0) :]
+            return found if limit is None else found[: max(limit, 0)]
 
     def sessions(self) -> list[SessionSummary]:
         with self._lock:

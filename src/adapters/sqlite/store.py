@@ -129,7 +129,7 @@ class SqliteStore:
 
     def _session_row(self, conn: sqlite3.Connection, session_id: str) -> convert.Row:
         row: convert.Row | None = conn.execute(
-            f"SELECT {convert.SESSION_COLUMNS} FROM sessions WHERE id = ?",  # noqa: S608 (constant columns)
+            f"SELECT {convert.SESSION_COLUMNS} FROM sessions WHERE id = ?",
             (session_id,),
         ).fetchone()
         if row is None:
@@ -146,19 +146,18 @@ class SqliteStore:
 
     def _snapshot(self, conn: sqlite3.Connection, session_id: str) -> Snapshot:
         row = conn.execute(
-            f"SELECT {convert.SESSION_COLUMNS}, plans.plan FROM sessions"  # noqa: S608 (constant columns)
+            f"SELECT {convert.SESSION_COLUMNS}, plans.plan FROM sessions"
             " JOIN plans ON plans.session_id = sessions.id WHERE sessions.id = ?",
             (session_id,),
         ).fetchone()
         if row is None:
             raise NotFound(f"no session {session_id!r}")
         run_rows = conn.execute(
-            f"SELECT {convert.RUN_COLUMNS} FROM task_runs WHERE session_id = ? ORDER BY position",  # noqa: S608
+            f"SELECT {convert.RUN_COLUMNS} FROM task_runs WHERE session_id = ? ORDER BY position",
             (session_id,),
         ).fetchall()
         attempt_rows = conn.execute(
-            f"SELECT {convert.ATTEMPT_COLUMNS} FROM attempts"  # noqa: S608 (constant columns)
-            " WHERE session_id = ? ORDER BY task_id, number",
+            f"SELECT {convert.ATTEMPT_COLUMNS} FROM attempts WHERE session_id = ? ORDER BY task_id, number",
             (session_id,),
         ).fetchall()
         return Snapshot(
@@ -170,7 +169,7 @@ class SqliteStore:
     @staticmethod
     def _insert_attempts(conn: sqlite3.Connection, session_id: str, runs: Sequence[TaskRun]) -> None:
         conn.executemany(
-            f"INSERT INTO attempts (session_id, {convert.ATTEMPT_COLUMNS})"  # noqa: S608 (constant columns)
+            f"INSERT INTO attempts (session_id, {convert.ATTEMPT_COLUMNS})"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [convert.attempt_values(session_id, r.task_id, a) for r in runs for a in r.attempts],
         )
@@ -183,8 +182,7 @@ class SqliteStore:
             "SELECT coalesce(max(seq), 0) FROM events WHERE session_id = ?", (session_id,)
         ).fetchone()[0]
         conn.executemany(
-            f"INSERT INTO events (session_id, {convert.EVENT_COLUMNS})"  # noqa: S608 (constant columns)
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO events (session_id, {convert.EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
             [convert.event_values(session_id, last + i, e) for i, e in enumerate(events, start=1)],
         )
 
@@ -229,7 +227,7 @@ class SqliteStore:
                 if exists is not None:
                     raise StoreError(f"session {session.id!r} exists already")
                 conn.execute(
-                    f"INSERT INTO sessions ({convert.SESSION_COLUMNS})"  # noqa: S608 (constant columns)
+                    f"INSERT INTO sessions ({convert.SESSION_COLUMNS})"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     convert.session_values(session, version=1),
                 )
@@ -238,7 +236,7 @@ class SqliteStore:
                     (session.id, convert.plan_to_json(plan)),
                 )
                 conn.executemany(
-                    f"INSERT INTO task_runs (session_id, position, {convert.RUN_COLUMNS})"  # noqa: S608
+                    f"INSERT INTO task_runs (session_id, position, {convert.RUN_COLUMNS})"
                     " VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [(session.id, i, *convert.run_values(r)) for i, r in enumerate(runs)],
                 )
@@ -286,7 +284,7 @@ class SqliteStore:
             conn = self._connection()
             with self._read(conn):
                 rows = conn.execute(
-                    f"SELECT {convert.EVENT_COLUMNS} FROM events"  # noqa: S608 (constant columns)
+                    f"SELECT {convert.EVENT_COLUMNS} FROM events"
                     " WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?",
                     (session_id, after, -1 if limit is None else max(limit, 0)),
                 ).fetchall()
@@ -298,10 +296,7 @@ class SqliteStore:
         with self._lock, _map_errors(self._path):
             rows = (
                 self._connection()
-                .execute(
-                    f"SELECT {convert.SUMMARY_COLUMNS} FROM sessions"  # noqa: S608 (constant columns)
-                    " ORDER BY created_at DESC, id DESC"
-                )
+                .execute(f"SELECT {convert.SUMMARY_COLUMNS} FROM sessions ORDER BY created_at DESC, id DESC")
                 .fetchall()
             )
             return [convert.summary_from_row(row) for row in rows]

@@ -10,6 +10,7 @@ from orchcore.ports.agent import Agent, AgentEvent, AgentRequest, AgentResult, E
 from orchcore.ports.clock import Clock, Ids
 from orchcore.ports.logs import TaskLogs
 from orchcore.ports.store import Store
+from orchcore.ports.workspace import Workspace
 
 __all__ = [
     "Agent",
@@ -21,4 +22,5 @@ __all__ = [
     "Ids",
     "Store",
     "TaskLogs",
+    "Workspace",
 ]

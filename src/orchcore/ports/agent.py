@@ -7,6 +7,7 @@ from typing import Protocol
 import attrs
 
 from orchcore.records import JsonObject, Outcome
+from orchcore.safety import SafetyPolicy
 
 
 @attrs.frozen
@@ -22,6 +23,7 @@ class AgentRequest:
     timeout_s: float
     resume_agent_session: str | None = None
     env: Mapping[str, str] = attrs.field(factory=dict)
+    safety: SafetyPolicy | None = None
 
 
 @attrs.frozen

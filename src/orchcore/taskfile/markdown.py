@@ -298,6 +298,8 @@ def _trim_block(lines: list[str]) -> str:
 def parse_markdown(text: str, filename: str) -> tuple[Plan, list[Problem]]:
     """Parse markdown task-file text; return the plan and every syntax problem found."""
     parser = _Parser(filename)
+    # editors on Windows start UTF-8 files with a byte-order mark; it would hide the first heading
+    text = text.removeprefix("\ufeff")
     for number, raw in enumerate(text.splitlines(), start=1):
         parser.feed(number, raw)
     parser.finish()

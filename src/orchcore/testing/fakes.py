@@ -47,7 +47,8 @@ class MemoryLogs:
     contents: dict[str, list[str]] = attrs.field(factory=dict)
 
     def path(self, session_id: str, task_id: str, attempt: int) -> str:
-        return f"mem://{session_id}/{task_id}/{attempt}"
+        safe = [part.replace("/", "_") for part in (session_id, task_id)]
+        return f"mem://{safe[0]}/{safe[1]}/{attempt}"
 
     def write(self, path: str, line: str) -> None:
         self.contents.setdefault(path, []).append(line)

@@ -2,8 +2,22 @@
 
 from __future__ import annotations
 
+from orchcore.testing.contracts.agent import AgentContract, AgentFactory
+from orchcore.testing.contracts.clock import ClockContract, IdsContract
+from orchcore.testing.contracts.logs import LogsFactory, TaskLogsContract
 from orchcore.testing.contracts.store import StoreContract, StoreFactory, StoreModelMachine
 
-ALL_CONTRACTS = (StoreContract,)
+ALL_CONTRACTS: tuple[type, ...] = (AgentContract, ClockContract, IdsContract, StoreContract, TaskLogsContract)
 
-__all__ = ["ALL_CONTRACTS", "StoreContract", "StoreFactory", "StoreModelMachine"]
+__all__ = [
+    "ALL_CONTRACTS",
+    "AgentContract",
+    "AgentFactory",
+    "ClockContract",
+    "IdsContract",
+    "LogsFactory",
+    "StoreContract",
+    "StoreFactory",
+    "StoreModelMachine",
+    "TaskLogsContract",
+]
