@@ -220,16 +220,17 @@ def finish(snap: Snapshot, action: Finish, now: datetime) -> Mutation:
     return Mutation(session=session, events=(_session_event(now, state, action.reason),))
 
 
-def interrupt_running(snap: Snapshot, now: datetime) -> Mutation:
-    """After a crash: tasks stored as running were cut off; mark them interrupted
-    (cancelled if the session was cancelled meanwhile: nothing will run them again)."""
+def interrupt_running(
+    snap: Snapshot, now: datetime, why: str = "the orchestrator stopped while the task ran"
+) -> Mutation:
+    """Tasks stored as running were cut off (a crash, Ctrl-C): mark them interrupted, so
+    the next run gives them another attempt (cancelled if the session was cancelled
+    meanwhile: nothing will run them again)."""
     runs: list[TaskRun] = []
     events: list[Event] = []
     cancelled = snap.session.state is SessionState.CANCELLED
     step = Step.STOP if cancelled else Step.INTERRUPT
-    reason = "the orchestrator stopped while the task ran" + (
-        " and the session was cancelled" if cancelled else ""
-    )
+    reason = why + (" and the session was cancelled" if cancelled else "")
     for task_id in snap.plan.ids:
         run = snap.runs[task_id]
         if run.state is not TaskState.RUNNING:

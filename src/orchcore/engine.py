@@ -144,8 +144,10 @@ class Engine:
             result = AgentResult(Outcome.ERROR, reason=str(exc))
         except KeyboardInterrupt:
             sink.flush()
-            result = AgentResult(Outcome.STOPPED, reason="interrupted by the user (Ctrl-C)")
-            self._commit(session_id, lambda s: record_result(s, task.id, result, self.clock.now()))
+            self._commit(
+                session_id,
+                lambda s: interrupt_running(s, self.clock.now(), "interrupted by the user (Ctrl-C)"),
+            )
             raise
         sink.flush()
         self._commit(session_id, lambda s: record_result(s, task.id, result, self.clock.now()))

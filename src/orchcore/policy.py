@@ -43,10 +43,10 @@ class ApprovalPolicy:
             return False
         if self.mode is ApprovalMode.MANUAL:
             return True
-        if task.type in self.auto_approve:
+        if task.type.lower() in self.auto_approve:
             return False
         return task.requires_approval
 
     def after(self, task: Task) -> bool:
         """Whether the session stops for a review once ``task`` has completed."""
-        return task.type in self.checkpoint_after
+        return task.type.lower() in self.checkpoint_after

@@ -361,7 +361,7 @@ def test_an_unavailable_agent_changes_nothing() -> None:
     assert world.store.lease_holder(world.session_id) is None
 
 
-def test_ctrl_c_while_the_agent_runs_records_the_attempt_as_stopped_and_propagates() -> None:
+def test_ctrl_c_while_the_agent_runs_leaves_the_task_interrupted_for_the_next_run() -> None:
     def interrupted(_: AgentRequest, __: EventSink) -> AgentResult:
         raise KeyboardInterrupt
 
@@ -370,9 +370,13 @@ def test_ctrl_c_while_the_agent_runs_records_the_attempt_as_stopped_and_propagat
     with pytest.raises(KeyboardInterrupt):
         world.run()
     run = world.load().run("1")
-    assert run.state is TaskState.FAILED
-    assert run.attempts[0].outcome is Outcome.STOPPED
+    assert run.state is TaskState.INTERRUPTED
+    assert run.attempts[0].outcome is Outcome.INTERRUPTED
+    assert run.reason == "interrupted by the user (Ctrl-C)"
     assert world.store.lease_holder(world.session_id) is None
+    world.run()  # the next run gives it a second attempt
+    assert world.load().run("1").state is TaskState.COMPLETED
+    assert world.agent.ran() == ["1", "1"]
 
 
 def test_cost_and_tokens_reported_by_the_agent_are_kept_on_the_attempt() -> None:

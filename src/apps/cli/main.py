@@ -82,7 +82,7 @@ def errors() -> Iterator[None]:
         fail(STORE_FAILED, f"state store: {exc}")
     except KeyboardInterrupt:
         typer.echo(
-            "\norch: interrupted; the running task is recorded as stopped. Continue with `orch resume`.",
+            "\norch: interrupted; the running task is marked interrupted. Continue with `orch resume`.",
             err=True,
         )
         raise typer.Exit(INTERRUPTED) from None
