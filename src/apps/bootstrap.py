@@ -74,6 +74,7 @@ class Runtime:
             ids=self.ids,
             logs=self.logs,
             policy=s.approval_policy(),
+            budget=s.budget_policy(),
             workdir=str(s.path(s.paths.workdir)),
             timeout_s=s.agent.timeout_s,
             watch=watch,

@@ -6,6 +6,8 @@ variables. The only module that reads the environment.
     logging:   {level: WARNING, file: null}
     agent:     {name: command, command: [...], timeout_s: 1800, idle_timeout_s: null,
                 env_passthrough: [NAMES]}
+    budget:    {max_daily_cost_usd: null, warn_at: 0.75, max_task_cost_usd: null,
+                timezone: local, prices: {MODEL_PREFIX: {input, output, cache_write, cache_read}}}
 
 Relative paths are relative to the config file's folder (or the current folder
 when there is no file).
@@ -16,11 +18,15 @@ from __future__ import annotations
 import os
 import shlex
 from collections.abc import Mapping
+from datetime import UTC, datetime, tzinfo
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
+from orchcore.budget import DEFAULT_PRICES, BudgetPolicy, Price
 from orchcore.errors import ConfigError
 from orchcore.policy import ApprovalMode, ApprovalPolicy
 
@@ -98,6 +104,25 @@ class AgentSettings:
 
 
 @attrs.frozen
+class PriceSettings:
+    """USD per million tokens."""
+
+    input: Decimal
+    output: Decimal
+    cache_write: Decimal
+    cache_read: Decimal
+
+
+@attrs.frozen
+class BudgetSettings:
+    max_daily_cost_usd: Decimal | None = None
+    warn_at: Decimal = Decimal("0.75")
+    max_task_cost_usd: Decimal | None = None
+    timezone: str = "local"  # an IANA name such as Europe/Berlin, "UTC", or "local"
+    prices: dict[str, PriceSettings] = attrs.field(factory=dict)
+
+
+@attrs.frozen
 class Settings:
     """Everything configurable, with defaults that work with no file at all."""
 
@@ -105,6 +130,7 @@ class Settings:
     paths: PathSettings = attrs.field(factory=PathSettings)
     logging: LoggingSettings = attrs.field(factory=LoggingSettings)
     agent: AgentSettings = attrs.field(factory=AgentSettings)
+    budget: BudgetSettings = attrs.field(factory=BudgetSettings)
     source: str = attrs.field(default="", eq=False)
     base_dir: str = attrs.field(default=".", eq=False)
 
@@ -125,6 +151,19 @@ class Settings:
     def logs_dir(self) -> Path:
         return self.state_dir / "logs"
 
+    def budget_policy(self) -> BudgetPolicy:
+        """The budget policy: limits, the day's time zone, prices over the defaults."""
+        b = self.budget
+        prices = dict(DEFAULT_PRICES)
+        prices.update({k: Price(p.input, p.output, p.cache_write, p.cache_read) for k, p in b.prices.items()})
+        return BudgetPolicy(
+            daily_limit_usd=b.max_daily_cost_usd,
+            warn_ratio=b.warn_at,
+            task_limit_usd=b.max_task_cost_usd,
+            tz=_timezone(b.timezone),
+            prices=prices,
+        )
+
     def approval_policy(self) -> ApprovalPolicy:
         a = self.approval
         return ApprovalPolicy(
@@ -132,6 +171,18 @@ class Settings:
             checkpoint_after=frozenset(a.checkpoint_after),
             auto_approve=frozenset(a.auto_approve),
         )
+
+
+def _timezone(name: str) -> tzinfo:
+    if name == "local":
+        local = datetime.now().astimezone().tzinfo
+        return local if local is not None else UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(
+            f"budget.timezone: unknown time zone {name!r}, expected e.g. UTC or Europe/Berlin"
+        ) from exc
 
 
 # ORCH_<NAME> -> (section, key)
@@ -148,6 +199,8 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "AGENT_COMMAND": ("agent", "command"),
     "AGENT_TIMEOUT_S": ("agent", "timeout_s"),
     "AGENT_IDLE_TIMEOUT_S": ("agent", "idle_timeout_s"),
+    "MAX_DAILY_COST_USD": ("budget", "max_daily_cost_usd"),
+    "MAX_TASK_COST_USD": ("budget", "max_task_cost_usd"),
 }
 
 
@@ -206,11 +259,24 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+def _money(value: object, _: object) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        raise TypeError(f"expected an amount in USD, found {value!r}")
+    try:
+        amount = Decimal(str(value).strip().removeprefix("$"))
+    except InvalidOperation:
+        raise TypeError(f"expected an amount in USD, found {value!r}") from None
+    if not amount.is_finite() or amount < 0:
+        raise TypeError(f"expected an amount of 0 or more, found {value!r}")
+    return amount
+
+
 def _structure(raw: dict[str, Any], source: str, base_dir: str) -> Settings:
     import cattrs
 
     converter = cattrs.Converter(forbid_extra_keys=True)
     converter.register_structure_hook_func(lambda t: t == tuple[str, ...], lambda v, _: v)
+    converter.register_structure_hook(Decimal, _money)
     try:
         settings = converter.structure(raw, Settings)
     except Exception as exc:

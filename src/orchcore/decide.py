@@ -9,6 +9,7 @@ from datetime import datetime
 
 import attrs
 
+from orchcore.budget import BudgetStatus, Level
 from orchcore.graph import TaskGraph
 from orchcore.policy import ApprovalPolicy
 from orchcore.ports.agent import AgentResult
@@ -56,11 +57,23 @@ class Idle:
     reason: str
 
 
-Action = StartTask | AwaitApproval | Finish | Idle
+@attrs.frozen
+class Halt:
+    """The budget is spent: stop the session until a new day or a raised limit."""
+
+    budget: BudgetStatus
 
 
-def decide(snap: Snapshot, policy: ApprovalPolicy, graph: TaskGraph) -> Action:
-    """The next thing the engine should do for this session."""
+Action = StartTask | AwaitApproval | Finish | Idle | Halt
+
+
+def decide(
+    snap: Snapshot, policy: ApprovalPolicy, graph: TaskGraph, budget: BudgetStatus | None = None
+) -> Action:
+    """The next thing the engine should do for this session.
+
+    With the budget exceeded, nothing new starts (nor asks for approval): Halt.
+    """
     session = snap.session
     if session.state is not SessionState.RUNNING:
         return Idle(session.state, session.reason)
@@ -74,6 +87,8 @@ def decide(snap: Snapshot, policy: ApprovalPolicy, graph: TaskGraph) -> Action:
     satisfied = {t for t, r in runs.items() if r.state in DONE_TASK}
     candidates = [t for t in snap.plan.ids if runs[t].state in (TaskState.PENDING, TaskState.INTERRUPTED)]
     ready = graph.ready(satisfied, candidates)
+    if ready and budget is not None and budget.level is Level.EXCEEDED:
+        return Halt(budget)
     if ready:
         task_id = ready[0]
         run = runs[task_id]
@@ -172,7 +187,15 @@ def begin(snap: Snapshot, task_id: str, now: datetime) -> Mutation:
     return Mutation(session=session, runs=(task_run,), events=(event,))
 
 
-def record_result(snap: Snapshot, task_id: str, result: AgentResult, now: datetime) -> Mutation:
+def record_result(
+    snap: Snapshot,
+    task_id: str,
+    result: AgentResult,
+    now: datetime,
+    *,
+    interrupted: bool = False,
+    extra: tuple[Event, ...] = (),
+) -> Mutation:
     """Record how the running attempt of ``task_id`` ended.
 
     If the session was cancelled while the agent ran, the task is cancelled
@@ -192,6 +215,8 @@ def record_result(snap: Snapshot, task_id: str, result: AgentResult, now: dateti
     )
     if snap.session.state is SessionState.CANCELLED:
         step = Step.STOP
+    elif interrupted:
+        step = Step.INTERRUPT  # stopped for a reason that is not the task's fault: run it again later
     elif result.outcome is Outcome.SUCCEEDED:
         step = Step.SUCCEED
     else:
@@ -207,7 +232,47 @@ def record_result(snap: Snapshot, task_id: str, result: AgentResult, now: dateti
         "duration_s": round((now - finished.started_at).total_seconds(), 3),
     }
     event = Event(EventKind.TASK_FINISHED, now, task_id=task_id, attempt=finished.number, data=data)
-    return Mutation(session=attrs.evolve(snap.session, updated_at=now), runs=(task_run,), events=(event,))
+    return Mutation(
+        session=attrs.evolve(snap.session, updated_at=now), runs=(task_run,), events=(event, *extra)
+    )
+
+
+def halt(snap: Snapshot, action: Halt, now: datetime, resume_at: datetime) -> Mutation:
+    """Stop the session: the budget that binds is spent."""
+    state = next_session_state(snap.session.state, Step.HALT)
+    b = action.budget
+    reason = (
+        f"{b.describe()}; nothing starts until {resume_at:%Y-%m-%d %H:%M} UTC or a raised limit"
+        if b.scope == "day"
+        else f"{b.describe()}; raise max_cost_usd in the task file to go on"
+    )
+    session = attrs.evolve(
+        snap.session, state=state, reason=reason, waiting_for=None, gate=None, updated_at=now
+    )
+    return Mutation(session=session, events=(budget_event(now, b), _session_event(now, state, reason)))
+
+
+def budget_event(now: datetime, budget: BudgetStatus, task_id: str | None = None) -> Event:
+    """A record of the budget reaching a level (warn or exceeded)."""
+    data: JsonObject = {
+        "level": budget.level.value,
+        "scope": budget.scope,
+        "spent_usd": str(budget.spent),
+        "limit_usd": None if budget.limit is None else str(budget.limit),
+        "text": budget.describe(),
+    }
+    return Event(EventKind.BUDGET, now, task_id=task_id, data=data)
+
+
+def budget_crossings(
+    before: BudgetStatus, after: BudgetStatus, now: datetime, task_id: str
+) -> tuple[Event, ...]:
+    """The warning (once, when spend crosses the warn line) and the exceeded
+    notice an attempt's cost causes."""
+    order = [Level.OK, Level.WARN, Level.EXCEEDED]
+    if order.index(after.level) > order.index(before.level):
+        return (budget_event(now, after, task_id),)
+    return ()
 
 
 def finish(snap: Snapshot, action: Finish, now: datetime) -> Mutation:

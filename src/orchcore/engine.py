@@ -10,18 +10,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from decimal import Decimal
 
 import attrs
 
+from orchcore.budget import BudgetPolicy, BudgetStatus, RunningCost, Usage, status, total
 from orchcore.decide import (
     Action,
     AwaitApproval,
     Finish,
+    Halt,
     StartTask,
     begin,
+    budget_crossings,
     decide,
     finish,
     gate,
+    halt,
     interrupt_running,
     record_result,
 )
@@ -61,6 +66,7 @@ class Engine:
     ids: Ids
     logs: TaskLogs
     policy: ApprovalPolicy = attrs.field(factory=ApprovalPolicy)
+    budget: BudgetPolicy = attrs.field(factory=BudgetPolicy)
     workdir: str = "."
     timeout_s: float = 1800.0
     watch: Watcher = _ignore
@@ -106,12 +112,31 @@ class Engine:
                 continue
             return RunOutcome(snap.session, tasks_run)
 
+    def _spent_today(self) -> Decimal:
+        """What every session spent today (the ledger); zero when no daily limit is set."""
+        if self.budget.daily_limit_usd is None:
+            return Decimal(0)
+        start = self.budget.day_start(self.clock.now())
+        return total(record.attempt.cost_usd for record in self.store.attempts_since(start))
+
+    def _budget_status(
+        self, snap: Snapshot, spent_today: Decimal, extra: Decimal = Decimal(0)
+    ) -> BudgetStatus:
+        spent_session = total(a.cost_usd for run in snap.runs.values() for a in run.attempts)
+        return status(
+            self.budget,
+            spent_today=spent_today + extra,
+            spent_session=spent_session + extra,
+            session_limit=snap.plan.max_cost_usd,
+        )
+
     def _next(self, session_id: str, graph: TaskGraph) -> tuple[Action, Snapshot]:
         """Decide and commit the next step in one transaction, on the freshest state."""
         chosen: list[Action] = []
+        spent_today = self._spent_today()
 
         def step(s: Snapshot) -> Mutation:
-            action = decide(s, self.policy, graph)
+            action = decide(s, self.policy, graph, self._budget_status(s, spent_today))
             chosen[:] = [action]
             now = self.clock.now()
             if isinstance(action, StartTask):
@@ -120,6 +145,8 @@ class Engine:
                 return gate(s, action, now)
             if isinstance(action, Finish):
                 return finish(s, action, now)
+            if isinstance(action, Halt):
+                return halt(s, action, now, self.budget.next_day(now))
             return Mutation()
 
         snap = self._commit(session_id, step)
@@ -137,7 +164,9 @@ class Engine:
             log_path=self.logs.path(session_id, task.id, action.attempt),
             timeout_s=self.timeout_s,
         )
-        sink = _Sink(self, session_id, task.id, action.attempt)
+        spent_today = self._spent_today()
+        before = self._budget_status(snap, spent_today)
+        sink = _Sink(self, session_id, task.id, action.attempt, before, RunningCost(self.budget.prices))
         try:
             result = self.agent.run(request, sink)
         except OrchError as exc:
@@ -150,24 +179,66 @@ class Engine:
             )
             raise
         sink.flush()
-        self._commit(session_id, lambda s: record_result(s, task.id, result, self.clock.now()))
+        if result.cost_usd is None and sink.cost.by_message:
+            result = attrs.evolve(result, cost_usd=sink.cost.so_far)  # priced from the streamed usage
+        after = self._budget_status(snap, spent_today, result.cost_usd or Decimal(0))
+        ended = self.clock.now()
+        crossings = budget_crossings(before, after, ended, task.id)
+        self._commit(
+            session_id,
+            lambda s: record_result(s, task.id, result, ended, interrupted=sink.budget_stop, extra=crossings),
+        )
 
 
 @attrs.define
 class _Sink:
-    """Receives agent events: stores them in batches, shows them, and says stop
-    when the session was cancelled meanwhile."""
+    """Receives agent events: stores them in batches, shows them, prices the
+    streamed usage, and says stop when the budget is spent or the session was
+    cancelled meanwhile."""
 
     engine: Engine
     session_id: str
     task_id: str
     attempt: int
+    budget: BudgetStatus
+    cost: RunningCost
     pending: list[Event] = attrs.field(factory=list)
     last_poll: datetime | None = None
+    budget_stop: bool = False
+
+    def _price(self, event: AgentEvent) -> str | None:
+        data = event.data
+        counts = {
+            key: value if isinstance(value := data.get(key), int) else 0
+            for key in (
+                "input_tokens",
+                "output_tokens",
+                "cache_creation_input_tokens",
+                "cache_read_input_tokens",
+            )
+        }
+        so_far = self.cost.add(
+            str(data.get("message_id", "")), Usage(model=str(data.get("model", "")), **counts)
+        )
+        task_limit = self.engine.budget.task_limit_usd
+        if task_limit is not None and so_far >= task_limit:
+            return f"budget: the task's limit of ${task_limit} is reached (about ${so_far:.4f} spent on it)"
+        limit = self.budget.limit
+        if limit is not None and self.budget.spent + so_far >= limit:
+            self.budget_stop = True
+            spent = self.budget.spent + so_far
+            return (
+                f"budget: the {self.budget.scope}'s limit of ${limit} is reached (about ${spent:.4f} spent)"
+            )
+        return None
 
     def __call__(self, event: AgentEvent) -> str | None:
         engine = self.engine
-        if event.kind != "tick":
+        if event.kind == "usage":
+            stop = self._price(event)
+            if stop is not None:
+                return stop
+        elif event.kind != "tick":
             stored = Event(
                 EventKind.AGENT,
                 engine.clock.now(),

@@ -97,6 +97,7 @@ class EventKind(enum.StrEnum):
     TASK_STATE = "task_state"
     APPROVAL_NEEDED = "approval_needed"
     AGENT = "agent"
+    BUDGET = "budget"
 
 
 @attrs.frozen
@@ -131,6 +132,15 @@ class Mutation:
     session: Session | None = None
     runs: tuple[TaskRun, ...] = ()
     events: tuple[Event, ...] = ()
+
+
+@attrs.frozen
+class AttemptRecord:
+    """An attempt with where it belongs: a line of the cost ledger."""
+
+    session_id: str
+    task_id: str
+    attempt: Attempt
 
 
 @attrs.frozen

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 
+from orchcore.budget import BudgetStatus
 from orchcore.decide import blocked_tasks
 from orchcore.graph import TaskGraph
 from orchcore.records import Snapshot, TaskRun
@@ -44,7 +45,9 @@ def _escape(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def render_report(snap: Snapshot, tails: Mapping[str, Sequence[str]], now: datetime) -> str:
+def render_report(
+    snap: Snapshot, tails: Mapping[str, Sequence[str]], now: datetime, *, day: BudgetStatus | None = None
+) -> str:
     """Markdown: every task with outcome, attempts, duration, tokens and cost;
     totals; and for failures the last lines of their logs (``tails``)."""
     session, plan = snap.session, snap.plan
@@ -98,6 +101,11 @@ def render_report(snap: Snapshot, tails: Mapping[str, Sequence[str]], now: datet
         f"- Tokens: {_cell(_sum_opt(tokens_in))} in, {_cell(_sum_opt(tokens_out))} out",
         f"- Cost: {'-' if total_cost is None else f'${total_cost}'}",
     ]
+    if day is not None:
+        limit = "no daily limit" if day.limit is None else f"of the ${day.limit} daily limit"
+        lines.append(f"- Today, all sessions: ${day.spent} {limit}")
+    if snap.session.reason.startswith(("day budget", "session budget")):
+        lines.append(f"- Halted: {snap.session.reason}")
     failures = [
         t
         for t in plan.tasks

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from decimal import Decimal
+
 import attrs
 
+from orchcore.budget import BudgetPolicy, BudgetStatus, total
+from orchcore.budget import status as budget_status
 from orchcore.commands import apply_command
 from orchcore.errors import NotFound
 from orchcore.ports.clock import Clock, Ids
 from orchcore.ports.logs import TaskLogs
 from orchcore.ports.store import Store
-from orchcore.records import Event, EventKind, Session, SessionSummary, Snapshot, TaskRun
+from orchcore.records import AttemptRecord, Event, EventKind, Session, SessionSummary, Snapshot, TaskRun
 from orchcore.report import render_report
 from orchcore.state import TERMINAL_SESSION, Command, SessionState, TaskState
 from orchcore.tasks import Plan
@@ -86,14 +91,39 @@ def resolve_session(store: Store, session_id: str | None) -> str:
     return matches[0]
 
 
-def build_report(store: Store, logs: TaskLogs, clock: Clock, session_id: str) -> str:
-    """The markdown report of a session, with log tails of failed tasks."""
+def build_report(
+    store: Store, logs: TaskLogs, clock: Clock, session_id: str, budget: BudgetPolicy | None = None
+) -> str:
+    """The markdown report of a session, with log tails of failed tasks and,
+    given the budget policy, the day's spend against its limit."""
     snap = store.load(session_id)
     tails = {}
     for task_id, run in snap.runs.items():
         if run.state in (TaskState.FAILED, TaskState.INTERRUPTED, TaskState.CANCELLED) and run.attempts:
             tails[task_id] = logs.tail(session_id, task_id, run.attempt, REPORT_TAIL_LINES)
-    return render_report(snap, tails, clock.now())
+    day = None if budget is None else budget_report(store, budget, clock).status
+    return render_report(snap, tails, clock.now(), day=day)
+
+
+@attrs.frozen
+class BudgetReport:
+    """Today's spend across sessions against the limits."""
+
+    since: datetime
+    status: BudgetStatus
+    daily_limit: Decimal | None
+    warn_ratio: Decimal
+    task_limit: Decimal | None
+    ledger: list[AttemptRecord]
+
+
+def budget_report(store: Store, budget: BudgetPolicy, clock: Clock) -> BudgetReport:
+    """What every session spent today (in the policy's time zone), attempt by attempt."""
+    since = budget.day_start(clock.now())
+    ledger = store.attempts_since(since)
+    spent = total(r.attempt.cost_usd for r in ledger)
+    day = budget_status(budget, spent_today=spent, spent_session=Decimal(0), session_limit=None)
+    return BudgetReport(since, day, budget.daily_limit_usd, budget.warn_ratio, budget.task_limit_usd, ledger)
 
 
 @attrs.frozen

@@ -246,15 +246,19 @@ def test_yaml_like_text_never_crashes_the_parser(lines: list[str]) -> None:
 
 
 _TASK_KEYS = ["id", "name", "title", "description", "instruction", "depends_on", "type", "priority"]
-_yaml_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
-    lambda children: (
-        st.lists(children, max_size=4)
+# st.deferred: Hypothesis's source check of st.recursive's extend lambda misreads multi-line lambdas
+_yaml_values: st.SearchStrategy[object] = st.deferred(
+    lambda: (
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats()
+        | st.text(max_size=10)
+        | st.lists(_yaml_values, max_size=3)
         | st.dictionaries(
-            st.sampled_from(["tasks", "date", *_TASK_KEYS]) | st.text(max_size=5), children, max_size=4
+            st.sampled_from(["tasks", "date", *_TASK_KEYS]) | st.text(max_size=5), _yaml_values, max_size=3
         )
-    ),
-    max_leaves=20,
+    )
 )
 
 

@@ -143,6 +143,13 @@ def _tool_summary(name: str, tool_input: object) -> str:
     return f"{name} {_clip(json.dumps(tool_input, ensure_ascii=False, default=str), _SUMMARY_LIMIT)}"
 
 
+_USAGE_KEYS = ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+
+
+def _count(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
 def _assistant(obj: Mapping[str, object]) -> list[AgentEvent] | None:
     message = obj.get("message")
     if not isinstance(message, dict) or not isinstance(message.get("content"), list):
@@ -155,6 +162,17 @@ def _assistant(obj: Mapping[str, object]) -> list[AgentEvent] | None:
     if "error" in obj:
         common["error"] = _json(obj["error"])
     events: list[AgentEvent] = []
+    usage = message.get("usage")
+    if isinstance(usage, dict) and "message_id" in common:
+        # repeated for every block of a message as it grows: the engine keeps the latest per message
+        counts: JsonObject = {k: _count(usage.get(k)) for k in _USAGE_KEYS}
+        events.append(
+            AgentEvent(
+                "usage",
+                data={"model": common.get("model", ""), "message_id": common["message_id"], **counts},
+                persist=False,
+            )
+        )
     for block in message["content"]:
         block_type = block.get("type") if isinstance(block, dict) else None
         if block_type == "text":

@@ -5,11 +5,12 @@ from __future__ import annotations
 import copy
 import threading
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
 import attrs
 
 from orchcore.errors import NotFound, SessionBusy, StoreError
-from orchcore.records import Event, Mutation, Session, SessionSummary, Snapshot, TaskRun
+from orchcore.records import AttemptRecord, Event, Mutation, Session, SessionSummary, Snapshot, TaskRun
 from orchcore.tasks import Plan
 
 
@@ -105,6 +106,19 @@ class InMemoryStore:
                 )
                 for e in entries
             ]
+
+    def attempts_since(self, start: datetime) -> list[AttemptRecord]:
+        with self._lock:
+            found = [
+                AttemptRecord(session_id, task_id, attempt)
+                for session_id, entry in self._entries.items()
+                for task_id, run in entry.runs.items()
+                for attempt in run.attempts
+                if attempt.started_at >= start
+            ]
+            return sorted(
+                found, key=lambda r: (r.attempt.started_at, r.session_id, r.task_id, r.attempt.number)
+            )
 
     def acquire_lease(self, session_id: str, owner: str) -> None:
         with self._lock:

@@ -17,6 +17,7 @@ import cattrs
 from orchcore.errors import StoreError
 from orchcore.records import (
     Attempt,
+    AttemptRecord,
     Event,
     EventKind,
     Gate,
@@ -159,6 +160,11 @@ def _attempt_from_row(row: Row) -> Attempt:
         output_tokens=row[9],
         agent_session_id=row[10],
     )
+
+
+def attempt_record_from_row(row: Row) -> AttemptRecord:
+    """``session_id`` followed by ATTEMPT_COLUMNS."""
+    return AttemptRecord(session_id=row[0], task_id=row[1], attempt=_attempt_from_row(row[1:]))
 
 
 def runs_from_rows(run_rows: Iterable[Row], attempt_rows: Iterable[Row]) -> dict[str, TaskRun]:

@@ -117,3 +117,4 @@ def create_schema(db: Any) -> None:
         if_not_exists=True,
     )
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    db["attempts"].create_index(["started_at"], index_name="attempts_by_start", if_not_exists=True)

@@ -22,7 +22,7 @@ from adapters.sqlite import _convert as convert
 from adapters.sqlite._lease import LockFiles
 from adapters.sqlite._schema import PRAGMAS, SCHEMA_VERSION, create_schema
 from orchcore.errors import NotFound, SessionBusy, StoreError
-from orchcore.records import Event, Mutation, Session, SessionSummary, Snapshot, TaskRun
+from orchcore.records import AttemptRecord, Event, Mutation, Session, SessionSummary, Snapshot, TaskRun
 from orchcore.tasks import Plan
 
 _LIBRARY_ERRORS = (
@@ -300,6 +300,20 @@ class SqliteStore:
                 .fetchall()
             )
             return [convert.summary_from_row(row) for row in rows]
+
+    def attempts_since(self, start: datetime) -> list[AttemptRecord]:
+        since = convert.time_to_text(start)
+        with self._lock, _map_errors(self._path):
+            rows = (
+                self._connection()
+                .execute(
+                    f"SELECT session_id, {convert.ATTEMPT_COLUMNS} FROM attempts"
+                    " WHERE started_at >= ? ORDER BY started_at, session_id, task_id, number",
+                    (since,),
+                )
+                .fetchall()
+            )
+            return [convert.attempt_record_from_row(row) for row in rows]
 
     def acquire_lease(self, session_id: str, owner: str) -> None:
         with self._lock:

@@ -378,7 +378,7 @@ def report(
     with errors():
         rt = runtime(ctx, config)
         sid = resolve_session(rt.store, session)
-        text = build_report(rt.store, rt.logs, rt.clock, sid)
+        text = build_report(rt.store, rt.logs, rt.clock, sid, rt.settings.budget_policy())
     if output is None:
         typer.echo(text, nl=False)
         return
@@ -387,6 +387,17 @@ def report(
     except OSError as exc:
         fail(BAD_INPUT, f"cannot write {output}: {exc.strerror}")
     typer.echo(f"report written to {output}")
+
+
+@app.command()
+def budget(ctx: typer.Context, json_out: JsonOption = False, config: ConfigOption = None) -> None:
+    """Today's spend across all sessions against the daily limit, attempt by attempt."""
+    from apps.cli import render
+    from orchcore.service import budget_report
+
+    with errors():
+        rt = runtime(ctx, config)
+        render.budget(budget_report(rt.store, rt.settings.budget_policy(), rt.clock), json_out=json_out)
 
 
 @app.command()

@@ -9,6 +9,7 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from orchcore.engine import RunOutcome
     from orchcore.ports.agent import Agent
     from orchcore.records import Event, Session, SessionSummary, Snapshot
+    from orchcore.service import BudgetReport
     from orchcore.state import Command
     from orchcore.tasks import Plan
 
@@ -132,6 +134,9 @@ class Progress:
                 else "is done; checkpoint: review it"
             )
             self.line(f"{when} task {event.task_id} {what}")
+        elif event.kind is EventKind.BUDGET:
+            word = "budget warning" if data.get("level") == "warn" else "budget reached"
+            self.line(f"{when} {word}: {data.get('text', '')}")
         elif event.kind is EventKind.AGENT and self.verbose:
             text = str(data.get("text", ""))
             kind = data.get("kind")
@@ -301,6 +306,65 @@ def log_lines(task: str, attempt: int, lines: Sequence[str], path: str, *, json_
     typer.echo(f"== task {task}, attempt {attempt}: {path}")
     for line in lines:
         typer.echo(line)
+
+
+def budget(report: BudgetReport, *, json_out: bool) -> None:
+    rows = [
+        {
+            "session": r.session_id,
+            "task": r.task_id,
+            "attempt": r.attempt.number,
+            "started_at": r.attempt.started_at.isoformat(),
+            "cost_usd": None if r.attempt.cost_usd is None else str(r.attempt.cost_usd),
+            "input_tokens": r.attempt.input_tokens,
+            "output_tokens": r.attempt.output_tokens,
+        }
+        for r in report.ledger
+    ]
+    status = report.status
+    if json_out:
+        _json(
+            {
+                "since": report.since.isoformat(),
+                "spent_usd": str(status.spent),
+                "daily_limit_usd": None if report.daily_limit is None else str(report.daily_limit),
+                "remaining_usd": None if status.remaining is None else str(status.remaining),
+                "level": status.level.value,
+                "warn_at": str(report.warn_ratio),
+                "task_limit_usd": None if report.task_limit is None else str(report.task_limit),
+                "attempts": rows,
+            }
+        )
+        return
+    since = report.since.astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    if report.daily_limit is None:
+        typer.echo(
+            f"today (since {since}): ${status.spent} spent; no daily limit (budget.max_daily_cost_usd)"
+        )
+    else:
+        pct = status.spent / report.daily_limit * 100 if report.daily_limit else 100
+        typer.echo(
+            f"today (since {since}): ${status.spent} of ${report.daily_limit} ({pct:.0f}%), "
+            f"{status.level.value}; warns at {report.warn_ratio * 100:.0f}%"
+        )
+    if report.task_limit is not None:
+        typer.echo(f"per-task limit: ${report.task_limit}")
+    per_task: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        per_task.setdefault((r["session"], r["task"]), []).append(r)
+    priced = {k: v for k, v in per_task.items() if any(r["cost_usd"] is not None for r in v)}
+    unpriced = len(rows) - sum(len(v) for v in priced.values())
+    if priced:
+        typer.echo("  session   task   attempts  cost (USD)  tokens in/out")
+    for (session, task), items in priced.items():
+        cost = sum(Decimal(r["cost_usd"]) for r in items if r["cost_usd"] is not None)
+        t_in = sum(r["input_tokens"] or 0 for r in items)
+        t_out = sum(r["output_tokens"] or 0 for r in items)
+        typer.echo(f"  {session:<9} {task:<6} {len(items):>8}  {cost:>10}  {t_in}/{t_out}")
+    if unpriced:
+        typer.echo(f"  ({unpriced} attempt{'s' if unpriced != 1 else ''} today reported no cost)")
+    if not rows:
+        typer.echo("no attempts today")
 
 
 def session_list(items: Sequence[SessionSummary], *, json_out: bool) -> None:

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Protocol
 
-from orchcore.records import Event, Mutation, Session, SessionSummary, Snapshot, TaskRun
+from orchcore.records import AttemptRecord, Event, Mutation, Session, SessionSummary, Snapshot, TaskRun
 from orchcore.tasks import Plan
 
 
@@ -49,6 +50,11 @@ class Store(Protocol):
 
     def sessions(self) -> list[SessionSummary]:
         """All sessions, newest first."""
+        ...
+
+    def attempts_since(self, start: datetime) -> list[AttemptRecord]:
+        """Every attempt of every session that started at or after ``start``, oldest
+        first: the ledger a daily budget is counted from."""
         ...
 
     def acquire_lease(self, session_id: str, owner: str) -> None:

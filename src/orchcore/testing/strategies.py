@@ -56,10 +56,16 @@ costs = st.builds(
 )
 
 #: JSON values (no NaN or infinities: JSON has none).
-json_values: st.SearchStrategy[JsonValue] = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | texts,
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(texts, children, max_size=3),
-    max_leaves=4,
+json_values: st.SearchStrategy[JsonValue] = st.deferred(
+    lambda: (
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | texts
+        | st.lists(json_values, max_size=2)
+        | st.dictionaries(texts, json_values, max_size=2)
+    )
 )
 
 #: JSON objects, as events carry them.

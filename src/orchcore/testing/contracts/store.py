@@ -308,6 +308,33 @@ class StoreContract:
 
     # -- leases ------------------------------------------------------------------------
 
+    def test_attempts_since_is_the_ledger_across_sessions(self, make_store: StoreFactory) -> None:
+        def tried(task_id: str, *started: tuple[int, str | None]) -> TaskRun:
+            attempts = tuple(
+                Attempt(
+                    number=i + 1,
+                    started_at=T0 + timedelta(hours=h),
+                    cost_usd=None if c is None else Decimal(c),
+                )
+                for i, (h, c) in enumerate(started)
+            )
+            return TaskRun(task_id, attempts=attempts)
+
+        with _opened(make_store) as store:
+            _create(store, "s1")
+            _create(store, "s2", created_at=T0 + timedelta(minutes=1))
+            store.transact(
+                "s1", lambda s: Mutation(runs=(tried("1", (-30, "9.99"), (1, "0.10")), tried("2", (3, None))))
+            )
+            store.transact("s2", lambda s: Mutation(runs=(tried("1", (2, "0.000001")),)))
+            ledger = store.attempts_since(T0)
+            assert [(r.session_id, r.task_id, r.attempt.number, r.attempt.cost_usd) for r in ledger] == [
+                ("s1", "1", 2, Decimal("0.10")),
+                ("s2", "1", 1, Decimal("0.000001")),
+                ("s1", "2", 1, None),
+            ]
+            assert store.attempts_since(T0 + timedelta(days=1)) == []
+
     def test_lease_is_exclusive_until_its_holder_releases_it(self, make_store: StoreFactory) -> None:
         with _opened(make_store) as store:
             _create(store, "s1")

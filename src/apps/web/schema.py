@@ -1,0 +1,474 @@
+"""The webhook API's contract: request and response schemas, the OpenAPI 3.1
+document built from them, and the validator that checks request bodies
+against the very same dicts.
+
+jsonschema is not a dependency, so :func:`validate` implements the part of
+JSON Schema 2020-12 these schemas use (``KEYWORDS``); a test checks that no
+schema here uses anything else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+JsonSchema = dict[str, Any]
+
+# every command the webhook accepts, in the order help lists them
+COMMANDS: dict[str, str] = {
+    "start": "Start a session from a task file in the tasks directory; the server runs it.",
+    "status": "Where the session stands: every task's state and what to do next.",
+    "approve": "Approve the task waiting for approval (or review); the server goes on.",
+    "reject": "Reject the waiting task: it fails and tasks depending on it will not run.",
+    "pause": "Pause the session: a running task finishes, nothing new starts.",
+    "resume": "Continue a paused, halted or stopped session.",
+    "skip": "Skip a task that has not completed; tasks depending on it may run.",
+    "retry": "Queue a failed, interrupted or cancelled task for another attempt.",
+    "cancel": "Cancel the session for good; a running agent is stopped.",
+    "answer": "Answer the question the waiting task asked; the server goes on.",
+    "logs": "The last lines of a task's log, or the session's latest events.",
+    "help": "This list.",
+}
+
+ERROR_STATUS: dict[str, int] = {
+    "bad_request": 400,
+    "invalid_json": 400,
+    "unauthorized": 401,
+    "not_found": 404,
+    "method_not_allowed": 405,
+    "illegal_transition": 409,
+    "conflict": 409,
+    "busy": 409,
+    "too_large": 413,
+    "validation": 422,
+    "rate_limited": 429,
+    "internal": 500,
+    "store_error": 500,
+    "agent_unavailable": 503,
+}
+
+MAX_TEXT = 4000
+MAX_LINES = 1000
+
+_SESSION: JsonSchema = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 200,
+    "description": "Session id or a unique prefix; default: the newest session.",
+}
+_TASK: JsonSchema = {
+    "type": ["string", "integer"],
+    "minLength": 1,
+    "maxLength": 200,
+    "description": "Task id (a number is read as its text).",
+}
+_TEXT: JsonSchema = {"type": "string", "maxLength": MAX_TEXT}
+_SECRET: JsonSchema = {
+    "type": "string",
+    "writeOnly": True,
+    "description": "The shared secret, for clients that cannot set a header (n8n). Prefer X-Orch-Secret.",
+}
+
+
+def _title(command: str) -> str:
+    return command.capitalize()
+
+
+def _params(properties: JsonSchema, required: tuple[str, ...] = ()) -> JsonSchema:
+    schema: JsonSchema = {"type": "object", "properties": properties, "additionalProperties": False}
+    if required:
+        schema["required"] = list(required)
+    return schema
+
+
+PARAMS: dict[str, JsonSchema] = {
+    "start": _params(
+        {
+            "file": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 255,
+                "description": "Task file (.md, .yaml, .yml) relative to the tasks directory.",
+            },
+            "auto_approve": {"type": "boolean", "description": "Start tasks without asking."},
+            "new": {
+                "type": "boolean",
+                "description": "Start a new session even if this file has an unfinished one.",
+            },
+        },
+        ("file",),
+    ),
+    "status": _params({"session": _SESSION}),
+    "approve": _params({"session": _SESSION, "task": _TASK}),
+    "reject": _params({"session": _SESSION, "task": _TASK, "reason": _TEXT, "text": _TEXT}),
+    "pause": _params({"session": _SESSION}),
+    "resume": _params({"session": _SESSION}),
+    "skip": _params({"session": _SESSION, "task": _TASK}, ("task",)),
+    "retry": _params({"session": _SESSION, "task": _TASK}, ("task",)),
+    "cancel": _params({"session": _SESSION}),
+    "answer": _params({"session": _SESSION, "task": _TASK, "text": {**_TEXT, "minLength": 1}}, ("text",)),
+    "logs": _params(
+        {
+            "session": _SESSION,
+            "task": {**_TASK, "description": "Task id: its log; without it, the session's events."},
+            "lines": {"type": "integer", "minimum": 1, "maximum": MAX_LINES, "default": 40},
+            "attempt": {"type": "integer", "minimum": 1, "description": "Default: the latest."},
+        }
+    ),
+    "help": _params({}),
+}
+
+
+def endpoint_body(command: str) -> JsonSchema:
+    """The body of ``POST /webhook/<command>``: the command's params, plus ``secret``."""
+    params = PARAMS[command]
+    return {**params, "properties": {**params["properties"], "secret": _SECRET}}
+
+
+COMMAND_REQUEST: JsonSchema = {
+    "type": "object",
+    "properties": {
+        "command": {"enum": list(COMMANDS)},
+        "params": {"type": "object", "description": "The command's params (see <Command>Params)."},
+        "secret": _SECRET,
+    },
+    "required": ["command"],
+    "additionalProperties": False,
+    "allOf": [
+        {
+            "if": {"properties": {"command": {"const": name}}, "required": ["command"]},
+            "then": {"properties": {"params": {"$ref": f"#/components/schemas/{_title(name)}Params"}}},
+        }
+        for name in COMMANDS
+    ],
+}
+
+_NULLABLE_STR: JsonSchema = {"type": ["string", "null"]}
+_NULLABLE_INT: JsonSchema = {"type": ["integer", "null"]}
+
+
+def _object(properties: JsonSchema) -> JsonSchema:
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": False,
+    }
+
+
+TASK_VIEW = _object(
+    {
+        "id": {"type": "string"},
+        "title": {"type": "string"},
+        "type": {"type": "string"},
+        "priority": {"type": "string"},
+        "state": {"type": "string"},
+        "attempts": {"type": "integer"},
+        "reason": {"type": "string"},
+        "blocked_by": _NULLABLE_STR,
+        "cost_usd": {**_NULLABLE_STR, "description": "Decimal USD as text."},
+        "input_tokens": _NULLABLE_INT,
+        "output_tokens": _NULLABLE_INT,
+    }
+)
+
+SESSION_VIEW = _object(
+    {
+        "id": {"type": "string"},
+        "state": {"type": "string"},
+        "reason": {"type": "string"},
+        "source": {"type": "string"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "updated_at": {"type": "string", "format": "date-time"},
+        "version": {"type": "integer"},
+        "waiting_for": _NULLABLE_STR,
+        "gate": _NULLABLE_STR,
+        "auto_approve": {"type": "boolean"},
+        "agent": {"type": "string"},
+        "engine": {**_NULLABLE_STR, "description": "The engine driving the session now, if any."},
+        "tasks": {"type": "array", "items": {"$ref": "#/components/schemas/TaskView"}},
+    }
+)
+
+SUCCESS = _object(
+    {
+        "ok": {"const": True},
+        "command": {"enum": list(COMMANDS)},
+        "message": {"type": "string", "description": "One readable line, fit to forward to a chat."},
+        "session": {"oneOf": [{"$ref": "#/components/schemas/SessionView"}, {"type": "null"}]},
+        "next": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "What a human can do next, as commands (`approve 3`).",
+        },
+        "changed": {
+            "oneOf": [
+                _object(
+                    {
+                        "previous_state": {"type": "string"},
+                        "tasks": {"type": "object", "additionalProperties": {"type": "string"}},
+                    }
+                ),
+                {"type": "null"},
+            ]
+        },
+        "queued": {"type": "boolean", "description": "Whether this server's engine will drive the session."},
+        "logs": {
+            "oneOf": [
+                _object(
+                    {
+                        "task": _NULLABLE_STR,
+                        "attempt": _NULLABLE_INT,
+                        "lines": {"type": "array", "items": {"type": "string"}},
+                    }
+                ),
+                {"type": "null"},
+            ]
+        },
+        "help": {"oneOf": [{"type": "object", "additionalProperties": {"type": "string"}}, {"type": "null"}]},
+    }
+)
+
+ERROR = _object(
+    {
+        "ok": {"const": False},
+        "error": {
+            "type": "object",
+            "properties": {
+                "code": {"enum": list(ERROR_STATUS)},
+                "message": {"type": "string"},
+                "details": {"type": "array", "items": {"type": "string"}},
+            },
+            "required": ["code", "message"],
+            "additionalProperties": False,
+        },
+    }
+)
+
+HEALTH = _object(
+    {
+        "status": {"enum": ["ok", "degraded"], "description": "degraded: the engine thread has stopped."},
+        "version": {"type": "string"},
+        "uptime": {"type": "number", "description": "Seconds since the server started."},
+    }
+)
+
+
+COMPONENTS: dict[str, JsonSchema] = {
+    "CommandRequest": COMMAND_REQUEST,
+    **{f"{_title(name)}Params": PARAMS[name] for name in COMMANDS},
+    **{f"{_title(name)}Body": endpoint_body(name) for name in COMMANDS},
+    "Success": SUCCESS,
+    "Error": ERROR,
+    "SessionView": SESSION_VIEW,
+    "TaskView": TASK_VIEW,
+    "Health": HEALTH,
+}
+
+_AUTH_NOTE = (
+    "Every /webhook endpoint needs the shared secret: header `X-Orch-Secret` (preferred), "
+    "`Authorization: Bearer <secret>`, or a `secret` field in the JSON body. Bodies are limited "
+    "to 64 KiB; after 10 failed attempts in a minute a client gets 429 until the minute has passed."
+)
+
+
+def _error_responses(*statuses: int) -> dict[str, Any]:
+    text = {
+        400: "Bad request: not JSON (`invalid_json`), a bad task file path or content (`bad_request`).",
+        401: "Missing or wrong secret (`unauthorized`); nothing was done.",
+        404: "No such session, task or task file (`not_found`).",
+        409: "Not allowed in the session's state (`illegal_transition`), another engine drives it "
+        "(`busy`), or the file has an unfinished session (`conflict`); nothing was changed.",
+        413: "Body larger than the limit (`too_large`).",
+        422: "The body does not match the schema (`validation`); `details` lists every problem.",
+        429: "Too many failed secrets from this client (`rate_limited`); see Retry-After.",
+        500: "The state store failed (`store_error`) or a bug (`internal`).",
+        503: "The agent cannot start (`agent_unavailable`).",
+    }
+    ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    return {str(s): {"description": text[s], "content": ref} for s in statuses}
+
+
+def _operation(summary: str, body_ref: str, operation_id: str) -> dict[str, Any]:
+    return {
+        "summary": summary,
+        "operationId": operation_id,
+        "security": [{"OrchSecret": []}, {"Bearer": []}],
+        "requestBody": {
+            "required": False,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{body_ref}"}}},
+        },
+        "responses": {
+            "200": {
+                "description": "Done; `session` is the state after the command.",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Success"}}},
+            },
+            **_error_responses(400, 401, 404, 409, 413, 422, 429, 500, 503),
+        },
+    }
+
+
+def openapi_document(version: str) -> dict[str, Any]:
+    """The OpenAPI 3.1 description of the webhook API, served at ``GET /openapi.json``."""
+    paths: dict[str, Any] = {
+        "/health": {
+            "get": {
+                "summary": "Liveness; needs no secret.",
+                "operationId": "health",
+                "security": [],
+                "responses": {
+                    "200": {
+                        "description": "The server is up.",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}},
+                    }
+                },
+            }
+        },
+        "/webhook/command": {
+            "post": _operation("Run any command: {command, params}.", "CommandRequest", "command")
+        },
+    }
+    for name, summary in COMMANDS.items():
+        paths[f"/webhook/{name}"] = {"post": _operation(summary, f"{_title(name)}Body", name)}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "orchcore webhook",
+            "version": version,
+            "description": "Remote control of orchcore sessions (`orch serve`). " + _AUTH_NOTE,
+        },
+        "paths": paths,
+        "components": {
+            "schemas": COMPONENTS,
+            "securitySchemes": {
+                "OrchSecret": {"type": "apiKey", "in": "header", "name": "X-Orch-Secret"},
+                "Bearer": {"type": "http", "scheme": "bearer"},
+            },
+        },
+    }
+
+
+# ---- validation ------------------------------------------------------------
+
+ANNOTATIONS = frozenset({"description", "default", "format", "writeOnly", "title", "examples"})
+KEYWORDS = frozenset(
+    {
+        "$ref",
+        "type",
+        "enum",
+        "const",
+        "properties",
+        "required",
+        "additionalProperties",
+        "items",
+        "minLength",
+        "maxLength",
+        "minimum",
+        "maximum",
+        "allOf",
+        "oneOf",
+        "if",
+        "then",
+        *ANNOTATIONS,
+    }
+)
+_REF_PREFIX = "#/components/schemas/"
+_MAX_NAME = 40
+
+
+def json_type(value: object) -> str:
+    """The JSON type name of a parsed JSON value."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def _has_type(value: object, expected: str) -> bool:
+    found = json_type(value)
+    return found == expected or (expected == "number" and found == "integer")
+
+
+def _at(path: str, key: str) -> str:
+    shown = key if len(key) <= _MAX_NAME else key[:_MAX_NAME] + "..."
+    return f"{path}.{shown}" if path else shown
+
+
+def validate(
+    value: object,
+    schema: Mapping[str, Any],
+    path: str = "",
+    components: Mapping[str, JsonSchema] | None = None,
+) -> list[str]:
+    """Every way ``value`` breaks ``schema``, as ``path: what is wrong`` lines; empty when valid.
+
+    Messages name fields and expectations, never the values sent (they may hold a secret).
+    """
+    refs = COMPONENTS if components is None else components
+    where = path or "body"
+    if "$ref" in schema:
+        return validate(value, refs[str(schema["$ref"]).removeprefix(_REF_PREFIX)], path, refs)
+    expected = schema.get("type")
+    if expected is not None:
+        names = [expected] if isinstance(expected, str) else list(expected)
+        if not any(_has_type(value, n) for n in names):
+            return [f"{where}: expected {' or '.join(names)}, found {json_type(value)}"]
+    if "const" in schema and value != schema["const"]:
+        return [f"{where}: must be {schema['const']!r}"]
+    if "enum" in schema and value not in schema["enum"]:
+        return [f"{where}: must be one of {', '.join(map(str, schema['enum']))}"]
+    problems: list[str] = []
+    if isinstance(value, str):
+        if len(value) < schema.get("minLength", 0):
+            problems.append(
+                f"{where}: must not be empty" if schema["minLength"] == 1 else f"{where}: too short"
+            )
+        if "maxLength" in schema and len(value) > schema["maxLength"]:
+            problems.append(f"{where}: must be at most {schema['maxLength']} characters")
+    if json_type(value) in ("integer", "number"):
+        assert isinstance(value, int | float)  # noqa: S101 - narrowed by json_type
+        if "minimum" in schema and value < schema["minimum"]:
+            problems.append(f"{where}: must be at least {schema['minimum']}")
+        if "maximum" in schema and value > schema["maximum"]:
+            problems.append(f"{where}: must be at most {schema['maximum']}")
+    if isinstance(value, dict):
+        problems += _validate_object(value, schema, path, refs)
+    if isinstance(value, list) and "items" in schema:
+        for i, item in enumerate(value):
+            problems += validate(item, schema["items"], f"{where}[{i}]", refs)
+    for sub in schema.get("allOf", ()):
+        problems += validate(value, sub, path, refs)
+    if "oneOf" in schema and sum(not validate(value, s, path, refs) for s in schema["oneOf"]) != 1:
+        problems.append(f"{where}: does not match exactly one of the allowed shapes")
+    if "if" in schema and not validate(value, schema["if"], path, refs) and "then" in schema:
+        problems += validate(value, schema["then"], path, refs)
+    return problems
+
+
+def _validate_object(
+    value: dict[str, Any], schema: Mapping[str, Any], path: str, refs: Mapping[str, JsonSchema]
+) -> list[str]:
+    problems = [
+        f"{path or 'body'}: missing required field {name!r}"
+        for name in schema.get("required", ())
+        if name not in value
+    ]
+    properties: Mapping[str, Any] = schema.get("properties", {})
+    extra = schema.get("additionalProperties", True)
+    for key, item in value.items():
+        if key in properties:
+            problems += validate(item, properties[key], _at(path, key), refs)
+        elif extra is False:
+            problems.append(f"{path or 'body'}: unknown field {_at('', key)!r}")
+        elif isinstance(extra, dict):
+            problems += validate(item, extra, _at(path, key), refs)
+    return problems

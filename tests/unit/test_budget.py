@@ -1,0 +1,182 @@
+"""Budget: prices, the binding limit, warn at 75 %, halt at 100 %, stop a streaming agent."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from adapters.memory.store import InMemoryStore
+from orchcore.budget import DEFAULT_PRICES, BudgetPolicy, Level, Usage, cost_of, price_for, status
+from orchcore.engine import Engine
+from orchcore.ports.agent import AgentEvent, AgentRequest, AgentResult, EventSink
+from orchcore.records import EventKind, Outcome
+from orchcore.service import budget_report, create_session, send_command
+from orchcore.state import Command, SessionState, TaskState
+from orchcore.tasks import Plan, Task
+from orchcore.testing import FakeClock, MemoryLogs, ScriptedAgent, SequentialIds
+
+OPUS = "claude-opus-4-8"
+
+
+def test_the_longest_model_prefix_sets_the_price() -> None:
+    assert price_for("claude-opus-4-1-20250805", DEFAULT_PRICES).output == Decimal(75)
+    assert price_for("claude-opus-4-8", DEFAULT_PRICES).output == Decimal(25)
+    assert price_for("claude-sonnet-5-20261001", DEFAULT_PRICES).input == Decimal(2)
+    assert price_for("claude-sonnet-4-5", DEFAULT_PRICES).input == Decimal(3)
+
+
+def test_an_unknown_model_is_priced_as_the_dearest_so_spend_is_never_under_counted() -> None:
+    dearest = max(p.output for p in DEFAULT_PRICES.values())
+    assert price_for("some-new-model", DEFAULT_PRICES).output == dearest
+
+
+def test_cost_of_usage_is_exact_decimal() -> None:
+    usage = Usage(
+        OPUS, input_tokens=1001, output_tokens=1, cache_creation_input_tokens=7, cache_read_input_tokens=3
+    )
+    expected = (1001 * Decimal(5) + 1 * Decimal(25) + 7 * Decimal("6.25") + 3 * Decimal("0.50")) / 1_000_000
+    assert cost_of(usage) == expected == Decimal("0.00507525")
+
+
+@pytest.mark.parametrize(
+    ("spent", "level"),
+    [
+        (Decimal(0), Level.OK),
+        (Decimal("3.74"), Level.OK),
+        (Decimal("3.75"), Level.WARN),
+        (Decimal(5), Level.EXCEEDED),
+    ],
+)
+def test_warn_at_75_percent_halt_at_100(spent: Decimal, level: Level) -> None:
+    policy = BudgetPolicy(daily_limit_usd=Decimal(5))
+    assert status(policy, spent_today=spent, spent_session=spent, session_limit=None).level is level
+
+
+def test_the_limit_with_least_left_binds() -> None:
+    policy = BudgetPolicy(daily_limit_usd=Decimal(10))
+    day = status(policy, spent_today=Decimal(2), spent_session=Decimal(1), session_limit=Decimal(20))
+    assert (day.scope, day.spent, day.limit, day.remaining) == ("day", Decimal(2), Decimal(10), Decimal(8))
+    tight = status(policy, spent_today=Decimal(2), spent_session=Decimal("3.5"), session_limit=Decimal(4))
+    assert (tight.scope, tight.limit, tight.level) == ("session", Decimal(4), Level.WARN)
+
+
+def test_the_day_starts_at_local_midnight() -> None:
+    policy = BudgetPolicy(tz=ZoneInfo("Europe/Berlin"))
+    now = datetime(2026, 11, 23, 22, 30, tzinfo=UTC)  # 23:30 in Berlin
+    assert policy.day_start(now) == datetime(2026, 11, 22, 23, 0, tzinfo=UTC)
+    assert policy.next_day(now) == datetime(2026, 11, 23, 23, 0, tzinfo=UTC)
+
+
+def usage_event(message: str, input_tokens: int) -> AgentEvent:
+    data = {"model": OPUS, "message_id": message, "input_tokens": input_tokens, "output_tokens": 0}
+    return AgentEvent("usage", data=data, persist=False)  # type: ignore[arg-type]
+
+
+def spends(*messages: int) -> object:
+    """A scripted attempt that streams one usage report per message (input tokens at $5/M)."""
+
+    def step(_: AgentRequest, sink: EventSink) -> AgentResult:
+        for i, tokens in enumerate(messages):
+            reason = sink(usage_event(f"m{i}", tokens))
+            if reason is not None:
+                return AgentResult(Outcome.STOPPED, reason=reason)
+        return AgentResult(Outcome.SUCCEEDED, exit_code=0)
+
+    return step
+
+
+class World:
+    def __init__(self, budget: BudgetPolicy, *tasks: str, max_cost: Decimal | None = None) -> None:
+        self.store = InMemoryStore()
+        self.clock = FakeClock(step=timedelta(seconds=1))
+        self.agent = ScriptedAgent()
+        plan = Plan(
+            "today.md", tuple(Task(t, f"Task {t}", instruction="x") for t in tasks), max_cost_usd=max_cost
+        )
+        self.sid = create_session(self.store, plan, SequentialIds(), self.clock).session.id
+        send_command(self.store, self.sid, Command.START, self.clock)
+        self.budget = budget
+
+    def run(self) -> SessionState:
+        engine = Engine(
+            self.store, self.agent, self.clock, SequentialIds("e"), MemoryLogs(), budget=self.budget
+        )
+        return engine.run(self.sid).session.state
+
+    def budget_events(self) -> list[dict[str, object]]:
+        return [dict(e.data) for e in self.store.events(self.sid) if e.kind is EventKind.BUDGET]
+
+
+def test_crossing_the_daily_limit_mid_task_stops_the_agent_and_halts_the_session() -> None:
+    # $1 limit; each message costs 100,000 input tokens x $5/M = $0.50
+    world = World(BudgetPolicy(daily_limit_usd=Decimal(1)), "1", "2")
+    world.agent.scripts["1"] = [spends(100_000, 100_000, 100_000, 100_000)]
+    assert world.run() is SessionState.HALTED
+    snap = world.store.load(world.sid)
+    run = snap.run("1")
+    assert run.state is TaskState.INTERRUPTED  # not its fault: it runs again when budget allows
+    assert run.attempts[0].outcome is Outcome.STOPPED
+    assert run.attempts[0].cost_usd == Decimal("1.00")  # stopped at the event that reached the limit
+    assert "limit of $1 is reached" in run.reason
+    assert snap.run("2").state is TaskState.PENDING  # nothing new started
+    assert "day budget" in snap.session.reason
+    assert "nothing starts until" in snap.session.reason
+    assert [e["level"] for e in world.budget_events()] == ["exceeded", "exceeded"]
+
+
+def test_the_warning_comes_once_when_spend_crosses_75_percent() -> None:
+    world = World(BudgetPolicy(daily_limit_usd=Decimal(1)), "1", "2", "3")
+    world.agent.scripts["1"] = [spends(80_000)]  # $0.40
+    world.agent.scripts["2"] = [spends(80_000)]  # $0.80: crosses 75 %
+    world.agent.scripts["3"] = [spends(10_000)]  # $0.85: still warn, no second warning
+    assert world.run() is SessionState.COMPLETED
+    events = world.budget_events()
+    assert [(e["level"], e["spent_usd"]) for e in events] == [("warn", "0.80")]
+
+
+def test_a_halted_session_goes_on_when_the_limit_is_raised_and_reruns_the_stopped_task() -> None:
+    world = World(BudgetPolicy(daily_limit_usd=Decimal(1)), "1")
+    world.agent.scripts["1"] = [spends(300_000), spends(10)]
+    assert world.run() is SessionState.HALTED
+    send_command(world.store, world.sid, Command.RESUME, world.clock)
+    assert world.run() is SessionState.HALTED  # same limit: halts again before starting anything
+    world.budget = BudgetPolicy(daily_limit_usd=Decimal(5))
+    send_command(world.store, world.sid, Command.RESUME, world.clock)
+    assert world.run() is SessionState.COMPLETED
+    run = world.store.load(world.sid).run("1")
+    assert [a.outcome for a in run.attempts] == [Outcome.STOPPED, Outcome.SUCCEEDED]
+    report = budget_report(world.store, world.budget, world.clock)
+    assert report.status.spent == Decimal("1.50") + Decimal("0.00005")
+
+
+def test_the_task_file_limit_narrows_the_day_for_its_session() -> None:
+    world = World(BudgetPolicy(daily_limit_usd=Decimal(100)), "1", "2", max_cost=Decimal("0.5"))
+    world.agent.scripts["1"] = [spends(200_000)]  # $1 > $0.50
+    assert world.run() is SessionState.HALTED
+    assert "session budget" in world.store.session(world.sid).reason
+
+
+def test_a_task_over_its_own_limit_fails_and_the_others_go_on() -> None:
+    world = World(BudgetPolicy(task_limit_usd=Decimal("0.1")), "1", "2")
+    world.agent.scripts["1"] = [spends(100_000)]  # $0.50
+    world.agent.scripts["2"] = [spends(1_000)]
+    assert world.run() is SessionState.FAILED
+    snap = world.store.load(world.sid)
+    assert snap.run("1").state is TaskState.FAILED
+    assert "task's limit" in snap.run("1").reason
+    assert snap.run("2").state is TaskState.COMPLETED
+
+
+def test_the_agents_own_reported_cost_wins_over_the_estimate() -> None:
+    world = World(BudgetPolicy(daily_limit_usd=Decimal(10)), "1")
+
+    def reports(_: AgentRequest, sink: EventSink) -> AgentResult:
+        sink(usage_event("m0", 1000))
+        return AgentResult(Outcome.SUCCEEDED, exit_code=0, cost_usd=Decimal("0.0123"))
+
+    world.agent.scripts["1"] = [reports]
+    world.run()
+    assert world.store.load(world.sid).run("1").attempts[0].cost_usd == Decimal("0.0123")
