@@ -91,7 +91,8 @@ def build_runtime(settings: Settings) -> Runtime:
     from adapters.system.clock import RandomIds, SystemClock
 
     def make_agent(name: str) -> Agent:
-        config: dict[str, Any] = attrs.asdict(settings.agent)
+        config: dict[str, Any] = {**settings.agent.options, **attrs.asdict(settings.agent)}
+        del config["options"]
         config["command"] = list(settings.agent.command)
         return agent_factory(name)(config, agent_environment(settings))
 

@@ -101,6 +101,15 @@ class AgentSettings:
     timeout_s: float = 1800.0
     idle_timeout_s: float | None = None
     env_passthrough: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+    # keys only the chosen agent knows (executable, model, base_url, ...): passed to its factory
+    options: dict[str, Any] = attrs.field(factory=dict)
+
+
+# what each agent needs from the environment, besides the basics (its own credentials)
+AGENT_ENV_NAMES: dict[str, tuple[str, ...]] = {
+    "claude": ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL"),
+    "claude_code": ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL"),
+}
 
 
 @attrs.frozen
@@ -273,10 +282,23 @@ def _money(value: object, _: object) -> Decimal:
 
 def _structure(raw: dict[str, Any], source: str, base_dir: str) -> Settings:
     import cattrs
+    from cattrs.gen import make_dict_structure_fn
 
     converter = cattrs.Converter(forbid_extra_keys=True)
     converter.register_structure_hook_func(lambda t: t == tuple[str, ...], lambda v, _: v)
     converter.register_structure_hook(Decimal, _money)
+    plain_agent = make_dict_structure_fn(AgentSettings, converter)
+    known = {field.name for field in attrs.fields(AgentSettings)} - {"options"}
+
+    def agent_section(value: object, _: object) -> AgentSettings:
+        if not isinstance(value, dict):
+            raise TypeError(f"expected a mapping, found {value!r}")
+        base = {k: v for k, v in value.items() if k in known}
+        return attrs.evolve(
+            plain_agent(base, AgentSettings), options={k: v for k, v in value.items() if k not in known}
+        )
+
+    converter.register_structure_hook(AgentSettings, agent_section)
     try:
         settings = converter.structure(raw, Settings)
     except Exception as exc:
@@ -293,5 +315,5 @@ def agent_environment(settings: Settings, environ: Mapping[str, str] | None = No
     """The environment an agent gets: the basics plus the names the config passes
     through. Never the orchestrator's own secrets."""
     env = os.environ if environ is None else environ
-    names = (*BASE_ENV_NAMES, *settings.agent.env_passthrough)
+    names = (*BASE_ENV_NAMES, *AGENT_ENV_NAMES.get(settings.agent.name, ()), *settings.agent.env_passthrough)
     return {name: env[name] for name in names if name in env}

@@ -134,15 +134,14 @@ def status(
     policy: BudgetPolicy, *, spent_today: Decimal, spent_session: Decimal, session_limit: Decimal | None
 ) -> BudgetStatus:
     """The binding limit (the one with least left) and how far it is used."""
-    candidates: list[tuple[Decimal, Decimal, str]] = []
+    candidates: list[tuple[Decimal, Decimal, str]] = []  # (limit, spent, scope)
     if policy.daily_limit_usd is not None:
-        candidates.append((policy.daily_limit_usd - spent_today, spent_today, "day"))
+        candidates.append((policy.daily_limit_usd, spent_today, "day"))
     if session_limit is not None:
-        candidates.append((session_limit - spent_session, spent_session, "session"))
+        candidates.append((session_limit, spent_session, "session"))
     if not candidates:
         return BudgetStatus(spent_today, None, Level.OK, "day")
-    left, spent, scope = min(candidates, key=lambda c: c[0])
-    limit = spent + left
+    limit, spent, scope = min(candidates, key=lambda c: c[0] - c[1])
     if spent >= limit:
         level = Level.EXCEEDED
     elif limit > 0 and spent >= limit * policy.warn_ratio:

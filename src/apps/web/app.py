@@ -273,14 +273,17 @@ class _Webhook:
     def _authenticate(self, request: Request, body: object, client: str, bad_json: str | None) -> None:
         if self.secret is None:
             return
-        presented = request.headers.get(SECRET_HEADER)
-        if presented is None:
-            auth = request.headers.get("authorization", "")
-            if auth[:7].lower() == "bearer ":
-                presented = auth[7:].strip()
-        if presented is None and isinstance(body, dict) and isinstance(body.get("secret"), str):
-            presented = body["secret"]
-        if presented is not None and hmac.compare_digest(presented.encode(), self.secret):
+        # header values arrive decoded as latin-1: encoding back gives the bytes sent (UTF-8)
+        presented: bytes | None = None
+        header = request.headers.get(SECRET_HEADER)
+        auth = request.headers.get("authorization", "")
+        if header is not None:
+            presented = header.encode("latin-1")
+        elif auth[:7].lower() == "bearer ":
+            presented = auth[7:].strip().encode("latin-1")
+        elif isinstance(body, dict) and isinstance(body.get("secret"), str):
+            presented = body["secret"].encode()
+        if presented is not None and hmac.compare_digest(presented, self.secret):
             return
         self.limiter.record(client)
         why = "wrong secret" if presented is not None else "no secret"
