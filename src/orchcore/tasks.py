@@ -66,13 +66,15 @@ class Plan:
     date: str = ""
     title: str = ""
     max_cost_usd: Decimal | None = None
+    _by_id: dict[str, Task] = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        # an index, so looking a task up stays O(1) in sessions of thousands of tasks
+        object.__setattr__(self, "_by_id", {t.id: t for t in reversed(self.tasks)})
 
     def task(self, task_id: str) -> Task:
-        """The task with this id; KeyError if there is none."""
-        for task in self.tasks:
-            if task.id == task_id:
-                return task
-        raise KeyError(task_id)
+        """The task with this id (the first, if a broken file repeats it); KeyError if none."""
+        return self._by_id[task_id]
 
     @property
     def ids(self) -> tuple[str, ...]:

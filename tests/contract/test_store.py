@@ -7,12 +7,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import attrs
 import pytest
 
 from adapters.memory.store import InMemoryStore
 from adapters.sqlite import SqliteStore
 from orchcore.errors import SessionBusy
-from orchcore.records import Event, EventKind, Mutation, Session, TaskRun
+from orchcore.records import Event, EventKind, Mutation, Session, Snapshot, TaskRun
 from orchcore.state import SessionState, TaskState
 from orchcore.tasks import Plan, Task
 from orchcore.testing.contracts import StoreContract, StoreFactory
@@ -126,3 +127,32 @@ def test_sqlite_lease_of_a_process_killed_with_sigkill_is_free(tmp_path: Path) -
         child.stdin.close()
         child.stdout.close()
         store.close()
+
+
+def test_a_change_by_another_process_is_never_hidden_by_the_snapshot_cache(tmp_path: Path) -> None:
+    path = str(tmp_path / "shared.db")
+    engine, cli = SqliteStore(path), SqliteStore(path)  # as two processes would open the file
+    try:
+        plan = Plan("today.md", (Task("1", "One"), Task("2", "Two")))
+        engine.create(
+            Session("s1", "today.md", SessionState.RUNNING, NOW, NOW), plan, [TaskRun("1"), TaskRun("2")], []
+        )
+        assert engine.load("s1").run("1").state is TaskState.PENDING  # the engine's cache now holds version 1
+        cli.transact("s1", lambda s: Mutation(runs=(attrs.evolve(s.run("1"), state=TaskState.SKIPPED),)))
+        seen: list[TaskState] = []
+
+        def look(snap: Snapshot) -> Mutation:
+            seen.append(snap.run("1").state)
+            return Mutation(runs=(attrs.evolve(snap.run("2"), state=TaskState.RUNNING),))
+
+        after = engine.transact("s1", look)
+        assert seen == [TaskState.SKIPPED]
+        assert (after.run("1").state, after.run("2").state, after.session.version) == (
+            TaskState.SKIPPED,
+            TaskState.RUNNING,
+            3,
+        )
+        assert cli.load("s1").run("2").state is TaskState.RUNNING
+    finally:
+        engine.close()
+        cli.close()

@@ -10,7 +10,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +35,10 @@ from orchcore.records import Mutation
 from orchcore.state import SessionState, TaskState
 from orchcore.testing import FakeClock, MemoryLogs, ScriptedAgent, SequentialIds
 
-SECRET = "s3cret-Öl-42"  # not ASCII: compare_digest must work on bytes
-HEADERS: dict[str, str | bytes] = {"X-Orch-Secret": SECRET.encode()}
+Headers = Mapping[str, str] | Mapping[bytes, bytes]
+
+SECRET = "s3cret-Öl-42"  # noqa: S105 - a test secret; not ASCII, as headers carry bytes
+HEADERS: Headers = {b"X-Orch-Secret": SECRET.encode()}
 DEADLINE_S = 10.0
 
 TASKS = """# Tasks - 2026-11-23
@@ -142,7 +144,7 @@ class World:
         return self.server.url
 
     def post(
-        self, path: str, body: Any = None, *, headers: dict[str, str | bytes] | None = HEADERS, **kwargs: Any
+        self, path: str, body: Any = None, *, headers: Headers | None = HEADERS, **kwargs: Any
     ) -> httpx.Response:
         if body is not None:
             kwargs["json"] = body
@@ -188,6 +190,21 @@ def check_schema(response: httpx.Response) -> None:
 def world(tmp_path: Path) -> Iterator[World]:
     w = World(tmp_path).serve()
     yield w
+    w.close()
+
+
+@pytest.fixture(scope="module")
+def refusing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """One server for the many requests that must be refused: they change nothing, so they can share it."""
+    w = World(tmp_path_factory.mktemp("refusing")).serve()
+    outside = w.tasks_dir.parent / "outside.md"
+    outside.write_text(SIMPLE)
+    (w.tasks_dir / "link.md").symlink_to(outside)
+    (w.tasks_dir / "notes.txt").write_text(SIMPLE)
+    (w.tasks_dir / "to-text.md").symlink_to(w.tasks_dir / "notes.txt")
+    (w.tasks_dir / "folder.md").mkdir()
+    yield w
+    assert w.store.sessions() == []
     w.close()
 
 
@@ -390,7 +407,7 @@ def test_wrong_or_missing_secret_is_refused_and_changes_nothing(
 
 
 def test_secret_is_accepted_as_bearer_or_body_field(world: World) -> None:
-    response = world.post("/webhook/help", headers={"Authorization": f"Bearer {SECRET}".encode()})
+    response = world.post("/webhook/help", headers={b"Authorization": f"Bearer {SECRET}".encode()})
     assert response.status_code == 200
     response = world.post("/webhook/help", {"secret": SECRET}, headers=None)
     assert response.status_code == 200
@@ -404,7 +421,7 @@ def test_secret_never_appears_in_answers_or_logs(world: World, caplog: pytest.Lo
     caplog.set_level(logging.DEBUG)
     guess = "guess-" + SECRET[::-1]
     answers = [
-        world.post("/webhook/status", headers={"X-Orch-Secret": guess.encode()}).text,
+        world.post("/webhook/status", headers={b"X-Orch-Secret": guess.encode()}).text,
         world.post("/webhook/status", {"secret": guess}, headers=None).text,
         world.post("/webhook/status", {"secret": 5}, headers=None).text,
         world.post("/webhook/command", {"command": "status", "secret": SECRET, "params": {"x": guess}}).text,
@@ -489,8 +506,8 @@ def test_oversized_body_is_a_413(world: World) -> None:
         ("/webhook/start", {"file": "today.md", "auto_approve": "yes"}, "auto_approve: expected boolean"),
     ],
 )
-def test_schema_violations_are_a_422(world: World, path: str, body: Any, message: str) -> None:
-    response = world.post(path, body)
+def test_schema_violations_are_a_422(refusing: World, path: str, body: Any, message: str) -> None:
+    response = refusing.post(path, body)
     assert response.status_code == 422
     error = response.json()["error"]
     assert error["code"] == "validation"
@@ -522,19 +539,13 @@ def test_unknown_endpoint_and_method_answer_json(world: World) -> None:
         ("folder.md", "is not a regular file"),
     ],
 )
-def test_start_refuses_files_outside_the_tasks_dir(world: World, file: str, message: str) -> None:
-    outside = world.tasks_dir.parent / "outside.md"
-    outside.write_text(SIMPLE)
-    (world.tasks_dir / "link.md").symlink_to(outside)
-    (world.tasks_dir / "notes.txt").write_text(SIMPLE)
-    (world.tasks_dir / "to-text.md").symlink_to(world.tasks_dir / "notes.txt")
-    (world.tasks_dir / "folder.md").mkdir()
-    response = world.post("/webhook/start", {"file": file})
+def test_start_refuses_files_outside_the_tasks_dir(refusing: World, file: str, message: str) -> None:
+    response = refusing.post("/webhook/start", {"file": file})
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["code"] == "bad_request"
     assert message in error["message"]
-    assert world.store.sessions() == []
+    assert refusing.store.sessions() == []
 
 
 def test_start_accepts_a_symlink_inside_the_tasks_dir_and_subfolders(world: World) -> None:
@@ -573,7 +584,8 @@ def test_start_twice_is_a_conflict_unless_new(world: World) -> None:
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "conflict"
     assert len(world.store.sessions()) == 1
-    assert started(world, new=True)["session"]["id"] == "s2"
+    assert started(world, new=True)["session"]["id"] != "s1"
+    assert len(world.store.sessions()) == 2
 
 
 def test_start_with_an_unavailable_agent_starts_nothing(world: World) -> None:
@@ -652,7 +664,7 @@ def test_exposure_rule(host: str, secret: bool, insecure: bool, refused: str | N
         check_exposure(host, secret, insecure)
 
 
-def settings_in(tmp_path: Path, agent_command: str = "[true]") -> Settings:
+def settings_in(tmp_path: Path, agent_command: str = '["true"]') -> Settings:
     from apps.settings import load_settings
 
     (tmp_path / "tasks").mkdir(exist_ok=True)

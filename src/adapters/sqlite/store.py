@@ -62,6 +62,8 @@ class SqliteStore:
         self._locks = LockFiles(self._path)
         self._leases: dict[str, _Lease] = {}
         self._plans: dict[str, tuple[str, Plan]] = {}  # plans never change: skip re-parsing
+        # the runs read or written last, by session version: a transaction reuses them when nothing changed
+        self._runs: dict[str, tuple[int, dict[str, TaskRun]]] = {}
         self._conn: sqlite3.Connection | None = None
         with _map_errors(self._path):
             self._path.parent.mkdir(parents=True, exist_ok=True)
@@ -152,6 +154,11 @@ class SqliteStore:
         ).fetchone()
         if row is None:
             raise NotFound(f"no session {session_id!r}")
+        session = convert.session_from_row(row)
+        cached = self._runs.get(session_id)
+        if cached is not None and cached[0] == session.version:
+            # every change bumps the version (in any process), so an equal version means equal runs
+            return Snapshot(session=session, plan=self._plan(session_id, row[-1]), runs=dict(cached[1]))
         run_rows = conn.execute(
             f"SELECT {convert.RUN_COLUMNS} FROM task_runs WHERE session_id = ? ORDER BY position",
             (session_id,),
@@ -160,11 +167,9 @@ class SqliteStore:
             f"SELECT {convert.ATTEMPT_COLUMNS} FROM attempts WHERE session_id = ? ORDER BY task_id, number",
             (session_id,),
         ).fetchall()
-        return Snapshot(
-            session=convert.session_from_row(row),
-            plan=self._plan(session_id, row[-1]),
-            runs=convert.runs_from_rows(run_rows, attempt_rows),
-        )
+        runs = convert.runs_from_rows(run_rows, attempt_rows)
+        self._runs[session_id] = (session.version, runs)
+        return Snapshot(session=session, plan=self._plan(session_id, row[-1]), runs=dict(runs))
 
     @staticmethod
     def _insert_attempts(conn: sqlite3.Connection, session_id: str, runs: Sequence[TaskRun]) -> None:
@@ -267,6 +272,7 @@ class SqliteStore:
                         return before
                     after = self._apply(conn, session_id, before, mutation)
                     conn.execute("COMMIT")
+                    self._runs[session_id] = (after.session.version, dict(after.runs))
                     return after
             except BaseException:
                 self._rollback(conn)

@@ -44,8 +44,8 @@ def serve_command(
         )
     with errors():
         settings = load_settings(config)
-        configure_logging(settings)
         ready = prepare(settings, host, port, insecure_local)
+        configure_logging(settings)
         log = (
             settings.path(settings.logging.file) if settings.logging.file else settings.state_dir / "orch.log"
         )
