@@ -5,13 +5,13 @@ outcome to the mutation that records it. Pure functions of their arguments.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import attrs
 
 from orchcore.budget import BudgetStatus, Level
 from orchcore.graph import TaskGraph
-from orchcore.policy import ApprovalPolicy
+from orchcore.policy import ApprovalPolicy, RetryPolicy
 from orchcore.ports.agent import AgentResult
 from orchcore.records import Attempt, Event, EventKind, Gate, JsonObject, Mutation, Outcome, Snapshot, TaskRun
 from orchcore.state import (
@@ -58,21 +58,36 @@ class Idle:
 
 
 @attrs.frozen
+class Wait:
+    """Nothing can start before ``until`` (a backoff, or a usage limit's reset)."""
+
+    until: datetime
+    task_id: str
+    why: str
+
+
+@attrs.frozen
 class Halt:
     """The budget is spent: stop the session until a new day or a raised limit."""
 
     budget: BudgetStatus
 
 
-Action = StartTask | AwaitApproval | Finish | Idle | Halt
+Action = StartTask | AwaitApproval | Finish | Idle | Halt | Wait
 
 
 def decide(
-    snap: Snapshot, policy: ApprovalPolicy, graph: TaskGraph, budget: BudgetStatus | None = None
+    snap: Snapshot,
+    policy: ApprovalPolicy,
+    graph: TaskGraph,
+    budget: BudgetStatus | None = None,
+    now: datetime | None = None,
 ) -> Action:
     """The next thing the engine should do for this session.
 
     With the budget exceeded, nothing new starts (nor asks for approval): Halt.
+    Given ``now``, a task whose last attempt may not be retried yet is not ready;
+    when only such tasks are left: Wait.
     """
     session = snap.session
     if session.state is not SessionState.RUNNING:
@@ -86,7 +101,20 @@ def decide(
             return AwaitApproval(task_id, Gate.AFTER)
     satisfied = {t for t, r in runs.items() if r.state in DONE_TASK}
     candidates = [t for t in snap.plan.ids if runs[t].state in (TaskState.PENDING, TaskState.INTERRUPTED)]
+    waiting: list[tuple[datetime, str]] = []
+    if now is not None:
+        due = []
+        for task_id in candidates:
+            retry_at = _retry_at(runs[task_id])
+            if retry_at is not None and retry_at > now:
+                waiting.append((retry_at, task_id))
+            else:
+                due.append(task_id)
+        candidates = due
     ready = graph.ready(satisfied, candidates)
+    if not ready and waiting:
+        until, task_id = min(waiting)
+        return Wait(until, task_id, runs[task_id].reason)
     if ready and budget is not None and budget.level is Level.EXCEEDED:
         return Halt(budget)
     if ready:
@@ -103,6 +131,23 @@ def decide(
     if all(r.state in DONE_TASK for r in runs.values()):
         return Finish(SessionState.COMPLETED, "all tasks done")
     return Finish(SessionState.FAILED, failure_summary(snap, graph))
+
+
+def _retry_at(run: TaskRun) -> datetime | None:
+    return run.attempts[-1].retry_at if run.attempts else None
+
+
+def wait(snap: Snapshot, action: Wait, now: datetime) -> Mutation:
+    """Say in the session why and until when it waits (written once per wait)."""
+    reason = (
+        f"waiting until {action.until:%Y-%m-%d %H:%M:%S} UTC to retry task {action.task_id}: {action.why}"
+    )
+    if snap.session.reason == reason:
+        return Mutation()
+    session = attrs.evolve(snap.session, reason=reason, updated_at=now)
+    return Mutation(
+        session=session, events=(_session_event(now, snap.session.state, reason, action.task_id),)
+    )
 
 
 def failure_summary(snap: Snapshot, graph: TaskGraph) -> str:
@@ -136,6 +181,23 @@ def blocked_tasks(snap: Snapshot, graph: TaskGraph) -> dict[str, str]:
             out[task_id] = dep
             unsatisfiable.add(task_id)
     return out
+
+
+def _retry_plan(
+    attempt: int, result: AgentResult, now: datetime, retry: RetryPolicy | None
+) -> tuple[datetime | None, str]:
+    """When (if ever) to try again after this result, and the reason to record."""
+    if retry is None or result.outcome is Outcome.SUCCEEDED:
+        return None, result.reason
+    if result.outcome is Outcome.RATE_LIMITED and result.retry_at is not None:
+        # a usage limit with a known reset is not the task's fault: wait for it, however often
+        return result.retry_at, f"{result.reason}; resumes at {result.retry_at:%Y-%m-%d %H:%M} UTC"
+    if not result.retryable:
+        return None, result.reason
+    if attempt >= retry.max_attempts:
+        return None, f"{result.reason} (gave up after {attempt} attempts)"
+    at = result.retry_at or now + timedelta(seconds=retry.delay_s(attempt))
+    return at, f"{result.reason}; retry {attempt + 1} of {retry.max_attempts} at {at:%H:%M:%S} UTC"
 
 
 def _session_event(now: datetime, state: SessionState, reason: str, task_id: str | None = None) -> Event:
@@ -195,6 +257,7 @@ def record_result(
     *,
     interrupted: bool = False,
     extra: tuple[Event, ...] = (),
+    retry: RetryPolicy | None = None,
 ) -> Mutation:
     """Record how the running attempt of ``task_id`` ended.
 
@@ -202,31 +265,33 @@ def record_result(
     whatever the agent did. A pause takes effect after this, at the next step.
     """
     run = snap.run(task_id)
+    retry_at, reason = _retry_plan(run.attempt, result, now, retry)
     finished = attrs.evolve(
         run.attempts[-1],
         finished_at=now,
         outcome=result.outcome,
         exit_code=result.exit_code,
-        reason=result.reason,
         cost_usd=result.cost_usd,
         input_tokens=result.input_tokens,
         output_tokens=result.output_tokens,
         agent_session_id=result.agent_session_id,
+        retry_at=retry_at,
+        reason=reason,
     )
     if snap.session.state is SessionState.CANCELLED:
         step = Step.STOP
-    elif interrupted:
+    elif interrupted or retry_at is not None:
         step = Step.INTERRUPT  # stopped for a reason that is not the task's fault: run it again later
     elif result.outcome is Outcome.SUCCEEDED:
         step = Step.SUCCEED
     else:
         step = Step.FAIL
     state = next_task_state(task_id, run.state, step)
-    task_run = attrs.evolve(run, state=state, attempts=(*run.attempts[:-1], finished), reason=result.reason)
+    task_run = attrs.evolve(run, state=state, attempts=(*run.attempts[:-1], finished), reason=reason)
     data: JsonObject = {
         "outcome": result.outcome.value,
         "state": state.value,
-        "reason": result.reason,
+        "reason": reason,
         "exit_code": result.exit_code,
         "cost_usd": None if result.cost_usd is None else str(result.cost_usd),
         "duration_s": round((now - finished.started_at).total_seconds(), 3),

@@ -21,6 +21,7 @@ from orchcore.decide import (
     Finish,
     Halt,
     StartTask,
+    Wait,
     begin,
     budget_crossings,
     decide,
@@ -29,10 +30,11 @@ from orchcore.decide import (
     halt,
     interrupt_running,
     record_result,
+    wait,
 )
 from orchcore.errors import OrchError
 from orchcore.graph import TaskGraph
-from orchcore.policy import ApprovalPolicy
+from orchcore.policy import ApprovalPolicy, RetryPolicy
 from orchcore.ports.agent import Agent, AgentEvent, AgentRequest, AgentResult
 from orchcore.ports.clock import Clock, Ids
 from orchcore.ports.logs import TaskLogs
@@ -67,10 +69,12 @@ class Engine:
     logs: TaskLogs
     policy: ApprovalPolicy = attrs.field(factory=ApprovalPolicy)
     budget: BudgetPolicy = attrs.field(factory=BudgetPolicy)
+    retry: RetryPolicy = attrs.field(factory=RetryPolicy)
     workdir: str = "."
     timeout_s: float = 1800.0
     watch: Watcher = _ignore
     poll_interval_s: float = 0.5
+    wait_step_s: float = 5.0
     event_batch: int = 64
 
     def run(self, session_id: str) -> RunOutcome:
@@ -110,6 +114,11 @@ class Engine:
                 tasks_run += 1
                 self._run_task(snap, action)
                 continue
+            if isinstance(action, Wait):
+                # short steps: a pause or cancel sent meanwhile is seen at the next decision
+                remaining = (action.until - self.clock.now()).total_seconds()
+                self.clock.sleep(min(max(remaining, 0.0), self.wait_step_s))
+                continue
             return RunOutcome(snap.session, tasks_run)
 
     def _spent_today(self) -> Decimal:
@@ -136,9 +145,9 @@ class Engine:
         spent_today = self._spent_today()
 
         def step(s: Snapshot) -> Mutation:
-            action = decide(s, self.policy, graph, self._budget_status(s, spent_today))
-            chosen[:] = [action]
             now = self.clock.now()
+            action = decide(s, self.policy, graph, self._budget_status(s, spent_today), now)
+            chosen[:] = [action]
             if isinstance(action, StartTask):
                 return begin(s, action.task_id, now)
             if isinstance(action, AwaitApproval):
@@ -147,6 +156,8 @@ class Engine:
                 return finish(s, action, now)
             if isinstance(action, Halt):
                 return halt(s, action, now, self.budget.next_day(now))
+            if isinstance(action, Wait):
+                return wait(s, action, now)
             return Mutation()
 
         snap = self._commit(session_id, step)
@@ -163,6 +174,7 @@ class Engine:
             workdir=self.workdir,
             log_path=self.logs.path(session_id, task.id, action.attempt),
             timeout_s=self.timeout_s,
+            resume_agent_session=_resumable(snap, task.id),
         )
         spent_today = self._spent_today()
         before = self._budget_status(snap, spent_today)
@@ -186,8 +198,22 @@ class Engine:
         crossings = budget_crossings(before, after, ended, task.id)
         self._commit(
             session_id,
-            lambda s: record_result(s, task.id, result, ended, interrupted=sink.budget_stop, extra=crossings),
+            lambda s: record_result(
+                s, task.id, result, ended, interrupted=sink.budget_stop, extra=crossings, retry=self.retry
+            ),
         )
+
+
+def _resumable(snap: Snapshot, task_id: str) -> str | None:
+    """The agent session to continue: that of an attempt cut off by a limit, a
+    transient error or a budget stop (the task itself was fine)."""
+    run = snap.run(task_id)
+    if len(run.attempts) < 2:
+        return None
+    previous = run.attempts[-2]
+    if previous.outcome in (Outcome.RATE_LIMITED, Outcome.STOPPED) or previous.retry_at is not None:
+        return previous.agent_session_id
+    return None
 
 
 @attrs.define

@@ -50,3 +50,17 @@ class ApprovalPolicy:
     def after(self, task: Task) -> bool:
         """Whether the session stops for a review once ``task`` has completed."""
         return task.type.lower() in self.checkpoint_after
+
+
+@attrs.frozen
+class RetryPolicy:
+    """Transient failures (rate limits, overload, 5xx, network) get more attempts,
+    with exponential backoff; a usage limit with a known reset waits for it."""
+
+    max_attempts: int = 3
+    base_delay_s: float = 30.0
+    max_delay_s: float = 600.0
+
+    def delay_s(self, attempt: int) -> float:
+        """The pause after failed attempt number ``attempt`` (1-based)."""
+        return float(min(self.max_delay_s, self.base_delay_s * 2 ** max(0, attempt - 1)))

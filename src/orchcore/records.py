@@ -34,6 +34,7 @@ class Outcome(enum.StrEnum):
     STOPPED = "stopped"
     INTERRUPTED = "interrupted"
     ERROR = "error"
+    RATE_LIMITED = "rate_limited"  # the provider refused until a reset time
 
 
 @attrs.frozen
@@ -67,6 +68,7 @@ class Attempt:
     input_tokens: int | None = None
     output_tokens: int | None = None
     agent_session_id: str | None = None
+    retry_at: datetime | None = None  # a transient failure: try again, but not before this
 
 
 @attrs.frozen

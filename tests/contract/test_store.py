@@ -1,5 +1,6 @@
 import itertools
 import select
+import sqlite3
 import subprocess
 import sys
 import time
@@ -13,7 +14,7 @@ import pytest
 from adapters.memory.store import InMemoryStore
 from adapters.sqlite import SqliteStore
 from orchcore.errors import SessionBusy
-from orchcore.records import Event, EventKind, Mutation, Session, Snapshot, TaskRun
+from orchcore.records import Attempt, Event, EventKind, Mutation, Session, Snapshot, TaskRun
 from orchcore.state import SessionState, TaskState
 from orchcore.tasks import Plan, Task
 from orchcore.testing.contracts import StoreContract, StoreFactory
@@ -156,3 +157,25 @@ def test_a_change_by_another_process_is_never_hidden_by_the_snapshot_cache(tmp_p
     finally:
         engine.close()
         cli.close()
+
+
+def test_a_database_from_schema_1_is_migrated_and_keeps_its_data(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    store = SqliteStore(str(path))
+    plan = Plan("today.md", (Task("1", "One"),))
+    store.create(Session("s1", "today.md", SessionState.RUNNING, NOW, NOW), plan, [TaskRun("1")], [])
+    store.close()
+    with sqlite3.connect(path) as conn:  # what orchcore 0.1 wrote: no retry_at column
+        conn.execute("ALTER TABLE attempts DROP COLUMN retry_at")
+        conn.execute("PRAGMA user_version = 1")
+    reopened = SqliteStore(str(path))
+    try:
+        assert reopened.load("s1").plan == plan
+        retry = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
+        attempt = Attempt(1, NOW, retry_at=retry)
+        after = reopened.transact("s1", lambda s: Mutation(runs=(TaskRun("1", attempts=(attempt,)),)))
+        assert after.run("1").attempts[0].retry_at == retry
+    finally:
+        reopened.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2

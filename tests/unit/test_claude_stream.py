@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -192,14 +193,44 @@ def test_hook_events_are_kept_raw_with_their_type() -> None:
 
 
 def test_unknown_event_type_is_raw_not_fatal() -> None:
-    (event,) = parse_line('{"type":"rate_limit_event","rate_limit_info":{"status":"allowed"},"uuid":"u"}')
+    (event,) = parse_line('{"type":"brand_new_event","info":{"status":"allowed"},"uuid":"u"}')
 
     assert event.kind == "raw"
-    assert event.text == "rate_limit_event"
+    assert event.text == "brand_new_event"
     assert event.persist
-    assert event.data == {
-        "event": {"type": "rate_limit_event", "rate_limit_info": {"status": "allowed"}, "uuid": "u"}
-    }
+    assert event.data == {"event": {"type": "brand_new_event", "info": {"status": "allowed"}, "uuid": "u"}}
+
+
+def test_an_api_500_after_the_clis_own_retries_is_a_retryable_failure() -> None:
+    result = accumulate(events_of("claude-code-2.1.197-api-500.ndjson")).outcome(0)
+    assert result.outcome is Outcome.FAILED
+    assert result.retryable
+    assert result.retry_at is None
+
+
+def test_a_real_failure_is_not_retryable() -> None:
+    result = accumulate(events_of("claude-code-2.1.197-max-turns.ndjson")).outcome(0)
+    assert result.outcome is Outcome.FAILED
+    assert not result.retryable
+
+
+def test_a_rejected_usage_limit_ends_rate_limited_until_its_reset() -> None:
+    lines = [
+        '{"type":"system","subtype":"init","session_id":"cc-9","model":"claude-opus-4-8"}',
+        '{"type":"rate_limit_event","rate_limit_info":{"status":"rejected","resetsAt":1795453200,"rateLimitType":"five_hour"}}',
+        '{"type":"result","subtype":"success","is_error":true,"result":"Claude AI usage limit reached","session_id":"cc-9"}',
+    ]
+    summary = accumulate([e for line in lines for e in parse_line(line)])
+    result = summary.outcome(1)
+    assert result.outcome is Outcome.RATE_LIMITED
+    assert result.retry_at == datetime(2026, 11, 23, 17, 0, tzinfo=UTC)
+    assert result.agent_session_id == "cc-9"
+    assert "usage limit reached" in result.reason
+    (event,) = parse_line(lines[1])
+    assert (event.kind, event.data) == (
+        "rate_limit",
+        {"status": "rejected", "resets_at": 1795453200, "window": "five_hour"},
+    )
 
 
 def test_unknown_content_block_is_raw() -> None:

@@ -344,6 +344,7 @@ def test_openapi_document_describes_every_endpoint(world: World) -> None:
     assert doc["openapi"] == "3.1.0"
     assert set(doc["paths"]) == {
         "/health",
+        "/openapi.json",
         "/webhook/command",
         *(f"/webhook/{c}" for c in schema.COMMANDS),
     }

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
 import attrs
@@ -105,6 +106,8 @@ def parse_object(obj: Mapping[str, object]) -> list[AgentEvent]:
             return events
     if kind == "result":
         return [_result(obj)]
+    if kind == "rate_limit_event":
+        return [_rate_limit(obj)]
     return [_raw(obj)]
 
 
@@ -232,6 +235,19 @@ def _user(obj: Mapping[str, object]) -> list[AgentEvent] | None:
     return events
 
 
+def _rate_limit(obj: Mapping[str, object]) -> AgentEvent:
+    """The subscription's rate-limit state: ``status`` allowed/allowed_warning/rejected,
+    ``resets_at`` (unix seconds) and the window (``five_hour``, ``seven_day``, ...)."""
+    info = obj.get("rate_limit_info")
+    info = info if isinstance(info, dict) else {}
+    data: JsonObject = {
+        "status": _json(info.get("status")),
+        "resets_at": _json(info.get("resetsAt")),
+        "window": _json(info.get("rateLimitType")),
+    }
+    return AgentEvent("rate_limit", text=str(info.get("status", "")), data=data)
+
+
 def _result(obj: Mapping[str, object]) -> AgentEvent:
     data = _pick(
         obj,
@@ -305,6 +321,27 @@ def _tokens(result: Mapping[str, JsonValue]) -> tuple[int | None, int | None]:
     return (sum(known) if known else None), _int(usage.get("output_tokens"))
 
 
+_TRANSIENT_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
+_TRANSIENT_TEXT = (
+    "overloaded",
+    "rate limit",
+    "timed out",
+    "unable to connect",
+    "connection",
+    "econnreset",
+    "socket hang up",
+)
+
+
+def _transient(data: Mapping[str, object], text: str) -> bool:
+    """An API error another attempt may get past (the CLI's own retries ran out)."""
+    status = data.get("api_error_status")
+    if isinstance(status, int) and status in _TRANSIENT_STATUS:
+        return True
+    lowered = text.lower()
+    return lowered.startswith("api error") and any(word in lowered for word in _TRANSIENT_TEXT)
+
+
 @attrs.define
 class StreamAccumulator:
     """Follows a run's events and says how it ended (the fields of an AgentResult).
@@ -322,6 +359,7 @@ class StreamAccumulator:
     api_retries: int = 0
     events_seen: int = 0
     pending_tools: dict[str, str] = attrs.field(factory=dict)
+    rejected_until: datetime | None = None
 
     def feed(self, event: AgentEvent) -> None:
         """Take one event into account."""
@@ -338,6 +376,14 @@ class StreamAccumulator:
             self.pending_tools.pop(str(data.get("tool_use_id")), None)
         elif event.kind == "api_retry":
             self.api_retries += 1
+        elif event.kind == "rate_limit":
+            resets = data.get("resets_at")
+            if (
+                data.get("status") == "rejected"
+                and isinstance(resets, int | float)
+                and not isinstance(resets, bool)
+            ):
+                self.rejected_until = datetime.fromtimestamp(resets, UTC)
         elif event.kind == "result":
             self.result = event
             self.session_id = _str(data.get("session_id")) or self.session_id
@@ -384,6 +430,14 @@ class StreamAccumulator:
             reason = (
                 _SUBTYPE_REASONS.get(subtype) or _clip(self.result.text, _SUMMARY_LIMIT) or subtype or "error"
             )
+        retry_at: datetime | None = None
+        retryable = False
+        if outcome is not Outcome.SUCCEEDED:
+            if self.rejected_until is not None:
+                outcome, retry_at = Outcome.RATE_LIMITED, self.rejected_until
+                reason = f"usage limit reached ({reason})"
+            else:
+                retryable = _transient(data, self.result.text)
         input_tokens, output_tokens = _tokens(data)
         tail = self.result.text[-_TAIL_CHARS:]
         if stderr_text:
@@ -397,4 +451,6 @@ class StreamAccumulator:
             input_tokens=input_tokens,
             output_tokens=output_tokens,
             agent_session_id=self.session_id,
+            retryable=retryable,
+            retry_at=retry_at,
         )

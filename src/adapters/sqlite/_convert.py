@@ -39,7 +39,7 @@ SUMMARY_COLUMNS = "id, source, state, created_at, updated_at"
 RUN_COLUMNS = "task_id, state, approved, reviewed, reason"
 ATTEMPT_COLUMNS = (
     "task_id, number, started_at, finished_at, outcome, exit_code, reason, cost_usd,"
-    " input_tokens, output_tokens, agent_session_id"
+    " input_tokens, output_tokens, agent_session_id, retry_at"
 )
 EVENT_COLUMNS = "seq, at, kind, task_id, attempt, data"
 
@@ -144,6 +144,7 @@ def attempt_values(session_id: str, task_id: str, attempt: Attempt) -> Row:
         attempt.input_tokens,
         attempt.output_tokens,
         attempt.agent_session_id,
+        _optional_time_to_text(attempt.retry_at),
     )
 
 
@@ -159,6 +160,7 @@ def _attempt_from_row(row: Row) -> Attempt:
         input_tokens=row[8],
         output_tokens=row[9],
         agent_session_id=row[10],
+        retry_at=_optional_time_from_text(row[11]),
     )
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # busy_timeout first: switching to WAL needs a lock that another opener may hold.
 PRAGMAS = (
@@ -85,6 +86,7 @@ def create_schema(db: Any) -> None:
             "input_tokens": int,
             "output_tokens": int,
             "agent_session_id": str,
+            "retry_at": str,
         },
         pk=("session_id", "task_id", "number"),
         not_null=["started_at", "reason"],
@@ -118,3 +120,11 @@ def create_schema(db: Any) -> None:
     )
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     db["attempts"].create_index(["started_at"], index_name="attempts_by_start", if_not_exists=True)
+
+
+def migrate(conn: sqlite3.Connection, version: int) -> None:
+    """Bring a database written by an older orchcore up to SCHEMA_VERSION (in a write transaction)."""
+    if version < 2:
+        conn.execute("ALTER TABLE attempts ADD COLUMN retry_at TEXT")
+        conn.execute('CREATE INDEX IF NOT EXISTS attempts_by_start ON attempts ("started_at")')
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

@@ -20,7 +20,7 @@ import sqlite_utils
 
 from adapters.sqlite import _convert as convert
 from adapters.sqlite._lease import LockFiles
-from adapters.sqlite._schema import PRAGMAS, SCHEMA_VERSION, create_schema
+from adapters.sqlite._schema import PRAGMAS, SCHEMA_VERSION, create_schema, migrate
 from orchcore.errors import NotFound, SessionBusy, StoreError
 from orchcore.records import AttemptRecord, Event, Mutation, Session, SessionSummary, Snapshot, TaskRun
 from orchcore.tasks import Plan
@@ -87,6 +87,8 @@ class SqliteStore:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version == 0:
                 create_schema(self._db)
+            elif version < SCHEMA_VERSION:
+                migrate(conn, version)
             elif version != SCHEMA_VERSION:
                 raise StoreError(
                     f"{self._path} has schema version {version}; this orchcore reads {SCHEMA_VERSION}"
@@ -175,7 +177,7 @@ class SqliteStore:
     def _insert_attempts(conn: sqlite3.Connection, session_id: str, runs: Sequence[TaskRun]) -> None:
         conn.executemany(
             f"INSERT INTO attempts (session_id, {convert.ATTEMPT_COLUMNS})"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [convert.attempt_values(session_id, r.task_id, a) for r in runs for a in r.attempts],
         )
 

@@ -309,7 +309,7 @@ def log_lines(task: str, attempt: int, lines: Sequence[str], path: str, *, json_
 
 
 def budget(report: BudgetReport, *, json_out: bool) -> None:
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "session": r.session_id,
             "task": r.task_id,

@@ -177,7 +177,7 @@ def create_app(
         try:
             yield
         finally:
-            hooks.driver.stop()
+            await run_in_threadpool(hooks.driver.stop)  # it joins a thread: not on the event loop
 
     async def http_error(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)  # noqa: S101 - registered for HTTPException only
@@ -236,8 +236,8 @@ class _Webhook:
         return JSONResponse(result)
 
     async def _handle(self, request: Request) -> dict[str, Any]:
-        """Limit, read, authenticate, parse, validate, then run the command: in that order,
-        so nothing about a request is looked at before its sender is known."""
+        """Limit, read (bounded), authenticate, then parse, validate and run: nothing in the
+        body but the ``secret`` field is looked at before the sender is known."""
         client = request.client.host if request.client else "unknown"
         wait = self.limiter.retry_after(client)
         if wait is not None:

@@ -324,6 +324,14 @@ def openapi_document(version: str) -> dict[str, Any]:
                 },
             }
         },
+        "/openapi.json": {
+            "get": {
+                "summary": "This document; needs no secret.",
+                "operationId": "openapi",
+                "security": [],
+                "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}}},
+            }
+        },
         "/webhook/command": {
             "post": _operation("Run any command: {command, params}.", "CommandRequest", "command")
         },

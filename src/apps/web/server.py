@@ -50,7 +50,7 @@ class SessionWorker:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        if self._thread is None:
+        if self._thread is None or not self._thread.is_alive():
             self._thread = threading.Thread(target=self._loop, name=self._name, daemon=True)
             self._thread.start()
 
@@ -63,6 +63,10 @@ class SessionWorker:
         self._thread.join(timeout)
         if self._thread.is_alive():
             log.warning("engine thread still driving session %s at shutdown", self._current)
+        with self._lock:
+            left = sorted(self._queued)
+        if left:
+            log.warning("sessions not driven before shutdown (continue with resume): %s", ", ".join(left))
 
     def submit(self, session_id: str) -> None:
         with self._lock:
@@ -169,9 +173,11 @@ class Prepared:
         return int(self.sock.getsockname()[1])
 
     def run(self) -> None:
-        """Serve until stopped (Ctrl-C, or ``server.should_exit``), then close the runtime."""
+        """Serve until stopped (Ctrl-C, SIGTERM or ``server.should_exit``), then close the runtime."""
         try:
             self.server.run(sockets=[self.sock])
+        except KeyboardInterrupt:
+            pass  # uvicorn has shut down cleanly, then re-raised Ctrl-C: that is a normal stop
         finally:
             self.sock.close()
             self.runtime.close()

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
@@ -59,6 +60,11 @@ class AgentResult:
     input_tokens: int | None = None
     output_tokens: int | None = None
     agent_session_id: str | None = None
+    retryable: bool = False
+    """The failure is transient (rate limit, overload, a 5xx, the network): another
+    attempt may succeed, after a pause."""
+    retry_at: datetime | None = None
+    """When the provider said it will accept work again (a usage-limit reset)."""
 
 
 class Agent(Protocol):

@@ -11,6 +11,10 @@ class Clock(Protocol):
         """The current time, timezone-aware UTC."""
         ...
 
+    def sleep(self, seconds: float) -> None:
+        """Let ``seconds`` pass (the engine waiting out a backoff or a usage limit)."""
+        ...
+
 
 class Ids(Protocol):
     """Makes identifiers, so the domain stays deterministic under test."""

@@ -27,6 +27,10 @@ class FakeClock:
     def advance(self, seconds: float) -> None:
         self.current += timedelta(seconds=seconds)
 
+    def sleep(self, seconds: float) -> None:
+        """Time passes at once: tests never wait."""
+        self.advance(max(0.0, seconds))
+
 
 @attrs.define
 class SequentialIds:

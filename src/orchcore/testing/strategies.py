@@ -162,6 +162,7 @@ any_attempt = st.builds(
     input_tokens=_optional_counts,
     output_tokens=_optional_counts,
     agent_session_id=_optional_ids,
+    retry_at=_optional_times,
 )
 
 

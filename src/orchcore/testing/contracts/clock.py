@@ -27,6 +27,12 @@ class ClockContract:
         assert now.tzinfo is not None
         assert now.astimezone(UTC) == now
 
+    def test_sleep_lets_that_much_time_pass(self, make_clock: Callable[[], Clock]) -> None:
+        clock = make_clock()
+        before = clock.now()
+        clock.sleep(0.05)
+        assert clock.now() - before >= timedelta(seconds=0.05)
+
     def test_time_never_goes_backwards(self, make_clock: Callable[[], Clock]) -> None:
         clock = make_clock()
         readings = [clock.now() for _ in range(200)]
