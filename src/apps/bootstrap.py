@@ -75,6 +75,7 @@ class Runtime:
             logs=self.logs,
             policy=s.approval_policy(),
             budget=s.budget_policy(),
+            retry=s.retry_policy(),
             workdir=str(s.path(s.paths.workdir)),
             timeout_s=s.agent.timeout_s,
             watch=watch,

@@ -5,7 +5,8 @@ variables. The only module that reads the environment.
     paths:     {state_dir: .orch, workdir: ., tasks_dir: tasks}
     logging:   {level: WARNING, file: null}
     agent:     {name: command, command: [...], timeout_s: 1800, idle_timeout_s: null,
-                env_passthrough: [NAMES]}
+                env_passthrough: [NAMES], max_attempts: 3, retry_delay_s: 30,
+                max_retry_delay_s: 600, ...keys of the chosen agent}
     budget:    {max_daily_cost_usd: null, warn_at: 0.75, max_task_cost_usd: null,
                 timezone: local, prices: {MODEL_PREFIX: {input, output, cache_write, cache_read}}}
 
@@ -28,7 +29,7 @@ import attrs
 
 from orchcore.budget import DEFAULT_PRICES, BudgetPolicy, Price
 from orchcore.errors import ConfigError
-from orchcore.policy import ApprovalMode, ApprovalPolicy
+from orchcore.policy import ApprovalMode, ApprovalPolicy, RetryPolicy
 
 CONFIG_NAMES = ("orch.yaml", "orch.yml")
 ENV_PREFIX = "ORCH_"
@@ -101,6 +102,9 @@ class AgentSettings:
     timeout_s: float = 1800.0
     idle_timeout_s: float | None = None
     env_passthrough: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+    max_attempts: int = 3  # for transient failures (rate limits, overload, 5xx, network)
+    retry_delay_s: float = 30.0  # doubles per attempt
+    max_retry_delay_s: float = 600.0
     # keys only the chosen agent knows (executable, model, base_url, ...): passed to its factory
     options: dict[str, Any] = attrs.field(factory=dict)
 
@@ -172,6 +176,11 @@ class Settings:
             tz=_timezone(b.timezone),
             prices=prices,
         )
+
+    def retry_policy(self) -> RetryPolicy:
+        """How transient agent failures are retried."""
+        a = self.agent
+        return RetryPolicy(max_attempts=a.max_attempts, base_delay_s=a.retry_delay_s, max_delay_s=a.max_retry_delay_s)
 
     def approval_policy(self) -> ApprovalPolicy:
         a = self.approval

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.anthropic_api import FakeAnthropicAPI, Usage, text_turn, tool_turn
+from tests.fakes.anthropic_api import Fail, FakeAnthropicAPI, Usage, text_turn, tool_turn
 
 ROOT = Path(__file__).resolve().parents[2]
 CLAUDE = ROOT / ".tools" / "claude" / "node_modules" / ".bin" / "claude"
@@ -42,7 +42,7 @@ Anything.
 """
 
 
-def project(tmp_path: Path, api: FakeAnthropicAPI, daily_limit: str) -> Path:
+def project(tmp_path: Path, api: FakeAnthropicAPI, daily_limit: str, extra: str = "") -> Path:
     work = tmp_path / "project"
     work.mkdir()
     (work / "tasks.md").write_text(TASKS)
@@ -53,6 +53,7 @@ def project(tmp_path: Path, api: FakeAnthropicAPI, daily_limit: str) -> Path:
         f"  base_url: {api.base_url}\n"
         f"  config_dir: {tmp_path / 'claude-config'}\n"
         "  timeout_s: 120\n"
+        f"{extra}"
         "budget:\n"
         f"  max_daily_cost_usd: {daily_limit}\n"
         "  timezone: UTC\n"
@@ -118,3 +119,17 @@ def test_crossing_the_daily_budget_mid_task_stops_claude_and_halts_with_an_exact
     assert Decimal(ledger["spent_usd"]) == Decimal("0.600025")
     assert ledger["level"] == "exceeded"
     assert [(a["task"], a["cost_usd"]) for a in ledger["attempts"]] == [("1", "0.600025")]
+
+
+def test_an_api_error_past_the_clis_own_retries_is_retried_by_orch_after_a_backoff(tmp_path: Path) -> None:
+    with FakeAnthropicAPI() as api:
+        work = project(tmp_path, api, "5", extra="  max_retries: 0\n  retry_delay_s: 1\n")
+        api.play(Fail(500, "fake internal error"), text_turn("done"), text_turn("done too"))
+        run = orch(work, "run", "tasks.md", "--auto-approve")
+    assert run.returncode == 0, run.stdout + run.stderr
+    status = json.loads(orch(work, "status", "--json").stdout)
+    assert [(t["state"], t["attempts"]) for t in status["tasks"]] == [("completed", 2), ("completed", 1)]
+    events = json.loads(orch(work, "logs", "-n", "500", "--json").stdout)
+    first = next(e for e in events if e["kind"] == "task_finished")
+    assert first["data"]["state"] == "interrupted"
+    assert "retry 2 of 3" in first["data"]["reason"]
