@@ -66,7 +66,10 @@ class Runtime:
     agents: Callable[[str], Agent]
 
     def engine(self, agent: Agent, watch: Watcher) -> Engine:
+        from adapters.files.questions import FileQuestions
+
         s = self.settings
+        workdir = str(s.path(s.paths.workdir))
         return Engine(
             store=self.store,
             agent=agent,
@@ -76,7 +79,8 @@ class Runtime:
             policy=s.approval_policy(),
             budget=s.budget_policy(),
             retry=s.retry_policy(),
-            workdir=str(s.path(s.paths.workdir)),
+            workdir=workdir,
+            questions=FileQuestions(workdir),
             timeout_s=s.agent.timeout_s,
             watch=watch,
         )

@@ -16,10 +16,12 @@ def configure_logging(settings: Settings) -> None:
         settings.path(settings.logging.file) if settings.logging.file else settings.state_dir / "orch.log"
     )
     target.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(target, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler: logging.Handler | None = None
     for name in ("orchcore", "adapters", "apps"):
         logger = logging.getLogger(name)
         logger.setLevel(level)
         if not any(isinstance(h, logging.FileHandler) for h in logger.handlers):
+            if handler is None:  # opened only when needed: a second call leaves no file open
+                handler = logging.FileHandler(target, encoding="utf-8")
+                handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
             logger.addHandler(handler)

@@ -77,7 +77,7 @@ def webhook_secret(settings: Settings, environ: Mapping[str, str] | None = None)
 
     Raises ConfigError when the ``.env`` file exists but cannot be read.
     """
-    env = os.environ if environ is None else environ  # noqa: TID251 - secrets are read here, like settings
+    env = os.environ if environ is None else environ
     value = env.get(WEBHOOK_SECRET, "")
     if not value:
         path = dotenv_path(settings)

@@ -180,7 +180,9 @@ class Settings:
     def retry_policy(self) -> RetryPolicy:
         """How transient agent failures are retried."""
         a = self.agent
-        return RetryPolicy(max_attempts=a.max_attempts, base_delay_s=a.retry_delay_s, max_delay_s=a.max_retry_delay_s)
+        return RetryPolicy(
+            max_attempts=a.max_attempts, base_delay_s=a.retry_delay_s, max_delay_s=a.max_retry_delay_s
+        )
 
     def approval_policy(self) -> ApprovalPolicy:
         a = self.approval

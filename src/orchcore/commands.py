@@ -46,6 +46,8 @@ def apply_command(
         raise NotFound(f"task {task_id} is not in this session (tasks: {', '.join(snap.plan.ids)})")
     if command in _GATE_COMMANDS:
         return _gate_command(snap, command, now, task_id, text, source)
+    if command is Command.ANSWER:
+        return _answer(snap, now, task_id, text, source)
     if command in _TASK_COMMANDS:
         if task_id is None:
             raise IllegalTransition(
@@ -104,6 +106,29 @@ def _gate_command(
     state = next_session_state(session.state, command)
     new_session = attrs.evolve(session, state=state, waiting_for=None, gate=None, reason="", updated_at=now)
     events = _events(now, command, source, waiting, text, session.state, state, run, new_run)
+    return Mutation(session=new_session, runs=(new_run,), events=events)
+
+
+def _answer(snap: Snapshot, now: datetime, task_id: str | None, text: str, source: str) -> Mutation:
+    session = snap.session
+    waiting = session.waiting_for
+    assert waiting is not None  # noqa: S101 - WAITING_ANSWER always names its task
+    if task_id is not None and task_id != waiting:
+        raise IllegalTransition(
+            f"task {task_id}",
+            snap.run(task_id).state.value,
+            "answer",
+            [f"answer {waiting} (the task asking)"],
+        )
+    if not text.strip():
+        raise IllegalTransition("the session", _describe(snap), "answer without text", ["answer TEXT"])
+    run = snap.run(waiting)
+    new_run = attrs.evolve(
+        run, state=next_task_state(waiting, run.state, Command.ANSWER), answer=text.strip()
+    )
+    state = next_session_state(session.state, Command.ANSWER)
+    new_session = attrs.evolve(session, state=state, waiting_for=None, gate=None, reason="", updated_at=now)
+    events = _events(now, Command.ANSWER, source, waiting, text, session.state, state, run, new_run)
     return Mutation(session=new_session, runs=(new_run,), events=events)
 
 

@@ -58,6 +58,13 @@ class Idle:
 
 
 @attrs.frozen
+class AwaitAnswer:
+    """Stop: the agent asked a question and a human must answer it."""
+
+    task_id: str
+
+
+@attrs.frozen
 class Wait:
     """Nothing can start before ``until`` (a backoff, or a usage limit's reset)."""
 
@@ -73,7 +80,7 @@ class Halt:
     budget: BudgetStatus
 
 
-Action = StartTask | AwaitApproval | Finish | Idle | Halt | Wait
+Action = StartTask | AwaitApproval | AwaitAnswer | Finish | Idle | Halt | Wait
 
 
 def decide(
@@ -97,6 +104,8 @@ def decide(
         run = runs[task_id]
         if run.state is TaskState.WAITING_APPROVAL:
             return AwaitApproval(task_id, Gate.BEFORE)  # still waiting after a pause and resume
+        if run.state is TaskState.WAITING_ANSWER:
+            return AwaitAnswer(task_id)
         if run.state is TaskState.COMPLETED and not run.reviewed and policy.after(snap.plan.task(task_id)):
             return AwaitApproval(task_id, Gate.AFTER)
     satisfied = {t for t, r in runs.items() if r.state in DONE_TASK}
@@ -135,6 +144,16 @@ def decide(
 
 def _retry_at(run: TaskRun) -> datetime | None:
     return run.attempts[-1].retry_at if run.attempts else None
+
+
+def await_answer(snap: Snapshot, action: AwaitAnswer, now: datetime) -> Mutation:
+    """Stop the session again for a question still unanswered (after a pause and resume)."""
+    state = next_session_state(snap.session.state, Step.ASK)
+    reason = f"task {action.task_id} asks: {snap.run(action.task_id).question}"
+    session = attrs.evolve(
+        snap.session, state=state, waiting_for=action.task_id, gate=Gate.ANSWER, reason=reason, updated_at=now
+    )
+    return Mutation(session=session, events=(_session_event(now, state, reason, action.task_id),))
 
 
 def wait(snap: Snapshot, action: Wait, now: datetime) -> Mutation:
@@ -258,6 +277,7 @@ def record_result(
     interrupted: bool = False,
     extra: tuple[Event, ...] = (),
     retry: RetryPolicy | None = None,
+    question: str | None = None,
 ) -> Mutation:
     """Record how the running attempt of ``task_id`` ended.
 
@@ -265,6 +285,13 @@ def record_result(
     whatever the agent did. A pause takes effect after this, at the next step.
     """
     run = snap.run(task_id)
+    asking = (
+        question is not None
+        and result.outcome is Outcome.SUCCEEDED
+        and snap.session.state is SessionState.RUNNING
+    )
+    if asking:
+        result = attrs.evolve(result, outcome=Outcome.ASKED, reason="asked a question")
     retry_at, reason = _retry_plan(run.attempt, result, now, retry)
     finished = attrs.evolve(
         run.attempts[-1],
@@ -280,6 +307,8 @@ def record_result(
     )
     if snap.session.state is SessionState.CANCELLED:
         step = Step.STOP
+    elif asking:
+        step = Step.ASK
     elif interrupted or retry_at is not None:
         step = Step.INTERRUPT  # stopped for a reason that is not the task's fault: run it again later
     elif result.outcome is Outcome.SUCCEEDED:
@@ -288,6 +317,17 @@ def record_result(
         step = Step.FAIL
     state = next_task_state(task_id, run.state, step)
     task_run = attrs.evolve(run, state=state, attempts=(*run.attempts[:-1], finished), reason=reason)
+    session = attrs.evolve(snap.session, updated_at=now)
+    asked: tuple[Event, ...] = ()
+    if asking and question is not None:
+        task_run = attrs.evolve(task_run, question=question, answer="")
+        gated = next_session_state(snap.session.state, Step.ASK)
+        why = f"task {task_id} asks: {question}"
+        session = attrs.evolve(session, state=gated, waiting_for=task_id, gate=Gate.ANSWER, reason=why)
+        asked = (
+            Event(EventKind.QUESTION, now, task_id=task_id, attempt=finished.number, data={"text": question}),
+            _session_event(now, gated, why, task_id),
+        )
     data: JsonObject = {
         "outcome": result.outcome.value,
         "state": state.value,
@@ -297,9 +337,7 @@ def record_result(
         "duration_s": round((now - finished.started_at).total_seconds(), 3),
     }
     event = Event(EventKind.TASK_FINISHED, now, task_id=task_id, attempt=finished.number, data=data)
-    return Mutation(
-        session=attrs.evolve(snap.session, updated_at=now), runs=(task_run,), events=(event, *extra)
-    )
+    return Mutation(session=session, runs=(task_run,), events=(event, *asked, *extra))
 
 
 def halt(snap: Snapshot, action: Halt, now: datetime, resume_at: datetime) -> Mutation:

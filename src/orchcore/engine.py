@@ -17,11 +17,13 @@ import attrs
 from orchcore.budget import BudgetPolicy, BudgetStatus, RunningCost, Usage, status, total
 from orchcore.decide import (
     Action,
+    AwaitAnswer,
     AwaitApproval,
     Finish,
     Halt,
     StartTask,
     Wait,
+    await_answer,
     begin,
     budget_crossings,
     decide,
@@ -38,8 +40,10 @@ from orchcore.policy import ApprovalPolicy, RetryPolicy
 from orchcore.ports.agent import Agent, AgentEvent, AgentRequest, AgentResult
 from orchcore.ports.clock import Clock, Ids
 from orchcore.ports.logs import TaskLogs
+from orchcore.ports.questions import QuestionBox
 from orchcore.ports.store import Store
-from orchcore.prompt import build_prompt
+from orchcore.prompt import answer_prompt, build_prompt
+from orchcore.questions import question_in
 from orchcore.records import Event, EventKind, Mutation, Outcome, Session, Snapshot
 from orchcore.state import SessionState
 
@@ -70,6 +74,7 @@ class Engine:
     policy: ApprovalPolicy = attrs.field(factory=ApprovalPolicy)
     budget: BudgetPolicy = attrs.field(factory=BudgetPolicy)
     retry: RetryPolicy = attrs.field(factory=RetryPolicy)
+    questions: QuestionBox | None = None
     workdir: str = "."
     timeout_s: float = 1800.0
     watch: Watcher = _ignore
@@ -158,6 +163,8 @@ class Engine:
                 return halt(s, action, now, self.budget.next_day(now))
             if isinstance(action, Wait):
                 return wait(s, action, now)
+            if isinstance(action, AwaitAnswer):
+                return await_answer(s, action, now)
             return Mutation()
 
         snap = self._commit(session_id, step)
@@ -166,15 +173,26 @@ class Engine:
     def _run_task(self, snap: Snapshot, action: StartTask) -> None:
         session_id = snap.session.id
         task = snap.plan.task(action.task_id)
+        run = snap.run(task.id)
+        resume = _resumable(snap, task.id)
+        answered = len(run.attempts) >= 2 and run.attempts[-2].outcome is Outcome.ASKED and bool(run.answer)
+        if answered and self.questions is not None:
+            self.questions.answer(task.id, run.answer)
+        if answered and resume is not None:
+            prompt = answer_prompt(run.question, run.answer)
+        elif answered:
+            prompt = build_prompt(snap.plan, task, question=run.question, answer=run.answer)
+        else:
+            prompt = build_prompt(snap.plan, task)
         request = AgentRequest(
             session_id=session_id,
             task_id=task.id,
             attempt=action.attempt,
-            prompt=build_prompt(snap.plan, task),
+            prompt=prompt,
             workdir=self.workdir,
             log_path=self.logs.path(session_id, task.id, action.attempt),
             timeout_s=self.timeout_s,
-            resume_agent_session=_resumable(snap, task.id),
+            resume_agent_session=resume,
         )
         spent_today = self._spent_today()
         before = self._budget_status(snap, spent_today)
@@ -194,24 +212,39 @@ class Engine:
         if result.cost_usd is None and sink.cost.by_message:
             result = attrs.evolve(result, cost_usd=sink.cost.so_far)  # priced from the streamed usage
         after = self._budget_status(snap, spent_today, result.cost_usd or Decimal(0))
+        question = None
+        if result.outcome is Outcome.SUCCEEDED:
+            question = (
+                self.questions.question(task.id) if self.questions is not None else None
+            ) or question_in(result.final_text)
         ended = self.clock.now()
         crossings = budget_crossings(before, after, ended, task.id)
         self._commit(
             session_id,
             lambda s: record_result(
-                s, task.id, result, ended, interrupted=sink.budget_stop, extra=crossings, retry=self.retry
+                s,
+                task.id,
+                result,
+                ended,
+                interrupted=sink.budget_stop,
+                extra=crossings,
+                retry=self.retry,
+                question=question,
             ),
         )
 
 
 def _resumable(snap: Snapshot, task_id: str) -> str | None:
-    """The agent session to continue: that of an attempt cut off by a limit, a
-    transient error or a budget stop (the task itself was fine)."""
+    """The agent session to continue: that of an attempt that asked a question, or
+    was cut off by a limit, a transient error or a budget stop (the task itself was fine)."""
     run = snap.run(task_id)
     if len(run.attempts) < 2:
         return None
     previous = run.attempts[-2]
-    if previous.outcome in (Outcome.RATE_LIMITED, Outcome.STOPPED) or previous.retry_at is not None:
+    if (
+        previous.outcome in (Outcome.RATE_LIMITED, Outcome.STOPPED, Outcome.ASKED)
+        or previous.retry_at is not None
+    ):
         return previous.agent_session_id
     return None
 

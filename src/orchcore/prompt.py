@@ -12,8 +12,14 @@ HOUSE_RULES = (
 )
 
 
-def build_prompt(plan: Plan, task: Task, *, feedback: str = "") -> str:
-    """The full prompt for ``task``; ``feedback`` is added on a retry."""
+def answer_prompt(question: str, answer: str) -> str:
+    """What an agent gets when it continues its own session after asking a human."""
+    return f"A human answered your question.\n\nYour question:\n{question}\n\nThe answer:\n{answer}\n\nContinue the task.\n"
+
+
+def build_prompt(plan: Plan, task: Task, *, feedback: str = "", question: str = "", answer: str = "") -> str:
+    """The full prompt for ``task``; ``feedback`` is added on a retry, and an earlier
+    question with its answer when the agent cannot continue its own session."""
     parts = [f"# Task {task.id}: {task.title}"]
     meta = [f"Type: {task.type}", f"Priority: {task.priority.value}"]
     if task.module:
@@ -35,5 +41,7 @@ def build_prompt(plan: Plan, task: Task, *, feedback: str = "") -> str:
         parts.append(f"## Already done\nTasks {done} are complete.")
     if feedback:
         parts.append(f"## Feedback on the previous attempt\n{feedback}")
+    if question and answer:
+        parts.append(f"## Your earlier question\n{question}\n\n## The human's answer\n{answer}")
     parts.append("## Rules\n" + "\n".join(f"- {rule}" for rule in HOUSE_RULES))
     return "\n\n".join(parts) + "\n"

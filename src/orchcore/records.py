@@ -35,6 +35,7 @@ class Outcome(enum.StrEnum):
     INTERRUPTED = "interrupted"
     ERROR = "error"
     RATE_LIMITED = "rate_limited"  # the provider refused until a reset time
+    ASKED = "asked"  # the agent stopped to ask a human a question
 
 
 @attrs.frozen
@@ -81,6 +82,8 @@ class TaskRun:
     reviewed: bool = False
     attempts: tuple[Attempt, ...] = ()
     reason: str = ""
+    question: str = ""  # the agent's last question to a human
+    answer: str = ""  # the human's answer to it
 
     @property
     def attempt(self) -> int:
@@ -100,6 +103,7 @@ class EventKind(enum.StrEnum):
     APPROVAL_NEEDED = "approval_needed"
     AGENT = "agent"
     BUDGET = "budget"
+    QUESTION = "question"
 
 
 @attrs.frozen

@@ -154,6 +154,9 @@ def suggestions(snap: Snapshot, *, engine_attached: bool) -> list[str]:
     if state is SessionState.WAITING_APPROVAL and waiting is not None:
         tail = "" if engine_attached else " (then: resume)"
         return [f"approve {waiting}{tail}", f"reject {waiting}", "status"]
+    if state is SessionState.WAITING_ANSWER and waiting is not None:
+        tail = "" if engine_attached else " (then: resume)"
+        return [f'answer "..."{tail}', f"skip {waiting}", "status"]
     if state is SessionState.PAUSED:
         return ["resume"]
     if state is SessionState.RUNNING and not engine_attached:

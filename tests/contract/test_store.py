@@ -167,6 +167,8 @@ def test_a_database_from_schema_1_is_migrated_and_keeps_its_data(tmp_path: Path)
     store.close()
     with sqlite3.connect(path) as conn:  # what orchcore 0.1 wrote: no retry_at column
         conn.execute("ALTER TABLE attempts DROP COLUMN retry_at")
+        conn.execute("ALTER TABLE task_runs DROP COLUMN question")
+        conn.execute("ALTER TABLE task_runs DROP COLUMN answer")
         conn.execute("PRAGMA user_version = 1")
     reopened = SqliteStore(str(path))
     try:
@@ -175,7 +177,11 @@ def test_a_database_from_schema_1_is_migrated_and_keeps_its_data(tmp_path: Path)
         attempt = Attempt(1, NOW, retry_at=retry)
         after = reopened.transact("s1", lambda s: Mutation(runs=(TaskRun("1", attempts=(attempt,)),)))
         assert after.run("1").attempts[0].retry_at == retry
+        asked = reopened.transact(
+            "s1", lambda s: Mutation(runs=(TaskRun("1", question="Why?", answer="Because."),))
+        )
+        assert (asked.run("1").question, asked.run("1").answer) == ("Why?", "Because.")
     finally:
         reopened.close()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3

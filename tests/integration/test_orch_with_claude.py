@@ -133,3 +133,32 @@ def test_an_api_error_past_the_clis_own_retries_is_retried_by_orch_after_a_backo
     first = next(e for e in events if e["kind"] == "task_finished")
     assert first["data"]["state"] == "interrupted"
     assert "retry 2 of 3" in first["data"]["reason"]
+
+
+def test_a_question_round_trips_through_orch_answer_and_claude_continues_its_session(tmp_path: Path) -> None:
+    with FakeAnthropicAPI() as api:
+        work = project(tmp_path, api, "5")
+        api.play(
+            text_turn("I looked at the task.\n\nShould hello.txt say hello or hi?"),
+            tool_turn("Write", {"file_path": str(work / "hello.txt"), "content": "hi\n"}),
+            text_turn("done"),
+            text_turn("nothing to do"),
+        )
+        asked = orch(work, "run", "tasks.md", "--auto-approve")
+        assert asked.returncode == 0, asked.stdout + asked.stderr
+        assert "task 1 asks: Should hello.txt say hello or hi?" in asked.stdout
+        status = json.loads(orch(work, "status", "--json").stdout)
+        assert status["session"]["state"] == "waiting_answer"
+        answered = orch(work, "answer", "Say hi, please")
+        assert answered.returncode == 0, answered.stderr
+        resumed = orch(work, "resume")
+        assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+        turns = api.main_turns
+    assert (work / "hello.txt").read_text() == "hi\n"
+    assert (work / "questions" / "1-answer.md").read_text() == "Say hi, please\n"
+    # the second run continued the first conversation: it carries the question and the answer
+    resumed_request = turns[1].messages
+    assert "Should hello.txt say hello or hi?" in json.dumps(resumed_request)
+    assert "Say hi, please" in json.dumps(resumed_request)
+    status = json.loads(orch(work, "status", "--json").stdout)
+    assert [t["state"] for t in status["tasks"]] == ["completed", "completed"]

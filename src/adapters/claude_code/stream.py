@@ -453,4 +453,5 @@ class StreamAccumulator:
             agent_session_id=self.session_id,
             retryable=retryable,
             retry_at=retry_at,
+            final_text=self.result.text if outcome is Outcome.SUCCEEDED else "",
         )

@@ -78,7 +78,7 @@ def _result(proc: ProcessResult, timeout_s: float, idle_s: float | None) -> Agen
     if proc.stopped is not None:
         return AgentResult(Outcome.STOPPED, reason=proc.stopped, output_tail=tail)
     if proc.exit_code == 0:
-        return AgentResult(Outcome.SUCCEEDED, exit_code=0, output_tail=tail)
+        return AgentResult(Outcome.SUCCEEDED, exit_code=0, output_tail=tail, final_text=tail)
     last = (proc.stderr_tail or proc.tail or ("",))[-1].strip()
     reason = f"exit code {proc.exit_code}" + (f": {last}" if last else "")
     return AgentResult(Outcome.FAILED, exit_code=proc.exit_code, reason=reason, output_tail=tail)

@@ -36,7 +36,7 @@ SESSION_COLUMNS = (
     "id, source, state, created_at, updated_at, auto_approve, agent, waiting_for, gate, reason, version"
 )
 SUMMARY_COLUMNS = "id, source, state, created_at, updated_at"
-RUN_COLUMNS = "task_id, state, approved, reviewed, reason"
+RUN_COLUMNS = "task_id, state, approved, reviewed, reason, question, answer"
 ATTEMPT_COLUMNS = (
     "task_id, number, started_at, finished_at, outcome, exit_code, reason, cost_usd,"
     " input_tokens, output_tokens, agent_session_id, retry_at"
@@ -126,7 +126,7 @@ def summary_from_row(row: Row) -> SessionSummary:
 
 def run_values(run: TaskRun) -> Row:
     """Values in RUN_COLUMNS order (without session and position)."""
-    return (run.task_id, run.state.value, run.approved, run.reviewed, run.reason)
+    return (run.task_id, run.state.value, run.approved, run.reviewed, run.reason, run.question, run.answer)
 
 
 def attempt_values(session_id: str, task_id: str, attempt: Attempt) -> Row:
@@ -182,6 +182,8 @@ def runs_from_rows(run_rows: Iterable[Row], attempt_rows: Iterable[Row]) -> dict
             reviewed=bool(row[3]),
             attempts=tuple(attempts.get(row[0], ())),
             reason=row[4],
+            question=row[5],
+            answer=row[6],
         )
         for row in run_rows
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # busy_timeout first: switching to WAL needs a lock that another opener may hold.
 PRAGMAS = (
@@ -65,9 +65,11 @@ def create_schema(db: Any) -> None:
             "approved": int,
             "reviewed": int,
             "reason": str,
+            "question": str,
+            "answer": str,
         },
         pk=("session_id", "task_id"),
-        not_null=["position", "state", "approved", "reviewed", "reason"],
+        not_null=["position", "state", "approved", "reviewed", "reason", "question", "answer"],
         foreign_keys=[("session_id", "sessions", "id")],
         if_not_exists=True,
     )
@@ -127,4 +129,7 @@ def migrate(conn: sqlite3.Connection, version: int) -> None:
     if version < 2:
         conn.execute("ALTER TABLE attempts ADD COLUMN retry_at TEXT")
         conn.execute('CREATE INDEX IF NOT EXISTS attempts_by_start ON attempts ("started_at")')
+    if version < 3:
+        conn.execute("ALTER TABLE task_runs ADD COLUMN question TEXT NOT NULL DEFAULT ''")
+        conn.execute("ALTER TABLE task_runs ADD COLUMN answer TEXT NOT NULL DEFAULT ''")
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

@@ -211,7 +211,7 @@ class SqliteStore:
         changed = {r.task_id: r for r in mutation.runs}  # the last one wins, as in a dict
         if changed:
             conn.executemany(
-                "UPDATE task_runs SET state = ?, approved = ?, reviewed = ?, reason = ?"
+                "UPDATE task_runs SET state = ?, approved = ?, reviewed = ?, reason = ?, question = ?, answer = ?"
                 " WHERE session_id = ? AND task_id = ?",
                 [(*convert.run_values(r)[1:], session_id, r.task_id) for r in changed.values()],
             )
@@ -244,7 +244,7 @@ class SqliteStore:
                 )
                 conn.executemany(
                     f"INSERT INTO task_runs (session_id, position, {convert.RUN_COLUMNS})"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [(session.id, i, *convert.run_values(r)) for i, r in enumerate(runs)],
                 )
                 self._insert_attempts(conn, session.id, runs)

@@ -274,6 +274,23 @@ def reject(
 
 
 @app.command()
+def answer(
+    ctx: typer.Context,
+    text: Annotated[str, typer.Argument(help="Your answer to the agent's question.")],
+    task: Annotated[
+        str | None, typer.Option("--task", "-t", help="The asking task (default: the one waiting).")
+    ] = None,
+    session: SessionOption = None,
+    json_out: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Answer the question an agent asked; `orch resume` continues it (in the same agent session)."""
+    from orchcore.state import Command
+
+    _command(ctx, Command.ANSWER, config, session, task, text=text, json_out=json_out)
+
+
+@app.command()
 def pause(
     ctx: typer.Context,
     session: SessionOption = None,
@@ -408,6 +425,11 @@ def sessions(ctx: typer.Context, json_out: JsonOption = False, config: ConfigOpt
     with errors():
         rt = runtime(ctx, config)
         render.session_list(rt.store.sessions(), json_out=json_out)
+
+
+from apps.cli.serve import serve_command  # noqa: E402 - imports only typer: `orch --help` stays fast
+
+app.command(name="serve")(serve_command)
 
 
 def main() -> None:

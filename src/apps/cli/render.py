@@ -134,6 +134,8 @@ class Progress:
                 else "is done; checkpoint: review it"
             )
             self.line(f"{when} task {event.task_id} {what}")
+        elif event.kind is EventKind.QUESTION:
+            self.line(f"{when} task {event.task_id} asks: {data.get('text', '')}")
         elif event.kind is EventKind.BUDGET:
             word = "budget warning" if data.get("level") == "warn" else "budget reached"
             self.line(f"{when} {word}: {data.get('text', '')}")
@@ -263,6 +265,7 @@ def command_done(
     task = next(iter(changed), None) or before.session.waiting_for
     done = {
         "approve": f"approved task {task}",
+        "answer": f"answered task {task}",
         "reject": f"rejected task {task}: it is failed",
         "pause": "paused: a running task finishes, nothing new starts",
         "resume": "resumed",

@@ -34,9 +34,11 @@ def serve_command(
     from apps.cli.main import BAD_INPUT, errors, fail
     from apps.logs import configure_logging
     from apps.settings import load_settings
+    from apps.web.server import prepare
 
     try:
-        from apps.web.server import prepare
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
     except ImportError as exc:
         fail(
             BAD_INPUT,

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from orchcore.errors import ConfigError, OrchError, SessionBusy
+from orchcore.records import EventKind
 
 if TYPE_CHECKING:
     import uvicorn
@@ -114,7 +115,7 @@ class SessionWorker:
 
 
 def _log_event(event: Event) -> None:
-    if event.kind.value != "agent":
+    if event.kind is not EventKind.AGENT:  # agent chatter stays in the task logs
         log.info("event %s task=%s %s", event.kind.value, event.task_id, event.data)
 
 

@@ -65,6 +65,8 @@ class AgentResult:
     attempt may succeed, after a pause."""
     retry_at: datetime | None = None
     """When the provider said it will accept work again (a usage-limit reset)."""
+    final_text: str = ""
+    """The agent's last message to the human, if it has one (a question is read from it)."""
 
 
 class Agent(Protocol):

@@ -99,3 +99,21 @@ class ScriptedAgent:
     def ran(self) -> list[str]:
         """Task ids in the order they were run (one per attempt)."""
         return [r.task_id for r in self.requests]
+
+
+@attrs.define
+class MemoryQuestions:
+    """A QuestionBox in memory; ``ask`` plays the agent leaving a question file."""
+
+    asked: dict[str, str] = attrs.field(factory=dict)
+    answers: dict[str, str] = attrs.field(factory=dict)
+
+    def ask(self, task_id: str, text: str) -> None:
+        self.asked[task_id] = text
+        self.answers.pop(task_id, None)
+
+    def question(self, task_id: str) -> str | None:
+        return None if task_id in self.answers else self.asked.get(task_id)
+
+    def answer(self, task_id: str, text: str) -> None:
+        self.answers[task_id] = text

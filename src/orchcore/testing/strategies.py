@@ -182,6 +182,8 @@ def task_runs(draw: st.DrawFn, task_id: str, max_attempts: int = 3) -> TaskRun:
         reviewed=draw(st.booleans()),
         attempts=tuple(attrs.evolve(a, number=n) for n, a in enumerate(drawn, start=1)),
         reason=draw(texts),
+        question=draw(texts),
+        answer=draw(texts),
     )
 
 
