@@ -7,6 +7,7 @@
     ├── SessionBusy          another engine holds the session's lease
     ├── StoreError           the store failed (I/O, corruption) — adapter translated
     ├── AgentUnavailable     the agent cannot be started (missing executable, bad config)
+    ├── NotifyError          a notification could not be delivered (retryable or not)
     └── ConfigError          settings are invalid
 
 Each class means one thing a caller can act on. Adapters translate library
@@ -71,6 +72,14 @@ class StoreError(OrchError):
 
 class AgentUnavailable(OrchError):
     """The agent cannot be started as configured."""
+
+
+class NotifyError(OrchError):
+    """A notifier could not deliver; ``retryable`` says whether a later try may succeed."""
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        self.retryable = retryable
+        super().__init__(message)
 
 
 class ConfigError(OrchError):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from orchcore.ports.agent import Agent, AgentEvent, AgentRequest, AgentResult, EventSink
 from orchcore.ports.clock import Clock, Ids
 from orchcore.ports.logs import TaskLogs
+from orchcore.ports.notifier import Notification, NotificationKind, Notifier
 from orchcore.ports.questions import QuestionBox
 from orchcore.ports.store import Store
 from orchcore.ports.workspace import Workspace
@@ -21,6 +22,9 @@ __all__ = [
     "Clock",
     "EventSink",
     "Ids",
+    "Notification",
+    "NotificationKind",
+    "Notifier",
     "QuestionBox",
     "Store",
     "TaskLogs",
