@@ -4,25 +4,37 @@ imports adapters (import-linter enforces it); tests build a Runtime themselves.
 Agents are found by name in one registry: the built-ins below, then the
 ``orchcore.adapters`` entry-point group (``agent.NAME = "pkg.module:factory"``),
 so a user's agent is wired exactly like ours. A factory is called as
-``factory(agent_config: dict, base_env: dict) -> Agent``.
+``factory(agent_config: dict, base_env: dict) -> Agent``. Notification channels
+likewise: console, n8n and telegram, then ``notifier.NAME`` entry points called
+as ``factory(notifications_config: dict) -> Notifier``.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+import logging
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from importlib.metadata import entry_points
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 
 from apps.settings import Settings, agent_environment
+from orchcore.delivery import DeliveryPolicy
 from orchcore.engine import Engine, Watcher
-from orchcore.errors import AgentUnavailable
+from orchcore.errors import AgentUnavailable, ConfigError, NotifyError
+from orchcore.notify import Routing
 from orchcore.ports.agent import Agent
 from orchcore.ports.clock import Clock, Ids
 from orchcore.ports.logs import TaskLogs
 from orchcore.ports.store import Store
+
+if TYPE_CHECKING:
+    import httpx
+
+    from adapters.telegram.client import TelegramClient
+    from orchcore.ports.notifier import Notification, Notifier
 
 ENTRY_POINT_GROUP = "orchcore.adapters"
 BUILTIN_AGENTS: dict[str, str] = {
@@ -64,12 +76,19 @@ class Runtime:
     clock: Clock
     ids: Ids
     agents: Callable[[str], Agent]
+    routing: Routing = attrs.field(factory=Routing)  # which notifications each commit queues
+    # the notifier of each channel, built on first use: only the processes that send need them
+    notifiers: Callable[[], Mapping[str, Notifier]] = attrs.field(default=dict)
+    delivery: DeliveryPolicy = attrs.field(factory=DeliveryPolicy)
+    closers: list[Callable[[], None]] = attrs.field(factory=list)
 
     def engine(self, agent: Agent, watch: Watcher) -> Engine:
         from adapters.files.questions import FileQuestions
+        from adapters.guards.workspace import GitWorkspace
 
         s = self.settings
         workdir = str(s.path(s.paths.workdir))
+        safety = s.safety_policy()
         return Engine(
             store=self.store,
             agent=agent,
@@ -81,12 +100,20 @@ class Runtime:
             retry=s.retry_policy(),
             workdir=workdir,
             questions=FileQuestions(workdir),
+            safety=safety,
+            workspace=GitWorkspace(workdir, str(s.state_dir / "guards")) if safety.enabled else None,
+            agent_path=agent_environment(s).get("PATH", ""),
             timeout_s=s.agent.timeout_s,
             watch=watch,
+            routing=self.routing,
         )
 
     def close(self) -> None:
-        self.store.close()
+        try:
+            for close in reversed(self.closers):
+                close()
+        finally:
+            self.store.close()
 
 
 def build_runtime(settings: Settings) -> Runtime:
@@ -101,6 +128,8 @@ def build_runtime(settings: Settings) -> Runtime:
         config["command"] = list(settings.agent.command)
         return agent_factory(name)(config, agent_environment(settings))
 
+    routing = settings.routing()  # a bad notifications.events fails here, before anything opens
+    channels = Channels(settings)
     return Runtime(
         settings=settings,
         store=SqliteStore(str(settings.db_path)),
@@ -108,4 +137,122 @@ def build_runtime(settings: Settings) -> Runtime:
         clock=SystemClock(),
         ids=RandomIds(),
         agents=make_agent,
+        routing=routing,
+        notifiers=channels.notifiers,
+        delivery=settings.delivery_policy(),
+        closers=[channels.close],
     )
+
+
+def telegram_api(token: str, http: httpx.Client, base_url: str | None = None) -> TelegramClient:
+    """A Telegram Bot API client on ``http`` (the caller's, closed by the caller)."""
+    from adapters.telegram.client import API_URL, TelegramClient
+
+    return TelegramClient(token, http, base_url or API_URL)
+
+
+def telegram_notifier(
+    token: str, chat_ids: Sequence[int], http: httpx.Client, base_url: str | None = None
+) -> Notifier:
+    """A Notifier that sends to the Telegram chats ``chat_ids``."""
+    from adapters.telegram.client import API_URL
+    from adapters.telegram.notifier import TelegramNotifier
+
+    return TelegramNotifier(token, chat_ids, http, base_url or API_URL)
+
+
+BUILTIN_CHANNELS = ("console", "n8n", "telegram")
+log = logging.getLogger("apps.bootstrap")
+
+
+@attrs.define
+class _Unavailable:
+    """Stands in for a channel that could not be built: its notifications wait in the outbox,
+    and the reason is what `orch status` shows as their last error."""
+
+    reason: str
+
+    def send(self, notification: Notification) -> None:
+        raise NotifyError(self.reason, retryable=True)
+
+
+@attrs.define
+class Channels:
+    """The notifiers of the configured channels, built on first use and closed with the runtime.
+
+    A channel that cannot be built (no URL, no token, unknown name) is logged and stands in
+    as an unavailable notifier: a misconfigured channel never stops a run or the others.
+    """
+
+    settings: Settings
+    environ: Mapping[str, str] | None = None
+    problems: list[str] = attrs.field(factory=list)
+    _built: dict[str, Notifier] | None = None
+    _closers: list[Callable[[], None]] = attrs.field(factory=list)
+
+    def notifiers(self) -> Mapping[str, Notifier]:
+        if self._built is None:
+            self._built = {}
+            for name in dict.fromkeys(self.settings.notifications.channels):
+                try:
+                    self._built[name] = self._make(name)
+                except ConfigError as exc:
+                    problem = f"notifications: channel {name!r} is not available: {exc}"
+                    log.error("%s", problem)  # noqa: TRY400 - a setting, not a bug: no traceback
+                    self.problems.append(problem)
+                    self._built[name] = _Unavailable(problem)
+        return self._built
+
+    def close(self) -> None:
+        while self._closers:
+            self._closers.pop()()
+
+    def _client(self) -> httpx.Client:
+        import httpx
+
+        client = httpx.Client(timeout=self.settings.notifications.timeout_s)
+        self._closers.append(client.close)
+        return client
+
+    def _make(self, name: str) -> Notifier:
+        from apps import secrets
+
+        n = self.settings.notifications
+        if name == "console":
+            from adapters.console.notifier import ConsoleNotifier
+
+            if n.console_file is None:
+                return ConsoleNotifier(sys.stderr)
+            path = self.settings.path(n.console_file)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                stream = path.open("a", encoding="utf-8")
+            except OSError as exc:
+                raise ConfigError(f"notifications.console_file: cannot open {path}: {exc.strerror}") from exc
+            self._closers.append(stream.close)
+            return ConsoleNotifier(stream)
+        if name == "n8n":
+            from adapters.n8n.notifier import N8nNotifier
+
+            if not n.n8n_url:
+                raise ConfigError("set notifications.n8n_url (or ORCH_N8N_URL) to the n8n webhook's URL")
+            secret = secrets.n8n_secret(self.settings, self.environ)
+            return N8nNotifier(n.n8n_url, self._client(), None if secret is None else secret.reveal())
+        if name == "telegram":
+            token = secrets.telegram_token(self.settings, self.environ)
+            if token is None:
+                raise ConfigError(f"no bot token: set {secrets.TELEGRAM_TOKEN} (environment or .env)")
+            chat_ids = secrets.telegram_chat_ids(self.settings, self.environ)
+            if not chat_ids:
+                raise ConfigError(f"no chat to notify: set {secrets.TELEGRAM_CHAT_IDS} (environment or .env)")
+            return telegram_notifier(token.reveal(), chat_ids, self._client(), n.telegram_api_url)
+        found = {
+            ep.name.removeprefix("notifier."): ep
+            for ep in entry_points(group=ENTRY_POINT_GROUP)
+            if ep.name.startswith("notifier.")
+        }
+        if name in found:
+            factory = cast(Callable[[Mapping[str, object]], Notifier], found[name].load())
+            return factory(attrs.asdict(n))
+        known = sorted({*BUILTIN_CHANNELS, *found})
+        raise ConfigError(f"unknown channel {name!r}; known channels: {', '.join(known)}")

@@ -9,6 +9,9 @@ variables. The only module that reads the environment.
                 max_retry_delay_s: 600, ...keys of the chosen agent}
     budget:    {max_daily_cost_usd: null, warn_at: 0.75, max_task_cost_usd: null,
                 timezone: local, prices: {MODEL_PREFIX: {input, output, cache_write, cache_read}}}
+    notifications: {channels: [console, n8n, telegram], events: [default], n8n_url: null,
+                console_file: null, telegram_api_url: null, timeout_s: 10, retry_delay_s: 2,
+                max_retry_delay_s: 300, give_up_after_h: 24, max_attempts: null, interval_s: 1}
 
 Relative paths are relative to the config file's folder (or the current folder
 when there is no file).
@@ -28,8 +31,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import attrs
 
 from orchcore.budget import DEFAULT_PRICES, BudgetPolicy, Price
+from orchcore.delivery import DeliveryPolicy
 from orchcore.errors import ConfigError
+from orchcore.notify import DEFAULT_KINDS, Routing
 from orchcore.policy import ApprovalMode, ApprovalPolicy, RetryPolicy
+from orchcore.safety import SafetyPolicy
+from orchcore.ports.notifier import NotificationKind
 
 CONFIG_NAMES = ("orch.yaml", "orch.yml")
 ENV_PREFIX = "ORCH_"
@@ -136,6 +143,35 @@ class BudgetSettings:
 
 
 @attrs.frozen
+class NotificationSettings:
+    """Where notifications go (``channels``: notifier names) and which (``events``: kinds,
+    ``default`` = all but task_started, ``all``). Secrets come from apps.secrets."""
+
+    channels: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+    events: tuple[str, ...] = attrs.field(default=("default",), converter=_strings)
+    n8n_url: str | None = None
+    console_file: str | None = None  # None: stderr
+    telegram_api_url: str | None = None  # None: https://api.telegram.org
+    timeout_s: float = 10.0  # per send; a receiver that hangs never holds the sender longer
+    retry_delay_s: float = 2.0  # doubles per attempt
+    max_retry_delay_s: float = 300.0
+    give_up_after_h: float = 24.0
+    max_attempts: int | None = None
+    interval_s: float = 1.0  # how often the sender looks for due notifications
+
+
+@attrs.frozen
+class SafetySettings:
+    enabled: bool = True  # off only for a throwaway sandbox: agents could then commit and push
+    forbidden: tuple[str, ...] = attrs.field(
+        default=(), converter=_strings
+    )  # extra prefixes: "terraform apply"
+    writable_outside: tuple[str, ...] = attrs.field(
+        default=(), converter=_strings
+    )  # absolute dirs, e.g. /tmp
+
+
+@attrs.frozen
 class Settings:
     """Everything configurable, with defaults that work with no file at all."""
 
@@ -144,6 +180,8 @@ class Settings:
     logging: LoggingSettings = attrs.field(factory=LoggingSettings)
     agent: AgentSettings = attrs.field(factory=AgentSettings)
     budget: BudgetSettings = attrs.field(factory=BudgetSettings)
+    notifications: NotificationSettings = attrs.field(factory=NotificationSettings)
+    safety: SafetySettings = attrs.field(factory=SafetySettings)
     source: str = attrs.field(default="", eq=False)
     base_dir: str = attrs.field(default=".", eq=False)
 
@@ -177,11 +215,48 @@ class Settings:
             prices=prices,
         )
 
+    def safety_policy(self) -> SafetyPolicy:
+        """The operations agents must never perform: the defaults plus the configured extras."""
+        sf = self.safety
+        try:
+            return SafetyPolicy(
+                enabled=sf.enabled, forbidden_prefixes=sf.forbidden, writable_outside=sf.writable_outside
+            )
+        except ValueError as exc:
+            raise ConfigError(f"safety: {exc}") from exc
+
     def retry_policy(self) -> RetryPolicy:
         """How transient agent failures are retried."""
         a = self.agent
         return RetryPolicy(
             max_attempts=a.max_attempts, base_delay_s=a.retry_delay_s, max_delay_s=a.max_retry_delay_s
+        )
+
+    def routing(self) -> Routing:
+        """Which notifications each commit queues, for which channels."""
+        n = self.notifications
+        known = {k.value: k for k in NotificationKind}
+        kinds: set[NotificationKind] = set()
+        for name in n.events:
+            if name in ("default", "all"):
+                kinds |= DEFAULT_KINDS if name == "default" else set(NotificationKind)
+            elif name in known:
+                kinds.add(known[name])
+            else:
+                raise ConfigError(
+                    f"notifications.events: unknown event {name!r}; expected default, all, "
+                    + ", ".join(sorted(known))
+                )
+        return Routing(channels=tuple(dict.fromkeys(n.channels)), kinds=frozenset(kinds))
+
+    def delivery_policy(self) -> DeliveryPolicy:
+        """How undelivered notifications are retried."""
+        n = self.notifications
+        return DeliveryPolicy(
+            base_delay_s=n.retry_delay_s,
+            max_delay_s=n.max_retry_delay_s,
+            give_up_after_s=n.give_up_after_h * 3600.0,
+            max_attempts=n.max_attempts,
         )
 
     def approval_policy(self) -> ApprovalPolicy:
@@ -221,6 +296,9 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "AGENT_IDLE_TIMEOUT_S": ("agent", "idle_timeout_s"),
     "MAX_DAILY_COST_USD": ("budget", "max_daily_cost_usd"),
     "MAX_TASK_COST_USD": ("budget", "max_task_cost_usd"),
+    "NOTIFY_CHANNELS": ("notifications", "channels"),
+    "NOTIFY_EVENTS": ("notifications", "events"),
+    "N8N_URL": ("notifications", "n8n_url"),
 }
 
 
@@ -275,7 +353,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of sections (approval, paths, logging, agent)")
+        raise ConfigError(
+            f"{path}: expected a mapping of sections (approval, paths, logging, agent, budget, notifications)"
+        )
     return data
 
 

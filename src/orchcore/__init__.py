@@ -12,12 +12,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from orchcore.commands import apply_command
     from orchcore.decide import Action, AwaitApproval, Finish, Idle, StartTask, decide
+    from orchcore.delivery import DeliveryPolicy, DeliveryReport, deliver_due
     from orchcore.engine import Engine, RunOutcome
     from orchcore.errors import (
         AgentUnavailable,
         ConfigError,
         IllegalTransition,
         NotFound,
+        NotifyError,
         OrchError,
         Problem,
         SessionBusy,
@@ -25,13 +27,16 @@ if TYPE_CHECKING:
         TaskFileError,
     )
     from orchcore.graph import TaskGraph
+    from orchcore.notify import Routing, notifications_for, with_outbox
     from orchcore.policy import ApprovalMode, ApprovalPolicy
+    from orchcore.ports.notifier import Notification, NotificationKind
     from orchcore.records import (
         Attempt,
         Event,
         EventKind,
         Gate,
         Mutation,
+        OutboxEntry,
         Outcome,
         Session,
         SessionSummary,
@@ -52,6 +57,8 @@ _EXPORTS: dict[str, str] = {
     "Command": "orchcore.state",
     "Complexity": "orchcore.tasks",
     "ConfigError": "orchcore.errors",
+    "DeliveryPolicy": "orchcore.delivery",
+    "DeliveryReport": "orchcore.delivery",
     "Engine": "orchcore.engine",
     "Event": "orchcore.records",
     "EventKind": "orchcore.records",
@@ -61,11 +68,16 @@ _EXPORTS: dict[str, str] = {
     "IllegalTransition": "orchcore.errors",
     "Mutation": "orchcore.records",
     "NotFound": "orchcore.errors",
+    "Notification": "orchcore.ports.notifier",
+    "NotificationKind": "orchcore.ports.notifier",
+    "NotifyError": "orchcore.errors",
     "OrchError": "orchcore.errors",
     "Outcome": "orchcore.records",
+    "OutboxEntry": "orchcore.records",
     "Plan": "orchcore.tasks",
     "Priority": "orchcore.tasks",
     "Problem": "orchcore.errors",
+    "Routing": "orchcore.notify",
     "RunOutcome": "orchcore.engine",
     "Session": "orchcore.records",
     "SessionBusy": "orchcore.errors",
@@ -81,7 +93,10 @@ _EXPORTS: dict[str, str] = {
     "TaskState": "orchcore.state",
     "apply_command": "orchcore.commands",
     "decide": "orchcore.decide",
+    "deliver_due": "orchcore.delivery",
+    "notifications_for": "orchcore.notify",
     "parse_task_file": "orchcore.taskfile",
+    "with_outbox": "orchcore.notify",
 }
 
 __version__ = "0.1.0"
@@ -96,6 +111,8 @@ __all__ = [
     "Command",
     "Complexity",
     "ConfigError",
+    "DeliveryPolicy",
+    "DeliveryReport",
     "Engine",
     "Event",
     "EventKind",
@@ -105,11 +122,16 @@ __all__ = [
     "IllegalTransition",
     "Mutation",
     "NotFound",
+    "Notification",
+    "NotificationKind",
+    "NotifyError",
     "OrchError",
+    "OutboxEntry",
     "Outcome",
     "Plan",
     "Priority",
     "Problem",
+    "Routing",
     "RunOutcome",
     "Session",
     "SessionBusy",
@@ -125,7 +147,10 @@ __all__ = [
     "TaskState",
     "apply_command",
     "decide",
+    "deliver_due",
+    "notifications_for",
     "parse_task_file",
+    "with_outbox",
 ]
 
 

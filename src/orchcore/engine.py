@@ -36,14 +36,17 @@ from orchcore.decide import (
 )
 from orchcore.errors import OrchError
 from orchcore.graph import TaskGraph
+from orchcore.notify import Routing, with_outbox
 from orchcore.policy import ApprovalPolicy, RetryPolicy
 from orchcore.ports.agent import Agent, AgentEvent, AgentRequest, AgentResult
 from orchcore.ports.clock import Clock, Ids
 from orchcore.ports.logs import TaskLogs
 from orchcore.ports.questions import QuestionBox
+from orchcore.ports.workspace import Workspace
 from orchcore.ports.store import Store
 from orchcore.prompt import answer_prompt, build_prompt
 from orchcore.questions import question_in
+from orchcore.safety import SafetyPolicy, check_tool_use, ref_changes
 from orchcore.records import Event, EventKind, Mutation, Outcome, Session, Snapshot
 from orchcore.state import SessionState
 
@@ -75,12 +78,16 @@ class Engine:
     budget: BudgetPolicy = attrs.field(factory=BudgetPolicy)
     retry: RetryPolicy = attrs.field(factory=RetryPolicy)
     questions: QuestionBox | None = None
+    safety: SafetyPolicy | None = None
+    workspace: Workspace | None = None
+    agent_path: str = ""  # the PATH agents get: the guards put their shims in front of it
     workdir: str = "."
     timeout_s: float = 1800.0
     watch: Watcher = _ignore
     poll_interval_s: float = 0.5
     wait_step_s: float = 5.0
     event_batch: int = 64
+    routing: Routing = attrs.field(factory=Routing)  # which notifications each commit queues
 
     def run(self, session_id: str) -> RunOutcome:
         """Drive ``session_id`` until it cannot go on without a human, or ends.
@@ -100,7 +107,8 @@ class Engine:
         captured: list[Mutation] = []
 
         def wrapped(snap: Snapshot) -> Mutation:
-            mutation = change(snap)
+            # the notifications go in the same transaction: queued iff the transition commits
+            mutation = with_outbox(snap, change(snap), self.routing)
             captured[:] = [mutation]
             return mutation
 
@@ -184,6 +192,10 @@ class Engine:
             prompt = build_prompt(snap.plan, task, question=run.question, answer=run.answer)
         else:
             prompt = build_prompt(snap.plan, task)
+        policy = self.safety if self.safety is not None and self.safety.enabled else None
+        guarded = self.workspace if policy is not None else None
+        refs_before = guarded.refs() if guarded is not None else None
+        guard_env = dict(guarded.guard_env(policy, self.agent_path)) if guarded is not None and policy else {}
         request = AgentRequest(
             session_id=session_id,
             task_id=task.id,
@@ -193,10 +205,14 @@ class Engine:
             log_path=self.logs.path(session_id, task.id, action.attempt),
             timeout_s=self.timeout_s,
             resume_agent_session=resume,
+            env=guard_env,
+            safety=policy,
         )
         spent_today = self._spent_today()
         before = self._budget_status(snap, spent_today)
-        sink = _Sink(self, session_id, task.id, action.attempt, before, RunningCost(self.budget.prices))
+        sink = _Sink(
+            self, session_id, task.id, action.attempt, before, RunningCost(self.budget.prices), policy
+        )
         try:
             result = self.agent.run(request, sink)
         except OrchError as exc:
@@ -212,6 +228,29 @@ class Engine:
         if result.cost_usd is None and sink.cost.by_message:
             result = attrs.evolve(result, cost_usd=sink.cost.so_far)  # priced from the streamed usage
         after = self._budget_status(snap, spent_today, result.cost_usd or Decimal(0))
+        violations = [sink.violation] if sink.violation else []
+        if guarded is not None and refs_before is not None:
+            violations += [f"git ref changed: {line}" for line in ref_changes(refs_before, guarded.refs())]
+        safety_events: tuple[Event, ...] = ()
+        if violations:
+            # whatever the agent says, a forbidden attempt fails the task: a human must look
+            result = attrs.evolve(
+                result,
+                outcome=Outcome.FAILED,
+                reason=f"safety violation: {violations[0]}",
+                retryable=False,
+                retry_at=None,
+                final_text="",
+            )
+            safety_events = (
+                Event(
+                    EventKind.SAFETY,
+                    self.clock.now(),
+                    task_id=task.id,
+                    attempt=action.attempt,
+                    data={"violations": list(violations), "text": "; ".join(violations)},
+                ),
+            )
         question = None
         if result.outcome is Outcome.SUCCEEDED:
             question = (
@@ -227,7 +266,7 @@ class Engine:
                 result,
                 ended,
                 interrupted=sink.budget_stop,
-                extra=crossings,
+                extra=(*crossings, *safety_events),
                 retry=self.retry,
                 question=question,
             ),
@@ -261,6 +300,8 @@ class _Sink:
     attempt: int
     budget: BudgetStatus
     cost: RunningCost
+    safety: SafetyPolicy | None = None
+    violation: str = ""
     pending: list[Event] = attrs.field(factory=list)
     last_poll: datetime | None = None
     budget_stop: bool = False
@@ -297,6 +338,27 @@ class _Sink:
             stop = self._price(event)
             if stop is not None:
                 return stop
+        if event.kind == "tool_use" and self.safety is not None and not self.violation:
+            tool_input = event.data.get("input")
+            found = check_tool_use(
+                self.safety,
+                str(event.data.get("name", "")),
+                tool_input if isinstance(tool_input, dict) else {},
+                engine.workdir,
+            )
+            if found is not None:
+                self.violation = str(found)  # the event is still stored below: it is the evidence
+                self.pending.append(
+                    Event(
+                        EventKind.AGENT,
+                        engine.clock.now(),
+                        task_id=self.task_id,
+                        attempt=self.attempt,
+                        data={"kind": event.kind, "text": event.text, **event.data},
+                    )
+                )
+                self.flush()
+                return f"safety: {found}"
         elif event.kind != "tick":
             stored = Event(
                 EventKind.AGENT,

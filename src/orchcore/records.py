@@ -6,12 +6,16 @@ import enum
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 import attrs
 
 from orchcore.state import SessionState, TaskState
 from orchcore.tasks import Plan
+
+if TYPE_CHECKING:
+    # a type only: ports.notifier imports this module for JsonObject
+    from orchcore.ports.notifier import Notification
 
 JsonValue: TypeAlias = "str | int | float | bool | list[JsonValue] | dict[str, JsonValue] | None"
 JsonObject: TypeAlias = "dict[str, JsonValue]"
@@ -104,6 +108,7 @@ class EventKind(enum.StrEnum):
     AGENT = "agent"
     BUDGET = "budget"
     QUESTION = "question"
+    SAFETY = "safety"  # an agent tried a forbidden operation, or moved a git ref
 
 
 @attrs.frozen
@@ -132,12 +137,45 @@ class Snapshot:
 
 
 @attrs.frozen
+class OutboxEntry:
+    """One notification for one channel, kept by the store until that channel took it.
+
+    Committed in the transaction of the transition it tells about, so it exists iff
+    the transition does; ``(notification.key, channel)`` is unique. A channel's
+    entries of one session are delivered strictly in the order they were committed.
+    """
+
+    notification: Notification
+    channel: str
+    next_attempt_at: datetime
+    attempts: int = 0
+    last_error: str = ""
+    delivered_at: datetime | None = None
+    gave_up: bool = False
+
+    @property
+    def key(self) -> str:
+        return self.notification.key
+
+    @property
+    def session_id(self) -> str:
+        return self.notification.session_id
+
+    @property
+    def open(self) -> bool:
+        """Still to deliver: neither delivered nor given up."""
+        return self.delivered_at is None and not self.gave_up
+
+
+@attrs.frozen
 class Mutation:
-    """What one transaction changes: the session, some task runs, and new events."""
+    """What one transaction changes: the session, some task runs, new events, and the
+    notifications those events cause (the outbox, committed with them)."""
 
     session: Session | None = None
     runs: tuple[TaskRun, ...] = ()
     events: tuple[Event, ...] = ()
+    outbox: tuple[OutboxEntry, ...] = ()
 
 
 @attrs.frozen

@@ -46,7 +46,12 @@ def _escape(text: str) -> str:
 
 
 def render_report(
-    snap: Snapshot, tails: Mapping[str, Sequence[str]], now: datetime, *, day: BudgetStatus | None = None
+    snap: Snapshot,
+    tails: Mapping[str, Sequence[str]],
+    now: datetime,
+    *,
+    day: BudgetStatus | None = None,
+    violations: Sequence[tuple[str, int | None, str]] = (),
 ) -> str:
     """Markdown: every task with outcome, attempts, duration, tokens and cost;
     totals; and for failures the last lines of their logs (``tails``)."""
@@ -106,6 +111,11 @@ def render_report(
         lines.append(f"- Today, all sessions: ${day.spent} {limit}")
     if snap.session.reason.startswith(("day budget", "session budget")):
         lines.append(f"- Halted: {snap.session.reason}")
+    if violations:
+        lines += ["", "## Safety violations", ""]
+        lines += [
+            f"- Task {task} (attempt {attempt or '-'}): {_escape(text)}" for task, attempt, text in violations
+        ]
     failures = [
         t
         for t in plan.tasks

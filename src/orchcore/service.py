@@ -11,6 +11,7 @@ from orchcore.budget import BudgetPolicy, BudgetStatus, total
 from orchcore.budget import status as budget_status
 from orchcore.commands import apply_command
 from orchcore.errors import NotFound
+from orchcore.notify import Routing, with_outbox
 from orchcore.ports.clock import Clock, Ids
 from orchcore.ports.logs import TaskLogs
 from orchcore.ports.store import Store
@@ -55,11 +56,19 @@ def send_command(
     task_id: str | None = None,
     text: str = "",
     source: str = "cli",
+    routing: Routing | None = None,
 ) -> Snapshot:
-    """Apply ``command`` in one transaction; IllegalTransition/NotFound change nothing."""
+    """Apply ``command`` in one transaction; IllegalTransition/NotFound change nothing.
+
+    With ``routing``, the notifications the command causes (a session started) are
+    queued in that transaction: every front end passes its runtime's routing.
+    """
+    route = routing or Routing()
     return store.transact(
         session_id,
-        lambda s: apply_command(s, command, clock.now(), task_id=task_id, text=text, source=source),
+        lambda s: with_outbox(
+            s, apply_command(s, command, clock.now(), task_id=task_id, text=text, source=source), route
+        ),
     )
 
 
@@ -102,7 +111,12 @@ def build_report(
         if run.state in (TaskState.FAILED, TaskState.INTERRUPTED, TaskState.CANCELLED) and run.attempts:
             tails[task_id] = logs.tail(session_id, task_id, run.attempt, REPORT_TAIL_LINES)
     day = None if budget is None else budget_report(store, budget, clock).status
-    return render_report(snap, tails, clock.now(), day=day)
+    violations = [
+        (e.task_id or "-", e.attempt, str(e.data.get("text", "")))
+        for e in store.events(session_id)
+        if e.kind is EventKind.SAFETY
+    ]
+    return render_report(snap, tails, clock.now(), day=day, violations=violations)
 
 
 @attrs.frozen

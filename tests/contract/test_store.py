@@ -5,7 +5,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import attrs
@@ -13,11 +13,13 @@ import pytest
 
 from adapters.memory.store import InMemoryStore
 from adapters.sqlite import SqliteStore
+from adapters.sqlite._schema import SCHEMA_VERSION
 from orchcore.errors import SessionBusy
 from orchcore.records import Attempt, Event, EventKind, Mutation, Session, Snapshot, TaskRun
 from orchcore.state import SessionState, TaskState
 from orchcore.tasks import Plan, Task
 from orchcore.testing.contracts import StoreContract, StoreFactory
+from orchcore.testing.contracts.outbox import entry as outbox_entry
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -78,6 +80,7 @@ def test_sqlite_data_survives_closing_and_reopening_the_file(tmp_path: Path) -> 
 _CHILD = """
 import sys
 from adapters.sqlite import SqliteStore
+from adapters.sqlite._schema import SCHEMA_VERSION
 
 store = SqliteStore(sys.argv[1])
 store.acquire_lease(sys.argv[2], "child-engine")
@@ -169,6 +172,7 @@ def test_a_database_from_schema_1_is_migrated_and_keeps_its_data(tmp_path: Path)
         conn.execute("ALTER TABLE attempts DROP COLUMN retry_at")
         conn.execute("ALTER TABLE task_runs DROP COLUMN question")
         conn.execute("ALTER TABLE task_runs DROP COLUMN answer")
+        conn.execute("DROP TABLE outbox")
         conn.execute("PRAGMA user_version = 1")
     reopened = SqliteStore(str(path))
     try:
@@ -184,4 +188,48 @@ def test_a_database_from_schema_1_is_migrated_and_keeps_its_data(tmp_path: Path)
     finally:
         reopened.close()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_a_database_from_schema_3_gets_an_outbox_and_keeps_its_data(tmp_path: Path) -> None:
+    path = tmp_path / "v3.db"
+    store = SqliteStore(str(path))
+    _create(store)
+    snapshot, events = store.load("s1"), store.events("s1")
+    store.close()
+    with sqlite3.connect(path) as conn:  # what orchcore wrote before notifications
+        conn.execute("DROP TABLE outbox")
+        conn.execute("PRAGMA user_version = 3")
+    reopened = SqliteStore(str(path))
+    try:
+        assert (reopened.load("s1"), reopened.events("s1")) == (snapshot, events)
+        assert reopened.undelivered("s1") == []
+        queued = outbox_entry("s1", "s1:2:0:task_completed", at=NOW)
+        reopened.transact("s1", lambda s: Mutation(events=(Event(EventKind.AGENT, NOW),), outbox=(queued,)))
+        assert reopened.pending_notifications(NOW, 10) == [queued]
+    finally:
+        reopened.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_sqlite_outbox_survives_closing_and_reopening_the_file(tmp_path: Path) -> None:
+    path = str(tmp_path / "orch.db")
+    store = SqliteStore(path)
+    _create(store)
+    first, second = outbox_entry("s1", "k1", at=NOW), outbox_entry("s1", "k2", at=NOW)
+    store.transact("s1", lambda s: Mutation(events=(Event(EventKind.AGENT, NOW),), outbox=(first, second)))
+    later = NOW + timedelta(seconds=3)
+    store.notification_failed("k1", "n8n", "HTTP 503", later, give_up=False)
+    store.close()
+
+    reopened = SqliteStore(path)
+    try:
+        assert reopened.pending_notifications(NOW, 10) == []
+        (due,) = reopened.pending_notifications(later, 10)
+        assert (due.key, due.attempts, due.last_error) == ("k1", 1, "HTTP 503")
+        reopened.notification_sent("k1", "n8n", later)
+        assert [e.key for e in reopened.pending_notifications(later, 10)] == ["k2"]
+        assert [e.key for e in reopened.undelivered()] == ["k2"]
+    finally:
+        reopened.close()

@@ -3,9 +3,17 @@
 One function per adapter (mypy refuses to redefine ``_`` within one scope); none is ever called.
 """
 
+import sys
+
+import httpx
+
+from adapters.console.notifier import ConsoleNotifier
 from adapters.memory.store import InMemoryStore
+from adapters.n8n.notifier import N8nNotifier
 from adapters.sqlite import SqliteStore
+from adapters.telegram import TelegramNotifier
 from orchcore.ports import Store
+from orchcore.ports.notifier import Notifier
 
 
 def _in_memory_store() -> None:
@@ -14,3 +22,21 @@ def _in_memory_store() -> None:
 
 def _sqlite_store(path: str) -> None:
     _: Store = SqliteStore(path)
+
+
+def _telegram_notifier(client: httpx.Client) -> None:
+    _: Notifier = TelegramNotifier("token", [1], client)
+
+
+def _n8n_notifier(client: httpx.Client) -> None:
+    _: Notifier = N8nNotifier("http://127.0.0.1:5678/webhook/orch", client, "secret")
+
+
+def _console_notifier() -> None:
+    _: Notifier = ConsoleNotifier(sys.stderr)
+
+
+def _recording_notifier() -> None:
+    from orchcore.testing import RecordingNotifier
+
+    _: Notifier = RecordingNotifier()

@@ -17,6 +17,7 @@ from typing import Any
 
 import attrs
 
+from adapters.claude_code.permissions import HOOK_DROPPING_FLAGS, SafetyFiles
 from adapters.claude_code.stream import StreamAccumulator, parse_line
 from adapters.process import run_process
 from orchcore.errors import AgentUnavailable, ConfigError
@@ -218,6 +219,8 @@ class ClaudeCodeAgent:
             argv.append(f"--max-turns={self.max_turns}")
         if request.resume_agent_session is not None:
             argv.append(f"--resume={request.resume_agent_session}")
+        if _guarded(request):
+            argv.append(f"--settings={SafetyFiles.beside(request.log_path).settings}")
         argv.extend(self.extra_args)
         return argv
 
@@ -252,6 +255,23 @@ class ClaudeCodeAgent:
             have = ".".join(map(str, version))
             raise AgentUnavailable(f"claude {have} at {executable} is older than {wanted}; {INSTALL_HINT}")
 
+    def _write_safety(self, request: AgentRequest) -> str | None:
+        """Write the run's settings (deny rules, PreToolUse hook) and policy files; a reason not to start, or None.
+
+        Flags that silently drop hooks (``--bare``, ``--safe-mode``) are refused
+        rather than removed, so the configuration is fixed where it is wrong.
+        """
+        if request.safety is None or not request.safety.enabled:
+            return None
+        dropping = sorted(HOOK_DROPPING_FLAGS.intersection(self.extra_args))
+        if dropping:
+            return f"claude {' '.join(dropping)} turns the safety hook off; remove it from the agent's extra_args"
+        try:
+            SafetyFiles.beside(request.log_path).write(request.safety, request.workdir)
+        except OSError as exc:
+            return f"cannot write the Claude Code safety settings next to {request.log_path}: {exc}"
+        return None
+
     def run(self, request: AgentRequest, on_event: EventSink) -> AgentResult:
         """Run one attempt to its end; see ``orchcore.ports.Agent``.
 
@@ -264,6 +284,9 @@ class ClaudeCodeAgent:
         env = self.environment(request.env)
         env[RUN_MARKER] = run_id = uuid.uuid4().hex
         argv = self.command(request, self._resolve(env))
+        refused = self._write_safety(request)
+        if refused is not None:
+            return AgentResult(Outcome.FAILED, reason=refused)
         summary = StreamAccumulator()
         watchdog = _Watchdog(self.idle_timeout_s, self.tool_idle_timeout_s)
 
@@ -310,6 +333,10 @@ class ClaudeCodeAgent:
             extra={"task": request.task_id, "outcome": result.outcome.value, "reason": result.reason},
         )
         return result
+
+
+def _guarded(request: AgentRequest) -> bool:
+    return request.safety is not None and request.safety.enabled
 
 
 def _cut_short(result: AgentResult, outcome: Outcome, reason: str) -> AgentResult:

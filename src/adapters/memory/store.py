@@ -10,7 +10,16 @@ from datetime import datetime
 import attrs
 
 from orchcore.errors import NotFound, SessionBusy, StoreError
-from orchcore.records import AttemptRecord, Event, Mutation, Session, SessionSummary, Snapshot, TaskRun
+from orchcore.records import (
+    AttemptRecord,
+    Event,
+    Mutation,
+    OutboxEntry,
+    Session,
+    SessionSummary,
+    Snapshot,
+    TaskRun,
+)
 from orchcore.tasks import Plan
 
 
@@ -29,11 +38,16 @@ class InMemoryStore:
         self._lock = threading.RLock()
         self._entries: dict[str, _Entry] = {}
         self._leases: dict[str, str] = {}
+        self._outbox: list[OutboxEntry] = []  # in commit order
+        self._outbox_index: dict[tuple[str, str], int] = {}  # (key, channel) -> position
         self._closed = False
 
-    def _entry(self, session_id: str) -> _Entry:
+    def _check_open(self) -> None:
         if self._closed:
             raise StoreError("the store is closed")
+
+    def _entry(self, session_id: str) -> _Entry:
+        self._check_open()
         try:
             return self._entries[session_id]
         except KeyError:
@@ -77,10 +91,29 @@ class InMemoryStore:
             base = mutation.session or entry.session
             if base.id != session_id:
                 raise StoreError(f"a change to session {session_id!r} returned session {base.id!r}")
+            self._check_outbox(session_id, mutation.outbox)
             entry.session = attrs.evolve(base, version=entry.session.version + 1)
             entry.runs.update({r.task_id: r for r in mutation.runs})
             self._append(entry, mutation.events)
+            for item in mutation.outbox:
+                self._outbox_index[(item.key, item.channel)] = len(self._outbox)
+                note = item.notification
+                self._outbox.append(
+                    attrs.evolve(item, notification=attrs.evolve(note, data=copy.deepcopy(note.data)))
+                )
             return self._snapshot(entry)
+
+    def _check_outbox(self, session_id: str, items: Sequence[OutboxEntry]) -> None:
+        seen: set[tuple[str, str]] = set()
+        for item in items:
+            ident = (item.key, item.channel)
+            if item.session_id != session_id:
+                raise StoreError(
+                    f"outbox entry {item.key!r} is for session {item.session_id!r}, not {session_id!r}"
+                )
+            if ident in seen or ident in self._outbox_index:
+                raise StoreError(f"outbox entry {item.key!r} for {item.channel!r} exists already")
+            seen.add(ident)
 
     def append_events(self, session_id: str, events: Sequence[Event]) -> None:
         with self._lock:
@@ -119,6 +152,71 @@ class InMemoryStore:
             return sorted(
                 found, key=lambda r: (r.attempt.started_at, r.session_id, r.task_id, r.attempt.number)
             )
+
+    def pending_notifications(self, now: datetime, limit: int) -> list[OutboxEntry]:
+        with self._lock:
+            self._check_open()
+            due: list[OutboxEntry] = []
+            blocked: set[tuple[str, str]] = set()  # streams with an earlier open entry
+            for item in self._outbox:
+                if not item.open:
+                    continue
+                stream = (item.session_id, item.channel)
+                if stream in blocked:
+                    continue
+                blocked.add(stream)
+                if item.next_attempt_at <= now:
+                    due.append(item)
+            return due[: max(limit, 0)]
+
+    def _outbox_entry(self, key: str, channel: str) -> int:
+        self._check_open()
+        try:
+            return self._outbox_index[(key, channel)]
+        except KeyError:
+            raise NotFound(f"no outbox entry {key!r} for channel {channel!r}") from None
+
+    def claim_notification(self, key: str, channel: str, now: datetime, until: datetime) -> bool:
+        with self._lock:
+            position = self._outbox_entry(key, channel)
+            item = self._outbox[position]
+            if not item.open or item.next_attempt_at > now:
+                return False
+            self._outbox[position] = attrs.evolve(item, next_attempt_at=until)
+            return True
+
+    def notification_sent(self, key: str, channel: str, at: datetime) -> None:
+        with self._lock:
+            position = self._outbox_entry(key, channel)
+            item = self._outbox[position]
+            if item.delivered_at is None:
+                self._outbox[position] = attrs.evolve(item, attempts=item.attempts + 1, delivered_at=at)
+
+    def notification_failed(
+        self, key: str, channel: str, error: str, next_attempt_at: datetime, *, give_up: bool
+    ) -> None:
+        with self._lock:
+            position = self._outbox_entry(key, channel)
+            item = self._outbox[position]
+            if item.delivered_at is None:
+                self._outbox[position] = attrs.evolve(
+                    item,
+                    attempts=item.attempts + 1,
+                    last_error=error,
+                    next_attempt_at=next_attempt_at,
+                    gave_up=item.gave_up or give_up,
+                )
+
+    def undelivered(self, session_id: str | None = None) -> list[OutboxEntry]:
+        with self._lock:
+            if session_id is not None:
+                self._entry(session_id)
+            self._check_open()
+            return [
+                item
+                for item in self._outbox
+                if item.delivered_at is None and (session_id is None or item.session_id == session_id)
+            ]
 
     def acquire_lease(self, session_id: str, owner: str) -> None:
         with self._lock:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # busy_timeout first: switching to WAL needs a lock that another opener may hold.
 PRAGMAS = (
@@ -13,6 +13,34 @@ PRAGMAS = (
     "PRAGMA journal_mode = WAL",
     "PRAGMA synchronous = NORMAL",
     "PRAGMA foreign_keys = ON",
+)
+
+# The outbox (schema 4): one row per notification and channel, committed with the
+# transition it tells about. Plain SQL, shared by create and migrate, because the
+# index is partial: only open rows (not delivered, not given up) are ever searched.
+OUTBOX = (
+    """CREATE TABLE IF NOT EXISTS outbox (
+        position INTEGER PRIMARY KEY,
+        key TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        session_id TEXT NOT NULL REFERENCES sessions (id),
+        kind TEXT NOT NULL,
+        title TEXT NOT NULL,
+        text TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        task_id TEXT,
+        actions TEXT NOT NULL,
+        data TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        last_error TEXT NOT NULL DEFAULT '',
+        delivered_at TEXT,
+        gave_up INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (key, channel)
+    )""",
+    "CREATE INDEX IF NOT EXISTS outbox_open ON outbox (session_id, channel, position)"
+    " WHERE delivered_at IS NULL AND gave_up = 0",
+    "CREATE INDEX IF NOT EXISTS outbox_by_session ON outbox (session_id, position)",
 )
 
 
@@ -120,6 +148,8 @@ def create_schema(db: Any) -> None:
         foreign_keys=[("session_id", "sessions", "id")],
         if_not_exists=True,
     )
+    for statement in OUTBOX:
+        db.execute(statement)
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     db["attempts"].create_index(["started_at"], index_name="attempts_by_start", if_not_exists=True)
 
@@ -132,4 +162,7 @@ def migrate(conn: sqlite3.Connection, version: int) -> None:
     if version < 3:
         conn.execute("ALTER TABLE task_runs ADD COLUMN question TEXT NOT NULL DEFAULT ''")
         conn.execute("ALTER TABLE task_runs ADD COLUMN answer TEXT NOT NULL DEFAULT ''")
+    if version < 4:
+        for statement in OUTBOX:
+            conn.execute(statement)
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

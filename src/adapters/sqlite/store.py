@@ -19,10 +19,20 @@ import cattrs
 import sqlite_utils
 
 from adapters.sqlite import _convert as convert
+from adapters.sqlite import _outbox as outbox
 from adapters.sqlite._lease import LockFiles
 from adapters.sqlite._schema import PRAGMAS, SCHEMA_VERSION, create_schema, migrate
 from orchcore.errors import NotFound, SessionBusy, StoreError
-from orchcore.records import AttemptRecord, Event, Mutation, Session, SessionSummary, Snapshot, TaskRun
+from orchcore.records import (
+    AttemptRecord,
+    Event,
+    Mutation,
+    OutboxEntry,
+    Session,
+    SessionSummary,
+    Snapshot,
+    TaskRun,
+)
 from orchcore.tasks import Plan
 
 _LIBRARY_ERRORS = (
@@ -222,6 +232,7 @@ class SqliteStore:
             )
             self._insert_attempts(conn, session_id, list(changed.values()))
         self._append(conn, session_id, mutation.events)
+        outbox.insert(conn, session_id, mutation.outbox)
         return Snapshot(session, before.plan, {**before.runs, **changed})
 
     # -- the port -----------------------------------------------------------------
@@ -322,6 +333,42 @@ class SqliteStore:
                 .fetchall()
             )
             return [convert.attempt_record_from_row(row) for row in rows]
+
+    # -- the outbox (queries in _outbox.py) ----------------------------------------------
+
+    def pending_notifications(self, now: datetime, limit: int) -> list[OutboxEntry]:
+        with self._lock:
+            conn = self._connection()
+            with self._read(conn):
+                return outbox.pending(conn, now, limit)
+
+    def claim_notification(self, key: str, channel: str, now: datetime, until: datetime) -> bool:
+        with self._lock:
+            conn = self._connection()
+            with self._write(conn):
+                return outbox.claim(conn, key, channel, now, until)
+
+    def notification_sent(self, key: str, channel: str, at: datetime) -> None:
+        with self._lock:
+            conn = self._connection()
+            with self._write(conn):
+                outbox.sent(conn, key, channel, at)
+
+    def notification_failed(
+        self, key: str, channel: str, error: str, next_attempt_at: datetime, *, give_up: bool
+    ) -> None:
+        with self._lock:
+            conn = self._connection()
+            with self._write(conn):
+                outbox.failed(conn, key, channel, error, next_attempt_at, give_up)
+
+    def undelivered(self, session_id: str | None = None) -> list[OutboxEntry]:
+        with self._lock:
+            conn = self._connection()
+            with self._read(conn):
+                if session_id is not None:
+                    self._session_row(conn, session_id)
+                return outbox.undelivered(conn, session_id)
 
     def acquire_lease(self, session_id: str, owner: str) -> None:
         with self._lock:

@@ -27,6 +27,7 @@ AGENT_UNAVAILABLE = 4  # the agent cannot start
 BUSY = 5  # another engine is driving the session
 NOT_FOUND = 6  # no such session or task
 STORE_FAILED = 7  # the state store could not be read or written
+UNDELIVERED = 8  # `orch notify --flush`: notifications are still undelivered (or were given up)
 INTERRUPTED = 130
 
 app = typer.Typer(
@@ -145,6 +146,7 @@ def run(
 ) -> None:
     """Start a session for FILE and run its tasks until done or a human is needed."""
     from apps.cli import render
+    from apps.notify import sending
     from orchcore.service import create_session, send_command, unfinished_sessions
     from orchcore.state import Command
 
@@ -164,9 +166,10 @@ def run(
                     f"or start another with `orch run {file} --new`",
                 )
         snap = create_session(rt.store, plan, rt.ids, rt.clock, auto_approve=auto_approve, agent=agent_name)
-        send_command(rt.store, snap.session.id, Command.START, rt.clock)
+        send_command(rt.store, snap.session.id, Command.START, rt.clock, routing=rt.routing)
         render.started(snap)
-        outcome = render.drive(rt, chosen, snap.session.id, verbose=verbose)
+        with sending(rt):
+            outcome = render.drive(rt, chosen, snap.session.id, verbose=verbose)
     raise typer.Exit(render.finished(rt, outcome.session))
 
 
@@ -185,6 +188,7 @@ def resume(
 ) -> None:
     """Continue a paused, approved, halted or crashed session."""
     from apps.cli import render
+    from apps.notify import sending
     from orchcore.errors import SessionBusy
     from orchcore.service import resolve_session, send_command
     from orchcore.state import Command
@@ -198,8 +202,9 @@ def resume(
         before = rt.store.session(sid)
         chosen = rt.agents(before.agent or rt.settings.agent.name)
         chosen.check()
-        send_command(rt.store, sid, Command.RESUME, rt.clock)
-        outcome = render.drive(rt, chosen, sid, verbose=verbose)
+        send_command(rt.store, sid, Command.RESUME, rt.clock, routing=rt.routing)
+        with sending(rt):
+            outcome = render.drive(rt, chosen, sid, verbose=verbose)
     raise typer.Exit(render.finished(rt, outcome.session))
 
 
@@ -218,7 +223,7 @@ def status(
         rt = runtime(ctx, config)
         sid = resolve_session(rt.store, session)
         snap = rt.store.load(sid)
-        render.status(snap, rt.store.lease_holder(sid), json_out=json_out)
+        render.status(snap, rt.store.lease_holder(sid), json_out=json_out, outbox=rt.store.undelivered(sid))
 
 
 def _command(
@@ -237,7 +242,9 @@ def _command(
         rt = runtime(ctx, config)
         sid = resolve_session(rt.store, session)
         before = rt.store.load(sid)
-        after = send_command(rt.store, sid, command, rt.clock, task_id=task, text=text, source="cli")
+        after = send_command(
+            rt.store, sid, command, rt.clock, task_id=task, text=text, source="cli", routing=rt.routing
+        )
         render.command_done(command, before, after, rt.store.lease_holder(sid), json_out=json_out)
 
 
@@ -430,6 +437,10 @@ def sessions(ctx: typer.Context, json_out: JsonOption = False, config: ConfigOpt
 from apps.cli.serve import serve_command  # noqa: E402 - imports only typer: `orch --help` stays fast
 
 app.command(name="serve")(serve_command)
+
+from apps.cli.notify import notify_command  # noqa: E402 - imports only typer
+
+app.command(name="notify")(notify_command)
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from apps.bootstrap import Runtime
     from orchcore.engine import RunOutcome
     from orchcore.ports.agent import Agent
-    from orchcore.records import Event, Session, SessionSummary, Snapshot
+    from orchcore.records import Event, OutboxEntry, Session, SessionSummary, Snapshot
     from orchcore.service import BudgetReport
     from orchcore.state import Command
     from orchcore.tasks import Plan
@@ -201,7 +201,22 @@ def _task_rows(snap: Snapshot) -> list[dict[str, Any]]:
     return rows
 
 
-def status(snap: Snapshot, engine: str | None, *, json_out: bool) -> None:
+def undelivered_line(outbox: Sequence[OutboxEntry]) -> str | None:
+    """``3 notifications undelivered (1 given up; last error on n8n: ...)``, or None when all went out."""
+    if not outbox:
+        return None
+    n = len(outbox)
+    gave_up = sum(1 for e in outbox if e.gave_up)
+    tried = [e for e in outbox if e.last_error]
+    details = [f"{gave_up} given up"] if gave_up else []
+    if tried:
+        details.append(f"last error on {tried[-1].channel}: {tried[-1].last_error}")
+    else:
+        details.append("not tried yet")
+    return f"{n} notification{'s' if n != 1 else ''} undelivered ({'; '.join(details)})"
+
+
+def status(snap: Snapshot, engine: str | None, *, json_out: bool, outbox: Sequence[OutboxEntry] = ()) -> None:
     s = snap.session
     rows = _task_rows(snap)
     hints = _hints(snap, engine)
@@ -224,6 +239,7 @@ def status(snap: Snapshot, engine: str | None, *, json_out: bool) -> None:
                 },
                 "tasks": rows,
                 "next": hints,
+                "undelivered_notifications": len(outbox),
             }
         )
         return
@@ -241,6 +257,9 @@ def status(snap: Snapshot, engine: str | None, *, json_out: bool) -> None:
             else ""
         )
         typer.echo(f"  {r['id']:>{width}}  {state:<26} {r['attempts']:>2}  {r['title']}{extra}")
+    waiting = undelivered_line(outbox)
+    if waiting is not None:
+        typer.echo(waiting)
     if hints:
         typer.echo("next: " + "   ".join(hints))
 

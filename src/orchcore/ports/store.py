@@ -4,7 +4,16 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from orchcore.records import AttemptRecord, Event, Mutation, Session, SessionSummary, Snapshot, TaskRun
+from orchcore.records import (
+    AttemptRecord,
+    Event,
+    Mutation,
+    OutboxEntry,
+    Session,
+    SessionSummary,
+    Snapshot,
+    TaskRun,
+)
 from orchcore.tasks import Plan
 
 
@@ -22,6 +31,12 @@ class Store(Protocol):
     - A lease lets one engine drive a session: ``acquire_lease`` raises
       SessionBusy while another live holder has it. A holder that dies without
       releasing loses the lease (the adapter decides how it notices).
+    - The outbox: a mutation's ``outbox`` entries are stored with it, or not at
+      all; ``(key, channel)`` is unique and every entry names the transacted
+      session (else StoreError, nothing written). An entry is due when it is
+      open (not delivered, not given up), its ``next_attempt_at`` has come, and
+      no earlier open entry of the same session and channel exists: a channel
+      gets a session's notifications strictly in commit order.
     """
 
     def create(self, session: Session, plan: Plan, runs: Sequence[TaskRun], events: Sequence[Event]) -> None:
@@ -55,6 +70,36 @@ class Store(Protocol):
     def attempts_since(self, start: datetime) -> list[AttemptRecord]:
         """Every attempt of every session that started at or after ``start``, oldest
         first: the ledger a daily budget is counted from."""
+        ...
+
+    def pending_notifications(self, now: datetime, limit: int) -> list[OutboxEntry]:
+        """Due outbox entries of every session, oldest (first committed) first, at most ``limit``."""
+        ...
+
+    def claim_notification(self, key: str, channel: str, now: datetime, until: datetime) -> bool:
+        """Take a due entry for one delivery attempt, so that another sender (another
+        process) does not send it too: True iff it was open with ``next_attempt_at <= now``;
+        it is then not due again before ``until`` (when a sender that died mid-send is
+        presumed dead). NotFound if there is no such entry."""
+        ...
+
+    def notification_sent(self, key: str, channel: str, at: datetime) -> None:
+        """Record that ``channel`` took notification ``key``: counts the attempt and sets
+        ``delivered_at``. Idempotent: once delivered, later calls change nothing.
+        NotFound if there is no such entry."""
+        ...
+
+    def notification_failed(
+        self, key: str, channel: str, error: str, next_attempt_at: datetime, *, give_up: bool
+    ) -> None:
+        """Record a failed attempt: count it, keep ``error``, retry at ``next_attempt_at``
+        (or never, if ``give_up``). Changes nothing on a delivered entry. NotFound if
+        there is no such entry."""
+        ...
+
+    def undelivered(self, session_id: str | None = None) -> list[OutboxEntry]:
+        """Entries not delivered (open or given up) of one session (NotFound if unknown)
+        or of all sessions, oldest first: what `orch status` reports."""
         ...
 
     def acquire_lease(self, session_id: str, owner: str) -> None:

@@ -61,9 +61,12 @@ class _Reader:
     def __init__(self, filename: str) -> None:
         self.filename = filename
         self.problems: list[Problem] = []
+        self.last_line = 0
 
     def problem(self, node: yaml.Node, field: str, message: str) -> None:
-        self.problems.append(Problem(self.filename, _line(node), field, message))
+        # yaml places an empty document's marks past the last line: name the last real line
+        line = min(_line(node), self.last_line) if self.last_line else _line(node)
+        self.problems.append(Problem(self.filename, line, field, message))
 
     def mapping(
         self, node: yaml.Node, what: str, allowed: set[str]
@@ -231,6 +234,7 @@ def parse_yaml(text: str, filename: str) -> tuple[Plan, list[Problem]]:
     except RecursionError:  # yaml's composer recurses once per nesting level
         return empty, [Problem(filename, 1, "yaml", "nested too deeply, expected a list of task mappings")]
     reader = _Reader(filename)
+    reader.last_line = max(1, len(text.splitlines()))
     if root is None:
         return empty, [
             Problem(filename, 1, "tasks", "the file is empty, expected a mapping with a 'tasks' list")

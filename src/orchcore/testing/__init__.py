@@ -5,6 +5,20 @@ Import it from tests only (it needs pytest and hypothesis); production code neve
 
 from __future__ import annotations
 
-from orchcore.testing.fakes import FakeClock, MemoryLogs, MemoryQuestions, ScriptedAgent, SequentialIds
+from orchcore.testing.fakes import (
+    FakeClock,
+    MemoryLogs,
+    MemoryQuestions,
+    RecordingNotifier,
+    ScriptedAgent,
+    SequentialIds,
+)
 
-__all__ = ["FakeClock", "MemoryLogs", "MemoryQuestions", "ScriptedAgent", "SequentialIds"]
+__all__ = [
+    "FakeClock",
+    "MemoryLogs",
+    "MemoryQuestions",
+    "RecordingNotifier",
+    "ScriptedAgent",
+    "SequentialIds",
+]

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import attrs
 
-from orchcore.errors import AgentUnavailable
+from orchcore.errors import AgentUnavailable, NotifyError
 from orchcore.ports.agent import AgentEvent, AgentRequest, AgentResult, EventSink
+from orchcore.ports.notifier import Notification
 from orchcore.records import Outcome
 
 
@@ -117,3 +118,23 @@ class MemoryQuestions:
 
     def answer(self, task_id: str, text: str) -> None:
         self.answers[task_id] = text
+
+
+@attrs.define
+class RecordingNotifier:
+    """A Notifier that keeps what it accepted; ``failures`` are raised, in order, by the
+    next sends (each consumes one) before it accepts anything again."""
+
+    sent: list[Notification] = attrs.field(factory=list)
+    failures: list[NotifyError] = attrs.field(factory=list)
+    calls: int = 0
+
+    def send(self, notification: Notification) -> None:
+        self.calls += 1
+        if self.failures:
+            raise self.failures.pop(0)
+        self.sent.append(notification)
+
+    def delivered_keys(self) -> list[str]:
+        """Keys of the accepted notifications, in order."""
+        return [n.key for n in self.sent]

@@ -1,4 +1,4 @@
-"""Hypothesis strategies for orchcore's values: plans, sessions, task runs, events.
+"""Hypothesis strategies for orchcore's values: plans, sessions, task runs, events, notifications.
 
 Everything drawn is valid as the domain builds it: task ids unique, dependencies
 only on earlier tasks, times timezone-aware UTC, money Decimal, event data JSON.
@@ -19,6 +19,7 @@ from typing import TypeVar
 import attrs
 from hypothesis import strategies as st
 
+from orchcore.ports.notifier import Notification, NotificationKind
 from orchcore.records import (
     Attempt,
     Event,
@@ -26,6 +27,7 @@ from orchcore.records import (
     Gate,
     JsonObject,
     JsonValue,
+    OutboxEntry,
     Outcome,
     Session,
     TaskRun,
@@ -196,4 +198,39 @@ def events(draw: st.DrawFn, task_ids: Sequence[str] = ()) -> Event:
         task_id=_one_of_or_none(draw, task_ids, _optional_ids),
         attempt=draw(_optional_attempt_numbers),
         data=draw(json_objects),
+    )
+
+
+#: Longer text of any character UTF-8 can hold, with line breaks: a notification's body.
+long_texts = st.text(st.characters(codec="utf-8"), max_size=200)
+
+
+@st.composite
+def notifications(draw: st.DrawFn, session_id: str, key: str | None = None) -> Notification:
+    """A notification of ``session_id`` (``key`` drawn unless given)."""
+    return Notification(
+        key=draw(ids) if key is None else key,
+        session_id=session_id,
+        kind=draw(st.sampled_from(NotificationKind)),
+        title=draw(texts),
+        text=draw(long_texts),
+        created_at=draw(times),
+        task_id=draw(_optional_ids),
+        actions=tuple(draw(_short_text_lists)),
+        data=draw(json_objects),
+    )
+
+
+@st.composite
+def outbox_entries(draw: st.DrawFn, session_id: str, key: str, channel: str) -> OutboxEntry:
+    """An outbox entry in any state (fresh, retried, delivered or given up)."""
+    delivered = draw(_optional_times)
+    return OutboxEntry(
+        notification=draw(notifications(session_id, key)),
+        channel=channel,
+        next_attempt_at=draw(times),
+        attempts=draw(st.integers(min_value=0, max_value=1000)),
+        last_error=draw(texts),
+        delivered_at=delivered,
+        gave_up=delivered is None and draw(st.booleans()),
     )

@@ -5,9 +5,18 @@ from __future__ import annotations
 from orchcore.testing.contracts.agent import AgentContract, AgentFactory
 from orchcore.testing.contracts.clock import ClockContract, IdsContract
 from orchcore.testing.contracts.logs import LogsFactory, TaskLogsContract
+from orchcore.testing.contracts.notifier import NotifierContract, NotifierFactory, NotifierRig
+from orchcore.testing.contracts.outbox import OutboxContract
 from orchcore.testing.contracts.store import StoreContract, StoreFactory, StoreModelMachine
 
-ALL_CONTRACTS: tuple[type, ...] = (AgentContract, ClockContract, IdsContract, StoreContract, TaskLogsContract)
+ALL_CONTRACTS: tuple[type, ...] = (
+    AgentContract,
+    ClockContract,
+    IdsContract,
+    NotifierContract,
+    StoreContract,
+    TaskLogsContract,
+)
 
 __all__ = [
     "ALL_CONTRACTS",
@@ -16,6 +25,10 @@ __all__ = [
     "ClockContract",
     "IdsContract",
     "LogsFactory",
+    "NotifierContract",
+    "NotifierFactory",
+    "NotifierRig",
+    "OutboxContract",
     "StoreContract",
     "StoreFactory",
     "StoreModelMachine",

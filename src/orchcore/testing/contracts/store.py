@@ -47,6 +47,7 @@ from orchcore.records import (
 )
 from orchcore.state import SessionState
 from orchcore.tasks import Plan, Task
+from orchcore.testing.contracts.outbox import OutboxContract
 from orchcore.testing.strategies import events, plans, sessions, task_runs
 
 StoreFactory = Callable[[], Store]
@@ -113,8 +114,11 @@ def _failures() -> list[BaseException]:
     ]
 
 
-class StoreContract:
-    """Subclass as ``TestMyStore(StoreContract)`` and override ``make_store``."""
+class StoreContract(OutboxContract):
+    """Subclass as ``TestMyStore(StoreContract)`` and override ``make_store``.
+
+    The outbox promises are tested by the mixed-in :class:`OutboxContract`.
+    """
 
     @pytest.fixture
     def make_store(self) -> StoreFactory:

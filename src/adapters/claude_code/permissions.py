@@ -1,0 +1,77 @@
+"""The safety policy compiled into Claude Code's own controls: permission deny rules and a PreToolUse hook.
+
+Both go into one settings file passed with ``--settings`` (never with ``--bare``
+or ``--safe-mode``, which drop hooks). The deny rules are best effort (prefix
+rules are easy to get around); the hook runs orchcore's shell-aware matcher on
+every Bash, Write, Edit, MultiEdit and NotebookEdit call and denies with the
+JSON decision 2.1.197 honours in ``-p`` mode. The hook's entry point lives in
+``adapters.guards.hook``; this module only names it (adapter families do not
+import each other), and writes the policy in the JSON that module reads.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+import attrs
+import cattrs
+
+from orchcore.safety import SafetyPolicy, deny_rules
+
+HOOK_MODULE = "adapters.guards.hook"
+HOOK_MATCHER = "Bash|Write|Edit|MultiEdit|NotebookEdit"
+HOOK_TIMEOUT_S = 30
+HOOK_DROPPING_FLAGS = frozenset({"--bare", "--safe-mode"})
+"""CLI flags that silently turn hooks off; a run with a safety policy refuses them."""
+
+_converter = cattrs.Converter()
+
+
+def policy_json(policy: SafetyPolicy) -> str:
+    """The policy as the JSON ``adapters.guards`` reads (the default cattrs shape of the attrs classes)."""
+    return json.dumps(_converter.unstructure(policy), indent=1, sort_keys=True)
+
+
+def hook_command(policy_path: str, workdir: str, python: str | None = None) -> str:
+    """The shell command Claude Code runs for the hook (``python -I``: nothing in the workspace shadows it)."""
+    return shlex.join([python or sys.executable, "-I", "-m", HOOK_MODULE, policy_path, workdir])
+
+
+def claude_settings(
+    policy: SafetyPolicy, policy_path: str, workdir: str, python: str | None = None
+) -> dict[str, Any]:
+    """The ``--settings`` content: ``permissions.deny`` and the ``PreToolUse`` hook."""
+    hook = {
+        "type": "command",
+        "command": hook_command(policy_path, workdir, python),
+        "timeout": HOOK_TIMEOUT_S,
+    }
+    return {
+        "permissions": {"deny": deny_rules(policy)},
+        "hooks": {"PreToolUse": [{"matcher": HOOK_MATCHER, "hooks": [hook]}]},
+    }
+
+
+@attrs.frozen
+class SafetyFiles:
+    """Where one run's Claude settings and policy files go: next to its log."""
+
+    settings: str
+    policy: str
+
+    @classmethod
+    def beside(cls, log_path: str) -> SafetyFiles:
+        """``<log>.claude-settings.json`` and ``<log>.safety-policy.json``."""
+        return cls(settings=f"{log_path}.claude-settings.json", policy=f"{log_path}.safety-policy.json")
+
+    def write(self, policy: SafetyPolicy, workdir: str, python: str | None = None) -> None:
+        """Write both files (raises OSError); the settings name the policy file by absolute path."""
+        policy_path = str(Path(self.policy).resolve())
+        Path(self.policy).parent.mkdir(parents=True, exist_ok=True)
+        Path(self.policy).write_text(policy_json(policy) + "\n", encoding="utf-8")
+        settings = claude_settings(policy, policy_path, workdir, python)
+        Path(self.settings).write_text(json.dumps(settings, indent=1) + "\n", encoding="utf-8")

@@ -1,0 +1,1 @@
+"""Console adapters: notifications as lines on a text stream (stderr, a log file)."""

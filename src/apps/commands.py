@@ -1,0 +1,318 @@
+"""Remote commands, shared by the front ends that take them from afar (the webhook
+app, the Telegram bot): run one command against the store, answer a plain dict
+shaped as ``apps.web.schema.SUCCESS``.
+
+Control without IPC: a command changes stored state through the same use cases
+as the CLI; the engine (the front end's worker, or any other) re-reads it. No
+web framework here, so `orch telegram` needs no ``serve`` extra.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any, Protocol
+
+import attrs
+
+from apps.web import schema
+from orchcore import errors as e
+from orchcore.service import create_session, resolve_session, send_command, suggestions, unfinished_sessions
+from orchcore.state import Command, SessionState
+from orchcore.taskfile import parse_task_file
+
+if TYPE_CHECKING:
+    from apps.bootstrap import Runtime
+    from apps.settings import Settings
+    from orchcore.records import Event, Snapshot
+
+TASK_SUFFIXES = (".md", ".yaml", ".yml")
+
+
+class Driver(Protocol):
+    """Runs sessions in the front end's process: one long-lived engine thread."""
+
+    def start(self) -> None:
+        """Begin accepting sessions."""
+        ...
+
+    def stop(self) -> None:
+        """Stop after the current step; do not wait for a long agent run."""
+        ...
+
+    def submit(self, session_id: str) -> None:
+        """Drive ``session_id`` soon (once, however often it is submitted meanwhile)."""
+        ...
+
+    def driving(self) -> str | None:
+        """The session being driven now, if any."""
+        ...
+
+    def alive(self) -> bool:
+        """Whether the engine thread is running."""
+        ...
+
+
+class CommandError(Exception):
+    """A command refused: a code from schema.ERROR_STATUS and a message for humans."""
+
+    def __init__(
+        self, code: str, message: str, details: list[str] | None = None, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details
+        self.headers = headers
+
+
+def from_orch_error(exc: e.OrchError) -> CommandError:
+    """The one place that maps orchcore errors to a command's refusal."""
+    if isinstance(exc, e.IllegalTransition):
+        return CommandError("illegal_transition", f"{exc}; nothing was changed", list(exc.allowed))
+    if isinstance(exc, e.NotFound):
+        return CommandError("not_found", str(exc))
+    if isinstance(exc, e.SessionBusy):
+        return CommandError("busy", f"{exc}; wait for it to stop, or pause it")
+    if isinstance(exc, e.TaskFileError):
+        n = len(exc.problems)
+        return CommandError(
+            "bad_request",
+            f"the task file has {n} problem{'s' if n != 1 else ''}",
+            [str(p) for p in exc.problems],
+        )
+    if isinstance(exc, e.AgentUnavailable):
+        return CommandError("agent_unavailable", f"agent unavailable: {exc}")
+    if isinstance(exc, e.StoreError):
+        return CommandError("store_error", f"state store: {exc}")
+    return CommandError("internal", str(exc))
+
+
+@attrs.define
+class Commands:
+    """Runs remote commands (names and params as in ``schema.PARAMS``, already validated).
+
+    The ports are synchronous: call from a worker thread, never an event loop.
+    ``source`` names the front end in events and reasons ("rejected by telegram").
+    """
+
+    runtime: Runtime
+    driver: Driver
+    source: str = "webhook"
+    start_lock: threading.Lock = attrs.field(factory=threading.Lock)
+
+    def execute(self, command: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Run ``command``; the success body, or CommandError / OrchError."""
+        rt = self.runtime
+        if command == "start":
+            return self._start(params)
+        if command == "help":
+            newest = rt.store.sessions()
+            snap = rt.store.load(newest[0].id) if newest else None
+            return self.respond("help", snap, "commands: " + ", ".join(schema.COMMANDS), help=schema.COMMANDS)
+        sid = resolve_session(rt.store, params.get("session"))
+        if command == "status":
+            snap = rt.store.load(sid)
+            reason = f" — {snap.session.reason}" if snap.session.reason else ""
+            return self.respond("status", snap, f"session {sid}: {snap.session.state.value}{reason}")
+        if command == "logs":
+            return self._logs(sid, params)
+        return self._command(sid, Command(command), params)
+
+    def _start(self, params: dict[str, Any]) -> dict[str, Any]:
+        rt = self.runtime
+        name = str(params["file"])
+        path = task_file(rt.settings, name)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CommandError("bad_request", f"cannot read task file {name!r}: {exc}") from None
+        plan = attrs.evolve(parse_task_file(text, name), source=str(path))
+        agent = rt.settings.agent.name
+        rt.agents(agent).check()
+        with self.start_lock:  # the unfinished-session check and the create are one step
+            if not params.get("new", False):
+                for s in unfinished_sessions(rt.store, plan.source):
+                    raise CommandError(
+                        "conflict",
+                        f"session {s.id} from this file is {s.state.value}: continue it with resume "
+                        f'(session {s.id}), or start another with "new": true',
+                    )
+            snap = create_session(
+                rt.store, plan, rt.ids, rt.clock, auto_approve=bool(params.get("auto_approve")), agent=agent
+            )
+            sid = snap.session.id
+            after = send_command(rt.store, sid, Command.START, rt.clock, source=self.source)
+        self.driver.submit(sid)
+        n = len(plan.tasks)
+        message = f"session {sid} started: {n} task{'s' if n != 1 else ''} from {name}, agent {agent}"
+        return self.respond("start", after, message, queued=True)
+
+    def _command(self, sid: str, command: Command, params: dict[str, Any]) -> dict[str, Any]:
+        rt = self.runtime
+        task = None if params.get("task") is None else str(params["task"])
+        text = str(params.get("text") or params.get("reason") or "")
+        if command is Command.RESUME:
+            holder = rt.store.lease_holder(sid)
+            if holder is not None and self.driver.driving() != sid:
+                raise e.SessionBusy(f"session {sid} is being run by {holder}")
+            rt.agents(rt.store.session(sid).agent or rt.settings.agent.name).check()
+        before = rt.store.load(sid)
+        after = send_command(rt.store, sid, command, rt.clock, task_id=task, text=text, source=self.source)
+        holder = rt.store.lease_holder(sid)
+        # a session left running needs an engine: ours, unless another one drives it already
+        queued = after.session.state is SessionState.RUNNING and (
+            holder is None or self.driver.driving() == sid
+        )
+        if queued:
+            self.driver.submit(sid)
+        changed = {t: after.runs[t].state.value for t in after.plan.ids if after.runs[t] != before.runs[t]}
+        subject = next(iter(changed), None) or before.session.waiting_for or task
+        done = {
+            Command.APPROVE: f"approved task {subject}",
+            Command.REJECT: f"rejected task {subject}: it is failed",
+            Command.PAUSE: "paused: a running task finishes, nothing new starts",
+            Command.RESUME: "resumed",
+            Command.SKIP: f"skipped task {subject}",
+            Command.RETRY: f"task {subject} queued for another attempt",
+            Command.CANCEL: "cancelled the session",
+            Command.ANSWER: f"answered task {subject}",
+        }.get(command, command.value)
+        return self.respond(
+            command.value,
+            after,
+            f"{done} (session {sid} is now {after.session.state.value})",
+            queued=queued,
+            changed={"previous_state": before.session.state.value, "tasks": changed},
+        )
+
+    def _logs(self, sid: str, params: dict[str, Any]) -> dict[str, Any]:
+        rt = self.runtime
+        lines = int(params.get("lines", 40))
+        snap = rt.store.load(sid)
+        if params.get("task") is None:
+            found = [event_line(ev) for ev in rt.store.events(sid)[-lines:]]
+            logs: dict[str, Any] = {"task": None, "attempt": None, "lines": found}
+            return self.respond("logs", snap, f"the last {len(found)} events of session {sid}", logs=logs)
+        task = str(params["task"])
+        if task not in snap.runs:
+            raise e.NotFound(f"task {task} is not in session {sid} (tasks: {', '.join(snap.plan.ids)})")
+        attempt = int(params.get("attempt") or snap.runs[task].attempt)
+        if attempt == 0:
+            raise e.NotFound(f"task {task} has not run yet")
+        tail = rt.logs.tail(sid, task, attempt, lines)
+        logs = {"task": task, "attempt": attempt, "lines": tail}
+        return self.respond("logs", snap, f"task {task}, attempt {attempt}: {len(tail)} lines", logs=logs)
+
+    def respond(
+        self,
+        command: str,
+        snap: Snapshot | None,
+        message: str,
+        *,
+        queued: bool = False,
+        changed: dict[str, Any] | None = None,
+        logs: dict[str, Any] | None = None,
+        help: dict[str, str] | None = None,  # noqa: A002 - the response field's name
+    ) -> dict[str, Any]:
+        """A success body (schema.SUCCESS): every field present, null when it does not apply."""
+        engine = None if snap is None else self.runtime.store.lease_holder(snap.session.id)
+        return {
+            "ok": True,
+            "command": command,
+            "message": message,
+            "session": None if snap is None else session_view(snap, engine),
+            "next": [] if snap is None else suggestions(snap, engine_attached=engine is not None or queued),
+            "changed": changed,
+            "queued": queued,
+            "logs": logs,
+            "help": help,
+        }
+
+
+def task_file(settings: Settings, name: str) -> Path:
+    """The task file ``name`` inside the tasks directory, resolved; CommandError for anything
+    else (absolute paths, ``..``, symlinks leading out, other suffixes, missing files)."""
+    root = settings.path(settings.paths.tasks_dir).resolve()
+    given = PurePosixPath(name)
+    what = f"task file {name!r}"
+    if "\x00" in name or given.is_absolute() or name.startswith("~"):
+        raise CommandError("bad_request", f"{what}: give a name relative to the tasks directory")
+    if ".." in given.parts:
+        raise CommandError(
+            "bad_request", f"{what}: '..' is not allowed; name a file inside the tasks directory"
+        )
+    if given.suffix.lower() not in TASK_SUFFIXES:
+        raise CommandError("bad_request", f"{what}: expected a .md, .yaml or .yml file")
+    resolved = (root / given).resolve()
+    if not resolved.is_relative_to(root) or resolved.suffix.lower() not in TASK_SUFFIXES:
+        raise CommandError("bad_request", f"{what} leads outside the tasks directory (a symlink?)")
+    if not resolved.exists():
+        raise CommandError("not_found", f"no {what} in the tasks directory")
+    if not resolved.is_file():
+        raise CommandError("bad_request", f"{what} is not a regular file")
+    return resolved
+
+
+def task_files(settings: Settings, limit: int = 50) -> list[str]:
+    """Names of the task files in the tasks directory (what ``start`` accepts), sorted."""
+    root = settings.path(settings.paths.tasks_dir).resolve()
+    if not root.is_dir():
+        return []
+    found = sorted(
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*")
+        if p.suffix.lower() in TASK_SUFFIXES and p.is_file() and p.resolve().is_relative_to(root)
+    )
+    return found[:limit]
+
+
+def session_view(snap: Snapshot, engine: str | None) -> dict[str, Any]:
+    """A session as schema.SESSION_VIEW: the fields of `orch status --json`, tasks inside."""
+    from orchcore.decide import blocked_tasks
+    from orchcore.graph import TaskGraph
+    from orchcore.report import task_cost
+
+    s = snap.session
+    blocked = blocked_tasks(snap, TaskGraph(snap.plan.tasks))
+    tasks = []
+    for task in snap.plan.tasks:
+        run = snap.runs[task.id]
+        cost = task_cost(run)
+        tasks.append(
+            {
+                "id": task.id,
+                "title": task.title,
+                "type": task.type,
+                "priority": task.priority.value,
+                "state": run.state.value,
+                "attempts": run.attempt,
+                "reason": run.reason,
+                "blocked_by": blocked.get(task.id),
+                "cost_usd": None if cost is None else str(cost),
+                "input_tokens": sum(a.input_tokens or 0 for a in run.attempts) if run.attempts else None,
+                "output_tokens": sum(a.output_tokens or 0 for a in run.attempts) if run.attempts else None,
+            }
+        )
+    return {
+        "id": s.id,
+        "state": s.state.value,
+        "reason": s.reason,
+        "source": s.source,
+        "created_at": s.created_at.isoformat(),
+        "updated_at": s.updated_at.isoformat(),
+        "version": s.version,
+        "waiting_for": s.waiting_for,
+        "gate": None if s.gate is None else s.gate.value,
+        "auto_approve": s.auto_approve,
+        "agent": s.agent,
+        "engine": engine,
+        "tasks": tasks,
+    }
+
+
+def event_line(ev: Event) -> str:
+    """One event as a log line: sequence, time, kind, task, data."""
+    where = f" task {ev.task_id}" if ev.task_id else ""
+    detail = " ".join(f"{k}={v}" for k, v in ev.data.items() if v not in (None, "", [], {}))
+    return f"{ev.seq} {ev.at:%H:%M:%S} {ev.kind.value}{where} {detail}".rstrip()

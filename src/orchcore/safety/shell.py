@@ -1,0 +1,446 @@
+"""The shell-aware matcher: split a command line into the commands it runs and check each one.
+
+Uses ``shlex`` in punctuation mode, so ``;``, ``&&``, ``||``, ``|``, ``&``,
+newlines, parentheses and redirections separate or annotate commands. What
+``shlex`` cannot tokenise (an unbalanced quote) is scanned word by word: every
+word naming a program of interest starts a candidate command (conservative).
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import shlex
+from collections.abc import Callable, Mapping, Sequence
+
+import attrs
+
+from orchcore.safety import arguments as a
+from orchcore.safety.policy import (
+    DELETE_OUTSIDE,
+    UNCHECKABLE,
+    WRITE_GIT_DIR,
+    WRITE_OUTSIDE,
+    ArgCheck,
+    Rule,
+    SafetyPolicy,
+    Violation,
+    rules_by_program,
+)
+from orchcore.safety.wrappers import SHELLS, WRAPPERS, Runs, inner_command
+
+_MAX_DEPTH = 8
+_MAX_UNWRAP = 64
+_MAX_CWDS = 16
+_RAW_WINDOW = 64  # words after a program that the word scan reads as its arguments
+_DELETERS = frozenset({"rm", "unlink", "rmdir", "shred"})
+
+
+def check_command(policy: SafetyPolicy, command: str, workdir: str) -> Violation | None:
+    """The first forbidden operation in a shell command line, or None if it looks allowed.
+
+    Looks through ``;``/``&&``/``||``/``|``/``&``/newlines, subshells, ``$(...)`` and
+    backticks, ``bash -c``/``sh -c``/``eval``, here-strings and ``echo ... | sh``,
+    wrappers (``env``, ``sudo``, ``command``, ``exec``, ``nohup``, ``time``,
+    ``timeout``, ``xargs``, ``npx``, ``uv run``, ``python -m``, ...), git's global
+    options and ``-c alias.*``, and ``cd`` (relative deletes are resolved against
+    every directory the command may be in). ``workdir`` is the workspace
+    (absolute). Never raises: text that does not parse is scanned word by word.
+    """
+    if not policy.enabled:
+        return None
+    scan = _Scan(policy, _root(workdir))
+    return _guarded(lambda: _check_text(scan, command), scan, command)
+
+
+def check_argv(
+    policy: SafetyPolicy, argv: Sequence[str], workdir: str, env: Mapping[str, str] | None = None
+) -> Violation | None:
+    """Like ``check_command`` for an exec'd argv (no shell involved); ``env`` gives PGHOST and the like."""
+    if not policy.enabled or not argv:
+        return None
+    scan = _Scan(policy, _root(workdir), env=dict(env or {}))
+    return _guarded(lambda: _check_argv(scan, list(argv), {}), scan, shlex.join(argv))
+
+
+_WRITE_TOOLS: Mapping[str, tuple[str, ...]] = {
+    "Write": ("file_path",),
+    "Edit": ("file_path",),
+    "MultiEdit": ("file_path",),
+    "NotebookEdit": ("notebook_path", "file_path"),
+}
+
+
+def check_tool_use(
+    policy: SafetyPolicy, tool_name: str, tool_input: Mapping[str, object], workdir: str
+) -> Violation | None:
+    """The violation in one agent tool call (Claude Code's tool names), or None.
+
+    ``Bash`` is checked with ``check_command``; ``Write``/``Edit``/``MultiEdit``/
+    ``NotebookEdit`` must target a file inside the workspace and not in its
+    ``.git``. Other tools are allowed. Never raises.
+    """
+    if not policy.enabled:
+        return None
+    if tool_name == "Bash":
+        command = tool_input.get("command")
+        return check_command(policy, command, workdir) if isinstance(command, str) else None
+    keys = _WRITE_TOOLS.get(tool_name, ())
+    path = next((v for k in keys if isinstance(v := tool_input.get(k), str)), None)
+    if path is None or not policy.workspace_only_writes:
+        return None
+    reason = a.write_reason(path, _root(workdir), policy.writable_outside)
+    if reason is None:
+        return None
+    return Violation(
+        WRITE_GIT_DIR if reason == a.GIT_DIR_WRITE else WRITE_OUTSIDE, f"{tool_name} {path}", reason
+    )
+
+
+@attrs.define
+class _Scan:
+    """Where a scan stands: the policy, the workspace, the directories it may be in, the env."""
+
+    policy: SafetyPolicy
+    root: str
+    cwds: list[str | None] = attrs.Factory(lambda self: [self.root], takes_self=True)
+    env: dict[str, str] = attrs.Factory(dict)
+    depth: int = 0
+
+    def child(self) -> _Scan:
+        """A nested shell (``bash -c``, ``$(...)``): same place, its own changes."""
+        return _Scan(self.policy, self.root, list(self.cwds), dict(self.env), self.depth + 1)
+
+    def chdir(self, target: str | None) -> None:
+        """Record a ``cd``; the old directories stay possible (subshells, ``||``, pipes)."""
+        merged = list(dict.fromkeys([*self.cwds, *(_moved(cwd, target) for cwd in self.cwds)]))
+        self.cwds = merged if len(merged) <= _MAX_CWDS else [*merged[: _MAX_CWDS - 1], None]
+
+
+def _moved(cwd: str | None, target: str | None) -> str | None:
+    """Where ``cd target`` from ``cwd`` lands; None when that is only known at run time."""
+    if target is None or target.startswith("~") or target == "-" or any(c in target for c in "$`"):
+        return None
+    if cwd is None and not target.startswith("/"):
+        return None
+    return a.norm(posixpath.join(cwd or "/", target))
+
+
+def _guarded(check: Callable[[], Violation | None], scan: _Scan, text: str) -> Violation | None:
+    try:
+        return check()
+    except Exception:  # noqa: BLE001, S110 - a matcher must answer: fall back to the word scan
+        pass
+    try:
+        return _raw_scan(_Scan(scan.policy, scan.root), text)
+    except Exception:  # noqa: BLE001 - and if even that fails, the answer is the cautious one
+        return Violation(UNCHECKABLE, text, "the command could not be checked")
+
+
+def _root(workdir: str) -> str:
+    return a.norm(workdir if workdir.startswith("/") else "/" + workdir)
+
+
+# --------------------------------------------------------------------------- tokens
+
+_PUNCT = "();<>|&\n"
+
+
+@attrs.define
+class _Segment:
+    """One simple command: its words, here-strings fed to it, the command piped into it."""
+
+    words: list[str] = attrs.Factory(list)
+    stdin_texts: list[str] = attrs.Factory(list)
+    written: list[str] = attrs.Factory(list)  # files redirected to (`> f`, `>> f`)
+    piped_from: _Segment | None = None
+
+    def stdin(self) -> list[str]:
+        """Shell text this command reads on stdin, as far as the line shows it."""
+        source = self.piped_from.words if self.piped_from else []
+        names = [posixpath.basename(w) for w in source]
+        if "echo" in names or "printf" in names:  # possibly behind env, sudo, ...: cautious
+            start = next(i for i, n in enumerate(names) if n in ("echo", "printf"))
+            return [*self.stdin_texts, " ".join(source[start + 1 :]).replace("\\n", "\n")]
+        return list(self.stdin_texts)
+
+
+def _tokens(text: str) -> list[str] | None:
+    lexer = shlex.shlex(text, posix=True, punctuation_chars=_PUNCT)
+    lexer.whitespace_split = True
+    lexer.whitespace = " \t\r"
+    lexer.commenters = ""  # `#` in a word is no comment; scanning a real comment is only cautious
+    try:
+        return list(lexer)
+    except ValueError:
+        return None
+
+
+def _is_op(token: str) -> bool:
+    return bool(token) and all(c in _PUNCT for c in token)
+
+
+def _segments(tokens: Sequence[str]) -> list[_Segment]:
+    segments: list[_Segment] = []
+    current = _Segment()
+    redirect: str | None = None
+    for token in tokens:
+        if redirect is not None and not _is_op(token):
+            if redirect.endswith("<<<"):
+                current.stdin_texts.append(token)
+            elif ">" in redirect and "&" not in redirect:
+                current.written.append(token)
+            redirect = None
+            continue
+        redirect = None
+        if not _is_op(token):
+            current.words.append(token)
+            continue
+        if any(c in token for c in ";|()\n") or not token.strip("&"):
+            piped = "|" in token and "||" not in token
+            segments.append(current)
+            current = _Segment(piped_from=current if piped else None)
+        if ("<" in token or ">" in token) and "(" not in token:
+            if current.words and current.words[-1].isdigit():
+                current.words.pop()  # the fd of `2>&1`
+            redirect = token
+    segments.append(current)
+    return [s for s in segments if s.words]
+
+
+def _substitutions(text: str) -> list[str]:
+    """The insides of ``$(...)`` and backticks anywhere in ``text``, quoted or not."""
+    found = [m.group(1) for m in re.finditer(r"`([^`]*)`", text)]
+    start = text.find("$(")
+    while start != -1:
+        depth, i = 0, start + 1
+        while i < len(text):
+            depth += {"(": 1, ")": -1}.get(text[i], 0)
+            if depth == 0:
+                break
+            i += 1
+        found.append(text[start + 2 : i])
+        start = text.find("$(", i + 1)  # nested ones are found when the inside is checked
+    return found
+
+
+# --------------------------------------------------------------------------- text
+
+
+def _check_text(scan: _Scan, text: str) -> Violation | None:
+    if scan.depth > _MAX_DEPTH:
+        return Violation(UNCHECKABLE, text, "the command nests too deeply to be checked")
+    tokens = _tokens(text)
+    if tokens is None:
+        return _raw_scan(scan, text)
+    for segment in _segments(tokens):
+        found = _check_segment(scan, segment)
+        if found is not None:
+            return found
+    for inner in _substitutions(text):
+        found = _check_text(scan.child(), inner) if inner.strip() and inner != text else None
+        if found is not None:
+            return found
+    return None
+
+
+_KEYWORDS = frozenset(
+    {"if", "then", "else", "elif", "fi", "do", "done", "while", "until", "!", "{", "}", "coproc"}
+)
+_NOT_COMMANDS = frozenset({"for", "case", "esac", "select", "[[", "]]", "[", "test", ";;"})
+_DECLARE = frozenset({"export", "declare", "typeset", "local", "readonly"})
+
+
+def _check_segment(scan: _Scan, segment: _Segment) -> Violation | None:
+    words = segment.words
+    env: dict[str, str] = {}
+    i = 0
+    while i < len(words):
+        match = a.ASSIGNMENT.match(words[i])
+        if words[i] in _NOT_COMMANDS:
+            return None
+        if match:
+            env[match.group(1)] = match.group(2)
+        elif words[i] == "function":
+            i += 1  # and its name: the body that follows is checked like any command
+        elif words[i] not in _KEYWORDS:
+            break
+        i += 1
+    for target in segment.written:
+        reason = a.git_dir_write_reason(target, scan.cwds, scan.root)
+        if reason is not None:
+            return Violation(WRITE_GIT_DIR, f"{shlex.join(words)} > {target}", reason)
+    if i == len(words):
+        scan.env.update(env)  # plain assignments stay for the commands after them
+        return None
+    return _check_argv(scan, words[i:], env, segment.stdin())
+
+
+def _raw_scan(scan: _Scan, text: str) -> Violation | None:
+    """Unparseable text: check the words after every program of interest as if they were a command."""
+    words = re.findall(r"[^\s;&|()<>`'\"]+", text)
+    interesting = {*rules_by_program(scan.policy), *WRAPPERS, *SHELLS, *_DELETERS, "find", "eval", "env"}
+    for i, word in enumerate(words):
+        program = posixpath.basename(word)
+        if program in interesting or program.startswith("git-"):
+            found = _check_argv(scan, words[i : i + _RAW_WINDOW], {})
+            if found is not None:
+                return found
+    return None
+
+
+# --------------------------------------------------------------------------- one command
+
+
+def _check_argv(
+    scan: _Scan, argv: list[str], env: Mapping[str, str], stdin: Sequence[str] = ()
+) -> Violation | None:
+    words, env = list(argv), dict(env)
+    for _ in range(_MAX_UNWRAP):
+        if not words:
+            return None
+        program, args = posixpath.basename(words[0]), words[1:]
+        inner = inner_command(program, args, stdin)
+        if inner is None:
+            return _check_program(scan, program, args, env, shlex.join(words))
+        if isinstance(inner, Runs):
+            if inner.chdir is not None:
+                scan = scan.child()
+                scan.chdir(inner.chdir)
+            words, env = list(inner.argv), {**env, **inner.env}  # stdin goes through wrappers
+            continue
+        for text in inner.texts:
+            found = _check_text(scan.child(), text)
+            if found is not None:
+                return found
+        return None
+    return Violation(UNCHECKABLE, shlex.join(argv), "too many nested wrappers to check")
+
+
+def _check_program(
+    scan: _Scan, program: str, args: list[str], env: Mapping[str, str], text: str
+) -> Violation | None:
+    if program in ("cd", "pushd", "popd"):
+        i = a.skip_options(args, set())
+        scan.chdir(args[i] if i < len(args) and program != "popd" else None)
+        return None
+    if program in _DECLARE:
+        scan.env.update(a.assignments(args, a.skip_options(args, set()))[0])
+        return None
+    if program in _DELETERS and scan.policy.workspace_only_deletes:
+        value_opts = (
+            {"-n", "-s", "--iterations", "--size", "--random-source"} if program == "shred" else set()
+        )
+        for target in a.positionals(args, value_opts):
+            found = _delete(scan, target, text, may_be_root=False)
+            if found is not None:
+                return found
+    if program == "find":
+        return _check_find(scan, args, env, text)
+    if program == "git" or (program.startswith("git-") and len(program) > 4):
+        return _check_git(scan, args if program == "git" else [program[4:], *args], env, text)
+    words = a.positionals(args, a.VALUE_OPTIONS.get(program, frozenset()))
+    for rule in rules_by_program(scan.policy).get(program, ()):
+        start = a.find_run(words, rule.subcommand)
+        if start is None:
+            continue
+        tail = words[start + len(rule.subcommand) :]
+        if rule.unless and tail[:1] and tail[0] in rule.unless:
+            continue
+        reason = _applies(scan, rule, program, args, env)
+        if reason is not None:
+            return Violation(rule.name, text, reason)
+    return None
+
+
+def _applies(scan: _Scan, rule: Rule, program: str, args: list[str], env: Mapping[str, str]) -> str | None:
+    """``rule.reason`` (maybe with a detail) if the arguments make the rule apply, else None."""
+    if rule.check is ArgCheck.ALWAYS:
+        return rule.reason
+    if rule.check is ArgCheck.WITH_FLAGS:
+        return rule.reason if a.has_flag(args, rule.flags) else None
+    if rule.check is ArgCheck.REMOTE_DB_HOST:
+        host = a.remote_db_host(program, args, {**scan.env, **env})
+        return None if host is None else f"{rule.reason} ({host or 'host known only at run time'})"
+    return rule.reason if a.GIT_CHECKS[rule.check](args) else None
+
+
+def _check_git(scan: _Scan, args: list[str], env: Mapping[str, str], text: str) -> Violation | None:
+    indexes, aliases = a.git_subcommand_indexes(args)
+    for index in indexes:
+        if index >= len(args):
+            continue
+        sub, rest = args[index], args[index + 1 :]
+        alias = aliases.get(sub.lower())
+        if alias is not None:
+            found = _check_git_alias(scan.child(), alias, args[:index], rest, env, text)
+            if found is not None:
+                return found
+            continue
+        for rule in rules_by_program(scan.policy).get("git", ()):
+            if not rule.subcommand or not a.word_matches(rule.subcommand[0], sub):
+                continue
+            tail = a.consume(rest, rule.subcommand[1:])
+            if tail is None:
+                continue
+            if rule.unless and (first := a.positionals(tail, set())[:1]) and first[0] in rule.unless:
+                continue
+            reason = _applies(scan, rule, "git", tail, env)
+            if reason is not None:
+                return Violation(rule.name, text, reason)
+    return None
+
+
+def _check_git_alias(
+    scan: _Scan, alias: str, before: list[str], rest: list[str], env: Mapping[str, str], text: str
+) -> Violation | None:
+    if alias.startswith("!"):
+        return _check_text(scan, " ".join([alias[1:], *map(shlex.quote, rest)]))
+    if scan.depth > _MAX_DEPTH:
+        return Violation(UNCHECKABLE, text, "git aliases nest too deeply to be checked")
+    return _check_git(scan, [*before, *(_split(alias) or alias.split()), *rest], env, text)
+
+
+def _split(text: str) -> list[str] | None:
+    try:
+        return shlex.split(text)
+    except ValueError:
+        return None
+
+
+def _check_find(scan: _Scan, args: list[str], env: Mapping[str, str], text: str) -> Violation | None:
+    i = 0
+    while i < len(args) and (args[i] in ("-H", "-L", "-P") or re.fullmatch(r"-O\d", args[i])):
+        i += 1
+    i += 2 if i < len(args) and args[i] == "-D" else 0
+    starts = []
+    while i < len(args) and not args[i].startswith("-") and args[i] not in ("(", "!", ")", ","):
+        starts.append(args[i])
+        i += 1
+    expression = args[i:]
+    deleting = "-delete" in expression
+    for j, arg in enumerate(expression):
+        if arg not in ("-exec", "-execdir", "-ok", "-okdir"):
+            continue
+        inner = []
+        for word in expression[j + 1 :]:
+            if word in (";", "+"):
+                break
+            inner.append(word)
+        if inner and posixpath.basename(inner[0]) in _DELETERS:
+            deleting, inner = True, [w for w in inner if w != "{}"]
+        found = _check_argv(scan, inner, env) if inner else None
+        if found is not None:
+            return found
+    if deleting and scan.policy.workspace_only_deletes:
+        for start in starts or ["."]:
+            found = _delete(scan, start, text, may_be_root=True)
+            if found is not None:
+                return found
+    return None
+
+
+def _delete(scan: _Scan, path: str, text: str, *, may_be_root: bool) -> Violation | None:
+    allowed = scan.policy.writable_outside
+    reason = a.delete_reason(path, scan.cwds, scan.root, allowed, may_be_root=may_be_root)
+    return None if reason is None else Violation(DELETE_OUTSIDE, text, reason)

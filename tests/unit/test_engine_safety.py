@@ -1,0 +1,143 @@
+"""The engine's own safety layers: a forbidden tool call in the stream stops the
+agent; a git ref that moved during a task fails it. Both are recorded as evidence."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import attrs
+
+from adapters.memory.store import InMemoryStore
+from orchcore.engine import Engine
+from orchcore.ports.agent import AgentEvent, AgentRequest, AgentResult, EventSink
+from orchcore.records import EventKind, Outcome
+from orchcore.safety import DEFAULT_POLICY, SafetyPolicy
+from orchcore.service import create_session, send_command
+from orchcore.state import Command, SessionState, TaskState
+from orchcore.tasks import Plan, Task
+from orchcore.testing import FakeClock, MemoryLogs, ScriptedAgent, SequentialIds
+
+
+@attrs.define
+class FakeWorkspace:
+    """Refs that an agent step may move; guard_env records what the engine asked for."""
+
+    current: dict[str, str] = attrs.field(
+        factory=lambda: {"HEAD": "ref: refs/heads/main", "refs/heads/main": "a" * 40}
+    )
+    guard_calls: list[str] = attrs.field(factory=list)
+
+    def refs(self) -> Mapping[str, str]:
+        return dict(self.current)
+
+    def guard_env(self, policy: SafetyPolicy, base_path: str) -> Mapping[str, str]:
+        self.guard_calls.append(base_path)
+        return {"PATH": f"/guards/bin:{base_path}"}
+
+
+def tries(command: str) -> object:
+    def step(_: AgentRequest, sink: EventSink) -> AgentResult:
+        stop = sink(
+            AgentEvent(
+                "tool_use", text=f"Bash {command}", data={"name": "Bash", "input": {"command": command}}
+            )
+        )
+        if stop is not None:
+            return AgentResult(Outcome.STOPPED, reason=stop)
+        return AgentResult(Outcome.SUCCEEDED, exit_code=0)
+
+    return step
+
+
+class World:
+    def __init__(self, *tasks: str) -> None:
+        self.store = InMemoryStore()
+        self.clock = FakeClock()
+        self.agent = ScriptedAgent()
+        self.workspace = FakeWorkspace()
+        plan = Plan("today.md", tuple(Task(t, f"Task {t}", instruction="x") for t in tasks))
+        self.sid = create_session(self.store, plan, SequentialIds(), self.clock).session.id
+        send_command(self.store, self.sid, Command.START, self.clock)
+
+    def run(self, policy: SafetyPolicy | None = DEFAULT_POLICY) -> SessionState:
+        engine = Engine(
+            self.store,
+            self.agent,
+            self.clock,
+            SequentialIds("e"),
+            MemoryLogs(),
+            safety=policy,
+            workspace=self.workspace,
+            agent_path="/usr/bin:/bin",
+            workdir="/work/project",
+        )
+        return engine.run(self.sid).session.state
+
+    def safety_events(self) -> list[str]:
+        return [str(e.data["text"]) for e in self.store.events(self.sid) if e.kind is EventKind.SAFETY]
+
+
+def test_a_streamed_git_commit_stops_the_agent_and_fails_the_task_while_others_go_on() -> None:
+    world = World("1", "2")
+    world.agent.scripts["1"] = [tries("cd sub && git -C . commit -am 'wip'")]
+    world.agent.scripts["2"] = [tries("pytest -q")]
+    assert world.run() is SessionState.FAILED
+    snap = world.store.load(world.sid)
+    one = snap.run("1")
+    assert one.state is TaskState.FAILED
+    assert one.reason.startswith("safety violation: forbidden")
+    assert "git -C . commit" in one.reason
+    assert snap.run("2").state is TaskState.COMPLETED  # a harmless command is not a violation
+    assert len(world.safety_events()) == 1
+    evidence = [
+        e
+        for e in world.store.events(world.sid)
+        if e.kind is EventKind.AGENT and e.data.get("kind") == "tool_use"
+    ]
+    assert evidence[0].data["input"] == {"command": "cd sub && git -C . commit -am 'wip'"}
+
+
+def test_the_agent_runs_with_the_guards_in_its_environment_and_the_policy_in_its_request() -> None:
+    world = World("1")
+    world.run()
+    request = world.agent.requests[0]
+    assert request.env["PATH"] == "/guards/bin:/usr/bin:/bin"
+    assert request.safety == DEFAULT_POLICY
+    assert world.workspace.guard_calls == ["/usr/bin:/bin"]
+
+
+def test_a_ref_moved_during_a_task_fails_it_even_if_the_agent_reports_success() -> None:
+    world = World("1")
+
+    def sneaky(_: AgentRequest, __: EventSink) -> AgentResult:
+        world.workspace.current["refs/heads/main"] = (
+            "b" * 40
+        )  # e.g. a commit from a script the matcher cannot see
+        return AgentResult(Outcome.SUCCEEDED, exit_code=0, final_text="All done?")
+
+    world.agent.scripts["1"] = [sneaky]
+    assert world.run() is SessionState.FAILED
+    run = world.store.load(world.sid).run("1")
+    assert run.state is TaskState.FAILED
+    assert "git ref changed" in run.reason
+    assert world.safety_events() == ["git ref changed: refs/heads/main moved aaaaaaa -> bbbbbbb"]
+
+
+def test_with_safety_switched_off_nothing_is_checked() -> None:
+    world = World("1")
+    world.agent.scripts["1"] = [tries("git push --force")]
+    assert world.run(SafetyPolicy(enabled=False)) is SessionState.COMPLETED
+    assert world.agent.requests[0].safety is None
+    assert world.safety_events() == []
+
+
+def test_the_report_lists_the_violation() -> None:
+    from orchcore.service import build_report
+
+    world = World("1")
+    world.agent.scripts["1"] = [tries("git push --force origin main")]
+    world.run()
+    report = build_report(world.store, MemoryLogs(), world.clock, world.sid)
+    assert "## Safety violations" in report
+    assert "- Task 1 (attempt 1): forbidden" in report
+    assert "git push --force origin main" in report

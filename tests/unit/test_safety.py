@@ -1,0 +1,492 @@
+"""The safety policy's pure matchers: shell commands, tool calls, ref changes, Claude deny rules."""
+
+from __future__ import annotations
+
+import shlex
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from orchcore.errors import ConfigError
+from orchcore.safety import (
+    DEFAULT_POLICY,
+    ArgCheck,
+    Rule,
+    SafetyPolicy,
+    Violation,
+    check_argv,
+    check_command,
+    check_tool_use,
+    deny_rules,
+    ref_changes,
+    rule_programs,
+)
+
+WORK = "/home/me/project"
+
+BENIGN = [
+    "pytest -q",
+    "ls -la",
+    "npm test",
+    "make -j4",
+    "cargo build --release",
+    "ruff check . && mypy src",
+    "python -m pytest -x tests/unit",
+    "python3 -c \"open('ok.txt','w').write('ok')\"",
+    "uv run pytest",
+    "git status",
+    "git status --short",
+    "git diff HEAD~1",
+    "git diff --cached --stat",
+    "git log --oneline -5",
+    "git log --grep commit",
+    "git --no-pager log -p",
+    "git -C sub status",
+    "git show HEAD:README.md",
+    "git blame src/app.py",
+    "git ls-files",
+    "git grep -n push",
+    "git rev-parse HEAD",
+    "git branch",
+    "git branch --list",
+    "git branch -a",
+    "git branch --show-current",
+    "git tag",
+    "git tag -l 'v*'",
+    "git stash list",
+    "git stash show -p",
+    "git remote -v",
+    "git config --get user.name",
+    "git config user.name",
+    "git symbolic-ref --short HEAD",
+    "git worktree list",
+    "git reflog",
+    "git checkout -- src/app.py",
+    "git checkout src/app.py",
+    "git checkout .",
+    "git checkout HEAD~2 -- src/app.py",
+    "git restore src/app.py",
+    "rm -rf build",
+    "rm -f ./notes.txt",
+    "rm -rf node_modules dist",
+    'rm -rf "$PWD/build"',
+    "cd src && rm -rf __pycache__",
+    "find . -name '*.pyc' -delete",
+    "find . -type f -name '*.tmp' -exec rm {} +",
+    "psql -h localhost -c 'select 1'",
+    "psql -h 127.0.0.1 -d app",
+    "psql postgresql://me@127.0.0.1:5432/app",
+    "psql -h /var/run/postgresql app",
+    "psql app",
+    "alembic revision -m 'add users'",
+    "alembic history",
+    "npx prisma generate",
+    "npx prisma migrate status",
+    "supabase --version",
+    "supabase db diff",
+    "echo 'git push --force'",
+    "grep -rn 'git commit' docs",
+    "command -v git",
+    "for f in *.py; do echo $f; done",
+    "pytest 2>&1 | tail -5",
+    "A=1 B=2 make test",
+    "pytest > report.txt 2>&1",
+    "ls 2>/dev/null >> out.log",
+]
+
+FORBIDDEN = [
+    ("git commit -m x", "git-commit"),
+    ("git -C . commit -m x", "git-commit"),
+    ("cd x && git -C . commit -m y", "git-commit"),
+    ("true; git push --force", "git-push"),
+    ('bash -c "git push origin +main"', "git-push"),
+    ("$(git commit -am x)", "git-commit"),
+    ('echo "$(git commit -am x)"', "git-commit"),
+    ("echo `git commit -am x`", "git-commit"),
+    ("env A=1 git commit", "git-commit"),
+    ("sudo -u me git push", "git-push"),
+    ("echo hi > note.txt && git push --force origin main", "git-push"),
+    ("/usr/bin/git commit", "git-commit"),
+    ("git --git-dir=.git --work-tree=. commit", "git-commit"),
+    ("git --no-pager -c user.name=x commit", "git-commit"),
+    ("git -c alias.ci=commit ci -m x", "git-commit"),
+    ("git -c 'alias.p=!git push' p", "git-push"),
+    ("eval 'git commit -m x'", "git-commit"),
+    ("sh -lc 'git push'", "git-push"),
+    ("echo 'git push' | bash", "git-push"),
+    ("bash <<< 'git push'", "git-push"),
+    ("nohup git push &", "git-push"),
+    ("time git commit", "git-commit"),
+    ("command git commit", "git-commit"),
+    ("exec git push", "git-push"),
+    ("timeout 5 git push", "git-push"),
+    ("xargs git commit -m x", "git-commit"),
+    ("find . -name '*.py' -exec git add {} +", "git-add"),
+    ("(cd sub; git commit)", "git-commit"),
+    ("if true; then git push; fi", "git-push"),
+    ("function f { git push; }; f", "git-push"),
+    ("f() { git commit -m x; }", "git-commit"),
+    ("for f in *.py; do git add $f; done", "git-add"),
+    ("git add .", "git-add"),
+    ("git push origin +main", "git-push"),
+    ("git reset --hard", "git-reset"),
+    ("git reset HEAD~1", "git-reset"),
+    ("git rebase main", "git-rebase"),
+    ("git checkout main", "git-checkout"),
+    ("git checkout -b x", "git-checkout"),
+    ("git switch x", "git-switch"),
+    ("git merge x", "git-merge"),
+    ("git tag v1", "git-tag"),
+    ("git update-ref refs/heads/x HEAD", "git-update-ref"),
+    ("git stash", "git-stash"),
+    ("git stash push -m x", "git-stash"),
+    ("git branch -D x", "git-branch"),
+    ("git branch -m old new", "git-branch"),
+    ("git branch new", "git-branch"),
+    ("git config core.hooksPath /dev/null", "git-config"),
+    ("git fetch", "git-fetch"),
+    ("supabase db push", "supabase-db-push"),
+    ("npx -y supabase@1.2.3 db push", "supabase-db-push"),
+    ("alembic upgrade head", "alembic-upgrade"),
+    ("alembic -c alembic.ini upgrade head", "alembic-upgrade"),
+    ("python -m alembic upgrade head", "alembic-upgrade"),
+    ("uv run alembic downgrade -1", "alembic-downgrade"),
+    ("npx prisma migrate deploy", "prisma-migrate-deploy"),
+    ("pnpm prisma migrate dev", "prisma-migrate-dev"),
+    ("prisma migrate reset --force", "prisma-migrate-reset"),
+    ("python manage.py migrate", "manage-py-migrate"),
+    ("bundle exec rake db:migrate", "rake-db-migrate"),
+    ("goose -dir migrations postgres dsn up", "goose-up"),
+    ("dropdb app", "dropdb"),
+    ("psql -h prod.example.com -c 'select 1'", "psql"),
+    ("psql -hprod.example.com", "psql"),
+    ("psql --host=prod.example.com app", "psql"),
+    ("psql postgresql://me@db.example.com/app", "psql"),
+    ("psql 'postgresql://me@localhost,db.example.com/app'", "psql"),
+    ("psql 'host=db.example.com dbname=app'", "psql"),
+    ("PGHOST=db.example.com psql app", "psql"),
+    ("psql $DATABASE_URL", "psql"),
+    ("rm -rf /abs/outside/workdir", "delete-outside-workspace"),
+    ("rm -rf ~", "delete-outside-workspace"),
+    ("rm -rf ..", "delete-outside-workspace"),
+    ("rm -rf ../other", "delete-outside-workspace"),
+    ("rm -rf .git", "delete-outside-workspace"),
+    ("rm -rf .*", "delete-outside-workspace"),
+    (f"rm -rf {WORK}", "delete-outside-workspace"),
+    ("cd .. && rm -rf project", "delete-outside-workspace"),
+    ("cd /tmp; rm -rf x", "delete-outside-workspace"),
+    ('rm -rf "$HOME/x"', "delete-outside-workspace"),
+    ('cd "$(mktemp -d)" && rm -rf x', "delete-outside-workspace"),
+    ("find / -name x -delete", "delete-outside-workspace"),
+    ("find /etc -exec rm -f {} \\;", "delete-outside-workspace"),
+    ("echo 'unbalanced && git push", "git-push"),
+    ("echo '[core] hooksPath = /dev/null' >> .git/config", "write-into-git-dir"),
+    ("cd .git && cat x > hooks/pre-commit", "write-into-git-dir"),
+]
+
+
+@pytest.mark.parametrize("command", BENIGN)
+def test_everyday_commands_are_allowed(command: str) -> None:
+    assert check_command(DEFAULT_POLICY, command, WORK) is None
+
+
+@pytest.mark.parametrize(("command", "rule"), FORBIDDEN)
+def test_forbidden_operations_are_found_however_they_are_wrapped(command: str, rule: str) -> None:
+    violation = check_command(DEFAULT_POLICY, command, WORK)
+
+    assert violation is not None, command
+    assert violation.rule == rule
+
+
+def test_the_violation_names_the_offending_command_and_why() -> None:
+    violation = check_command(DEFAULT_POLICY, "make && cd x && git -C . commit -m y", WORK)
+
+    assert violation == Violation("git-commit", "git -C . commit -m y", violation.reason if violation else "")
+    assert "never commit" in str(violation)
+
+
+def test_a_violation_reads_as_one_line() -> None:
+    violation = Violation("git-push", "git push \\\n  --force", "agents never push")
+
+    assert str(violation) == "forbidden (git-push): agents never push: git push \\ --force"
+    assert "\n" not in str(Violation("x", "a\n" * 500, "r"))
+
+
+SEPARATORS = st.sampled_from(["; ", " && ", " || ", " | ", "\n", " & "])
+WRAPPERS = st.sampled_from(
+    [
+        "{}",
+        "cd sub && {}",
+        "env A=1 {}",
+        "timeout 60 {}",
+        "nice -n 5 {}",
+        "bash -c {quoted}",
+        "sh -c {quoted}",
+        "echo $({})",
+        "sudo -u me {}",
+        "xargs {}",
+    ]
+)
+FORBIDDEN_CORES = st.sampled_from([command for command, _ in FORBIDDEN[:48]])
+
+
+def _wrap(template: str, command: str) -> str:
+    return template.format(command, quoted=shlex.quote(command))
+
+
+@given(st.lists(st.sampled_from(BENIGN), min_size=1, max_size=4), SEPARATORS, WRAPPERS)
+def test_benign_commands_stay_allowed_when_combined_and_wrapped(
+    commands: list[str], separator: str, wrapper: str
+) -> None:
+    line = separator.join(_wrap(wrapper, c) if "{}" in wrapper else c for c in commands)
+
+    assert check_command(DEFAULT_POLICY, line, WORK) is None, line
+
+
+@given(
+    st.lists(st.sampled_from(BENIGN[:20]), max_size=2),
+    FORBIDDEN_CORES,
+    st.lists(st.sampled_from(BENIGN[:20]), max_size=2),
+    SEPARATORS,
+    WRAPPERS,
+)
+def test_a_forbidden_command_is_found_among_benign_ones_and_inside_wrappers(
+    before: list[str], forbidden: str, after: list[str], separator: str, wrapper: str
+) -> None:
+    line = separator.join([*before, _wrap(wrapper, forbidden), *after])
+
+    assert check_command(DEFAULT_POLICY, line, WORK) is not None, line
+
+
+@given(st.text())
+def test_check_command_never_raises_on_any_text(text: str) -> None:
+    result = check_command(DEFAULT_POLICY, text, WORK)
+
+    assert result is None or isinstance(result, Violation)
+
+
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "git",
+                "commit",
+                "-C",
+                ".",
+                "$(",
+                ")",
+                "'",
+                '"',
+                "`",
+                "|",
+                "&&",
+                "bash",
+                "-c",
+                "eval",
+                "rm",
+                "-rf",
+                "..",
+                "~",
+                "\n",
+                "<<<",
+                "sudo",
+                "env",
+                "x=1",
+            ]
+        ),
+        max_size=16,
+    )
+)
+def test_check_command_never_raises_on_shell_like_noise(words: list[str]) -> None:
+    text = " ".join(words)
+
+    result = check_command(DEFAULT_POLICY, text, WORK)
+
+    assert result is None or isinstance(result, Violation)
+
+
+def test_deeply_nested_commands_are_refused_rather_than_guessed() -> None:
+    nested = "ls"
+    for _ in range(12):
+        nested = "bash -c " + shlex.quote(nested)
+
+    for command in (nested, "echo " + "$(" * 40 + "ls" + ")" * 40):
+        violation = check_command(DEFAULT_POLICY, command, WORK)
+        assert violation is not None
+        assert violation.rule == "uncheckable"
+    assert check_command(DEFAULT_POLICY, "bash -c " + shlex.quote("bash -c ls"), WORK) is None
+
+
+def test_a_disabled_policy_allows_everything() -> None:
+    policy = SafetyPolicy(enabled=False)
+
+    assert check_command(policy, "git push --force", WORK) is None
+    assert check_tool_use(policy, "Write", {"file_path": "/etc/passwd"}, WORK) is None
+    assert deny_rules(policy) == []
+    assert rule_programs(policy) == []
+
+
+def test_extra_forbidden_prefixes_come_from_the_config() -> None:
+    policy = SafetyPolicy(forbidden_prefixes=("terraform apply", "kubectl delete --all"))
+
+    assert check_command(policy, "terraform -chdir=infra apply -auto-approve", WORK) is not None
+    assert check_command(policy, "terraform plan", WORK) is None
+    assert check_command(policy, "kubectl delete pods --all", WORK) is not None
+    assert check_command(policy, "kubectl delete pod web-1", WORK) is None
+    assert "terraform" in rule_programs(policy)
+    assert "Bash(terraform apply:*)" in deny_rules(policy)
+
+
+def test_custom_rules_replace_the_defaults() -> None:
+    policy = SafetyPolicy(rules=(Rule("no-curl", "curl", (), "no network", ArgCheck.ALWAYS),))
+
+    assert check_command(policy, "git push", WORK) is None
+    assert check_command(policy, "sudo curl https://example.com", WORK) == Violation(
+        "no-curl", "curl https://example.com", "no network"
+    )
+
+
+def test_bad_policy_settings_are_config_errors() -> None:
+    with pytest.raises(ConfigError, match="forbidden_prefixes"):
+        SafetyPolicy(forbidden_prefixes=("'unbalanced",))
+    with pytest.raises(ConfigError, match="writable_outside"):
+        SafetyPolicy(writable_outside=("tmp",))
+    with pytest.raises(ConfigError, match="writable_outside"):
+        SafetyPolicy(writable_outside=("/",))
+
+
+def test_deletes_are_allowed_below_a_writable_outside_directory() -> None:
+    policy = SafetyPolicy(writable_outside=("/tmp",))
+
+    assert check_command(policy, "rm -rf /tmp/scratch", WORK) is None
+    assert check_command(policy, "rm -rf /tmp", WORK) is not None
+    assert check_command(SafetyPolicy(workspace_only_deletes=False), "rm -rf /", WORK) is None
+
+
+def test_a_shim_checks_an_argv_with_the_environment_it_runs_in() -> None:
+    assert (
+        check_argv(DEFAULT_POLICY, ["psql", "-c", "select 1"], WORK, {"PGHOST": "db.example.com"}) is not None
+    )
+    assert check_argv(DEFAULT_POLICY, ["psql", "-c", "select 1"], WORK, {"PGHOST": "localhost"}) is None
+    assert check_argv(DEFAULT_POLICY, ["git", "commit", "-m", "a; b"], WORK) is not None
+    assert check_argv(DEFAULT_POLICY, ["git", "log", "--format=$(git push)"], WORK) is None
+    assert check_argv(DEFAULT_POLICY, [], WORK) is None
+
+
+@pytest.mark.parametrize(
+    ("tool", "tool_input", "reason"),
+    [
+        ("Bash", {"command": "git commit -am x"}, "never commit"),
+        ("Write", {"file_path": "/etc/hosts", "content": "x"}, "write outside the workspace"),
+        ("Edit", {"file_path": "../other/app.py"}, "write outside the workspace"),
+        ("MultiEdit", {"file_path": "~/.bashrc"}, "write outside the workspace"),
+        ("NotebookEdit", {"notebook_path": "/tmp/x.ipynb"}, "write outside the workspace"),
+        ("Write", {"file_path": f"{WORK}/.git/hooks/pre-commit"}, ".git"),
+        ("Edit", {"file_path": ".git/config"}, ".git"),
+    ],
+)
+def test_tool_calls_that_cross_the_policy_are_violations(
+    tool: str, tool_input: dict[str, object], reason: str
+) -> None:
+    violation = check_tool_use(DEFAULT_POLICY, tool, tool_input, WORK)
+
+    assert violation is not None
+    assert reason in violation.reason
+
+
+@pytest.mark.parametrize(
+    ("tool", "tool_input"),
+    [
+        ("Bash", {"command": "pytest -q", "description": "tests"}),
+        ("Write", {"file_path": f"{WORK}/src/new.py", "content": "x"}),
+        ("Edit", {"file_path": "src/app.py", "old_string": "a", "new_string": "b"}),
+        ("NotebookEdit", {"notebook_path": f"{WORK}/nb.ipynb"}),
+        ("Read", {"file_path": "/etc/hosts"}),
+        ("Bash", {"command": 42}),
+        ("Write", {}),
+        ("WebFetch", {"url": "https://example.com"}),
+    ],
+)
+def test_tool_calls_inside_the_workspace_are_allowed(tool: str, tool_input: dict[str, object]) -> None:
+    assert check_tool_use(DEFAULT_POLICY, tool, tool_input, WORK) is None
+
+
+@given(st.text(), st.dictionaries(st.text(), st.one_of(st.text(), st.integers(), st.none())))
+def test_check_tool_use_never_raises(tool: str, tool_input: dict[str, object]) -> None:
+    check_tool_use(DEFAULT_POLICY, tool, tool_input, WORK)
+
+
+def test_writes_are_allowed_where_the_policy_says() -> None:
+    assert (
+        check_tool_use(SafetyPolicy(writable_outside=("/tmp",)), "Write", {"file_path": "/tmp/a"}, WORK)
+        is None
+    )
+    assert (
+        check_tool_use(SafetyPolicy(workspace_only_writes=False), "Write", {"file_path": "/etc/x"}, WORK)
+        is None
+    )
+
+
+def test_ref_changes_lists_each_moved_created_and_deleted_ref_head_first() -> None:
+    a, b = "a1b2c3d" + "0" * 33, "d4e5f6a" + "1" * 33
+    before = {"HEAD": a, "refs/heads/main": a, "refs/tags/v1": a}
+    after = {"HEAD": b, "refs/heads/main": a, "refs/heads/x": b}
+
+    assert ref_changes(before, after) == [
+        "HEAD moved a1b2c3d -> d4e5f6a",
+        "refs/heads/x created",
+        "refs/tags/v1 deleted",
+    ]
+
+
+def test_ref_changes_shows_a_switched_branch_and_nothing_when_nothing_moved() -> None:
+    before = {"HEAD": "ref: refs/heads/main", "refs/heads/main": "a" * 40}
+
+    assert ref_changes(before, dict(before)) == []
+    assert ref_changes(before, {**before, "HEAD": "ref: refs/heads/x"}) == [
+        "HEAD moved refs/heads/main -> refs/heads/x"
+    ]
+    assert ref_changes({}, {}) == []
+
+
+@given(
+    st.dictionaries(st.text(min_size=1), st.text(min_size=1)),
+    st.dictionaries(st.text(min_size=1), st.text(min_size=1)),
+)
+def test_ref_changes_is_empty_exactly_when_the_snapshots_are_equal(
+    before: dict[str, str], after: dict[str, str]
+) -> None:
+    assert (ref_changes(before, after) == []) == (before == after)
+
+
+def test_deny_rules_cover_the_plain_forms_and_the_global_option_bypass() -> None:
+    rules = deny_rules(DEFAULT_POLICY)
+
+    for expected in (
+        "Bash(git commit:*)",
+        "Bash(git * commit *)",
+        "Bash(git push:*)",
+        "Bash(git * push *)",
+        "Bash(git add:*)",
+        "Bash(git reset --hard:*)",
+        "Bash(git checkout -b:*)",
+        "Bash(git branch -D:*)",
+        "Bash(supabase db push:*)",
+        "Bash(alembic upgrade:*)",
+        "Bash(prisma migrate deploy:*)",
+        "Bash(rake db:migrate:*)",
+        "Bash(dropdb:*)",
+    ):
+        assert expected in rules
+    assert len(rules) == len(set(rules))
+    assert all(r.startswith("Bash(") and r.endswith(")") for r in rules)
+    # read-only forms must stay usable: nothing denies git stash list, git status or psql itself
+    assert not any(r.startswith(("Bash(git stash", "Bash(git status", "Bash(psql")) for r in rules)
+
+
+def test_rule_programs_name_what_the_shims_must_cover() -> None:
+    programs = rule_programs(DEFAULT_POLICY)
+
+    assert {"git", "psql", "supabase", "alembic", "prisma", "dropdb"} <= set(programs)
+    assert programs == sorted(programs)
