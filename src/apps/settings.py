@@ -35,8 +35,8 @@ from orchcore.delivery import DeliveryPolicy
 from orchcore.errors import ConfigError
 from orchcore.notify import DEFAULT_KINDS, Routing
 from orchcore.policy import ApprovalMode, ApprovalPolicy, RetryPolicy
-from orchcore.safety import SafetyPolicy
 from orchcore.ports.notifier import NotificationKind
+from orchcore.safety import SafetyPolicy
 
 CONFIG_NAMES = ("orch.yaml", "orch.yml")
 ENV_PREFIX = "ORCH_"

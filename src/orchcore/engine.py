@@ -42,12 +42,12 @@ from orchcore.ports.agent import Agent, AgentEvent, AgentRequest, AgentResult
 from orchcore.ports.clock import Clock, Ids
 from orchcore.ports.logs import TaskLogs
 from orchcore.ports.questions import QuestionBox
-from orchcore.ports.workspace import Workspace
 from orchcore.ports.store import Store
+from orchcore.ports.workspace import Workspace
 from orchcore.prompt import answer_prompt, build_prompt
 from orchcore.questions import question_in
-from orchcore.safety import SafetyPolicy, check_tool_use, ref_changes
 from orchcore.records import Event, EventKind, Mutation, Outcome, Session, Snapshot
+from orchcore.safety import SafetyPolicy, check_tool_use, ref_changes
 from orchcore.state import SessionState
 
 Watcher = Callable[[Event], None]

@@ -27,7 +27,6 @@ from orchcore.state import SessionState, TaskState
 DEFAULT_KINDS = frozenset(NotificationKind) - {NotificationKind.TASK_STARTED}
 TITLE_LIMIT = 200
 TEXT_LIMIT = 3000
-SAFETY_EVENT = "safety"  # EventKind value of a safety violation, where the core records one
 
 
 @attrs.frozen
@@ -77,8 +76,12 @@ def notifications_for(before: Snapshot, mutation: Mutation) -> tuple[Notificatio
     after = Snapshot(mutation.session or before.session, before.plan, runs)
     version = before.session.version + 1
     budget_halt = any(_is_budget_halt(e, mutation.events) for e in mutation.events)
+    # a safety violation fails its task: the violation tells it, once
+    unsafe = {e.task_id for e in mutation.events if e.kind is EventKind.SAFETY}
     found: list[Notification] = []
     for index, event in enumerate(mutation.events):
+        if event.kind is EventKind.TASK_FINISHED and event.task_id in unsafe:
+            continue
         made = _describe(event, before, after, budget_halt)
         if made is None:
             continue
@@ -118,7 +121,7 @@ def _describe(event: Event, before: Snapshot, after: Snapshot, budget_halt: bool
         return _question(event, after)
     if event.kind is EventKind.BUDGET:
         return _budget(event, after, budget_halt)
-    if event.kind.value == SAFETY_EVENT:
+    if event.kind is EventKind.SAFETY:
         return _safety(event, after)
     return None
 
@@ -280,16 +283,21 @@ def _budget(event: Event, after: Snapshot, budget_halt: bool) -> _Described | No
 
 
 def _safety(event: Event, after: Snapshot) -> _Described:
-    what = next(
-        (_text(event.data, k) for k in ("text", "reason", "rule", "operation") if event.data.get(k)),
-        "a forbidden operation",
-    )
-    who = f"Task {event.task_id}" if event.task_id else f"Session {after.session.id}"
+    what = _text(event.data, "text") or "a forbidden operation"
+    task_id = event.task_id
+    if task_id is None:
+        return (
+            NotificationKind.SAFETY_VIOLATION,
+            f"Session {after.session.id}: safety violation: {what}",
+            f"Safety violation in {_where(after)}: {what}",
+            ("status",),
+        )
     return (
         NotificationKind.SAFETY_VIOLATION,
-        f"{who}: safety rule stopped {what}",
-        f"Safety: {what}\n{_task(after, event.task_id)} in {_where(after)}.",
-        (f"logs {event.task_id}", "status") if event.task_id else ("status",),
+        f"Task {task_id} failed a safety rule: {what}",
+        f"{_task(after, task_id)} was stopped and failed ({_where(after)}): {what}\n"
+        "Look at what it did before you retry it.",
+        (f"logs {task_id}", f"retry {task_id}", f"skip {task_id}"),
     )
 
 

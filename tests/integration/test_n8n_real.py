@@ -10,7 +10,8 @@ Bot API (tests/fakes/telegram_api.py) that n8n's Telegram credential points at.
 It imports the credentials and the three workflows (as a user would, with their
 Settings edited), publishes (activates) them, starts n8n, and proves that:
 - a Telegram command reaches `orch serve` through n8n and the answer comes back
-  (Telegram Trigger → Code → HTTP Request → Telegram), and another chat is ignored;
+  (Telegram Trigger → Code → HTTP Request → Telegram), a refusal too, and another chat
+  is ignored;
 - a notification from orchcore (the n8n channel, through the outbox sender of
   `orch serve`) reaches n8n, which sends it to Telegram;
 - the daily-start workflow starts a session (run once with `n8n execute`).
@@ -353,6 +354,15 @@ def test_commands_and_notifications_flow_through_n8n(
         )
         assert telegram.sent_to(STRANGER) == []
         wait_until(lambda: sessions(settings) == [("approval.md", "completed")], "the session to complete")
+
+        # a refusal (409: nothing waits) is answered too, not swallowed by n8n
+        count = len(telegram.sent_to(ME))
+        http.post(hook, json=telegram_update(ME, "/approve", 4), headers=secret_header)
+        telegram.wait_for(
+            lambda: any(m.shown.startswith("✗ cannot approve") for m in telegram.sent_to(ME)[count:]),
+            "the refusal of /approve",
+            DEADLINE_S,
+        )
 
         # 4. a wrong secret is refused by n8n (header auth on the notification webhook)
         refused = http.post(

@@ -8,11 +8,12 @@ import sys
 import httpx
 
 from adapters.console.notifier import ConsoleNotifier
+from adapters.guards.workspace import GitWorkspace
 from adapters.memory.store import InMemoryStore
 from adapters.n8n.notifier import N8nNotifier
 from adapters.sqlite import SqliteStore
 from adapters.telegram import TelegramNotifier
-from orchcore.ports import Store
+from orchcore.ports import Store, Workspace
 from orchcore.ports.notifier import Notifier
 
 
@@ -40,3 +41,7 @@ def _recording_notifier() -> None:
     from orchcore.testing import RecordingNotifier
 
     _: Notifier = RecordingNotifier()
+
+
+def _git_workspace(workdir: str, guard_dir: str) -> None:
+    _: Workspace = GitWorkspace(workdir, guard_dir)

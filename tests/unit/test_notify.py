@@ -3,7 +3,6 @@ the engine and the command use case queue them in the very transaction of their 
 
 from __future__ import annotations
 
-import enum
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -12,13 +11,23 @@ import pytest
 
 from adapters.memory.store import InMemoryStore
 from orchcore.budget import BudgetStatus, Level
-from orchcore.decide import Halt, budget_event, halt
+from orchcore.decide import Halt, budget_event, halt, record_result
 from orchcore.engine import Engine
 from orchcore.notify import DEFAULT_KINDS, Routing, notification_key, notifications_for, with_outbox
 from orchcore.policy import ApprovalPolicy
 from orchcore.ports.agent import AgentRequest, AgentResult, EventSink
 from orchcore.ports.notifier import NotificationKind
-from orchcore.records import Event, EventKind, Mutation, OutboxEntry, Outcome, Session, Snapshot, TaskRun
+from orchcore.records import (
+    Attempt,
+    Event,
+    EventKind,
+    Mutation,
+    OutboxEntry,
+    Outcome,
+    Session,
+    Snapshot,
+    TaskRun,
+)
 from orchcore.service import create_session, send_command
 from orchcore.state import Command, SessionState, TaskState
 from orchcore.tasks import Plan, Task
@@ -234,17 +243,24 @@ def test_a_session_halted_for_another_reason_says_halted() -> None:
     )
 
 
-class _WithSafety(enum.StrEnum):
-    SAFETY = "safety"  # the kind the core records violations with, where it does
-
-
-def test_a_safety_violation_is_told_with_what_was_stopped() -> None:
+def test_a_safety_violation_is_told_once_instead_of_the_task_failure_it_causes() -> None:
     before = _snapshot()
-    event = Event(_WithSafety.SAFETY, T0, task_id="2", data={"text": "rm -rf / (forbidden command)"})  # type: ignore[arg-type]
-    (only,) = notifications_for(before, Mutation(events=(event,)))
+    run = attrs.evolve(before.run("2"), state=TaskState.RUNNING, attempts=(Attempt(1, T0),))
+    before = attrs.evolve(before, runs={**before.runs, "2": run})
+    result = AgentResult(Outcome.FAILED, exit_code=1, reason="safety violation: forbidden command: git push")
+    violation = Event(
+        EventKind.SAFETY,
+        T0,
+        task_id="2",
+        attempt=1,
+        data={"violations": ["forbidden command: git push"], "text": "forbidden command: git push"},
+    )
+    mutation = record_result(before, "2", result, T0, extra=(violation,))
+    (only,) = notifications_for(before, mutation)
     assert only.kind is NotificationKind.SAFETY_VIOLATION
-    assert only.title == "Task 2: safety rule stopped rm -rf / (forbidden command)"
-    assert only.actions == ("logs 2", "status")
+    assert only.title == "Task 2 failed a safety rule: forbidden command: git push"
+    assert only.actions == ("logs 2", "retry 2", "skip 2")
+    assert only.key == "s1:8:1:safety_violation"
 
 
 def test_titles_are_one_short_line_whatever_the_reason() -> None:

@@ -228,7 +228,35 @@ WRAPPERS = st.sampled_from(
         "xargs {}",
     ]
 )
-FORBIDDEN_CORES = st.sampled_from([command for command, _ in FORBIDDEN[:48]])
+FORBIDDEN_CORES = st.sampled_from(
+    [
+        "git commit -m x",
+        "git -C . commit -am x",
+        "/usr/bin/git commit",
+        "git --no-pager -c a.b=c push",
+        "git push --force",
+        "git push origin +main",
+        "git add .",
+        "git reset --hard",
+        "git rebase main",
+        "git checkout main",
+        "git checkout -b x",
+        "git switch x",
+        "git stash",
+        "git branch -D x",
+        "git tag v1",
+        "git update-ref refs/heads/x HEAD",
+        "supabase db push",
+        "alembic upgrade head",
+        "npx prisma migrate deploy",
+        "psql -h db.example.com",
+        "dropdb app",
+        "rm -rf /etc",
+        "rm -rf ~",
+        "rm -rf ..",
+        "rm -rf .git",
+    ]
+)
 
 
 def _wrap(template: str, command: str) -> str:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.telegram.client import MAX_MESSAGE, cost, escape_markdown, split_text
+from adapters.telegram.client import MAX_MESSAGE, TelegramClient, cost, escape_markdown, split_text
 from adapters.telegram.notifier import render
 from apps.commands import CommandError
-from apps.telegram.bot import ChatCommand, parse_command, to_request
+from apps.telegram.bot import ChatCommand, OffsetFile, parse_command, to_request
 from apps.telegram.replies import as_command, refused, success
+from orchcore.errors import ConfigError
 from orchcore.testing.contracts.notifier import notification
 from tests.fakes.telegram_api import parse_markdown_v2
 
@@ -129,3 +132,24 @@ def test_split_prefers_line_ends() -> None:
     text = "\n".join(["a" * 30] * 10)
     assert split_text(text, 100) == ["\n".join(["a" * 30] * 3)] * 3 + ["a" * 30]
     assert split_text("x" * (MAX_MESSAGE + 1)) == ["x" * MAX_MESSAGE, "x"]
+
+
+@pytest.mark.parametrize("token", ["", "12 34:abc", "12/34:abc"])
+def test_a_malformed_token_is_a_config_error_that_does_not_show_it(token: str) -> None:
+    with httpx.Client() as http, pytest.raises(ConfigError) as raised:
+        TelegramClient(token, http)
+    assert token == "" or token not in str(raised.value)
+
+
+def test_the_offset_belongs_to_one_bot_and_a_broken_file_is_ignored(tmp_path: Path) -> None:
+    offsets = OffsetFile(tmp_path / "state" / "telegram.json")
+    assert offsets.load(1) is None
+    offsets.save(1, 120)
+    assert offsets.load(1) == 120
+    assert offsets.load(2) is None  # another bot (a new token): its own updates
+    offsets.path.write_text("{not json")
+    assert offsets.load(1) is None
+    blocked = OffsetFile(tmp_path / "file" / "telegram.json")
+    (tmp_path / "file").write_text("a file where the folder should be")
+    blocked.save(1, 5)  # logged, not raised: the bot goes on
+    assert blocked.load(1) is None

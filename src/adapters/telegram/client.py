@@ -4,8 +4,9 @@ injected ``httpx.Client``.
 Errors are translated here: every failure is a :class:`TelegramError` (a NotifyError)
 whose ``retryable`` says whether a later try may help (network, timeouts, 5xx, 429
 with ``retry_after``) or not (401 bad token, 400 bad request, 403 blocked, 409 another
-poller). The token is part of every URL; it is scrubbed from error texts, never in a
-repr, and hidden from httpx's own request log lines.
+poller); a malformed token is a ConfigError at once. The token is part of every URL;
+it is scrubbed from error texts, never in a repr, and hidden from httpx's own request
+log lines (a filter on the ``httpx`` and ``httpcore`` loggers).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 import attrs
 import httpx
 
-from orchcore.errors import NotifyError
+from orchcore.errors import ConfigError, NotifyError
 
 API_URL = "https://api.telegram.org"
 MAX_MESSAGE = 4096  # characters (UTF-16 code units) per message
@@ -165,7 +166,7 @@ class TelegramClient:
 
     def __init__(self, token: str, client: httpx.Client, base_url: str = API_URL) -> None:
         if not token or any(c.isspace() or c == "/" for c in token):
-            raise TelegramError("the bot token is empty or malformed", retryable=False)
+            raise ConfigError("the Telegram bot token is empty or malformed (expected 123456:ABC...)")
         self._token = token
         self._client = client
         self._base = base_url.rstrip("/")

@@ -49,4 +49,4 @@ def telegram_command(
         try:
             run_bot(settings, api_url=api_url, poll_timeout_s=poll_timeout, notice=notice)
         except KeyboardInterrupt:
-            notice("stopped; a running task is finished by `orch resume` or /resume")
+            notice("stopped; a task cut short runs again on `orch resume` (or /resume)")

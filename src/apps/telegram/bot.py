@@ -180,10 +180,15 @@ class OffsetFile:
         return offset if isinstance(offset, int) else None
 
     def save(self, bot_id: int, offset: int) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        """Keep ``offset``; a failure is logged, not raised (the bot goes on; a restart
+        may then see the last commands again, and Telegram's own offset still holds)."""
         temporary = self.path.with_name(self.path.name + ".tmp")
-        temporary.write_text(json.dumps({"bot_id": bot_id, "offset": offset}), encoding="utf-8")
-        temporary.replace(self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            temporary.write_text(json.dumps({"bot_id": bot_id, "offset": offset}), encoding="utf-8")
+            temporary.replace(self.path)
+        except OSError as exc:
+            log.error("cannot keep the Telegram offset in %s: %s", self.path, exc)  # noqa: TRY400
 
 
 def _quiet(_: str) -> None:
@@ -370,7 +375,7 @@ def run_bot(
         with httpx.Client(timeout=HTTP_TIMEOUT_S) as http:
             try:
                 api = telegram_api(token.reveal(), http, api_url)
-            except NotifyError as exc:
+            except ConfigError as exc:
                 raise ConfigError(f"{TELEGRAM_TOKEN}: {exc}") from None
             bot = TelegramBot(
                 api=api,

@@ -57,12 +57,13 @@ def next_line(suggestions: list[str]) -> str:
     return "Next: " + "   ".join(as_command(s) for s in suggestions) if suggestions else ""
 
 
-def progress(session: dict[str, Any]) -> list[str]:
-    """The session's state and every task with its state, as lines."""
+def progress(session: dict[str, Any], said: str = "") -> list[str]:
+    """The session's state and every task with its state, as lines (the session's reason
+    unless ``said`` already holds it)."""
     source = PurePath(str(session["source"])).name if session["source"] else ""
     head = f"Session {session['id']} · {session['state'].replace('_', ' ')}"
     lines = [head + (f" · {source}" if source else "")]
-    if session["reason"]:
+    if session["reason"] and str(session["reason"]) not in said:
         lines.append(str(session["reason"]))
     tasks: list[dict[str, Any]] = session["tasks"]
     for task in tasks[:MAX_TASK_LINES]:
@@ -90,7 +91,7 @@ def success(body: dict[str, Any]) -> Reply:
     if body["command"] == "logs" and logs is not None:
         lines += list(logs["lines"]) or ["(empty)"]
     elif session is not None:
-        lines += progress(session)
+        lines += progress(session, str(body["message"]))
     suggestion = next_line(list(body.get("next") or []))
     if suggestion:
         lines += ["", suggestion]

@@ -31,7 +31,7 @@ from orchcore.safety.wrappers import SHELLS, WRAPPERS, Runs, inner_command
 
 _MAX_DEPTH = 8
 _MAX_UNWRAP = 64
-_MAX_CWDS = 16
+_MAX_CWDS = 256  # each relative `cd` may double them (it may not have happened)
 _RAW_WINDOW = 64  # words after a program that the word scan reads as its arguments
 _DELETERS = frozenset({"rm", "unlink", "rmdir", "shred"})
 

@@ -7,15 +7,19 @@ from orchcore.testing.contracts.clock import ClockContract, IdsContract
 from orchcore.testing.contracts.logs import LogsFactory, TaskLogsContract
 from orchcore.testing.contracts.notifier import NotifierContract, NotifierFactory, NotifierRig
 from orchcore.testing.contracts.outbox import OutboxContract
+from orchcore.testing.contracts.questions import QuestionBoxContract, QuestionBoxFactory
 from orchcore.testing.contracts.store import StoreContract, StoreFactory, StoreModelMachine
+from orchcore.testing.contracts.workspace import WorkspaceContract, WorkspaceFactory
 
 ALL_CONTRACTS: tuple[type, ...] = (
     AgentContract,
     ClockContract,
     IdsContract,
     NotifierContract,
+    QuestionBoxContract,
     StoreContract,
     TaskLogsContract,
+    WorkspaceContract,
 )
 
 __all__ = [
@@ -29,8 +33,12 @@ __all__ = [
     "NotifierFactory",
     "NotifierRig",
     "OutboxContract",
+    "QuestionBoxContract",
+    "QuestionBoxFactory",
     "StoreContract",
     "StoreFactory",
     "StoreModelMachine",
     "TaskLogsContract",
+    "WorkspaceContract",
+    "WorkspaceFactory",
 ]

@@ -1,0 +1,47 @@
+"""The QuestionBox contract on the file protocol and the in-memory box."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from adapters.files.questions import FileQuestions
+from orchcore.ports.questions import QuestionBox
+from orchcore.testing import MemoryQuestions
+from orchcore.testing.contracts import QuestionBoxContract, QuestionBoxFactory
+from orchcore.testing.contracts.questions import Asker
+
+
+class TestFileQuestions(QuestionBoxContract):
+    @pytest.fixture
+    def make_box(self, tmp_path: Path) -> QuestionBoxFactory:
+        return lambda: FileQuestions(str(tmp_path))
+
+    @pytest.fixture
+    def ask(self, tmp_path: Path) -> Asker:
+        def write(_: QuestionBox, task_id: str, text: str) -> None:
+            path = tmp_path / "questions" / f"{task_id}.md"
+            path.parent.mkdir(exist_ok=True)
+            path.write_text(text + "\n")
+            answered = path.with_name(f"{task_id}-answer.md")
+            if answered.exists():  # as an agent writing later would: its question is newer
+                newer = answered.stat().st_mtime_ns + 1_000_000
+                os.utime(path, ns=(newer, newer))
+
+        return write
+
+
+class TestMemoryQuestions(QuestionBoxContract):
+    @pytest.fixture
+    def make_box(self) -> QuestionBoxFactory:
+        return MemoryQuestions
+
+    @pytest.fixture
+    def ask(self) -> Asker:
+        def leave(box: QuestionBox, task_id: str, text: str) -> None:
+            assert isinstance(box, MemoryQuestions)
+            box.ask(task_id, text)
+
+        return leave
