@@ -142,7 +142,9 @@ class Commands:
                 rt.store, plan, rt.ids, rt.clock, auto_approve=bool(params.get("auto_approve")), agent=agent
             )
             sid = snap.session.id
-            after = send_command(rt.store, sid, Command.START, rt.clock, source=self.source, routing=rt.routing)
+            after = send_command(
+                rt.store, sid, Command.START, rt.clock, source=self.source, routing=rt.routing
+            )
         self.driver.submit(sid)
         n = len(plan.tasks)
         message = f"session {sid} started: {n} task{'s' if n != 1 else ''} from {name}, agent {agent}"
@@ -158,7 +160,9 @@ class Commands:
                 raise e.SessionBusy(f"session {sid} is being run by {holder}")
             rt.agents(rt.store.session(sid).agent or rt.settings.agent.name).check()
         before = rt.store.load(sid)
-        after = send_command(rt.store, sid, command, rt.clock, task_id=task, text=text, source=self.source, routing=rt.routing)
+        after = send_command(
+            rt.store, sid, command, rt.clock, task_id=task, text=text, source=self.source, routing=rt.routing
+        )
         holder = rt.store.lease_holder(sid)
         # a session left running needs an engine: ours, unless another one drives it already
         queued = after.session.state is SessionState.RUNNING and (

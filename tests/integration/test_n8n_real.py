@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -69,7 +70,9 @@ make it
 
 
 def opted_in(config: pytest.Config) -> bool:
-    return "n8n" in str(config.getoption("markexpr", ""))
+    """Whether ``-m`` asks for n8n (``-m n8n``, ``-m "n8n and ..."``), not merely mentions it."""
+    words = re.findall(r"\w+", str(config.getoption("markexpr", "")))
+    return any(w == "n8n" and (i == 0 or words[i - 1] != "not") for i, w in enumerate(words))
 
 
 @pytest.fixture(scope="module", autouse=True)

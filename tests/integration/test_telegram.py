@@ -171,6 +171,11 @@ def test_a_whitelisted_chat_approves_a_task_and_another_chat_is_ignored(
         assert f"chat {STRANGER}" in caplog.text
         assert any(f"chat {STRANGER} (@mallory)" in n for n in bot.notices)
 
+        group = Chat(fake, -100200)  # a whitelisted group: commands answered, chatter not
+        fake.push(-100200, "morning all")
+        assert "waiting approval" in group.say("/status")
+        assert len(fake.sent_to(-100200)) == 1
+
         approved = me.say("/approve")
         assert "approved task 1" in approved
         wait_until(lambda: session_state(settings) == "completed", "the session to complete")

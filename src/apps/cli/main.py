@@ -443,6 +443,11 @@ from apps.cli.notify import notify_command  # noqa: E402 - imports only typer
 app.command(name="notify")(notify_command)
 
 
+from apps.cli.telegram import telegram_command  # noqa: E402 - imports only typer: `orch --help` stays fast
+
+app.command(name="telegram")(telegram_command)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -275,8 +275,8 @@ class TelegramBot:
                 )
             return None
         command = parse_command(update.text, self.username)
-        if command is None:
-            return Reply("Send a command: /help lists them.") if update.text.strip() else None
+        if command is None:  # chatter: a hint in a private chat (ids > 0), silence in a group
+            return Reply("Send a command: /help lists them.") if chat > 0 and update.text.strip() else None
         age = self.wall() - update.date
         if update.date and age > self.max_age_s:
             log.warning("not running /%s from chat %s: sent %.0fs ago", command.name, chat, age)
