@@ -15,7 +15,6 @@ import importlib
 import logging
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, cast
 
 import attrs
@@ -43,6 +42,14 @@ BUILTIN_AGENTS: dict[str, str] = {
     "claude_code": "adapters.claude_code.agent:from_config",
 }
 
+def _entry_points() -> list[Any]:
+    """Plugins registered by installed packages (looked up only for names not built in:
+    importlib.metadata costs more to import than the rest of `orch status`)."""
+    from importlib.metadata import entry_points
+
+    return list(entry_points(group=ENTRY_POINT_GROUP))
+
+
 AgentFactory = Callable[[Mapping[str, object], Mapping[str, str]], Agent]
 
 
@@ -57,7 +64,7 @@ def agent_factory(name: str) -> AgentFactory:
         return _load(BUILTIN_AGENTS[name])
     found = {
         ep.name.removeprefix("agent."): ep
-        for ep in entry_points(group=ENTRY_POINT_GROUP)
+        for ep in _entry_points()
         if ep.name.startswith("agent.")
     }
     if name in found:
@@ -248,7 +255,7 @@ class Channels:
             return telegram_notifier(token.reveal(), chat_ids, self._client(), n.telegram_api_url)
         found = {
             ep.name.removeprefix("notifier."): ep
-            for ep in entry_points(group=ENTRY_POINT_GROUP)
+            for ep in _entry_points()
             if ep.name.startswith("notifier.")
         }
         if name in found:

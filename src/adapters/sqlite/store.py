@@ -16,7 +16,6 @@ from pathlib import Path
 
 import attrs
 import cattrs
-import sqlite_utils
 
 from adapters.sqlite import _convert as convert
 from adapters.sqlite import _outbox as outbox
@@ -80,7 +79,6 @@ class SqliteStore:
             # isolation_level=None: no implicit transactions; every one here is explicit.
             conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False, timeout=5.0)
             try:
-                self._db = sqlite_utils.Database(conn, execute_plugins=False)
                 for pragma in PRAGMAS:
                     conn.execute(pragma)
                 self._ensure_schema(conn)
@@ -96,7 +94,9 @@ class SqliteStore:
             # Re-read inside the write lock: another process may have just created it.
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version == 0:
-                create_schema(self._db)
+                import sqlite_utils  # only to create a database: opening one stays fast for `orch status`
+
+                create_schema(sqlite_utils.Database(conn, execute_plugins=False))
             elif version < SCHEMA_VERSION:
                 migrate(conn, version)
             elif version != SCHEMA_VERSION:
