@@ -42,6 +42,7 @@ BUILTIN_AGENTS: dict[str, str] = {
     "claude_code": "adapters.claude_code.agent:from_config",
 }
 
+
 def _entry_points() -> list[Any]:
     """Plugins registered by installed packages (looked up only for names not built in:
     importlib.metadata costs more to import than the rest of `orch status`)."""
@@ -62,11 +63,7 @@ def agent_factory(name: str) -> AgentFactory:
     """The factory registered for agent ``name``; AgentUnavailable lists the known names."""
     if name in BUILTIN_AGENTS:
         return _load(BUILTIN_AGENTS[name])
-    found = {
-        ep.name.removeprefix("agent."): ep
-        for ep in _entry_points()
-        if ep.name.startswith("agent.")
-    }
+    found = {ep.name.removeprefix("agent."): ep for ep in _entry_points() if ep.name.startswith("agent.")}
     if name in found:
         return cast(AgentFactory, found[name].load())
     known = sorted({*BUILTIN_AGENTS, *found})
@@ -254,9 +251,7 @@ class Channels:
                 raise ConfigError(f"no chat to notify: set {secrets.TELEGRAM_CHAT_IDS} (environment or .env)")
             return telegram_notifier(token.reveal(), chat_ids, self._client(), n.telegram_api_url)
         found = {
-            ep.name.removeprefix("notifier."): ep
-            for ep in _entry_points()
-            if ep.name.startswith("notifier.")
+            ep.name.removeprefix("notifier."): ep for ep in _entry_points() if ep.name.startswith("notifier.")
         }
         if name in found:
             factory = cast(Callable[[Mapping[str, object]], Notifier], found[name].load())

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
+from apps.views import session_fields, task_rows
 from apps.web import schema
 from orchcore import errors as e
 from orchcore.service import create_session, resolve_session, send_command, suggestions, unfinished_sessions
@@ -273,46 +274,7 @@ def task_files(settings: Settings, limit: int = 50) -> list[str]:
 
 def session_view(snap: Snapshot, engine: str | None) -> dict[str, Any]:
     """A session as schema.SESSION_VIEW: the fields of `orch status --json`, tasks inside."""
-    from orchcore.decide import blocked_tasks
-    from orchcore.graph import TaskGraph
-    from orchcore.report import task_cost
-
-    s = snap.session
-    blocked = blocked_tasks(snap, TaskGraph(snap.plan.tasks))
-    tasks = []
-    for task in snap.plan.tasks:
-        run = snap.runs[task.id]
-        cost = task_cost(run)
-        tasks.append(
-            {
-                "id": task.id,
-                "title": task.title,
-                "type": task.type,
-                "priority": task.priority.value,
-                "state": run.state.value,
-                "attempts": run.attempt,
-                "reason": run.reason,
-                "blocked_by": blocked.get(task.id),
-                "cost_usd": None if cost is None else str(cost),
-                "input_tokens": sum(a.input_tokens or 0 for a in run.attempts) if run.attempts else None,
-                "output_tokens": sum(a.output_tokens or 0 for a in run.attempts) if run.attempts else None,
-            }
-        )
-    return {
-        "id": s.id,
-        "state": s.state.value,
-        "reason": s.reason,
-        "source": s.source,
-        "created_at": s.created_at.isoformat(),
-        "updated_at": s.updated_at.isoformat(),
-        "version": s.version,
-        "waiting_for": s.waiting_for,
-        "gate": None if s.gate is None else s.gate.value,
-        "auto_approve": s.auto_approve,
-        "agent": s.agent,
-        "engine": engine,
-        "tasks": tasks,
-    }
+    return {**session_fields(snap, engine), "tasks": task_rows(snap)}
 
 
 def event_line(ev: Event) -> str:

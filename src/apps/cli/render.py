@@ -173,34 +173,6 @@ def finished(rt: Runtime, session: Session) -> int:
     return OK if session.state in ok else RUN_FAILED
 
 
-def _task_rows(snap: Snapshot) -> list[dict[str, Any]]:
-    from orchcore.decide import blocked_tasks
-    from orchcore.graph import TaskGraph
-    from orchcore.report import task_cost
-
-    blocked = blocked_tasks(snap, TaskGraph(snap.plan.tasks))
-    rows = []
-    for task in snap.plan.tasks:
-        run = snap.runs[task.id]
-        cost = task_cost(run)
-        rows.append(
-            {
-                "id": task.id,
-                "title": task.title,
-                "type": task.type,
-                "priority": task.priority.value,
-                "state": run.state.value,
-                "attempts": run.attempt,
-                "reason": run.reason,
-                "blocked_by": blocked.get(task.id),
-                "cost_usd": None if cost is None else str(cost),
-                "input_tokens": sum(a.input_tokens or 0 for a in run.attempts) if run.attempts else None,
-                "output_tokens": sum(a.output_tokens or 0 for a in run.attempts) if run.attempts else None,
-            }
-        )
-    return rows
-
-
 def undelivered_line(outbox: Sequence[OutboxEntry]) -> str | None:
     """``3 notifications undelivered (1 given up; last error on n8n: ...)``, or None when all went out."""
     if not outbox:
@@ -217,26 +189,15 @@ def undelivered_line(outbox: Sequence[OutboxEntry]) -> str | None:
 
 
 def status(snap: Snapshot, engine: str | None, *, json_out: bool, outbox: Sequence[OutboxEntry] = ()) -> None:
+    from apps.views import session_fields, task_rows
+
     s = snap.session
-    rows = _task_rows(snap)
+    rows = task_rows(snap)
     hints = _hints(snap, engine)
     if json_out:
         _json(
             {
-                "session": {
-                    "id": s.id,
-                    "state": s.state.value,
-                    "reason": s.reason,
-                    "source": s.source,
-                    "created_at": s.created_at.isoformat(),
-                    "updated_at": s.updated_at.isoformat(),
-                    "version": s.version,
-                    "waiting_for": s.waiting_for,
-                    "gate": None if s.gate is None else s.gate.value,
-                    "auto_approve": s.auto_approve,
-                    "agent": s.agent,
-                    "engine": engine,
-                },
+                "session": session_fields(snap, engine),
                 "tasks": rows,
                 "next": hints,
                 "undelivered_notifications": len(outbox),

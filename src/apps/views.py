@@ -1,0 +1,55 @@
+"""How a session looks to every front end: the one JSON shape of `orch status --json`,
+the webhook answers and the Telegram replies, so they can never drift apart."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orchcore.decide import blocked_tasks
+from orchcore.graph import TaskGraph
+from orchcore.records import Snapshot
+from orchcore.report import task_cost
+
+
+def task_rows(snap: Snapshot) -> list[dict[str, Any]]:
+    """Each task of the session with its state, attempts, why, what blocks it, and its cost."""
+    blocked = blocked_tasks(snap, TaskGraph(snap.plan.tasks))
+    rows = []
+    for task in snap.plan.tasks:
+        run = snap.runs[task.id]
+        cost = task_cost(run)
+        rows.append(
+            {
+                "id": task.id,
+                "title": task.title,
+                "type": task.type,
+                "priority": task.priority.value,
+                "state": run.state.value,
+                "attempts": run.attempt,
+                "reason": run.reason,
+                "blocked_by": blocked.get(task.id),
+                "cost_usd": None if cost is None else str(cost),
+                "input_tokens": sum(a.input_tokens or 0 for a in run.attempts) if run.attempts else None,
+                "output_tokens": sum(a.output_tokens or 0 for a in run.attempts) if run.attempts else None,
+            }
+        )
+    return rows
+
+
+def session_fields(snap: Snapshot, engine: str | None) -> dict[str, Any]:
+    """The session's own fields (without its tasks)."""
+    s = snap.session
+    return {
+        "id": s.id,
+        "state": s.state.value,
+        "reason": s.reason,
+        "source": s.source,
+        "created_at": s.created_at.isoformat(),
+        "updated_at": s.updated_at.isoformat(),
+        "version": s.version,
+        "waiting_for": s.waiting_for,
+        "gate": None if s.gate is None else s.gate.value,
+        "auto_approve": s.auto_approve,
+        "agent": s.agent,
+        "engine": engine,
+    }
