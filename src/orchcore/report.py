@@ -107,7 +107,7 @@ def render_report(
         f"- Cost: {'-' if total_cost is None else f'${total_cost}'}",
     ]
     if day is not None:
-        limit = "no daily limit" if day.limit is None else f"of the ${day.limit} daily limit"
+        limit = "(no daily limit)" if day.limit is None else f"of the ${day.limit} daily limit"
         lines.append(f"- Today, all sessions: ${day.spent} {limit}")
     if snap.session.reason.startswith(("day budget", "session budget")):
         lines.append(f"- Halted: {snap.session.reason}")
