@@ -9,7 +9,7 @@ schema here uses anything else.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 JsonSchema = dict[str, Any]
@@ -401,14 +401,46 @@ def json_type(value: object) -> str:
     return "object"
 
 
-def _has_type(value: object, expected: str) -> bool:
-    found = json_type(value)
-    return found == expected or (expected == "number" and found == "integer")
-
-
 def _at(path: str, key: str) -> str:
     shown = key if len(key) <= _MAX_NAME else key[:_MAX_NAME] + "..."
     return f"{path}.{shown}" if path else shown
+
+
+def _where(path: str, parts: Iterable[str | int]) -> str:
+    where = path
+    for part in parts:
+        where = f"{where or 'body'}[{part}]" if isinstance(part, int) else _at(where, part)
+    return where or "body"
+
+
+def _describe(error: Any) -> str:
+    """What is wrong, naming fields and expectations but never the value sent (it may be a secret)."""
+    kind, expected, found = error.validator, error.validator_value, error.instance
+    if kind == "type":
+        names = [expected] if isinstance(expected, str) else list(expected)
+        return f"expected {' or '.join(names)}, found {json_type(found)}"
+    if kind == "required":
+        missing = [name for name in expected if isinstance(found, dict) and name not in found]
+        return f"missing required field {missing[0]!r}" if missing else "missing a required field"
+    if kind == "additionalProperties":
+        allowed = error.schema.get("properties", {})
+        unknown = [k for k in found if k not in allowed] if isinstance(found, dict) else []
+        return f"unknown field {_at('', unknown[0])!r}" if unknown else "unknown field"
+    if kind == "const":
+        return f"must be {expected!r}"
+    if kind == "enum":
+        return f"must be one of {', '.join(map(str, expected))}"
+    if kind == "minLength":
+        return "must not be empty" if expected == 1 else f"must be at least {expected} characters"
+    if kind == "maxLength":
+        return f"must be at most {expected} characters"
+    if kind == "minimum":
+        return f"must be at least {expected}"
+    if kind == "maximum":
+        return f"must be at most {expected}"
+    if kind == "oneOf":
+        return "does not match exactly one of the allowed shapes"
+    return f"does not satisfy {kind!r}"
 
 
 def validate(
@@ -417,66 +449,15 @@ def validate(
     path: str = "",
     components: Mapping[str, JsonSchema] | None = None,
 ) -> list[str]:
-    """Every way ``value`` breaks ``schema``, as ``path: what is wrong`` lines; empty when valid.
+    """Every way ``value`` breaks ``schema`` (JSON Schema 2020-12, as OpenAPI 3.1 uses), as
+    ``path: what is wrong`` lines; empty when valid.
 
     Messages name fields and expectations, never the values sent (they may hold a secret).
     """
+    from jsonschema import Draft202012Validator  # only the server needs it: `orch --help` stays fast
+
     refs = COMPONENTS if components is None else components
-    where = path or "body"
-    if "$ref" in schema:
-        return validate(value, refs[str(schema["$ref"]).removeprefix(_REF_PREFIX)], path, refs)
-    expected = schema.get("type")
-    if expected is not None:
-        names = [expected] if isinstance(expected, str) else list(expected)
-        if not any(_has_type(value, n) for n in names):
-            return [f"{where}: expected {' or '.join(names)}, found {json_type(value)}"]
-    if "const" in schema and value != schema["const"]:
-        return [f"{where}: must be {schema['const']!r}"]
-    if "enum" in schema and value not in schema["enum"]:
-        return [f"{where}: must be one of {', '.join(map(str, schema['enum']))}"]
-    problems: list[str] = []
-    if isinstance(value, str):
-        if len(value) < schema.get("minLength", 0):
-            problems.append(
-                f"{where}: must not be empty" if schema["minLength"] == 1 else f"{where}: too short"
-            )
-        if "maxLength" in schema and len(value) > schema["maxLength"]:
-            problems.append(f"{where}: must be at most {schema['maxLength']} characters")
-    if json_type(value) in ("integer", "number"):
-        assert isinstance(value, int | float)  # noqa: S101 - narrowed by json_type
-        if "minimum" in schema and value < schema["minimum"]:
-            problems.append(f"{where}: must be at least {schema['minimum']}")
-        if "maximum" in schema and value > schema["maximum"]:
-            problems.append(f"{where}: must be at most {schema['maximum']}")
-    if isinstance(value, dict):
-        problems += _validate_object(value, schema, path, refs)
-    if isinstance(value, list) and "items" in schema:
-        for i, item in enumerate(value):
-            problems += validate(item, schema["items"], f"{where}[{i}]", refs)
-    for sub in schema.get("allOf", ()):
-        problems += validate(value, sub, path, refs)
-    if "oneOf" in schema and sum(not validate(value, s, path, refs) for s in schema["oneOf"]) != 1:
-        problems.append(f"{where}: does not match exactly one of the allowed shapes")
-    if "if" in schema and not validate(value, schema["if"], path, refs) and "then" in schema:
-        problems += validate(value, schema["then"], path, refs)
-    return problems
-
-
-def _validate_object(
-    value: dict[str, Any], schema: Mapping[str, Any], path: str, refs: Mapping[str, JsonSchema]
-) -> list[str]:
-    problems = [
-        f"{path or 'body'}: missing required field {name!r}"
-        for name in schema.get("required", ())
-        if name not in value
-    ]
-    properties: Mapping[str, Any] = schema.get("properties", {})
-    extra = schema.get("additionalProperties", True)
-    for key, item in value.items():
-        if key in properties:
-            problems += validate(item, properties[key], _at(path, key), refs)
-        elif extra is False:
-            problems.append(f"{path or 'body'}: unknown field {_at('', key)!r}")
-        elif isinstance(extra, dict):
-            problems += validate(item, extra, _at(path, key), refs)
-    return problems
+    # the "#/components/schemas/..." references resolve against this root document
+    validator = Draft202012Validator({**schema, "components": {"schemas": dict(refs)}})
+    errors = sorted(validator.iter_errors(value), key=lambda e: [str(p) for p in e.absolute_path])
+    return [f"{_where(path, e.absolute_path)}: {_describe(e)}" for e in errors]
