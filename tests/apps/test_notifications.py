@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -27,15 +26,9 @@ from orchcore.state import SessionState
 from orchcore.tasks import Plan, Task
 from orchcore.testing import FakeClock, MemoryLogs, RecordingNotifier, ScriptedAgent, SequentialIds
 from orchcore.testing.contracts.outbox import T0, entry
+from tests.support import wait_until as wait_for
 
 TOKEN = "123456:ABC-very-secret"  # noqa: S105 - a test value
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.005)
 
 
 # -- settings -------------------------------------------------------------------------

@@ -12,13 +12,13 @@ from adapters.claude_code import ClaudeCodeAgent
 from orchcore.ports.agent import Agent
 from orchcore.testing.contracts import AgentContract, AgentFactory
 from tests.fakes.anthropic_api import Fail, FakeAnthropicAPI, Stall, Step, text_turn, tool_turn
+from tests.support import CLAUDE, needs_claude
 
 ROOT = Path(__file__).resolve().parents[2]
-CLAUDE = ROOT / ".tools" / "claude" / "node_modules" / ".bin" / "claude"
 
 pytestmark = [
     pytest.mark.claude,
-    pytest.mark.skipif(not CLAUDE.exists(), reason=f"{CLAUDE} is absent: run scripts/install-claude-cli.sh"),
+    needs_claude,
 ]
 
 SCENARIOS: dict[str, tuple[Step, ...]] = {

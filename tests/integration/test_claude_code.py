@@ -33,15 +33,15 @@ from tests.fakes.anthropic_api import (
     tool_turn,
     user_texts,
 )
+from tests.support import CLAUDE, needs_claude
 
 ROOT = Path(__file__).resolve().parents[2]
-CLAUDE = ROOT / ".tools" / "claude" / "node_modules" / ".bin" / "claude"
 PATH = "/usr/local/bin:/usr/bin:/bin"
 
 pytestmark = [
     pytest.mark.claude,
     pytest.mark.integration,
-    pytest.mark.skipif(not CLAUDE.exists(), reason=f"{CLAUDE} is absent: run scripts/install-claude-cli.sh"),
+    needs_claude,
 ]
 
 

@@ -25,15 +25,15 @@ from orchcore.ports.agent import AgentEvent, AgentRequest, AgentResult
 from orchcore.records import Outcome
 from orchcore.safety import DEFAULT_POLICY, deny_rules
 from tests.fakes.anthropic_api import FakeAnthropicAPI, text_turn, tool_results, tool_turn
+from tests.support import CLAUDE, needs_claude
 
 ROOT = Path(__file__).resolve().parents[2]
-CLAUDE = ROOT / ".tools" / "claude" / "node_modules" / ".bin" / "claude"
 PATH = "/usr/local/bin:/usr/bin:/bin"
 
 pytestmark = [
     pytest.mark.claude,
     pytest.mark.integration,
-    pytest.mark.skipif(not CLAUDE.exists(), reason=f"{CLAUDE} is absent: run scripts/install-claude-cli.sh"),
+    needs_claude,
 ]
 
 

@@ -8,10 +8,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from tests.support import wait_until as wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -47,15 +48,6 @@ if task == "2" and attempt == "1":
     time.sleep(120)
 print("done", task)
 """
-
-
-def wait_for(predicate: object, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met before the deadline")
 
 
 def pid_alive(pid: int) -> bool:

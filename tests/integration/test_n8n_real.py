@@ -39,6 +39,7 @@ from adapters.sqlite import SqliteStore
 from apps.settings import Settings, load_settings
 from apps.web.server import Prepared, prepare
 from tests.fakes.telegram_api import FakeTelegram, fake_telegram
+from tests.support import wait_until as wait_within
 
 pytestmark = [pytest.mark.n8n, pytest.mark.integration]
 
@@ -52,6 +53,11 @@ STRANGER = 666
 INSTALL_TIMEOUT_S = 1200
 START_TIMEOUT_S = 180
 DEADLINE_S = 60
+
+
+def wait_until(check: Callable[[], object], what: str) -> None:
+    wait_within(check, what, DEADLINE_S)  # n8n starts slowly
+
 
 SIMPLE = """# Tasks
 
@@ -80,14 +86,6 @@ def _opt_in(request: pytest.FixtureRequest) -> None:
     """Skip before any other fixture of this module runs (the install is module-scoped)."""
     if not opted_in(request.config):
         pytest.skip("opt-in: run with -m n8n (installs n8n 2.8.4; see docs/remote-control.md)")
-
-
-def wait_until(check: Callable[[], bool], what: str, timeout: float = DEADLINE_S) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def free_port() -> int:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -39,6 +39,7 @@ from orchcore.state import Command, SessionState
 from orchcore.tasks import Plan, Task
 from orchcore.testing.fakes import MemoryLogs, ScriptedAgent, SequentialIds
 from tests.fakes.webhook_receiver import WebhookReceiver, free_port
+from tests.support import wait_until as wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -49,13 +50,6 @@ SEND_TIMEOUT_S = 2.0
 
 def exit_1(_: AgentRequest, __: EventSink) -> AgentResult:
     return AgentResult(Outcome.FAILED, exit_code=1, reason="tests failed")
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
 
 
 @pytest.fixture
@@ -119,7 +113,7 @@ def test_every_notification_arrives_exactly_once_in_order_after_an_outage(
             receiver.answers.extend([503, 503])
             receiver.lose_answers = 1
             receiver.release()
-            wait_for(lambda: not store.undelivered(), "every notification delivered", timeout_s=60)
+            wait_for(lambda: not store.undelivered(), "every notification delivered", timeout=60)
         finally:
             sender.stop()
 

@@ -13,15 +13,15 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.anthropic_api import Fail, FakeAnthropicAPI, Usage, text_turn, tool_turn
+from tests.support import CLAUDE, needs_claude
 
 ROOT = Path(__file__).resolve().parents[2]
-CLAUDE = ROOT / ".tools" / "claude" / "node_modules" / ".bin" / "claude"
 ORCH = str(Path(sys.executable).with_name("orch"))
 
 pytestmark = [
     pytest.mark.claude,
     pytest.mark.integration,
-    pytest.mark.skipif(not CLAUDE.exists(), reason=f"{CLAUDE} is absent: run scripts/install-claude-cli.sh"),
+    needs_claude,
 ]
 
 TASKS = """# Tasks - 2026-11-23

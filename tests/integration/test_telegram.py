@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,6 +30,7 @@ from orchcore.ports.agent import AgentRequest, AgentResult, EventSink, Outcome
 from orchcore.ports.notifier import Notification, NotificationKind
 from orchcore.testing import FakeClock, MemoryLogs, ScriptedAgent, SequentialIds
 from tests.fakes.telegram_api import FakeTelegram, fake_telegram
+from tests.support import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -58,14 +59,6 @@ SIMPLE = """# Tasks
 **Claude Instruction:**
 do it
 """
-
-
-def wait_until(check: Callable[[], bool], what: str, timeout: float = DEADLINE_S) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
 
 
 @pytest.fixture

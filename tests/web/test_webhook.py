@@ -9,8 +9,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ from orchcore.errors import AgentUnavailable, ConfigError
 from orchcore.records import Mutation
 from orchcore.state import SessionState, TaskState
 from orchcore.testing import FakeClock, MemoryLogs, ScriptedAgent, SequentialIds
+from tests.support import wait_until
 
 Headers = Mapping[str, str] | Mapping[bytes, bytes]
 
@@ -61,14 +61,6 @@ SIMPLE = """# Tasks
 **Claude Instruction:**
 do it
 """
-
-
-def wait_until(check: Callable[[], bool], what: str, timeout: float = DEADLINE_S) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
 
 
 class LiveServer:
