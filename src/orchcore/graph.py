@@ -7,10 +7,14 @@ runs first and file order breaks ties.
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections.abc import Collection, Iterable, Sequence
 
 from orchcore.errors import Problem
-from orchcore.tasks import Task
+from orchcore.tasks import Task, id_problem
+
+#: How many known ids a message about an unknown one lists: enough to show the style, never all.
+SHOWN_IDS = 10
 
 
 def graph_problems(tasks: Sequence[Task], filename: str, *, field: str = "depends_on") -> list[Problem]:
@@ -21,6 +25,9 @@ def graph_problems(tasks: Sequence[Task], filename: str, *, field: str = "depend
     problems: list[Problem] = []
     first_line: dict[str, int] = {}
     for task in tasks:
+        bad_id = id_problem(task.id)
+        if bad_id is not None:
+            problems.append(Problem(filename, task.line, "id", bad_id))
         if task.id in first_line:
             problems.append(
                 Problem(
@@ -32,6 +39,7 @@ def graph_problems(tasks: Sequence[Task], filename: str, *, field: str = "depend
             )
         else:
             first_line[task.id] = task.line
+    known = _KnownIds(first_line)
     for task in tasks:
         where = task.depends_on_line or task.line
         for dep in task.depends_on:
@@ -43,7 +51,7 @@ def graph_problems(tasks: Sequence[Task], filename: str, *, field: str = "depend
                         filename,
                         where,
                         field,
-                        f"task {task.id} depends on unknown task {dep!r}, expected one of: {', '.join(first_line)}",
+                        f"task {task.id} depends on unknown task {dep!r}, {known.expected(dep)}",
                     )
                 )
     problems.extend(
@@ -56,6 +64,29 @@ def graph_problems(tasks: Sequence[Task], filename: str, *, field: str = "depend
         for cycle in find_cycles(tasks)
     )
     return problems
+
+
+class _KnownIds:
+    """What an unknown-dependency message suggests, in bounded space whatever the task count."""
+
+    def __init__(self, ids: Collection[str]) -> None:
+        self._folded: dict[str, str] = {}
+        for task_id in ids:
+            self._folded.setdefault(_folded(task_id), task_id)
+        shown = list(itertools.islice(ids, SHOWN_IDS))
+        more = len(ids) - len(shown)
+        self._listed = ", ".join(shown) + (f" (and {more:,} more)" if more else "")
+
+    def expected(self, unknown: str) -> str:
+        """'did you mean X?' when one id matches but for case or punctuation, else a few ids."""
+        near = self._folded.get(_folded(unknown))
+        if near is not None:
+            return f"did you mean {near!r}?"
+        return f"expected one of: {self._listed}"
+
+
+def _folded(task_id: str) -> str:
+    return "".join(c for c in task_id.casefold() if c.isalnum())
 
 
 def find_cycles(tasks: Sequence[Task]) -> list[list[str]]:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import enum
+import hashlib
+import re
+import unicodedata
 from decimal import Decimal
 
 import attrs
@@ -80,3 +83,38 @@ class Plan:
     def ids(self) -> tuple[str, ...]:
         """Task ids in file order."""
         return tuple(t.id for t in self.tasks)
+
+
+#: The longest task id a file may use: ids name log, prompt and question files, and show in every line.
+MAX_ID_LENGTH = 128
+# a plain id is its own file name: what agents and users expect for questions/ID.md
+_PLAIN_STEM = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}(?:\.[a-z0-9_-]{1,39}){0,3}")
+_SLUG_DROP = re.compile(r"[^a-z0-9]+")
+_SLUG_LENGTH = 40
+
+
+def id_problem(task_id: str) -> str | None:
+    """Why ``task_id`` cannot be a task id (too long, spaces, control characters), or None."""
+    if len(task_id) > MAX_ID_LENGTH:
+        return f"found an id of {len(task_id)} characters, expected at most {MAX_ID_LENGTH}"
+    odd = next((c for c in task_id if c.isspace() or unicodedata.category(c) in _NOT_IN_IDS), None)
+    if odd is not None:
+        return f"found {odd!a} in the id, expected letters, digits and punctuation without spaces"
+    return None
+
+
+_NOT_IN_IDS = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs"})
+
+
+def file_stem(task_id: str) -> str:
+    """A file name for ``task_id``: the id itself when it is plain lowercase, else a slug and a hash.
+
+    Different ids never share a stem, even on case-insensitive file systems, and every
+    stem is at most 53 ASCII characters; '+' appears only in hashed stems, so a plain id
+    cannot collide with one.
+    """
+    if _PLAIN_STEM.fullmatch(task_id) and len(task_id) <= _SLUG_LENGTH:
+        return task_id
+    digest = hashlib.sha256(task_id.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    slug = _SLUG_DROP.sub("-", task_id.lower()).strip("-")[:_SLUG_LENGTH].rstrip("-")
+    return f"{slug or 'task'}+{digest}"

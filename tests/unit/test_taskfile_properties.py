@@ -46,7 +46,9 @@ def multi_line(draw: st.DrawFn) -> str:
 
 
 instruction_line = (
-    st.text(_CHARS, max_size=30).map(str.rstrip).filter(lambda s: not s.lstrip().startswith(("##", "---")))
+    st.text(_CHARS, max_size=30)
+    .map(str.rstrip)
+    .filter(lambda s: not s.lstrip().startswith(("##", "---", "```", "~~~")))
     | st.sampled_from(["**Bold:** kept as written", "- a list item", "* another", "# a heading", "1. step"])
     | st.just("")
 )
@@ -272,3 +274,52 @@ def test_money_is_kept_exactly() -> None:
     plan = parse_task_file("max_cost_usd: 0.10\ntasks: [{id: 1, name: a, description: x}]\n", "t.yaml")
     assert plan.max_cost_usd == Decimal("0.10")
     assert isinstance(plan.max_cost_usd, Decimal)
+
+
+# a line opening a fence of its own is not prose
+_prose = plain_line.filter(lambda s: not s.startswith(("```", "~~~")))
+_fence_body_line = st.sampled_from(
+    [
+        "---",
+        "----",
+        "## Task 9: not a task",
+        "# heading",
+        "**Type:** inside",
+        "- item",
+        "",
+        "| a | b |",
+        "x = 1",
+    ]
+)
+_table = st.just("| col | other |\n|-----|-------|\n| 1   | 2     |")
+_heading = st.sampled_from(["# Heading", "### Step 2", "## Notes", "#### deep"])
+
+
+@st.composite
+def _fenced_block(draw: st.DrawFn) -> str:
+    char = draw(st.sampled_from("`~"))
+    fence = char * draw(st.integers(3, 5))
+    info = draw(st.sampled_from(["", "yaml", "python", "md"])) if char == "`" else ""
+    body = draw(st.lists(_fence_body_line | _prose, max_size=5))
+    return "\n".join([fence + info, *body, fence])
+
+
+@st.composite
+def rich_instruction(draw: st.DrawFn) -> str:
+    """Instructions as people write them: prose, headings, tables and fences holding ``---``."""
+    blocks = draw(st.lists(_fenced_block() | _table | _heading | _prose, min_size=1, max_size=6))
+    text = "\n".join([draw(_prose), *blocks])
+    return text.rstrip()
+
+
+@PROPERTY
+@given(rich_instruction(), rich_instruction())
+def test_instructions_with_fences_headings_and_tables_round_trip(first: str, second: str) -> None:
+    plan = Plan(
+        source="today.md",
+        tasks=(
+            Task(id="1", title="First", instruction=first),
+            Task(id="2", title="Second", instruction=second),
+        ),
+    )
+    assert parse_task_file(render_markdown(plan), "today.md") == plan

@@ -7,11 +7,20 @@ from __future__ import annotations
 
 from orchcore.errors import Problem, TaskFileError
 from orchcore.graph import graph_problems
+from orchcore.taskfile.encoding import decode_task_file, text_problem
 from orchcore.taskfile.markdown import parse_markdown, render_markdown
 from orchcore.taskfile.yaml_format import parse_yaml, render_yaml
 from orchcore.tasks import Plan
 
-__all__ = ["parse_markdown", "parse_task_file", "parse_yaml", "render_markdown", "render_yaml"]
+__all__ = [
+    "decode_task_file",
+    "parse_markdown",
+    "parse_task_bytes",
+    "parse_task_file",
+    "parse_yaml",
+    "render_markdown",
+    "render_yaml",
+]
 
 _YAML_SUFFIXES = (".yaml", ".yml")
 
@@ -21,6 +30,9 @@ def parse_task_file(text: str, filename: str) -> Plan:
 
     Raises :class:`TaskFileError` listing every problem found, syntax and graph alike.
     """
+    unencodable = text_problem(text, filename)
+    if unencodable is not None:
+        raise TaskFileError([unencodable])
     if filename.lower().endswith(_YAML_SUFFIXES):
         plan, problems = parse_yaml(text, filename)
         field = "depends_on"
@@ -33,3 +45,8 @@ def parse_task_file(text: str, filename: str) -> Plan:
     if problems:
         raise TaskFileError(problems)
     return plan
+
+
+def parse_task_bytes(data: bytes, filename: str) -> Plan:
+    """Decode a task file's bytes (UTF-8, or UTF-16/32 with a BOM) and parse them."""
+    return parse_task_file(decode_task_file(data, filename), filename)

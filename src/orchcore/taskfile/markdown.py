@@ -20,6 +20,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 import attrs
+from markdown_it import MarkdownIt
 
 from orchcore.errors import Problem
 from orchcore.taskfile import _fields as f
@@ -31,6 +32,9 @@ _H1 = re.compile(r"^#\s+(.*)$")
 _FIELD = re.compile(r"^\*\*([^*:]+?)\s*:\s*\*\*\s*(.*)$|^\*\*([^*:]+?)\s*\*\*\s*:\s*(.*)$")
 _ITEM = re.compile(r"^\s*[-*+]\s+(.*)$")
 _SEPARATOR = re.compile(r"^-{3,}\s*$")
+
+# block structure only: inline markup cannot open or close a fence
+_COMMONMARK = MarkdownIt("commonmark").disable("inline")
 
 _SCALAR = "scalar"
 _MULTILINE = frozenset({"description"})
@@ -71,9 +75,40 @@ class _Draft:
     instruction_line: int = 0
 
 
+@attrs.frozen
+class _Fence:
+    """A fenced code block as CommonMark reads it: lines ``first``..``last`` (from 1)."""
+
+    first: int
+    last: int
+    markup: str
+    closed: bool
+
+
+def _fences(lines: list[str]) -> list[_Fence]:
+    """Every fenced code block (in lists and quotes too), found by markdown-it-py.
+
+    Its lines are the author's text whatever they look like: a ``---`` or a heading inside
+    a fence does not end a task.
+    """
+    if not any(marker in line for line in lines for marker in ("```", "~~~")):
+        return []  # the common case needs no parse at all
+    tokens = _COMMONMARK.parse("\n".join(lines))
+    fences = []
+    for token in tokens:
+        if token.type != "fence" or token.map is None:
+            continue
+        start, end = token.map
+        closing = lines[end - 1].strip().lstrip(">").strip() if end - 1 > start else ""
+        closed = end < len(lines) or (closing.startswith(token.markup) and set(closing) == {token.markup[0]})
+        fences.append(_Fence(start + 1, end, token.markup, closed))
+    return fences
+
+
 @attrs.define
 class _Parser:
     filename: str
+    fenced: frozenset[int] = frozenset()
     problems: list[Problem] = attrs.field(factory=list)
     tasks: list[Task] = attrs.field(factory=list)
     title: str = ""
@@ -87,6 +122,12 @@ class _Parser:
 
     def feed(self, number: int, raw: str) -> None:
         line = raw.rstrip()
+        if number in self.fenced:
+            if self.mode == _TEXT and self.draft is not None:
+                self.draft.instruction.append(line)
+            else:
+                self.text(number, line)
+            return
         if self.mode == _TEXT and self.draft is not None:
             if _SEPARATOR.match(line) or _TASK_HEADING.match(line):
                 self.finish()
@@ -297,10 +338,25 @@ def _trim_block(lines: list[str]) -> str:
 
 def parse_markdown(text: str, filename: str) -> tuple[Plan, list[Problem]]:
     """Parse markdown task-file text; return the plan and every syntax problem found."""
-    parser = _Parser(filename)
     # editors on Windows start UTF-8 files with a byte-order mark; it would hide the first heading
     text = text.removeprefix("\ufeff")
-    for number, raw in enumerate(text.splitlines(), start=1):
+    # lines end where editors and CommonMark end them (not at form feeds or U+2028)
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if lines and not lines[-1]:
+        lines.pop()
+    fences = _fences(lines)
+    parser = _Parser(
+        filename, frozenset(n for fence in fences if fence.closed for n in range(fence.first, fence.last + 1))
+    )
+    for fence in fences:
+        if not fence.closed:
+            parser.problem(
+                fence.first,
+                "fence",
+                f"a code block opened here with {fence.markup} is never closed, "
+                f"expected a closing {fence.markup} line",
+            )
+    for number, raw in enumerate(lines, start=1):
         parser.feed(number, raw)
     parser.finish()
     return parser.plan(), parser.problems

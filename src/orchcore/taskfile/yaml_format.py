@@ -229,8 +229,17 @@ def parse_yaml(text: str, filename: str) -> tuple[Plan, list[Problem]]:
     except yaml.MarkedYAMLError as exc:
         line = _error_line(exc, text)
         return empty, [Problem(filename, line, "yaml", f"not valid YAML: {exc.problem or exc.context}")]
+    except yaml.reader.ReaderError as exc:
+        # its str() spans two lines and names "<unicode string>"; say it on the line it is on
+        line = text.count("\n", 0, exc.position) + 1
+        what = f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
+        return empty, [
+            Problem(
+                filename, line, "yaml", f"not valid YAML: found the control character {what}, expected text"
+            )
+        ]
     except yaml.YAMLError as exc:
-        return empty, [Problem(filename, 1, "yaml", f"not valid YAML: {exc}")]
+        return empty, [Problem(filename, 1, "yaml", "not valid YAML: " + " ".join(str(exc).split()))]
     except RecursionError:  # yaml's composer recurses once per nesting level
         return empty, [Problem(filename, 1, "yaml", "nested too deeply, expected a list of task mappings")]
     reader = _Reader(filename)
