@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
+from apps.taskfile_reader import read_plan
 from apps.views import session_fields, task_rows
 from apps.web import schema
 from orchcore import errors as e
 from orchcore.service import create_session, resolve_session, send_command, suggestions, unfinished_sessions
 from orchcore.state import Command, SessionState
-from orchcore.taskfile import parse_task_file
 
 if TYPE_CHECKING:
     from apps.bootstrap import Runtime
@@ -125,10 +125,9 @@ class Commands:
         name = str(params["file"])
         path = task_file(rt.settings, name)
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CommandError("bad_request", f"cannot read task file {name!r}: {exc}") from None
-        plan = attrs.evolve(parse_task_file(text, name), source=str(path))
+            plan = attrs.evolve(read_plan(str(path), name), source=str(path))
+        except OSError as exc:
+            raise CommandError("bad_request", f"cannot read task file {name!r}: {exc.strerror}") from None
         agent = rt.settings.agent.name
         rt.agents(agent).check()
         with self.start_lock:  # the unfinished-session check and the create are one step

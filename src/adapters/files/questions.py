@@ -1,11 +1,14 @@
-"""The question file protocol: ``questions/TASK.md`` from the agent, ``questions/TASK-answer.md`` back."""
+"""The question file protocol: ``questions/TASK.md`` from the agent, ``questions/TASK-answer.md`` back.
+
+TASK is :func:`orchcore.tasks.file_stem` of the id: the id itself for plain lowercase ids
+(``1``, ``auth-api``), a slug and a hash otherwise, so no two tasks share a question file.
+"""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
-_SAFE = re.compile(r"[^A-Za-z0-9_.-]")
+from orchcore.tasks import file_stem
 
 
 class FileQuestions:
@@ -15,7 +18,7 @@ class FileQuestions:
         self._root = Path(workdir) / folder
 
     def _paths(self, task_id: str) -> tuple[Path, Path]:
-        name = _SAFE.sub("_", task_id) or "_"
+        name = file_stem(task_id)
         return self._root / f"{name}.md", self._root / f"{name}-answer.md"
 
     def question(self, task_id: str) -> str | None:

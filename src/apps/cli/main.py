@@ -52,7 +52,9 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts
 
 def fail(code: int, message: str) -> NoReturn:
     """Print one clear line to stderr and exit with ``code``."""
-    typer.echo(f"orch: {message}", err=True)
+    from apps.cli.terminal import terminal_safe
+
+    typer.echo(terminal_safe(f"orch: {message}", one_line=True), err=True)
     raise typer.Exit(code)
 
 
@@ -64,10 +66,9 @@ def errors() -> Iterator[None]:
     try:
         yield
     except e.TaskFileError as exc:
-        for problem in exc.problems:
-            typer.echo(str(problem), err=True)
-        n = len(exc.problems)
-        typer.echo(f"orch: {n} problem{'s' if n != 1 else ''} found", err=True)
+        from apps.cli.render import problems
+
+        problems(exc.problems)
         raise typer.Exit(BAD_INPUT) from None
     except e.IllegalTransition as exc:
         fail(WRONG_STATE, f"{exc}; nothing was changed")
@@ -106,13 +107,12 @@ def runtime(ctx: typer.Context, config: str | None) -> Runtime:
 
 
 def read_plan(file: Path) -> Plan:
-    from orchcore.taskfile import parse_task_file
+    from apps.taskfile_reader import read_plan as read
 
     try:
-        text = file.read_text(encoding="utf-8")
+        return read(str(file))
     except OSError as exc:
         fail(BAD_INPUT, f"cannot read task file {file}: {exc.strerror}")
-    return parse_task_file(text, str(file))
 
 
 @app.command()
@@ -122,10 +122,21 @@ def validate(
 ) -> None:
     """Check a task file: every problem at once as FILE:LINE: field: message (exit 2), or a summary."""
     from apps.cli import render
+    from orchcore.errors import TaskFileError
 
-    with errors():
-        plan = read_plan(file)
-    render.validated(plan, json_out=json_out)
+    if not json_out:
+        with errors():
+            plan = read_plan(file)
+        render.validated(plan, json_out=False)
+        return
+    try:
+        from apps.taskfile_reader import read_plan as read
+
+        plan = read(str(file))
+    except (TaskFileError, OSError) as exc:
+        render.invalid(str(file), exc)
+        raise typer.Exit(BAD_INPUT) from None
+    render.validated(plan, json_out=True)
 
 
 @app.command()
@@ -404,7 +415,9 @@ def report(
         sid = resolve_session(rt.store, session)
         text = build_report(rt.store, rt.logs, rt.clock, sid, rt.settings.budget_policy())
     if output is None:
-        typer.echo(text, nl=False)
+        from apps.cli.terminal import terminal_safe
+
+        typer.echo(terminal_safe(text), nl=False)
         return
     try:
         output.write_text(text, encoding="utf-8")

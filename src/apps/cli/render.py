@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from apps.cli.main import OK, RUN_FAILED
+from apps.cli.terminal import terminal_safe
 
 if TYPE_CHECKING:
     from apps.bootstrap import Runtime
     from orchcore.engine import RunOutcome
+    from orchcore.errors import Problem, TaskFileError
     from orchcore.ports.agent import Agent
     from orchcore.records import Event, OutboxEntry, Session, SessionSummary, Snapshot
     from orchcore.service import BudgetReport
@@ -40,6 +42,35 @@ def _hints(snap: Snapshot, engine: str | None) -> list[str]:
     return [f"orch {s}" for s in suggestions(snap, engine_attached=engine is not None)]
 
 
+#: Problems printed before the rest are counted: a file with 10,000 mistakes stays readable.
+SHOWN_PROBLEMS = 100
+
+
+def problems(found: Sequence[Problem]) -> None:
+    """Each problem on one line starting with FILE:LINE (at most SHOWN_PROBLEMS), then the count."""
+    for problem in found[:SHOWN_PROBLEMS]:
+        typer.echo(terminal_safe(str(problem), one_line=True), err=True)
+    n, more = len(found), len(found) - SHOWN_PROBLEMS
+    if more > 0:
+        typer.echo(f"orch: … and {more:,} more (`orch validate --json FILE` lists every one)", err=True)
+    typer.echo(f"orch: {n:,} problem{'s' if n != 1 else ''} found", err=True)
+
+
+def invalid(file: str, exc: TaskFileError | OSError) -> None:
+    """`orch validate --json` of a file that is not valid: every problem, as JSON on stdout."""
+    from orchcore.errors import TaskFileError
+
+    if isinstance(exc, TaskFileError):
+        found = [
+            {"file": p.file, "line": p.line, "field": p.field, "message": p.message} for p in exc.problems
+        ]
+        _json({"valid": False, "file": file, "problems": found})
+    else:
+        _json(
+            {"valid": False, "file": file, "error": f"cannot read task file: {exc.strerror}", "problems": []}
+        )
+
+
 def validated(plan: Plan, *, json_out: bool) -> None:
     from orchcore.graph import TaskGraph
 
@@ -51,12 +82,15 @@ def validated(plan: Plan, *, json_out: bool) -> None:
         return
     approvals = [t.id for t in plan.tasks if t.requires_approval]
     typer.echo(
-        f"{plan.source}: OK, {len(plan.tasks)} task{'s' if len(plan.tasks) != 1 else ''}"
-        + (f" for {plan.date}" if plan.date else "")
+        terminal_safe(
+            f"{plan.source}: OK, {len(plan.tasks)} task{'s' if len(plan.tasks) != 1 else ''}"
+            + (f" for {plan.date}" if plan.date else ""),
+            one_line=True,
+        )
     )
-    typer.echo(f"run order if all succeed: {' -> '.join(order)}")
+    typer.echo(terminal_safe(f"run order if all succeed: {' -> '.join(order)}", one_line=True))
     if approvals:
-        typer.echo(f"marked for approval: {', '.join(approvals)}")
+        typer.echo(terminal_safe(f"marked for approval: {', '.join(approvals)}", one_line=True))
     if plan.max_cost_usd is not None:
         typer.echo(f"cost limit for this run: ${plan.max_cost_usd}")
 
@@ -65,7 +99,9 @@ def started(snap: Snapshot) -> None:
     s = snap.session
     approve = " (auto-approve)" if s.auto_approve else ""
     typer.echo(
-        f"session {s.id}: {len(snap.plan.tasks)} tasks from {snap.plan.source}, agent {s.agent}{approve}"
+        terminal_safe(
+            f"session {s.id}: {len(snap.plan.tasks)} tasks from {snap.plan.source}, agent {s.agent}{approve}"
+        )
     )
 
 
@@ -100,6 +136,7 @@ class Progress:
             self._bar.__exit__(None, None, None)
 
     def line(self, text: str) -> None:
+        text = terminal_safe(text)
         if self._bar is not None:
             self._bar.console.print(text, markup=False, highlight=False)
         else:
@@ -116,7 +153,7 @@ class Progress:
             )
             if self._bar is not None and event.task_id is not None:
                 self._task_ids[event.task_id] = self._bar.add_task(
-                    f"task {event.task_id}: {data.get('title', '')}", total=None
+                    terminal_safe(f"task {event.task_id}: {data.get('title', '')}", one_line=True), total=None
                 )
         elif event.kind is EventKind.TASK_FINISHED:
             if self._bar is not None and event.task_id in self._task_ids:
@@ -205,9 +242,12 @@ def status(snap: Snapshot, engine: str | None, *, json_out: bool, outbox: Sequen
         )
         return
     reason = f" — {s.reason}" if s.reason else ""
-    typer.echo(f"session {s.id}: {s.state.value}{reason}")
+    typer.echo(terminal_safe(f"session {s.id}: {s.state.value}{reason}"))
     typer.echo(
-        f"file: {s.source}   started: {s.created_at.astimezone():%Y-%m-%d %H:%M}   engine: {engine or 'not running'}"
+        terminal_safe(
+            f"file: {s.source}   started: {s.created_at.astimezone():%Y-%m-%d %H:%M}   "
+            f"engine: {engine or 'not running'}"
+        )
     )
     width = max(len(r["id"]) for r in rows)
     for r in rows:
@@ -217,7 +257,8 @@ def status(snap: Snapshot, engine: str | None, *, json_out: bool, outbox: Sequen
             if r["reason"] and r["state"] in ("failed", "interrupted", "cancelled", "skipped")
             else ""
         )
-        typer.echo(f"  {r['id']:>{width}}  {state:<26} {r['attempts']:>2}  {r['title']}{extra}")
+        line = f"  {r['id']:>{width}}  {state:<26} {r['attempts']:>2}  {r['title']}{extra}"
+        typer.echo(terminal_safe(line, one_line=True))
     waiting = undelivered_line(outbox)
     if waiting is not None:
         typer.echo(waiting)
@@ -279,16 +320,16 @@ def events(items: Sequence[Event], *, json_out: bool) -> None:
     for e in items:
         where = f" task {e.task_id}" if e.task_id else ""
         detail = " ".join(f"{k}={v}" for k, v in e.data.items() if v not in (None, "", [], {}))
-        typer.echo(f"{e.seq:>5} {_time(e.at)} {e.kind.value}{where} {detail}".rstrip())
+        typer.echo(terminal_safe(f"{e.seq:>5} {_time(e.at)} {e.kind.value}{where} {detail}".rstrip()))
 
 
 def log_lines(task: str, attempt: int, lines: Sequence[str], path: str, *, json_out: bool) -> None:
     if json_out:
         _json({"task": task, "attempt": attempt, "path": path, "lines": list(lines)})
         return
-    typer.echo(f"== task {task}, attempt {attempt}: {path}")
+    typer.echo(terminal_safe(f"== task {task}, attempt {attempt}: {path}", one_line=True))
     for line in lines:
-        typer.echo(line)
+        typer.echo(terminal_safe(line))
 
 
 def budget(report: BudgetReport, *, json_out: bool) -> None:
@@ -367,4 +408,5 @@ def session_list(items: Sequence[SessionSummary], *, json_out: bool) -> None:
     if not items:
         typer.echo("no sessions yet: start one with `orch run TASKFILE`")
     for s in items:
-        typer.echo(f"{s.id}  {s.state.value:<17} {s.created_at.astimezone():%Y-%m-%d %H:%M}  {s.source}")
+        line = f"{s.id}  {s.state.value:<17} {s.created_at.astimezone():%Y-%m-%d %H:%M}  {s.source}"
+        typer.echo(terminal_safe(line, one_line=True))
