@@ -67,6 +67,10 @@ class CommandError(Exception):
         self.headers = headers
 
 
+#: Problems of a task file listed in a refusal; a file with 10,000 mistakes still gets a short answer.
+SHOWN_PROBLEMS = 100
+
+
 def from_orch_error(exc: e.OrchError) -> CommandError:
     """The one place that maps orchcore errors to a command's refusal."""
     if isinstance(exc, e.IllegalTransition):
@@ -76,11 +80,12 @@ def from_orch_error(exc: e.OrchError) -> CommandError:
     if isinstance(exc, e.SessionBusy):
         return CommandError("busy", f"{exc}; wait for it to stop, or pause it")
     if isinstance(exc, e.TaskFileError):
-        n = len(exc.problems)
+        n, more = len(exc.problems), len(exc.problems) - SHOWN_PROBLEMS
+        details = [str(p) for p in exc.problems[:SHOWN_PROBLEMS]]
         return CommandError(
             "bad_request",
-            f"the task file has {n} problem{'s' if n != 1 else ''}",
-            [str(p) for p in exc.problems],
+            f"the task file has {n:,} problem{'s' if n != 1 else ''}",
+            [*details, f"… and {more:,} more"] if more > 0 else details,
         )
     if isinstance(exc, e.AgentUnavailable):
         return CommandError("agent_unavailable", f"agent unavailable: {exc}")
