@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from orchcore.errors import TaskFileError
 from orchcore.taskfile import parse_task_bytes, parse_task_file
-from orchcore.tasks import MAX_ID_LENGTH, file_stem
+from orchcore.tasks import MAX_ID_LENGTH, file_stem, id_problem
+from orchcore.testing.strategies import task_ids
 
 GOOD = "# Tasks - 2026-11-23\n\n## Task 1: Café menu\n**Claude Instruction:**\nwrite the menu\n"
 
@@ -162,6 +165,22 @@ def test_a_file_stem_is_short_and_safe_for_any_file_system(task_id: str) -> None
     assert stem not in {".", ".."}
     assert set(stem) <= set("abcdefghijklmnopqrstuvwxyz0123456789-_.+")
     assert not stem.startswith(".")
+
+
+@given(task_ids)
+def test_every_accepted_id_has_a_short_safe_stem(task_id: str) -> None:
+    assert id_problem(task_id) is None
+    stem = file_stem(task_id)
+    assert 1 <= len(stem) <= 53
+    assert stem.isascii()
+    assert "/" not in stem
+    assert not stem.startswith(".")
+
+
+@given(st.lists(task_ids, min_size=2, max_size=2, unique=True))
+def test_different_ids_never_share_a_stem_even_case_folded(pair: list[str]) -> None:
+    first, second = (file_stem(i) for i in pair)
+    assert first.casefold() != second.casefold()
 
 
 def test_simple_lowercase_ids_keep_their_name_so_agents_can_find_question_files() -> None:

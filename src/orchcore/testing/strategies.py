@@ -33,7 +33,7 @@ from orchcore.records import (
     TaskRun,
 )
 from orchcore.state import SessionState, TaskState
-from orchcore.tasks import Complexity, Plan, Priority, Task
+from orchcore.tasks import MAX_ID_LENGTH, Complexity, Plan, Priority, Task
 
 T = TypeVar("T")
 
@@ -42,6 +42,13 @@ texts = st.text(st.characters(codec="utf-8"), max_size=12)
 
 #: Identifiers as the task-file parser and the id factory produce them.
 ids = st.text(string.ascii_letters + string.digits + "-_.", min_size=1, max_size=10)
+
+#: Any id a task file may give a task: any letters, digits or punctuation, up to the length limit.
+task_ids = st.text(
+    st.characters(exclude_categories=("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs")),
+    min_size=1,
+    max_size=MAX_ID_LENGTH,
+)
 
 # Bounds are naive by hypothesis' API; the values drawn are UTC-aware.
 _EARLIEST = datetime(2000, 1, 1)  # noqa: DTZ001
