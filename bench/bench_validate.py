@@ -1,5 +1,7 @@
 """`orch validate` on a 10,000-task file where every task names an unknown dependency.
 
+(And, for the markdown parser's cost, a valid file whose every instruction holds a fence.)
+
 Runs the real `orch` in a child process for each format and output mode and prints the
 output size, the child's own peak memory (its rusage from os.wait4) and the wall time, with ratios to
 the targets (50 MB of output, 200 MB of memory). Asserts nothing.
@@ -27,6 +29,14 @@ def markdown(n: int) -> str:
     )
 
 
+def fenced(n: int) -> str:
+    """A valid file whose every instruction holds a fenced block with '---' lines (markdown-it-py's share)."""
+    return "# Tasks - 2026-11-23\n\n" + "".join(
+        f"## Task {i}: Task number {i}\n**Claude Instruction:**\n```yaml\n---\nn: {i}\n---\n```\ndo {i}\n---\n"
+        for i in range(n)
+    )
+
+
 def yaml(n: int) -> str:
     return "tasks:\n" + "".join(
         f"  - id: {i}\n    name: Task number {i}\n    depends_on: [missing-{i}]\n    instruction: do {i}\n"
@@ -49,9 +59,14 @@ def measure(path: Path, *extra: str) -> tuple[int, int, float, int]:
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
     with tempfile.TemporaryDirectory() as folder:
-        files = {"md": Path(folder, "tasks.md"), "yaml": Path(folder, "tasks.yaml")}
+        files = {
+            "md": Path(folder, "tasks.md"),
+            "yaml": Path(folder, "tasks.yaml"),
+            "fenced": Path(folder, "f.md"),
+        }
         files["md"].write_text(markdown(n))
         files["yaml"].write_text(yaml(n))
+        files["fenced"].write_text(fenced(n))
         print(f"orch validate, {n:,} tasks each with one unknown dependency")
         print(
             f"{'file':<6} {'mode':<6} {'input':>9} {'output':>11} {'x target':>9} {'peak RSS':>10} {'x target':>9} {'time':>7} exit"
