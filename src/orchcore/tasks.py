@@ -88,9 +88,12 @@ class Plan:
 #: The longest task id a file may use: ids name log, prompt and question files, and show in every line.
 MAX_ID_LENGTH = 128
 # a plain id is its own file name: what agents and users expect for questions/ID.md
-_PLAIN_STEM = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}(?:\.[a-z0-9_-]{1,39}){0,3}")
+_PLAIN_STEM = re.compile(r"[a-z0-9][a-z0-9_-]*(?:\.[a-z0-9_-]+){0,3}")
+_PLAIN_LENGTH = 40
 _SLUG_DROP = re.compile(r"[^a-z0-9]+")
 _SLUG_LENGTH = 40
+# what an id may not hold: controls, format characters (bidi overrides), surrogates, unassigned, spaces
+_NOT_IN_IDS = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs"})
 
 
 def id_problem(task_id: str) -> str | None:
@@ -103,9 +106,6 @@ def id_problem(task_id: str) -> str | None:
     return None
 
 
-_NOT_IN_IDS = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs"})
-
-
 def file_stem(task_id: str) -> str:
     """A file name for ``task_id``: the id itself when it is plain lowercase, else a slug and a hash.
 
@@ -113,7 +113,8 @@ def file_stem(task_id: str) -> str:
     stem is at most 53 ASCII characters; '+' appears only in hashed stems, so a plain id
     cannot collide with one.
     """
-    if _PLAIN_STEM.fullmatch(task_id) and len(task_id) <= _SLUG_LENGTH:
+    # "-answer" is what the question protocol appends: "x-answer" as a plain stem would be x's answer file
+    if len(task_id) <= _PLAIN_LENGTH and _PLAIN_STEM.fullmatch(task_id) and not task_id.endswith("-answer"):
         return task_id
     digest = hashlib.sha256(task_id.encode("utf-8", "surrogatepass")).hexdigest()[:12]
     slug = _SLUG_DROP.sub("-", task_id.lower()).strip("-")[:_SLUG_LENGTH].rstrip("-")

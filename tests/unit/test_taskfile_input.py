@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from adapters.files.questions import FileQuestions
 from orchcore.errors import TaskFileError
 from orchcore.taskfile import parse_task_bytes, parse_task_file
 from orchcore.tasks import MAX_ID_LENGTH, file_stem, id_problem
@@ -181,6 +184,14 @@ def test_every_accepted_id_has_a_short_safe_stem(task_id: str) -> None:
 def test_different_ids_never_share_a_stem_even_case_folded(pair: list[str]) -> None:
     first, second = (file_stem(i) for i in pair)
     assert first.casefold() != second.casefold()
+
+
+def test_an_id_ending_in_answer_does_not_take_another_tasks_answer_file(tmp_path: Path) -> None:
+    box = FileQuestions(str(tmp_path))
+    box.answer("x", "yes")
+    (tmp_path / "questions" / f"{file_stem('x-answer')}.md").write_text("a question of task x-answer?")
+    assert box.question("x-answer") == "a question of task x-answer?"
+    assert (tmp_path / "questions" / "x-answer.md").read_text() == "yes\n"
 
 
 def test_simple_lowercase_ids_keep_their_name_so_agents_can_find_question_files() -> None:
