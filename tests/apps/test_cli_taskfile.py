@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from apps.cli.main import BAD_INPUT
+from orchcore.ports.agent import AgentRequest, AgentResult, EventSink
+from orchcore.records import Outcome
 from orchcore.testing import ScriptedAgent
 from tests.apps.test_cli import BROKEN, World
 
@@ -86,6 +88,22 @@ def test_escape_sequences_in_a_title_never_reach_the_terminal(tmp_path: Path, wo
     for shown in (out, status, report):
         assert not set(shown) & {"\x1b", "\x07", "\x9b", "\u202e"}, shown
     assert r"Users\x1b[2J\x1b]0;owned\x07\x9b31m\u202e table" in status
+
+
+def _fails_with_escapes(request: AgentRequest, _: EventSink) -> AgentResult:
+    return AgentResult(Outcome.FAILED, exit_code=3, final_text=ESCAPES, reason=f"exit code 3: {ESCAPES}")
+
+
+def test_escape_sequences_from_an_agent_never_reach_the_terminal(tmp_path: Path) -> None:
+    world = World(ScriptedAgent(scripts={"1": [_fails_with_escapes]}))
+    path = tmp_path / "tasks.md"
+    path.write_text(HOSTILE.replace(ESCAPES, ""))
+    code, run, _ = world.orch("run", str(path), "--agent", "scripted", "--auto-approve")
+    assert code == 1
+    outputs = [run, *(world.orch(*args)[1] for args in (["status"], ["report"], ["events"]))]
+    for shown in outputs:
+        assert not set(shown) & {"\x1b", "\x07", "\x9b", "\u202e"}, shown
+    assert r"exit code 3: \x1b[2J" in outputs[1]
 
 
 def test_escape_sequences_and_newlines_in_problems_are_shown_escaped(tmp_path: Path, world: World) -> None:

@@ -197,10 +197,10 @@ def finished(rt: Runtime, session: Session) -> int:
         counts[run.state.value] = counts.get(run.state.value, 0) + 1
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     reason = f" — {session.reason}" if session.reason else ""
-    typer.echo(f"session {session.id} {session.state.value}{reason} ({summary})")
+    typer.echo(terminal_safe(f"session {session.id} {session.state.value}{reason} ({summary})"))
     hints = _hints(snap, None)
     if hints:
-        typer.echo("next: " + "   ".join(hints))
+        typer.echo(terminal_safe("next: " + "   ".join(hints)))
     ok = {
         SessionState.COMPLETED,
         SessionState.WAITING_APPROVAL,
@@ -261,9 +261,9 @@ def status(snap: Snapshot, engine: str | None, *, json_out: bool, outbox: Sequen
         typer.echo(terminal_safe(line, one_line=True))
     waiting = undelivered_line(outbox)
     if waiting is not None:
-        typer.echo(waiting)
+        typer.echo(terminal_safe(waiting))
     if hints:
-        typer.echo("next: " + "   ".join(hints))
+        typer.echo(terminal_safe("next: " + "   ".join(hints)))
 
 
 def command_done(
@@ -294,11 +294,11 @@ def command_done(
         "retry": f"task {task} queued for another attempt",
         "cancel": "cancelled the session",
     }.get(command.value, command.value)
-    typer.echo(f"{done} (session {after.session.id} is now {after.session.state.value})")
+    typer.echo(terminal_safe(f"{done} (session {after.session.id} is now {after.session.state.value})"))
     if engine is not None:
         typer.echo(f"the running engine ({engine}) picks this up at its next step")
     elif hints:
-        typer.echo("next: " + "   ".join(hints))
+        typer.echo(terminal_safe("next: " + "   ".join(hints)))
 
 
 def events(items: Sequence[Event], *, json_out: bool) -> None:
@@ -384,7 +384,7 @@ def budget(report: BudgetReport, *, json_out: bool) -> None:
         cost = sum(Decimal(r["cost_usd"]) for r in items if r["cost_usd"] is not None)
         t_in = sum(r["input_tokens"] or 0 for r in items)
         t_out = sum(r["output_tokens"] or 0 for r in items)
-        typer.echo(f"  {session:<9} {task:<6} {len(items):>8}  {cost:>10}  {t_in}/{t_out}")
+        typer.echo(terminal_safe(f"  {session:<9} {task:<6} {len(items):>8}  {cost:>10}  {t_in}/{t_out}"))
     if unpriced:
         typer.echo(f"  ({unpriced} attempt{'s' if unpriced != 1 else ''} today reported no cost)")
     if not rows:
