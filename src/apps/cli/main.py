@@ -122,6 +122,7 @@ def validate(
 ) -> None:
     """Check a task file: every problem at once as FILE:LINE: field: message (exit 2), or a summary."""
     from apps.cli import render
+    from apps.taskfile_reader import read_plan as read
     from orchcore.errors import TaskFileError
 
     if not json_out:
@@ -130,10 +131,8 @@ def validate(
         render.validated(plan, json_out=False)
         return
     try:
-        from apps.taskfile_reader import read_plan as read
-
         plan = read(str(file))
-    except (TaskFileError, OSError) as exc:
+    except (TaskFileError, OSError) as exc:  # JSON either way: a script reads stdout
         render.invalid(str(file), exc)
         raise typer.Exit(BAD_INPUT) from None
     render.validated(plan, json_out=True)
