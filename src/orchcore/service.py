@@ -17,6 +17,7 @@ from orchcore.ports.logs import TaskLogs
 from orchcore.ports.store import Store
 from orchcore.records import AttemptRecord, Event, EventKind, Session, SessionSummary, Snapshot, TaskRun
 from orchcore.report import render_report
+from orchcore.safety.events import recorded_safety_events
 from orchcore.state import TERMINAL_SESSION, Command, SessionState, TaskState
 from orchcore.tasks import Plan
 
@@ -111,12 +112,8 @@ def build_report(
         if run.state in (TaskState.FAILED, TaskState.INTERRUPTED, TaskState.CANCELLED) and run.attempts:
             tails[task_id] = logs.tail(session_id, task_id, run.attempt, REPORT_TAIL_LINES)
     day = None if budget is None else budget_report(store, budget, clock).status
-    violations = [
-        (e.task_id or "-", e.attempt, str(e.data.get("text", "")))
-        for e in store.events(session_id)
-        if e.kind is EventKind.SAFETY
-    ]
-    return render_report(snap, tails, clock.now(), day=day, violations=violations)
+    safety = recorded_safety_events(store.events(session_id))
+    return render_report(snap, tails, clock.now(), day=day, safety=safety)
 
 
 @attrs.frozen

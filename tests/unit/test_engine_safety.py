@@ -12,6 +12,7 @@ from orchcore.engine import Engine
 from orchcore.ports.agent import AgentEvent, AgentRequest, AgentResult, EventSink
 from orchcore.records import EventKind, Outcome
 from orchcore.safety import DEFAULT_POLICY, SafetyPolicy
+from orchcore.safety.events import SafetyEvent
 from orchcore.service import create_session, send_command
 from orchcore.state import Command, SessionState, TaskState
 from orchcore.tasks import Plan, Task
@@ -26,6 +27,7 @@ class FakeWorkspace:
         factory=lambda: {"HEAD": "ref: refs/heads/main", "refs/heads/main": "a" * 40}
     )
     guard_calls: list[str] = attrs.field(factory=list)
+    refusals: list[SafetyEvent] = attrs.field(factory=list)
 
     def refs(self) -> Mapping[str, str]:
         return dict(self.current)
@@ -33,6 +35,10 @@ class FakeWorkspace:
     def guard_env(self, policy: SafetyPolicy, base_path: str) -> Mapping[str, str]:
         self.guard_calls.append(base_path)
         return {"PATH": f"/guards/bin:{base_path}"}
+
+    def take_refusals(self) -> list[SafetyEvent]:
+        taken, self.refusals = self.refusals, []
+        return taken
 
 
 def tries(command: str) -> object:
@@ -120,7 +126,9 @@ def test_a_ref_moved_during_a_task_fails_it_even_if_the_agent_reports_success() 
     run = world.store.load(world.sid).run("1")
     assert run.state is TaskState.FAILED
     assert "git ref changed" in run.reason
-    assert world.safety_events() == ["git ref changed: refs/heads/main moved aaaaaaa -> bbbbbbb"]
+    assert world.safety_events() == [
+        "violation caught by refs: refs/heads/main moved aaaaaaa -> bbbbbbb (git ref changed)"
+    ]
 
 
 def test_with_safety_switched_off_nothing_is_checked() -> None:
@@ -138,6 +146,6 @@ def test_the_report_lists_the_violation() -> None:
     world.agent.scripts["1"] = [tries("git push --force origin main")]
     world.run()
     report = build_report(world.store, MemoryLogs(), world.clock, world.sid)
-    assert "## Safety violations" in report
-    assert "- Task 1 (attempt 1): forbidden" in report
+    assert "## Safety" in report
+    assert "- Task 1 (attempt 1) — VIOLATION by **stream-guard** `Bash git push" in report
     assert "git push --force origin main" in report

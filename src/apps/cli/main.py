@@ -217,13 +217,20 @@ def status(
 ) -> None:
     """Where the session stands: every task's state, what waits on you, what to do next."""
     from apps.cli import render
+    from orchcore.safety.events import recorded_safety_events
     from orchcore.service import resolve_session
 
     with errors():
         rt = runtime(ctx, config)
         sid = resolve_session(rt.store, session)
         snap = rt.store.load(sid)
-        render.status(snap, rt.store.lease_holder(sid), json_out=json_out, outbox=rt.store.undelivered(sid))
+        render.status(
+            snap,
+            rt.store.lease_holder(sid),
+            json_out=json_out,
+            outbox=rt.store.undelivered(sid),
+            safety=recorded_safety_events(rt.store.events(sid)),
+        )
 
 
 def _command(

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from orchcore.engine import RunOutcome
     from orchcore.ports.agent import Agent
     from orchcore.records import Event, OutboxEntry, Session, SessionSummary, Snapshot
+    from orchcore.safety.events import RecordedSafetyEvent
     from orchcore.service import BudgetReport
     from orchcore.state import Command
     from orchcore.tasks import Plan
@@ -188,8 +189,15 @@ def undelivered_line(outbox: Sequence[OutboxEntry]) -> str | None:
     return f"{n} notification{'s' if n != 1 else ''} undelivered ({'; '.join(details)})"
 
 
-def status(snap: Snapshot, engine: str | None, *, json_out: bool, outbox: Sequence[OutboxEntry] = ()) -> None:
-    from apps.views import session_fields, task_rows
+def status(
+    snap: Snapshot,
+    engine: str | None,
+    *,
+    json_out: bool,
+    outbox: Sequence[OutboxEntry] = (),
+    safety: Sequence[RecordedSafetyEvent] = (),
+) -> None:
+    from apps.views import safety_rows, session_fields, task_rows
 
     s = snap.session
     rows = task_rows(snap)
@@ -199,6 +207,7 @@ def status(snap: Snapshot, engine: str | None, *, json_out: bool, outbox: Sequen
             {
                 "session": session_fields(snap, engine),
                 "tasks": rows,
+                "safety": safety_rows(safety),
                 "next": hints,
                 "undelivered_notifications": len(outbox),
             }
@@ -218,6 +227,10 @@ def status(snap: Snapshot, engine: str | None, *, json_out: bool, outbox: Sequen
             else ""
         )
         typer.echo(f"  {r['id']:>{width}}  {state:<26} {r['attempts']:>2}  {r['title']}{extra}")
+    for found in safety:
+        typer.echo(
+            f"  safety: task {found.task_id or '-'} attempt {found.attempt or '-'}: {found.event.text}"
+        )
     waiting = undelivered_line(outbox)
     if waiting is not None:
         typer.echo(waiting)
