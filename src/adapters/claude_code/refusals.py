@@ -27,7 +27,9 @@ from orchcore.records import JsonObject
 from orchcore.safety.events import SafetyLayer
 
 _CLI_DENIALS = (
-    re.compile(r"^Permission to use \S+ (with command .* )?has been denied\.?", re.DOTALL),
+    re.compile(
+        r"^Permission to use (?P<tool>\S+) (with command (?P<command>.*) )?has been denied\.?", re.DOTALL
+    ),
     re.compile(r"^Claude requested permissions to .* but you haven't granted it yet\.?", re.DOTALL),
 )
 _READ_ONLY = re.compile(r"Read-only file system|\bEROFS\b")
@@ -88,7 +90,11 @@ class RefusalDetector:
     def _classify(self, tool_use_id: str, text: str, *, errored: bool) -> AgentEvent | None:
         if errored and tool_use_id in self.hook_denied:
             return self._refusal(SafetyLayer.HOOK, tool_use_id, self.hook_denied[tool_use_id])
-        if errored and any(p.match(text.strip()) for p in _CLI_DENIALS):
+        matched = next((m for p in _CLI_DENIALS if (m := p.match(text.strip()))), None) if errored else None
+        if matched is not None:
+            named = matched.groupdict()
+            if tool_use_id not in self.calls and named.get("tool"):
+                self.calls[tool_use_id] = " ".join(filter(None, (named["tool"], named.get("command"))))
             return self._refusal(SafetyLayer.CLI_PERMISSIONS, tool_use_id, text.strip())
         if _READ_ONLY.search(text):  # a command may end 0 after a refused write: any result counts
             line = next((ln for ln in text.splitlines() if _READ_ONLY.search(ln)), text)

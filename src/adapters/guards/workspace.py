@@ -66,10 +66,14 @@ def _hook_script(hook: str, operation: str, refusals: Path) -> str:
 
 PUSH_BLOCKED = "orchcore-push-forbidden"
 """The URL scheme every push URL is rewritten to (``url.<scheme>://.pushInsteadOf`` = "")."""
-_PUSH_HELPER = (
-    f"#!/bin/sh\n{_SHIM_TAG}: git's remote helper for {PUSH_BLOCKED}://, where agent pushes are sent\n"
-    'echo "orchcore: push is forbidden for agents" >&2\nexit 1\n'
-)
+
+
+def _push_helper(refusals: Path) -> str:
+    return (
+        f"#!/bin/sh\n{_SHIM_TAG}: git's remote helper for {PUSH_BLOCKED}://, where agent pushes are sent\n"
+        'echo "orchcore: push is forbidden for agents" >&2\n'
+        f"{_record(refusals, 'push')}exit 1\n"
+    )
 
 
 def _reference_transaction(refusals: Path) -> str:
@@ -141,7 +145,7 @@ class GitWorkspace:
         block_push = any(r.program == "git" and r.subcommand == ("push",) for r in policy.rules)
         helpers = [f"git-remote-{PUSH_BLOCKED}"] if block_push else []
         for helper in helpers:
-            _write(shims / helper, _PUSH_HELPER, 0o755)
+            _write(shims / helper, _push_helper(guard / REFUSALS_FILE), 0o755)
         _remove_stale(shims, keep={*programs, *helpers, SHIM_MARKER}, tag=_SHIM_TAG)
         (guard / REFUSALS_FILE).parent.mkdir(parents=True, exist_ok=True)
         env = {"PATH": f"{shims}{os.pathsep}{base_path}" if base_path else str(shims)}

@@ -1,0 +1,58 @@
+"""Safety events: one typed value per refusal or violation, stored as event data and read back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from orchcore.records import Event, EventKind
+from orchcore.safety.events import SafetyEvent, SafetyLayer, parse_refusal, safety_events_in
+
+T0 = datetime(2026, 11, 23, 9, tzinfo=UTC)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3),
+    max_leaves=10,
+)
+
+
+def test_a_safety_event_reads_back_from_the_data_it_is_stored_as() -> None:
+    @given(st.sampled_from(SafetyLayer), st.text(max_size=600), st.text(max_size=600), st.booleans())
+    def check(layer: SafetyLayer, command: str, reason: str, refused: bool) -> None:
+        found = SafetyEvent(layer, command, reason, refused)
+        (back,) = safety_events_in(Event(EventKind.SAFETY, T0, "1", 1, found.as_data()))
+        assert back == found
+        assert len(back.command) <= 500
+        assert "\n" not in back.text
+
+    check()
+
+
+def test_a_violation_stored_in_the_older_shape_still_reads_as_a_violation_with_a_layer() -> None:
+    data = {"violations": ["forbidden (git-push): x", "git ref changed: HEAD moved a -> b"], "text": "..."}
+    found = safety_events_in(Event(EventKind.SAFETY, T0, "1", 1, data))  # type: ignore[arg-type]
+    assert [(f.layer, f.refused) for f in found] == [
+        (SafetyLayer.STREAM_GUARD, False),
+        (SafetyLayer.REFS, False),
+    ]
+
+
+def test_a_guard_can_only_report_a_refusal_never_a_violation_or_an_unknown_layer() -> None:
+    assert parse_refusal({"layer": "refs", "command": "x"}) is None
+    assert parse_refusal({"layer": "stream-guard"}) is None
+    assert parse_refusal({"layer": "moon"}) is None
+    assert parse_refusal({"layer": "shim", "command": "git push", "refused": False}) == SafetyEvent(
+        SafetyLayer.SHIM, "git push", "", refused=True
+    )
+
+
+def test_any_event_data_reads_without_raising() -> None:
+    @given(st.dictionaries(st.text(max_size=12), json_values, max_size=6))
+    def check(data: dict[str, object]) -> None:
+        for found in safety_events_in(Event(EventKind.SAFETY, T0, data=data)):  # type: ignore[arg-type]
+            assert isinstance(found.layer, SafetyLayer)
+        parse_refusal(data)  # type: ignore[arg-type]
+
+    check()
