@@ -10,8 +10,8 @@ import attrs
 from adapters.memory.store import InMemoryStore
 from orchcore.engine import Engine
 from orchcore.notify import Routing
-from orchcore.ports.notifier import NotificationKind
 from orchcore.ports.agent import AgentEvent, AgentRequest, AgentResult, EventSink
+from orchcore.ports.notifier import NotificationKind
 from orchcore.records import EventKind, Outcome
 from orchcore.safety import DEFAULT_POLICY, SafetyPolicy
 from orchcore.safety.events import SafetyEvent, SafetyLayer, recorded_safety_events, refusal
