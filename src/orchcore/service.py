@@ -73,6 +73,13 @@ def send_command(
     )
 
 
+def record_warnings(store: Store, clock: Clock, session_id: str, lines: list[str]) -> None:
+    """Keep what the user was warned of at run start as session events (``orch logs`` shows them)."""
+    if lines:
+        now = clock.now()
+        store.append_events(session_id, [Event(EventKind.WARNING, now, data={"text": t}) for t in lines])
+
+
 def unfinished_sessions(store: Store, source: str | None = None) -> list[SessionSummary]:
     """Sessions not completed or cancelled (optionally from one task file), newest first."""
     return [

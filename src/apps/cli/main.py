@@ -33,8 +33,9 @@ INTERRUPTED = 130
 app = typer.Typer(
     name="orch",
     help="Run AI coding agents on today's task file, in dependency order, with you in control.\n\n"
-    "Start with `orch validate TASKFILE`, then `orch run TASKFILE`. State lives in .orch/ "
-    "(see --config); every command works from any shell while a run is going on.",
+    "Start with `orch validate TASKFILE`, then `orch run TASKFILE`. State lives in your user state dir "
+    "(~/.local/state/orchcore/projects/, or paths.state_dir); every command works from any shell while "
+    "a run is going on.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -166,11 +167,24 @@ def run(
                     f"or start another with `orch run {file} --new`",
                 )
         snap = create_session(rt.store, plan, rt.ids, rt.clock, auto_approve=auto_approve, agent=agent_name)
+        warn_at_start(rt, snap.session.id)
         send_command(rt.store, snap.session.id, Command.START, rt.clock, routing=rt.routing)
         render.started(snap)
         with sending(rt):
             outcome = render.drive(rt, chosen, snap.session.id, verbose=verbose)
     raise typer.Exit(render.finished(rt, outcome.session))
+
+
+def warn_at_start(rt: Runtime, session_id: str) -> None:
+    """Tell, once per run, what the user should fix (orch's files in the workspace, a legacy state dir):
+    one line each on stderr and as a session event."""
+    from apps.settings import workspace_warnings
+    from orchcore.service import record_warnings
+
+    lines = workspace_warnings(rt.settings)
+    for line in lines:
+        typer.echo(line, err=True)
+    record_warnings(rt.store, rt.clock, session_id, lines)
 
 
 def _with_source(plan: Plan, source: str) -> Plan:
@@ -202,6 +216,7 @@ def resume(
         before = rt.store.session(sid)
         chosen = rt.agents(before.agent or rt.settings.agent.name)
         chosen.check()
+        warn_at_start(rt, sid)
         send_command(rt.store, sid, Command.RESUME, rt.clock, routing=rt.routing)
         with sending(rt):
             outcome = render.drive(rt, chosen, sid, verbose=verbose)
