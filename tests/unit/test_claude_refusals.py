@@ -119,3 +119,32 @@ def test_whatever_the_stream_holds_the_detector_never_raises_and_names_only_refu
                 assert found.layer is not SafetyLayer.STREAM_GUARD
 
     check()
+
+
+def _hook(subtype: str, hook_id: str, output: str = "") -> str:
+    event = {"type": "system", "subtype": subtype, "hook_id": hook_id, "hook_event": "PreToolUse"}
+    if subtype == "hook_response":
+        event |= {"output": output, "stdout": output, "exit_code": 0}
+    return json.dumps(event)
+
+
+def test_with_two_calls_the_hook_denial_goes_to_the_call_its_hook_checked() -> None:
+    deny = json.dumps(
+        {"hookSpecificOutput": {"permissionDecision": "deny", "permissionDecisionReason": "no"}}
+    )
+    lines = [
+        _tool_use("a", "ls"),
+        _tool_use("b", "git push"),
+        _hook("hook_started", "h1"),
+        _hook("hook_started", "h2"),
+        _hook("hook_response", "h1", ""),
+        _hook("hook_response", "h2", deny),
+        _tool_result("a", "ls: cannot access 'x'", is_error=True),
+        _tool_result("b", "no", is_error=True),
+    ]
+    (refused,) = refusals(detected(lines))
+    assert (refused.data["layer"], refused.data["tool_use_id"], refused.data["command"]) == (
+        "hook",
+        "b",
+        "Bash git push",
+    )

@@ -222,6 +222,9 @@ class ClaudeCodeAgent:
             argv.append(f"--resume={request.resume_agent_session}")
         if _guarded(request):
             argv.append(f"--settings={SafetyFiles.beside(request.log_path).settings}")
+            argv.append(
+                "--include-hook-events"
+            )  # a hook's denial then shows in the stream: its layer is known
         argv.extend(self.extra_args)
         return argv
 

@@ -4,9 +4,10 @@ Pure and stateful over one run. Fed every event ``parse_line`` returns, in
 order, it answers the ``refusal`` events to emit *before* that event (so the
 engine knows a tool call was refused before it sees the call's result):
 
-- ``hook``: a ``system/hook_response`` of a PreToolUse hook whose output is a
-  ``permissionDecision: deny`` marks the tool call being checked; its error
-  result is the hook's refusal;
+- ``hook``: a ``system/hook_response`` (``--include-hook-events``) of a
+  PreToolUse hook whose output is a ``permissionDecision: deny`` marks the tool
+  call its ``hook_started`` took up (the oldest one not checked yet); that
+  call's error result is the hook's refusal;
 - ``cli-permissions``: an error result with the CLI's own denial text
   (``Permission to use Bash with command ... has been denied.``, ``Claude
   requested permissions to ... but you haven't granted it yet.``, verified on
@@ -57,6 +58,8 @@ class RefusalDetector:
     calls: dict[str, str] = attrs.field(factory=dict)  # tool_use id -> "Bash git commit ..."
     order: list[str] = attrs.field(factory=list)  # tool_use ids without a result yet, oldest first
     hook_denied: dict[str, str] = attrs.field(factory=dict)  # tool_use id -> the hook's reason
+    checking: dict[str, str] = attrs.field(factory=dict)  # hook id -> the tool_use id it checks
+    checked: set[str] = attrs.field(factory=set)  # tool_use ids a PreToolUse hook took up
     reported: set[str] = attrs.field(factory=set)
 
     def feed(self, event: AgentEvent) -> list[AgentEvent]:
@@ -66,6 +69,8 @@ class RefusalDetector:
             tool_use_id = str(data.get("id"))
             self.calls[tool_use_id] = event.text
             self.order.append(tool_use_id)
+        elif event.kind == "raw" and event.text == "system/hook_started":
+            self._hook_started(data.get("event"))
         elif event.kind == "raw" and event.text == "system/hook_response":
             self._hook_response(data.get("event"))
         elif event.kind == "tool_result":
@@ -79,13 +84,25 @@ class RefusalDetector:
             return self._listed(data.get("permission_denials"))
         return []
 
+    def _hook_started(self, raw: object) -> None:
+        if not isinstance(raw, dict) or raw.get("hook_event") != "PreToolUse":
+            return
+        waiting = next((i for i in self.order if i not in self.checked), None)
+        if waiting is not None:  # the CLI checks calls in the order it streamed them
+            self.checked.add(waiting)
+            self.checking[str(raw.get("hook_id"))] = waiting
+
     def _hook_response(self, raw: object) -> None:
         if not isinstance(raw, dict) or raw.get("hook_event") != "PreToolUse":
             return
         reason = _denies(raw.get("output")) or _denies(raw.get("stdout"))
-        pending = [i for i in self.order if i not in self.hook_denied]
-        if reason is not None and pending:
-            self.hook_denied[pending[0]] = reason  # hooks run for the oldest call still waiting
+        if reason is None:
+            return
+        tool_use_id = self.checking.get(str(raw.get("hook_id")))
+        if tool_use_id is None:  # no hook_started seen: the oldest call not yet denied
+            tool_use_id = next((i for i in self.order if i not in self.hook_denied), None)
+        if tool_use_id is not None:
+            self.hook_denied[tool_use_id] = reason
 
     def _classify(self, tool_use_id: str, text: str, *, errored: bool) -> AgentEvent | None:
         if errored and tool_use_id in self.hook_denied:
