@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,7 @@ def git(repo: Path, *args: str) -> str:
     return done.stdout
 
 
-def project(tmp_path: Path, api: FakeAnthropicAPI, agent_extra: str = "") -> Path:
+def project(tmp_path: Path, api: FakeAnthropicAPI, agent_extra: str = "", executable: Path = CLAUDE) -> Path:
     """A git repository with one commit and an uncommitted change; orch's state and notes outside it."""
     work = tmp_path / "project"
     work.mkdir()
@@ -58,7 +59,7 @@ def project(tmp_path: Path, api: FakeAnthropicAPI, agent_extra: str = "") -> Pat
     (work / "orch.yaml").write_text(
         "agent:\n"
         "  name: claude\n"
-        f"  executable: {CLAUDE}\n"
+        f"  executable: {executable}\n"
         f"  base_url: {api.base_url}\n"
         f"  config_dir: {tmp_path / 'claude-config'}\n"
         "  timeout_s: 120\n"
@@ -85,9 +86,11 @@ def orch(work: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def run_one_tool(tmp_path: Path, tool: str, tool_input: dict[str, Any], agent_extra: str = "") -> Path:
+def run_one_tool(
+    tmp_path: Path, tool: str, tool_input: dict[str, Any], agent_extra: str = "", executable: Path = CLAUDE
+) -> Path:
     with FakeAnthropicAPI() as api:
-        work = project(tmp_path, api, agent_extra)
+        work = project(tmp_path, api, agent_extra, executable)
         api.play(tool_turn(tool, tool_input), text_turn("I could not do all of it; app.py is tidy."))
         run = orch(work, "run", "tasks.md", "--auto-approve")
     assert run.returncode == 0, run.stdout + run.stderr
@@ -142,3 +145,36 @@ def test_a_write_the_cli_permission_mode_does_not_grant_is_a_cli_permissions_ref
     row = assert_shown_everywhere(tmp_path, work, "cli-permissions")
     assert row["command"].startswith("Write ")
     assert "haven't granted it yet" in row["reason"]
+
+
+def read_only_claude(tmp_path: Path, read_only: Path) -> Path:
+    """The CLI under bubblewrap with ``read_only`` mounted read-only (the rest as it is): a write
+    there fails with the OS's EROFS, as it does in orch's sandbox."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        pytest.skip("bubblewrap (bwrap) is not installed: apt-get install bubblewrap")
+    probe = subprocess.run(
+        [bwrap, "--bind", "/", "/", "--dev", "/dev", "true"], capture_output=True, text=True, check=False
+    )
+    if probe.returncode != 0:
+        pytest.skip(f"bwrap cannot run here (user namespaces?): {probe.stderr.strip()}")
+    wrapper = tmp_path / "claude-read-only"
+    wrapper.write_text(
+        f'#!/bin/sh\nexec {bwrap} --bind / / --ro-bind {read_only} {read_only} --dev /dev -- {CLAUDE} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    return wrapper
+
+
+def test_a_write_the_sandbox_refuses_is_a_sandbox_refusal(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    executable = read_only_claude(tmp_path, outside)
+
+    work = run_one_tool(
+        tmp_path, "Bash", {"command": f"echo leaked > {outside / 'marker'}"}, executable=executable
+    )
+
+    assert not (outside / "marker").exists()
+    row = assert_shown_everywhere(tmp_path, work, "sandbox")
+    assert "Read-only file system" in row["reason"]
