@@ -387,9 +387,10 @@ def logs(
     json_out: JsonOption = False,
     config: ConfigOption = None,
 ) -> None:
-    """Show the last lines of a task's log, or the session's latest events."""
+    """Show the last lines of a task's log (and what the safety layers refused), or the session's latest events."""
     from apps.cli import render
     from orchcore.errors import NotFound
+    from orchcore.safety.events import recorded_safety_events
     from orchcore.service import resolve_session
 
     with errors():
@@ -404,8 +405,16 @@ def logs(
         n = attempt or snap_full.runs[task].attempt
         if n == 0:
             fail(NOT_FOUND, f"task {task} has not run yet")
+        safety = [
+            r for r in recorded_safety_events(rt.store.events(sid)) if r.task_id == task and r.attempt == n
+        ]
         render.log_lines(
-            task, n, rt.logs.tail(sid, task, n, lines), rt.logs.path(sid, task, n), json_out=json_out
+            task,
+            n,
+            rt.logs.tail(sid, task, n, lines),
+            rt.logs.path(sid, task, n),
+            json_out=json_out,
+            safety=safety,
         )
 
 

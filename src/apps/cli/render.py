@@ -295,13 +295,33 @@ def events(items: Sequence[Event], *, json_out: bool) -> None:
         typer.echo(f"{e.seq:>5} {_time(e.at)} {e.kind.value}{where} {detail}".rstrip())
 
 
-def log_lines(task: str, attempt: int, lines: Sequence[str], path: str, *, json_out: bool) -> None:
+def log_lines(
+    task: str,
+    attempt: int,
+    lines: Sequence[str],
+    path: str,
+    *,
+    json_out: bool,
+    safety: Sequence[RecordedSafetyEvent] = (),
+) -> None:
+    from apps.views import safety_rows
+
     if json_out:
-        _json({"task": task, "attempt": attempt, "path": path, "lines": list(lines)})
+        _json(
+            {
+                "task": task,
+                "attempt": attempt,
+                "path": path,
+                "lines": list(lines),
+                "safety": safety_rows(safety),
+            }
+        )
         return
     typer.echo(f"== task {task}, attempt {attempt}: {path}")
     for line in lines:
         typer.echo(line)
+    for found in safety:
+        typer.echo(f"== safety: {found.event.text}")
 
 
 def budget(report: BudgetReport, *, json_out: bool) -> None:
