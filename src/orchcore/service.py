@@ -80,6 +80,11 @@ def record_warnings(store: Store, clock: Clock, session_id: str, lines: list[str
         store.append_events(session_id, [Event(EventKind.WARNING, now, data={"text": t}) for t in lines])
 
 
+def warnings_told(store: Store, session_id: str) -> set[str]:
+    """The warnings this session was already given (``record_warnings``)."""
+    return {str(e.data.get("text")) for e in store.events(session_id) if e.kind is EventKind.WARNING}
+
+
 def unfinished_sessions(store: Store, source: str | None = None) -> list[SessionSummary]:
     """Sessions not completed or cancelled (optionally from one task file), newest first."""
     return [

@@ -96,10 +96,14 @@ def test_orch_run_warns_once_on_stderr_and_keeps_the_warning_as_a_session_event(
     (project / "orch.yaml").write_text(
         "paths:\n  state_dir: .state\nagent:\n  command: ['true']\n  timeout_s: 30\n"
     )
-    (project / "tasks.md").write_text("# Tasks - 2026-11-23\n\n## Task 1: One\n**Claude Instruction:**\nx\n")
+    (project / "tasks.md").write_text(
+        "# Tasks - 2026-11-23\n\n## Task 1: One\n**Requires Approval:** true\n**Claude Instruction:**\nx\n"
+    )
     monkeypatch.chdir(project)
 
-    ran = CliRunner().invoke(app, ["run", "tasks.md", "--auto-approve"])
+    ran = CliRunner().invoke(app, ["run", "tasks.md"])  # stops: task 1 waits for approval
+    assert CliRunner().invoke(app, ["approve"]).exit_code == 0
+    again = CliRunner().invoke(app, ["resume"])
     logs = CliRunner().invoke(app, ["logs", "--json"])
 
     assert ran.exit_code == 0, ran.stdout + ran.stderr
@@ -107,3 +111,6 @@ def test_orch_run_warns_once_on_stderr_and_keeps_the_warning_as_a_session_event(
     assert len(warned) == 1
     assert str(project / ".state") in warned[0]
     assert '"kind": "warning"' in logs.stdout
+    assert again.exit_code == 0, again.stdout + again.stderr
+    assert "completed" in again.stdout
+    assert "orch's own files" not in again.stderr  # told once per session

@@ -176,12 +176,13 @@ def run(
 
 
 def warn_at_start(rt: Runtime, session_id: str) -> None:
-    """Tell, once per run, what the user should fix (orch's files in the workspace, a legacy state dir):
-    one line each on stderr and as a session event."""
+    """Tell, once per session, what the user should fix (orch's files in the workspace, a legacy state
+    dir): one line each on stderr and as a session event; a resume repeats none already told."""
     from apps.settings import workspace_warnings
-    from orchcore.service import record_warnings
+    from orchcore.service import record_warnings, warnings_told
 
-    lines = workspace_warnings(rt.settings)
+    told = warnings_told(rt.store, session_id)
+    lines = [line for line in workspace_warnings(rt.settings) if line not in told]
     for line in lines:
         typer.echo(line, err=True)
     record_warnings(rt.store, rt.clock, session_id, lines)
@@ -216,8 +217,8 @@ def resume(
         before = rt.store.session(sid)
         chosen = rt.agents(before.agent or rt.settings.agent.name)
         chosen.check()
-        warn_at_start(rt, sid)
         send_command(rt.store, sid, Command.RESUME, rt.clock, routing=rt.routing)
+        warn_at_start(rt, sid)
         with sending(rt):
             outcome = render.drive(rt, chosen, sid, verbose=verbose)
     raise typer.Exit(render.finished(rt, outcome.session))
