@@ -252,7 +252,7 @@ class Engine:
             result = attrs.evolve(
                 result,
                 outcome=Outcome.FAILED,
-                reason=f"safety violation: {_violation_reason(violations[0])}",
+                reason=f"safety violation: {violations[0].failure}",
                 retryable=False,
                 retry_at=None,
                 final_text="",
@@ -281,11 +281,6 @@ class Engine:
                 question=question,
             ),
         )
-
-
-def _violation_reason(found: SafetyEvent) -> str:
-    """Why a violation fails its task: the rule broken, or the ref that moved."""
-    return f"git ref changed: {found.command}" if found.layer is SafetyLayer.REFS else found.reason
 
 
 def _resumable(snap: Snapshot, task_id: str) -> str | None:
@@ -317,6 +312,7 @@ class _Sink:
     cost: RunningCost
     guard: StreamGuard
     workspace: Workspace | None = None
+    told: set[SafetyLayer] = attrs.field(factory=set)
     pending: list[Event] = attrs.field(factory=list)
     last_poll: datetime | None = None
     budget_stop: bool = False
@@ -406,8 +402,12 @@ class _Sink:
         self.flush()
         at = self.engine.clock.now()
         number = self.attempt if attempt is None else attempt
-        events = tuple(Event(EventKind.SAFETY, at, self.task_id, number, r.as_data()) for r in refusals)
-        self.engine._commit(self.session_id, lambda _: Mutation(events=events))
+        events = []
+        for found in refusals:  # one notification per layer and attempt: the others only recorded
+            data = found.as_data() | ({"repeat": True} if found.layer in self.told else {})
+            self.told.add(found.layer)
+            events.append(Event(EventKind.SAFETY, at, self.task_id, number, data))
+        self.engine._commit(self.session_id, lambda _: Mutation(events=tuple(events)))
 
     def flush(self) -> None:
         if self.pending:

@@ -287,12 +287,13 @@ def _budget(event: Event, after: Snapshot, budget_halt: bool) -> _Described | No
     return None
 
 
-def _safety(event: Event, after: Snapshot) -> _Described:
+def _safety(event: Event, after: Snapshot) -> _Described | None:
     what = _text(event.data, "text") or "a forbidden operation"
     task_id = event.task_id
     found = safety_events_in(event)
     if found and all(s.refused for s in found):
-        return _refusal(found[0], event, after)
+        # another refusal by a layer already told of in this attempt: recorded, not sent again
+        return None if event.data.get("repeat") is True else _refusal(found[0], event, after)
     if task_id is None:
         return (
             NotificationKind.SAFETY_VIOLATION,

@@ -232,3 +232,20 @@ def test_refusals_left_by_an_attempt_that_died_are_recorded_before_the_next_one_
     assert world.run() is SessionState.COMPLETED
     (found,) = recorded_safety_events(world.store.events(world.sid))
     assert found.event.command == "git push"
+
+
+def test_refusals_by_one_layer_in_one_attempt_are_all_recorded_and_told_once() -> None:
+    world = World("1")
+
+    def stubborn(_: AgentRequest, sink: EventSink) -> AgentResult:
+        for n, layer in enumerate(["cli-permissions", "cli-permissions", "cli-permissions", "sandbox"]):
+            data = {"layer": layer, "tool_use_id": f"t{n}", "command": f"Write /etc/x{n}", "reason": "no"}
+            assert sink(AgentEvent("refusal", data=data)) is None
+        return AgentResult(Outcome.SUCCEEDED, exit_code=0, final_text="done")
+
+    world.agent.scripts["1"] = [stubborn]
+    assert world.run() is SessionState.COMPLETED
+    assert len(recorded_safety_events(world.store.events(world.sid))) == 4
+    told = [e.notification for e in world.store.undelivered(world.sid)]
+    refusals = [n.data["layer"] for n in told if n.kind is NotificationKind.SAFETY_REFUSAL]
+    assert refusals == ["cli-permissions", "sandbox"]

@@ -56,3 +56,35 @@ def test_any_event_data_reads_without_raising() -> None:
         parse_refusal(data)  # type: ignore[arg-type]
 
     check()
+
+
+def test_the_stream_guard_fails_exactly_the_guarded_forbidden_calls_that_ran_unrefused() -> None:
+    from orchcore.ports.agent import AgentEvent
+    from orchcore.safety import DEFAULT_POLICY
+    from orchcore.safety.stream_guard import StreamGuard
+
+    commands = st.sampled_from(["ls", "pytest -q", "git commit -am x", "git push --force"])
+    calls = st.lists(st.tuples(commands, st.booleans()), min_size=1, max_size=6)  # (command, refused?)
+
+    @given(calls)
+    def check(plan: list[tuple[str, bool]]) -> None:
+        guard = StreamGuard(DEFAULT_POLICY, "/work/project")
+        for n, (command, refused) in enumerate(plan):
+            data = {"id": f"t{n}", "name": "Bash", "input": {"command": command}, "guarded": True}
+            guard.feed(AgentEvent("tool_use", text=f"Bash {command}", data=data))
+            if refused:
+                refusal = {"layer": "hook", "tool_use_id": f"t{n}", "command": command, "reason": "no"}
+                assert guard.feed(AgentEvent("refusal", data=refusal)) is not None
+            guard.feed(AgentEvent("tool_result", data={"tool_use_id": f"t{n}", "is_error": refused}))
+            if guard.violation is not None:
+                break
+        ran_forbidden = [c for c, refused in plan if c.startswith("git") and not refused]
+        if ran_forbidden:
+            assert guard.violation is not None
+            assert guard.violation.layer is SafetyLayer.STREAM_GUARD
+            assert not guard.violation.refused
+            assert ran_forbidden[0] in guard.violation.command
+        else:
+            assert guard.violation is None
+
+    check()

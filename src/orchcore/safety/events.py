@@ -71,6 +71,11 @@ class SafetyEvent:
         what = self.command or "an operation"
         return f"{verb} {self.layer.value}: {what}" + (f" ({self.reason})" if self.reason else "")
 
+    @property
+    def failure(self) -> str:
+        """Why a violation fails its task: the ref that moved, or the rule broken."""
+        return f"git ref changed: {self.command}" if self.layer is SafetyLayer.REFS else self.reason
+
     def as_data(self) -> JsonObject:
         """The event data this is stored as (``text`` too, for readers that only show a line)."""
         return {
