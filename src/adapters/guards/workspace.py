@@ -147,7 +147,7 @@ class GitWorkspace:
         for helper in helpers:
             _write(shims / helper, _push_helper(guard / REFUSALS_FILE), 0o755)
         _remove_stale(shims, keep={*programs, *helpers, SHIM_MARKER}, tag=_SHIM_TAG)
-        (guard / REFUSALS_FILE).parent.mkdir(parents=True, exist_ok=True)
+        self.refusals_dir.mkdir(parents=True, exist_ok=True)
         env = {"PATH": f"{shims}{os.pathsep}{base_path}" if base_path else str(shims)}
         config: list[tuple[str, str]] = []
         hooks = self._write_hooks(policy, guard / "git-hooks")
@@ -174,6 +174,12 @@ class GitWorkspace:
             _write(hooks / "reference-transaction", _reference_transaction(refusals), 0o755)
         _remove_stale(hooks, keep=set(wanted), tag=_HOOK_TAG)
         return str(hooks)
+
+    @property
+    def refusals_dir(self) -> Path:
+        """Where the guards record refusals: the one folder under ``guard_dir`` they must be able to write
+        (a sandbox binds it writable and the rest of ``guard_dir`` read-only)."""
+        return (Path(self.guard_dir) / REFUSALS_FILE).parent
 
     def take_refusals(self) -> list[SafetyEvent]:
         """What the shims and git hooks refused since the last call; the file is emptied (renamed away).
