@@ -88,3 +88,17 @@ def test_the_stream_guard_fails_exactly_the_guarded_forbidden_calls_that_ran_unr
             assert guard.violation is None
 
     check()
+
+
+def test_credentials_in_a_refused_command_are_masked_before_it_is_stored_or_sent() -> None:
+    from orchcore.safety.events import refusal
+
+    found = refusal(
+        SafetyLayer.SHIM,
+        "psql postgres://app:hunter2@db/prod -c 'drop table x' PGPASSWORD=hunter2 --password=hunter2",
+        "ANTHROPIC_API_KEY=sk-ant-abcdefghijkl",
+    )
+    assert "hunter2" not in found.command
+    assert "abcdefghijkl" not in found.reason
+    assert "postgres://app:***@db/prod" in found.command
+    assert "hunter2" not in str(found.as_data())
