@@ -402,10 +402,11 @@ class _Sink:
         self.flush()
         at = self.engine.clock.now()
         number = self.attempt if attempt is None else attempt
+        told = self.told if attempt is None else set()  # another attempt's refusals count on their own
         events = []
         for found in refusals:  # one notification per layer and attempt: the others only recorded
-            data = found.as_data() | ({"repeat": True} if found.layer in self.told else {})
-            self.told.add(found.layer)
+            data = found.as_data() | ({"repeat": True} if found.layer in told else {})
+            told.add(found.layer)
             events.append(Event(EventKind.SAFETY, at, self.task_id, number, data))
         self.engine._commit(self.session_id, lambda _: Mutation(events=tuple(events)))
 

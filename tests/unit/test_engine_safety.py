@@ -229,9 +229,17 @@ def test_what_the_workspace_guards_refused_during_the_attempt_is_recorded_and_fa
 def test_refusals_left_by_an_attempt_that_died_are_recorded_before_the_next_one_starts() -> None:
     world = World("1")
     world.workspace.refusals.append(refusal(SafetyLayer.SHIM, "git push", "forbidden (git-push)"))
+
+    def shimmed_again(_: AgentRequest, __: EventSink) -> AgentResult:
+        world.workspace.refusals.append(refusal(SafetyLayer.SHIM, "git commit", "forbidden (git-commit)"))
+        return AgentResult(Outcome.SUCCEEDED, exit_code=0, final_text="done")
+
+    world.agent.scripts["1"] = [shimmed_again]
     assert world.run() is SessionState.COMPLETED
-    (found,) = recorded_safety_events(world.store.events(world.sid))
-    assert found.event.command == "git push"
+    found = recorded_safety_events(world.store.events(world.sid))
+    assert [f.event.command for f in found] == ["git push", "git commit"]  # the old one first
+    told = [e.notification for e in world.store.undelivered(world.sid)]
+    assert len([n for n in told if n.kind is NotificationKind.SAFETY_REFUSAL]) == 2
 
 
 def test_refusals_by_one_layer_in_one_attempt_are_all_recorded_and_told_once() -> None:
