@@ -148,3 +148,12 @@ def test_with_two_calls_the_hook_denial_goes_to_the_call_its_hook_checked() -> N
         "b",
         "Bash git push",
     )
+
+
+def test_a_file_that_mentions_the_error_shown_by_a_reading_tool_is_no_refusal() -> None:
+    call = {"type": "tool_use", "id": "r1", "name": "Read", "input": {"file_path": "/w/notes.md"}}
+    lines = [
+        json.dumps({"type": "assistant", "message": {"id": "m1", "content": [call]}}),
+        _tool_result("r1", "1\tEROFS means Read-only file system", is_error=False),
+    ]
+    assert refusals(detected(lines)) == []

@@ -34,6 +34,8 @@ _CLI_DENIALS = (
     re.compile(r"^Claude requested permissions to .* but you haven't granted it yet\.?", re.DOTALL),
 )
 _READ_ONLY = re.compile(r"Read-only file system|\bEROFS\b")
+_READING_TOOLS = frozenset({"Read", "Grep", "Glob", "LS", "WebFetch", "WebSearch"})
+"""Tools whose result is content: the phrase in a file they show is no refused write."""
 _REASON_LIMIT = 300
 
 
@@ -113,7 +115,8 @@ class RefusalDetector:
             if tool_use_id not in self.calls and named.get("tool"):
                 self.calls[tool_use_id] = " ".join(filter(None, (named["tool"], named.get("command"))))
             return self._refusal(SafetyLayer.CLI_PERMISSIONS, tool_use_id, text.strip())
-        if _READ_ONLY.search(text):  # a command may end 0 after a refused write: any result counts
+        tool = self.calls.get(tool_use_id, "").partition(" ")[0]
+        if tool not in _READING_TOOLS and _READ_ONLY.search(text):  # a command may end 0 after it: any result
             line = next((ln for ln in text.splitlines() if _READ_ONLY.search(ln)), text)
             return self._refusal(SafetyLayer.SANDBOX, tool_use_id, line.strip())
         return None
