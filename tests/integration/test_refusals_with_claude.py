@@ -50,6 +50,8 @@ def project(tmp_path: Path, api: FakeAnthropicAPI, agent_extra: str = "", execut
     work.mkdir()
     (tmp_path / "home").mkdir()
     git(work, "init", "-q", "-b", "main")
+    git(work, "config", "user.name", "t")  # the agent's environment has no identity: a commit would work
+    git(work, "config", "user.email", "t@example.com")
     (work / "app.py").write_text("one\n")
     git(work, "add", "app.py")
     git(work, "commit", "-q", "-m", "one")
@@ -79,7 +81,6 @@ def orch(work: Path, *args: str) -> subprocess.CompletedProcess[str]:
         "HOME": str(work.parent / "home"),
         "ANTHROPIC_API_KEY": "sk-test",
         "GIT_CONFIG_NOSYSTEM": "1",
-        **IDENTITY,  # so a commit would succeed if nothing refused it
     }
     return subprocess.run(
         [str(ORCH), *args], cwd=work, env=env, capture_output=True, text=True, timeout=180, check=False
@@ -178,3 +179,16 @@ def test_a_write_the_sandbox_refuses_is_a_sandbox_refusal(tmp_path: Path) -> Non
     assert not (outside / "marker").exists()
     row = assert_shown_everywhere(tmp_path, work, "sandbox")
     assert "Read-only file system" in row["reason"]
+
+
+def test_a_commit_by_the_real_gits_absolute_path_is_refused_by_the_git_hook(tmp_path: Path) -> None:
+    real_git = shutil.which("git", path="/usr/bin:/bin")
+    assert real_git is not None
+    command = f"python3 -c \"import subprocess; subprocess.run(['{real_git}', 'commit', '-am', 'x'])\""
+
+    work = run_one_tool(tmp_path, "Bash", {"command": command})
+
+    assert git(work, "rev-list", "--count", "--all").strip() == "1"
+    assert (work / "app.py").read_text() == "uncommitted work\n"
+    row = assert_shown_everywhere(tmp_path, work, "git-hook")
+    assert row["command"] == "git commit"
