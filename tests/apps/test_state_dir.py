@@ -10,12 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from apps.cli.main import app
-from apps.settings import (
-    default_state_dir,
-    load_settings,
-    own_files_in_workspace,
-    workspace_warnings,
-)
+from apps.own_files import own_files_in_workspace, workspace_warnings
+from apps.settings import default_state_dir, load_settings
 
 
 @pytest.fixture

@@ -178,7 +178,7 @@ def run(
 def warn_at_start(rt: Runtime, session_id: str) -> None:
     """Tell, once per session, what the user should fix (orch's files in the workspace, a legacy state
     dir): one line each on stderr and as a session event; a resume repeats none already told."""
-    from apps.settings import workspace_warnings
+    from apps.own_files import workspace_warnings
     from orchcore.service import record_warnings, warnings_told
 
     told = warnings_told(rt.store, session_id)
