@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from apps.secrets import dotenv_path
 from apps.settings import Settings, default_state_dir
 
 
@@ -17,8 +18,6 @@ def own_files_in_workspace(settings: Settings) -> list[Path]:
 
     The sandbox hides these paths; ``workspace_warnings`` tells the user.
     """
-    from apps.secrets import dotenv_path  # secrets imports settings: imported when needed
-
     workspace = settings.path(settings.paths.workdir)
     candidates = [settings.state_dir]
     if settings.source:
