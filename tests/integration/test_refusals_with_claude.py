@@ -192,3 +192,17 @@ def test_a_commit_by_the_real_gits_absolute_path_is_refused_by_the_git_hook(tmp_
     assert (work / "app.py").read_text() == "uncommitted work\n"
     row = assert_shown_everywhere(tmp_path, work, "git-hook")
     assert row["command"] == "git commit"
+
+
+def test_a_call_to_a_tool_the_settings_disallow_is_a_cli_permissions_refusal(tmp_path: Path) -> None:
+    work = run_one_tool(
+        tmp_path,
+        "Bash",
+        {"command": f"echo leaked > {tmp_path / 'marker'}"},
+        agent_extra="  disallowed_tools: [Bash]\n",
+    )
+
+    assert not (tmp_path / "marker").exists()
+    row = assert_shown_everywhere(tmp_path, work, "cli-permissions")
+    assert row["command"].startswith("Bash echo leaked")
+    assert "No such tool available: Bash" in row["reason"]

@@ -157,3 +157,12 @@ def test_a_file_that_mentions_the_error_shown_by_a_reading_tool_is_no_refusal() 
         _tool_result("r1", "1\tEROFS means Read-only file system", is_error=False),
     ]
     assert refusals(detected(lines)) == []
+
+
+def test_a_call_to_a_tool_the_settings_disallow_outright_is_a_cli_permissions_refusal() -> None:
+    text = (
+        "<tool_use_error>Error: No such tool available: Bash. Bash exists but is not enabled in this "
+        "context.</tool_use_error>"
+    )
+    (refused,) = refusals(detected([_tool_use("t1", "rm -rf x"), _tool_result("t1", text, is_error=True)]))
+    assert (refused.data["layer"], refused.data["command"]) == ("cli-permissions", "Bash rm -rf x")

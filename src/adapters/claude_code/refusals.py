@@ -11,7 +11,8 @@ engine knows a tool call was refused before it sees the call's result):
 - ``cli-permissions``: an error result with the CLI's own denial text
   (``Permission to use Bash with command ... has been denied.``, ``Claude
   requested permissions to ... but you haven't granted it yet.``, verified on
-  2.1.197), and any tool call of the final ``permission_denials`` not reported yet;
+  2.1.197; a tool disallowed outright: ``No such tool available: Bash. Bash exists but
+  is not enabled``), and any tool call of the final ``permission_denials`` not reported yet;
 - ``sandbox``: an error result (or output) carrying the OS error
   ``Read-only file system`` (EROFS) of a write the sandbox refused.
 """
@@ -32,6 +33,10 @@ _CLI_DENIALS = (
         r"^Permission to use (?P<tool>\S+) (with command (?P<command>.*) )?has been denied\.?", re.DOTALL
     ),
     re.compile(r"^Claude requested permissions to .* but you haven't granted it yet\.?", re.DOTALL),
+    # a tool the settings disallow outright (--disallowedTools NAME): not listed in permission_denials
+    re.compile(
+        r"^<tool_use_error>Error: No such tool available: (?P<tool>\S+?)\. \S+ exists but is not enabled"
+    ),
 )
 _READ_ONLY = re.compile(r"Read-only file system|\bEROFS\b")
 _READING_TOOLS = frozenset({"Read", "Grep", "Glob", "LS", "WebFetch", "WebSearch"})
