@@ -166,3 +166,21 @@ def test_a_call_to_a_tool_the_settings_disallow_outright_is_a_cli_permissions_re
     )
     (refused,) = refusals(detected([_tool_use("t1", "rm -rf x"), _tool_result("t1", text, is_error=True)]))
     assert (refused.data["layer"], refused.data["command"]) == ("cli-permissions", "Bash rm -rf x")
+
+
+SHIM_IN_BASH = (
+    "Exit code 126\norchcore: forbidden (git-commit): agents never commit: the orchestrator reviews "
+    "the work and commits it: git commit -am x"
+)  # verbatim from 2.1.197: a shim refusing inside a Bash command
+
+
+def test_without_hook_events_our_hooks_one_line_reason_is_still_a_hook_refusal() -> None:
+    reason = "orchcore: forbidden (git-commit): agents never commit: git -C . commit -am x"
+    lines = [_tool_use("t1", "git -C . commit -am x"), _tool_result("t1", reason, is_error=True)]
+    (refused,) = refusals(detected(lines))
+    assert (refused.data["layer"], refused.data["reason"]) == ("hook", reason)
+
+
+def test_a_shim_refusal_inside_a_bash_result_is_left_to_the_shims_own_record() -> None:
+    lines = [_tool_use("t1", "python3 x.py"), _tool_result("t1", SHIM_IN_BASH, is_error=True)]
+    assert refusals(detected(lines)) == []

@@ -344,7 +344,10 @@ class ClaudeCodeAgent:
 
 
 def _mark_guarded(event: AgentEvent) -> AgentEvent:
-    """A tool call the run's hook checks before it runs: the engine waits for the hook's verdict."""
+    """A tool call the run's hook checks before it runs: the engine waits for the hook's verdict.
+    The hook's own lifecycle events are in the log; they are not stored twice."""
+    if event.kind == "raw" and event.text.startswith("system/hook_"):
+        return attrs.evolve(event, persist=False)
     if event.kind != "tool_use":
         return event
     return attrs.evolve(event, data={**event.data, "guarded": True})

@@ -7,7 +7,8 @@ engine knows a tool call was refused before it sees the call's result):
 - ``hook``: a ``system/hook_response`` (``--include-hook-events``) of a
   PreToolUse hook whose output is a ``permissionDecision: deny`` marks the tool
   call its ``hook_started`` took up (the oldest one not checked yet); that
-  call's error result is the hook's refusal;
+  call's error result is the hook's refusal. Without hook events, an error result
+  that is exactly one ``orchcore: ...`` line is orch's hook's reason;
 - ``cli-permissions``: an error result with the CLI's own denial text
   (``Permission to use Bash with command ... has been denied.``, ``Claude
   requested permissions to ... but you haven't granted it yet.``, verified on
@@ -38,6 +39,9 @@ _CLI_DENIALS = (
         r"^<tool_use_error>Error: No such tool available: (?P<tool>\S+?)\. \S+ exists but is not enabled"
     ),
 )
+_OUR_HOOK = re.compile(r"orchcore: [^\n]+")
+"""A denial by orch's own hook is its reason alone, one line (a shim's refusal in a Bash result
+comes after ``Exit code 126``: that one is recorded by the shim itself)."""
 _READ_ONLY = re.compile(r"Read-only file system|\bEROFS\b")
 _READING_TOOLS = frozenset({"Read", "Grep", "Glob", "LS", "WebFetch", "WebSearch"})
 """Tools whose result is content: the phrase in a file they show is no refused write."""
@@ -114,6 +118,8 @@ class RefusalDetector:
     def _classify(self, tool_use_id: str, text: str, *, errored: bool) -> AgentEvent | None:
         if errored and tool_use_id in self.hook_denied:
             return self._refusal(SafetyLayer.HOOK, tool_use_id, self.hook_denied[tool_use_id])
+        if errored and _OUR_HOOK.fullmatch(text.strip()):  # without hook events: our hook's one-line reason
+            return self._refusal(SafetyLayer.HOOK, tool_use_id, text.strip())
         matched = next((m for p in _CLI_DENIALS if (m := p.match(text.strip()))), None) if errored else None
         if matched is not None:
             named = matched.groupdict()
