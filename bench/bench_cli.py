@@ -40,9 +40,12 @@ def task_file(n: int) -> str:
 
 def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="orch-bench-"))
+    state = Path(tempfile.mkdtemp(prefix="orch-bench-state-"))  # outside the workspace, removed after
     try:
         true = shutil.which("true") or "/bin/true"
-        (root / "orch.yaml").write_text(f"agent:\n  command: [{true}]\n  timeout_s: 30\n")
+        (root / "orch.yaml").write_text(
+            f"agent:\n  command: [{true}]\n  timeout_s: 30\npaths:\n  state_dir: {state}\n"
+        )
         (root / "tasks.md").write_text(task_file(TASKS))
 
         wall([ORCH, "--help"], root)  # warm the OS file cache once
@@ -118,6 +121,7 @@ def main() -> None:
         print(f"  ... counting spawn as overhead too: {(wall_s / TASKS - bare_true) * 1000:7.2f} ms per task")
     finally:
         shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(state, ignore_errors=True)
 
 
 if __name__ == "__main__":

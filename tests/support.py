@@ -1,10 +1,16 @@
-"""Helpers every kind of test shares: polling with a deadline, and the pinned Claude Code CLI."""
+"""Helpers every kind of test shares: polling with a deadline, the pinned Claude Code CLI, and
+``assert_refusal_shown`` (a refusal shows in `orch status` and the report)."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,3 +29,47 @@ def wait_until(check: Callable[[], object], what: str = "the condition", timeout
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.01)
+
+
+ORCH = Path(sys.executable).with_name("orch")
+
+
+def assert_refusal_shown(
+    state_dir: Path,
+    task_id: str,
+    layer: str,
+    session: str | None = None,
+    *,
+    cwd: Path | None = None,
+) -> dict[str, Any]:
+    """Assert, through the `orch` a user runs, that a refusal of ``task_id`` by ``layer`` shows in
+    ``orch status --json`` (its ``safety`` list) and in the report's Safety section; return its row.
+
+    ``state_dir`` is the run's state dir (passed as ORCH_STATE_DIR); ``session`` defaults to the newest.
+    """
+    env = {**os.environ, "ORCH_STATE_DIR": str(state_dir)}
+    where = cwd or state_dir
+
+    def orch(*args: str) -> str:
+        done = subprocess.run(
+            [str(ORCH), *args, *([session] if session else [])],
+            cwd=where,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, f"orch {' '.join(args)} failed: {done.stdout}{done.stderr}"
+        return done.stdout
+
+    status = json.loads(orch("status", "--json"))
+    rows = [r for r in status.get("safety", []) if r["task"] == task_id and r["layer"] == layer]
+    assert rows, f"no {layer} refusal of task {task_id} in `orch status --json`: {status.get('safety')}"
+    assert rows[0]["refused"] is True, rows[0]
+    report = orch("report")
+    assert "\n## Safety\n" in report, report
+    section = report.split("\n## Safety\n", 1)[1].split("\n## ", 1)[0]
+    assert f"- Task {task_id} (attempt " in section, section
+    assert f"refused by **{layer}**" in section, section
+    return rows[0]

@@ -2,7 +2,7 @@
 variables. The only module that reads the environment.
 
     approval:  {mode: required|auto|manual, checkpoint_after: [types], auto_approve: [types]}
-    paths:     {state_dir: .orch, workdir: ., tasks_dir: tasks}
+    paths:     {state_dir: <per-user state dir>, workdir: ., tasks_dir: tasks}
     logging:   {level: WARNING, file: null}
     agent:     {name: command, command: [...], timeout_s: 1800, idle_timeout_s: null,
                 env_passthrough: [NAMES], max_attempts: 3, retry_delay_s: 30,
@@ -91,7 +91,7 @@ class ApprovalSettings:
 
 @attrs.frozen
 class PathSettings:
-    state_dir: str = ".orch"
+    state_dir: str = ""  # "": one folder per project under the user's state dir (default_state_dir)
     workdir: str = "."
     tasks_dir: str = "tasks"
 
@@ -192,7 +192,19 @@ class Settings:
 
     @property
     def state_dir(self) -> Path:
-        return self.path(self.paths.state_dir)
+        """``paths.state_dir``; by default a project's old ``.orch`` with a database, else ``default_state_dir``."""
+        if self.paths.state_dir:
+            return self.path(self.paths.state_dir)
+        legacy = self.legacy_state_dir
+        return legacy if legacy is not None else default_state_dir(self.path(self.paths.workdir))
+
+    @property
+    def legacy_state_dir(self) -> Path | None:
+        """The ``.orch/`` of an older orch beside the config, when it holds sessions and no state dir is set."""
+        if self.paths.state_dir:
+            return None
+        legacy = Path(self.base_dir) / LEGACY_STATE_DIR
+        return legacy.resolve() if (legacy / "state.db").is_file() else None
 
     @property
     def db_path(self) -> Path:
@@ -408,3 +420,22 @@ def agent_environment(settings: Settings, environ: Mapping[str, str] | None = No
     env = os.environ if environ is None else environ
     names = (*BASE_ENV_NAMES, *AGENT_ENV_NAMES.get(settings.agent.name, ()), *settings.agent.env_passthrough)
     return {name: env[name] for name in names if name in env}
+
+
+LEGACY_STATE_DIR = ".orch"
+"""Where state lived before it moved out of the workspace; still used when it holds a database."""
+
+
+def default_state_dir(project: Path) -> Path:
+    """``<user state dir>/orchcore/projects/<name>-<12 hex of sha256(resolved path)>``: outside every workspace.
+
+    platformdirs' ``user_state_dir`` (``$XDG_STATE_HOME`` or ``~/.local/state`` on Linux,
+    ``~/Library/Application Support`` on macOS); the hash keeps two projects of one name apart.
+    """
+    import hashlib
+
+    import platformdirs
+
+    resolved = project.expanduser().resolve()
+    digest = hashlib.sha256(str(resolved).encode("utf-8")).hexdigest()[:12]
+    return Path(platformdirs.user_state_dir("orchcore")) / "projects" / f"{resolved.name or 'root'}-{digest}"

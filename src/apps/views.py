@@ -3,12 +3,14 @@ the webhook answers and the Telegram replies, so they can never drift apart."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from orchcore.decide import blocked_tasks
 from orchcore.graph import TaskGraph
 from orchcore.records import Snapshot
 from orchcore.report import task_cost
+from orchcore.safety.events import RecordedSafetyEvent
 
 
 def task_rows(snap: Snapshot) -> list[dict[str, Any]]:
@@ -53,3 +55,19 @@ def session_fields(snap: Snapshot, engine: str | None) -> dict[str, Any]:
         "agent": s.agent,
         "engine": engine,
     }
+
+
+def safety_rows(recorded: Sequence[RecordedSafetyEvent]) -> list[dict[str, Any]]:
+    """Every refusal and violation of the session: task, attempt, the layer that acted, what and why."""
+    return [
+        {
+            "task": r.task_id,
+            "attempt": r.attempt,
+            "at": r.at.isoformat(),
+            "layer": r.event.layer.value,
+            "refused": r.event.refused,
+            "command": r.event.command,
+            "reason": r.event.reason,
+        }
+        for r in recorded
+    ]

@@ -47,7 +47,9 @@ from orchcore.ports.workspace import Workspace
 from orchcore.prompt import answer_prompt, build_prompt
 from orchcore.questions import question_in
 from orchcore.records import Event, EventKind, Mutation, Outcome, Session, Snapshot
-from orchcore.safety import SafetyPolicy, check_tool_use, ref_changes
+from orchcore.safety import SafetyPolicy, ref_changes
+from orchcore.safety.events import SafetyEvent, SafetyLayer, violation
+from orchcore.safety.stream_guard import StreamGuard
 from orchcore.state import SessionState
 
 Watcher = Callable[[Event], None]
@@ -195,6 +197,7 @@ class Engine:
         policy = self.safety if self.safety is not None and self.safety.enabled else None
         guarded = self.workspace if policy is not None else None
         refs_before = guarded.refs() if guarded is not None else None
+        stale = guarded.take_refusals() if guarded is not None else ()  # of an attempt that died
         guard_env = dict(guarded.guard_env(policy, self.agent_path)) if guarded is not None and policy else {}
         request = AgentRequest(
             session_id=session_id,
@@ -211,8 +214,16 @@ class Engine:
         spent_today = self._spent_today()
         before = self._budget_status(snap, spent_today)
         sink = _Sink(
-            self, session_id, task.id, action.attempt, before, RunningCost(self.budget.prices), policy
+            self,
+            session_id,
+            task.id,
+            action.attempt,
+            before,
+            RunningCost(self.budget.prices),
+            StreamGuard(policy, self.workdir),
+            guarded,
         )
+        sink.record(tuple(stale), attempt=max(action.attempt - 1, 1))
         try:
             result = self.agent.run(request, sink)
         except OrchError as exc:
@@ -228,28 +239,27 @@ class Engine:
         if result.cost_usd is None and sink.cost.by_message:
             result = attrs.evolve(result, cost_usd=sink.cost.so_far)  # priced from the streamed usage
         after = self._budget_status(snap, spent_today, result.cost_usd or Decimal(0))
-        violations = [sink.violation] if sink.violation else []
+        sink.take_guard_refusals()
+        violations = [sink.guard.violation] if sink.guard.violation is not None else []
         if guarded is not None and refs_before is not None:
-            violations += [f"git ref changed: {line}" for line in ref_changes(refs_before, guarded.refs())]
+            violations += [
+                violation(SafetyLayer.REFS, line, "git ref changed")
+                for line in ref_changes(refs_before, guarded.refs())
+            ]
         safety_events: tuple[Event, ...] = ()
         if violations:
             # whatever the agent says, a forbidden attempt fails the task: a human must look
             result = attrs.evolve(
                 result,
                 outcome=Outcome.FAILED,
-                reason=f"safety violation: {violations[0]}",
+                reason=f"safety violation: {violations[0].failure}",
                 retryable=False,
                 retry_at=None,
                 final_text="",
             )
-            safety_events = (
-                Event(
-                    EventKind.SAFETY,
-                    self.clock.now(),
-                    task_id=task.id,
-                    attempt=action.attempt,
-                    data={"violations": list(violations), "text": "; ".join(violations)},
-                ),
+            safety_events = tuple(
+                Event(EventKind.SAFETY, self.clock.now(), task.id, action.attempt, v.as_data())
+                for v in violations
             )
         question = None
         if result.outcome is Outcome.SUCCEEDED:
@@ -300,8 +310,9 @@ class _Sink:
     attempt: int
     budget: BudgetStatus
     cost: RunningCost
-    safety: SafetyPolicy | None = None
-    violation: str = ""
+    guard: StreamGuard
+    workspace: Workspace | None = None
+    told: set[SafetyLayer] = attrs.field(factory=set)
     pending: list[Event] = attrs.field(factory=list)
     last_poll: datetime | None = None
     budget_stop: bool = False
@@ -338,28 +349,25 @@ class _Sink:
             stop = self._price(event)
             if stop is not None:
                 return stop
-        if event.kind == "tool_use" and self.safety is not None and not self.violation:
-            tool_input = event.data.get("input")
-            found = check_tool_use(
-                self.safety,
-                str(event.data.get("name", "")),
-                tool_input if isinstance(tool_input, dict) else {},
-                engine.workdir,
-            )
-            if found is not None:
-                self.violation = str(found)  # the event is still stored below: it is the evidence
-                self.pending.append(
-                    Event(
-                        EventKind.AGENT,
-                        engine.clock.now(),
-                        task_id=self.task_id,
-                        attempt=self.attempt,
-                        data={"kind": event.kind, "text": event.text, **event.data},
-                    )
+        caught_before = self.guard.violation
+        refused = self.guard.feed(event)
+        if refused is not None:
+            self.record((refused,))
+        if event.kind == "refusal":
+            return None  # recorded as a safety event, not again as agent output
+        if self.guard.violation is not None and caught_before is None:
+            self.pending.append(  # the event that showed it is the evidence
+                Event(
+                    EventKind.AGENT,
+                    engine.clock.now(),
+                    task_id=self.task_id,
+                    attempt=self.attempt,
+                    data={"kind": event.kind, "text": event.text, **event.data},
                 )
-                self.flush()
-                return f"safety: {found}"
-        elif event.kind != "tick":
+            )
+            self.flush()
+            return f"safety: {self.guard.violation.reason}"
+        if event.kind != "tick":
             stored = Event(
                 EventKind.AGENT,
                 engine.clock.now(),
@@ -377,9 +385,30 @@ class _Sink:
             return None
         self.last_poll = now
         self.flush()
+        self.take_guard_refusals()
         if engine.store.session(self.session_id).state is SessionState.CANCELLED:
             return "the session was cancelled"
         return None
+
+    def take_guard_refusals(self) -> None:
+        """Record what the workspace's guards (shims, git hooks) refused so far."""
+        if self.workspace is not None:
+            self.record(tuple(self.workspace.take_refusals()))
+
+    def record(self, refusals: tuple[SafetyEvent, ...], attempt: int | None = None) -> None:
+        """Commit each refusal as a safety event of the task now (its notification with it)."""
+        if not refusals:
+            return
+        self.flush()
+        at = self.engine.clock.now()
+        number = self.attempt if attempt is None else attempt
+        told = self.told if attempt is None else set()  # another attempt's refusals count on their own
+        events = []
+        for found in refusals:  # one notification per layer and attempt: the others only recorded
+            data = found.as_data() | ({"repeat": True} if found.layer in told else {})
+            told.add(found.layer)
+            events.append(Event(EventKind.SAFETY, at, self.task_id, number, data))
+        self.engine._commit(self.session_id, lambda _: Mutation(events=tuple(events)))
 
     def flush(self) -> None:
         if self.pending:

@@ -21,6 +21,7 @@ import attrs
 from orchcore.budget import total
 from orchcore.ports.notifier import Notification, NotificationKind
 from orchcore.records import Event, EventKind, JsonObject, Mutation, OutboxEntry, Snapshot, TaskRun
+from orchcore.safety.events import SafetyEvent, safety_events_in
 from orchcore.state import SessionState, TaskState
 
 #: What is sent unless settings say otherwise: everything but the chatty "task started".
@@ -76,8 +77,12 @@ def notifications_for(before: Snapshot, mutation: Mutation) -> tuple[Notificatio
     after = Snapshot(mutation.session or before.session, before.plan, runs)
     version = before.session.version + 1
     budget_halt = any(_is_budget_halt(e, mutation.events) for e in mutation.events)
-    # a safety violation fails its task: the violation tells it, once
-    unsafe = {e.task_id for e in mutation.events if e.kind is EventKind.SAFETY}
+    # a safety violation fails its task: the violation tells it, once (a refusal fails nothing)
+    unsafe = {
+        e.task_id
+        for e in mutation.events
+        if e.kind is EventKind.SAFETY and any(not s.refused for s in safety_events_in(e))
+    }
     found: list[Notification] = []
     for index, event in enumerate(mutation.events):
         if event.kind is EventKind.TASK_FINISHED and event.task_id in unsafe:
@@ -282,9 +287,13 @@ def _budget(event: Event, after: Snapshot, budget_halt: bool) -> _Described | No
     return None
 
 
-def _safety(event: Event, after: Snapshot) -> _Described:
+def _safety(event: Event, after: Snapshot) -> _Described | None:
     what = _text(event.data, "text") or "a forbidden operation"
     task_id = event.task_id
+    found = safety_events_in(event)
+    if found and all(s.refused for s in found):
+        # another refusal by a layer already told of in this attempt: recorded, not sent again
+        return None if event.data.get("repeat") is True else _refusal(found[0], event, after)
     if task_id is None:
         return (
             NotificationKind.SAFETY_VIOLATION,
@@ -298,6 +307,18 @@ def _safety(event: Event, after: Snapshot) -> _Described:
         f"{_task(after, task_id)} was stopped and failed ({_where(after)}): {what}\n"
         "Look at what it did before you retry it.",
         (f"logs {task_id}", f"retry {task_id}", f"skip {task_id}"),
+    )
+
+
+def _refusal(refused: SafetyEvent, event: Event, after: Snapshot) -> _Described:
+    task_id = event.task_id
+    where = _task(after, task_id) if task_id is not None else f"Session {after.session.id}"
+    return (
+        NotificationKind.SAFETY_REFUSAL,
+        f"{where}: {refused.layer.value} refused {refused.command or 'an operation'}",
+        f"{where} ({_where(after)}): {refused.text}\n"
+        "The agent was stopped there; the task goes on. Look at what it tried.",
+        (f"logs {task_id}", "status") if task_id is not None else ("status",),
     )
 
 

@@ -109,6 +109,9 @@ class EventKind(enum.StrEnum):
     BUDGET = "budget"
     QUESTION = "question"
     SAFETY = "safety"  # an agent tried a forbidden operation, or moved a git ref
+    WARNING = (
+        "warning"  # something the user should fix, told at run start (e.g. orch's files in the workspace)
+    )
 
 
 @attrs.frozen

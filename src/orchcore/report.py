@@ -10,6 +10,7 @@ from orchcore.budget import BudgetStatus
 from orchcore.decide import blocked_tasks
 from orchcore.graph import TaskGraph
 from orchcore.records import Snapshot, TaskRun
+from orchcore.safety.events import RecordedSafetyEvent
 from orchcore.state import TaskState
 
 
@@ -51,10 +52,11 @@ def render_report(
     now: datetime,
     *,
     day: BudgetStatus | None = None,
-    violations: Sequence[tuple[str, int | None, str]] = (),
+    safety: Sequence[RecordedSafetyEvent] = (),
 ) -> str:
     """Markdown: every task with outcome, attempts, duration, tokens and cost;
-    totals; and for failures the last lines of their logs (``tails``)."""
+    totals; every refusal and violation with the layer that stopped it (``safety``);
+    and for failures the last lines of their logs (``tails``)."""
     session, plan = snap.session, snap.plan
     blocked = blocked_tasks(snap, TaskGraph(plan.tasks))
     title = plan.title or f"Tasks - {plan.date}"
@@ -111,11 +113,7 @@ def render_report(
         lines.append(f"- Today, all sessions: ${day.spent} {limit}")
     if snap.session.reason.startswith(("day budget", "session budget")):
         lines.append(f"- Halted: {snap.session.reason}")
-    if violations:
-        lines += ["", "## Safety violations", ""]
-        lines += [
-            f"- Task {task} (attempt {attempt or '-'}): {_escape(text)}" for task, attempt, text in violations
-        ]
+    lines += _safety_section(safety)
     failures = [
         t
         for t in plan.tasks
@@ -135,3 +133,28 @@ def render_report(
             if tail:
                 lines += ["", "```", *tail, "```"]
     return "\n".join(lines) + "\n"
+
+
+def _safety_section(safety: Sequence[RecordedSafetyEvent]) -> list[str]:
+    """``## Safety``: one line per refusal or violation, naming the layer; nothing when there were none."""
+    if not safety:
+        return []
+    refused = sum(1 for r in safety if r.event.refused)
+    violations = len(safety) - refused
+    lines = [
+        "",
+        "## Safety",
+        "",
+        f"{refused} refused (the task went on), {violations} violation{'s' if violations != 1 else ''} "
+        "(the task failed).",
+        "",
+    ]
+    for r in safety:
+        what = "refused" if r.event.refused else "VIOLATION"
+        command = f" `{_escape(r.event.command)}`" if r.event.command else ""
+        reason = f": {_escape(r.event.reason)}" if r.event.reason else ""
+        lines.append(
+            f"- Task {r.task_id or '-'} (attempt {r.attempt or '-'}) — {what} by **{r.event.layer.value}**"
+            f"{command}{reason}"
+        )
+    return lines

@@ -17,6 +17,7 @@ from orchcore.ports.logs import TaskLogs
 from orchcore.ports.store import Store
 from orchcore.records import AttemptRecord, Event, EventKind, Session, SessionSummary, Snapshot, TaskRun
 from orchcore.report import render_report
+from orchcore.safety.events import recorded_safety_events
 from orchcore.state import TERMINAL_SESSION, Command, SessionState, TaskState
 from orchcore.tasks import Plan
 
@@ -72,6 +73,18 @@ def send_command(
     )
 
 
+def record_warnings(store: Store, clock: Clock, session_id: str, lines: list[str]) -> None:
+    """Keep what the user was warned of at run start as session events (``orch logs`` shows them)."""
+    if lines:
+        now = clock.now()
+        store.append_events(session_id, [Event(EventKind.WARNING, now, data={"text": t}) for t in lines])
+
+
+def warnings_told(store: Store, session_id: str) -> set[str]:
+    """The warnings this session was already given (``record_warnings``)."""
+    return {str(e.data.get("text")) for e in store.events(session_id) if e.kind is EventKind.WARNING}
+
+
 def unfinished_sessions(store: Store, source: str | None = None) -> list[SessionSummary]:
     """Sessions not completed or cancelled (optionally from one task file), newest first."""
     return [
@@ -111,12 +124,8 @@ def build_report(
         if run.state in (TaskState.FAILED, TaskState.INTERRUPTED, TaskState.CANCELLED) and run.attempts:
             tails[task_id] = logs.tail(session_id, task_id, run.attempt, REPORT_TAIL_LINES)
     day = None if budget is None else budget_report(store, budget, clock).status
-    violations = [
-        (e.task_id or "-", e.attempt, str(e.data.get("text", "")))
-        for e in store.events(session_id)
-        if e.kind is EventKind.SAFETY
-    ]
-    return render_report(snap, tails, clock.now(), day=day, violations=violations)
+    safety = recorded_safety_events(store.events(session_id))
+    return render_report(snap, tails, clock.now(), day=day, safety=safety)
 
 
 @attrs.frozen

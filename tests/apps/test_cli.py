@@ -13,7 +13,7 @@ from apps.bootstrap import Runtime
 from apps.cli.main import AGENT_UNAVAILABLE, BAD_INPUT, NOT_FOUND, WRONG_STATE, app
 from apps.settings import Settings
 from orchcore.errors import AgentUnavailable
-from orchcore.ports.agent import AgentRequest, AgentResult, EventSink
+from orchcore.ports.agent import AgentEvent, AgentRequest, AgentResult, EventSink
 from orchcore.records import Outcome
 from orchcore.testing import FakeClock, MemoryLogs, ScriptedAgent, SequentialIds
 
@@ -192,3 +192,36 @@ def test_skip_needs_a_known_task(taskfile: Path, world: World) -> None:
     code, _, err = world.orch("skip", "9")
     assert code == NOT_FOUND
     assert "task 9 is not in this session" in err
+
+
+def refused_then_done(_: AgentRequest, sink: EventSink) -> AgentResult:
+    sink(
+        AgentEvent(
+            "refusal",
+            data={"layer": "cli-permissions", "tool_use_id": "t1", "command": "Write /etc/x", "reason": "no"},
+        )
+    )
+    return AgentResult(Outcome.SUCCEEDED, exit_code=0, final_text="done")
+
+
+def test_a_refusal_shows_in_status_logs_and_report_and_the_task_completes(taskfile: Path) -> None:
+    world = World(ScriptedAgent(scripts={"2": [refused_then_done]}))
+    code, _, _ = world.orch("run", str(taskfile), "--agent", "scripted", "--auto-approve")
+    assert code == 0
+
+    _, status, _ = world.orch("status")
+    _, as_json, _ = world.orch("status", "--json")
+    _, log, _ = world.orch("logs", "2")
+    _, report, _ = world.orch("report")
+
+    line = "refused by cli-permissions: Write /etc/x (no)"
+    assert f"safety: task 2 attempt 1: {line}" in status
+    (row,) = json.loads(as_json)["safety"]
+    assert (row["task"], row["layer"], row["refused"], row["command"]) == (
+        "2",
+        "cli-permissions",
+        True,
+        "Write /etc/x",
+    )
+    assert f"== safety: {line}" in log
+    assert "- Task 2 (attempt 1) — refused by **cli-permissions** `Write /etc/x`: no" in report

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -19,6 +20,7 @@ from adapters.claude_code.permissions import claude_settings, hook_command, poli
 from adapters.guards import GitWorkspace
 from adapters.guards.policy_file import load_policy
 from orchcore.safety import DEFAULT_POLICY, ArgCheck, Rule, SafetyPolicy, ref_changes
+from orchcore.safety.events import SafetyLayer
 
 pytestmark = pytest.mark.integration
 
@@ -129,6 +131,10 @@ def test_a_forbidden_git_command_is_refused_by_the_shim_and_changes_nothing(
 
     assert done.returncode == 126, done.stderr
     assert done.stderr.startswith("orchcore: forbidden (git-")
+    (refused,) = workspace.take_refusals()
+    assert (refused.layer, refused.refused, refused.command) == (SafetyLayer.SHIM, True, shlex.join(argv))
+    assert refused.reason.startswith("forbidden (git-")
+    assert workspace.take_refusals() == []  # each refusal is handed over once
     assert workspace.refs() == refs
     assert remote_refs(repo, home) == remote
     assert commit_count(repo, home) == commits
@@ -160,6 +166,10 @@ def test_the_real_git_behind_the_shims_back_is_stopped_by_the_hooks(
 
     assert done.returncode != 0
     assert "orchcore: " in done.stderr or "orchcore-push-forbidden" in done.stderr
+    refusals = workspace.take_refusals()
+    assert refusals, "the git hook's refusal was not recorded"
+    assert {r.layer for r in refusals} == {SafetyLayer.GIT_HOOK}
+    assert all(r.command.startswith("git ") and r.refused for r in refusals)
     assert workspace.refs() == refs
     assert remote_refs(repo, home) == remote
     assert commit_count(repo, home) == commits
@@ -434,3 +444,18 @@ def test_the_claude_settings_call_this_hook_module(policy_file: Path, tmp_path: 
     assert entry["matcher"] == "Bash|Write|Edit|MultiEdit|NotebookEdit"
     assert "Bash(git commit:*)" in settings["permissions"]["deny"]
     assert json.loads(done.stdout)["hookSpecificOutput"]["permissionDecision"] == "deny"
+
+
+def test_a_refusals_file_with_a_torn_or_forged_line_yields_only_real_refusals(
+    workspace: GitWorkspace, home: dict[str, str], repo: Path
+) -> None:
+    env = guarded(workspace, home)
+    assert run(["git", "commit", "-am", "x"], repo, env).returncode == 126
+    record = Path(workspace.guard_dir) / "refusals" / "refusals.jsonl"
+    with record.open("a") as out:
+        out.write('{"layer": "refs", "command": "forged"}\nnot json\n{"layer": "shim"')
+
+    found = workspace.take_refusals()
+
+    assert [(r.layer, r.command) for r in found] == [(SafetyLayer.SHIM, "git commit -am x")]
+    assert not record.exists()

@@ -9,9 +9,12 @@ import attrs
 
 from adapters.memory.store import InMemoryStore
 from orchcore.engine import Engine
+from orchcore.notify import Routing
 from orchcore.ports.agent import AgentEvent, AgentRequest, AgentResult, EventSink
+from orchcore.ports.notifier import NotificationKind
 from orchcore.records import EventKind, Outcome
 from orchcore.safety import DEFAULT_POLICY, SafetyPolicy
+from orchcore.safety.events import SafetyEvent, SafetyLayer, recorded_safety_events, refusal
 from orchcore.service import create_session, send_command
 from orchcore.state import Command, SessionState, TaskState
 from orchcore.tasks import Plan, Task
@@ -26,6 +29,7 @@ class FakeWorkspace:
         factory=lambda: {"HEAD": "ref: refs/heads/main", "refs/heads/main": "a" * 40}
     )
     guard_calls: list[str] = attrs.field(factory=list)
+    refusals: list[SafetyEvent] = attrs.field(factory=list)
 
     def refs(self) -> Mapping[str, str]:
         return dict(self.current)
@@ -33,6 +37,10 @@ class FakeWorkspace:
     def guard_env(self, policy: SafetyPolicy, base_path: str) -> Mapping[str, str]:
         self.guard_calls.append(base_path)
         return {"PATH": f"/guards/bin:{base_path}"}
+
+    def take_refusals(self) -> list[SafetyEvent]:
+        taken, self.refusals = self.refusals, []
+        return taken
 
 
 def tries(command: str) -> object:
@@ -70,6 +78,7 @@ class World:
             workspace=self.workspace,
             agent_path="/usr/bin:/bin",
             workdir="/work/project",
+            routing=Routing(channels=("console",)),
         )
         return engine.run(self.sid).session.state
 
@@ -120,7 +129,9 @@ def test_a_ref_moved_during_a_task_fails_it_even_if_the_agent_reports_success() 
     run = world.store.load(world.sid).run("1")
     assert run.state is TaskState.FAILED
     assert "git ref changed" in run.reason
-    assert world.safety_events() == ["git ref changed: refs/heads/main moved aaaaaaa -> bbbbbbb"]
+    assert world.safety_events() == [
+        "violation caught by refs: refs/heads/main moved aaaaaaa -> bbbbbbb (git ref changed)"
+    ]
 
 
 def test_with_safety_switched_off_nothing_is_checked() -> None:
@@ -138,6 +149,111 @@ def test_the_report_lists_the_violation() -> None:
     world.agent.scripts["1"] = [tries("git push --force origin main")]
     world.run()
     report = build_report(world.store, MemoryLogs(), world.clock, world.sid)
-    assert "## Safety violations" in report
-    assert "- Task 1 (attempt 1): forbidden" in report
+    assert "## Safety" in report
+    assert "- Task 1 (attempt 1) — VIOLATION by **stream-guard** `Bash git push" in report
     assert "git push --force origin main" in report
+
+
+def refused_by_its_own_hook(command: str, layer: str = "hook") -> object:
+    """An agent whose own pre-tool check refuses ``command``: call, refusal, error result, and success."""
+
+    def step(_: AgentRequest, sink: EventSink) -> AgentResult:
+        call = {"id": "t1", "name": "Bash", "input": {"command": command}, "guarded": True}
+        refused = {"layer": layer, "tool_use_id": "t1", "command": f"Bash {command}", "reason": "no"}
+        for event in (
+            AgentEvent("tool_use", text=f"Bash {command}", data=call),
+            AgentEvent("refusal", data=refused),
+            AgentEvent("tool_result", text="no", data={"tool_use_id": "t1", "is_error": True}),
+        ):
+            stop = sink(event)
+            if stop is not None:
+                return AgentResult(Outcome.STOPPED, reason=stop)
+        return AgentResult(Outcome.SUCCEEDED, exit_code=0, final_text="I could not commit; the edit is done.")
+
+    return step
+
+
+def test_a_call_the_agents_own_hook_refuses_is_a_refusal_and_the_task_still_completes() -> None:
+    world = World("1")
+    world.agent.scripts["1"] = [refused_by_its_own_hook("git commit -am wip")]
+    assert world.run() is SessionState.COMPLETED
+    (found,) = recorded_safety_events(world.store.events(world.sid))
+    assert (found.task_id, found.attempt) == ("1", 1)
+    assert found.event == refusal(SafetyLayer.HOOK, "Bash git commit -am wip", "no")
+    kinds = [e.notification.kind for e in world.store.undelivered(world.sid)]
+    assert NotificationKind.SAFETY_REFUSAL in kinds
+    assert NotificationKind.SAFETY_VIOLATION not in kinds
+    assert NotificationKind.TASK_COMPLETED in kinds
+
+
+def test_a_call_the_agent_should_have_refused_but_ran_is_a_stream_guard_violation() -> None:
+    world = World("1")
+
+    def ran_anyway(_: AgentRequest, sink: EventSink) -> AgentResult:
+        call = {"id": "t1", "name": "Bash", "input": {"command": "git push --force"}, "guarded": True}
+        assert sink(AgentEvent("tool_use", text="Bash git push --force", data=call)) is None
+        stop = sink(AgentEvent("tool_result", text="pushed", data={"tool_use_id": "t1", "is_error": False}))
+        return AgentResult(Outcome.STOPPED, reason=str(stop))
+
+    world.agent.scripts["1"] = [ran_anyway]
+    assert world.run() is SessionState.FAILED
+    run = world.store.load(world.sid).run("1")
+    assert run.state is TaskState.FAILED
+    assert run.reason.startswith("safety violation: forbidden (git-push)")
+    (found,) = recorded_safety_events(world.store.events(world.sid))
+    assert (found.event.layer, found.event.refused) == (SafetyLayer.STREAM_GUARD, False)
+    kinds = [e.notification.kind for e in world.store.undelivered(world.sid)]
+    assert NotificationKind.SAFETY_VIOLATION in kinds
+
+
+def test_what_the_workspace_guards_refused_during_the_attempt_is_recorded_and_fails_nothing() -> None:
+    world = World("1")
+
+    def shimmed(_: AgentRequest, __: EventSink) -> AgentResult:
+        world.workspace.refusals.append(
+            refusal(SafetyLayer.SHIM, "git commit -am x", "forbidden (git-commit)")
+        )
+        world.workspace.refusals.append(refusal(SafetyLayer.GIT_HOOK, "git commit", "commit is forbidden"))
+        return AgentResult(Outcome.SUCCEEDED, exit_code=0, final_text="done")
+
+    world.agent.scripts["1"] = [shimmed]
+    assert world.run() is SessionState.COMPLETED
+    found = recorded_safety_events(world.store.events(world.sid))
+    assert [(f.event.layer, f.event.refused, f.attempt) for f in found] == [
+        (SafetyLayer.SHIM, True, 1),
+        (SafetyLayer.GIT_HOOK, True, 1),
+    ]
+    assert world.workspace.refusals == []
+
+
+def test_refusals_left_by_an_attempt_that_died_are_recorded_before_the_next_one_starts() -> None:
+    world = World("1")
+    world.workspace.refusals.append(refusal(SafetyLayer.SHIM, "git push", "forbidden (git-push)"))
+
+    def shimmed_again(_: AgentRequest, __: EventSink) -> AgentResult:
+        world.workspace.refusals.append(refusal(SafetyLayer.SHIM, "git commit", "forbidden (git-commit)"))
+        return AgentResult(Outcome.SUCCEEDED, exit_code=0, final_text="done")
+
+    world.agent.scripts["1"] = [shimmed_again]
+    assert world.run() is SessionState.COMPLETED
+    found = recorded_safety_events(world.store.events(world.sid))
+    assert [f.event.command for f in found] == ["git push", "git commit"]  # the old one first
+    told = [e.notification for e in world.store.undelivered(world.sid)]
+    assert len([n for n in told if n.kind is NotificationKind.SAFETY_REFUSAL]) == 2
+
+
+def test_refusals_by_one_layer_in_one_attempt_are_all_recorded_and_told_once() -> None:
+    world = World("1")
+
+    def stubborn(_: AgentRequest, sink: EventSink) -> AgentResult:
+        for n, layer in enumerate(["cli-permissions", "cli-permissions", "cli-permissions", "sandbox"]):
+            data = {"layer": layer, "tool_use_id": f"t{n}", "command": f"Write /etc/x{n}", "reason": "no"}
+            assert sink(AgentEvent("refusal", data=data)) is None
+        return AgentResult(Outcome.SUCCEEDED, exit_code=0, final_text="done")
+
+    world.agent.scripts["1"] = [stubborn]
+    assert world.run() is SessionState.COMPLETED
+    assert len(recorded_safety_events(world.store.events(world.sid))) == 4
+    told = [e.notification for e in world.store.undelivered(world.sid)]
+    refusals = [n.data["layer"] for n in told if n.kind is NotificationKind.SAFETY_REFUSAL]
+    assert refusals == ["cli-permissions", "sandbox"]

@@ -285,3 +285,25 @@ def test_task_endings_that_are_not_the_tasks_verdict_are_not_told(state: str) ->
 def test_with_outbox_leaves_a_mutation_without_events_alone() -> None:
     mutation = Mutation(runs=(TaskRun("1", TaskState.SKIPPED),))
     assert with_outbox(_snapshot(), mutation, EVERYTHING) is mutation
+
+
+def test_a_refusal_is_told_as_a_refusal_and_the_task_completion_is_still_told() -> None:
+    from orchcore.safety.events import SafetyLayer, refusal
+
+    before = _snapshot()
+    run = attrs.evolve(before.run("2"), state=TaskState.RUNNING, attempts=(Attempt(1, T0),))
+    before = attrs.evolve(before, runs={**before.runs, "2": run})
+    refused = refusal(SafetyLayer.CLI_PERMISSIONS, "Write /etc/passwd", "not granted")
+    event = Event(EventKind.SAFETY, T0, task_id="2", attempt=1, data=refused.as_data())
+    result = AgentResult(Outcome.SUCCEEDED, exit_code=0)
+    mutation = record_result(before, "2", result, T0, extra=(event,))
+
+    told = notifications_for(before, mutation)
+
+    kinds = [n.kind for n in told]
+    assert NotificationKind.SAFETY_REFUSAL in kinds
+    assert NotificationKind.SAFETY_VIOLATION not in kinds
+    assert NotificationKind.TASK_COMPLETED in kinds
+    (note,) = [n for n in told if n.kind is NotificationKind.SAFETY_REFUSAL]
+    assert "cli-permissions refused Write /etc/passwd" in note.title
+    assert note.data["layer"] == "cli-permissions"

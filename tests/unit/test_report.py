@@ -124,3 +124,31 @@ def test_a_session_without_costs_says_so() -> None:
     assert _row(text, "a")[3] == "completed"
     assert "- Cost: -" in text
     assert "## Failures" not in text
+
+
+def test_the_safety_section_names_the_layer_of_every_refusal_and_violation() -> None:
+    from datetime import UTC, datetime
+
+    from orchcore.report import render_report
+    from orchcore.safety.events import RecordedSafetyEvent, SafetyLayer, refusal, violation
+
+    store, clock = InMemoryStore(), FakeClock()
+    snap = create_session(store, PLAN, SequentialIds(), clock)
+    at = datetime(2026, 11, 23, 9, tzinfo=UTC)
+    safety = [
+        RecordedSafetyEvent(
+            "1", 1, at, refusal(SafetyLayer.SHIM, "git commit -am x", "forbidden (git-commit)")
+        ),
+        RecordedSafetyEvent("2", 2, at, violation(SafetyLayer.REFS, "HEAD moved a -> b", "git ref changed")),
+    ]
+
+    text = render_report(snap, {}, clock.now(), safety=safety)
+
+    section = text.split("## Safety\n", 1)[1].split("\n## ", 1)[0]
+    assert "1 refused (the task went on), 1 violation (the task failed)." in section
+    assert "- Task 1 (attempt 1) — refused by **shim** `git commit -am x`: forbidden (git-commit)" in section
+    assert "- Task 2 (attempt 2) — VIOLATION by **refs** `HEAD moved a -> b`: git ref changed" in section
+
+
+def test_a_session_without_safety_events_has_no_safety_section(report: str) -> None:
+    assert "## Safety" not in report

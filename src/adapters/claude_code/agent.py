@@ -18,6 +18,7 @@ from typing import Any
 import attrs
 
 from adapters.claude_code.permissions import HOOK_DROPPING_FLAGS, SafetyFiles
+from adapters.claude_code.refusals import RefusalDetector
 from adapters.claude_code.stream import StreamAccumulator, parse_line
 from adapters.process import run_process
 from orchcore.errors import AgentUnavailable, ConfigError
@@ -221,6 +222,9 @@ class ClaudeCodeAgent:
             argv.append(f"--resume={request.resume_agent_session}")
         if _guarded(request):
             argv.append(f"--settings={SafetyFiles.beside(request.log_path).settings}")
+            argv.append(
+                "--include-hook-events"
+            )  # a hook's denial then shows in the stream: its layer is known
         argv.extend(self.extra_args)
         return argv
 
@@ -288,15 +292,19 @@ class ClaudeCodeAgent:
         if refused is not None:
             return AgentResult(Outcome.FAILED, reason=refused)
         summary = StreamAccumulator()
+        refusals = RefusalDetector()
+        hooked = _guarded(request)  # our PreToolUse hook checks every tool call before it runs
         watchdog = _Watchdog(self.idle_timeout_s, self.tool_idle_timeout_s)
 
         def on_line(line: str) -> str | None:
             watchdog.saw_line()
-            for event in parse_line(line):
-                summary.feed(event)
-                reason = on_event(event)
-                if reason is not None:
-                    return reason
+            for parsed in parse_line(line):
+                summary.feed(parsed)
+                event = _mark_guarded(parsed) if hooked else parsed
+                for reported in (*refusals.feed(event), event):
+                    reason = on_event(reported)
+                    if reason is not None:
+                        return reason
             return None
 
         def on_tick() -> str | None:
@@ -333,6 +341,16 @@ class ClaudeCodeAgent:
             extra={"task": request.task_id, "outcome": result.outcome.value, "reason": result.reason},
         )
         return result
+
+
+def _mark_guarded(event: AgentEvent) -> AgentEvent:
+    """A tool call the run's hook checks before it runs: the engine waits for the hook's verdict.
+    The hook's own lifecycle events are in the log; they are not stored twice."""
+    if event.kind == "raw" and event.text.startswith("system/hook_"):
+        return attrs.evolve(event, persist=False)
+    if event.kind != "tool_use":
+        return event
+    return attrs.evolve(event, data={**event.data, "guarded": True})
 
 
 def _guarded(request: AgentRequest) -> bool:

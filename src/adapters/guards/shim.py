@@ -5,12 +5,17 @@ each shim script in the guard directory runs (``GitWorkspace.guard_env`` writes
 them). The invocation is checked with ``orchcore.safety.check_argv``; a refusal
 prints ``orchcore: ...`` on stderr and exits 126 without starting anything.
 Otherwise the real ``NAME`` (the first one on PATH outside any shim directory)
-replaces this process, with the environment unchanged.
+replaces this process, with the environment unchanged. Every refusal is also
+appended as one JSON line to ``refusals/refusals.jsonl`` beside the policy file (in the
+guard directory, outside the workspace), where the engine reads it as a safety
+event of the task.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import shlex
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -20,6 +25,9 @@ from orchcore.safety import check_argv
 
 SHIM_MARKER = ".orchcore-shims"
 """A file in every shim directory; a shim skips such directories when it looks for the real program."""
+REFUSALS_FILE = "refusals/refusals.jsonl"
+"""Under the guard directory: one JSON object per refusal (layer, command, reason), appended.
+In a folder of its own, so a sandbox can make just that folder writable."""
 REFUSED = 126
 NOT_FOUND = 127
 _HOST_VARIABLES = ("PGHOST", "PGHOSTADDR", "MYSQL_HOST")
@@ -55,6 +63,16 @@ def decide(argv: Sequence[str], env: Mapping[str, str]) -> tuple[int, str] | str
     return real
 
 
+def record_refusal(guard_dir: str | Path, layer: str, command: str, reason: str) -> None:
+    """Append one refusal to the guard directory's refusals file; a write that fails loses only the record."""
+    line = json.dumps({"layer": layer, "command": command, "reason": reason}, ensure_ascii=False)
+    try:
+        with (Path(guard_dir) / REFUSALS_FILE).open("a", encoding="utf-8") as out:
+            out.write(line + "\n")  # one write of one short line: appends do not interleave
+    except OSError as exc:
+        sys.stderr.write(f"orchcore: could not record the refusal: {exc}\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run as a shim; returns an exit code only when it refuses (else the real program takes over)."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -64,6 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.execv(outcome, [args[2], *args[3:]])  # noqa: S606 - the real program, same arguments
     code, message = outcome
     sys.stderr.write(message + "\n")
+    if code == REFUSED and len(args) >= 3:
+        record_refusal(Path(args[0]).parent, "shim", shlex.join(args[2:]), message.removeprefix("orchcore: "))
     return code
 
 

@@ -10,6 +10,7 @@ the programs the policy names, each checking its invocation with
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -22,9 +23,10 @@ from pathlib import Path
 import attrs
 
 from adapters.guards.policy_file import dump_policy
-from adapters.guards.shim import SHIM_MARKER
+from adapters.guards.shim import REFUSALS_FILE, SHIM_MARKER
 from orchcore.errors import ConfigError
 from orchcore.safety import SafetyPolicy, rule_programs
+from orchcore.safety.events import SafetyEvent, parse_refusal
 
 logger = logging.getLogger(__name__)
 
@@ -46,26 +48,41 @@ _REF_WRITERS = frozenset(
 )
 
 
-def _hook_script(hook: str, operation: str) -> str:
+def _record(refusals: Path, operation: str) -> str:
+    """The shell line a git hook appends its refusal with (fixed text: nothing of the agent's is echoed)."""
+    line = json.dumps(
+        {"layer": "git-hook", "command": f"git {operation}", "reason": f"{operation} is forbidden for agents"}
+    )
+    return f"printf '%s\\n' {shlex.quote(line)} >> {shlex.quote(str(refusals))} 2>/dev/null\n"
+
+
+def _hook_script(hook: str, operation: str, refusals: Path) -> str:
     drain = "cat >/dev/null\n" if hook == "pre-push" else ""  # git feeds it the refs to push
     return (
         f"#!/bin/sh\n{_HOOK_TAG}: put in force for agent runs only, through GIT_CONFIG_* (core.hooksPath)\n"
-        f'{drain}echo "orchcore: {operation} is forbidden for agents" >&2\nexit 1\n'
+        f'{drain}echo "orchcore: {operation} is forbidden for agents" >&2\n{_record(refusals, operation)}exit 1\n'
     )
 
 
 PUSH_BLOCKED = "orchcore-push-forbidden"
 """The URL scheme every push URL is rewritten to (``url.<scheme>://.pushInsteadOf`` = "")."""
-_PUSH_HELPER = (
-    f"#!/bin/sh\n{_SHIM_TAG}: git's remote helper for {PUSH_BLOCKED}://, where agent pushes are sent\n"
-    'echo "orchcore: push is forbidden for agents" >&2\nexit 1\n'
-)
 
-_REFERENCE_TRANSACTION = (
-    f"#!/bin/sh\n{_HOOK_TAG}: aborts every ref update an agent's git would make\n"
-    '[ "$1" = prepared ] || exit 0\ncat >/dev/null\n'
-    'echo "orchcore: ref update is forbidden for agents" >&2\nexit 1\n'
-)
+
+def _push_helper(refusals: Path) -> str:
+    return (
+        f"#!/bin/sh\n{_SHIM_TAG}: git's remote helper for {PUSH_BLOCKED}://, where agent pushes are sent\n"
+        'echo "orchcore: push is forbidden for agents" >&2\n'
+        f"{_record(refusals, 'push')}exit 1\n"
+    )
+
+
+def _reference_transaction(refusals: Path) -> str:
+    return (
+        f"#!/bin/sh\n{_HOOK_TAG}: aborts every ref update an agent's git would make\n"
+        '[ "$1" = prepared ] || exit 0\ncat >/dev/null\n'
+        'echo "orchcore: ref update is forbidden for agents" >&2\n'
+        f"{_record(refusals, 'ref update')}exit 1\n"
+    )
 
 
 @attrs.frozen
@@ -128,8 +145,9 @@ class GitWorkspace:
         block_push = any(r.program == "git" and r.subcommand == ("push",) for r in policy.rules)
         helpers = [f"git-remote-{PUSH_BLOCKED}"] if block_push else []
         for helper in helpers:
-            _write(shims / helper, _PUSH_HELPER, 0o755)
+            _write(shims / helper, _push_helper(guard / REFUSALS_FILE), 0o755)
         _remove_stale(shims, keep={*programs, *helpers, SHIM_MARKER}, tag=_SHIM_TAG)
+        self.refusals_dir.mkdir(parents=True, exist_ok=True)
         env = {"PATH": f"{shims}{os.pathsep}{base_path}" if base_path else str(shims)}
         config: list[tuple[str, str]] = []
         hooks = self._write_hooks(policy, guard / "git-hooks")
@@ -148,13 +166,53 @@ class GitWorkspace:
         if not subcommands:
             return None
         wanted = {hook: op for hook, (sub, op) in _STOP_HOOKS.items() if sub in subcommands}
+        refusals = Path(self.guard_dir) / REFUSALS_FILE
         for hook, operation in wanted.items():
-            _write(hooks / hook, _hook_script(hook, operation), 0o755)
+            _write(hooks / hook, _hook_script(hook, operation, refusals), 0o755)
         if subcommands & _REF_WRITERS:
             wanted["reference-transaction"] = "ref update"
-            _write(hooks / "reference-transaction", _REFERENCE_TRANSACTION, 0o755)
+            _write(hooks / "reference-transaction", _reference_transaction(refusals), 0o755)
         _remove_stale(hooks, keep=set(wanted), tag=_HOOK_TAG)
         return str(hooks)
+
+    @property
+    def refusals_dir(self) -> Path:
+        """Where the guards record refusals: the one folder under ``guard_dir`` they must be able to write
+        (a sandbox binds it writable and the rest of ``guard_dir`` read-only)."""
+        return (Path(self.guard_dir) / REFUSALS_FILE).parent
+
+    def take_refusals(self) -> list[SafetyEvent]:
+        """What the shims and git hooks refused since the last call; the file is emptied (renamed away).
+
+        A line that is not a refusal (torn, edited) is skipped with a warning: a
+        guard can only ever report a refusal, never clear one.
+        """
+        path = Path(self.guard_dir) / REFUSALS_FILE
+        taken = path.with_name(f".{path.name}.{os.getpid()}.taken")
+        try:
+            path.replace(taken)  # a guard appending meanwhile creates a fresh file
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise ConfigError(f"cannot read the agent guards' refusals in {path}: {exc}") from exc
+        try:
+            text = taken.read_text(encoding="utf-8", errors="replace")
+        finally:
+            taken.unlink(missing_ok=True)
+        found = []
+        for number, line in enumerate(text.splitlines(), 1):
+            try:
+                data = json.loads(line)
+            except ValueError:
+                data = None
+            refusal = parse_refusal(data) if isinstance(data, dict) else None
+            if refusal is None:
+                logger.warning(
+                    "skipping a line that is no refusal", extra={"path": str(path), "line": number}
+                )
+                continue
+            found.append(refusal)
+        return found
 
     def _shim_script(self, policy_path: Path, program: str) -> str:
         command = shlex.join(

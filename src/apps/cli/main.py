@@ -33,8 +33,9 @@ INTERRUPTED = 130
 app = typer.Typer(
     name="orch",
     help="Run AI coding agents on today's task file, in dependency order, with you in control.\n\n"
-    "Start with `orch validate TASKFILE`, then `orch run TASKFILE`. State lives in .orch/ "
-    "(see --config); every command works from any shell while a run is going on.",
+    "Start with `orch validate TASKFILE`, then `orch run TASKFILE`. State lives in your user state dir "
+    "(~/.local/state/orchcore/projects/, or paths.state_dir); every command works from any shell while "
+    "a run is going on.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -176,11 +177,25 @@ def run(
                     f"or start another with `orch run {file} --new`",
                 )
         snap = create_session(rt.store, plan, rt.ids, rt.clock, auto_approve=auto_approve, agent=agent_name)
+        warn_at_start(rt, snap.session.id)
         send_command(rt.store, snap.session.id, Command.START, rt.clock, routing=rt.routing)
         render.started(snap)
         with sending(rt):
             outcome = render.drive(rt, chosen, snap.session.id, verbose=verbose)
     raise typer.Exit(render.finished(rt, outcome.session))
+
+
+def warn_at_start(rt: Runtime, session_id: str) -> None:
+    """Tell, once per session, what the user should fix (orch's files in the workspace, a legacy state
+    dir): one line each on stderr and as a session event; a resume repeats none already told."""
+    from apps.own_files import workspace_warnings
+    from orchcore.service import record_warnings, warnings_told
+
+    told = warnings_told(rt.store, session_id)
+    lines = [line for line in workspace_warnings(rt.settings) if line not in told]
+    for line in lines:
+        typer.echo(line, err=True)
+    record_warnings(rt.store, rt.clock, session_id, lines)
 
 
 def _with_source(plan: Plan, source: str) -> Plan:
@@ -213,6 +228,7 @@ def resume(
         chosen = rt.agents(before.agent or rt.settings.agent.name)
         chosen.check()
         send_command(rt.store, sid, Command.RESUME, rt.clock, routing=rt.routing)
+        warn_at_start(rt, sid)
         with sending(rt):
             outcome = render.drive(rt, chosen, sid, verbose=verbose)
     raise typer.Exit(render.finished(rt, outcome.session))
@@ -227,13 +243,20 @@ def status(
 ) -> None:
     """Where the session stands: every task's state, what waits on you, what to do next."""
     from apps.cli import render
+    from orchcore.safety.events import recorded_safety_events
     from orchcore.service import resolve_session
 
     with errors():
         rt = runtime(ctx, config)
         sid = resolve_session(rt.store, session)
         snap = rt.store.load(sid)
-        render.status(snap, rt.store.lease_holder(sid), json_out=json_out, outbox=rt.store.undelivered(sid))
+        render.status(
+            snap,
+            rt.store.lease_holder(sid),
+            json_out=json_out,
+            outbox=rt.store.undelivered(sid),
+            safety=recorded_safety_events(rt.store.events(sid)),
+        )
 
 
 def _command(
@@ -375,9 +398,10 @@ def logs(
     json_out: JsonOption = False,
     config: ConfigOption = None,
 ) -> None:
-    """Show the last lines of a task's log, or the session's latest events."""
+    """Show the last lines of a task's log (and what the safety layers refused), or the session's latest events."""
     from apps.cli import render
     from orchcore.errors import NotFound
+    from orchcore.safety.events import recorded_safety_events
     from orchcore.service import resolve_session
 
     with errors():
@@ -392,8 +416,16 @@ def logs(
         n = attempt or snap_full.runs[task].attempt
         if n == 0:
             fail(NOT_FOUND, f"task {task} has not run yet")
+        safety = [
+            r for r in recorded_safety_events(rt.store.events(sid)) if r.task_id == task and r.attempt == n
+        ]
         render.log_lines(
-            task, n, rt.logs.tail(sid, task, n, lines), rt.logs.path(sid, task, n), json_out=json_out
+            task,
+            n,
+            rt.logs.tail(sid, task, n, lines),
+            rt.logs.path(sid, task, n),
+            json_out=json_out,
+            safety=safety,
         )
 
 

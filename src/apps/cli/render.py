@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from orchcore.errors import Problem, TaskFileError
     from orchcore.ports.agent import Agent
     from orchcore.records import Event, OutboxEntry, Session, SessionSummary, Snapshot
+    from orchcore.safety.events import RecordedSafetyEvent
     from orchcore.service import BudgetReport
     from orchcore.state import Command
     from orchcore.tasks import Plan
@@ -225,8 +226,15 @@ def undelivered_line(outbox: Sequence[OutboxEntry]) -> str | None:
     return f"{n} notification{'s' if n != 1 else ''} undelivered ({'; '.join(details)})"
 
 
-def status(snap: Snapshot, engine: str | None, *, json_out: bool, outbox: Sequence[OutboxEntry] = ()) -> None:
-    from apps.views import session_fields, task_rows
+def status(
+    snap: Snapshot,
+    engine: str | None,
+    *,
+    json_out: bool,
+    outbox: Sequence[OutboxEntry] = (),
+    safety: Sequence[RecordedSafetyEvent] = (),
+) -> None:
+    from apps.views import safety_rows, session_fields, task_rows
 
     s = snap.session
     rows = task_rows(snap)
@@ -236,6 +244,7 @@ def status(snap: Snapshot, engine: str | None, *, json_out: bool, outbox: Sequen
             {
                 "session": session_fields(snap, engine),
                 "tasks": rows,
+                "safety": safety_rows(safety),
                 "next": hints,
                 "undelivered_notifications": len(outbox),
             }
@@ -259,6 +268,13 @@ def status(snap: Snapshot, engine: str | None, *, json_out: bool, outbox: Sequen
         )
         line = f"  {r['id']:>{width}}  {state:<26} {r['attempts']:>2}  {r['title']}{extra}"
         typer.echo(terminal_safe(line, one_line=True))
+    for found in safety:
+        typer.echo(
+            terminal_safe(
+                f"  safety: task {found.task_id or '-'} attempt {found.attempt or '-'}: {found.event.text}",
+                one_line=True,
+            )
+        )
     waiting = undelivered_line(outbox)
     if waiting is not None:
         typer.echo(terminal_safe(waiting))
@@ -323,13 +339,33 @@ def events(items: Sequence[Event], *, json_out: bool) -> None:
         typer.echo(terminal_safe(f"{e.seq:>5} {_time(e.at)} {e.kind.value}{where} {detail}".rstrip()))
 
 
-def log_lines(task: str, attempt: int, lines: Sequence[str], path: str, *, json_out: bool) -> None:
+def log_lines(
+    task: str,
+    attempt: int,
+    lines: Sequence[str],
+    path: str,
+    *,
+    json_out: bool,
+    safety: Sequence[RecordedSafetyEvent] = (),
+) -> None:
+    from apps.views import safety_rows
+
     if json_out:
-        _json({"task": task, "attempt": attempt, "path": path, "lines": list(lines)})
+        _json(
+            {
+                "task": task,
+                "attempt": attempt,
+                "path": path,
+                "lines": list(lines),
+                "safety": safety_rows(safety),
+            }
+        )
         return
     typer.echo(terminal_safe(f"== task {task}, attempt {attempt}: {path}", one_line=True))
     for line in lines:
         typer.echo(terminal_safe(line))
+    for found in safety:
+        typer.echo(terminal_safe(f"== safety: {found.event.text}", one_line=True))
 
 
 def budget(report: BudgetReport, *, json_out: bool) -> None:

@@ -24,6 +24,7 @@ class NotificationKind(enum.StrEnum):
     BUDGET_WARNING = "budget_warning"
     BUDGET_HALT = "budget_halt"
     SAFETY_VIOLATION = "safety_violation"
+    SAFETY_REFUSAL = "safety_refusal"  # a layer refused an operation; the task goes on
 
 
 @attrs.frozen

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from orchcore.safety import SafetyPolicy
+from orchcore.safety.events import SafetyEvent
 
 
 class Workspace(Protocol):
@@ -13,7 +14,8 @@ class Workspace(Protocol):
     task: a change is a safety violation. ``guard_env`` gives the environment
     additions that put agent-independent guards in force for one attempt
     (forbidden-command shims first on PATH, git hooks through GIT_CONFIG_*),
-    without changing the user's repository or its config.
+    without changing the user's repository or its config. ``take_refusals``
+    hands over (once) what those guards refused since it was last called.
     """
 
     def refs(self) -> Mapping[str, str]:
@@ -22,4 +24,8 @@ class Workspace(Protocol):
 
     def guard_env(self, policy: SafetyPolicy, base_path: str) -> Mapping[str, str]:
         """Environment additions for an agent; ``base_path`` is the PATH it would otherwise get."""
+        ...
+
+    def take_refusals(self) -> Sequence[SafetyEvent]:
+        """The refusals the guards recorded since the last call (each returned once), oldest first."""
         ...

@@ -67,3 +67,11 @@ class WorkspaceContract:
         path = first.get("PATH", "/usr/bin:/bin")
         assert path.endswith("/usr/bin:/bin")
         assert all(Path(d).is_dir() for d in path.split(":")[: -len(["/usr/bin", "/bin"])])
+
+    def test_with_nothing_refused_there_are_no_refusals_to_take(
+        self, make_workspace: WorkspaceFactory, tmp_path: Path
+    ) -> None:
+        workspace = make_workspace(tmp_path)
+        workspace.guard_env(DEFAULT_POLICY, "/usr/bin:/bin")
+        assert list(workspace.take_refusals()) == []
+        assert list(workspace.take_refusals()) == []
