@@ -332,46 +332,50 @@ class _Sink:
             )
         return None
 
+    def _violation_in(self, event: AgentEvent) -> str | None:
+        """The forbidden operation in a tool call, if safety is on and none was found before."""
+        if event.kind != "tool_use" or self.safety is None or self.violation:
+            return None
+        tool_input = event.data.get("input")
+        found = check_tool_use(
+            self.safety,
+            str(event.data.get("name", "")),
+            tool_input if isinstance(tool_input, dict) else {},
+            self.engine.workdir,
+        )
+        return None if found is None else str(found)
+
+    def _recorded(self, event: AgentEvent) -> Event | None:
+        """The event as the log keeps it; None for a tick, which only drives the polling."""
+        if event.kind == "tick":
+            return None
+        return Event(
+            EventKind.AGENT,
+            self.engine.clock.now(),
+            task_id=self.task_id,
+            attempt=self.attempt,
+            data={"kind": event.kind, "text": event.text, **event.data},
+        )
+
     def __call__(self, event: AgentEvent) -> str | None:
+        """Price, check, store and show one event (each decided apart); a reason to stop, or None."""
         engine = self.engine
         if event.kind == "usage":
             stop = self._price(event)
             if stop is not None:
                 return stop
-        if event.kind == "tool_use" and self.safety is not None and not self.violation:
-            tool_input = event.data.get("input")
-            found = check_tool_use(
-                self.safety,
-                str(event.data.get("name", "")),
-                tool_input if isinstance(tool_input, dict) else {},
-                engine.workdir,
-            )
-            if found is not None:
-                self.violation = str(found)  # the event is still stored below: it is the evidence
-                self.pending.append(
-                    Event(
-                        EventKind.AGENT,
-                        engine.clock.now(),
-                        task_id=self.task_id,
-                        attempt=self.attempt,
-                        data={"kind": event.kind, "text": event.text, **event.data},
-                    )
-                )
-                self.flush()
-                return f"safety: {found}"
-        elif event.kind != "tick":
-            stored = Event(
-                EventKind.AGENT,
-                engine.clock.now(),
-                task_id=self.task_id,
-                attempt=self.attempt,
-                data={"kind": event.kind, "text": event.text, **event.data},
-            )
+        violation = self._violation_in(event)
+        stored = self._recorded(event)
+        if stored is not None:
             engine.watch(stored)
-            if event.persist:
+            if event.persist or violation is not None:  # a forbidden call is the evidence: always kept
                 self.pending.append(stored)
-                if len(self.pending) >= engine.event_batch:
-                    self.flush()
+        if violation is not None:
+            self.violation = violation
+            self.flush()
+            return f"safety: {violation}"
+        if len(self.pending) >= engine.event_batch:
+            self.flush()
         now = engine.clock.now()
         if self.last_poll is not None and (now - self.last_poll).total_seconds() < engine.poll_interval_s:
             return None

@@ -10,7 +10,7 @@ import attrs
 from adapters.memory.store import InMemoryStore
 from orchcore.engine import Engine
 from orchcore.ports.agent import AgentEvent, AgentRequest, AgentResult, EventSink
-from orchcore.records import EventKind, Outcome
+from orchcore.records import Event, EventKind, Outcome
 from orchcore.safety import DEFAULT_POLICY, SafetyPolicy
 from orchcore.service import create_session, send_command
 from orchcore.state import Command, SessionState, TaskState
@@ -55,6 +55,7 @@ class World:
         self.clock = FakeClock()
         self.agent = ScriptedAgent()
         self.workspace = FakeWorkspace()
+        self.watched: list[Event] = []
         plan = Plan("today.md", tuple(Task(t, f"Task {t}", instruction="x") for t in tasks))
         self.sid = create_session(self.store, plan, SequentialIds(), self.clock).session.id
         send_command(self.store, self.sid, Command.START, self.clock)
@@ -70,6 +71,7 @@ class World:
             workspace=self.workspace,
             agent_path="/usr/bin:/bin",
             workdir="/work/project",
+            watch=self.watched.append,
         )
         return engine.run(self.sid).session.state
 
@@ -141,3 +143,39 @@ def test_the_report_lists_the_violation() -> None:
     assert "## Safety violations" in report
     assert "- Task 1 (attempt 1): forbidden" in report
     assert "git push --force origin main" in report
+
+
+def tool_calls(events: list[Event]) -> list[object]:
+    return [e.data["input"] for e in events if e.kind is EventKind.AGENT and e.data.get("kind") == "tool_use"]
+
+
+def test_with_safety_on_an_allowed_tool_call_is_stored_and_shown() -> None:
+    world = World("1")
+    world.agent.scripts["1"] = [tries("pytest -q")]
+    assert world.run() is SessionState.COMPLETED
+    assert tool_calls(world.store.events(world.sid)) == [{"command": "pytest -q"}]
+    assert tool_calls(world.watched) == [{"command": "pytest -q"}]
+
+
+def test_with_safety_on_a_forbidden_tool_call_is_stored_shown_and_stops_the_agent() -> None:
+    world = World("1")
+    world.agent.scripts["1"] = [tries("git push")]
+    assert world.run() is SessionState.FAILED
+    assert tool_calls(world.store.events(world.sid)) == [{"command": "git push"}]
+    assert tool_calls(world.watched) == [{"command": "git push"}]
+    assert world.store.load(world.sid).run("1").state is TaskState.FAILED
+
+
+def test_with_safety_on_text_events_are_stored_and_shown_like_tool_calls() -> None:
+    world = World("1")
+
+    def talks(_: AgentRequest, sink: EventSink) -> AgentResult:
+        sink(AgentEvent("text", text="looking at the tests"))
+        sink(AgentEvent("tool_use", text="Read a.py", data={"name": "Read", "input": {"file_path": "a.py"}}))
+        return AgentResult(Outcome.SUCCEEDED, exit_code=0)
+
+    world.agent.scripts["1"] = [talks]
+    world.run()
+    for events in (world.store.events(world.sid), world.watched):
+        kinds = [e.data.get("kind") for e in events if e.kind is EventKind.AGENT]
+        assert kinds == ["text", "tool_use"]
