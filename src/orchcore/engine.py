@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import attrs
 
-from orchcore.budget import BudgetPolicy, BudgetStatus, RunningCost, Usage, status, total
+from orchcore.budget import BudgetPolicy, BudgetStatus, RunningCost, Usage, status, total, usd
 from orchcore.decide import (
     Action,
     AwaitAnswer,
@@ -322,13 +322,13 @@ class _Sink:
         )
         task_limit = self.engine.budget.task_limit_usd
         if task_limit is not None and so_far >= task_limit:
-            return f"budget: the task's limit of ${task_limit} is reached (about ${so_far:.4f} spent on it)"
+            return f"budget: the task's limit of ${task_limit} is reached (about {usd(so_far)} spent on it)"
         limit = self.budget.limit
         if limit is not None and self.budget.spent + so_far >= limit:
             self.budget_stop = True
             spent = self.budget.spent + so_far
             return (
-                f"budget: the {self.budget.scope}'s limit of ${limit} is reached (about ${spent:.4f} spent)"
+                f"budget: the {self.budget.scope}'s limit of ${limit} is reached (about {usd(spent)} spent)"
             )
         return None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -192,3 +193,23 @@ def test_skip_needs_a_known_task(taskfile: Path, world: World) -> None:
     code, _, err = world.orch("skip", "9")
     assert code == NOT_FOUND
     assert "task 9 is not in this session" in err
+
+
+def test_budget_shows_costs_to_four_places_and_its_json_keeps_every_digit(taskfile: Path) -> None:
+    def noisy(_: AgentRequest, __: EventSink) -> AgentResult:
+        return AgentResult(Outcome.SUCCEEDED, exit_code=0, cost_usd=Decimal("0.15000000000000002"))
+
+    world = World(ScriptedAgent(scripts={"1": [noisy], "2": [noisy]}))
+    world.orch("run", str(taskfile), "--agent", "scripted")
+    world.orch("approve")
+    world.orch("resume")
+    code, out, _ = world.orch("budget")
+    assert code == 0
+    assert "$0.3000 spent" in out
+    assert "0.1500" in out
+    assert "0.15000000000000002" not in out
+    assert "0.30000000000000004" not in out
+    code, out, _ = world.orch("budget", "--json")
+    ledger = json.loads(out)
+    assert ledger["spent_usd"] == "0.30000000000000004"
+    assert [a["cost_usd"] for a in ledger["attempts"]] == ["0.15000000000000002"] * 2

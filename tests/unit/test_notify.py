@@ -285,3 +285,16 @@ def test_task_endings_that_are_not_the_tasks_verdict_are_not_told(state: str) ->
 def test_with_outbox_leaves_a_mutation_without_events_alone() -> None:
     mutation = Mutation(runs=(TaskRun("1", TaskState.SKIPPED),))
     assert with_outbox(_snapshot(), mutation, EVERYTHING) is mutation
+
+
+def test_costs_in_notifications_are_shown_to_four_places() -> None:
+    def noisy(_: AgentRequest, __: EventSink) -> AgentResult:
+        return AgentResult(Outcome.SUCCEEDED, exit_code=0, cost_usd=Decimal("0.15000000000000002"))
+
+    world = World(agent=ScriptedAgent(scripts={"1": [noisy], "2": [noisy]}))
+    world.send(Command.START)
+    world.run()
+    texts = [e.notification.text for e in world.outbox()]
+    assert not [t for t in texts if "0.15000000000000002" in t or "0.30000000000000004" in t]
+    assert any(", cost $0.1500" in t for t in texts)
+    assert any("Cost: $0.3000." in t for t in texts)
