@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 
 import attrs
 
-from orchcore.safety.arguments import assignments, option_value, skip_options
+from orchcore.safety.arguments import Expanded, assignments, joined, option_value, skip_options
 
 
 @attrs.frozen
@@ -99,7 +99,8 @@ _PYTHON = re.compile(r"^python(\d+(\.\d+)?)?$|^pypy3?$")
 def bin_name(word: str) -> str:
     """``supabase@1.2.3`` or ``@prisma/cli@5`` (as ``npx`` takes them) -> the bin's name."""
     name = posixpath.basename(word)
-    return re.sub(r"(?<=.)@[^/@]*$", "", name) if "@" in name else name
+    name = re.sub(r"(?<=.)@[^/@]*$", "", name) if "@" in name else name
+    return Expanded(name) if isinstance(word, Expanded) else name  # still only known at run time
 
 
 def inner_command(program: str, args: Sequence[str], stdin: Sequence[str]) -> Runs | RunsText | None:
@@ -111,7 +112,7 @@ def inner_command(program: str, args: Sequence[str], stdin: Sequence[str]) -> Ru
     if program in SHELLS:
         return _shell(args[1:] if program == "busybox" and args[:1] == ["sh"] else args, stdin)
     if program == "eval":
-        return RunsText((" ".join(args),))
+        return RunsText((joined(args),))
     if program == "env":
         return _env(args)
     if program in ("command", "builtin") and any(a in ("-v", "-V") for a in args[:2]):
@@ -119,7 +120,7 @@ def inner_command(program: str, args: Sequence[str], stdin: Sequence[str]) -> Ru
     if program == "su":
         return _text_option(args, "-c", "--command")
     if program == "watch":
-        return RunsText((" ".join(args[skip_options(args, {"-n", "--interval", "-d", "-g"}) :]),))
+        return RunsText((joined(args[skip_options(args, {"-n", "--interval", "-d", "-g"}) :]),))
     if program in ("npx", "pnpx", "bunx", "npm") and any(a in ("-c", "--call") for a in args):
         return _text_option(args, "-c", "--call")
     if program in WRAPPERS:
@@ -139,7 +140,7 @@ def _text_option(args: Sequence[str], short: str, long: str) -> RunsText:
 def _wrapper(program: str, args: Sequence[str]) -> Runs | RunsText:
     i = skip_options(args, WRAPPERS[program])
     if program == "flock" and i + 1 < len(args) and args[i + 1] in ("-c", "--command"):
-        return RunsText((" ".join(args[i + 2 :]),))
+        return RunsText((joined(args[i + 2 :]),))
     if program in ("timeout", "flock"):
         i += 1  # the duration, or the lock file
     extra, i = assignments(args, i)
@@ -192,7 +193,8 @@ def _env(args: Sequence[str]) -> Runs | RunsText:
             text = (args[i + 1] if i + 1 < len(args) else "") if separate else arg
             text = text.split("=", 1)[1] if text.startswith("--split-string=") else text.removeprefix("-S")
             tail = args[i + 2 :] if separate else args[i + 1 :]
-            return RunsText((" ".join([text, *map(shlex.quote, tail)]),))
+            shell_text = " ".join([text, *map(shlex.quote, tail)])
+            return RunsText((Expanded(shell_text) if isinstance(joined(args), Expanded) else shell_text,))
         if arg in ("-C", "--chdir", "-u", "--unset"):
             chdir = (args[i + 1] if i + 1 < len(args) else None) if arg in ("-C", "--chdir") else chdir
             i += 2
