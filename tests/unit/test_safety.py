@@ -628,3 +628,13 @@ def test_check_command_never_raises_on_any_bytes(data: bytes) -> None:
     result = check_command(DEFAULT_POLICY, text, WORK)
 
     assert result is None or isinstance(result, Violation)
+
+
+def test_characters_that_crash_tree_sitter_bash_are_checked_without_crashing() -> None:
+    # tree-sitter-bash 0.25 segfaults now and then on `{` before some astral characters
+    for text in ("{\U000e0000", "{\U0010ffff", "Ð{\U000c716ao\x0f1\x10!I\x94", "\ud800{\udfff"):
+        for _ in range(1500):
+            check_command(DEFAULT_POLICY, text, WORK)
+    violation = check_command(DEFAULT_POLICY, "echo {\U000e0000 && rm -rf 'dönnées/../../x'", WORK)
+    assert violation is not None
+    assert violation.command == "rm -rf 'dönnées/../../x'"

@@ -10,6 +10,7 @@ run time (a variable, a substitution, a glob or brace in a command name) is an
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import itertools
 import re
@@ -73,13 +74,25 @@ def _language() -> Language:
     return Language(tree_sitter_bash.language())
 
 
+_SOURCE: contextvars.ContextVar[bytes] = contextvars.ContextVar("shell_source")
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
+
+
 def parse(text: str) -> Script | None:
     """The items ``text`` runs, or None if it is not valid shell (a parse error anywhere)."""
     source = text.encode("utf-8", "surrogatepass")
-    tree = Parser(_language()).parse(source)  # a parser is cheap; the language is cached
+    # Bash treats every non-ASCII character as a word character, like `a`. tree-sitter-bash
+    # 0.25 can crash the process on some (`{` + U+E0000), so it parses that shape, byte for
+    # byte, and node texts are read back from the real source.
+    shape = _NON_ASCII.sub(b"a", source)
+    tree = Parser(_language()).parse(shape)  # a parser is cheap; the language is cached
     if tree.root_node.has_error:
         return None
-    return _Walk().run(tree.root_node)
+    token = _SOURCE.set(source)
+    try:
+        return _Walk().run(tree.root_node)
+    finally:
+        _SOURCE.reset(token)
 
 
 _WRITE_OPERATORS = frozenset({">", ">>", "&>", "&>>", ">|", "<>"})
@@ -93,7 +106,11 @@ _BACKTICKS = re.compile(r"`([^`]*)`")
 
 
 def _src(node: Node) -> str:
-    return (node.text or b"").decode("utf-8", "replace")
+    raw = _SOURCE.get()[node.start_byte : node.end_byte]
+    try:
+        return raw.decode("utf-8", "surrogatepass")  # lone surrogates round-trip
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "replace")
 
 
 def _key(node: Node) -> tuple[int, int]:
@@ -282,10 +299,14 @@ def _word(node: Node) -> str:
 
 
 def _unescape(text: str) -> str:
+    if "\\" not in text:
+        return text
     return re.sub(r"\\(.)", r"\1", text.replace("\\\n", ""), flags=re.DOTALL)
 
 
 def _unescape_double(text: str) -> str:
+    if "\\" not in text:
+        return text
     return re.sub(r'\\([$`"\\])', r"\1", text.replace("\\\n", ""))
 
 

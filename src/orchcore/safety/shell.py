@@ -110,10 +110,14 @@ class _Scan:
     cwds: list[str | None] = attrs.Factory(lambda self: [self.root], takes_self=True)
     env: dict[str, str] = attrs.Factory(dict)
     depth: int = 0
+    # looked up once per check: hashing the policy for the cache on every command costs more than the check
+    rules: Mapping[str, tuple[Rule, ...]] = attrs.Factory(
+        lambda self: rules_by_program(self.policy), takes_self=True
+    )
 
     def child(self) -> _Scan:
         """A nested shell (``bash -c``, ``$(...)``): same place, its own changes."""
-        return _Scan(self.policy, self.root, list(self.cwds), dict(self.env), self.depth + 1)
+        return _Scan(self.policy, self.root, list(self.cwds), dict(self.env), self.depth + 1, self.rules)
 
     def chdir(self, target: str | None) -> None:
         """Record a ``cd``; the old directories stay possible (subshells, ``||``, pipes)."""
@@ -190,7 +194,7 @@ _DECLARE = frozenset({"export", "declare", "typeset", "local", "readonly"})
 def _raw_scan(scan: _Scan, text: str) -> Violation | None:
     """Unparseable text: check the words after every program of interest as if they were a command."""
     words = re.findall(r"[^\s;&|()<>`'\"]+", text)
-    interesting = {*rules_by_program(scan.policy), *WRAPPERS, *SHELLS, *_DELETERS, "find", "eval", "env"}
+    interesting = {*scan.rules, *WRAPPERS, *SHELLS, *_DELETERS, "find", "eval", "env"}
     for i, word in enumerate(words):
         program = posixpath.basename(word)
         if program in interesting or program.startswith("git-"):
@@ -263,7 +267,7 @@ def _check_program(
     if program == "git" or (program.startswith("git-") and len(program) > 4):
         return _check_git(scan, args if program == "git" else [program[4:], *args], env, text)
     words = a.positionals(args, a.VALUE_OPTIONS.get(program, frozenset()))
-    for rule in rules_by_program(scan.policy).get(program, ()):
+    for rule in scan.rules.get(program, ()):
         start = a.find_run(words, rule.subcommand)
         if start is None:
             if rule.subcommand and _may_run(words, rule.subcommand):
@@ -314,7 +318,7 @@ def _check_git(scan: _Scan, args: list[str], env: Mapping[str, str], text: str) 
             if found is not None:
                 return found
             continue
-        for rule in rules_by_program(scan.policy).get("git", ()):
+        for rule in scan.rules.get("git", ()):
             if not rule.subcommand or not a.word_matches(rule.subcommand[0], sub):
                 continue
             tail = a.consume(rest, rule.subcommand[1:])
