@@ -199,12 +199,16 @@ class _Walk:
 
 
 def _command_of(statement: Node) -> Node | None:
-    if statement.type == "command":
-        return statement
+    """The simple command a pipe or a redirection feeds: for ``a && cat <<EOF``, ``cat``."""
+    node: Node | None = statement
     if statement.type == "redirected_statement":
-        body = statement.child_by_field_name("body")
-        return body if body is not None and body.type == "command" else None
-    return None
+        node = statement.child_by_field_name("body")
+    while node is not None and node.type in ("list", "pipeline", "redirected_statement", "negated_command"):
+        named = node.named_children
+        node = named[-1] if node.type != "redirected_statement" else node.child_by_field_name("body")
+        if not named:
+            return None
+    return node if node is not None and node.type == "command" else None
 
 
 def _heredocs(statement: Node) -> list[str]:

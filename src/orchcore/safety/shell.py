@@ -115,9 +115,19 @@ class _Scan:
         lambda self: rules_by_program(self.policy), takes_self=True
     )
 
+    aliases: dict[str, str] = attrs.Factory(dict)  # agents' shells may expand them (Claude Code's does)
+
     def child(self) -> _Scan:
         """A nested shell (``bash -c``, ``$(...)``): same place, its own changes."""
-        return _Scan(self.policy, self.root, list(self.cwds), dict(self.env), self.depth + 1, self.rules)
+        return _Scan(
+            self.policy,
+            self.root,
+            list(self.cwds),
+            dict(self.env),
+            self.depth + 1,
+            self.rules,
+            dict(self.aliases),
+        )
 
     def chdir(self, target: str | None) -> None:
         """Record a ``cd``; the old directories stay possible (subshells, ``||``, pipes)."""
@@ -221,6 +231,10 @@ def _check_argv(
                 f"the program to run ({words[0]}) is only known at run time, so it cannot be checked",
             )
         program, args = posixpath.basename(words[0]), words[1:]
+        if words[0] in scan.aliases:  # bash does not expand an alias again inside its own text
+            inner_scan = scan.child()
+            expansion = inner_scan.aliases.pop(words[0])
+            return _check_text(inner_scan, " ".join([expansion, *map(shlex.quote, args)]))
         inner = inner_command(program, args, stdin)
         if inner is None:
             return _check_program(scan, program, args, env, shlex.join(words))
@@ -250,6 +264,12 @@ def _check_program(
     if program in ("cd", "pushd", "popd"):
         i = a.skip_options(args, set())
         scan.chdir(args[i] if i < len(args) and program != "popd" else None)
+        return None
+    if program == "alias":
+        for arg in args:
+            name, equals, value = arg.partition("=")
+            if equals:
+                scan.aliases[name] = value
         return None
     if program in _DECLARE:
         scan.env.update(a.assignments(args, a.skip_options(args, set()))[0])

@@ -64,6 +64,7 @@ WRAPPERS: Mapping[str, frozenset[str]] = _options(
         "uvx": "--from --with --python -p --with-requirements --with-editable",
         "timeout": "-s -k --signal --kill-after",
         "flock": "-w --timeout -E --conflict-exit-code",
+        "coproc": "",
     }
 )
 """Programs that run the command after their options, with the options that take a value."""
@@ -113,6 +114,13 @@ def inner_command(program: str, args: Sequence[str], stdin: Sequence[str]) -> Ru
         return _shell(args[1:] if program == "busybox" and args[:1] == ["sh"] else args, stdin)
     if program == "eval":
         return RunsText((joined(args),))
+    if program in ("source", "."):
+        return _script(args[:1])
+    if program == "trap":
+        i = skip_options(args, set())
+        return RunsText(tuple(args[i : i + 1]))  # the handler is shell text the shell runs later
+    if program == "parallel":
+        return _parallel(args)
     if program == "env":
         return _env(args)
     if program in ("command", "builtin") and any(a in ("-v", "-V") for a in args[:2]):
@@ -147,7 +155,35 @@ def _wrapper(program: str, args: Sequence[str]) -> Runs | RunsText:
     chdir = option_value(args[:i], "-D", "--chdir") if program == "sudo" else None
     if i >= len(args):
         return Runs(("echo",)) if program == "xargs" else RunsText()
-    return Runs((bin_name(args[i]), *args[i + 1 :]), extra, chdir)
+    argv = [bin_name(args[i]), *args[i + 1 :]]
+    marker = option_value(args[:i], "-I", "--replace") if program == "xargs" else None
+    if marker:  # `xargs -I{} git {}`: the words come from stdin at run time
+        argv = [Expanded(w) if marker in w else w for w in argv]
+    return Runs(tuple(argv), extra, chdir)
+
+
+def _script(args: Sequence[str]) -> RunsText:
+    """A script file: not visible from here (the shims and git hooks still apply), unless it is
+    ``<(...)`` or a variable: then its text is only known at run time."""
+    return RunsText(tuple(a for a in args[:1] if isinstance(a, Expanded)))
+
+
+_PARALLEL_OPTIONS = frozenset(
+    ["-j", "--jobs", "-S", "--sshlogin", "-a", "--arg-file", "--delay", "--timeout", "-N", "-n", "-d"]
+)
+
+
+def _parallel(args: Sequence[str]) -> Runs | RunsText:
+    """GNU parallel runs its command with the arguments after ``:::`` (or from stdin) put in."""
+    i = skip_options(args, _PARALLEL_OPTIONS)
+    end = next((j for j in range(i, len(args)) if args[j].startswith(":::")), len(args))
+    command = list(args[i:end])
+    if not command:
+        return RunsText()
+    filled = [Expanded(w) if "{" in w else w for w in command]
+    if filled == command:
+        filled.append(Expanded("{}"))
+    return Runs((bin_name(filled[0]), *filled[1:]))
 
 
 def _runner(program: str, args: Sequence[str]) -> Runs | RunsText | None:
@@ -180,7 +216,7 @@ def _shell(args: Sequence[str], stdin: Sequence[str]) -> RunsText:
     if has_c:
         return RunsText((rest[0] if rest else "",))
     if rest and not reads_stdin:
-        return RunsText()  # a script file: not visible from here (the shims and git hooks still apply)
+        return _script(rest)
     return RunsText(tuple(stdin))
 
 
