@@ -15,13 +15,14 @@ import functools
 import itertools
 import re
 from collections.abc import Iterator
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 import attrs
-import tree_sitter_bash
-from tree_sitter import Language, Node, Parser
 
 from orchcore.safety.arguments import Expanded, joined
+
+if TYPE_CHECKING:
+    from tree_sitter import Language, Node, Parser
 
 MAX_NESTING = 8  # $(...) inside $(...): deeper than this is refused, not guessed
 
@@ -70,8 +71,12 @@ class Script:
 
 
 @functools.cache
-def _language() -> Language:
-    return Language(tree_sitter_bash.language())
+def _parser_parts() -> tuple[type[Parser], Language]:
+    """tree-sitter loaded on first use: commands that never check a shell line do not pay for it."""
+    import tree_sitter_bash
+    from tree_sitter import Language, Parser
+
+    return Parser, Language(tree_sitter_bash.language())
 
 
 _SOURCE: contextvars.ContextVar[bytes] = contextvars.ContextVar("shell_source")
@@ -85,7 +90,8 @@ def parse(text: str) -> Script | None:
     # 0.25 can crash the process on some (`{` + U+E0000), so it parses that shape, byte for
     # byte, and node texts are read back from the real source.
     shape = _NON_ASCII.sub(b"a", source)
-    tree = Parser(_language()).parse(shape)  # a parser is cheap; the language is cached
+    parser_type, language = _parser_parts()
+    tree = parser_type(language).parse(shape)  # a parser is cheap (and per call: thread-safe)
     if tree.root_node.has_error:
         return None
     token = _SOURCE.set(source)
