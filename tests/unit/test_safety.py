@@ -559,6 +559,8 @@ HIDDEN = [
     ("'git' push", "git-push"),
     ('"gi"t push', "git-push"),
     ("$'\\x67it' commit", "git-commit"),
+    ("$HOME/bin/git push", "git-push"),
+    ('"${PREFIX}/bin/git" commit -m x', "git-commit"),
     # builtins that run text later or elsewhere
     ("alias g=git; g push", "git-push"),
     ('trap "git push" EXIT', "git-push"),
@@ -570,6 +572,9 @@ UNRESOLVABLE = [
     "g=git; $g commit",
     "`echo git` commit",
     "$(echo git) push",
+    "$(echo /usr/bin/git) push",
+    "$HOME/$TOOL push",
+    "$HOME/bin/g* push",
     '"$GIT" push',
     "sudo $g push",
     "env A=1 $g push",
@@ -605,6 +610,8 @@ STILL_ALLOWED = [
     'for f in $(ls); do echo "$f"; done',
     "ls\n\npytest -q",
     "cat <<EOF > notes.md\nhello $USER\nEOF",
+    '"$HOME/.local/bin/uv" run pytest',
+    "${VIRTUAL_ENV}/bin/python -m pytest",
 ]
 
 

@@ -275,13 +275,31 @@ def _assignment(node: Node) -> tuple[str, str]:
 
 
 def _command_word(node: Node) -> str:
-    """A command name: like any word, but a glob or brace in it is decided at run time."""
+    """A command name: like any word, but a glob or brace in it is decided at run time.
+
+    ``$HOME/.local/bin/uv`` is known enough: the program's own name is literal,
+    only its directory is expanded.
+    """
     parts = node.named_children
-    word = joined([_word(part) for part in parts]) if parts else _src(node)
+    word = joined([_word(part) for part in parts], sep="") if parts else _src(node)
     unquoted = "".join(_src(p) for p in parts if p.type == "word")
     if _GLOB.search(unquoted) or _BRACES.search(_src(node)):
         return Expanded(word)
+    if isinstance(word, Expanded) and _literal_name(node):
+        return str(word)  # a plain str: the program is known
     return word
+
+
+def _literal_name(node: Node) -> bool:
+    """The text after the command word's last ``/`` is literal (no expansion reaches past it)."""
+    last: Node | None = node
+    while last is not None and last.type in ("command_name", "concatenation", "string"):
+        named = last.named_children
+        last = named[-1] if named else None
+    if last is None or last.type not in ("word", "string_content"):
+        return False
+    text = _src(last)
+    return "/" in text and not _GLOB.search(text.rsplit("/", 1)[1])
 
 
 def _word(node: Node) -> str:
