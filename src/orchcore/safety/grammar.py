@@ -142,7 +142,7 @@ class _Walk:
                     self.too_deep = True
                     continue
             self._visit(node, kind)
-            stack.extend((child, depth) for child in reversed(node.children))
+            stack.extend((child, depth) for child in reversed(node.named_children))  # tokens hold no commands
         return Script(tuple(self.items), self.too_deep)
 
     def _visit(self, node: Node, kind: str) -> None:
