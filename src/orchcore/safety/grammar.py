@@ -103,9 +103,6 @@ def parse(text: str) -> Script | None:
 
 _WRITE_OPERATORS = frozenset({">", ">>", "&>", "&>>", ">|", "<>"})
 _SUBSTITUTIONS = frozenset({"command_substitution", "process_substitution"})
-_EXPANSIONS = frozenset(
-    {"simple_expansion", "expansion", "arithmetic_expansion", "translated_string", *_SUBSTITUTIONS}
-)
 _BRACES = re.compile(r"\{[^{}]*(,|\.\.)[^{}]*\}")
 _GLOB = re.compile(r"(?<!\\)[*?\[]")
 _BACKTICKS = re.compile(r"`([^`]*)`")
