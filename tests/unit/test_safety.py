@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from orchcore.errors import ConfigError
@@ -637,6 +637,7 @@ def test_expansions_that_do_not_choose_the_command_stay_allowed(command: str) ->
     assert check_command(DEFAULT_POLICY, command, WORK) is None
 
 
+@settings(max_examples=1000)  # tree-sitter is C: crashes hide in rare inputs
 @given(st.binary(max_size=200))
 def test_check_command_never_raises_on_any_bytes(data: bytes) -> None:
     text = data.decode("utf-8", "surrogateescape")
