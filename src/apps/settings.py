@@ -22,13 +22,14 @@ from __future__ import annotations
 import os
 import shlex
 from collections.abc import Mapping
-from datetime import UTC, datetime, tzinfo
+from datetime import tzinfo
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
+import tzlocal
 
 from orchcore.budget import DEFAULT_PRICES, BudgetPolicy, Price
 from orchcore.delivery import DeliveryPolicy
@@ -282,8 +283,14 @@ class Settings:
 
 def _timezone(name: str) -> tzinfo:
     if name == "local":
-        local = datetime.now().astimezone().tzinfo
-        return local if local is not None else UTC
+        # a real zone (TZ, /etc/timezone, /etc/localtime), not today's offset: days span DST changes
+        try:
+            return tzlocal.get_localzone()
+        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+            raise ConfigError(
+                f"budget.timezone: local: the machine's time zone cannot be read ({exc}); "
+                "set budget.timezone to a name such as Europe/Berlin, or TZ"
+            ) from exc
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:

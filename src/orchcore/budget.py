@@ -9,11 +9,24 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta, tzinfo
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import attrs
 
 MILLION = Decimal(1_000_000)
+_SHOWN = Decimal("0.0001")
+
+
+def usd(amount: Decimal) -> str:
+    """``$0.1500``: an amount for people, to 4 places; the ledger itself keeps every digit."""
+    return f"${amount_text(amount)}"
+
+
+def amount_text(amount: Decimal) -> str:
+    """``0.1500``: ``usd`` without the sign, for tables with a ``(USD)`` header."""
+    if not amount.is_finite() or amount.adjusted() > 20:
+        return str(amount)  # nothing to round (and quantize would overflow the context)
+    return str(amount.quantize(_SHOWN, rounding=ROUND_HALF_UP))
 
 
 @attrs.frozen
@@ -125,9 +138,9 @@ class BudgetStatus:
     def describe(self) -> str:
         """One line for status and notifications."""
         if self.limit is None:
-            return f"spent ${self.spent} (no limit)"
+            return f"spent {usd(self.spent)} (no limit)"
         pct = (self.spent / self.limit * 100) if self.limit else Decimal(100)
-        return f"{self.scope} budget: ${self.spent:.4f} of ${self.limit} ({pct:.0f}%)"
+        return f"{self.scope} budget: {usd(self.spent)} of ${self.limit} ({pct:.0f}%)"
 
 
 def status(

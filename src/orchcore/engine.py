@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import attrs
 
-from orchcore.budget import BudgetPolicy, BudgetStatus, RunningCost, Usage, status, total
+from orchcore.budget import BudgetPolicy, BudgetStatus, RunningCost, Usage, status, total, usd
 from orchcore.decide import (
     Action,
     AwaitAnswer,
@@ -333,53 +333,58 @@ class _Sink:
         )
         task_limit = self.engine.budget.task_limit_usd
         if task_limit is not None and so_far >= task_limit:
-            return f"budget: the task's limit of ${task_limit} is reached (about ${so_far:.4f} spent on it)"
+            return f"budget: the task's limit of ${task_limit} is reached (about {usd(so_far)} spent on it)"
         limit = self.budget.limit
         if limit is not None and self.budget.spent + so_far >= limit:
             self.budget_stop = True
             spent = self.budget.spent + so_far
             return (
-                f"budget: the {self.budget.scope}'s limit of ${limit} is reached (about ${spent:.4f} spent)"
+                f"budget: the {self.budget.scope}'s limit of ${limit} is reached (about {usd(spent)} spent)"
             )
         return None
 
+    def _violation_in(self, event: AgentEvent) -> str | None:
+        """Record what the stream guard saw refused; the violation this event newly shows, if any."""
+        caught_before = self.guard.violation
+        refused = self.guard.feed(event)
+        if refused is not None:
+            self.record((refused,))
+        if self.guard.violation is not None and caught_before is None:
+            return self.guard.violation.reason
+        return None
+
+    def _recorded(self, event: AgentEvent) -> Event | None:
+        """The event as the log keeps it; None for a tick, which only drives the polling."""
+        if event.kind == "tick":
+            return None
+        return Event(
+            EventKind.AGENT,
+            self.engine.clock.now(),
+            task_id=self.task_id,
+            attempt=self.attempt,
+            data={"kind": event.kind, "text": event.text, **event.data},
+        )
+
     def __call__(self, event: AgentEvent) -> str | None:
+        """Price, check, store and show one event (each decided apart); a reason to stop, or None."""
         engine = self.engine
         if event.kind == "usage":
             stop = self._price(event)
             if stop is not None:
                 return stop
-        caught_before = self.guard.violation
-        refused = self.guard.feed(event)
-        if refused is not None:
-            self.record((refused,))
+        forbidden = self._violation_in(event)
         if event.kind == "refusal":
             return None  # recorded as a safety event, not again as agent output
-        if self.guard.violation is not None and caught_before is None:
-            self.pending.append(  # the event that showed it is the evidence
-                Event(
-                    EventKind.AGENT,
-                    engine.clock.now(),
-                    task_id=self.task_id,
-                    attempt=self.attempt,
-                    data={"kind": event.kind, "text": event.text, **event.data},
-                )
-            )
-            self.flush()
-            return f"safety: {self.guard.violation.reason}"
-        if event.kind != "tick":
-            stored = Event(
-                EventKind.AGENT,
-                engine.clock.now(),
-                task_id=self.task_id,
-                attempt=self.attempt,
-                data={"kind": event.kind, "text": event.text, **event.data},
-            )
+        stored = self._recorded(event)
+        if stored is not None:
             engine.watch(stored)
-            if event.persist:
+            if event.persist or forbidden is not None:  # a forbidden call is the evidence: always kept
                 self.pending.append(stored)
-                if len(self.pending) >= engine.event_batch:
-                    self.flush()
+        if forbidden is not None:
+            self.flush()
+            return f"safety: {forbidden}"
+        if len(self.pending) >= engine.event_batch:
+            self.flush()
         now = engine.clock.now()
         if self.last_poll is not None and (now - self.last_poll).total_seconds() < engine.poll_interval_s:
             return None

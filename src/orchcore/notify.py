@@ -15,10 +15,11 @@ left no key behind. The kind makes a key readable in logs and receivers.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from decimal import Decimal, InvalidOperation
 
 import attrs
 
-from orchcore.budget import total
+from orchcore.budget import total, usd
 from orchcore.ports.notifier import Notification, NotificationKind
 from orchcore.records import Event, EventKind, JsonObject, Mutation, OutboxEntry, Snapshot, TaskRun
 from orchcore.safety.events import SafetyEvent, safety_events_in
@@ -205,7 +206,7 @@ def _task_finished(event: Event, after: Snapshot) -> _Described | None:
     details = "".join(
         [
             f" in {took} s" if took is not None else "",
-            f", cost ${cost}" if cost is not None else "",
+            f", cost {_money(cost)}" if cost is not None else "",
             f", attempt {event.attempt}" if event.attempt is not None else "",
         ]
     )
@@ -333,7 +334,15 @@ def _tally(runs: Mapping[str, TaskRun]) -> str:
 
 def _spent(runs: Mapping[str, TaskRun]) -> str:
     costs = [a.cost_usd for run in runs.values() for a in run.attempts if a.cost_usd is not None]
-    return f" Cost: ${total(costs)}." if costs else ""
+    return f" Cost: {usd(total(costs))}." if costs else ""
+
+
+def _money(value: object) -> str:
+    """A stored amount (an exact decimal string) as people read it."""
+    try:
+        return usd(Decimal(str(value)))
+    except InvalidOperation:
+        return f"${value}"
 
 
 def one_line(text: str, limit: int) -> str:

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from orchcore.budget import BudgetStatus
+from orchcore.budget import BudgetStatus, amount_text, usd
 from orchcore.decide import blocked_tasks
 from orchcore.graph import TaskGraph
 from orchcore.records import Snapshot, TaskRun
@@ -95,7 +95,7 @@ def render_report(
             all_costs.append(cost)
         lines.append(
             f"| {task.id} | {_escape(task.title)} | {task.type} | {outcome} | {run.attempt} | "
-            f"{_fmt_duration(seconds) if run.attempts else '-'} | {_cell(t_in)} | {_cell(t_out)} | {_cell(cost)} |"
+            f"{_fmt_duration(seconds) if run.attempts else '-'} | {_cell(t_in)} | {_cell(t_out)} | {'-' if cost is None else amount_text(cost)} |"
         )
     summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
     total_cost = sum(all_costs, Decimal(0)) if all_costs else None
@@ -106,11 +106,11 @@ def render_report(
         f"- Tasks: {len(plan.tasks)} ({summary})",
         f"- Agent time: {_fmt_duration(total_time)}",
         f"- Tokens: {_cell(_sum_opt(tokens_in))} in, {_cell(_sum_opt(tokens_out))} out",
-        f"- Cost: {'-' if total_cost is None else f'${total_cost}'}",
+        f"- Cost: {'-' if total_cost is None else usd(total_cost)}",
     ]
     if day is not None:
         limit = "(no daily limit)" if day.limit is None else f"of the ${day.limit} daily limit"
-        lines.append(f"- Today, all sessions: ${day.spent} {limit}")
+        lines.append(f"- Today, all sessions: {usd(day.spent)} {limit}")
     if snap.session.reason.startswith(("day budget", "session budget")):
         lines.append(f"- Halted: {snap.session.reason}")
     lines += _safety_section(safety)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -225,3 +226,43 @@ def test_a_refusal_shows_in_status_logs_and_report_and_the_task_completes(taskfi
     )
     assert f"== safety: {line}" in log
     assert "- Task 2 (attempt 1) — refused by **cli-permissions** `Write /etc/x`: no" in report
+
+
+def test_budget_shows_costs_to_four_places_and_its_json_keeps_every_digit(taskfile: Path) -> None:
+    def noisy(_: AgentRequest, __: EventSink) -> AgentResult:
+        return AgentResult(Outcome.SUCCEEDED, exit_code=0, cost_usd=Decimal("0.15000000000000002"))
+
+    world = World(ScriptedAgent(scripts={"1": [noisy], "2": [noisy]}))
+    world.orch("run", str(taskfile), "--agent", "scripted")
+    world.orch("approve")
+    world.orch("resume")
+    code, out, _ = world.orch("budget")
+    assert code == 0
+    assert "$0.3000 spent" in out
+    assert "0.1500" in out
+    assert "0.15000000000000002" not in out
+    assert "0.30000000000000004" not in out
+    code, out, _ = world.orch("budget", "--json")
+    ledger = json.loads(out)
+    assert ledger["spent_usd"] == "0.30000000000000004"
+    assert [a["cost_usd"] for a in ledger["attempts"]] == ["0.15000000000000002"] * 2
+
+
+def test_run_verbose_shows_an_allowed_tool_call_with_the_default_safety_policy(tmp_path: Path) -> None:
+    from orchcore.ports.agent import AgentEvent
+
+    def runs_tests(_: AgentRequest, sink: EventSink) -> AgentResult:
+        sink(
+            AgentEvent(
+                "tool_use", text="Bash pytest -q", data={"name": "Bash", "input": {"command": "pytest -q"}}
+            )
+        )
+        return AgentResult(Outcome.SUCCEEDED, exit_code=0)
+
+    path = tmp_path / "tasks.md"
+    path.write_text("# Tasks - 2026-11-23\n\n## Task 1: Tests\n**Claude Instruction:**\nrun them\n")
+    world = World(ScriptedAgent(scripts={"1": [runs_tests]}))
+    assert world.runtime.settings.safety_policy().enabled  # the default
+    code, out, _ = world.orch("run", str(path), "--agent", "scripted", "-v")
+    assert code == 0, out
+    assert "pytest -q" in out

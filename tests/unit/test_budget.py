@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+import tzlocal
 
 from adapters.memory.store import InMemoryStore
 from orchcore.budget import DEFAULT_PRICES, BudgetPolicy, Level, Usage, cost_of, price_for, status
@@ -180,3 +182,39 @@ def test_the_agents_own_reported_cost_wins_over_the_estimate() -> None:
     world.agent.scripts["1"] = [reports]
     world.run()
     assert world.store.load(world.sid).run("1").attempts[0].cost_usd == Decimal("0.0123")
+
+
+@pytest.mark.parametrize(
+    ("instant", "midnight"),
+    [
+        (datetime(2026, 3, 28, 12, 0, tzinfo=UTC), datetime(2026, 3, 27, 23, 0, tzinfo=UTC)),  # CET
+        (datetime(2026, 3, 29, 12, 0, tzinfo=UTC), datetime(2026, 3, 28, 23, 0, tzinfo=UTC)),  # the change
+        (datetime(2026, 3, 30, 12, 0, tzinfo=UTC), datetime(2026, 3, 29, 22, 0, tzinfo=UTC)),  # CEST
+        (datetime(2026, 10, 25, 12, 0, tzinfo=UTC), datetime(2026, 10, 24, 22, 0, tzinfo=UTC)),
+        (datetime(2026, 10, 26, 12, 0, tzinfo=UTC), datetime(2026, 10, 25, 23, 0, tzinfo=UTC)),
+    ],
+)
+def test_a_local_budget_day_follows_the_local_zone_across_a_dst_change(
+    instant: datetime, midnight: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from apps.settings import Settings
+
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    time.tzset()
+    tzlocal.reload_localzone()  # tzlocal reads the zone once per process
+    try:
+        policy = Settings().budget_policy()  # budget.timezone defaults to "local"
+        assert policy.day_start(instant) == midnight
+        assert policy.next_day(midnight - timedelta(minutes=1)) == midnight
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+        tzlocal.reload_localzone()
+
+
+def test_a_named_budget_zone_is_a_real_zone_not_an_offset() -> None:
+    policy = BudgetPolicy(tz=ZoneInfo("America/New_York"))
+    before, after = datetime(2026, 3, 8, 4, 0, tzinfo=UTC), datetime(2026, 3, 9, 4, 30, tzinfo=UTC)
+    assert policy.day_start(before) == datetime(2026, 3, 7, 5, 0, tzinfo=UTC)
+    assert policy.day_start(after) == datetime(2026, 3, 9, 4, 0, tzinfo=UTC)
+    assert policy.next_day(before) == datetime(2026, 3, 8, 5, 0, tzinfo=UTC)

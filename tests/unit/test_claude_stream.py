@@ -87,7 +87,7 @@ def test_text_and_result_of_a_successful_run() -> None:
     assert text.data["model"] == "claude-opus-4-8"
     assert result.data["subtype"] == "success"
     assert result.data["is_error"] is False
-    assert result.data["total_cost_usd"] == 0.0126805
+    assert result.data["total_cost_usd"] == "0.0126805"  # money stays exact: a string, never a float
     assert result.data["num_turns"] == 2
     assert result.data["duration_ms"] == 345
     assert result.data["session_id"] == SESSION
@@ -421,3 +421,17 @@ def test_any_json_object_of_a_known_type_parses_and_accumulates_without_raising(
     summary.outcome(0)
     for event in events:
         json.dumps(event.data, allow_nan=False)
+
+
+def _result_line_costing(token: str) -> str:
+    """The recorded result line of a real run, with the CLI's cost token replaced by ``token``."""
+    text = (DATA / "claude-code-2.1.197-write.ndjson").read_text(encoding="utf-8")
+    [line] = [line for line in text.splitlines() if '"type":"result"' in line]
+    return line.replace('"total_cost_usd":0.0126805', f'"total_cost_usd":{token}')
+
+
+def test_the_cost_is_the_clis_json_number_exactly_not_its_float() -> None:
+    for token in ("0.12345678901234567891", "0.15000000000000002", "1e-7", "0.0126805"):
+        events = parse_line(_result_line_costing(token))
+        assert accumulate(events).outcome(0).cost_usd == Decimal(token)
+        json.dumps(events[0].data, allow_nan=False)  # the stored event stays JSON

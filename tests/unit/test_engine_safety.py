@@ -12,7 +12,7 @@ from orchcore.engine import Engine
 from orchcore.notify import Routing
 from orchcore.ports.agent import AgentEvent, AgentRequest, AgentResult, EventSink
 from orchcore.ports.notifier import NotificationKind
-from orchcore.records import EventKind, Outcome
+from orchcore.records import Event, EventKind, Outcome
 from orchcore.safety import DEFAULT_POLICY, SafetyPolicy
 from orchcore.safety.events import SafetyEvent, SafetyLayer, recorded_safety_events, refusal
 from orchcore.service import create_session, send_command
@@ -63,6 +63,7 @@ class World:
         self.clock = FakeClock()
         self.agent = ScriptedAgent()
         self.workspace = FakeWorkspace()
+        self.watched: list[Event] = []
         plan = Plan("today.md", tuple(Task(t, f"Task {t}", instruction="x") for t in tasks))
         self.sid = create_session(self.store, plan, SequentialIds(), self.clock).session.id
         send_command(self.store, self.sid, Command.START, self.clock)
@@ -79,6 +80,7 @@ class World:
             agent_path="/usr/bin:/bin",
             workdir="/work/project",
             routing=Routing(channels=("console",)),
+            watch=self.watched.append,
         )
         return engine.run(self.sid).session.state
 
@@ -257,3 +259,39 @@ def test_refusals_by_one_layer_in_one_attempt_are_all_recorded_and_told_once() -
     told = [e.notification for e in world.store.undelivered(world.sid)]
     refusals = [n.data["layer"] for n in told if n.kind is NotificationKind.SAFETY_REFUSAL]
     assert refusals == ["cli-permissions", "sandbox"]
+
+
+def tool_calls(events: list[Event]) -> list[object]:
+    return [e.data["input"] for e in events if e.kind is EventKind.AGENT and e.data.get("kind") == "tool_use"]
+
+
+def test_with_safety_on_an_allowed_tool_call_is_stored_and_shown() -> None:
+    world = World("1")
+    world.agent.scripts["1"] = [tries("pytest -q")]
+    assert world.run() is SessionState.COMPLETED
+    assert tool_calls(world.store.events(world.sid)) == [{"command": "pytest -q"}]
+    assert tool_calls(world.watched) == [{"command": "pytest -q"}]
+
+
+def test_with_safety_on_a_forbidden_tool_call_is_stored_shown_and_stops_the_agent() -> None:
+    world = World("1")
+    world.agent.scripts["1"] = [tries("git push")]
+    assert world.run() is SessionState.FAILED
+    assert tool_calls(world.store.events(world.sid)) == [{"command": "git push"}]
+    assert tool_calls(world.watched) == [{"command": "git push"}]
+    assert world.store.load(world.sid).run("1").state is TaskState.FAILED
+
+
+def test_with_safety_on_text_events_are_stored_and_shown_like_tool_calls() -> None:
+    world = World("1")
+
+    def talks(_: AgentRequest, sink: EventSink) -> AgentResult:
+        sink(AgentEvent("text", text="looking at the tests"))
+        sink(AgentEvent("tool_use", text="Read a.py", data={"name": "Read", "input": {"file_path": "a.py"}}))
+        return AgentResult(Outcome.SUCCEEDED, exit_code=0)
+
+    world.agent.scripts["1"] = [talks]
+    world.run()
+    for events in (world.store.events(world.sid), world.watched):
+        kinds = [e.data.get("kind") for e in events if e.kind is EventKind.AGENT]
+        assert kinds == ["text", "tool_use"]

@@ -307,3 +307,16 @@ def test_a_refusal_is_told_as_a_refusal_and_the_task_completion_is_still_told() 
     (note,) = [n for n in told if n.kind is NotificationKind.SAFETY_REFUSAL]
     assert "cli-permissions refused Write /etc/passwd" in note.title
     assert note.data["layer"] == "cli-permissions"
+
+
+def test_costs_in_notifications_are_shown_to_four_places() -> None:
+    def noisy(_: AgentRequest, __: EventSink) -> AgentResult:
+        return AgentResult(Outcome.SUCCEEDED, exit_code=0, cost_usd=Decimal("0.15000000000000002"))
+
+    world = World(agent=ScriptedAgent(scripts={"1": [noisy], "2": [noisy]}))
+    world.send(Command.START)
+    world.run()
+    texts = [e.notification.text for e in world.outbox()]
+    assert not [t for t in texts if "0.15000000000000002" in t or "0.30000000000000004" in t]
+    assert any(", cost $0.1500" in t for t in texts)
+    assert any("Cost: $0.3000." in t for t in texts)

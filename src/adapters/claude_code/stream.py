@@ -47,6 +47,8 @@ def _json(value: object) -> JsonValue:
     """``value`` (from json.loads) as a JsonValue, recursively; anything odd becomes its str."""
     if value is None or isinstance(value, str | bool | int | float):
         return value
+    if isinstance(value, Decimal):
+        return float(value)  # a number in the log; money is read from the exact token instead
     if isinstance(value, list):
         return [_json(v) for v in value]
     if isinstance(value, dict):
@@ -80,7 +82,8 @@ def parse_line(line: str) -> list[AgentEvent]:
     if not stripped:
         return []
     try:
-        obj = json.loads(stripped, parse_constant=_null_constant)
+        # JSON numbers stay exact (Decimal) until we know what they are: costs must not go via float
+        obj = json.loads(stripped, parse_constant=_null_constant, parse_float=Decimal)
     except ValueError:
         return [AgentEvent("output", text=line.rstrip("\r\n"), persist=False)]
     if not isinstance(obj, dict):
@@ -129,7 +132,7 @@ def _init(obj: Mapping[str, object]) -> AgentEvent:
 def _api_retry(obj: Mapping[str, object]) -> AgentEvent:
     data = _pick(obj, "attempt", "max_retries", "retry_delay_ms", "error_status", "error")
     delay = obj.get("retry_delay_ms")
-    delay_text = f"{delay:.0f} ms" if isinstance(delay, int | float) else "?"
+    delay_text = f"{delay:.0f} ms" if isinstance(delay, int | float | Decimal) else "?"
     text = (
         f"API retry {obj.get('attempt', '?')}/{obj.get('max_retries', '?')} in {delay_text} "
         f"({obj.get('error_status') or '-'} {obj.get('error', '?')})"
@@ -265,6 +268,8 @@ def _result(obj: Mapping[str, object]) -> AgentEvent:
         "terminal_reason",
         "permission_denials",
     )
+    if isinstance(cost := obj.get("total_cost_usd"), Decimal):
+        data["total_cost_usd"] = str(cost)  # money as the CLI wrote it, as a string: never a float
     if "modelUsage" in obj:
         data["model_usage"] = _json(obj["modelUsage"])
     result_text = _str(obj.get("result"))
@@ -284,12 +289,14 @@ _TAIL_CHARS = 2000
 
 
 def _decimal(value: JsonValue) -> Decimal | None:
+    """A cost as Decimal: the exact token ``parse_line`` kept as a string (a float only from a caller's dict)."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         return None
     try:
-        return Decimal(str(value))
+        amount = Decimal(value if isinstance(value, str) else repr(value))
     except InvalidOperation:
         return None
+    return amount if amount.is_finite() else None
 
 
 def _tokens(result: Mapping[str, JsonValue]) -> tuple[int | None, int | None]:

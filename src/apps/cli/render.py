@@ -369,6 +369,8 @@ def log_lines(
 
 
 def budget(report: BudgetReport, *, json_out: bool) -> None:
+    from orchcore.budget import amount_text, usd
+
     rows: list[dict[str, Any]] = [
         {
             "session": r.session_id,
@@ -399,12 +401,12 @@ def budget(report: BudgetReport, *, json_out: bool) -> None:
     since = report.since.astimezone().strftime("%Y-%m-%d %H:%M %Z")
     if report.daily_limit is None:
         typer.echo(
-            f"today (since {since}): ${status.spent} spent; no daily limit (budget.max_daily_cost_usd)"
+            f"today (since {since}): {usd(status.spent)} spent; no daily limit (budget.max_daily_cost_usd)"
         )
     else:
         pct = status.spent / report.daily_limit * 100 if report.daily_limit else 100
         typer.echo(
-            f"today (since {since}): ${status.spent} of ${report.daily_limit} ({pct:.0f}%), "
+            f"today (since {since}): {usd(status.spent)} of ${report.daily_limit} ({pct:.0f}%), "
             f"{status.level.value}; warns at {report.warn_ratio * 100:.0f}%"
         )
     if report.task_limit is not None:
@@ -417,10 +419,14 @@ def budget(report: BudgetReport, *, json_out: bool) -> None:
     if priced:
         typer.echo("  session   task   attempts  cost (USD)  tokens in/out")
     for (session, task), items in priced.items():
-        cost = sum(Decimal(r["cost_usd"]) for r in items if r["cost_usd"] is not None)
+        cost = sum((Decimal(r["cost_usd"]) for r in items if r["cost_usd"] is not None), Decimal(0))
         t_in = sum(r["input_tokens"] or 0 for r in items)
         t_out = sum(r["output_tokens"] or 0 for r in items)
-        typer.echo(terminal_safe(f"  {session:<9} {task:<6} {len(items):>8}  {cost:>10}  {t_in}/{t_out}"))
+        typer.echo(
+            terminal_safe(
+                f"  {session:<9} {task:<6} {len(items):>8}  {amount_text(cost):>10}  {t_in}/{t_out}"
+            )
+        )
     if unpriced:
         typer.echo(f"  ({unpriced} attempt{'s' if unpriced != 1 else ''} today reported no cost)")
     if not rows:

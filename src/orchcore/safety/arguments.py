@@ -13,6 +13,22 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from orchcore.safety.policy import ArgCheck
 
+
+class Expanded(str):
+    """A word the shell computes at run time (a variable, a substitution): its source text.
+
+    Slices and joins of it are plain ``str``; ``joined`` keeps the mark.
+    """
+
+    __slots__ = ()
+
+
+def joined(words: Sequence[str], sep: str = " ") -> str:
+    """``sep.join(words)``, Expanded if any word is: text run later is only as known as its parts."""
+    text = sep.join(words)
+    return Expanded(text) if any(isinstance(w, Expanded) for w in words) else text
+
+
 ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[[^\]]*\])?\+?=(.*)$", re.DOTALL)
 
 # --------------------------------------------------------------------------- options

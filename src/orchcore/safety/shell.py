@@ -1,9 +1,12 @@
-"""The shell-aware matcher: split a command line into the commands it runs and check each one.
+"""The shell-aware matcher: every simple command a command line runs, checked against the rules.
 
-Uses ``shlex`` in punctuation mode, so ``;``, ``&&``, ``||``, ``|``, ``&``,
-newlines, parentheses and redirections separate or annotate commands. What
-``shlex`` cannot tokenise (an unbalanced quote) is scanned word by word: every
-word naming a program of interest starts a candidate command (conservative).
+Bash's own grammar (tree-sitter-bash, ``grammar.py``) finds the commands
+wherever they sit: lists, pipelines, subshells, groups, functions, loops,
+``$(...)``, backticks, ``<(...)``, here-documents. What it cannot resolve
+statically (a program or subcommand chosen by a variable or substitution,
+``eval``/``bash -c`` of run-time text, a parse error) is refused as
+``uncheckable`` rather than guessed; text that does not parse is still scanned
+word by word first, so a visible forbidden command gets its own rule's name.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from collections.abc import Callable, Mapping, Sequence
 import attrs
 
 from orchcore.safety import arguments as a
+from orchcore.safety import grammar
+from orchcore.safety.arguments import Expanded
 from orchcore.safety.policy import (
     DELETE_OUTSIDE,
     UNCHECKABLE,
@@ -37,15 +42,14 @@ _DELETERS = frozenset({"rm", "unlink", "rmdir", "shred"})
 
 
 def check_command(policy: SafetyPolicy, command: str, workdir: str) -> Violation | None:
-    """The first forbidden operation in a shell command line, or None if it looks allowed.
+    """The first forbidden operation in a shell command line, or None if it is allowed.
 
-    Looks through ``;``/``&&``/``||``/``|``/``&``/newlines, subshells, ``$(...)`` and
-    backticks, ``bash -c``/``sh -c``/``eval``, here-strings and ``echo ... | sh``,
-    wrappers (``env``, ``sudo``, ``command``, ``exec``, ``nohup``, ``time``,
-    ``timeout``, ``xargs``, ``npx``, ``uv run``, ``python -m``, ...), git's global
-    options and ``-c alias.*``, and ``cd`` (relative deletes are resolved against
-    every directory the command may be in). ``workdir`` is the workspace
-    (absolute). Never raises: text that does not parse is scanned word by word.
+    Looks through the shell grammar (see the module), ``bash -c``/``sh -c``/``eval``,
+    here-strings and ``echo ... | sh``, wrappers (``env``, ``sudo``, ``command``,
+    ``exec``, ``nohup``, ``time``, ``timeout``, ``xargs``, ``npx``, ``uv run``,
+    ``python -m``, ...), git's global options and ``-c alias.*``, and ``cd``
+    (relative deletes are resolved against every directory the command may be
+    in). ``workdir`` is the workspace (absolute). Never raises.
     """
     if not policy.enabled:
         return None
@@ -106,10 +110,24 @@ class _Scan:
     cwds: list[str | None] = attrs.Factory(lambda self: [self.root], takes_self=True)
     env: dict[str, str] = attrs.Factory(dict)
     depth: int = 0
+    # looked up once per check: hashing the policy for the cache on every command costs more than the check
+    rules: Mapping[str, tuple[Rule, ...]] = attrs.Factory(
+        lambda self: rules_by_program(self.policy), takes_self=True
+    )
+
+    aliases: dict[str, str] = attrs.Factory(dict)  # agents' shells may expand them (Claude Code's does)
 
     def child(self) -> _Scan:
         """A nested shell (``bash -c``, ``$(...)``): same place, its own changes."""
-        return _Scan(self.policy, self.root, list(self.cwds), dict(self.env), self.depth + 1)
+        return _Scan(
+            self.policy,
+            self.root,
+            list(self.cwds),
+            dict(self.env),
+            self.depth + 1,
+            self.rules,
+            dict(self.aliases),
+        )
 
     def chdir(self, target: str | None) -> None:
         """Record a ``cd``; the old directories stay possible (subshells, ``||``, pipes)."""
@@ -131,97 +149,15 @@ def _guarded(check: Callable[[], Violation | None], scan: _Scan, text: str) -> V
         return check()
     except Exception:  # noqa: BLE001, S110 - a matcher must answer: fall back to the word scan
         pass
+    refused = Violation(UNCHECKABLE, text, "the command could not be checked")
     try:
-        return _raw_scan(_Scan(scan.policy, scan.root), text)
+        return _raw_scan(_Scan(scan.policy, scan.root), text) or refused
     except Exception:  # noqa: BLE001 - and if even that fails, the answer is the cautious one
-        return Violation(UNCHECKABLE, text, "the command could not be checked")
+        return refused
 
 
 def _root(workdir: str) -> str:
     return a.norm(workdir if workdir.startswith("/") else "/" + workdir)
-
-
-# --------------------------------------------------------------------------- tokens
-
-_PUNCT = "();<>|&\n"
-
-
-@attrs.define
-class _Segment:
-    """One simple command: its words, here-strings fed to it, the command piped into it."""
-
-    words: list[str] = attrs.Factory(list)
-    stdin_texts: list[str] = attrs.Factory(list)
-    written: list[str] = attrs.Factory(list)  # files redirected to (`> f`, `>> f`)
-    piped_from: _Segment | None = None
-
-    def stdin(self) -> list[str]:
-        """Shell text this command reads on stdin, as far as the line shows it."""
-        source = self.piped_from.words if self.piped_from else []
-        names = [posixpath.basename(w) for w in source]
-        if "echo" in names or "printf" in names:  # possibly behind env, sudo, ...: cautious
-            start = next(i for i, n in enumerate(names) if n in ("echo", "printf"))
-            return [*self.stdin_texts, " ".join(source[start + 1 :]).replace("\\n", "\n")]
-        return list(self.stdin_texts)
-
-
-def _tokens(text: str) -> list[str] | None:
-    lexer = shlex.shlex(text, posix=True, punctuation_chars=_PUNCT)
-    lexer.whitespace_split = True
-    lexer.whitespace = " \t\r"
-    lexer.commenters = ""  # `#` in a word is no comment; scanning a real comment is only cautious
-    try:
-        return list(lexer)
-    except ValueError:
-        return None
-
-
-def _is_op(token: str) -> bool:
-    return bool(token) and all(c in _PUNCT for c in token)
-
-
-def _segments(tokens: Sequence[str]) -> list[_Segment]:
-    segments: list[_Segment] = []
-    current = _Segment()
-    redirect: str | None = None
-    for token in tokens:
-        if redirect is not None and not _is_op(token):
-            if redirect.endswith("<<<"):
-                current.stdin_texts.append(token)
-            elif ">" in redirect and "&" not in redirect:
-                current.written.append(token)
-            redirect = None
-            continue
-        redirect = None
-        if not _is_op(token):
-            current.words.append(token)
-            continue
-        if any(c in token for c in ";|()\n") or not token.strip("&"):
-            piped = "|" in token and "||" not in token
-            segments.append(current)
-            current = _Segment(piped_from=current if piped else None)
-        if ("<" in token or ">" in token) and "(" not in token:
-            if current.words and current.words[-1].isdigit():
-                current.words.pop()  # the fd of `2>&1`
-            redirect = token
-    segments.append(current)
-    return [s for s in segments if s.words]
-
-
-def _substitutions(text: str) -> list[str]:
-    """The insides of ``$(...)`` and backticks anywhere in ``text``, quoted or not."""
-    found = [m.group(1) for m in re.finditer(r"`([^`]*)`", text)]
-    start = text.find("$(")
-    while start != -1:
-        depth, i = 0, start + 1
-        while i < len(text):
-            depth += {"(": 1, ")": -1}.get(text[i], 0)
-            if depth == 0:
-                break
-            i += 1
-        found.append(text[start + 2 : i])
-        start = text.find("$(", i + 1)  # nested ones are found when the inside is checked
-    return found
 
 
 # --------------------------------------------------------------------------- text
@@ -230,56 +166,45 @@ def _substitutions(text: str) -> list[str]:
 def _check_text(scan: _Scan, text: str) -> Violation | None:
     if scan.depth > _MAX_DEPTH:
         return Violation(UNCHECKABLE, text, "the command nests too deeply to be checked")
-    tokens = _tokens(text)
-    if tokens is None:
-        return _raw_scan(scan, text)
-    for segment in _segments(tokens):
-        found = _check_segment(scan, segment)
-        if found is not None:
+    script = grammar.parse(text)
+    if script is None:  # bash runs what it parsed before an error: so look, then refuse
+        found = _raw_scan(scan, text)
+        return found or Violation(
+            UNCHECKABLE, text, "the command does not parse as shell, so it cannot be checked"
+        )
+    if script.too_deep:
+        return Violation(UNCHECKABLE, text, "the command nests too deeply to be checked")
+    unsure: Violation | None = None  # a definite violation further on is the better answer
+    for item in script.items:
+        found = _check_item(scan, item)
+        if found is not None and found.rule != UNCHECKABLE:
             return found
-    for inner in _substitutions(text):
-        found = _check_text(scan.child(), inner) if inner.strip() and inner != text else None
-        if found is not None:
-            return found
-    return None
+        unsure = unsure or found
+    return unsure
 
 
-_KEYWORDS = frozenset(
-    {"if", "then", "else", "elif", "fi", "do", "done", "while", "until", "!", "{", "}", "coproc"}
-)
-_NOT_COMMANDS = frozenset({"for", "case", "esac", "select", "[[", "]]", "[", "test", ";;"})
-_DECLARE = frozenset({"export", "declare", "typeset", "local", "readonly"})
-
-
-def _check_segment(scan: _Scan, segment: _Segment) -> Violation | None:
-    words = segment.words
-    env: dict[str, str] = {}
-    i = 0
-    while i < len(words):
-        match = a.ASSIGNMENT.match(words[i])
-        if words[i] in _NOT_COMMANDS:
+def _check_item(scan: _Scan, item: grammar.Item) -> Violation | None:
+    if isinstance(item, grammar.Command):
+        if not item.words:
+            scan.env.update(item.env)
             return None
-        if match:
-            env[match.group(1)] = match.group(2)
-        elif words[i] == "function":
-            i += 1  # and its name: the body that follows is checked like any command
-        elif words[i] not in _KEYWORDS:
-            break
-        i += 1
-    for target in segment.written:
-        reason = a.git_dir_write_reason(target, scan.cwds, scan.root)
-        if reason is not None:
-            return Violation(WRITE_GIT_DIR, f"{shlex.join(words)} > {target}", reason)
-    if i == len(words):
-        scan.env.update(env)  # plain assignments stay for the commands after them
+        return _check_argv(scan, list(item.words), item.env, item.stdin)
+    if isinstance(item, grammar.Assignment):
+        scan.env[item.name] = item.value  # stays for the commands after it (PGHOST=... psql)
         return None
-    return _check_argv(scan, words[i:], env, segment.stdin())
+    if isinstance(item, grammar.Write):
+        reason = a.git_dir_write_reason(item.target, scan.cwds, scan.root)
+        return None if reason is None else Violation(WRITE_GIT_DIR, item.text, reason)
+    return _check_text(scan.child(), item.text)
+
+
+_DECLARE = frozenset({"export", "declare", "typeset", "local", "readonly"})
 
 
 def _raw_scan(scan: _Scan, text: str) -> Violation | None:
     """Unparseable text: check the words after every program of interest as if they were a command."""
     words = re.findall(r"[^\s;&|()<>`'\"]+", text)
-    interesting = {*rules_by_program(scan.policy), *WRAPPERS, *SHELLS, *_DELETERS, "find", "eval", "env"}
+    interesting = {*scan.rules, *WRAPPERS, *SHELLS, *_DELETERS, "find", "eval", "env"}
     for i, word in enumerate(words):
         program = posixpath.basename(word)
         if program in interesting or program.startswith("git-"):
@@ -299,7 +224,17 @@ def _check_argv(
     for _ in range(_MAX_UNWRAP):
         if not words:
             return None
+        if isinstance(words[0], Expanded):
+            return Violation(
+                UNCHECKABLE,
+                shlex.join(words),
+                f"the program to run ({words[0]}) is only known at run time, so it cannot be checked",
+            )
         program, args = posixpath.basename(words[0]), words[1:]
+        if words[0] in scan.aliases:  # bash does not expand an alias again inside its own text
+            inner_scan = scan.child()
+            expansion = inner_scan.aliases.pop(words[0])
+            return _check_text(inner_scan, " ".join([expansion, *map(shlex.quote, args)]))
         inner = inner_command(program, args, stdin)
         if inner is None:
             return _check_program(scan, program, args, env, shlex.join(words))
@@ -310,6 +245,12 @@ def _check_argv(
             words, env = list(inner.argv), {**env, **inner.env}  # stdin goes through wrappers
             continue
         for text in inner.texts:
+            if isinstance(text, Expanded):
+                return Violation(
+                    UNCHECKABLE,
+                    shlex.join(words),
+                    "it runs shell text only known at run time, so it cannot be checked",
+                )
             found = _check_text(scan.child(), text)
             if found is not None:
                 return found
@@ -323,6 +264,12 @@ def _check_program(
     if program in ("cd", "pushd", "popd"):
         i = a.skip_options(args, set())
         scan.chdir(args[i] if i < len(args) and program != "popd" else None)
+        return None
+    if program == "alias":
+        for arg in args:
+            name, equals, value = arg.partition("=")
+            if equals:
+                scan.aliases[name] = value
         return None
     if program in _DECLARE:
         scan.env.update(a.assignments(args, a.skip_options(args, set()))[0])
@@ -340,9 +287,12 @@ def _check_program(
     if program == "git" or (program.startswith("git-") and len(program) > 4):
         return _check_git(scan, args if program == "git" else [program[4:], *args], env, text)
     words = a.positionals(args, a.VALUE_OPTIONS.get(program, frozenset()))
-    for rule in rules_by_program(scan.policy).get(program, ()):
+    for rule in scan.rules.get(program, ()):
         start = a.find_run(words, rule.subcommand)
         if start is None:
+            if rule.subcommand and _may_run(words, rule.subcommand):
+                maybe = f"its arguments are only known at run time and may be `{program} {' '.join(rule.subcommand)}`"
+                return Violation(UNCHECKABLE, text, maybe)
             continue
         tail = words[start + len(rule.subcommand) :]
         if rule.unless and tail[:1] and tail[0] in rule.unless:
@@ -365,19 +315,30 @@ def _applies(scan: _Scan, rule: Rule, program: str, args: list[str], env: Mappin
     return rule.reason if a.GIT_CHECKS[rule.check](args) else None
 
 
+def _may_run(words: Sequence[str], run: Sequence[str]) -> bool:
+    """``run`` could occur in ``words`` once run-time words are filled in (they match anything)."""
+    return any(
+        all(isinstance(w, Expanded) or a.word_matches(p, w) for p, w in zip(run, words[start:], strict=False))
+        for start in range(len(words) - len(run) + 1)
+        if any(isinstance(w, Expanded) for w in words[start : start + len(run)])
+    )
+
+
 def _check_git(scan: _Scan, args: list[str], env: Mapping[str, str], text: str) -> Violation | None:
     indexes, aliases = a.git_subcommand_indexes(args)
     for index in indexes:
         if index >= len(args):
             continue
         sub, rest = args[index], args[index + 1 :]
+        if isinstance(sub, Expanded):
+            return Violation(UNCHECKABLE, text, f"git's subcommand ({sub}) is only known at run time")
         alias = aliases.get(sub.lower())
         if alias is not None:
             found = _check_git_alias(scan.child(), alias, args[:index], rest, env, text)
             if found is not None:
                 return found
             continue
-        for rule in rules_by_program(scan.policy).get("git", ()):
+        for rule in scan.rules.get("git", ()):
             if not rule.subcommand or not a.word_matches(rule.subcommand[0], sub):
                 continue
             tail = a.consume(rest, rule.subcommand[1:])

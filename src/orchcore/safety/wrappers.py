@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 
 import attrs
 
-from orchcore.safety.arguments import assignments, option_value, skip_options
+from orchcore.safety.arguments import Expanded, assignments, joined, option_value, skip_options
 
 
 @attrs.frozen
@@ -64,6 +64,7 @@ WRAPPERS: Mapping[str, frozenset[str]] = _options(
         "uvx": "--from --with --python -p --with-requirements --with-editable",
         "timeout": "-s -k --signal --kill-after",
         "flock": "-w --timeout -E --conflict-exit-code",
+        "coproc": "",
     }
 )
 """Programs that run the command after their options, with the options that take a value."""
@@ -99,7 +100,8 @@ _PYTHON = re.compile(r"^python(\d+(\.\d+)?)?$|^pypy3?$")
 def bin_name(word: str) -> str:
     """``supabase@1.2.3`` or ``@prisma/cli@5`` (as ``npx`` takes them) -> the bin's name."""
     name = posixpath.basename(word)
-    return re.sub(r"(?<=.)@[^/@]*$", "", name) if "@" in name else name
+    name = re.sub(r"(?<=.)@[^/@]*$", "", name) if "@" in name else name
+    return Expanded(name) if isinstance(word, Expanded) else name  # still only known at run time
 
 
 def inner_command(program: str, args: Sequence[str], stdin: Sequence[str]) -> Runs | RunsText | None:
@@ -111,7 +113,14 @@ def inner_command(program: str, args: Sequence[str], stdin: Sequence[str]) -> Ru
     if program in SHELLS:
         return _shell(args[1:] if program == "busybox" and args[:1] == ["sh"] else args, stdin)
     if program == "eval":
-        return RunsText((" ".join(args),))
+        return RunsText((joined(args),))
+    if program in ("source", "."):
+        return _script(args[:1])
+    if program == "trap":
+        i = skip_options(args, set())
+        return RunsText(tuple(args[i : i + 1]))  # the handler is shell text the shell runs later
+    if program == "parallel":
+        return _parallel(args)
     if program == "env":
         return _env(args)
     if program in ("command", "builtin") and any(a in ("-v", "-V") for a in args[:2]):
@@ -119,7 +128,7 @@ def inner_command(program: str, args: Sequence[str], stdin: Sequence[str]) -> Ru
     if program == "su":
         return _text_option(args, "-c", "--command")
     if program == "watch":
-        return RunsText((" ".join(args[skip_options(args, {"-n", "--interval", "-d", "-g"}) :]),))
+        return RunsText((joined(args[skip_options(args, {"-n", "--interval", "-d", "-g"}) :]),))
     if program in ("npx", "pnpx", "bunx", "npm") and any(a in ("-c", "--call") for a in args):
         return _text_option(args, "-c", "--call")
     if program in WRAPPERS:
@@ -139,14 +148,42 @@ def _text_option(args: Sequence[str], short: str, long: str) -> RunsText:
 def _wrapper(program: str, args: Sequence[str]) -> Runs | RunsText:
     i = skip_options(args, WRAPPERS[program])
     if program == "flock" and i + 1 < len(args) and args[i + 1] in ("-c", "--command"):
-        return RunsText((" ".join(args[i + 2 :]),))
+        return RunsText((joined(args[i + 2 :]),))
     if program in ("timeout", "flock"):
         i += 1  # the duration, or the lock file
     extra, i = assignments(args, i)
     chdir = option_value(args[:i], "-D", "--chdir") if program == "sudo" else None
     if i >= len(args):
         return Runs(("echo",)) if program == "xargs" else RunsText()
-    return Runs((bin_name(args[i]), *args[i + 1 :]), extra, chdir)
+    argv = [bin_name(args[i]), *args[i + 1 :]]
+    marker = option_value(args[:i], "-I", "--replace") if program == "xargs" else None
+    if marker:  # `xargs -I{} git {}`: the words come from stdin at run time
+        argv = [Expanded(w) if marker in w else w for w in argv]
+    return Runs(tuple(argv), extra, chdir)
+
+
+def _script(args: Sequence[str]) -> RunsText:
+    """A script file: not visible from here (the shims and git hooks still apply), unless it is
+    ``<(...)`` or a variable: then its text is only known at run time."""
+    return RunsText(tuple(a for a in args[:1] if isinstance(a, Expanded)))
+
+
+_PARALLEL_OPTIONS = frozenset(
+    ["-j", "--jobs", "-S", "--sshlogin", "-a", "--arg-file", "--delay", "--timeout", "-N", "-n", "-d"]
+)
+
+
+def _parallel(args: Sequence[str]) -> Runs | RunsText:
+    """GNU parallel runs its command with the arguments after ``:::`` (or from stdin) put in."""
+    i = skip_options(args, _PARALLEL_OPTIONS)
+    end = next((j for j in range(i, len(args)) if args[j].startswith(":::")), len(args))
+    command = list(args[i:end])
+    if not command:
+        return RunsText()
+    filled = [Expanded(w) if "{" in w else w for w in command]
+    if filled == command:
+        filled.append(Expanded("{}"))
+    return Runs((bin_name(filled[0]), *filled[1:]))
 
 
 def _runner(program: str, args: Sequence[str]) -> Runs | RunsText | None:
@@ -179,7 +216,7 @@ def _shell(args: Sequence[str], stdin: Sequence[str]) -> RunsText:
     if has_c:
         return RunsText((rest[0] if rest else "",))
     if rest and not reads_stdin:
-        return RunsText()  # a script file: not visible from here (the shims and git hooks still apply)
+        return _script(rest)
     return RunsText(tuple(stdin))
 
 
@@ -192,7 +229,8 @@ def _env(args: Sequence[str]) -> Runs | RunsText:
             text = (args[i + 1] if i + 1 < len(args) else "") if separate else arg
             text = text.split("=", 1)[1] if text.startswith("--split-string=") else text.removeprefix("-S")
             tail = args[i + 2 :] if separate else args[i + 1 :]
-            return RunsText((" ".join([text, *map(shlex.quote, tail)]),))
+            shell_text = " ".join([text, *map(shlex.quote, tail)])
+            return RunsText((Expanded(shell_text) if isinstance(joined(args), Expanded) else shell_text,))
         if arg in ("-C", "--chdir", "-u", "--unset"):
             chdir = (args[i + 1] if i + 1 < len(args) else None) if arg in ("-C", "--chdir") else chdir
             i += 2
