@@ -15,6 +15,7 @@ from decimal import Decimal
 import attrs
 
 from orchcore.budget import BudgetPolicy, BudgetStatus, RunningCost, Usage, status, total
+from orchcore.checkpoints import AttemptCheck, check_attempt
 from orchcore.decide import (
     Action,
     AwaitAnswer,
@@ -39,6 +40,7 @@ from orchcore.graph import TaskGraph
 from orchcore.notify import Routing, with_outbox
 from orchcore.policy import ApprovalPolicy, RetryPolicy
 from orchcore.ports.agent import Agent, AgentEvent, AgentRequest, AgentResult
+from orchcore.ports.checkpoints import Checkpoint, Checkpoints, Moment
 from orchcore.ports.clock import Clock, Ids
 from orchcore.ports.logs import TaskLogs
 from orchcore.ports.questions import QuestionBox
@@ -80,6 +82,7 @@ class Engine:
     questions: QuestionBox | None = None
     safety: SafetyPolicy | None = None
     workspace: Workspace | None = None
+    checkpoints: Checkpoints | None = None  # a snapshot before every attempt, compared after it
     agent_path: str = ""  # the PATH agents get: the guards put their shims in front of it
     workdir: str = "."
     timeout_s: float = 1800.0
@@ -213,7 +216,10 @@ class Engine:
         sink = _Sink(
             self, session_id, task.id, action.attempt, before, RunningCost(self.budget.prices), policy
         )
+        checkpoint: Checkpoint | None = None
         try:
+            if self.checkpoints is not None:  # no agent starts without its checkpoint
+                checkpoint = self.checkpoints.take(session_id, task.id, action.attempt, Moment.BEFORE)
             result = self.agent.run(request, sink)
         except OrchError as exc:
             result = AgentResult(Outcome.ERROR, reason=str(exc))
@@ -231,13 +237,22 @@ class Engine:
         violations = [sink.violation] if sink.violation else []
         if guarded is not None and refs_before is not None:
             violations += [f"git ref changed: {line}" for line in ref_changes(refs_before, guarded.refs())]
+        checked = (
+            check_attempt(self.checkpoints, checkpoint, guard=guarded is not None)
+            if self.checkpoints is not None and checkpoint is not None
+            else AttemptCheck()
+        )
+        violations += checked.violations
+        restored = (
+            f" (restored from the checkpoint: {', '.join(checked.restored)})" if checked.restored else ""
+        )
         safety_events: tuple[Event, ...] = ()
         if violations:
             # whatever the agent says, a forbidden attempt fails the task: a human must look
             result = attrs.evolve(
                 result,
                 outcome=Outcome.FAILED,
-                reason=f"safety violation: {violations[0]}",
+                reason=f"safety violation: {violations[0]}{restored}",
                 retryable=False,
                 retry_at=None,
                 final_text="",
@@ -248,7 +263,11 @@ class Engine:
                     self.clock.now(),
                     task_id=task.id,
                     attempt=action.attempt,
-                    data={"violations": list(violations), "text": "; ".join(violations)},
+                    data={
+                        "violations": list(violations),
+                        "restored": list(checked.restored),
+                        "text": "; ".join(violations) + restored,
+                    },
                 ),
             )
         question = None
