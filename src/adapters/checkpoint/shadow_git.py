@@ -74,7 +74,7 @@ class ShadowGitCheckpoints:
         )
         commit = self._shadow("commit-tree", tree, "-m", message).strip()
         prefix = f"refs/checkpoints/{_ref_part(session_id)}/"
-        seq = len(self._listing(prefix)) + 1
+        seq = len(self._shadow("for-each-ref", "--format=%(refname)", prefix).split()) + 1
         self._shadow("update-ref", f"{prefix}{seq:06d}", commit)
         return Checkpoint(commit, seq, session_id, task_id, attempt, moment, refs)
 
