@@ -203,13 +203,42 @@ def test_a_commit_through_a_clean_environment_is_undone(project: Path) -> None:
     assert "restored from the checkpoint" in orch(project.parent, "status").stdout
 
 
-def test_discarding_the_users_uncommitted_edits_is_a_violation_and_they_come_back(project: Path) -> None:
+@pytest.mark.parametrize(
+    "command",
+    [
+        "git checkout -- tracked.txt",
+        "git restore tracked.txt",
+        "env -i /usr/bin/git reset -q --hard",
+        "env -i /usr/bin/git -c user.name=a -c user.email=a@b stash -q",
+    ],
+    ids=["checkout", "restore", "reset-hard", "stash"],
+)
+def test_discarding_the_users_uncommitted_edits_is_a_violation_and_they_come_back(
+    project: Path, command: str
+) -> None:
     (project / "tracked.txt").write_text("uncommitted work\n")
-    before = trace(project)
-    run = run_tasks(project, "git checkout -- tracked.txt\n")
-    assert run.returncode == 1
+    before = trace(project, objects=False)  # a stash writes objects: the agent's, not orch's
+    run = run_tasks(project, command + "\n")
+    assert run.returncode == 1, run.stderr
     assert (project / "tracked.txt").read_text() == "uncommitted work\n"
-    status = orch(project.parent, "status").stdout
-    assert "uncommitted edits discarded: tracked.txt" in status
-    assert "safety" in orch(project.parent, "report").stdout.lower()
-    assert trace(project) == before
+    assert "restored from the checkpoint" in orch(project.parent, "status").stdout
+    assert "tracked.txt (uncommitted edits)" in orch(project.parent, "status").stdout
+    assert "uncommitted edits discarded: tracked.txt" in orch(project.parent, "report").stdout
+    assert trace(project, objects=False) == before
+
+
+def test_with_the_state_dir_inside_the_workspace_orch_state_is_never_in_a_checkpoint(project: Path) -> None:
+    """The README's layout: orch.yaml and .orch/ in the project, not ignored by git."""
+    (project / "agent.sh").write_text("#!/bin/sh\ncat >/dev/null\necho agent > tracked.txt\n")
+    (project / "tasks.md").write_text(tasks("one"))
+    (project / "orch.yaml").write_text("agent:\n  command: [sh, agent.sh]\n  timeout_s: 60\n")
+    run = subprocess.run([ORCH, "run", "tasks.md"], cwd=project, capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr
+    files = json.loads(
+        subprocess.run([ORCH, "diff", "1", "--json"], cwd=project, capture_output=True, text=True).stdout
+    )["files"]
+    assert [f["path"] for f in files] == ["tracked.txt"]
+    done = subprocess.run([ORCH, "rollback", "1", "--yes"], cwd=project, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (project / "tracked.txt").read_text() == "two\n"
+    assert (project / ".orch" / "state.db").is_file()
