@@ -110,7 +110,9 @@ def plan_rollback(checkpoints: Checkpoints, session_id: str, task_id: str | None
         changed = {c.path for c in checkpoints.changes(older, newer)}
         (ours if inside else theirs).update(changed)
     tasks = tuple(dict.fromkeys(c.task_id for c in later))
-    return RollbackPlan(target, tuple(sorted(ours)), tuple(sorted(ours & theirs)), tasks)
+    # what is already as in the target (a rollback done before) needs nothing, and is no conflict
+    differ = ours & {c.path for c in checkpoints.changes(target, None)}
+    return RollbackPlan(target, tuple(sorted(differ)), tuple(sorted(differ & theirs)), tasks)
 
 
 def roll_back(checkpoints: Checkpoints, plan: RollbackPlan) -> list[str]:

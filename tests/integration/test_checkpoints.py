@@ -139,6 +139,9 @@ def test_rollback_brings_back_written_and_deleted_files_removes_new_ones_and_kee
     assert not (project / "new.txt").exists()
     assert (project / "build.log").read_text() == "agent log\n"  # ignored: never touched
     assert trace(project) == before
+    again = orch(root, "rollback", "1", "--yes")  # already done: nothing to restore, nothing refused
+    assert again.returncode == 0, again.stderr
+    assert "0 file(s)" in again.stderr
 
 
 def test_rollback_is_refused_naming_the_files_the_user_edited_since(project: Path) -> None:
