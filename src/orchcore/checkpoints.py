@@ -85,6 +85,7 @@ class RollbackPlan:
     paths: tuple[str, ...]
     conflicts: tuple[str, ...]
     tasks: tuple[str, ...]  # the tasks undone, in order
+    refs: tuple[str, ...] = ()  # ref names (and "HEAD") to set back
 
 
 def plan_rollback(checkpoints: Checkpoints, session_id: str, task_id: str | None) -> RollbackPlan:
@@ -100,6 +101,9 @@ def plan_rollback(checkpoints: Checkpoints, session_id: str, task_id: str | None
     later = [c for c in points if c.seq >= target.seq]
     ours: set[str] = set()
     theirs: set[str] = set()
+    refs_ours: set[str] = set()
+    refs_theirs: set[str] = set()
+    now_refs = checkpoints.refs()
     for older, newer in zip(later, [*later[1:], None], strict=True):
         inside = (
             newer is not None
@@ -109,19 +113,28 @@ def plan_rollback(checkpoints: Checkpoints, session_id: str, task_id: str | None
         )
         changed = {c.path for c in checkpoints.changes(older, newer)}
         (ours if inside else theirs).update(changed)
+        moved = _moved_refs(older.refs, now_refs if newer is None else newer.refs)
+        (refs_ours if inside else refs_theirs).update(moved)
     tasks = tuple(dict.fromkeys(c.task_id for c in later))
     # what is already as in the target (a rollback done before) needs nothing, and is no conflict
     differ = ours & {c.path for c in checkpoints.changes(target, None)}
-    return RollbackPlan(target, tuple(sorted(differ)), tuple(sorted(differ & theirs)), tasks)
+    refs = refs_ours & _moved_refs(target.refs, now_refs)
+    conflicts = sorted(differ & theirs) + sorted(f"ref {name}" for name in refs & refs_theirs)
+    return RollbackPlan(target, tuple(sorted(differ)), tuple(conflicts), tasks, tuple(sorted(refs)))
+
+
+def _moved_refs(before: Mapping[str, str], after: Mapping[str, str]) -> set[str]:
+    return {name for name in set(before) | set(after) if before.get(name) != after.get(name)}
 
 
 def roll_back(checkpoints: Checkpoints, plan: RollbackPlan) -> list[str]:
     """Carry out ``plan`` (refused with CheckpointError if it has conflicts); what was put back."""
     if plan.conflicts:
         raise CheckpointError(
-            "rollback refused: you changed these files since the task ended: "
+            "rollback refused: you changed these since the task ended: "
             + ", ".join(plan.conflicts)
             + "; commit or move your edits away first. Nothing was changed"
         )
     checkpoints.restore_files(plan.target, plan.paths)
-    return [*checkpoints.restore_refs(plan.target), *plan.paths]
+    restored = checkpoints.restore_refs(plan.target, plan.refs) if plan.refs else []
+    return [*restored, *plan.paths]

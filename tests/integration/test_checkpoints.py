@@ -65,8 +65,8 @@ def project(tmp_path: Path) -> Path:
     return repo
 
 
-def run_tasks(project: Path, *scripts: str) -> subprocess.CompletedProcess[str]:
-    """Write one shell script per task and `orch run` them; safety on (the default)."""
+def run_tasks(project: Path, *scripts: str, safety: bool = True) -> subprocess.CompletedProcess[str]:
+    """Write one shell script per task and `orch run` them; safety on (the default) or off."""
     root = project.parent
     for n, script in enumerate(scripts, start=1):
         (root / f"agent{n}.sh").write_text("#!/bin/sh\nset -e\ncat >/dev/null\n" + script)
@@ -75,6 +75,7 @@ def run_tasks(project: Path, *scripts: str) -> subprocess.CompletedProcess[str]:
     (root / "orch.yaml").write_text(
         f"agent:\n  command: [sh, {root / 'agent.sh'}]\n  timeout_s: 60\n"
         "paths:\n  workdir: project\n  state_dir: state\n"
+        f"safety:\n  enabled: {str(safety).lower()}\n"
     )
     return orch(root, "run", "tasks.md")
 
@@ -153,6 +154,25 @@ def test_rollback_is_refused_naming_the_files_the_user_edited_since(project: Pat
     assert "Nothing was changed" in refused.stderr
     assert (project / "tracked.txt").read_text() == "my later edit\n"
     assert (project / "new.txt").exists()
+
+
+def test_rollback_undoes_a_tasks_commit_but_refuses_when_the_user_moved_the_branch_since(
+    project: Path,
+) -> None:
+    second = git(project, "rev-parse", "HEAD").strip()
+    script = "echo agent > tracked.txt\ngit -c user.name=a -c user.email=a@b commit -q -am agent\n"
+    assert run_tasks(project, script, safety=False).returncode == 0
+    git(project, "commit", "-q", "--allow-empty", "-m", "mine, after the task")
+    mine = git(project, "rev-parse", "HEAD").strip()
+    refused = orch(project.parent, "rollback", "1", "--yes")
+    assert refused.returncode == 3
+    assert "ref refs/heads/main" in refused.stderr
+    assert git(project, "rev-parse", "HEAD").strip() == mine
+    git(project, "reset", "-q", "--soft", "HEAD~1")  # the user takes their commit back
+    done = orch(project.parent, "rollback", "1", "--yes")
+    assert done.returncode == 0, done.stderr
+    assert git(project, "rev-parse", "main").strip() == second
+    assert (project / "tracked.txt").read_text() == "two\n"
 
 
 def test_rollback_to_start_undoes_every_task_of_the_session(project: Path) -> None:

@@ -66,7 +66,10 @@ class FakeCheckpoints:
     def restore_files(self, source: Checkpoint, paths: Sequence[str]) -> None:
         return None
 
-    def restore_refs(self, source: Checkpoint) -> Sequence[str]:
+    def refs(self) -> Mapping[str, str]:
+        return {}
+
+    def restore_refs(self, source: Checkpoint, names: Sequence[str] | None = None) -> Sequence[str]:
         return []
 
 

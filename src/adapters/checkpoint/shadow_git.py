@@ -143,12 +143,16 @@ class ShadowGitCheckpoints:
                 target.unlink()
             _remove_empty_parents(target.parent, root)
 
-    def restore_refs(self, source: Checkpoint) -> list[str]:
+    def refs(self) -> dict[str, str]:
+        return self._user_refs()
+
+    def restore_refs(self, source: Checkpoint, names: Sequence[str] | None = None) -> list[str]:
         now = self._user_refs()
-        wanted = dict(source.refs)
+        chosen = set(now) | set(source.refs) if names is None else set(names)
+        wanted = {name: value for name, value in source.refs.items() if name in chosen}
         lines = []
         stdin = []
-        for name in sorted(set(now) | set(wanted)):
+        for name in sorted(chosen):
             if name == "HEAD" or now.get(name) == wanted.get(name):
                 continue
             if name in wanted:

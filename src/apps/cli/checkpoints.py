@@ -102,18 +102,18 @@ def rollback_command(
             if plan.conflicts:
                 fail(
                     WRONG_STATE,
-                    "rollback refused: you edited these files since the task ended: "
+                    "rollback refused: you changed these since the task ended: "
                     f"{', '.join(plan.conflicts)}; commit or move your edits away first. Nothing was changed",
                 )
             what = "the whole session" if to_start else f"task {task}"
             undone = ", ".join(plan.tasks)
             typer.echo(
-                f"Roll back {what} (undoes: {undone}): {len(plan.paths)} file(s) and the refs and HEAD "
+                f"Roll back {what} (undoes: {undone}): {len(plan.paths)} file(s) and {len(plan.refs)} ref(s) "
                 f"as before attempt {plan.target.attempt} of {plan.target.task_id}.",
                 err=True,
             )
-            for path in plan.paths:
-                typer.echo(f"  {path}", err=True)
+            for name in (*plan.refs, *plan.paths):
+                typer.echo(f"  {name}", err=True)
             if not yes:
                 try:
                     confirmed = typer.confirm("Proceed?", default=False, err=True)

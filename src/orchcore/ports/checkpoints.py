@@ -75,6 +75,11 @@ class Checkpoints(Protocol):
         """Put each of ``paths`` back as it was in ``source``; one absent there is removed."""
         ...
 
-    def restore_refs(self, source: Checkpoint) -> Sequence[str]:
-        """Set every ref and HEAD back to ``source.refs``; one line per ref put back."""
+    def refs(self) -> Mapping[str, str]:
+        """The user's refs and HEAD now, shaped as ``Checkpoint.refs``; empty outside a repository."""
+        ...
+
+    def restore_refs(self, source: Checkpoint, names: Sequence[str] | None = None) -> Sequence[str]:
+        """Set the refs ``names`` (None: every ref, and HEAD) back as in ``source.refs``; one line
+        per ref put back. A ref absent from ``source`` is deleted."""
         ...

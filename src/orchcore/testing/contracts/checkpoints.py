@@ -120,6 +120,21 @@ class CheckpointsContract:
         assert any("refs/heads/main" in line for line in lines)
         assert any(line.startswith("HEAD") for line in lines)
 
+    def test_restoring_named_refs_leaves_the_others_and_refs_reads_them(
+        self, make_checkpoints: CheckpointsFactory, repo: Path, git: GitRunner
+    ) -> None:
+        checkpoints = make_checkpoints(repo)
+        before = checkpoints.take("s", "a", 1, Moment.BEFORE)
+        old = git(repo, "rev-parse", "main").strip()
+        git(repo, "commit", "-q", "--allow-empty", "-m", "agent")
+        git(repo, "branch", "users-own")
+        moved = dict(checkpoints.refs())
+        assert moved["refs/heads/main"] != old
+        assert "refs/heads/users-own" in moved
+        checkpoints.restore_refs(before, ["refs/heads/main"])
+        assert git(repo, "rev-parse", "main").strip() == old
+        assert "users-own" in git(repo, "branch", "--list")
+
     def test_committed_gives_the_version_head_named_when_the_checkpoint_was_taken(
         self, make_checkpoints: CheckpointsFactory, repo: Path, git: GitRunner
     ) -> None:
