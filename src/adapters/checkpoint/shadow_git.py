@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -75,7 +76,10 @@ class ShadowGitCheckpoints:
         commit = self._shadow("commit-tree", tree, "-m", message).strip()
         prefix = f"refs/checkpoints/{_ref_part(session_id)}/"
         seq = len(self._shadow("for-each-ref", "--format=%(refname)", prefix).split()) + 1
-        self._shadow("update-ref", f"{prefix}{seq:06d}", commit)
+        while self._exec(self._shadow_argv("update-ref", f"{prefix}{seq:06d}", commit, "")).returncode:
+            seq += 1  # another orch took this number meanwhile: the ref is created only if new
+            if seq > 10**6:
+                raise CheckpointError(f"checkpoint: cannot name a checkpoint under {prefix} in {self.shadow}")
         return Checkpoint(commit, seq, session_id, task_id, attempt, moment, refs)
 
     def checkpoints(self, session_id: str) -> list[Checkpoint]:
@@ -98,7 +102,7 @@ class ShadowGitCheckpoints:
         return sorted(found, key=lambda c: c.seq)
 
     def changes(self, old: Checkpoint, new: Checkpoint | None) -> list[FileChange]:
-        after = f"{new.id}^{{tree}}" if new is not None else self._snapshot_tree()
+        after = f"{new.id}^{{tree}}" if new is not None else self._scratch_tree()
         out = self._shadow("diff-tree", "-r", "-z", "--no-renames", f"{old.id}^{{tree}}", after)
         fields = out.split("\0")
         found = []
@@ -113,7 +117,7 @@ class ShadowGitCheckpoints:
         return found
 
     def diff(self, old: Checkpoint, new: Checkpoint | None, *, stat: bool = False) -> str:
-        after = f"{new.id}^{{tree}}" if new is not None else self._snapshot_tree()
+        after = f"{new.id}^{{tree}}" if new is not None else self._scratch_tree()
         style = ["--stat"] if stat else ["-p", "--binary"]
         return self._shadow("diff-tree", "-r", "--no-renames", *style, f"{old.id}^{{tree}}", after)
 
@@ -182,11 +186,34 @@ class ShadowGitCheckpoints:
 
     # --- the shadow repository ------------------------------------------------------------------
 
-    def _snapshot_tree(self) -> str:
-        """Stage the whole workspace into the shadow index and write its tree."""
+    def _snapshot_tree(self, index: str | None = None) -> str:
+        """Stage the whole workspace into the shadow index (or ``index``) and write its tree.
+
+        Files that cannot be read are left as they were (``--ignore-errors``); any other
+        failure (another git holding the index lock) raises rather than give a stale tree.
+        """
         self._ensure()
-        self._shadow("add", "-A", "--ignore-errors", "--", ".", check=False)
-        return self._shadow("write-tree").strip() or _EMPTY_TREE
+        extra = {"GIT_INDEX_FILE": index} if index is not None else {}
+        done = self._exec(self._shadow_argv("add", "-A", "--ignore-errors", "--", "."), extra=extra)
+        if done.returncode != 0 and "error: open(" not in done.stderr:
+            raise CheckpointError(f"checkpoint: git add failed in {self.workdir}: {done.stderr.strip()}")
+        tree = self._exec(self._shadow_argv("write-tree"), extra=extra)
+        if tree.returncode != 0:
+            raise CheckpointError(f"checkpoint: git write-tree failed: {tree.stderr.strip()}")
+        return tree.stdout.strip() or _EMPTY_TREE
+
+    def _scratch_tree(self) -> str:
+        """The workspace's tree now, staged in a copy of the index: readers (``orch diff``) never
+        take the index lock a running engine's checkpoint needs."""
+        self._ensure()
+        index = Path(self.shadow) / "index"
+        scratch = Path(self.shadow) / f"index.scratch-{os.getpid()}-{id(self)}"
+        try:
+            if index.is_file():
+                shutil.copyfile(index, scratch)
+            return self._snapshot_tree(str(scratch))
+        finally:
+            scratch.unlink(missing_ok=True)
 
     def _ensure(self) -> None:
         if self._ready:
@@ -234,10 +261,14 @@ class ShadowGitCheckpoints:
         return found
 
     def _shadow(self, *args: str, check: bool = True, stdin: str | None = None) -> str:
+        return self._run(
+            self._shadow_argv(*args), env=self._env(), cwd=self.workdir, check=check, stdin=stdin
+        )
+
+    def _shadow_argv(self, *args: str) -> list[str]:
         excludes = Path(self.workdir) / ".git" / "info" / "exclude"
         extra = ["-c", f"core.excludesFile={excludes}"] if excludes.is_file() else []
-        argv = [self.git, f"--git-dir={self.shadow}", f"--work-tree={self.workdir}", *extra, *args]
-        return self._run(argv, env=self._env(), cwd=self.workdir, check=check, stdin=stdin)
+        return [self.git, f"--git-dir={self.shadow}", f"--work-tree={self.workdir}", *extra, *args]
 
     # --- the user's repository (read, and refs written back only by restore_refs) -------------
 
@@ -323,15 +354,21 @@ class ShadowGitCheckpoints:
         return done.stdout
 
     def _exec(
-        self, argv: list[str], *, env: Mapping[str, str], cwd: str | None, stdin: str | None = None
+        self,
+        argv: list[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        stdin: str | None = None,
+        extra: Mapping[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
         try:
             return subprocess.run(  # noqa: S603 - a fixed git command line, no shell
                 argv,
                 capture_output=True,
                 text=True,
-                env=dict(env),
-                cwd=cwd,
+                env={**(self._env() if env is None else env), **(extra or {})},
+                cwd=self.workdir if cwd is None else cwd,
                 input=stdin,
                 stdin=None if stdin is not None else subprocess.DEVNULL,
                 timeout=_TIMEOUT_S,
