@@ -265,3 +265,19 @@ def test_with_the_state_dir_inside_the_workspace_orch_state_is_never_in_a_checkp
     assert done.returncode == 0, done.stderr
     assert (project / "tracked.txt").read_text() == "two\n"
     assert (project / ".orch" / "state.db").is_file()
+
+
+def test_diff_and_rollback_say_what_is_wrong_and_change_nothing(project: Path) -> None:
+    assert run_tasks(project, AGENT_EDITS).returncode == 0
+    root = project.parent
+    unknown = orch(root, "diff", "nope")
+    assert unknown.returncode == 6
+    assert "no task 'nope'" in unknown.stderr
+    nothing = orch(root, "rollback", "--yes")
+    assert nothing.returncode == 2
+    assert "--to-start" in nothing.stderr
+    declined = orch(root, "rollback", "1", stdin="n\n")
+    assert declined.returncode == 3
+    assert "not confirmed" in declined.stderr
+    assert (project / "tracked.txt").read_text() == "agent\n"
+    assert (project / "new.txt").exists()
