@@ -58,3 +58,23 @@ def test_orch_diff_works_while_a_checkpoint_holds_the_index_and_a_stale_tree_is_
     lock.unlink()
     after = checkpoints.take("s", "t", 1, Moment.AFTER)
     assert [c.path for c in checkpoints.changes(before, after)] == ["a.txt"]
+
+
+def test_a_workspace_inside_a_repository_sees_its_excludes_and_committed_versions(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / "sub").mkdir(parents=True)
+    run_git(repo, "init", "-q", "-b", "main")
+    (repo / ".git" / "info" / "exclude").write_text("*.tmp\n")
+    (repo / "sub" / "f.txt").write_text("committed\n")
+    run_git(repo, "add", "sub/f.txt")
+    run_git(repo, "commit", "-q", "-m", "one")
+    (repo / "sub" / "f.txt").write_text("dirty\n")
+    (repo / "sub" / "scratch.tmp").write_text("excluded\n")
+    checkpoints = ShadowGitCheckpoints(
+        str(repo / "sub"), shadow_dir(str(tmp_path / "state"), str(repo / "sub"))
+    )
+    before = checkpoints.take("s", "t", 1, Moment.BEFORE)
+    blob = run_git(repo, "rev-parse", "HEAD:sub/f.txt").strip()
+    assert dict(checkpoints.committed(before, ["f.txt"])) == {"f.txt": blob}
+    (repo / "sub" / "scratch.tmp").write_text("changed\n")
+    assert list(checkpoints.changes(before, None)) == []

@@ -63,6 +63,7 @@ class ShadowGitCheckpoints:
     git: str = "git"
     path: str = "/usr/local/bin:/usr/bin:/bin"
     _ready: bool = attrs.field(default=False, init=False)
+    _excludes: list[str] | None = attrs.field(default=None, init=False)  # the user's info/exclude
 
     # --- the port ---------------------------------------------------------------------------
 
@@ -126,7 +127,8 @@ class ShadowGitCheckpoints:
         head = self._resolve_head(checkpoint.refs)
         if head is None or not paths:
             return found
-        out = self._user("ls-tree", "-r", "-z", "--full-tree", head, "--", *paths)
+        # paths relative to the workspace, also when it is a folder inside the repository
+        out = self._user("ls-tree", "-r", "-z", head, "--", *paths)
         for entry in (out or "").split("\0"):
             meta, _, path = entry.partition("\t")
             if path in found and len(meta.split()) == 3:
@@ -266,9 +268,13 @@ class ShadowGitCheckpoints:
         )
 
     def _shadow_argv(self, *args: str) -> list[str]:
-        excludes = Path(self.workdir) / ".git" / "info" / "exclude"
-        extra = ["-c", f"core.excludesFile={excludes}"] if excludes.is_file() else []
-        return [self.git, f"--git-dir={self.shadow}", f"--work-tree={self.workdir}", *extra, *args]
+        if self._excludes is None:
+            git_dir = self._user_git_dir()
+            excludes = Path(git_dir) / "info" / "exclude" if git_dir else None
+            self._excludes = (
+                ["-c", f"core.excludesFile={excludes}"] if excludes and excludes.is_file() else []
+            )
+        return [self.git, f"--git-dir={self.shadow}", f"--work-tree={self.workdir}", *self._excludes, *args]
 
     # --- the user's repository (read, and refs written back only by restore_refs) -------------
 
