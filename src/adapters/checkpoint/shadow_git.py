@@ -77,11 +77,13 @@ class ShadowGitCheckpoints:
         commit = self._shadow("commit-tree", tree, "-m", message).strip()
         prefix = f"refs/checkpoints/{_ref_part(session_id)}/"
         seq = len(self._shadow("for-each-ref", "--format=%(refname)", prefix).split()) + 1
-        while self._exec(self._shadow_argv("update-ref", f"{prefix}{seq:06d}", commit, "")).returncode:
-            seq += 1  # another orch took this number meanwhile: the ref is created only if new
-            if seq > 10**6:
-                raise CheckpointError(f"checkpoint: cannot name a checkpoint under {prefix} in {self.shadow}")
-        return Checkpoint(commit, seq, session_id, task_id, attempt, moment, refs)
+        error = ""
+        for _ in range(20):  # the ref is created only if new: another orch may take a number meanwhile
+            done = self._exec(self._shadow_argv("update-ref", f"{prefix}{seq:06d}", commit, ""))
+            if done.returncode == 0:
+                return Checkpoint(commit, seq, session_id, task_id, attempt, moment, refs)
+            error, seq = done.stderr.strip(), seq + 1
+        raise CheckpointError(f"checkpoint: cannot record a checkpoint in {self.shadow}: {error}")
 
     def checkpoints(self, session_id: str) -> list[Checkpoint]:
         found = []
