@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import wait_until
+
 pytestmark = pytest.mark.integration
 
 ORCH = str(Path(sys.executable).with_name("orch"))
@@ -281,3 +283,29 @@ def test_diff_and_rollback_say_what_is_wrong_and_change_nothing(project: Path) -
     assert "not confirmed" in declined.stderr
     assert (project / "tracked.txt").read_text() == "agent\n"
     assert (project / "new.txt").exists()
+
+
+def test_rollback_while_orch_runs_the_session_is_refused_and_changes_nothing(project: Path) -> None:
+    root = project.parent
+    script = "echo agent > tracked.txt\ntouch ../started\nwhile [ ! -e ../release ]; do sleep 0.05; done\n"
+    (root / "agent1.sh").write_text("#!/bin/sh\ncat >/dev/null\n" + script)
+    (root / "agent.sh").write_text('#!/bin/sh\nexec sh "$(dirname "$0")/agent$ORCH_TASK_ID.sh"\n')
+    (root / "tasks.md").write_text(tasks("one"))
+    (root / "orch.yaml").write_text(
+        f"agent:\n  command: [sh, {root / 'agent.sh'}]\n  timeout_s: 60\npaths:\n  workdir: project\n  state_dir: state\n"
+    )
+    running = subprocess.Popen(
+        [ORCH, "run", "tasks.md", "-c", str(root / "orch.yaml")],
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: (root / "started").exists(), "the agent to start")
+        refused = orch(root, "rollback", "1", "--yes")
+        assert refused.returncode == 5, refused.stderr
+        assert (project / "tracked.txt").read_text() == "agent\n"
+    finally:
+        (root / "release").touch()
+        running.wait(timeout=60)
+    assert running.returncode == 0
