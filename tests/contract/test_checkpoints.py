@@ -6,6 +6,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from adapters.checkpoint import ShadowGitCheckpoints, shadow_dir
 from orchcore.errors import CheckpointError
@@ -78,3 +80,54 @@ def test_a_workspace_inside_a_repository_sees_its_excludes_and_committed_version
     assert dict(checkpoints.committed(before, ["f.txt"])) == {"f.txt": blob}
     (repo / "sub" / "scratch.tmp").write_text("changed\n")
     assert list(checkpoints.changes(before, None)) == []
+
+
+NAMES = ("a.txt", "d/b.txt", "d/e/c.txt", "x.log")  # *.log is ignored
+
+
+def files_of(repo: Path) -> dict[str, str]:
+    return {
+        p.relative_to(repo).as_posix(): p.read_text()
+        for p in repo.rglob("*")
+        if p.is_file() and ".git" not in p.relative_to(repo).parts
+    }
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    before_ops=st.lists(st.tuples(st.sampled_from(NAMES), st.sampled_from(["", "1", "2", None])), max_size=6),
+    agent_ops=st.lists(st.tuples(st.sampled_from(NAMES), st.sampled_from(["", "3", "4", None])), max_size=6),
+)
+def test_restoring_what_changed_gives_back_the_checkpoint_and_leaves_ignored_files(
+    tmp_path_factory: pytest.TempPathFactory,
+    before_ops: list[tuple[str, str | None]],
+    agent_ops: list[tuple[str, str | None]],
+) -> None:
+    """Any edits, creations and deletions (None) an agent makes are undone exactly."""
+    root = tmp_path_factory.mktemp("prop")
+    repo = root / "repo"
+    repo.mkdir()
+    run_git(repo, "init", "-q", "-b", "main")
+    (repo / ".gitignore").write_text("*.log\n")
+    run_git(repo, "add", ".gitignore")
+    run_git(repo, "commit", "-q", "-m", "one")
+
+    def apply(ops: list[tuple[str, str | None]]) -> None:
+        for name, content in ops:
+            path = repo / name
+            if content is None:
+                path.unlink(missing_ok=True)
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(content)
+
+    apply(before_ops)
+    checkpoints = ShadowGitCheckpoints(str(repo), shadow_dir(str(root / "state"), str(repo)))
+    before = checkpoints.take("s", "t", 1, Moment.BEFORE)
+    kept = files_of(repo)
+    apply(agent_ops)
+    ignored = files_of(repo).get("x.log")
+    checkpoints.restore_files(before, [c.path for c in checkpoints.changes(before, None)])
+    now = files_of(repo)
+    assert now.get("x.log") == ignored
+    assert {k: v for k, v in now.items() if k != "x.log"} == {k: v for k, v in kept.items() if k != "x.log"}
