@@ -51,6 +51,7 @@ def test_orch_diff_works_while_a_checkpoint_holds_the_index_and_a_stale_tree_is_
     shadow = shadow_dir(str(tmp_path / "state"), str(repo))
     checkpoints = ShadowGitCheckpoints(str(repo), shadow)
     before = checkpoints.take("s", "t", 1, Moment.BEFORE)
+    assert Path(shadow).parent.stat().st_mode & 0o777 == 0o700  # copies of the user's files: theirs only
     (repo / "a.txt").write_text("two\n")
     lock = Path(shadow) / "index.lock"
     lock.write_text("")  # a checkpoint being taken by the engine right now

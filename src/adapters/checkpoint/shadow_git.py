@@ -224,7 +224,7 @@ class ShadowGitCheckpoints:
             return
         shadow = Path(self.shadow)
         if not (shadow / "HEAD").is_file():
-            shadow.parent.mkdir(parents=True, exist_ok=True)
+            shadow.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # copies of your files: yours only
             self._run([self.git, "init", "-q", "--bare", str(shadow)], env=self._env(), cwd=None)
             for key, value in (
                 ("core.bare", "false"),
