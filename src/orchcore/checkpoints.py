@@ -66,10 +66,14 @@ def _check_attempt(checkpoints: Checkpoints, before: Checkpoint, *, guard: bool)
     return AttemptCheck(violations, tuple(restored))
 
 
-def task_span(points: Sequence[Checkpoint], task_id: str) -> tuple[Checkpoint, Checkpoint | None]:
-    """The checkpoint before the task's first attempt, and the one after its latest (None: none yet)."""
+def task_span(
+    points: Sequence[Checkpoint], task_id: str, *, latest: bool = False
+) -> tuple[Checkpoint, Checkpoint | None]:
+    """The checkpoint before the task's first attempt (``latest``: its latest attempt), and the
+    one after its latest attempt (None: it has not ended)."""
     mine = [c for c in points if c.task_id == task_id]
-    first = next((c for c in mine if c.moment is Moment.BEFORE), None)
+    starts = [c for c in mine if c.moment is Moment.BEFORE]
+    first = (starts[-1] if latest else starts[0]) if starts else None
     if first is None:
         raise NotFound(f"task {task_id!r} has no checkpoint in this session (it never started)")
     last = mine[-1] if mine[-1].moment is Moment.AFTER else None

@@ -309,3 +309,16 @@ def test_rollback_while_orch_runs_the_session_is_refused_and_changes_nothing(pro
         (root / "release").touch()
         running.wait(timeout=60)
     assert running.returncode == 0
+
+
+def test_diff_latest_shows_only_the_last_attempt(project: Path) -> None:
+    script = 'if [ "$ORCH_ATTEMPT" = 1 ]; then echo first > a.txt; exit 1; fi\necho second > b.txt\n'
+    assert run_tasks(project, script).returncode == 1
+    root = project.parent
+    assert orch(root, "retry", "1").returncode == 0
+    resumed = orch(root, "resume")
+    assert resumed.returncode == 0, resumed.stderr
+    whole = {f["path"] for f in json.loads(orch(root, "diff", "1", "--json").stdout)["files"]}
+    latest = {f["path"] for f in json.loads(orch(root, "diff", "1", "--latest", "--json").stdout)["files"]}
+    assert whole == {"a.txt", "b.txt"}
+    assert latest == {"b.txt"}

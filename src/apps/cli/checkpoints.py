@@ -26,6 +26,9 @@ def diff_command(
     task: TaskArgument,
     session: SessionOpt = None,
     stat: Annotated[bool, typer.Option("--stat", help="Only a diffstat: files and lines changed.")] = False,
+    latest: Annotated[
+        bool, typer.Option("--latest", help="Only the latest attempt (default: from before the first).")
+    ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON (with the file list).")] = False,
     config: ConfigOpt = None,
 ) -> None:
@@ -41,7 +44,7 @@ def diff_command(
         if task not in rt.store.load(sid).plan.ids:
             fail(NOT_FOUND, f"no task {task!r} in session {sid}")
         checkpoints = rt.checkpoints()
-        before, after = task_span(checkpoints.checkpoints(sid), task)
+        before, after = task_span(checkpoints.checkpoints(sid), task, latest=latest)
         if json_out:
             changes = checkpoints.changes(before, after)
             status = {(True, False): "added", (False, True): "deleted"}
