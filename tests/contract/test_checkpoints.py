@@ -132,3 +132,15 @@ def test_restoring_what_changed_gives_back_the_checkpoint_and_leaves_ignored_fil
     now = files_of(repo)
     assert now.get("x.log") == ignored
     assert {k: v for k, v in now.items() if k != "x.log"} == {k: v for k, v in kept.items() if k != "x.log"}
+
+
+def test_an_empty_nested_repository_is_left_out_but_the_rest_is_kept(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / "inner").mkdir(parents=True)
+    run_git(repo, "init", "-q", "-b", "main")
+    run_git(repo / "inner", "init", "-q")  # no commit: git cannot record it
+    (repo / "a.txt").write_text("one\n")
+    checkpoints = ShadowGitCheckpoints(str(repo), shadow_dir(str(tmp_path / "state"), str(repo)))
+    before = checkpoints.take("s", "t", 1, Moment.BEFORE)
+    (repo / "a.txt").write_text("two\n")
+    assert [c.path for c in checkpoints.changes(before, None)] == ["a.txt"]

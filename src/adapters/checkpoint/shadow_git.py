@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -26,6 +27,7 @@ import attrs
 from orchcore.errors import CheckpointError
 from orchcore.ports.checkpoints import Checkpoint, FileChange, Moment
 
+logger = logging.getLogger(__name__)
 _TIMEOUT_S = 120.0
 _EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
@@ -121,7 +123,7 @@ class ShadowGitCheckpoints:
 
     def diff(self, old: Checkpoint, new: Checkpoint | None, *, stat: bool = False) -> str:
         after = f"{new.id}^{{tree}}" if new is not None else self._scratch_tree()
-        style = ["--stat"] if stat else ["-p", "--binary"]
+        style = ["--stat"] if stat else ["-p"]
         return self._shadow("diff-tree", "-r", "--no-renames", *style, f"{old.id}^{{tree}}", after)
 
     def committed(self, checkpoint: Checkpoint, paths: Sequence[str]) -> dict[str, str | None]:
@@ -199,8 +201,10 @@ class ShadowGitCheckpoints:
         self._ensure()
         extra = {"GIT_INDEX_FILE": index} if index is not None else {}
         done = self._exec(self._shadow_argv("add", "-A", "--ignore-errors", "--", "."), extra=extra)
-        if done.returncode != 0 and "error: open(" not in done.stderr:
+        if done.returncode not in (0, 1) or "fatal:" in done.stderr:
             raise CheckpointError(f"checkpoint: git add failed in {self.workdir}: {done.stderr.strip()}")
+        if done.returncode:  # some paths could not be added (unreadable, an empty nested repository)
+            logger.warning("checkpoint: some files were left out: %s", done.stderr.strip()[:500])
         tree = self._exec(self._shadow_argv("write-tree"), extra=extra)
         if tree.returncode != 0:
             raise CheckpointError(f"checkpoint: git write-tree failed: {tree.stderr.strip()}")
