@@ -25,6 +25,7 @@ from orchcore.engine import Engine, Watcher
 from orchcore.errors import AgentUnavailable, ConfigError, NotifyError
 from orchcore.notify import Routing
 from orchcore.ports.agent import Agent
+from orchcore.ports.checkpoints import Checkpoints
 from orchcore.ports.clock import Clock, Ids
 from orchcore.ports.logs import TaskLogs
 from orchcore.ports.store import Store
@@ -106,11 +107,21 @@ class Runtime:
             questions=FileQuestions(workdir),
             safety=safety,
             workspace=GitWorkspace(workdir, str(s.state_dir / "guards")) if safety.enabled else None,
+            checkpoints=self.checkpoints(),
             agent_path=agent_environment(s).get("PATH", ""),
             timeout_s=s.agent.timeout_s,
             watch=watch,
             routing=self.routing,
         )
+
+    def checkpoints(self) -> Checkpoints:
+        """The workspace's checkpoints: a shadow git directory under the state dir."""
+        from adapters.checkpoint import ShadowGitCheckpoints, shadow_dir
+
+        s = self.settings
+        workdir = str(s.path(s.paths.workdir))
+        path = agent_environment(s).get("PATH") or "/usr/local/bin:/usr/bin:/bin"
+        return ShadowGitCheckpoints(workdir, shadow_dir(str(s.state_dir), workdir), path=path)
 
     def close(self) -> None:
         try:

@@ -15,6 +15,7 @@ from decimal import Decimal
 import attrs
 
 from orchcore.budget import BudgetPolicy, BudgetStatus, RunningCost, Usage, status, total, usd
+from orchcore.checkpoints import AttemptCheck, check_attempt
 from orchcore.decide import (
     Action,
     AwaitAnswer,
@@ -39,6 +40,7 @@ from orchcore.graph import TaskGraph
 from orchcore.notify import Routing, with_outbox
 from orchcore.policy import ApprovalPolicy, RetryPolicy
 from orchcore.ports.agent import Agent, AgentEvent, AgentRequest, AgentResult
+from orchcore.ports.checkpoints import Checkpoint, Checkpoints, Moment
 from orchcore.ports.clock import Clock, Ids
 from orchcore.ports.logs import TaskLogs
 from orchcore.ports.questions import QuestionBox
@@ -82,6 +84,7 @@ class Engine:
     questions: QuestionBox | None = None
     safety: SafetyPolicy | None = None
     workspace: Workspace | None = None
+    checkpoints: Checkpoints | None = None  # a snapshot before every attempt, compared after it
     agent_path: str = ""  # the PATH agents get: the guards put their shims in front of it
     workdir: str = "."
     timeout_s: float = 1800.0
@@ -224,7 +227,10 @@ class Engine:
             guarded,
         )
         sink.record(tuple(stale), attempt=max(action.attempt - 1, 1))
+        checkpoint: Checkpoint | None = None
         try:
+            if self.checkpoints is not None:  # no agent starts without its checkpoint
+                checkpoint = self.checkpoints.take(session_id, task.id, action.attempt, Moment.BEFORE)
             result = self.agent.run(request, sink)
         except OrchError as exc:
             result = AgentResult(Outcome.ERROR, reason=str(exc))
@@ -246,19 +252,35 @@ class Engine:
                 violation(SafetyLayer.REFS, line, "git ref changed")
                 for line in ref_changes(refs_before, guarded.refs())
             ]
+        checked = (
+            check_attempt(self.checkpoints, checkpoint, guard=guarded is not None)
+            if self.checkpoints is not None and checkpoint is not None
+            else AttemptCheck()
+        )
+        violations += [violation(SafetyLayer.CHECKPOINT, "", text) for text in checked.violations]
+        restored = (
+            f" (restored from the checkpoint: {', '.join(checked.restored)})" if checked.restored else ""
+        )
         safety_events: tuple[Event, ...] = ()
         if violations:
             # whatever the agent says, a forbidden attempt fails the task: a human must look
             result = attrs.evolve(
                 result,
                 outcome=Outcome.FAILED,
-                reason=f"safety violation: {violations[0].failure}",
+                reason=f"safety violation: {violations[0].failure}{restored}",
                 retryable=False,
                 retry_at=None,
                 final_text="",
             )
             safety_events = tuple(
-                Event(EventKind.SAFETY, self.clock.now(), task.id, action.attempt, v.as_data())
+                Event(
+                    EventKind.SAFETY,
+                    self.clock.now(),
+                    task.id,
+                    action.attempt,
+                    attrs.evolve(v, reason=v.reason + restored).as_data()
+                    | {"restored": list(checked.restored)},
+                )
                 for v in violations
             )
         question = None

@@ -84,3 +84,7 @@ class NotifyError(OrchError):
 
 class ConfigError(OrchError):
     """The configuration is invalid."""
+
+
+class CheckpointError(OrchError):
+    """A workspace checkpoint could not be taken, compared or restored, or a rollback is refused."""

@@ -13,7 +13,17 @@ import orchcore.ports
 from orchcore.testing.contracts import ALL_CONTRACTS
 
 ROOT = Path(__file__).resolve().parents[2]
-ROLE_SUFFIXES = ("Store", "Agent", "Notifier", "Logs", "Workspace", "Questions", "Clock", "Ids")
+ROLE_SUFFIXES = (
+    "Store",
+    "Agent",
+    "Notifier",
+    "Logs",
+    "Workspace",
+    "Questions",
+    "Clock",
+    "Ids",
+    "Checkpoints",
+)
 
 
 def port_names() -> set[str]:

@@ -7,14 +7,19 @@ import sys
 
 import httpx
 
+from adapters.checkpoint import ShadowGitCheckpoints
 from adapters.console.notifier import ConsoleNotifier
 from adapters.guards.workspace import GitWorkspace
 from adapters.memory.store import InMemoryStore
 from adapters.n8n.notifier import N8nNotifier
 from adapters.sqlite import SqliteStore
 from adapters.telegram import TelegramNotifier
-from orchcore.ports import Store, Workspace
+from orchcore.ports import Checkpoints, Store, Workspace
 from orchcore.ports.notifier import Notifier
+
+
+def _shadow_git_checkpoints(workdir: str, shadow: str) -> None:
+    _: Checkpoints = ShadowGitCheckpoints(workdir, shadow)
 
 
 def _in_memory_store() -> None:

@@ -491,6 +491,11 @@ from apps.cli.telegram import telegram_command  # noqa: E402 - imports only type
 
 app.command(name="telegram")(telegram_command)
 
+from apps.cli.checkpoints import diff_command, rollback_command  # noqa: E402 - imports only typer
+
+app.command(name="diff")(diff_command)
+app.command(name="rollback")(rollback_command)
+
 
 def main() -> None:
     """Console-script entry point."""

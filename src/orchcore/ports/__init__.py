@@ -7,6 +7,7 @@ contract suite per port that any adapter (ours or a user's) can run.
 from __future__ import annotations
 
 from orchcore.ports.agent import Agent, AgentEvent, AgentRequest, AgentResult, EventSink
+from orchcore.ports.checkpoints import Checkpoint, Checkpoints, FileChange, Moment
 from orchcore.ports.clock import Clock, Ids
 from orchcore.ports.logs import TaskLogs
 from orchcore.ports.notifier import Notification, NotificationKind, Notifier
@@ -19,9 +20,13 @@ __all__ = [
     "AgentEvent",
     "AgentRequest",
     "AgentResult",
+    "Checkpoint",
+    "Checkpoints",
     "Clock",
     "EventSink",
+    "FileChange",
     "Ids",
+    "Moment",
     "Notification",
     "NotificationKind",
     "Notifier",

@@ -33,6 +33,9 @@ class SafetyLayer(enum.StrEnum):
     SANDBOX = "sandbox"  # the OS sandbox refused a write (read-only file system)
     STREAM_GUARD = "stream-guard"  # orch saw a forbidden tool call in the agent's stream and stopped it
     REFS = "refs"  # a git ref or HEAD moved during the task
+    CHECKPOINT = (
+        "checkpoint"  # the comparison with the attempt's checkpoint found the user's edits thrown away
+    )
 
 
 REFUSING_LAYERS = frozenset(
@@ -82,13 +85,16 @@ class SafetyEvent:
     command: str = attrs.field(default="", converter=_clip)
     reason: str = attrs.field(default="", converter=_clip)
     refused: bool = True
+    restored: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    """What orch put back from the attempt's checkpoint after this violation."""
 
     @property
     def text(self) -> str:
         """One line for people: ``refused by hook: Bash git commit -m x (forbidden (git-commit))``."""
         verb = "refused by" if self.refused else "violation caught by"
         what = self.command or "an operation"
-        return f"{verb} {self.layer.value}: {what}" + (f" ({self.reason})" if self.reason else "")
+        line = f"{verb} {self.layer.value}: {what}" + (f" ({self.reason})" if self.reason else "")
+        return line + (f"; restored from the checkpoint: {', '.join(self.restored)}" if self.restored else "")
 
     @property
     def failure(self) -> str:
@@ -103,7 +109,7 @@ class SafetyEvent:
             "reason": self.reason,
             "refused": self.refused,
             "text": self.text,
-        }
+        } | ({"restored": list(self.restored)} if self.restored else {})
 
 
 def refusal(layer: SafetyLayer | str, command: str = "", reason: str = "") -> SafetyEvent:
@@ -130,6 +136,7 @@ def safety_events_in(event: Event) -> tuple[SafetyEvent, ...]:
     """
     data = event.data
     layer = _str(data, "layer")
+    restored = data.get("restored")
     if layer in {m.value for m in SafetyLayer}:
         return (
             SafetyEvent(
@@ -137,6 +144,7 @@ def safety_events_in(event: Event) -> tuple[SafetyEvent, ...]:
                 _str(data, "command"),
                 _str(data, "reason"),
                 refused=data.get("refused") is not False,
+                restored=tuple(str(r) for r in restored) if isinstance(restored, list) else (),
             ),
         )
     lines = data.get("violations")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from orchcore.testing.contracts.agent import AgentContract, AgentFactory
+from orchcore.testing.contracts.checkpoints import CheckpointsContract, CheckpointsFactory, GitRunner
 from orchcore.testing.contracts.clock import ClockContract, IdsContract
 from orchcore.testing.contracts.logs import LogsFactory, TaskLogsContract
 from orchcore.testing.contracts.notifier import NotifierContract, NotifierFactory, NotifierRig
@@ -13,6 +14,7 @@ from orchcore.testing.contracts.workspace import WorkspaceContract, WorkspaceFac
 
 ALL_CONTRACTS: tuple[type, ...] = (
     AgentContract,
+    CheckpointsContract,
     ClockContract,
     IdsContract,
     NotifierContract,
@@ -26,7 +28,10 @@ __all__ = [
     "ALL_CONTRACTS",
     "AgentContract",
     "AgentFactory",
+    "CheckpointsContract",
+    "CheckpointsFactory",
     "ClockContract",
+    "GitRunner",
     "IdsContract",
     "LogsFactory",
     "NotifierContract",
