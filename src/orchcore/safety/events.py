@@ -73,6 +73,10 @@ def _clip(text: str) -> str:
     return flat if len(flat) <= _TEXT_LIMIT else flat[: _TEXT_LIMIT - 1] + "…"
 
 
+def _strings(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(values)
+
+
 @attrs.frozen
 class SafetyEvent:
     """One refusal or violation: the ``layer`` that acted, the ``command`` (or tool call) and why.
@@ -85,7 +89,7 @@ class SafetyEvent:
     command: str = attrs.field(default="", converter=_clip)
     reason: str = attrs.field(default="", converter=_clip)
     refused: bool = True
-    restored: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    restored: tuple[str, ...] = attrs.field(default=(), converter=_strings)
     """What orch put back from the attempt's checkpoint after this violation."""
 
     @property
