@@ -12,10 +12,30 @@ from __future__ import annotations
 import enum
 import posixpath
 from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 
 import attrs
 
-from orchcore.records import JsonObject
+from orchcore.records import AttemptProcess, Event, EventKind, JsonObject, Mutation, Snapshot
+from orchcore.state import TaskState
+
+__all__ = [
+    "HOME_SECRETS",
+    "NO_REAPER",
+    "AttemptProcess",
+    "Network",
+    "ProcessReaper",
+    "SandboxMode",
+    "SandboxPolicy",
+    "SandboxStatus",
+    "agent_sandbox",
+    "left_running",
+    "process_data",
+    "process_from_data",
+    "record_process",
+    "sandbox_event",
+    "under",
+]
 
 
 class SandboxMode(enum.StrEnum):
@@ -130,22 +150,7 @@ class SandboxStatus:
         return f"sandbox: {'on' if self.active else 'off'}" + (f" ({self.reason})" if self.reason else "")
 
 
-@attrs.frozen
-class AttemptProcess:
-    """What identifies the processes of one attempt after orch itself died.
-
-    ``group`` is the process group (and session) the agent was started in,
-    ``leader_start`` the leader's start time in clock ticks since boot (so a reused
-    pid is never taken for it), ``marker`` a value every descendant inherits in its
-    environment (it finds those that left the group).
-    """
-
-    group: int
-    leader_start: int
-    marker: str
-
-
-ProcessReaper = Callable[[AttemptProcess], None]
+ProcessReaper = Callable[[AttemptProcess], object]
 """Kills what is left of an attempt and returns once none of it runs."""
 
 
@@ -167,3 +172,30 @@ def process_from_data(data: Mapping[str, object]) -> AttemptProcess | None:
     if isinstance(group, int) and isinstance(start, int) and isinstance(marker, str) and group > 0:
         return AttemptProcess(group=group, leader_start=start, marker=marker)
     return None
+
+
+def left_running(snap: Snapshot) -> list[AttemptProcess]:
+    """The recorded processes of attempts still stored as running: what a crash may have left."""
+    return [
+        run.attempts[-1].process
+        for run in snap.runs.values()
+        if run.state is TaskState.RUNNING and run.attempts and run.attempts[-1].process is not None
+    ]
+
+
+def record_process(snap: Snapshot, task_id: str, attempt: int, process: AttemptProcess) -> Mutation:
+    """Store what identifies the processes of ``task_id``'s running ``attempt`` (nothing if it is not)."""
+    run = snap.run(task_id)
+    if run.state is not TaskState.RUNNING or run.attempt != attempt:
+        return Mutation()
+    last = attrs.evolve(run.attempts[-1], process=process)
+    return Mutation(runs=(attrs.evolve(run, attempts=(*run.attempts[:-1], last)),))
+
+
+def sandbox_event(status: SandboxStatus, now: datetime) -> Event:
+    """The session event that says whether agents run in the sandbox (what status and report show)."""
+    return Event(
+        EventKind.SANDBOX,
+        now,
+        data={"active": status.active, "reason": status.reason, "text": status.describe()},
+    )
