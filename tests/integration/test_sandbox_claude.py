@@ -321,3 +321,17 @@ def test_a_harmless_task_edits_a_file_and_runs_its_tests_inside_the_sandbox(
     answers = sink.tool_results()
     assert [a.data["is_error"] for a in answers] == [False, False, False], [a.text for a in answers]
     assert "1 passed" in answers[2].text
+
+
+def test_without_a_config_dir_the_cli_keeps_its_state_under_home(api: FakeAnthropicAPI, world: World) -> None:
+    agent = ClaudeCodeAgent(
+        executable=str(CLAUDE), base_env=world.env, base_url=api.base_url, api_key="sk-test"
+    )
+    api.play(tool_turn("Bash", {"command": "echo hello > greeting.txt"}), text_turn("done"))
+    sink = Sink()
+
+    result = agent.run(request(world), sink)
+
+    assert result.outcome is Outcome.SUCCEEDED, result
+    assert (world.project / "greeting.txt").read_text() == "hello\n"
+    assert (world.home / ".claude").is_dir()
