@@ -34,6 +34,7 @@ __all__ = [
     "process_from_data",
     "record_process",
     "sandbox_event",
+    "sandbox_line",
     "under",
 ]
 
@@ -199,3 +200,9 @@ def sandbox_event(status: SandboxStatus, now: datetime) -> Event:
         now,
         data={"active": status.active, "reason": status.reason, "text": status.describe()},
     )
+
+
+def sandbox_line(events: Iterable[Event]) -> str | None:
+    """What the latest run said about the sandbox (``sandbox: off (why)``), for status and report."""
+    said = [e for e in events if e.kind is EventKind.SANDBOX]
+    return str(said[-1].data.get("text", "")) or None if said else None

@@ -194,9 +194,10 @@ def stopped_beating(workdir: Path, quiet_s: float = 0.5) -> bool:
     return len(beats(workdir)) == first
 
 
-def assert_resume_never_overlaps(workdir: Path, marker: str) -> None:
+def assert_resume_never_overlaps(workdir: Path, marker: str, sandbox_line: str) -> None:
     resumed = orch(workdir, "resume")
     assert resumed.returncode == 0, resumed.stderr
+    assert sandbox_line in resumed.stdout  # said at start, whatever the mode
     status = json.loads(orch(workdir, "status", "--json").stdout)
     assert [(t["state"], t["attempts"]) for t in status["tasks"]] == [("completed", 2)]
     began = float((workdir / "attempt2-started").read_text())
@@ -223,7 +224,7 @@ def test_with_the_sandbox_a_kill_9_takes_the_agents_grandchild_with_it(tmp_path:
     # the PID namespace dies with bwrap, bwrap with orch: nobody has to clean up
     wait_for(lambda: not marked(marker), "the attempt's processes to die with orch", timeout=10)
     assert stopped_beating(tmp_path)
-    assert_resume_never_overlaps(tmp_path, marker)
+    assert_resume_never_overlaps(tmp_path, marker, "sandbox: on (bubblewrap, network open)")
 
 
 def test_without_the_sandbox_resume_kills_the_orphaned_grandchild_before_the_next_attempt(
@@ -241,5 +242,5 @@ def test_without_the_sandbox_resume_kills_the_orphaned_grandchild_before_the_nex
     stored = json.loads(orch(tmp_path, "status", "--json").stdout)
     assert [t["state"] for t in stored["tasks"]] == ["running"]
 
-    assert_resume_never_overlaps(tmp_path, marker)
+    assert_resume_never_overlaps(tmp_path, marker, "sandbox: off (turned off in the config)")
     assert not pid_alive(orphan)

@@ -10,7 +10,7 @@ from orchcore.decide import begin
 from orchcore.engine import Engine
 from orchcore.ports.agent import AgentEvent, AgentRequest, AgentResult, EventSink
 from orchcore.records import AttemptProcess, EventKind, Outcome
-from orchcore.sandbox import SandboxPolicy, SandboxStatus, process_data, record_process
+from orchcore.sandbox import SandboxPolicy, SandboxStatus, process_data, record_process, sandbox_line
 from orchcore.service import create_session, send_command
 from orchcore.state import Command, TaskState
 from orchcore.tasks import Plan, Task
@@ -101,3 +101,13 @@ def test_the_sandbox_status_is_a_session_event_of_the_run() -> None:
     (event,) = [e for e in world.store.events(world.session_id) if e.kind is EventKind.SANDBOX]
     assert event.data["text"] == "sandbox: off (bubblewrap (bwrap) is not installed)"
     assert event.data["active"] is False
+
+
+def test_status_and_report_read_the_latest_runs_sandbox_line() -> None:
+    world = World()
+    world.engine(SandboxStatus(True, "bubblewrap, network open")).run(world.session_id)
+    assert sandbox_line(world.store.events(world.session_id)) == "sandbox: on (bubblewrap, network open)"
+
+    world.engine(SandboxStatus(False, "turned off in the config")).run(world.session_id)
+    assert sandbox_line(world.store.events(world.session_id)) == "sandbox: off (turned off in the config)"
+    assert sandbox_line([]) is None
