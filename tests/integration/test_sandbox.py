@@ -175,3 +175,27 @@ def test_an_agent_that_is_not_there_is_unavailable_before_anything_runs(root: Pa
     )
     with pytest.raises(AgentUnavailable, match="no-such-agent-program"):
         agent.run(request, lambda _: None)
+
+
+def test_an_agent_started_from_a_worker_thread_beside_other_threads_runs_in_the_sandbox(root: Path) -> None:
+    # orch runs agents beside the notification sender and uvicorn: no preexec_fn may be needed
+    busy = threading.Event()
+    spinner = threading.Thread(target=busy.wait, daemon=True)
+    spinner.start()
+    outcome: list[AgentResult] = []
+    outside = root / "outside.txt"  # beside the workspace, not in it
+    script = f"import sys\nsys.stdin.read()\nopen({str(outside)!r}, 'a')\n"
+    worker = threading.Thread(target=lambda: outcome.append(run(root, script, policy(root))[0]))
+    worker.start()
+    worker.join(timeout=30)
+    busy.set()
+    (result,) = outcome
+    assert result.outcome is Outcome.FAILED
+    assert "Read-only file system" in result.reason
+    assert not outside.exists()
+
+
+def test_no_module_starts_a_process_with_preexec_fn() -> None:
+    src = Path(__file__).resolve().parents[2] / "src"
+    users = [str(p.relative_to(src)) for p in src.rglob("*.py") if "preexec_fn=" in p.read_text()]
+    assert users == []
