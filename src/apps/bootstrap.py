@@ -140,7 +140,7 @@ def agent_sandbox_for(
 
     mode = settings.sandbox.mode
     if mode is SandboxMode.OFF:
-        return None, SandboxStatus(False, "turned off in the config")
+        return None, SandboxStatus(False, "turned off in the config", wanted=False)
     found, why = probe_bwrap()
     if found is None:
         if mode is SandboxMode.ON:

@@ -145,6 +145,7 @@ class SandboxStatus:
 
     active: bool
     reason: str = ""
+    wanted: bool = True  # False when the user turned it off: no warning then
 
     def describe(self) -> str:
         """``sandbox: on (bubblewrap)`` or ``sandbox: off (why)``."""
@@ -198,7 +199,12 @@ def sandbox_event(status: SandboxStatus, now: datetime) -> Event:
     return Event(
         EventKind.SANDBOX,
         now,
-        data={"active": status.active, "reason": status.reason, "text": status.describe()},
+        data={
+            "active": status.active,
+            "wanted": status.wanted,
+            "reason": status.reason,
+            "text": status.describe(),
+        },
     )
 
 

@@ -59,6 +59,7 @@ def test_off_is_an_explicit_choice_and_says_so(tmp_path: Path) -> None:
     policy, status = agent_sandbox_for(settings_from(tmp_path, "sandbox: off\n"))
     assert policy is None
     assert status.describe() == "sandbox: off (turned off in the config)"
+    assert status.wanted is False  # an explicit choice: no warning
 
 
 def test_where_bwrap_is_missing_auto_falls_back_loudly_and_on_refuses(
@@ -73,6 +74,7 @@ def test_where_bwrap_is_missing_auto_falls_back_loudly_and_on_refuses(
         status.describe() == "sandbox: off (bubblewrap (bwrap) is not installed: apt-get install bubblewrap)"
     )
     assert "WITHOUT the OS sandbox" in caplog.text
+    assert status.wanted is True
     with pytest.raises(AgentUnavailable, match="sandbox: on, but bubblewrap"):
         agent_sandbox_for(settings_from(tmp_path, "sandbox: on\n"))
 
@@ -104,3 +106,28 @@ def test_a_relative_hidden_path_without_a_home_is_a_config_error(tmp_path: Path)
     s = settings_from(tmp_path, "sandbox:\n  hide: [.config/tool]\n")
     with pytest.raises(ConfigError, match="sandbox: sandbox paths must be absolute"):
         agent_sandbox_for(s, {"PATH": "/usr/bin:/bin"})
+
+
+def test_orch_run_warns_when_the_sandbox_was_wanted_but_cannot_run(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / "tasks.md").write_text("# Tasks - 2026-12-01\n\n## Task 1: One\n**Claude Instruction:**\nx\n")
+    (tmp_path / "orch.yaml").write_text('agent:\n  command: ["true"]\n')
+    orch = str(Path(sys.executable).with_name("orch"))
+    # a PATH with the agent and git but no bwrap: a machine where the sandbox cannot run
+    (tmp_path / "bin").mkdir()
+    for program in ("true", "git", "sh"):
+        (tmp_path / "bin" / program).symlink_to(shutil.which(program) or f"/bin/{program}")
+    env = {"PATH": str(tmp_path / "bin"), "HOME": str(tmp_path)}
+    done = subprocess.run(
+        [orch, "run", "tasks.md"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "WARNING: sandbox: off (bubblewrap (bwrap) is not installed" in done.stdout

@@ -137,7 +137,7 @@ class Progress:
         elif event.kind is EventKind.QUESTION:
             self.line(f"{when} task {event.task_id} asks: {data.get('text', '')}")
         elif event.kind is EventKind.SANDBOX:
-            loud = "" if data.get("active") or "config" in str(data.get("reason")) else "WARNING: "
+            loud = "WARNING: " if data.get("wanted") and not data.get("active") else ""
             self.line(f"{when} {loud}{data.get('text', '')}")
         elif event.kind is EventKind.BUDGET:
             word = "budget warning" if data.get("level") == "warn" else "budget reached"
