@@ -199,3 +199,41 @@ def test_no_module_starts_a_process_with_preexec_fn() -> None:
     src = Path(__file__).resolve().parents[2] / "src"
     users = [str(p.relative_to(src)) for p in src.rglob("*.py") if "preexec_fn=" in p.read_text()]
     assert users == []
+
+
+def test_a_hidden_path_that_is_a_symlink_hides_its_target_too(root: Path) -> None:
+    keys = root / "keys"
+    keys.mkdir()
+    (keys / "id_ed25519").write_text("KEY-MATERIAL")
+    home = root / "home"
+    home.mkdir()
+    (home / ".ssh").symlink_to(keys)
+    boxed = agent_sandbox(workdir=str(root / "work"), home=str(home), orch_paths=[str(root / "state")])
+    script = f"""
+import sys
+sys.stdin.read()
+for path in ({str(home / ".ssh" / "id_ed25519")!r}, {str(keys / "id_ed25519")!r}):
+    try:
+        print(open(path).read())
+    except OSError as exc:
+        print(type(exc).__name__)
+"""
+    result, _ = run(root, script, boxed)
+    assert result.outcome is Outcome.SUCCEEDED, result
+    assert "KEY-MATERIAL" not in result.output_tail
+    assert result.output_tail.splitlines() == ["FileNotFoundError", "FileNotFoundError"]
+
+
+def test_a_workspace_reached_through_a_symlink_is_writable(root: Path) -> None:
+    link = root / "link-to-work"
+    link.symlink_to(root / "work")
+    boxed = agent_sandbox(workdir=str(link), home=None, orch_paths=[str(root / "state")])
+    (root / "work" / "agent.py").write_text(
+        "import sys\nsys.stdin.read()\nopen('made.txt', 'w').write('ok')\n"
+    )
+    request = AgentRequest("s", "t", 1, "p", str(link), str(root / "state" / "t.log"), 30.0, sandbox=boxed)
+
+    result = CommandAgent([sys.executable, "agent.py"], base_env=ENV).run(request, lambda _: None)
+
+    assert result.outcome is Outcome.SUCCEEDED, result
+    assert (root / "work" / "made.txt").read_text() == "ok"

@@ -168,3 +168,17 @@ def test_every_existing_hidden_path_ends_covered_unless_shown_again(
         assert last[0] == "--tmpfs" or last[1] == "/dev/null" or last[1] in policy.readable, (path, last)
         if last[0] == "--tmpfs":
             assert ("--remount-ro", last[1]) in ops
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@given(st.dictionaries(st.sampled_from(["group", "leader_start", "marker", "x"]), json_values))
+def test_reading_a_process_report_never_crashes_and_only_accepts_a_real_one(data: dict[str, object]) -> None:
+    process = process_from_data(data)
+    if process is not None:
+        assert process_data(process) == {k: data[k] for k in ("group", "leader_start", "marker")}

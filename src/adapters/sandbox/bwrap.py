@@ -85,22 +85,17 @@ def bwrap_argv(
 
 
 def _resolved(paths: Sequence[str]) -> tuple[str, ...]:
-    """Each path and, where a symlink leads elsewhere, its target too: hiding a link hides nothing."""
-    out: list[str] = []
-    for path in paths:
-        out.append(path)
-        real = os.path.realpath(path)
-        if real != path:
-            out.append(real)
-    return tuple(out)
+    """Each path with its symlinks resolved: hiding a link would hide nothing (and bwrap
+    cannot mount over one), hiding its target hides what it leads to."""
+    return tuple(os.path.realpath(path) for path in paths)
 
 
 def sandboxed(policy: SandboxPolicy, command: Sequence[str], *, cwd: str, bwrap: str = "bwrap") -> list[str]:
-    """``bwrap_argv`` against this machine's file system, with hidden symlinks' targets hidden too."""
+    """``bwrap_argv`` against this machine's file system, symlinks resolved (bwrap mounts on real paths)."""
     real = SandboxPolicy(
-        writable=policy.writable,
+        writable=_resolved(policy.writable),
         hidden=_resolved(policy.hidden),
-        readable=policy.readable,
+        readable=_resolved(policy.readable),
         network=policy.network,
         private_tmp=policy.private_tmp,
     )
