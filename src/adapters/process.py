@@ -1,20 +1,26 @@
-"""Run a child process in its own process group, stream its output line by line,
-and kill the whole group on timeout, silence, or request.
+"""Run an agent's process where it cannot outlive its attempt, stream its output line by
+line, and kill all of it on timeout, silence, or request.
 
 Shared by every adapter that drives a local CLI (command agent, Claude Code, ...).
+With a sandbox policy the process starts under bubblewrap (a PID namespace that
+dies with bwrap, and bwrap with orch); without one through ``setpriv --pdeathsig
+KILL``. Either way in a session and process group of its own, with a marker in
+its environment that every descendant inherits. No ``preexec_fn``: orch runs
+threads (the notification sender, uvicorn) beside the engine, where forking
+Python code is unsafe. Output is read with ``selectors`` in the calling thread.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
-import queue
+import selectors
+import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -22,13 +28,20 @@ from typing import IO
 
 import attrs
 
+from adapters.sandbox.bwrap import sandboxed
 from orchcore.errors import AgentUnavailable
+from orchcore.sandbox import AttemptProcess, SandboxPolicy
 
 LineHandler = Callable[[str], str | None]
 TickHandler = Callable[[], str | None]
+StartHandler = Callable[[AttemptProcess], None]
 TAIL_LINES = 40
+RUN_MARKER = "ORCHCORE_AGENT_RUN"
+"""Set to a fresh id in every run's environment, to find what the run left behind."""
 _KILL_GRACE_S = 2.0
-_PR_SET_PDEATHSIG = 1
+_SWEEP_ROUNDS = 3
+_READ_SIZE = 65536
+_WRITE_SIZE = 16384
 
 
 @attrs.frozen
@@ -44,55 +57,104 @@ class ProcessResult:
     stderr_tail: tuple[str, ...] = ()
 
 
-def _pump(stream: IO[str], tag: str, sink: queue.Queue[tuple[str, str | None]]) -> None:
+def _stat_fields(pid: int, proc_root: Path) -> list[str] | None:
+    """``/proc/PID/stat`` from field 3 (state) on; None if the process is gone."""
     try:
-        for line in stream:
-            sink.put((tag, line.rstrip("\n")))
-    except ValueError:  # stream closed under us while killing
-        pass
-    finally:
-        sink.put((tag, None))
+        stat = (proc_root / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    return stat.rpartition(")")[2].split()
 
 
-def _feed(stream: IO[str], text: str) -> None:
+def start_ticks(pid: int, proc_root: Path = Path("/proc")) -> int:
+    """When ``pid`` started, in clock ticks since boot (0 if unknown): a pid's identity."""
+    fields = _stat_fields(pid, proc_root)
+    return int(fields[19]) if fields and len(fields) > 19 else 0
+
+
+def _alive(pid: int, proc_root: Path) -> bool:
+    """True while ``pid`` exists and is not a zombie."""
+    fields = _stat_fields(pid, proc_root)
+    return bool(fields) and fields[0] not in ("Z", "X")  # type: ignore[index]
+
+
+def _has_entry(pid: int, needle: bytes, proc_root: Path) -> bool:
     try:
-        stream.write(text)
-    except (BrokenPipeError, ValueError, OSError):
-        pass  # the child stopped reading: its exit code will say why
-    finally:
-        with contextlib.suppress(OSError, ValueError):
-            stream.close()
+        return needle in (proc_root / str(pid) / "environ").read_bytes().split(b"\0")
+    except OSError:
+        return False  # gone meanwhile, or not ours to read
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """Linux: have the kernel SIGKILL the child if the orchestrator dies (even by
-    ``kill -9``), so a resumed session never races an orphaned agent.
+def _kill_and_wait(find: Callable[[], list[int]], proc_root: Path, wait_s: float) -> list[int]:
+    killed: list[int] = []
+    for _ in range(_SWEEP_ROUNDS):  # a shell being killed may have forked once more
+        found = find()
+        if not found:
+            break
+        for pid in found:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        killed.extend(p for p in found if p not in killed)
+        deadline = time.monotonic() + wait_s
+        while any(_alive(pid, proc_root) for pid in found) and time.monotonic() < deadline:
+            time.sleep(0.02)
+    return killed
 
-    The signal fires when the *thread* that started the child exits, so callers
-    start agents from long-lived threads (the main thread, a server's worker).
+
+def _pids(proc_root: Path) -> list[int]:
+    return [int(p.name) for p in proc_root.iterdir() if p.name.isdigit()]
+
+
+def kill_marked(entry: str, proc_root: Path = Path("/proc"), wait_s: float = 2.0) -> list[int]:
+    """SIGKILL every process whose environment holds ``entry`` (``NAME=value``); return their pids.
+
+    Claude Code starts each Bash tool command in a session of its own, and a
+    ``setsid`` job leaves the group too; they inherit the run's environment, so a
+    per-run marker finds them. Waits up to ``wait_s`` for them to be gone. Linux
+    only (reads ``/proc``); elsewhere it finds nothing.
     """
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):
-        return
-    if os.getppid() == 1:  # the parent died before prctl took effect
-        os._exit(1)
+    needle, own = entry.encode(), os.getpid()
+    if not proc_root.is_dir():
+        return []
+
+    def find() -> list[int]:
+        return [p for p in _pids(proc_root) if p != own and _has_entry(p, needle, proc_root)]
+
+    return _kill_and_wait(find, proc_root, wait_s)
 
 
-def _close_pipes(proc: subprocess.Popen[str], pumps: Sequence[threading.Thread]) -> None:
-    """Close the child's stdout/stderr once their readers are done (no ResourceWarning)."""
-    for pump in pumps:
-        pump.join(timeout=_KILL_GRACE_S)
-    if any(pump.is_alive() for pump in pumps):
-        return  # a grandchild outside the group still holds a pipe: its reader thread closes it
-    for stream in (proc.stdout, proc.stderr):
-        if stream is not None:
-            with contextlib.suppress(OSError):
-                stream.close()
+def reap_attempt(attempt: AttemptProcess, proc_root: Path = Path("/proc"), wait_s: float = 10.0) -> list[int]:
+    """Kill what is left of an attempt whose orch died; return once none of it runs.
+
+    Its process group (members that started no earlier than the recorded leader:
+    a pgid is not reused while any member lives) and every process carrying its
+    marker. Raises AgentUnavailable if some of it is still alive after ``wait_s``,
+    so a new attempt never overlaps the old one.
+    """
+    needle, own = f"{RUN_MARKER}={attempt.marker}".encode(), os.getpid()
+    if not proc_root.is_dir():
+        return []
+
+    def ours(pid: int) -> bool:
+        fields = _stat_fields(pid, proc_root)
+        if not fields or len(fields) < 20 or fields[0] in ("Z", "X"):
+            return False
+        in_group = int(fields[2]) == attempt.group and int(fields[19]) >= attempt.leader_start
+        return in_group or _has_entry(pid, needle, proc_root)
+
+    def find() -> list[int]:
+        return [p for p in _pids(proc_root) if p != own and ours(p)]
+
+    killed = _kill_and_wait(find, proc_root, wait_s)
+    left = find()
+    if left:
+        raise AgentUnavailable(
+            f"processes of the previous attempt still run after SIGKILL (pids {left}); not starting another"
+        )
+    return killed
 
 
-def kill_group(proc: subprocess.Popen[str]) -> None:
+def kill_group(proc: subprocess.Popen[bytes]) -> None:
     """SIGTERM the child's whole process group, then SIGKILL it after a grace period."""
     if proc.poll() is not None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -107,6 +169,103 @@ def kill_group(proc: subprocess.Popen[str]) -> None:
     proc.wait()
 
 
+def _executable(program: str, cwd: str, env: Mapping[str, str]) -> None:
+    """Raise AgentUnavailable unless ``program`` can be executed (before any wrapper hides why)."""
+    if "/" in program:
+        path = Path(program) if Path(program).is_absolute() else Path(cwd) / program
+        if not os.access(path, os.X_OK) or path.is_dir():
+            raise AgentUnavailable(f"cannot run {program!r}: not an executable file")
+    elif shutil.which(program, path=env.get("PATH", os.defpath)) is None:
+        raise AgentUnavailable(f"cannot run {program!r}: not found on the agent's PATH")
+
+
+def _launch_argv(argv: Sequence[str], cwd: str, sandbox: SandboxPolicy | None) -> list[str]:
+    if sandbox is not None:
+        return sandboxed(sandbox, argv, cwd=cwd, bwrap=shutil.which("bwrap") or "bwrap")
+    setpriv = shutil.which("setpriv") if sys.platform == "linux" else None
+    if setpriv is None:
+        return list(argv)  # no util-linux: the process group and the marker sweep remain
+    return [setpriv, "--pdeathsig", "KILL", "--", *argv]
+
+
+@attrs.define
+class _Lines:
+    """Splits one stream's bytes into lines."""
+
+    tag: str
+    partial: bytes = b""
+
+    def feed(self, data: bytes) -> list[str]:
+        *done, self.partial = (self.partial + data).split(b"\n")
+        return [line.decode("utf-8", "replace") for line in done]
+
+    def rest(self) -> list[str]:
+        rest, self.partial = self.partial, b""
+        return [rest.decode("utf-8", "replace")] if rest else []
+
+
+@attrs.define
+class _Pump:
+    """Moves bytes between the child's pipes and the caller, in the caller's thread."""
+
+    proc: subprocess.Popen[bytes]
+    stdin_data: bytes
+    selector: selectors.BaseSelector = attrs.field(factory=selectors.DefaultSelector)
+    open_streams: int = 0
+
+    def __attrs_post_init__(self) -> None:
+        for stream, tag in ((self.proc.stdout, "out"), (self.proc.stderr, "err")):
+            if stream is not None:
+                os.set_blocking(stream.fileno(), False)
+                self.selector.register(stream, selectors.EVENT_READ, _Lines(tag))
+                self.open_streams += 1
+        if self.proc.stdin is not None:
+            os.set_blocking(self.proc.stdin.fileno(), False)
+            self.selector.register(self.proc.stdin, selectors.EVENT_WRITE, None)
+
+    def _drop(self, stream: IO[bytes]) -> None:
+        self.selector.unregister(stream)
+        with contextlib.suppress(OSError):
+            stream.close()
+
+    def poll(self, timeout: float) -> list[tuple[str, str]]:
+        """Wait up to ``timeout`` for output; the complete lines that came, tagged out/err."""
+        lines: list[tuple[str, str]] = []
+        for key, _ in self.selector.select(timeout):
+            stream: IO[bytes] = key.fileobj  # type: ignore[assignment]
+            if key.data is None:
+                self._write(stream)
+                continue
+            splitter: _Lines = key.data
+            try:
+                data = os.read(stream.fileno(), _READ_SIZE)
+            except BlockingIOError:
+                continue
+            if data:
+                lines += [(splitter.tag, line) for line in splitter.feed(data)]
+            else:
+                lines += [(splitter.tag, line) for line in splitter.rest()]
+                self._drop(stream)
+                self.open_streams -= 1
+        return lines
+
+    def _write(self, stream: IO[bytes]) -> None:
+        try:
+            written = os.write(stream.fileno(), self.stdin_data[:_WRITE_SIZE])
+        except BlockingIOError:
+            return
+        except OSError:
+            written = len(self.stdin_data)  # the child stopped reading: its exit code will say why
+        self.stdin_data = self.stdin_data[written:]
+        if not self.stdin_data:
+            self._drop(stream)
+
+    def close(self) -> None:
+        for key in list(self.selector.get_map().values()):
+            self._drop(key.fileobj)  # type: ignore[arg-type]
+        self.selector.close()
+
+
 def run_process(
     argv: Sequence[str],
     *,
@@ -119,56 +278,49 @@ def run_process(
     on_tick: TickHandler,
     idle_timeout_s: float | None = None,
     tick_s: float = 1.0,
+    sandbox: SandboxPolicy | None = None,
+    on_start: StartHandler | None = None,
 ) -> ProcessResult:
     """Run ``argv`` to its end; every stdout line goes to ``on_line``, and
     ``on_tick`` is called at least every ``tick_s`` seconds. Either handler
-    returning a reason stops the process (its whole group is killed).
+    returning a reason stops the process (all of it is killed).
 
-    stdout and stderr (prefixed ``[stderr]``) are appended to ``log_path`` as
-    they arrive. Raises AgentUnavailable if ``argv[0]`` cannot be executed.
+    Under ``sandbox`` when given. ``on_start`` learns what identifies the process
+    (group, leader start, marker) as soon as it runs, to be recorded before it
+    can do anything that matters. stdout and stderr (prefixed ``[stderr]``) are
+    appended to ``log_path`` as they arrive. Raises AgentUnavailable if
+    ``argv[0]`` cannot be executed.
     """
+    env = dict(env)
+    marker = env.setdefault(RUN_MARKER, uuid.uuid4().hex)
+    _executable(argv[0], cwd, env)
     log = Path(log_path)
     log.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     try:
         proc = subprocess.Popen(  # noqa: S603 - argv list from the user's own config, never a shell
-            list(argv),
+            _launch_argv(argv, cwd, sandbox),
             cwd=cwd,
-            env=dict(env),
+            env=env,
             stdin=subprocess.PIPE if stdin_text is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-            bufsize=1,
             start_new_session=True,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
     except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
         raise AgentUnavailable(f"cannot run {argv[0]!r}: {exc.strerror or exc}") from exc
-    lines: queue.Queue[tuple[str, str | None]] = queue.Queue()
-    assert proc.stdout is not None  # noqa: S101 - PIPE above
-    assert proc.stderr is not None  # noqa: S101
-    threads = [
-        threading.Thread(target=_pump, args=(proc.stdout, "out", lines), daemon=True),
-        threading.Thread(target=_pump, args=(proc.stderr, "err", lines), daemon=True),
-    ]
-    if stdin_text is not None:
-        assert proc.stdin is not None  # noqa: S101
-        threads.append(threading.Thread(target=_feed, args=(proc.stdin, stdin_text), daemon=True))
-    for thread in threads:
-        thread.start()
+    pump = _Pump(proc, (stdin_text or "").encode("utf-8"))
     tail: deque[str] = deque(maxlen=TAIL_LINES)
     err_tail: deque[str] = deque(maxlen=TAIL_LINES)
-    open_streams = 2
     timed_out = idle = False
     stopped: str | None = None
     last_output = last_tick = started
     exited_at = 0.0
     try:
+        if on_start is not None:
+            on_start(AttemptProcess(group=proc.pid, leader_start=start_ticks(proc.pid), marker=marker))
         with log.open("a", encoding="utf-8") as out:
-            while open_streams:
+            while pump.open_streams:
                 now = time.monotonic()
                 if now - started >= timeout_s:
                     timed_out = True
@@ -183,37 +335,28 @@ def run_process(
                 wait = max(
                     0.0,
                     min(
-                        tick_s - (now - last_tick), timeout_s - (now - started), 0.25 if exited_at else tick_s
+                        tick_s - (now - last_tick),
+                        timeout_s - (now - started),
+                        0.25 if exited_at else tick_s,
                     ),
                 )
-                try:
-                    tag, line = lines.get(timeout=wait)
-                except queue.Empty:
+                for tag, line in pump.poll(wait):
+                    last_output = time.monotonic()
+                    if tag == "out":
+                        out.write(line + "\n")
+                        tail.append(line)
+                        if stopped is None:
+                            stopped = on_line(line)
+                    else:
+                        out.write(f"[stderr] {line}\n")
+                        err_tail.append(line)
+                out.flush()
+                if stopped is None and time.monotonic() - last_tick >= tick_s:
                     last_tick = time.monotonic()
                     stopped = on_tick()
-                    if stopped is not None:
-                        break
-                    continue
-                if line is None:
-                    open_streams -= 1
-                    continue
-                last_output = time.monotonic()
-                if tag == "out":
-                    out.write(line + "\n")
-                    tail.append(line)
-                    stopped = on_line(line)
-                else:
-                    out.write(f"[stderr] {line}\n")
-                    err_tail.append(line)
-                out.flush()
                 if stopped is not None:
                     break
-                if last_output - last_tick >= tick_s:
-                    last_tick = last_output
-                    stopped = on_tick()
-                    if stopped is not None:
-                        break
-            if open_streams:
+            if pump.open_streams:
                 kill_group(proc)
                 if timed_out or idle or stopped is not None:
                     reason = stopped or ("timed out" if timed_out else "silent too long")
@@ -227,7 +370,8 @@ def run_process(
     finally:
         if proc.poll() is None:  # KeyboardInterrupt or a handler raised
             kill_group(proc)
-        _close_pipes(proc, threads[:2])
+        pump.close()
+        kill_marked(f"{RUN_MARKER}={marker}")  # what left the group (setsid, daemonised)
     killed = timed_out or idle or stopped is not None
     return ProcessResult(
         exit_code=None if killed else exit_code,

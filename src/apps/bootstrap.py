@@ -15,6 +15,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import attrs
@@ -29,6 +30,7 @@ from orchcore.ports.checkpoints import Checkpoints
 from orchcore.ports.clock import Clock, Ids
 from orchcore.ports.logs import TaskLogs
 from orchcore.ports.store import Store
+from orchcore.sandbox import SandboxMode, SandboxPolicy, SandboxStatus, agent_sandbox
 
 if TYPE_CHECKING:
     import httpx
@@ -90,10 +92,12 @@ class Runtime:
     def engine(self, agent: Agent, watch: Watcher) -> Engine:
         from adapters.files.questions import FileQuestions
         from adapters.guards.workspace import GitWorkspace
+        from adapters.process import reap_attempt
 
         s = self.settings
         workdir = str(s.path(s.paths.workdir))
         safety = s.safety_policy()
+        sandbox, sandbox_status = agent_sandbox_for(s)
         return Engine(
             store=self.store,
             agent=agent,
@@ -112,6 +116,9 @@ class Runtime:
             timeout_s=s.agent.timeout_s,
             watch=watch,
             routing=self.routing,
+            sandbox=sandbox,
+            sandbox_status=sandbox_status,
+            reap=reap_attempt,
         )
 
     def checkpoints(self) -> Checkpoints:
@@ -129,6 +136,50 @@ class Runtime:
                 close()
         finally:
             self.store.close()
+
+
+def agent_sandbox_for(
+    settings: Settings, environ: Mapping[str, str] | None = None
+) -> tuple[SandboxPolicy | None, SandboxStatus]:
+    """The sandbox agents run in under ``settings``, and the line that says so.
+
+    ``sandbox: off`` is honoured; ``auto`` falls back (loudly: a warning in the log
+    and a session event) where bubblewrap cannot run; ``on`` refuses to start there.
+    """
+    from adapters.guards.shim import REFUSALS_FILE
+    from adapters.sandbox import probe_bwrap
+    from apps.secrets import dotenv_path
+
+    mode = settings.sandbox.mode
+    if mode is SandboxMode.OFF:
+        return None, SandboxStatus(False, "turned off in the config", wanted=False)
+    found, why = probe_bwrap()
+    if found is None:
+        if mode is SandboxMode.ON:
+            raise AgentUnavailable(f"sandbox: on, but {why}")
+        log.warning("agents run WITHOUT the OS sandbox: %s (set sandbox: off to say it is meant)", why)
+        return None, SandboxStatus(False, why)
+    workdir = settings.path(settings.paths.workdir)
+    guard_dir = settings.state_dir / "guards"
+    refusals = (guard_dir / REFUSALS_FILE).parent
+    home = agent_environment(settings, environ).get("HOME")
+    orch_files = [settings.state_dir, dotenv_path(settings), workdir / ".env"]
+    if settings.source:
+        orch_files.append(Path(settings.source))
+    try:
+        policy = agent_sandbox(
+            workdir=str(workdir.resolve()),
+            home=str(Path(home).resolve()) if home else None,
+            orch_paths=[str(path.resolve()) for path in orch_files],
+            guard_dir=str(guard_dir.resolve()),
+            extra_hidden=settings.sandbox.hide,
+            # the shims and git hooks record what they refused there (the rest of the guards stay read-only)
+            writable_outside=[*settings.safety.writable_outside, str(refusals.resolve())],
+            network=settings.sandbox.network,
+        )
+    except ValueError as exc:
+        raise ConfigError(f"sandbox: {exc}") from exc
+    return policy, SandboxStatus(True, f"bubblewrap, network {settings.sandbox.network.value}")
 
 
 def build_runtime(settings: Settings) -> Runtime:

@@ -9,6 +9,7 @@ variables. The only module that reads the environment.
                 max_retry_delay_s: 600, ...keys of the chosen agent}
     budget:    {max_daily_cost_usd: null, warn_at: 0.75, max_task_cost_usd: null,
                 timezone: local, prices: {MODEL_PREFIX: {input, output, cache_write, cache_read}}}
+    sandbox:   auto|on|off, or {mode: auto|on|off, network: open|closed, hide: [PATHS]}
     notifications: {channels: [console, n8n, telegram], events: [default], n8n_url: null,
                 console_file: null, telegram_api_url: null, timeout_s: 10, retry_delay_s: 2,
                 max_retry_delay_s: 300, give_up_after_h: 24, max_attempts: null, interval_s: 1}
@@ -38,6 +39,7 @@ from orchcore.notify import DEFAULT_KINDS, Routing
 from orchcore.policy import ApprovalMode, ApprovalPolicy, RetryPolicy
 from orchcore.ports.notifier import NotificationKind
 from orchcore.safety import SafetyPolicy
+from orchcore.sandbox import Network, SandboxMode
 
 CONFIG_NAMES = ("orch.yaml", "orch.yml")
 ENV_PREFIX = "ORCH_"
@@ -172,6 +174,24 @@ class SafetySettings:
     )  # absolute dirs, e.g. /tmp
 
 
+def _sandbox_mode(value: object, _: object) -> SandboxMode:
+    if isinstance(value, bool):  # YAML 1.1 reads a bare on/off as a boolean
+        return SandboxMode.ON if value else SandboxMode.OFF
+    try:
+        return SandboxMode(str(value).strip().lower())
+    except ValueError:
+        raise TypeError(f"expected auto, on or off, found {value!r}") from None
+
+
+@attrs.frozen
+class SandboxSettings:
+    """The agents' OS sandbox: ``auto`` uses it where bubblewrap works (and says so where not)."""
+
+    mode: SandboxMode = SandboxMode.AUTO
+    network: Network = Network.OPEN
+    hide: tuple[str, ...] = attrs.field(default=(), converter=_strings)  # more secrets: ~/x or /abs
+
+
 @attrs.frozen
 class Settings:
     """Everything configurable, with defaults that work with no file at all."""
@@ -183,6 +203,7 @@ class Settings:
     budget: BudgetSettings = attrs.field(factory=BudgetSettings)
     notifications: NotificationSettings = attrs.field(factory=NotificationSettings)
     safety: SafetySettings = attrs.field(factory=SafetySettings)
+    sandbox: SandboxSettings = attrs.field(factory=SandboxSettings)
     source: str = attrs.field(default="", eq=False)
     base_dir: str = attrs.field(default=".", eq=False)
 
@@ -318,6 +339,7 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "NOTIFY_CHANNELS": ("notifications", "channels"),
     "NOTIFY_EVENTS": ("notifications", "events"),
     "N8N_URL": ("notifications", "n8n_url"),
+    "SANDBOX": ("sandbox", "mode"),
 }
 
 
@@ -348,6 +370,8 @@ def load_settings(
     raw: dict[str, Any] = {}
     if path is not None:
         raw = _read_yaml(path)
+    if "sandbox" in raw and not isinstance(raw["sandbox"], dict):
+        raw["sandbox"] = {"mode": raw["sandbox"]}  # the short form `sandbox: off`
     for name, (section, key) in ENV_OVERRIDES.items():
         value = env.get(ENV_PREFIX + name)
         if value is not None and value != "":
@@ -397,6 +421,7 @@ def _structure(raw: dict[str, Any], source: str, base_dir: str) -> Settings:
     converter = cattrs.Converter(forbid_extra_keys=True)
     converter.register_structure_hook_func(lambda t: t == tuple[str, ...], lambda v, _: v)
     converter.register_structure_hook(Decimal, _money)
+    converter.register_structure_hook(SandboxMode, _sandbox_mode)
     plain_agent = make_dict_structure_fn(AgentSettings, converter)
     known = {field.name for field in attrs.fields(AgentSettings)} - {"options"}
 

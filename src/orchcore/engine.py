@@ -52,6 +52,16 @@ from orchcore.records import Event, EventKind, Mutation, Outcome, Session, Snaps
 from orchcore.safety import SafetyPolicy, ref_changes
 from orchcore.safety.events import SafetyEvent, SafetyLayer, violation
 from orchcore.safety.stream_guard import StreamGuard
+from orchcore.sandbox import (
+    NO_REAPER,
+    ProcessReaper,
+    SandboxPolicy,
+    SandboxStatus,
+    left_running,
+    process_from_data,
+    record_process,
+    sandbox_event,
+)
 from orchcore.state import SessionState
 
 Watcher = Callable[[Event], None]
@@ -93,6 +103,9 @@ class Engine:
     wait_step_s: float = 5.0
     event_batch: int = 64
     routing: Routing = attrs.field(factory=Routing)  # which notifications each commit queues
+    sandbox: SandboxPolicy | None = None  # the OS boundary every attempt runs in (None: not sandboxed)
+    sandbox_status: SandboxStatus | None = None  # recorded as a session event when a run starts
+    reap: ProcessReaper = NO_REAPER  # kills what a crashed attempt left running
 
     def run(self, session_id: str) -> RunOutcome:
         """Drive ``session_id`` until it cannot go on without a human, or ends.
@@ -123,7 +136,10 @@ class Engine:
         return snap
 
     def _drive(self, session_id: str) -> RunOutcome:
-        snap = self._commit(session_id, lambda s: interrupt_running(s, self.clock.now()))
+        # what a crashed orch left running dies before its task is marked for another attempt
+        for process in left_running(self.store.load(session_id)):
+            self.reap(process)
+        snap = self._commit(session_id, self._interrupt_and_note_sandbox)
         graph = TaskGraph(snap.plan.tasks)
         tasks_run = 0
         while True:
@@ -138,6 +154,13 @@ class Engine:
                 self.clock.sleep(min(max(remaining, 0.0), self.wait_step_s))
                 continue
             return RunOutcome(snap.session, tasks_run)
+
+    def _interrupt_and_note_sandbox(self, snap: Snapshot) -> Mutation:
+        now = self.clock.now()
+        mutation = interrupt_running(snap, now)
+        if self.sandbox_status is None:
+            return mutation
+        return attrs.evolve(mutation, events=(*mutation.events, sandbox_event(self.sandbox_status, now)))
 
     def _spent_today(self) -> Decimal:
         """What every session spent today (the ledger); zero when no daily limit is set."""
@@ -213,6 +236,7 @@ class Engine:
             resume_agent_session=resume,
             env=guard_env,
             safety=policy,
+            sandbox=self.sandbox,
         )
         spent_today = self._spent_today()
         before = self._budget_status(snap, spent_today)
@@ -390,6 +414,13 @@ class _Sink:
     def __call__(self, event: AgentEvent) -> str | None:
         """Price, check, store and show one event (each decided apart); a reason to stop, or None."""
         engine = self.engine
+        if event.kind == "process":
+            process = process_from_data(event.data)
+            if process is not None:  # committed now: a crash from here on leaves a record to reap by
+                engine._commit(
+                    self.session_id, lambda s: record_process(s, self.task_id, self.attempt, process)
+                )
+            return None
         if event.kind == "usage":
             stop = self._price(event)
             if stop is not None:

@@ -60,6 +60,21 @@ class Session:
 
 
 @attrs.frozen
+class AttemptProcess:
+    """What identifies the processes of one attempt after orch itself died.
+
+    ``group`` is the process group (and session) the agent was started in,
+    ``leader_start`` the leader's start time in clock ticks since boot (so a reused
+    pid is never taken for it), ``marker`` a value every descendant inherits in its
+    environment (it finds those that left the group).
+    """
+
+    group: int
+    leader_start: int
+    marker: str
+
+
+@attrs.frozen
 class Attempt:
     """One try at a task by an agent."""
 
@@ -74,6 +89,7 @@ class Attempt:
     output_tokens: int | None = None
     agent_session_id: str | None = None
     retry_at: datetime | None = None  # a transient failure: try again, but not before this
+    process: AttemptProcess | None = None  # recorded as soon as the agent runs: what to kill after a crash
 
 
 @attrs.frozen
@@ -112,6 +128,7 @@ class EventKind(enum.StrEnum):
     WARNING = (
         "warning"  # something the user should fix, told at run start (e.g. orch's files in the workspace)
     )
+    SANDBOX = "sandbox"  # whether this run's agents are in the OS sandbox, and why not
 
 
 @attrs.frozen

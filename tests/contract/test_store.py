@@ -15,7 +15,7 @@ from adapters.memory.store import InMemoryStore
 from adapters.sqlite import SqliteStore
 from adapters.sqlite._schema import SCHEMA_VERSION
 from orchcore.errors import SessionBusy
-from orchcore.records import Attempt, Event, EventKind, Mutation, Session, Snapshot, TaskRun
+from orchcore.records import Attempt, AttemptProcess, Event, EventKind, Mutation, Session, Snapshot, TaskRun
 from orchcore.state import SessionState, TaskState
 from orchcore.tasks import Plan, Task
 from orchcore.testing.contracts import StoreContract, StoreFactory
@@ -170,6 +170,8 @@ def test_a_database_from_schema_1_is_migrated_and_keeps_its_data(tmp_path: Path)
     store.close()
     with sqlite3.connect(path) as conn:  # what orchcore 0.1 wrote: no retry_at column
         conn.execute("ALTER TABLE attempts DROP COLUMN retry_at")
+        for column in ("process_group", "process_start", "process_marker"):  # schema 5
+            conn.execute(f"ALTER TABLE attempts DROP COLUMN {column}")
         conn.execute("ALTER TABLE task_runs DROP COLUMN question")
         conn.execute("ALTER TABLE task_runs DROP COLUMN answer")
         conn.execute("DROP TABLE outbox")
@@ -199,6 +201,8 @@ def test_a_database_from_schema_3_gets_an_outbox_and_keeps_its_data(tmp_path: Pa
     store.close()
     with sqlite3.connect(path) as conn:  # what orchcore wrote before notifications
         conn.execute("DROP TABLE outbox")
+        for column in ("process_group", "process_start", "process_marker"):  # schema 5
+            conn.execute(f"ALTER TABLE attempts DROP COLUMN {column}")
         conn.execute("PRAGMA user_version = 3")
     reopened = SqliteStore(str(path))
     try:
@@ -211,6 +215,36 @@ def test_a_database_from_schema_3_gets_an_outbox_and_keeps_its_data(tmp_path: Pa
         reopened.close()
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_a_database_from_schema_4_gets_the_attempts_processes_and_keeps_its_data(tmp_path: Path) -> None:
+    path = tmp_path / "v4.db"
+    store = SqliteStore(str(path))
+    _create(store)
+    running = Attempt(1, NOW)
+    store.transact("s1", lambda s: Mutation(runs=(TaskRun("1", attempts=(running,)),)))
+    snapshot = store.load("s1")
+    store.close()
+    with sqlite3.connect(path) as conn:  # what orchcore wrote before it recorded agents' processes
+        for column in ("process_group", "process_start", "process_marker"):  # schema 5
+            conn.execute(f"ALTER TABLE attempts DROP COLUMN {column}")
+        conn.execute("PRAGMA user_version = 4")
+    reopened = SqliteStore(str(path))
+    try:
+        assert reopened.load("s1") == snapshot
+        process = AttemptProcess(group=4242, leader_start=987654, marker="f00")
+        with_process = attrs.evolve(running, process=process)
+        after = reopened.transact("s1", lambda s: Mutation(runs=(TaskRun("1", attempts=(with_process,)),)))
+        assert after.run("1").attempts[0].process == process
+    finally:
+        reopened.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    again = SqliteStore(str(path))
+    try:
+        assert again.load("s1").run("1").attempts[0].process == process  # survives a reopen
+    finally:
+        again.close()
 
 
 def test_sqlite_outbox_survives_closing_and_reopening_the_file(tmp_path: Path) -> None:

@@ -159,13 +159,22 @@ def test_write_tool_creates_the_file_and_the_run_succeeds_with_exact_cost(
     assert result.output_tokens == 100
     init = sink.first("init")
     assert result.agent_session_id == init.data["session_id"]
-    assert sink.kinds() == ["init", "tool_use", "tool_result", "text", "result"]
+    assert sink.kinds() == [
+        "process",
+        "init",
+        "tool_use",
+        "tool_result",
+        "text",
+        "result",
+    ]  # process: what to reap after a crash
     assert sink.first("tool_use").data["name"] == "Write"
     assert sink.first("tool_result").data["is_error"] is False
     final = sink.first("result")
     assert final.data["num_turns"] == 2
     assert final.data["is_error"] is False
-    assert all(e.persist for e in sink.events if e.kind != "usage")  # usage reports are priced, not stored
+    assert all(
+        e.persist for e in sink.events if e.kind not in ("usage", "process")
+    )  # priced, or recorded on the attempt
     # what went over the wire: one HEAD probe, two model turns, the tool result sent back
     assert [(r.method, r.is_main_turn) for r in api.requests] == [
         ("HEAD", False),

@@ -1,13 +1,16 @@
 """kill -9 of `orch run` while a task runs, then `orch resume`: the interrupted
-task runs again as attempt 2, completed tasks never run again, no event is lost."""
+task runs again as attempt 2, completed tasks never run again, no event is lost;
+nothing of the killed attempt survives it, with the sandbox and without."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -44,7 +47,7 @@ task, attempt = os.environ["ORCH_TASK_ID"], os.environ["ORCH_ATTEMPT"]
 with open("runs.log", "a") as f:
     f.write(f"{task} {attempt} {os.getpid()}\\n")
 if task == "2" and attempt == "1":
-    pathlib.Path("hanging").write_text(str(os.getpid()))
+    pathlib.Path("hanging").write_text(os.environ["ORCHCORE_AGENT_RUN"])
     time.sleep(120)
 print("done", task)
 """
@@ -58,6 +61,20 @@ def pid_alive(pid: int) -> bool:
     # a zombie is dead for our purposes
     stat = Path(f"/proc/{pid}/stat")
     return not (stat.exists() and stat.read_text().split()[2] == "Z")
+
+
+def marked(marker: str) -> list[int]:
+    """Live processes whose environment carries the run marker ``marker`` (any PID namespace)."""
+    needle = f"ORCHCORE_AGENT_RUN={marker}".encode()
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            entries = environ.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if needle in entries and pid_alive(int(environ.parent.name)):
+            found.append(int(environ.parent.name))
+    return found
 
 
 def orch(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -76,7 +93,7 @@ def test_kill_9_mid_task_then_resume_reruns_only_the_interrupted_task(tmp_path: 
     )
     try:
         wait_for(lambda: (tmp_path / "hanging").exists())
-        agent_pid = int((tmp_path / "hanging").read_text())
+        marker = (tmp_path / "hanging").read_text()
         run.send_signal(signal.SIGKILL)
         run.wait(timeout=10)
     finally:
@@ -85,7 +102,7 @@ def test_kill_9_mid_task_then_resume_reruns_only_the_interrupted_task(tmp_path: 
         run.communicate()
     assert run.returncode == -signal.SIGKILL
     # the orphaned agent does not outlive the orchestrator
-    wait_for(lambda: not pid_alive(agent_pid), timeout=10)
+    wait_for(lambda: not marked(marker), "the agent to die with orch", timeout=10)
 
     before = json.loads(orch(tmp_path, "status", "--json").stdout)
     assert [t["state"] for t in before["tasks"]] == ["completed", "running", "pending"]
@@ -121,3 +138,109 @@ def test_kill_9_mid_task_then_resume_reruns_only_the_interrupted_task(tmp_path: 
     ]
     interrupted = [e for e in events if e["kind"] == "task_state" and e["data"]["state"] == "interrupted"]
     assert [(e["task"], e["attempt"]) for e in interrupted] == [("2", 1)]
+
+
+HEARTBEAT_TASKS = """# Tasks - 2026-12-01
+
+## Task 1: The one whose agent leaves a grandchild
+**Claude Instruction:**
+one
+"""
+
+# Attempt 1 starts a grandchild that appends a timestamp to heartbeat.log every 20 ms (in the
+# agent's process group, as a build tool's worker would be) and hangs; attempt 2 notes when it began.
+HEARTBEAT_AGENT = """
+import os, pathlib, subprocess, sys, time
+sys.stdin.read()
+if os.environ["ORCH_ATTEMPT"] == "1":
+    beat = "import os, time\\nwhile True:\\n    open('heartbeat.log', 'a').write(f'{os.getpid()} {time.time()}\\\\n')\\n    time.sleep(0.02)"
+    subprocess.Popen([sys.executable, "-c", beat])
+    pathlib.Path("hanging").write_text(os.environ["ORCHCORE_AGENT_RUN"])
+    time.sleep(120)
+else:
+    pathlib.Path("attempt2-started").write_text(repr(time.time()))
+print("done")
+"""
+
+
+def beats(workdir: Path) -> list[tuple[int, float]]:
+    log = workdir / "heartbeat.log"
+    lines = log.read_text().splitlines() if log.exists() else []
+    return [(int(pid), float(at)) for pid, at in (line.split() for line in lines if line.count(" ") == 1)]
+
+
+def start_and_kill_9(workdir: Path) -> str:
+    """`orch run` until the grandchild beats, then SIGKILL orch; the attempt's run marker."""
+    run = subprocess.Popen(
+        [ORCH, "run", "tasks.md"], cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        wait_for(lambda: (workdir / "hanging").exists() and len(beats(workdir)) >= 3, "the heartbeat")
+        run.send_signal(signal.SIGKILL)
+        run.wait(timeout=10)
+    finally:
+        if run.poll() is None:
+            run.kill()
+        run.communicate()
+    return (workdir / "hanging").read_text()
+
+
+def stopped_beating(workdir: Path, quiet_s: float = 0.5) -> bool:
+    """No beat for ``quiet_s`` seconds (each check looks at the log twice, ``quiet_s`` apart)."""
+    first = len(beats(workdir))
+    deadline = time.monotonic() + quiet_s
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+    return len(beats(workdir)) == first
+
+
+def assert_resume_never_overlaps(workdir: Path, marker: str, sandbox_line: str) -> None:
+    resumed = orch(workdir, "resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert sandbox_line in resumed.stdout  # said at start, whatever the mode
+    status = json.loads(orch(workdir, "status", "--json").stdout)
+    assert [(t["state"], t["attempts"]) for t in status["tasks"]] == [("completed", 2)]
+    began = float((workdir / "attempt2-started").read_text())
+    assert all(at < began for _, at in beats(workdir)), "the old attempt still beat when the new one ran"
+    assert marked(marker) == []
+
+
+def write_project(workdir: Path, sandbox: str) -> None:
+    (workdir / "tasks.md").write_text(HEARTBEAT_TASKS)
+    (workdir / "agent.py").write_text(HEARTBEAT_AGENT)
+    (workdir / "orch.yaml").write_text(
+        f"agent:\n  command: [{sys.executable}, agent.py]\n  timeout_s: 300\nsandbox: {sandbox}\n"
+    )
+
+
+@pytest.mark.skipif(
+    shutil.which("bwrap") is None, reason="bubblewrap is not installed (apt-get install bubblewrap)"
+)
+def test_with_the_sandbox_a_kill_9_takes_the_agents_grandchild_with_it(tmp_path: Path) -> None:
+    write_project(tmp_path, "on")
+
+    marker = start_and_kill_9(tmp_path)
+
+    # the PID namespace dies with bwrap, bwrap with orch: nobody has to clean up
+    wait_for(lambda: not marked(marker), "the attempt's processes to die with orch", timeout=10)
+    assert stopped_beating(tmp_path)
+    assert_resume_never_overlaps(tmp_path, marker, "sandbox: on (bubblewrap, network open)")
+
+
+def test_without_the_sandbox_resume_kills_the_orphaned_grandchild_before_the_next_attempt(
+    tmp_path: Path,
+) -> None:
+    write_project(tmp_path, "off")
+
+    marker = start_and_kill_9(tmp_path)
+
+    # the agent itself dies with orch (setpriv --pdeathsig), its grandchild is orphaned and beats on
+    wait_for(lambda: len(marked(marker)) == 1, "only the grandchild to be left", timeout=10)
+    (orphan,) = marked(marker)
+    assert orphan in {pid for pid, _ in beats(tmp_path)}
+    assert not stopped_beating(tmp_path)
+    stored = json.loads(orch(tmp_path, "status", "--json").stdout)
+    assert [t["state"] for t in stored["tasks"]] == ["running"]
+
+    assert_resume_never_overlaps(tmp_path, marker, "sandbox: off (turned off in the config)")
+    assert not pid_alive(orphan)

@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -148,37 +149,22 @@ def test_a_write_the_cli_permission_mode_does_not_grant_is_a_cli_permissions_ref
     assert "haven't granted it yet" in row["reason"]
 
 
-def read_only_claude(tmp_path: Path, read_only: Path) -> Path:
-    """The CLI under bubblewrap with ``read_only`` mounted read-only (the rest as it is): a write
-    there fails with the OS's EROFS, as it does in orch's sandbox."""
-    bwrap = shutil.which("bwrap")
-    if bwrap is None:
-        pytest.skip("bubblewrap (bwrap) is not installed: apt-get install bubblewrap")
-    probe = subprocess.run(
-        [bwrap, "--bind", "/", "/", "--dev", "/dev", "true"], capture_output=True, text=True, check=False
-    )
-    if probe.returncode != 0:
-        pytest.skip(f"bwrap cannot run here (user namespaces?): {probe.stderr.strip()}")
-    wrapper = tmp_path / "claude-read-only"
-    wrapper.write_text(
-        f'#!/bin/sh\nexec {bwrap} --bind / / --ro-bind {read_only} {read_only} --dev /dev -- {CLAUDE} "$@"\n'
-    )
-    wrapper.chmod(0o755)
-    return wrapper
-
-
 def test_a_write_the_sandbox_refuses_is_a_sandbox_refusal(tmp_path: Path) -> None:
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    executable = read_only_claude(tmp_path, outside)
+    from adapters.sandbox import probe_bwrap
 
-    work = run_one_tool(
-        tmp_path, "Bash", {"command": f"echo leaked > {outside / 'marker'}"}, executable=executable
-    )
+    found, why = probe_bwrap()
+    if found is None:
+        pytest.skip(f"the OS sandbox cannot run here: {why}")
+    # not under /tmp: inside the sandbox /tmp is private, so a write there lands nowhere of the user's
+    outside = Path(tempfile.mkdtemp(prefix="orch-outside-", dir="/var/tmp"))
+    try:
+        work = run_one_tool(tmp_path, "Bash", {"command": f"echo leaked > {outside / 'marker'}"})
 
-    assert not (outside / "marker").exists()
-    row = assert_shown_everywhere(tmp_path, work, "sandbox")
-    assert "Read-only file system" in row["reason"]
+        assert not (outside / "marker").exists()
+        row = assert_shown_everywhere(tmp_path, work, "sandbox")
+        assert "Read-only file system" in row["reason"]
+    finally:
+        shutil.rmtree(outside, ignore_errors=True)
 
 
 def test_a_commit_by_the_real_gits_absolute_path_is_refused_by_the_git_hook(tmp_path: Path) -> None:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import re
 import shutil
-import signal
 import subprocess
 import time
 import uuid
@@ -20,10 +18,11 @@ import attrs
 from adapters.claude_code.permissions import HOOK_DROPPING_FLAGS, SafetyFiles
 from adapters.claude_code.refusals import RefusalDetector
 from adapters.claude_code.stream import StreamAccumulator, parse_line
-from adapters.process import run_process
+from adapters.process import RUN_MARKER, kill_marked, run_process
 from orchcore.errors import AgentUnavailable, ConfigError
 from orchcore.ports.agent import AgentEvent, AgentRequest, AgentResult, EventSink
 from orchcore.records import Outcome
+from orchcore.sandbox import AttemptProcess, process_data
 
 logger = logging.getLogger(__name__)
 
@@ -35,9 +34,6 @@ INSTALL_HINT = (
 PERMISSION_MODES = frozenset({"acceptEdits", "auto", "bypassPermissions", "default", "dontAsk", "plan"})
 _VERSION = re.compile(r"^\s*(\d+)\.(\d+)\.(\d+)")
 _VERSION_TIMEOUT_S = 30.0
-RUN_MARKER = "ORCHCORE_AGENT_RUN"
-"""Set to a fresh id in every run's environment, to find what the run left behind."""
-_SWEEP_ROUNDS = 3
 
 
 def _permission_mode(_: object, __: attrs.Attribute[Any], value: str) -> None:
@@ -63,50 +59,6 @@ def _env(value: Mapping[str, str]) -> dict[str, str]:
 
 def _strings(value: Iterable[str]) -> tuple[str, ...]:
     return (value,) if isinstance(value, str) else tuple(value)
-
-
-def _alive(pid: int, proc_root: Path) -> bool:
-    """True while ``pid`` exists and is not a zombie."""
-    try:
-        stat = (proc_root / str(pid) / "stat").read_text()
-    except OSError:
-        return False
-    state = stat.rpartition(")")[2].split()
-    return bool(state) and state[0] not in ("Z", "X")
-
-
-def kill_marked(entry: str, proc_root: Path = Path("/proc"), wait_s: float = 2.0) -> list[int]:
-    """SIGKILL every process whose environment holds ``entry`` (``NAME=value``); return their pids.
-
-    Claude Code starts each Bash tool command in a session of its own, so killing
-    the CLI's process group leaves them running (a SIGTERM'd CLI does not reap
-    them). They inherit the run's environment, so a per-run marker finds them.
-    Waits up to ``wait_s`` for them to be gone. Linux only (reads ``/proc``);
-    elsewhere it finds nothing.
-    """
-    needle = entry.encode()
-    own = os.getpid()
-    killed: list[int] = []
-    for _ in range(_SWEEP_ROUNDS):  # a shell being killed may have forked once more
-        found = []
-        for environ in proc_root.glob("[0-9]*/environ"):
-            try:
-                entries = environ.read_bytes().split(b"\0")
-            except OSError:
-                continue  # gone meanwhile, or not ours to read
-            pid = int(environ.parent.name)
-            if needle in entries and pid != own:
-                found.append(pid)
-        if not found:
-            break
-        for pid in found:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
-        killed.extend(p for p in found if p not in killed)
-        deadline = time.monotonic() + wait_s
-        while any(_alive(pid, proc_root) for pid in found) and time.monotonic() < deadline:
-            time.sleep(0.02)
-    return killed
 
 
 def parse_version(text: str) -> tuple[int, int, int] | None:
@@ -287,6 +239,18 @@ class ClaudeCodeAgent:
         """
         env = self.environment(request.env)
         env[RUN_MARKER] = run_id = uuid.uuid4().hex
+        sandbox = request.sandbox
+        if sandbox is not None and self.config_dir is not None:
+            Path(self.config_dir).mkdir(parents=True, exist_ok=True)
+            sandbox = sandbox.allowing_writes(str(Path(self.config_dir).resolve()))
+        elif sandbox is not None and env.get("HOME"):
+            # the CLI keeps its state in ~/.claude and ~/.claude.json
+            home = Path(env["HOME"])
+            (home / ".claude").mkdir(parents=True, exist_ok=True)
+            sandbox = sandbox.allowing_writes(str(home / ".claude"), str(home / ".claude.json"))
+        if sandbox is not None and _guarded(request):
+            files = SafetyFiles.beside(request.log_path)
+            sandbox = sandbox.showing(str(Path(files.settings).resolve()), str(Path(files.policy).resolve()))
         argv = self.command(request, self._resolve(env))
         refused = self._write_safety(request)
         if refused is not None:
@@ -321,6 +285,8 @@ class ClaudeCodeAgent:
                 timeout_s=request.timeout_s,
                 on_line=on_line,
                 on_tick=on_tick,
+                sandbox=sandbox,
+                on_start=lambda process: _started(on_event, process),
             )
         finally:
             leftovers = kill_marked(f"{RUN_MARKER}={run_id}")
@@ -351,6 +317,10 @@ def _mark_guarded(event: AgentEvent) -> AgentEvent:
     if event.kind != "tool_use":
         return event
     return attrs.evolve(event, data={**event.data, "guarded": True})
+
+
+def _started(on_event: EventSink, process: AttemptProcess) -> None:
+    on_event(AgentEvent("process", data=process_data(process), persist=False))
 
 
 def _guarded(request: AgentRequest) -> bool:

@@ -14,6 +14,7 @@ from adapters.process import ProcessResult, run_process
 from orchcore.errors import AgentUnavailable
 from orchcore.ports.agent import AgentEvent, AgentRequest, AgentResult, EventSink
 from orchcore.records import Outcome
+from orchcore.sandbox import AttemptProcess, SandboxPolicy, process_data
 
 
 class CommandAgent:
@@ -63,8 +64,21 @@ class CommandAgent:
             idle_timeout_s=self._idle_timeout_s,
             on_line=lambda line: on_event(AgentEvent("output", text=line, persist=False)),
             on_tick=lambda: on_event(AgentEvent("tick", persist=False)),
+            sandbox=_sandbox(request, prompt_file),
+            on_start=lambda process: _started(on_event, process),
         )
         return _result(result, request.timeout_s, self._idle_timeout_s)
+
+
+def _sandbox(request: AgentRequest, prompt_file: Path) -> SandboxPolicy | None:
+    """The request's sandbox, with the prompt file readable (it lives in orch's hidden state dir)."""
+    if request.sandbox is None:
+        return None
+    return request.sandbox.showing(str(prompt_file.resolve()))
+
+
+def _started(on_event: EventSink, process: AttemptProcess) -> None:
+    on_event(AgentEvent("process", data=process_data(process), persist=False))
 
 
 def _result(proc: ProcessResult, timeout_s: float, idle_s: float | None) -> AgentResult:

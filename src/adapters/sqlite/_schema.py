@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # busy_timeout first: switching to WAL needs a lock that another opener may hold.
 PRAGMAS = (
@@ -117,6 +117,10 @@ def create_schema(db: Any) -> None:
             "output_tokens": int,
             "agent_session_id": str,
             "retry_at": str,
+            # schema 5: what identifies the attempt's processes, to kill them after a crash
+            "process_group": int,
+            "process_start": int,
+            "process_marker": str,
         },
         pk=("session_id", "task_id", "number"),
         not_null=["started_at", "reason"],
@@ -165,4 +169,11 @@ def migrate(conn: sqlite3.Connection, version: int) -> None:
     if version < 4:
         for statement in OUTBOX:
             conn.execute(statement)
+    if version < 5:
+        for column, kind in (
+            ("process_group", "INTEGER"),
+            ("process_start", "INTEGER"),
+            ("process_marker", "TEXT"),
+        ):
+            conn.execute(f"ALTER TABLE attempts ADD COLUMN {column} {kind}")
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

@@ -187,7 +187,7 @@ class SqliteStore:
     def _insert_attempts(conn: sqlite3.Connection, session_id: str, runs: Sequence[TaskRun]) -> None:
         conn.executemany(
             f"INSERT INTO attempts (session_id, {convert.ATTEMPT_COLUMNS})"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [convert.attempt_values(session_id, r.task_id, a) for r in runs for a in r.attempts],
         )
 

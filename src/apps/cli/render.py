@@ -174,6 +174,9 @@ class Progress:
             self.line(f"{when} task {event.task_id} {what}")
         elif event.kind is EventKind.QUESTION:
             self.line(f"{when} task {event.task_id} asks: {data.get('text', '')}")
+        elif event.kind is EventKind.SANDBOX:
+            loud = "WARNING: " if data.get("wanted") and not data.get("active") else ""
+            self.line(f"{when} {loud}{data.get('text', '')}")
         elif event.kind is EventKind.BUDGET:
             word = "budget warning" if data.get("level") == "warn" else "budget reached"
             self.line(f"{when} {word}: {data.get('text', '')}")

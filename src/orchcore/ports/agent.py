@@ -9,6 +9,7 @@ import attrs
 
 from orchcore.records import JsonObject, Outcome
 from orchcore.safety import SafetyPolicy
+from orchcore.sandbox import SandboxPolicy
 
 
 @attrs.frozen
@@ -25,6 +26,9 @@ class AgentRequest:
     resume_agent_session: str | None = None
     env: Mapping[str, str] = attrs.field(factory=dict)
     safety: SafetyPolicy | None = None
+    sandbox: SandboxPolicy | None = None
+    """The OS boundary a local agent must run in (None: not sandboxed); the agent adds its own
+    config dir to what is writable. An agent that cannot honour it must refuse to run."""
 
 
 @attrs.frozen
@@ -32,6 +36,8 @@ class AgentEvent:
     """Something the agent did while it ran.
 
     ``kind`` is free-form per adapter ("output", "tool_use", "text", ...); the
+    kind ``"process"`` (data: group, leader_start, marker) says what identifies the
+    attempt's processes, so the engine can record it before anything else; the
     kind ``"tick"`` carries nothing and is sent at least once a second while the
     agent is silent, so the engine can look at the stored state and stop it.
     ``persist`` says whether the engine should store it as an event (raw output

@@ -36,6 +36,7 @@ from orchcore.errors import IllegalTransition, NotFound, SessionBusy
 from orchcore.ports.store import Store
 from orchcore.records import (
     Attempt,
+    AttemptProcess,
     Event,
     EventKind,
     Mutation,
@@ -166,6 +167,14 @@ class StoreContract(OutboxContract):
             stored = store.load("s1").run("1").attempts
             assert [a.cost_usd for a in stored] == costs
             assert [str(a.cost_usd) for a in stored] == [str(c) for c in costs]
+
+    def test_an_attempts_process_round_trips(self, make_store: StoreFactory) -> None:
+        process = AttemptProcess(group=31337, leader_start=2**40, marker="0f" * 16)
+        attempts = (Attempt(1, T0, T0, Outcome.INTERRUPTED, process=process), Attempt(2, T0))
+        with _opened(make_store) as store:
+            _create(store, "s1")
+            store.transact("s1", lambda s: Mutation(runs=(attrs.evolve(s.run("1"), attempts=attempts),)))
+            assert [a.process for a in store.load("s1").run("1").attempts] == [process, None]
 
     def test_datetimes_round_trip_timezone_aware(self, make_store: StoreFactory) -> None:
         later = T0 + timedelta(hours=1, microseconds=1)
