@@ -15,6 +15,9 @@ import typer
 
 if TYPE_CHECKING:
     from apps.bootstrap import Runtime
+    from orchcore.engine import RunOutcome
+    from orchcore.errors import SessionExists
+    from orchcore.ports.agent import Agent
     from orchcore.state import Command
     from orchcore.tasks import Plan
 
@@ -145,10 +148,9 @@ def run(
     config: ConfigOption = None,
 ) -> None:
     """Start a session for FILE and run its tasks until done or a human is needed."""
-    from apps.cli import render
     from apps.notify import sending
-    from orchcore.service import create_session, send_command, unfinished_sessions
-    from orchcore.state import Command
+    from orchcore.errors import SessionExists
+    from orchcore.service import start_session
 
     with errors():
         plan = read_plan(file)
@@ -156,21 +158,56 @@ def run(
         agent_name = agent or rt.settings.agent.name
         chosen = rt.agents(agent_name)
         chosen.check()
-        source = str(file.resolve())
-        plan = _with_source(plan, source)
-        if not new:
-            for s in unfinished_sessions(rt.store, source):
-                fail(
-                    WRONG_STATE,
-                    f"session {s.id} from this file is {s.state.value}: continue it with `orch resume -s {s.id}`, "
-                    f"or start another with `orch run {file} --new`",
-                )
-        snap = create_session(rt.store, plan, rt.ids, rt.clock, auto_approve=auto_approve, agent=agent_name)
-        send_command(rt.store, snap.session.id, Command.START, rt.clock, routing=rt.routing)
+        plan = _with_source(plan, str(file.resolve()))
+        try:
+            snap = start_session(
+                rt.store,
+                plan,
+                rt.ids,
+                rt.clock,
+                agent=agent_name,
+                auto_approve=auto_approve,
+                new=new,
+                routing=rt.routing,
+            )
+        except SessionExists as exc:
+            fail(WRONG_STATE, _exists_message(exc, file))
+        from apps.cli import render
+
         render.started(snap)
         with sending(rt):
-            outcome = render.drive(rt, chosen, snap.session.id, verbose=verbose)
-    raise typer.Exit(render.finished(rt, outcome.session))
+            outcome = drive(rt, chosen, snap.session.id, verbose=verbose)
+    raise typer.Exit(finish(rt, outcome.session.id))
+
+
+def _exists_message(exc: SessionExists, file: Path) -> str:
+    """Why a run is refused and the two commands that go on from there."""
+    if exc.state == "completed":
+        return (
+            f"{exc}: running it again runs every task again in a new session; "
+            f"to do that: `orch run {file} --new` (see what was done: `orch report -s {exc.session_id}`)"
+        )
+    return f"{exc}: continue it with `orch resume -s {exc.session_id}`, or start another with `orch run {file} --new`"
+
+
+def drive(rt: Runtime, agent: Agent, session_id: str, *, verbose: bool) -> RunOutcome:
+    """Run the engine on ``session_id`` until it stops, showing progress."""
+    import sys
+
+    from apps.cli.render import Progress
+
+    with Progress(verbose=verbose, tty=sys.stdout.isatty()) as progress:
+        return rt.engine(agent, progress).run(session_id)
+
+
+def finish(rt: Runtime, session_id: str) -> int:
+    """Say how the run ended and what to do next; the exit code: the one place that picks it."""
+    from apps.cli import render
+    from orchcore.service import run_succeeded
+
+    snap = rt.store.load(session_id)
+    render.finished(snap)
+    return OK if run_succeeded(snap.session.state) else RUN_FAILED
 
 
 def _with_source(plan: Plan, source: str) -> Plan:
@@ -187,25 +224,19 @@ def resume(
     config: ConfigOption = None,
 ) -> None:
     """Continue a paused, approved, halted or crashed session."""
-    from apps.cli import render
     from apps.notify import sending
-    from orchcore.errors import SessionBusy
-    from orchcore.service import resolve_session, send_command
-    from orchcore.state import Command
+    from orchcore.service import claim_for_resume, resolve_session, resume_session
 
     with errors():
         rt = runtime(ctx, config)
         sid = resolve_session(rt.store, session)
-        holder = rt.store.lease_holder(sid)
-        if holder is not None:
-            raise SessionBusy(f"session {sid} is being run by {holder}")
-        before = rt.store.session(sid)
-        chosen = rt.agents(before.agent or rt.settings.agent.name)
+        claim_for_resume(rt.store, sid)
+        chosen = rt.agents(rt.store.session(sid).agent or rt.settings.agent.name)
         chosen.check()
-        send_command(rt.store, sid, Command.RESUME, rt.clock, routing=rt.routing)
+        resume_session(rt.store, sid, rt.clock, routing=rt.routing)
         with sending(rt):
-            outcome = render.drive(rt, chosen, sid, verbose=verbose)
-    raise typer.Exit(render.finished(rt, outcome.session))
+            drive(rt, chosen, sid, verbose=verbose)
+    raise typer.Exit(finish(rt, sid))
 
 
 @app.command()

@@ -6,7 +6,6 @@ Renderers are functions of domain values; the domain knows nothing of them.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -14,13 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from apps.cli.main import OK, RUN_FAILED
-
 if TYPE_CHECKING:
-    from apps.bootstrap import Runtime
-    from orchcore.engine import RunOutcome
-    from orchcore.ports.agent import Agent
-    from orchcore.records import Event, OutboxEntry, Session, SessionSummary, Snapshot
+    from orchcore.records import Event, OutboxEntry, SessionSummary, Snapshot
     from orchcore.service import BudgetReport
     from orchcore.state import Command
     from orchcore.tasks import Plan
@@ -145,16 +139,9 @@ class Progress:
             self.line(f"    | {text}" if kind == "output" else f"    · {kind} {text}".rstrip())
 
 
-def drive(rt: Runtime, agent: Agent, session_id: str, *, verbose: bool) -> RunOutcome:
-    with Progress(verbose=verbose, tty=sys.stdout.isatty()) as progress:
-        return rt.engine(agent, progress).run(session_id)
-
-
-def finished(rt: Runtime, session: Session) -> int:
-    """Say how the run ended and what to do next; return the exit code."""
-    from orchcore.state import SessionState
-
-    snap = rt.store.load(session.id)
+def finished(snap: Snapshot) -> None:
+    """Say how the run ended and what to do next."""
+    session = snap.session
     counts: dict[str, int] = {}
     for run in snap.runs.values():
         counts[run.state.value] = counts.get(run.state.value, 0) + 1
@@ -164,13 +151,6 @@ def finished(rt: Runtime, session: Session) -> int:
     hints = _hints(snap, None)
     if hints:
         typer.echo("next: " + "   ".join(hints))
-    ok = {
-        SessionState.COMPLETED,
-        SessionState.WAITING_APPROVAL,
-        SessionState.WAITING_ANSWER,
-        SessionState.PAUSED,
-    }
-    return OK if session.state in ok else RUN_FAILED
 
 
 def undelivered_line(outbox: Sequence[OutboxEntry]) -> str | None:
