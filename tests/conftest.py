@@ -1,7 +1,38 @@
 import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
 
+import pytest
 from hypothesis import settings
 
 settings.register_profile("ci", max_examples=50, deadline=None)
 settings.register_profile("default", deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+CHECKOUT = Path(__file__).resolve().parent.parent
+
+
+def _checkout_state() -> tuple[str, bool]:
+    """The checkout's `git status --porcelain` and whether a `.orch/` state dir is in it."""
+    try:
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=all"],
+            cwd=CHECKOUT,
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
+    except OSError:  # no git: the .orch check still holds
+        status = ""
+    return status, (CHECKOUT / ".orch").exists()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def checkout_left_untouched() -> Iterator[None]:
+    """Tests work in temporary directories: the developer's checkout is the same after them."""
+    before_status, before_orch = _checkout_state()
+    yield
+    after_status, after_orch = _checkout_state()
+    assert not (after_orch and not before_orch), f"the tests created {CHECKOUT / '.orch'}"
+    assert after_status == before_status, f"the tests changed the checkout:\n{after_status}"
