@@ -50,7 +50,17 @@ ConfigOption = Annotated[
 SessionOption = Annotated[
     str | None, typer.Option("--session", "-s", help="Session id or a unique prefix (default: the newest).")
 ]
+SessionArgument = Annotated[
+    str | None, typer.Argument(help="Session id or a unique prefix (default: the newest); or use -s.")
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of text.")]
+
+
+def one_session(positional: str | None, option: str | None) -> str | None:
+    """The session named as an argument or with -s/--session (either works; both must agree)."""
+    if positional is not None and option is not None and positional != option:
+        fail(BAD_INPUT, f"two sessions given ({positional!r} and -s {option!r}): name one")
+    return positional if positional is not None else option
 
 
 def fail(code: int, message: str) -> NoReturn:
@@ -200,13 +210,19 @@ def drive(rt: Runtime, agent: Agent, session_id: str, *, verbose: bool) -> RunOu
         return rt.engine(agent, progress).run(session_id)
 
 
+def is_newest(rt: Runtime, session_id: str) -> bool:
+    """Whether commands without -s act on ``session_id`` (hints for another one carry -s)."""
+    newest = rt.store.sessions()
+    return bool(newest) and newest[0].id == session_id
+
+
 def finish(rt: Runtime, session_id: str) -> int:
     """Say how the run ended and what to do next; the exit code: the one place that picks it."""
     from apps.cli import render
     from orchcore.service import run_succeeded
 
     snap = rt.store.load(session_id)
-    render.finished(snap)
+    render.finished(snap, newest=is_newest(rt, session_id))
     return OK if run_succeeded(snap.session.state) else RUN_FAILED
 
 
@@ -219,7 +235,8 @@ def _with_source(plan: Plan, source: str) -> Plan:
 @app.command()
 def resume(
     ctx: typer.Context,
-    session: Annotated[str | None, typer.Argument(help="Session id or prefix (default: the newest).")] = None,
+    session_arg: SessionArgument = None,
+    session: SessionOption = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show the agent's output lines.")] = False,
     config: ConfigOption = None,
 ) -> None:
@@ -229,7 +246,7 @@ def resume(
 
     with errors():
         rt = runtime(ctx, config)
-        sid = resolve_session(rt.store, session)
+        sid = resolve_session(rt.store, one_session(session_arg, session))
         claim_for_resume(rt.store, sid)
         chosen = rt.agents(rt.store.session(sid).agent or rt.settings.agent.name)
         chosen.check()
@@ -242,7 +259,8 @@ def resume(
 @app.command()
 def status(
     ctx: typer.Context,
-    session: Annotated[str | None, typer.Argument(help="Session id or prefix (default: the newest).")] = None,
+    session_arg: SessionArgument = None,
+    session: SessionOption = None,
     json_out: JsonOption = False,
     config: ConfigOption = None,
 ) -> None:
@@ -252,9 +270,15 @@ def status(
 
     with errors():
         rt = runtime(ctx, config)
-        sid = resolve_session(rt.store, session)
+        sid = resolve_session(rt.store, one_session(session_arg, session))
         snap = rt.store.load(sid)
-        render.status(snap, rt.store.lease_holder(sid), json_out=json_out, outbox=rt.store.undelivered(sid))
+        render.status(
+            snap,
+            rt.store.lease_holder(sid),
+            json_out=json_out,
+            outbox=rt.store.undelivered(sid),
+            newest=is_newest(rt, sid),
+        )
 
 
 def _command(
@@ -276,7 +300,9 @@ def _command(
         after = send_command(
             rt.store, sid, command, rt.clock, task_id=task, text=text, source="cli", routing=rt.routing
         )
-        render.command_done(command, before, after, rt.store.lease_holder(sid), json_out=json_out)
+        render.command_done(
+            command, before, after, rt.store.lease_holder(sid), json_out=json_out, newest=is_newest(rt, sid)
+        )
 
 
 TaskArg = Annotated[str | None, typer.Argument(help="Task id (default: the task waiting for you).")]
@@ -331,6 +357,7 @@ def answer(
 @app.command()
 def pause(
     ctx: typer.Context,
+    session_arg: SessionArgument = None,
     session: SessionOption = None,
     json_out: JsonOption = False,
     config: ConfigOption = None,
@@ -338,7 +365,7 @@ def pause(
     """Pause the session: a running task finishes, nothing new starts until `orch resume`."""
     from orchcore.state import Command
 
-    _command(ctx, Command.PAUSE, config, session, json_out=json_out)
+    _command(ctx, Command.PAUSE, config, one_session(session_arg, session), json_out=json_out)
 
 
 @app.command()
@@ -372,6 +399,7 @@ def retry(
 @app.command()
 def cancel(
     ctx: typer.Context,
+    session_arg: SessionArgument = None,
     session: SessionOption = None,
     json_out: JsonOption = False,
     config: ConfigOption = None,
@@ -379,7 +407,7 @@ def cancel(
     """Cancel the session for good; a running agent is stopped."""
     from orchcore.state import Command
 
-    _command(ctx, Command.CANCEL, config, session, json_out=json_out)
+    _command(ctx, Command.CANCEL, config, one_session(session_arg, session), json_out=json_out)
 
 
 @app.command()
@@ -421,7 +449,8 @@ def logs(
 @app.command()
 def report(
     ctx: typer.Context,
-    session: Annotated[str | None, typer.Argument(help="Session id or prefix (default: the newest).")] = None,
+    session_arg: SessionArgument = None,
+    session: SessionOption = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the report to this file.")
     ] = None,
@@ -432,7 +461,7 @@ def report(
 
     with errors():
         rt = runtime(ctx, config)
-        sid = resolve_session(rt.store, session)
+        sid = resolve_session(rt.store, one_session(session_arg, session))
         text = build_report(rt.store, rt.logs, rt.clock, sid, rt.settings.budget_policy())
     if output is None:
         typer.echo(text, nl=False)

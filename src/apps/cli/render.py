@@ -28,10 +28,20 @@ def _time(at: datetime) -> str:
     return at.astimezone().strftime("%H:%M:%S")
 
 
-def _hints(snap: Snapshot, engine: str | None) -> list[str]:
+def _hints(snap: Snapshot, engine: str | None, *, newest: bool = True) -> list[str]:
     from orchcore.service import suggestions
 
-    return [f"orch {s}" for s in suggestions(snap, engine_attached=engine is not None)]
+    pin = "" if newest else f" -s {snap.session.id}"
+    return [as_command(s, pin) for s in suggestions(snap, engine_attached=engine is not None)]
+
+
+def as_command(suggestion: str, pin: str = "") -> str:
+    """A suggestion ("approve 3 (then: resume)") as shell commands that run as written
+    (``orch approve 3 && orch resume``), each with ``pin`` (``-s ID``) when the session is not
+    the newest; a note in brackets is dropped (the session's reason says it)."""
+    command, _, note = suggestion.partition(" (")
+    then = note.removesuffix(")").removeprefix("then: ") if note.startswith("then: ") else ""
+    return f"orch {command}{pin}" + (f" && orch {then}{pin}" if then else "")
 
 
 def validated(plan: Plan, *, json_out: bool) -> None:
@@ -139,7 +149,7 @@ class Progress:
             self.line(f"    | {text}" if kind == "output" else f"    · {kind} {text}".rstrip())
 
 
-def finished(snap: Snapshot) -> None:
+def finished(snap: Snapshot, *, newest: bool = True) -> None:
     """Say how the run ended and what to do next."""
     session = snap.session
     counts: dict[str, int] = {}
@@ -148,7 +158,7 @@ def finished(snap: Snapshot) -> None:
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     reason = f" — {session.reason}" if session.reason else ""
     typer.echo(f"session {session.id} {session.state.value}{reason} ({summary})")
-    hints = _hints(snap, None)
+    hints = _hints(snap, None, newest=newest)
     if hints:
         typer.echo("next: " + "   ".join(hints))
 
@@ -168,12 +178,19 @@ def undelivered_line(outbox: Sequence[OutboxEntry]) -> str | None:
     return f"{n} notification{'s' if n != 1 else ''} undelivered ({'; '.join(details)})"
 
 
-def status(snap: Snapshot, engine: str | None, *, json_out: bool, outbox: Sequence[OutboxEntry] = ()) -> None:
+def status(
+    snap: Snapshot,
+    engine: str | None,
+    *,
+    json_out: bool,
+    outbox: Sequence[OutboxEntry] = (),
+    newest: bool = True,
+) -> None:
     from apps.views import session_fields, task_rows
 
     s = snap.session
     rows = task_rows(snap)
-    hints = _hints(snap, engine)
+    hints = _hints(snap, engine, newest=newest)
     if json_out:
         _json(
             {
@@ -206,10 +223,16 @@ def status(snap: Snapshot, engine: str | None, *, json_out: bool, outbox: Sequen
 
 
 def command_done(
-    command: Command, before: Snapshot, after: Snapshot, engine: str | None, *, json_out: bool
+    command: Command,
+    before: Snapshot,
+    after: Snapshot,
+    engine: str | None,
+    *,
+    json_out: bool,
+    newest: bool = True,
 ) -> None:
     changed = [t for t in after.plan.ids if after.runs[t].state is not before.runs[t].state]
-    hints = _hints(after, engine)
+    hints = _hints(after, engine, newest=newest)
     if json_out:
         _json(
             {
