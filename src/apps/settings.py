@@ -116,11 +116,18 @@ class AgentSettings:
     options: dict[str, Any] = attrs.field(factory=dict)
 
 
+_CLAUDE_ENV = (
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_AUTH_TOKEN",
+    "CLAUDE_CODE_OAUTH_TOKEN",
+    "ANTHROPIC_BASE_URL",
+    "CLAUDE_CONFIG_DIR",
+    "CLAUDE_CODE_USE_BEDROCK",
+    "CLAUDE_CODE_USE_VERTEX",
+    "CLAUDE_CODE_USE_FOUNDRY",
+)
 # what each agent needs from the environment, besides the basics (its own credentials)
-AGENT_ENV_NAMES: dict[str, tuple[str, ...]] = {
-    "claude": ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL"),
-    "claude_code": ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL"),
-}
+AGENT_ENV_NAMES: dict[str, tuple[str, ...]] = dict.fromkeys(("claude", "claude_code"), _CLAUDE_ENV)
 
 
 @attrs.frozen

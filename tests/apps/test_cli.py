@@ -297,7 +297,7 @@ def test_run_of_a_completed_file_says_so_and_needs_new(taskfile: Path, world: Wo
     world.orch("run", str(taskfile), "--agent", "scripted", "--auto-approve")
     assert world.agent.ran() == ["1", "2"]
     before = world.store.load("s1")
-    code, out, err = world.orch("run", str(taskfile), "--agent", "scripted", "--auto-approve")
+    code, _, err = world.orch("run", str(taskfile), "--agent", "scripted", "--auto-approve")
     assert code == WRONG_STATE
     assert "session s1 from this file is completed (since " in err
     assert f"orch run {taskfile} --new" in err

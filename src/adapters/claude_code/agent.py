@@ -34,6 +34,11 @@ INSTALL_HINT = (
 PERMISSION_MODES = frozenset({"acceptEdits", "auto", "bypassPermissions", "default", "dontAsk", "plan"})
 _VERSION = re.compile(r"^\s*(\d+)\.(\d+)\.(\d+)")
 _VERSION_TIMEOUT_S = 30.0
+# what logs the CLI in, without a login: a key or token in its environment ...
+CREDENTIAL_ENV = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN")
+# ... or a cloud provider, which brings its own credentials
+PROVIDER_ENV = ("CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX", "CLAUDE_CODE_USE_FOUNDRY")
+CREDENTIALS_FILE = ".credentials.json"  # what `claude /login` writes into the config dir
 RUN_MARKER = "ORCHCORE_AGENT_RUN"
 """Set to a fresh id in every run's environment, to find what the run left behind."""
 _SWEEP_ROUNDS = 3
@@ -147,6 +152,22 @@ class _Watchdog:
         return self.fired
 
 
+def credentials_missing(env: Mapping[str, str]) -> str | None:
+    """What to do when the CLI in ``env`` would answer "Not logged in", or None when it has
+    credentials. Names variables and the file, never a value."""
+    if any(env.get(name) for name in (*CREDENTIAL_ENV, *PROVIDER_ENV)):
+        return None
+    config_dir = env.get("CLAUDE_CONFIG_DIR") or str(Path(env.get("HOME", "~")).expanduser() / ".claude")
+    credentials = Path(config_dir) / CREDENTIALS_FILE
+    if credentials.is_file():
+        return None
+    return (
+        "Claude Code is not logged in: no ANTHROPIC_API_KEY, ANTHROPIC_AUTH_TOKEN or "
+        f"CLAUDE_CODE_OAUTH_TOKEN in the agent's environment and no {credentials}; "
+        "export ANTHROPIC_API_KEY (orch passes it to the agent), or run `claude` once and /login"
+    )
+
+
 @attrs.frozen(kw_only=True)
 class ClaudeCodeAgent:
     """Runs a task with the real Claude Code CLI in print mode, streaming its events.
@@ -231,7 +252,8 @@ class ClaudeCodeAgent:
         return found
 
     def check(self) -> None:
-        """Raise AgentUnavailable unless the executable runs and is at least version 2.1.0."""
+        """Raise AgentUnavailable unless the executable runs, is at least version 2.1.0 and has
+        credentials (before a session exists, so a logged-out CLI costs nothing)."""
         env = self.environment()
         executable = self._resolve(env)
         try:
@@ -254,6 +276,9 @@ class ClaudeCodeAgent:
             wanted = ".".join(map(str, MIN_VERSION))
             have = ".".join(map(str, version))
             raise AgentUnavailable(f"claude {have} at {executable} is older than {wanted}; {INSTALL_HINT}")
+        missing = credentials_missing(env)
+        if missing is not None:
+            raise AgentUnavailable(missing)
 
     def _write_safety(self, request: AgentRequest) -> str | None:
         """Write the run's settings (deny rules, PreToolUse hook) and policy files; a reason not to start, or None.
