@@ -309,61 +309,113 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
 }
 
 
-def find_config(explicit: str | None, cwd: Path) -> Path | None:
-    """The config file to use: ``--config``, then ``$ORCH_CONFIG``, then ./orch.yaml."""
+def find_config(explicit: str | None, cwd: Path, near: Path | None = None) -> Path | None:
+    """The config file to use: ``--config``, then ``$ORCH_CONFIG``, then orch.yaml next to
+    the task file (``near``: its folder), then in the current folder."""
     chosen = explicit or os.environ.get(f"{ENV_PREFIX}CONFIG")
     if chosen:
         path = Path(chosen).expanduser()
         if not path.is_file():
             raise ConfigError(f"config file not found: {chosen}")
         return path
-    for name in CONFIG_NAMES:
-        if (cwd / name).is_file():
-            return cwd / name
+    for folder in (near, cwd):
+        for name in CONFIG_NAMES:
+            if folder is not None and (folder / name).is_file():
+                return folder / name
     return None
 
 
 def load_settings(
-    explicit: str | None = None, *, cwd: Path | None = None, environ: Mapping[str, str] | None = None
+    explicit: str | None = None,
+    *,
+    cwd: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    near: Path | None = None,
 ) -> Settings:
-    """Settings from the config file (if any) with ``ORCH_*`` overrides applied.
+    """Settings from the config file (if any, see find_config) with ``ORCH_*`` overrides applied.
 
-    Raises ConfigError naming the file, the key and what was expected.
+    Raises ConfigError listing every problem as FILE:LINE (or the variable): key: found, expected.
     """
+    from apps.config_file import Checker, check_names
+
     here = cwd or Path.cwd()
     env = os.environ if environ is None else environ
-    path = find_config(explicit, here)
+    path = find_config(explicit, here, near)
     raw: dict[str, Any] = {}
+    lines: dict[tuple[str, ...], int] = {}
     if path is not None:
-        raw = _read_yaml(path)
+        raw, lines = _read_yaml(path)
+    origins: dict[tuple[str, ...], str] = {}
     for name, (section, key) in ENV_OVERRIDES.items():
         value = env.get(ENV_PREFIX + name)
         if value is not None and value != "":
             raw.setdefault(section, {})
             if not isinstance(raw[section], dict):
-                raise ConfigError(f"{path}: {section}: expected a mapping")
+                raise ConfigError(f"{path}:{lines.get((section,), 1)}: {section}: expected a mapping")
             raw[section][key] = value
+            origins[(section, key)] = ENV_PREFIX + name
+    checker = Checker(str(path) if path else "", lines, origins, known=_known_names(raw))
+    checker.section(Settings, raw, ())
+    check_names(checker, raw)
+    if checker.problems:
+        raise ConfigError("\n".join(checker.problems))
     return _structure(raw, str(path) if path else "", str(path.parent.resolve()) if path else str(here))
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def _known_names(raw: Mapping[str, Any]) -> dict[tuple[str, ...], list[str]]:
+    """The allowed names of keys that take names: log levels, channels, notification events."""
+    from apps.bootstrap import BUILTIN_CHANNELS, ENTRY_POINT_GROUP
+    from apps.config_file import LOG_LEVELS
+
+    channels = list(BUILTIN_CHANNELS)
+    wanted = (
+        raw.get("notifications", {}).get("channels") if isinstance(raw.get("notifications"), dict) else None
+    )
+    if wanted and any(str(c).strip() not in channels for c in _strings_or_empty(wanted)):
+        from importlib.metadata import entry_points
+
+        channels += [
+            ep.name.removeprefix("notifier.")
+            for ep in entry_points(group=ENTRY_POINT_GROUP)
+            if ep.name.startswith("notifier.")
+        ]
+    events = ["default", "all", *sorted(k.value for k in NotificationKind)]
+    return {
+        ("logging", "level"): list(LOG_LEVELS),
+        ("notifications", "channels"): channels,
+        ("notifications", "events"): events,
+    }
+
+
+def _strings_or_empty(value: object) -> tuple[str, ...]:
+    try:
+        return _strings(value)
+    except TypeError:
+        return ()
+
+
+def _read_yaml(path: Path) -> tuple[dict[str, Any], dict[tuple[str, ...], int]]:
     import yaml
 
+    from apps.config_file import read_config
+
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data, lines = read_config(path, path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"{path}{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}:1: encoding: not UTF-8 ({exc.reason} at byte {exc.start})") from exc
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
     if data is None:
-        return {}
+        return {}, lines
     if not isinstance(data, dict):
         raise ConfigError(
-            f"{path}: expected a mapping of sections (approval, paths, logging, agent, budget, notifications)"
+            f"{path}:1: expected a mapping of sections (approval, paths, logging, agent, budget, notifications)"
         )
-    return data
+    return data, lines
 
 
 def _money(value: object, _: object) -> Decimal:

@@ -45,7 +45,12 @@ app = typer.Typer(
 )
 
 ConfigOption = Annotated[
-    str | None, typer.Option("--config", "-c", help="Config file (default: ./orch.yaml, or $ORCH_CONFIG).")
+    str | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="Config file (default: $ORCH_CONFIG, else orch.yaml next to the task file, else ./orch.yaml).",
+    ),
 ]
 SessionOption = Annotated[
     str | None, typer.Option("--session", "-s", help="Session id or a unique prefix (default: the newest).")
@@ -85,7 +90,12 @@ def errors() -> Iterator[None]:
     except e.IllegalTransition as exc:
         fail(WRONG_STATE, f"{exc}; nothing was changed")
     except e.ConfigError as exc:
-        fail(BAD_INPUT, f"config: {exc}")
+        lines = str(exc).splitlines()
+        if len(lines) == 1:
+            fail(BAD_INPUT, f"config: {lines[0]}")
+        for line in lines:
+            typer.echo(line, err=True)
+        fail(BAD_INPUT, f"config: {len(lines)} problems found")
     except e.AgentUnavailable as exc:
         fail(AGENT_UNAVAILABLE, f"agent unavailable: {exc}")
     except e.SessionBusy as exc:
@@ -102,17 +112,21 @@ def errors() -> Iterator[None]:
         raise typer.Exit(INTERRUPTED) from None
 
 
-def runtime(ctx: typer.Context, config: str | None) -> Runtime:
-    """The Runtime a test passed in ``obj``, or one built from settings."""
+def runtime(
+    ctx: typer.Context, config: str | None, *, near: Path | None = None, read_only: bool = False
+) -> Runtime:
+    """The Runtime a test passed in ``obj``, or one built from settings (the config next to
+    the task file in ``near``, else in the current folder). ``read_only`` commands create no
+    state dir when there is none yet."""
     if ctx.obj is not None:
         return ctx.obj  # type: ignore[no-any-return]
     from apps.bootstrap import build_runtime
     from apps.logs import configure_logging
     from apps.settings import load_settings
 
-    settings = load_settings(config)
-    configure_logging(settings)
-    rt = build_runtime(settings)
+    settings = load_settings(config, near=near)
+    configure_logging(settings, read_only=read_only)
+    rt = build_runtime(settings, read_only=read_only)
     ctx.obj = rt
     ctx.call_on_close(rt.close)
     return rt
@@ -164,7 +178,7 @@ def run(
 
     with errors():
         plan = read_plan(file)
-        rt = runtime(ctx, config)
+        rt = runtime(ctx, config, near=file.resolve().parent)
         agent_name = agent or rt.settings.agent.name
         chosen = rt.agents(agent_name)
         chosen.check()
@@ -269,7 +283,7 @@ def status(
     from orchcore.service import resolve_session
 
     with errors():
-        rt = runtime(ctx, config)
+        rt = runtime(ctx, config, read_only=True)
         sid = resolve_session(rt.store, one_session(session_arg, session))
         snap = rt.store.load(sid)
         render.status(
@@ -278,6 +292,7 @@ def status(
             json_out=json_out,
             outbox=rt.store.undelivered(sid),
             newest=is_newest(rt, sid),
+            config=rt.settings.source,
         )
 
 
@@ -430,7 +445,7 @@ def logs(
     from orchcore.service import resolve_session
 
     with errors():
-        rt = runtime(ctx, config)
+        rt = runtime(ctx, config, read_only=True)
         sid = resolve_session(rt.store, session)
         if task is None:
             render.events(rt.store.events(sid)[-lines:], json_out=json_out)
@@ -460,7 +475,7 @@ def report(
     from orchcore.service import build_report, resolve_session
 
     with errors():
-        rt = runtime(ctx, config)
+        rt = runtime(ctx, config, read_only=True)
         sid = resolve_session(rt.store, one_session(session_arg, session))
         text = build_report(rt.store, rt.logs, rt.clock, sid, rt.settings.budget_policy())
     if output is None:
@@ -480,7 +495,7 @@ def budget(ctx: typer.Context, json_out: JsonOption = False, config: ConfigOptio
     from orchcore.service import budget_report
 
     with errors():
-        rt = runtime(ctx, config)
+        rt = runtime(ctx, config, read_only=True)
         render.budget(budget_report(rt.store, rt.settings.budget_policy(), rt.clock), json_out=json_out)
 
 
@@ -490,7 +505,7 @@ def sessions(ctx: typer.Context, json_out: JsonOption = False, config: ConfigOpt
     from apps.cli import render
 
     with errors():
-        rt = runtime(ctx, config)
+        rt = runtime(ctx, config, read_only=True)
         render.session_list(rt.store.sessions(), json_out=json_out)
 
 

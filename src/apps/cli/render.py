@@ -185,6 +185,7 @@ def status(
     json_out: bool,
     outbox: Sequence[OutboxEntry] = (),
     newest: bool = True,
+    config: str = "",
 ) -> None:
     from apps.views import session_fields, task_rows
 
@@ -195,6 +196,7 @@ def status(
         _json(
             {
                 "session": session_fields(snap, engine),
+                "config": config or None,
                 "tasks": rows,
                 "next": hints,
                 "undelivered_notifications": len(outbox),
@@ -206,6 +208,7 @@ def status(
     typer.echo(
         f"file: {s.source}   started: {s.created_at.astimezone():%Y-%m-%d %H:%M}   engine: {engine or 'not running'}"
     )
+    typer.echo(f"config: {config or 'none found (defaults)'}")
     width = max(len(r["id"]) for r in rows)
     for r in rows:
         state = r["state"] + (f" (blocked by {r['blocked_by']})" if r["blocked_by"] else "")
