@@ -118,7 +118,7 @@ class Checker:
         return [text for _, text in sorted(self.found, key=lambda item: item[0])]
 
     def add(self, key: Key, message: str) -> None:
-        dotted = ".".join(key)
+        dotted = ".".join(k if k.isprintable() else repr(k) for k in key)
         if key in self.origins:
             self.found.append((1 << 30, f"{self.origins[key]}: {dotted}: {message}"))
             return
@@ -136,12 +136,20 @@ class Checker:
             field = fields.get(str(key))
             if field is None or str(key) in ("source", "base_dir", "options"):
                 if not open_keys:
-                    self.unknown(here, names)
+                    self.unknown(here, names, item)
                 continue
             self.value(field.type, item, here)
 
-    def unknown(self, key: Key, names: list[str]) -> None:
-        dotted = ".".join(key)
+    def unknown(self, key: Key, names: list[str], value: object = None) -> None:
+        dotted = ".".join(key)  # only ever looked up, never shown
+        if dotted in SEED_KEYS and isinstance(value, dict) and value:
+            # a section of another config: answer each of its keys with the orch key to use
+            for sub in value:
+                inner = f"{dotted}.{sub}"
+                self.add(
+                    (*key, str(sub)), f"is not an orch key: use {SEED_KEYS.get(inner, SEED_KEYS[dotted])}"
+                )
+            return
         if dotted in SEED_KEYS:
             self.add(key, f"is not an orch key: use {SEED_KEYS[dotted]}")
             return

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import strategies as st
 
 from apps.settings import load_settings
 from orchcore.errors import ConfigError
@@ -90,12 +91,12 @@ def test_the_seed_style_config_is_answered_with_the_orch_keys(tmp_path: Path) ->
         "  host: 0.0.0.0\n",
     )
     path = tmp_path / "orch.yaml"
-    assert (
-        f"{path}:1: orchestrator: is not an orch key: use approval, paths, budget (see docs/configuration.md)"
-        in found
-    )
-    assert f"{path}:3: claude: is not an orch key: use agent (with agent.name: claude)" in found
-    assert f"{path}:6: server: is not an orch key: use the options of `orch serve` (--host, --port)" in found
+    assert found == [
+        f"{path}:2: orchestrator.approval_mode: is not an orch key: use approval.mode",
+        f"{path}:4: claude.flags: is not an orch key: use agent.extra_args (with agent.name: claude)",
+        f"{path}:5: claude.timeout: is not an orch key: use agent.timeout_s",
+        f"{path}:7: server.host: is not an orch key: use `orch serve --host HOST`",
+    ]
 
 
 def test_environment_problems_name_the_variable(tmp_path: Path) -> None:
@@ -177,3 +178,44 @@ def test_the_cli_prints_every_config_problem_and_exits_2(tmp_path: Path) -> None
     assert f"{tmp_path / 'orch.yaml'}:4: logging.level: found 'LOUD'" in err
     assert "orch: config: 2 problems found" in err
     assert out == ""
+
+
+KEYS = ["approval", "paths", "logging", "agent", "budget", "notifications", "safety", "mode", "level"]
+KEYS += ["warn_at", "timeout_s", "channels", "events", "prices", "timezone", "command", "name", "claude"]
+SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=12)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(KEYS) | st.text(max_size=6), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+def test_any_yaml_document_loads_or_is_a_config_error() -> None:
+    import tempfile
+
+    import yaml
+    from hypothesis import given
+
+    from apps.settings import Settings
+
+    @given(st.dictionaries(st.sampled_from(KEYS), VALUES, max_size=5) | VALUES)
+    def check(document: object) -> None:
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "orch.yaml"
+            path.write_text(yaml.safe_dump(document))
+            try:
+                settings = load_settings(str(path), environ={})
+            except ConfigError as exc:
+                text = str(exc)
+                assert text
+                for line in text.split("\n"):
+                    assert line.startswith(str(path)), line
+                for word in ("NoneType", "object has no attribute", "Traceback"):
+                    assert word not in text
+            else:
+                assert isinstance(settings, Settings)
+
+    check()

@@ -90,7 +90,7 @@ def errors() -> Iterator[None]:
     except e.IllegalTransition as exc:
         fail(WRONG_STATE, f"{exc}; nothing was changed")
     except e.ConfigError as exc:
-        lines = str(exc).splitlines()
+        lines = str(exc).split("\n")
         if len(lines) == 1:
             fail(BAD_INPUT, f"config: {lines[0]}")
         for line in lines:
