@@ -36,3 +36,24 @@ def checkout_left_untouched() -> Iterator[None]:
     after_status, after_orch = _checkout_state()
     assert not (after_orch and not before_orch), f"the tests created {CHECKOUT / '.orch'}"
     assert after_status == before_status, f"the tests changed the checkout:\n{after_status}"
+
+
+@pytest.fixture
+def in_a_temporary_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run in a folder and home of its own: state dirs, guards and git stay out of the
+    checkout and the developer's home. Autouse in tests/apps and tests/web (not everywhere:
+    hypothesis refuses function-scoped autouse fixtures on top-level @given tests)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(home))
+    for name, sub in (
+        ("XDG_CONFIG_HOME", ".config"),
+        ("XDG_STATE_HOME", ".local/state"),
+        ("XDG_DATA_HOME", ".local/share"),
+        ("XDG_CACHE_HOME", ".cache"),
+    ):
+        monkeypatch.setenv(name, str(home / sub))
+    for name in ("ORCH_CONFIG", "GIT_DIR", "GIT_WORK_TREE"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
