@@ -173,12 +173,16 @@ class Checker:
                 for key, item in value.items():
                     self.section(args[1], item, (*at, str(key)))
         elif origin is tuple:
+            what = "words" if at[-1] == "command" else "names"
             if isinstance(value, list):
-                odd = [v for v in value if isinstance(v, dict | list) or v is None]
+                odd = [v for v in value if isinstance(v, dict | list | bool) or v is None]
                 if odd:
-                    self.add(at, f"found {describe(odd[0])} in the list, expected names")
+                    quote = (
+                        f" (quote it if it is one: '{describe(odd[0])}')" if isinstance(odd[0], bool) else ""
+                    )
+                    self.add(at, f"found {describe(odd[0])} in the list, expected {what}{quote}")
             elif not isinstance(value, str) and value is not None:
-                self.add(at, f"found {describe(value)}, expected a list of names")
+                self.add(at, f"found {describe(value)}, expected a list of {what}")
         elif isinstance(tp, type) and issubclass(tp, enum.Enum):
             allowed = [str(m.value) for m in tp]
             if str(value) not in allowed or isinstance(value, bool):

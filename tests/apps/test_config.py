@@ -219,3 +219,10 @@ def test_any_yaml_document_loads_or_is_a_config_error() -> None:
                 assert isinstance(settings, Settings)
 
     check()
+
+
+def test_a_yaml_boolean_in_a_command_asks_for_quotes(tmp_path: Path) -> None:
+    found = problems(tmp_path, "agent:\n  command: [true]\n")
+    assert found == [
+        f"{tmp_path / 'orch.yaml'}:2: agent.command: found true in the list, expected words (quote it if it is one: 'true')"
+    ]
