@@ -359,7 +359,9 @@ def load_settings(
     check_names(checker, raw)
     if checker.problems:
         raise ConfigError("\n".join(checker.problems))
-    return _structure(raw, str(path) if path else "", str(path.parent.resolve()) if path else str(here))
+    return _structure(
+        raw, str(path) if path else "", str(path.parent.resolve()) if path else str(here), lines
+    )
 
 
 def _known_names(raw: Mapping[str, Any]) -> dict[tuple[str, ...], list[str]]:
@@ -430,7 +432,18 @@ def _money(value: object, _: object) -> Decimal:
     return amount
 
 
-def _structure(raw: dict[str, Any], source: str, base_dir: str) -> Settings:
+def _located(message: str, source: str, lines: Mapping[tuple[str, ...], int]) -> str:
+    """A cattrs message ("invalid type (why) @ config.a.b") as FILE:LINE: a.b: why."""
+    text, _, where = message.rpartition(" @ ")
+    key = tuple(where.removeprefix("config").strip(".").replace("[", ".").replace("]", "").split("."))
+    line = next((lines[key[:n]] for n in range(len(key), 0, -1) if key[:n] in lines), 1)
+    why = text[text.find("(") + 1 : text.rfind(")")] if "(" in text else text
+    return f"{source or 'settings'}:{line}: {'.'.join(key)}: {why}"
+
+
+def _structure(
+    raw: dict[str, Any], source: str, base_dir: str, lines: Mapping[tuple[str, ...], int] | None = None
+) -> Settings:
     import cattrs
     from cattrs.gen import make_dict_structure_fn
 
@@ -452,12 +465,11 @@ def _structure(raw: dict[str, Any], source: str, base_dir: str) -> Settings:
     try:
         settings = converter.structure(raw, Settings)
     except Exception as exc:
-        messages = (
-            cattrs.transform_error(exc, path="config")
-            if isinstance(exc, cattrs.BaseValidationError)
-            else [str(exc)]
-        )
-        raise ConfigError(f"{source or 'settings'}: " + "; ".join(messages)) from exc
+        if not isinstance(exc, cattrs.BaseValidationError):
+            raise ConfigError(f"{source or 'settings'}: {exc}") from exc
+        raise ConfigError(
+            "\n".join(_located(m, source, lines or {}) for m in cattrs.transform_error(exc, path="config"))
+        ) from exc
     return attrs.evolve(settings, source=source, base_dir=base_dir)
 
 
