@@ -18,6 +18,9 @@ from typing import Any
 import attrs
 import yaml
 
+from orchcore.errors import ConfigError
+from orchcore.ports.notifier import NotificationKind
+
 Key = tuple[str, ...]
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -269,3 +272,62 @@ def check_names(checker: Checker, raw: Mapping[str, Any]) -> None:
             checker.add(
                 ("budget", "timezone"), f"found {zone!r}, expected local, UTC or a zone such as Europe/Berlin"
             )
+
+
+def known_names(raw: Mapping[str, Any]) -> dict[tuple[str, ...], list[str]]:
+    """The allowed names of keys that take names: log levels, channels, notification events."""
+    from apps.bootstrap import BUILTIN_CHANNELS, ENTRY_POINT_GROUP
+
+    channels = list(BUILTIN_CHANNELS)
+    wanted = (
+        raw.get("notifications", {}).get("channels") if isinstance(raw.get("notifications"), dict) else None
+    )
+    if wanted and any(str(c).strip() not in channels for c in _strings_or_empty(wanted)):
+        from importlib.metadata import entry_points
+
+        channels += [
+            ep.name.removeprefix("notifier.")
+            for ep in entry_points(group=ENTRY_POINT_GROUP)
+            if ep.name.startswith("notifier.")
+        ]
+    events = ["default", "all", *sorted(k.value for k in NotificationKind)]
+    return {
+        ("logging", "level"): list(LOG_LEVELS),
+        ("notifications", "channels"): channels,
+        ("notifications", "events"): events,
+    }
+
+
+def _strings_or_empty(value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+    return tuple(str(v) for v in value) if isinstance(value, list) else ()
+
+
+def read_config_file(path: Path) -> tuple[dict[str, Any], dict[tuple[str, ...], int]]:
+    try:
+        data, lines = read_config(path, path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}:1: encoding: not UTF-8 ({exc.reason} at byte {exc.start})") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    if data is None:
+        return {}, lines
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{path}:1: expected a mapping of sections (approval, paths, logging, agent, budget, notifications)"
+        )
+    return data, lines
+
+
+def located(message: str, source: str, lines: Mapping[tuple[str, ...], int]) -> str:
+    """A cattrs message ("invalid type (why) @ config.a.b") as FILE:LINE: a.b: why."""
+    text, _, where = message.rpartition(" @ ")
+    key = tuple(where.removeprefix("config").strip(".").replace("[", ".").replace("]", "").split("."))
+    line = next((lines[key[:n]] for n in range(len(key), 0, -1) if key[:n] in lines), 1)
+    why = text[text.find("(") + 1 : text.rfind(")")] if "(" in text else text
+    return f"{source or 'settings'}:{line}: {'.'.join(key)}: {why}"

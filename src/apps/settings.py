@@ -336,7 +336,7 @@ def load_settings(
 
     Raises ConfigError listing every problem as FILE:LINE (or the variable): key: found, expected.
     """
-    from apps.config_file import Checker, check_names
+    from apps.config_file import Checker, check_names, known_names, read_config_file
 
     here = cwd or Path.cwd()
     env = os.environ if environ is None else environ
@@ -344,7 +344,7 @@ def load_settings(
     raw: dict[str, Any] = {}
     lines: dict[tuple[str, ...], int] = {}
     if path is not None:
-        raw, lines = _read_yaml(path)
+        raw, lines = read_config_file(path)
     origins: dict[tuple[str, ...], str] = {}
     for name, (section, key) in ENV_OVERRIDES.items():
         value = env.get(ENV_PREFIX + name)
@@ -354,7 +354,7 @@ def load_settings(
                 raise ConfigError(f"{path}:{lines.get((section,), 1)}: {section}: expected a mapping")
             raw[section][key] = value
             origins[(section, key)] = ENV_PREFIX + name
-    checker = Checker(str(path) if path else "", lines, origins, known=_known_names(raw))
+    checker = Checker(str(path) if path else "", lines, origins, known=known_names(raw))
     checker.section(Settings, raw, ())
     check_names(checker, raw)
     if checker.problems:
@@ -362,62 +362,6 @@ def load_settings(
     return _structure(
         raw, str(path) if path else "", str(path.parent.resolve()) if path else str(here), lines
     )
-
-
-def _known_names(raw: Mapping[str, Any]) -> dict[tuple[str, ...], list[str]]:
-    """The allowed names of keys that take names: log levels, channels, notification events."""
-    from apps.bootstrap import BUILTIN_CHANNELS, ENTRY_POINT_GROUP
-    from apps.config_file import LOG_LEVELS
-
-    channels = list(BUILTIN_CHANNELS)
-    wanted = (
-        raw.get("notifications", {}).get("channels") if isinstance(raw.get("notifications"), dict) else None
-    )
-    if wanted and any(str(c).strip() not in channels for c in _strings_or_empty(wanted)):
-        from importlib.metadata import entry_points
-
-        channels += [
-            ep.name.removeprefix("notifier.")
-            for ep in entry_points(group=ENTRY_POINT_GROUP)
-            if ep.name.startswith("notifier.")
-        ]
-    events = ["default", "all", *sorted(k.value for k in NotificationKind)]
-    return {
-        ("logging", "level"): list(LOG_LEVELS),
-        ("notifications", "channels"): channels,
-        ("notifications", "events"): events,
-    }
-
-
-def _strings_or_empty(value: object) -> tuple[str, ...]:
-    try:
-        return _strings(value)
-    except TypeError:
-        return ()
-
-
-def _read_yaml(path: Path) -> tuple[dict[str, Any], dict[tuple[str, ...], int]]:
-    import yaml
-
-    from apps.config_file import read_config
-
-    try:
-        data, lines = read_config(path, path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}:1: encoding: not UTF-8 ({exc.reason} at byte {exc.start})") from exc
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
-    if data is None:
-        return {}, lines
-    if not isinstance(data, dict):
-        raise ConfigError(
-            f"{path}:1: expected a mapping of sections (approval, paths, logging, agent, budget, notifications)"
-        )
-    return data, lines
 
 
 def _money(value: object, _: object) -> Decimal:
@@ -432,20 +376,13 @@ def _money(value: object, _: object) -> Decimal:
     return amount
 
 
-def _located(message: str, source: str, lines: Mapping[tuple[str, ...], int]) -> str:
-    """A cattrs message ("invalid type (why) @ config.a.b") as FILE:LINE: a.b: why."""
-    text, _, where = message.rpartition(" @ ")
-    key = tuple(where.removeprefix("config").strip(".").replace("[", ".").replace("]", "").split("."))
-    line = next((lines[key[:n]] for n in range(len(key), 0, -1) if key[:n] in lines), 1)
-    why = text[text.find("(") + 1 : text.rfind(")")] if "(" in text else text
-    return f"{source or 'settings'}:{line}: {'.'.join(key)}: {why}"
-
-
 def _structure(
     raw: dict[str, Any], source: str, base_dir: str, lines: Mapping[tuple[str, ...], int] | None = None
 ) -> Settings:
     import cattrs
     from cattrs.gen import make_dict_structure_fn
+
+    from apps.config_file import located
 
     converter = cattrs.Converter(forbid_extra_keys=True)
     converter.register_structure_hook_func(lambda t: t == tuple[str, ...], lambda v, _: v)
@@ -468,7 +405,7 @@ def _structure(
         if not isinstance(exc, cattrs.BaseValidationError):
             raise ConfigError(f"{source or 'settings'}: {exc}") from exc
         raise ConfigError(
-            "\n".join(_located(m, source, lines or {}) for m in cattrs.transform_error(exc, path="config"))
+            "\n".join(located(m, source, lines or {}) for m in cattrs.transform_error(exc, path="config"))
         ) from exc
     return attrs.evolve(settings, source=source, base_dir=base_dir)
 
