@@ -307,3 +307,21 @@ def test_run_of_a_completed_file_says_so_and_needs_new(taskfile: Path, world: Wo
     code, _, _ = world.orch("run", str(taskfile), "--agent", "scripted", "--auto-approve", "--new")
     assert code == 0
     assert world.agent.ran() == ["1", "2", "1", "2"]
+
+
+def test_no_command_names_a_session_without_dash_s() -> None:
+    import click
+    import typer.main
+
+    cli = typer.main.get_command(app)
+    ctx = click.Context(cli, info_name="orch")
+    checked = []
+    for name in cli.list_commands(ctx):  # type: ignore[attr-defined]
+        command = cli.get_command(ctx, name)  # type: ignore[attr-defined]
+        params = {p.name: p for p in command.params}
+        if "session" in params or "session_arg" in params:
+            assert "session" in params, f"orch {name} takes a session only as an argument"
+            assert "-s" in params["session"].opts, f"orch {name}: the session option is not -s/--session"
+            assert "--session" in params["session"].opts
+            checked.append(name)
+    assert {"resume", "status", "report", "approve", "logs", "notify"} <= set(checked)
