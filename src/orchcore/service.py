@@ -77,13 +77,11 @@ def start_session(
 def existing_session(store: Store, source: str) -> SessionSummary | None:
     """The session a new run of ``source`` would duplicate: an unfinished one, else the
     newest when it completed (a cancelled last session is no reason to stop)."""
-    mine = [s for s in store.sessions() if s.source == source]
-    unfinished = [s for s in mine if s.state not in TERMINAL_SESSION]
+    unfinished = unfinished_sessions(store, source)
     if unfinished:
         return unfinished[0]
-    if mine and mine[0].state is SessionState.COMPLETED:
-        return mine[0]
-    return None
+    newest = next((s for s in store.sessions() if s.source == source), None)
+    return newest if newest is not None and newest.state is SessionState.COMPLETED else None
 
 
 def claim_for_resume(store: Store, session_id: str, *, driving: str | None = None) -> None:
