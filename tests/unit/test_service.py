@@ -91,3 +91,43 @@ def test_resume_while_another_engine_drives_changes_nothing() -> None:
 )
 def test_run_succeeded_only_when_done_or_waiting_on_a_human(state: SessionState, ok: bool) -> None:
     assert run_succeeded(state) is ok
+
+
+def test_start_without_new_never_duplicates_a_file_whatever_came_before() -> None:
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from orchcore.service import send_command
+
+    ops = st.lists(st.sampled_from(["start", "start_new", "complete", "cancel", "other_file"]), max_size=12)
+
+    @given(ops)
+    def check(steps: list[str]) -> None:
+        store = InMemoryStore()
+        for step in steps:
+            newest = next((s for s in store.sessions() if s.source == PLAN.source), None)
+            if step in ("start", "start_new"):
+                unfinished = [
+                    s
+                    for s in store.sessions()
+                    if s.source == PLAN.source and s.state.value not in ("completed", "cancelled")
+                ]
+                refused = bool(unfinished) or (newest is not None and newest.state is SessionState.COMPLETED)
+                before = len(store.sessions())
+                try:
+                    start(store, new=step == "start_new")
+                except SessionExists:
+                    assert step == "start"
+                    assert refused
+                    assert len(store.sessions()) == before
+                else:
+                    assert step == "start_new" or not refused
+            elif step == "other_file":
+                start(store, new=True, plan=Plan(tasks=PLAN.tasks, source="/tasks/other.md"))
+            elif newest is not None and newest.state is SessionState.RUNNING:
+                if step == "complete":
+                    complete(store, newest.id)
+                else:
+                    send_command(store, newest.id, Command.CANCEL, FakeClock())
+
+    check()
