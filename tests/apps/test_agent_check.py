@@ -54,3 +54,19 @@ def test_a_credentials_file_in_the_config_dir_counts_as_logged_in(
         agent.check()
     (config / ".credentials.json").write_text("{}")
     agent.check()
+
+
+def test_what_counts_as_logged_in(tmp_path: Path) -> None:
+    from adapters.claude_code.agent import credentials_missing
+
+    config = tmp_path / "cfg"
+    config.mkdir()
+    env = {"CLAUDE_CONFIG_DIR": str(config), "HOME": str(tmp_path)}
+    said = credentials_missing(env, platform="linux")
+    assert said is not None
+    assert str(config / ".credentials.json") in said
+    assert credentials_missing({**env, "ANTHROPIC_AUTH_TOKEN": "t"}, platform="linux") is None
+    assert credentials_missing({**env, "CLAUDE_CODE_USE_BEDROCK": "1"}, platform="linux") is None
+    assert credentials_missing(env, platform="darwin") is None  # the Keychain: not visible
+    (config / "settings.json").write_text('{"apiKeyHelper": "~/bin/key"}')
+    assert credentials_missing(env, platform="linux") is None

@@ -9,6 +9,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -152,14 +153,25 @@ class _Watchdog:
         return self.fired
 
 
-def credentials_missing(env: Mapping[str, str]) -> str | None:
-    """What to do when the CLI in ``env`` would answer "Not logged in", or None when it has
-    credentials. Names variables and the file, never a value."""
-    if any(env.get(name) for name in (*CREDENTIAL_ENV, *PROVIDER_ENV)):
+def credentials_missing(env: Mapping[str, str], *, platform: str = sys.platform) -> str | None:
+    """What to do when the CLI in ``env`` would answer "Not logged in", or None when it may
+    have credentials. Names variables and files, never a value.
+
+    Counted as logged in: a key or token in ``env``, a cloud provider, the ``.credentials.json``
+    that /login writes, an ``apiKeyHelper`` or key in the config dir's settings.json, or
+    macOS (its login lives in the Keychain, out of sight).
+    """
+    if platform == "darwin" or any(env.get(name) for name in (*CREDENTIAL_ENV, *PROVIDER_ENV)):
         return None
-    config_dir = env.get("CLAUDE_CONFIG_DIR") or str(Path(env.get("HOME", "~")).expanduser() / ".claude")
-    credentials = Path(config_dir) / CREDENTIALS_FILE
+    config_dir = Path(env.get("CLAUDE_CONFIG_DIR") or Path(env.get("HOME", "~")).expanduser() / ".claude")
+    credentials = config_dir / CREDENTIALS_FILE
     if credentials.is_file():
+        return None
+    try:
+        settings = (config_dir / "settings.json").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        settings = ""
+    if any(word in settings for word in ("apiKeyHelper", *CREDENTIAL_ENV)):
         return None
     return (
         "Claude Code is not logged in: no ANTHROPIC_API_KEY, ANTHROPIC_AUTH_TOKEN or "
@@ -276,7 +288,8 @@ class ClaudeCodeAgent:
             wanted = ".".join(map(str, MIN_VERSION))
             have = ".".join(map(str, version))
             raise AgentUnavailable(f"claude {have} at {executable} is older than {wanted}; {INSTALL_HINT}")
-        missing = credentials_missing(env)
+        # `--settings` may bring an apiKeyHelper orch cannot see: then the CLI decides
+        missing = None if "--settings" in self.extra_args else credentials_missing(env)
         if missing is not None:
             raise AgentUnavailable(missing)
 
