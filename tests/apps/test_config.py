@@ -226,3 +226,25 @@ def test_a_yaml_boolean_in_a_command_asks_for_quotes(tmp_path: Path) -> None:
     assert found == [
         f"{tmp_path / 'orch.yaml'}:2: agent.command: found true in the list, expected words (quote it if it is one: 'true')"
     ]
+
+
+def test_hints_after_a_run_with_the_config_beside_the_task_file_carry_it(tmp_path: Path) -> None:
+    import shlex
+
+    day = tmp_path / "day"
+    day.mkdir()
+    (day / "tasks.md").write_text(
+        TASKS.replace("**Claude Instruction:**", "**Requires Approval:** true\n**Claude Instruction:**")
+    )
+    (day / "orch.yaml").write_text("agent:\n  name: command\n  command: [/bin/true]\n")
+    code, out, err = orch("run", "day/tasks.md")
+    assert code == 0, err
+    hint = next(line for line in out.splitlines() if line.startswith("next: ")).split("   ")[0][
+        len("next: ") :
+    ]
+    assert hint == f"orch approve 1 -c {day / 'orch.yaml'} && orch resume -c {day / 'orch.yaml'}"
+    for part in hint.split(" && "):
+        code, _, err = orch(*shlex.split(part)[1:])
+        assert code == 0, err
+    _, out, _ = orch("status", "-c", str(day / "orch.yaml"))
+    assert "completed" in out

@@ -179,23 +179,37 @@ def run(
                 routing=rt.routing,
             )
         except SessionExists as exc:
-            fail(WRONG_STATE, _exists_message(exc, file))
+            fail(WRONG_STATE, _exists_message(exc, file, config_flag(rt, config)))
         from apps.cli import render
 
         render.started(snap)
         with sending(rt):
             outcome = drive(rt, chosen, snap.session.id, verbose=verbose)
-    raise typer.Exit(finish(rt, outcome.session.id))
+    raise typer.Exit(finish(rt, outcome.session.id, config_flag(rt, config)))
 
 
-def _exists_message(exc: SessionExists, file: Path) -> str:
+def config_flag(rt: Runtime, explicit: str | None) -> str:
+    """`` -c FILE`` for the commands orch suggests when the config came from next to the task
+    file, not the current folder: without it they would look at another state dir."""
+    import shlex
+
+    source = rt.settings.source
+    if explicit or not source or Path(source).parent.resolve() == Path.cwd().resolve():
+        return ""
+    return f" -c {shlex.quote(source)}"
+
+
+def _exists_message(exc: SessionExists, file: Path, flag: str = "") -> str:
     """Why a run is refused and the two commands that go on from there."""
     if exc.state == "completed":
         return (
             f"{exc}: running it again runs every task again in a new session; "
-            f"to do that: `orch run {file} --new` (see what was done: `orch report -s {exc.session_id}`)"
+            f"to do that: `orch run {file} --new` (see what was done: `orch report -s {exc.session_id}{flag}`)"
         )
-    return f"{exc}: continue it with `orch resume -s {exc.session_id}`, or start another with `orch run {file} --new`"
+    return (
+        f"{exc}: continue it with `orch resume -s {exc.session_id}{flag}`, "
+        f"or start another with `orch run {file} --new`"
+    )
 
 
 def drive(rt: Runtime, agent: Agent, session_id: str, *, verbose: bool) -> RunOutcome:
@@ -214,13 +228,13 @@ def is_newest(rt: Runtime, session_id: str) -> bool:
     return bool(newest) and newest[0].id == session_id
 
 
-def finish(rt: Runtime, session_id: str) -> int:
+def finish(rt: Runtime, session_id: str, flag: str = "") -> int:
     """Say how the run ended and what to do next; the exit code: the one place that picks it."""
     from apps.cli import render
     from orchcore.service import run_succeeded
 
     snap = rt.store.load(session_id)
-    render.finished(snap, newest=is_newest(rt, session_id))
+    render.finished(snap, newest=is_newest(rt, session_id), config_flag=flag)
     return OK if run_succeeded(snap.session.state) else RUN_FAILED
 
 

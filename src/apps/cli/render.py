@@ -28,10 +28,10 @@ def _time(at: datetime) -> str:
     return at.astimezone().strftime("%H:%M:%S")
 
 
-def _hints(snap: Snapshot, engine: str | None, *, newest: bool = True) -> list[str]:
+def _hints(snap: Snapshot, engine: str | None, *, newest: bool = True, config_flag: str = "") -> list[str]:
     from orchcore.service import suggestions
 
-    pin = "" if newest else f" -s {snap.session.id}"
+    pin = ("" if newest else f" -s {snap.session.id}") + config_flag
     return [as_command(s, pin) for s in suggestions(snap, engine_attached=engine is not None)]
 
 
@@ -149,7 +149,7 @@ class Progress:
             self.line(f"    | {text}" if kind == "output" else f"    · {kind} {text}".rstrip())
 
 
-def finished(snap: Snapshot, *, newest: bool = True) -> None:
+def finished(snap: Snapshot, *, newest: bool = True, config_flag: str = "") -> None:
     """Say how the run ended and what to do next."""
     session = snap.session
     counts: dict[str, int] = {}
@@ -158,7 +158,7 @@ def finished(snap: Snapshot, *, newest: bool = True) -> None:
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     reason = f" — {session.reason}" if session.reason else ""
     typer.echo(f"session {session.id} {session.state.value}{reason} ({summary})")
-    hints = _hints(snap, None, newest=newest)
+    hints = _hints(snap, None, newest=newest, config_flag=config_flag)
     if hints:
         typer.echo("next: " + "   ".join(hints))
 
