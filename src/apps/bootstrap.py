@@ -182,9 +182,13 @@ def agent_sandbox_for(
     return policy, SandboxStatus(True, f"bubblewrap, network {settings.sandbox.network.value}")
 
 
-def build_runtime(settings: Settings) -> Runtime:
-    """Wire the real adapters: SQLite state, file logs, the system clock."""
+def build_runtime(settings: Settings, *, read_only: bool = False) -> Runtime:
+    """Wire the real adapters: SQLite state, file logs, the system clock.
+
+    ``read_only`` (status, report, ...): with no state yet, an empty store in memory,
+    so looking creates no state dir."""
     from adapters.files.logs import FileLogs
+    from adapters.memory.store import InMemoryStore
     from adapters.sqlite.store import SqliteStore
     from adapters.system.clock import RandomIds, SystemClock
 
@@ -198,7 +202,9 @@ def build_runtime(settings: Settings) -> Runtime:
     channels = Channels(settings)
     return Runtime(
         settings=settings,
-        store=SqliteStore(str(settings.db_path)),
+        store=InMemoryStore()
+        if read_only and not settings.db_path.exists()
+        else SqliteStore(str(settings.db_path)),
         logs=FileLogs(str(settings.logs_dir)),
         clock=SystemClock(),
         ids=RandomIds(),

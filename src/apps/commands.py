@@ -19,7 +19,7 @@ from apps.taskfile_reader import read_plan
 from apps.views import session_fields, task_rows
 from apps.web import schema
 from orchcore import errors as e
-from orchcore.service import create_session, resolve_session, send_command, suggestions, unfinished_sessions
+from orchcore.service import claim_for_resume, resolve_session, send_command, start_session, suggestions
 from orchcore.state import Command, SessionState
 
 if TYPE_CHECKING:
@@ -135,21 +135,27 @@ class Commands:
             raise CommandError("bad_request", f"cannot read task file {name!r}: {exc.strerror}") from None
         agent = rt.settings.agent.name
         rt.agents(agent).check()
-        with self.start_lock:  # the unfinished-session check and the create are one step
-            if not params.get("new", False):
-                for s in unfinished_sessions(rt.store, plan.source):
-                    raise CommandError(
-                        "conflict",
-                        f"session {s.id} from this file is {s.state.value}: continue it with resume "
-                        f'(session {s.id}), or start another with "new": true',
-                    )
-            snap = create_session(
-                rt.store, plan, rt.ids, rt.clock, auto_approve=bool(params.get("auto_approve")), agent=agent
-            )
-            sid = snap.session.id
-            after = send_command(
-                rt.store, sid, Command.START, rt.clock, source=self.source, routing=rt.routing
-            )
+        with self.start_lock:  # the existing-session check and the create are one step
+            try:
+                after = start_session(
+                    rt.store,
+                    plan,
+                    rt.ids,
+                    rt.clock,
+                    agent=agent,
+                    auto_approve=bool(params.get("auto_approve")),
+                    new=bool(params.get("new", False)),
+                    source=self.source,
+                    routing=rt.routing,
+                )
+            except e.SessionExists as exc:
+                go_on = (
+                    f"continue it with resume (session {exc.session_id}), or "
+                    if exc.state != "completed"
+                    else "running it again runs every task again: "
+                )
+                raise CommandError("conflict", f'{exc}: {go_on}start another with "new": true') from None
+            sid = after.session.id
         self.driver.submit(sid)
         n = len(plan.tasks)
         message = f"session {sid} started: {n} task{'s' if n != 1 else ''} from {name}, agent {agent}"
@@ -160,9 +166,7 @@ class Commands:
         task = None if params.get("task") is None else str(params["task"])
         text = str(params.get("text") or params.get("reason") or "")
         if command is Command.RESUME:
-            holder = rt.store.lease_holder(sid)
-            if holder is not None and self.driver.driving() != sid:
-                raise e.SessionBusy(f"session {sid} is being run by {holder}")
+            claim_for_resume(rt.store, sid, driving=self.driver.driving())
             rt.agents(rt.store.session(sid).agent or rt.settings.agent.name).check()
         before = rt.store.load(sid)
         after = send_command(

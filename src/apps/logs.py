@@ -7,14 +7,17 @@ import logging
 from apps.settings import Settings
 
 
-def configure_logging(settings: Settings) -> None:
-    """Send orchcore/adapters/apps logs to the configured file at the configured level."""
+def configure_logging(settings: Settings, *, read_only: bool = False) -> None:
+    """Send orchcore/adapters/apps logs to the configured file at the configured level
+    (``read_only`` commands create no folder for it: with none, they log nowhere)."""
     level = logging.getLevelName(settings.logging.level.upper())
     if not isinstance(level, int):
         level = logging.WARNING
     target = (
         settings.path(settings.logging.file) if settings.logging.file else settings.state_dir / "orch.log"
     )
+    if read_only and not target.parent.is_dir():
+        return
     target.parent.mkdir(parents=True, exist_ok=True)
     handler: logging.Handler | None = None
     for name in ("orchcore", "adapters", "apps"):

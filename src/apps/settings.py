@@ -119,11 +119,18 @@ class AgentSettings:
     options: dict[str, Any] = attrs.field(factory=dict)
 
 
+_CLAUDE_ENV = (
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_AUTH_TOKEN",
+    "CLAUDE_CODE_OAUTH_TOKEN",
+    "ANTHROPIC_BASE_URL",
+    "CLAUDE_CONFIG_DIR",
+    "CLAUDE_CODE_USE_BEDROCK",
+    "CLAUDE_CODE_USE_VERTEX",
+    "CLAUDE_CODE_USE_FOUNDRY",
+)
 # what each agent needs from the environment, besides the basics (its own credentials)
-AGENT_ENV_NAMES: dict[str, tuple[str, ...]] = {
-    "claude": ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL"),
-    "claude_code": ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL"),
-}
+AGENT_ENV_NAMES: dict[str, tuple[str, ...]] = dict.fromkeys(("claude", "claude_code"), _CLAUDE_ENV)
 
 
 @attrs.frozen
@@ -343,63 +350,66 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
 }
 
 
-def find_config(explicit: str | None, cwd: Path) -> Path | None:
-    """The config file to use: ``--config``, then ``$ORCH_CONFIG``, then ./orch.yaml."""
+def find_config(explicit: str | None, cwd: Path, near: Path | None = None) -> Path | None:
+    """The config file to use: ``--config``, then ``$ORCH_CONFIG``, then orch.yaml next to
+    the task file (``near``: its folder), then in the current folder."""
     chosen = explicit or os.environ.get(f"{ENV_PREFIX}CONFIG")
     if chosen:
         path = Path(chosen).expanduser()
         if not path.is_file():
             raise ConfigError(f"config file not found: {chosen}")
         return path
-    for name in CONFIG_NAMES:
-        if (cwd / name).is_file():
-            return cwd / name
+    for folder in (near, cwd):
+        for name in CONFIG_NAMES:
+            if folder is not None and (folder / name).is_file():
+                return folder / name
     return None
 
 
 def load_settings(
-    explicit: str | None = None, *, cwd: Path | None = None, environ: Mapping[str, str] | None = None
+    explicit: str | None = None,
+    *,
+    cwd: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    near: Path | None = None,
 ) -> Settings:
-    """Settings from the config file (if any) with ``ORCH_*`` overrides applied.
+    """Settings from the config file (if any, see find_config) with ``ORCH_*`` overrides applied.
 
-    Raises ConfigError naming the file, the key and what was expected.
+    Raises ConfigError listing every problem as FILE:LINE (or the variable): key: found, expected.
     """
+    from apps.config_file import Checker, check_names, known_names, read_config_file
+
     here = cwd or Path.cwd()
     env = os.environ if environ is None else environ
-    path = find_config(explicit, here)
+    path = find_config(explicit, here, near)
     raw: dict[str, Any] = {}
+    lines: dict[tuple[str, ...], int] = {}
     if path is not None:
-        raw = _read_yaml(path)
+        raw, lines = read_config_file(path)
     if "sandbox" in raw and not isinstance(raw["sandbox"], dict):
         raw["sandbox"] = {"mode": raw["sandbox"]}  # the short form `sandbox: off`
+        if ("sandbox",) in lines:
+            lines[("sandbox", "mode")] = lines[("sandbox",)]
+    sandbox = raw.get("sandbox")
+    if isinstance(sandbox, dict) and isinstance(sandbox.get("mode"), bool):
+        sandbox["mode"] = "on" if sandbox["mode"] else "off"  # YAML 1.1 reads a bare on/off as a boolean
+    origins: dict[tuple[str, ...], str] = {}
     for name, (section, key) in ENV_OVERRIDES.items():
         value = env.get(ENV_PREFIX + name)
         if value is not None and value != "":
             raw.setdefault(section, {})
             if not isinstance(raw[section], dict):
-                raise ConfigError(f"{path}: {section}: expected a mapping")
+                raise ConfigError(f"{path}:{lines.get((section,), 1)}: {section}: expected a mapping")
             raw[section][key] = value
-    return _structure(raw, str(path) if path else "", str(path.parent.resolve()) if path else str(here))
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(
-            f"{path}: expected a mapping of sections (approval, paths, logging, agent, budget, notifications)"
-        )
-    return data
+            origins[(section, key)] = ENV_PREFIX + name
+    checker = Checker(str(path) if path else "", lines, origins, known=known_names(raw))
+    checker.section(Settings, raw, ())
+    check_names(checker, raw)
+    if checker.problems:
+        raise ConfigError("\n".join(checker.problems))
+    return _structure(
+        raw, str(path) if path else "", str(path.parent.resolve()) if path else str(here), lines
+    )
 
 
 def _money(value: object, _: object) -> Decimal:
@@ -414,9 +424,13 @@ def _money(value: object, _: object) -> Decimal:
     return amount
 
 
-def _structure(raw: dict[str, Any], source: str, base_dir: str) -> Settings:
+def _structure(
+    raw: dict[str, Any], source: str, base_dir: str, lines: Mapping[tuple[str, ...], int] | None = None
+) -> Settings:
     import cattrs
     from cattrs.gen import make_dict_structure_fn
+
+    from apps.config_file import located
 
     converter = cattrs.Converter(forbid_extra_keys=True)
     converter.register_structure_hook_func(lambda t: t == tuple[str, ...], lambda v, _: v)
@@ -437,12 +451,11 @@ def _structure(raw: dict[str, Any], source: str, base_dir: str) -> Settings:
     try:
         settings = converter.structure(raw, Settings)
     except Exception as exc:
-        messages = (
-            cattrs.transform_error(exc, path="config")
-            if isinstance(exc, cattrs.BaseValidationError)
-            else [str(exc)]
-        )
-        raise ConfigError(f"{source or 'settings'}: " + "; ".join(messages)) from exc
+        if not isinstance(exc, cattrs.BaseValidationError):
+            raise ConfigError(f"{source or 'settings'}: {exc}") from exc
+        raise ConfigError(
+            "\n".join(located(m, source, lines or {}) for m in cattrs.transform_error(exc, path="config"))
+        ) from exc
     return attrs.evolve(settings, source=source, base_dir=base_dir)
 
 

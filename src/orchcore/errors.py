@@ -5,6 +5,7 @@
     ├── IllegalTransition    a command or step is not allowed in the current state
     ├── NotFound             a session or task does not exist
     ├── SessionBusy          another engine holds the session's lease
+    ├── SessionExists        the task file already has a session (``new`` starts another)
     ├── StoreError           the store failed (I/O, corruption) — adapter translated
     ├── AgentUnavailable     the agent cannot be started (missing executable, bad config)
     ├── NotifyError          a notification could not be delivered (retryable or not)
@@ -64,6 +65,16 @@ class NotFound(OrchError):
 
 class SessionBusy(OrchError):
     """Another engine is driving this session."""
+
+
+class SessionExists(OrchError):
+    """The task file already has an unfinished or completed session; starting another needs ``new``."""
+
+    def __init__(self, session_id: str, state: str, at: str) -> None:
+        self.session_id = session_id
+        self.state = state
+        self.at = at
+        super().__init__(f"session {session_id} from this file is {state} (since {at})")
 
 
 class StoreError(OrchError):

@@ -10,7 +10,7 @@ import attrs
 from orchcore.budget import BudgetPolicy, BudgetStatus, total
 from orchcore.budget import status as budget_status
 from orchcore.commands import apply_command
-from orchcore.errors import NotFound
+from orchcore.errors import NotFound, SessionBusy, SessionExists
 from orchcore.notify import Routing, with_outbox
 from orchcore.ports.clock import Clock, Ids
 from orchcore.ports.logs import TaskLogs
@@ -46,6 +46,75 @@ def create_session(
     )
     store.create(session, plan, runs, [event])
     return store.load(session.id)
+
+
+def start_session(
+    store: Store,
+    plan: Plan,
+    ids: Ids,
+    clock: Clock,
+    *,
+    agent: str,
+    auto_approve: bool = False,
+    new: bool = False,
+    source: str = "cli",
+    routing: Routing | None = None,
+) -> Snapshot:
+    """Create a session for ``plan`` and start it, unless its file already has one.
+
+    Without ``new``, an unfinished session of the same file (continue it instead) or a
+    last session that completed (running again pays for every task twice) raise
+    SessionExists and change nothing. Callers serialise concurrent starts themselves.
+    """
+    if not new:
+        existing = existing_session(store, plan.source)
+        if existing is not None:
+            at = existing.updated_at if existing.state is SessionState.COMPLETED else existing.created_at
+            raise SessionExists(existing.id, existing.state.value, f"{at:%Y-%m-%d %H:%M} UTC")
+    snap = create_session(store, plan, ids, clock, auto_approve=auto_approve, agent=agent)
+    return send_command(store, snap.session.id, Command.START, clock, source=source, routing=routing)
+
+
+def existing_session(store: Store, source: str) -> SessionSummary | None:
+    """The session a new run of ``source`` would duplicate: an unfinished one, else the
+    newest when it completed (a cancelled last session is no reason to stop)."""
+    unfinished = unfinished_sessions(store, source)
+    if unfinished:
+        return unfinished[0]
+    newest = next((s for s in store.sessions() if s.source == source), None)
+    return newest if newest is not None and newest.state is SessionState.COMPLETED else None
+
+
+def claim_for_resume(store: Store, session_id: str, *, driving: str | None = None) -> None:
+    """Refuse (SessionBusy) to resume a session another engine drives; ``driving`` is the
+    session the caller's own engine drives now, which it may resume."""
+    holder = store.lease_holder(session_id)
+    if holder is not None and driving != session_id:
+        raise SessionBusy(f"session {session_id} is being run by {holder}")
+
+
+def resume_session(
+    store: Store,
+    session_id: str,
+    clock: Clock,
+    *,
+    driving: str | None = None,
+    source: str = "cli",
+    routing: Routing | None = None,
+) -> Snapshot:
+    """Resume ``session_id`` unless another engine drives it (SessionBusy, nothing changed)."""
+    claim_for_resume(store, session_id, driving=driving)
+    return send_command(store, session_id, Command.RESUME, clock, source=source, routing=routing)
+
+
+def run_succeeded(state: SessionState) -> bool:
+    """Whether an engine stopping in ``state`` ran well: done, or waiting on a human."""
+    return state in (
+        SessionState.COMPLETED,
+        SessionState.WAITING_APPROVAL,
+        SessionState.WAITING_ANSWER,
+        SessionState.PAUSED,
+    )
 
 
 def send_command(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -266,3 +267,135 @@ def test_run_verbose_shows_an_allowed_tool_call_with_the_default_safety_policy(t
     code, out, _ = world.orch("run", str(path), "--agent", "scripted", "-v")
     assert code == 0, out
     assert "pytest -q" in out
+
+
+SESSION_COMMANDS = [
+    "resume",
+    "status",
+    "report",
+    "approve",
+    "reject",
+    "answer",
+    "pause",
+    "skip",
+    "retry",
+    "cancel",
+    "logs",
+]
+
+
+@pytest.mark.parametrize("command", SESSION_COMMANDS)
+def test_every_command_that_picks_a_session_takes_dash_s(command: str, world: World) -> None:
+    code, out, _ = world.orch(command, "--help")
+    assert code == 0
+    assert "-s, --session" in out
+
+
+@pytest.mark.parametrize("command", ["resume", "status", "report"])
+def test_session_given_as_dash_s_or_positional_picks_the_same_session(
+    command: str, taskfile: Path, world: World
+) -> None:
+    world.orch("run", str(taskfile), "--agent", "scripted")
+    world.orch("run", str(taskfile), "--agent", "scripted", "--new")
+    code_pos, _, err_pos = world.orch(command, "s1")
+    code_opt, _, err_opt = world.orch(command, "-s", "s1")
+    assert code_opt != BAD_INPUT, err_opt
+    assert "No such option" not in err_opt
+    assert "Got unexpected extra argument" not in err_opt
+    assert code_pos == code_opt, (err_pos, err_opt)
+
+
+def parses(line: str) -> None:
+    """Fail unless ``line`` (one or more `orch ...` commands joined by &&) parses as orch commands."""
+    import shlex
+
+    import click
+    import typer.main
+
+    cli = typer.main.get_command(app)
+    for part in line.split(" && "):
+        words = shlex.split(part)
+        assert words[0] == "orch", line
+        ctx = click.Context(cli, info_name="orch")
+        sub = cli.get_command(ctx, words[1])  # type: ignore[attr-defined]
+        assert sub is not None, line
+        sub.make_context(words[1], words[2:], parent=ctx)  # raises click.UsageError if it does not parse
+
+
+def hints_in(text: str) -> list[str]:
+    found = []
+    for line in text.splitlines():
+        if line.startswith("next: "):
+            found += [h for h in line[len("next: ") :].split("   ") if h]
+    found += re.findall(r"`(orch [^`]*)`", text)
+    return found
+
+
+def test_every_next_hint_orch_prints_is_a_command_that_parses(taskfile: Path) -> None:
+    world = World(ScriptedAgent(scripts={"2": [fails]}))
+    seen: list[str] = []
+    for args in (
+        ["run", str(taskfile), "--agent", "scripted"],  # waiting for approval
+        ["run", str(taskfile), "--agent", "scripted"],  # refused: unfinished
+        ["status"],
+        ["approve"],
+        ["resume"],  # task 2 fails
+        ["status"],
+        ["retry", "2"],
+        ["pause"],
+        ["status"],
+        ["cancel"],
+        ["status"],
+        ["run", str(taskfile), "--agent", "scripted", "--new", "--auto-approve"],
+        ["skip", "2"],
+        ["status"],
+        ["run", str(taskfile), "--agent", "scripted"],  # refused: completed
+    ):
+        _, out, err = world.orch(*args)
+        seen += hints_in(out + err)
+    assert len(seen) > 10
+    for hint in seen:
+        parses(hint)
+
+
+def test_hints_for_an_older_session_name_it(taskfile: Path, world: World) -> None:
+    world.orch("run", str(taskfile), "--agent", "scripted")
+    world.orch("run", str(taskfile), "--agent", "scripted", "--new")
+    _, out, _ = world.orch("status", "s1")
+    assert "next: orch approve 1 -s s1 && orch resume -s s1" in out
+    _, out, _ = world.orch("status")
+    assert "next: orch approve 1 && orch resume   " in out
+
+
+def test_run_of_a_completed_file_says_so_and_needs_new(taskfile: Path, world: World) -> None:
+    world.orch("run", str(taskfile), "--agent", "scripted", "--auto-approve")
+    assert world.agent.ran() == ["1", "2"]
+    before = world.store.load("s1")
+    code, _, err = world.orch("run", str(taskfile), "--agent", "scripted", "--auto-approve")
+    assert code == WRONG_STATE
+    assert "session s1 from this file is completed (since " in err
+    assert f"orch run {taskfile} --new" in err
+    assert world.agent.ran() == ["1", "2"]
+    assert [s.id for s in world.store.sessions()] == ["s1"]
+    assert world.store.load("s1") == before
+    code, _, _ = world.orch("run", str(taskfile), "--agent", "scripted", "--auto-approve", "--new")
+    assert code == 0
+    assert world.agent.ran() == ["1", "2", "1", "2"]
+
+
+def test_no_command_names_a_session_without_dash_s() -> None:
+    import click
+    import typer.main
+
+    cli = typer.main.get_command(app)
+    ctx = click.Context(cli, info_name="orch")
+    checked = []
+    for name in cli.list_commands(ctx):  # type: ignore[attr-defined]
+        command = cli.get_command(ctx, name)  # type: ignore[attr-defined]
+        params = {p.name: p for p in command.params}
+        if "session" in params or "session_arg" in params:
+            assert "session" in params, f"orch {name} takes a session only as an argument"
+            assert "-s" in params["session"].opts, f"orch {name}: the session option is not -s/--session"
+            assert "--session" in params["session"].opts
+            checked.append(name)
+    assert {"resume", "status", "report", "approve", "logs", "notify"} <= set(checked)

@@ -50,9 +50,11 @@ def test_a_wrong_mode_names_the_file_the_key_and_what_was_expected(tmp_path: Pat
     with pytest.raises(ConfigError) as caught:
         settings_from(tmp_path, "sandbox: sometimes\n")
     message = str(caught.value)
-    assert "orch.yaml" in message
-    assert "config.sandbox.mode" in message
-    assert "expected SandboxMode" in message
+    assert (
+        f"{tmp_path / 'orch.yaml'}:1: sandbox.mode: found 'sometimes', expected one of: auto, on, off"
+        in message
+    )
+    assert "SandboxMode" not in message  # the user's terms, never a Python type name
 
 
 def test_off_is_an_explicit_choice_and_says_so(tmp_path: Path) -> None:
@@ -82,13 +84,15 @@ def test_where_bwrap_is_missing_auto_falls_back_loudly_and_on_refuses(
 @needs_bwrap
 def test_the_policy_hides_orchs_files_in_the_readme_layout_and_home_secrets(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    s = settings_from(tmp_path, "sandbox:\n  hide: [.config/tool]\n")
+    s = settings_from(tmp_path, "sandbox:\n  hide: [.config/tool]\npaths:\n  state_dir: .orch\n")
 
     policy, status = agent_sandbox_for(s, {"HOME": str(home), "PATH": "/usr/bin:/bin"})
 
     assert policy is not None
     assert status.describe() == "sandbox: on (bubblewrap, network open)"
-    assert policy.writable == (str(tmp_path),)
+    workspace, refusals = policy.writable  # and the guards' refusals folder, inside the hidden state dir
+    assert workspace == str(tmp_path)
+    assert refusals == str((s.state_dir / "guards" / "refusals").resolve())
     for hidden in (
         tmp_path / ".orch",
         tmp_path / ".env",
@@ -103,7 +107,7 @@ def test_the_policy_hides_orchs_files_in_the_readme_layout_and_home_secrets(tmp_
 def test_a_relative_hidden_path_without_a_home_is_a_config_error(tmp_path: Path) -> None:
     if shutil.which("bwrap") is None:
         pytest.skip("bubblewrap is not installed: the policy is only built where it runs")
-    s = settings_from(tmp_path, "sandbox:\n  hide: [.config/tool]\n")
+    s = settings_from(tmp_path, "sandbox:\n  hide: [.config/tool]\npaths:\n  state_dir: .orch\n")
     with pytest.raises(ConfigError, match="sandbox: sandbox paths must be absolute"):
         agent_sandbox_for(s, {"PATH": "/usr/bin:/bin"})
 

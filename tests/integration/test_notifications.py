@@ -41,7 +41,10 @@ from orchcore.testing.fakes import MemoryLogs, ScriptedAgent, SequentialIds
 from tests.fakes.webhook_receiver import WebhookReceiver, free_port
 from tests.support import wait_until as wait_for
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.usefixtures("in_a_temporary_home"),
+]  # no .orch/ in the checkout
 
 EVERY_KIND = Routing(channels=("n8n",), kinds=frozenset(NotificationKind))
 FAST_RETRIES = DeliveryPolicy(base_delay_s=0.05, max_delay_s=0.2)

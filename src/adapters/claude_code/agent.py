@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -34,6 +35,11 @@ INSTALL_HINT = (
 PERMISSION_MODES = frozenset({"acceptEdits", "auto", "bypassPermissions", "default", "dontAsk", "plan"})
 _VERSION = re.compile(r"^\s*(\d+)\.(\d+)\.(\d+)")
 _VERSION_TIMEOUT_S = 30.0
+# what logs the CLI in, without a login: a key or token in its environment ...
+CREDENTIAL_ENV = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN")
+# ... or a cloud provider, which brings its own credentials
+PROVIDER_ENV = ("CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX", "CLAUDE_CODE_USE_FOUNDRY")
+CREDENTIALS_FILE = ".credentials.json"  # what `claude /login` writes into the config dir
 
 
 def _permission_mode(_: object, __: attrs.Attribute[Any], value: str) -> None:
@@ -98,6 +104,33 @@ class _Watchdog:
             return None
         self.fired = f"no output for {limit:g} s" + (" while a tool ran" if tool_running else "")
         return self.fired
+
+
+def credentials_missing(env: Mapping[str, str], *, platform: str = sys.platform) -> str | None:
+    """What to do when the CLI in ``env`` would answer "Not logged in", or None when it may
+    have credentials. Names variables and files, never a value.
+
+    Counted as logged in: a key or token in ``env``, a cloud provider, the ``.credentials.json``
+    that /login writes, an ``apiKeyHelper`` or key in the config dir's settings.json, or
+    macOS (its login lives in the Keychain, out of sight).
+    """
+    if platform == "darwin" or any(env.get(name) for name in (*CREDENTIAL_ENV, *PROVIDER_ENV)):
+        return None
+    config_dir = Path(env.get("CLAUDE_CONFIG_DIR") or Path(env.get("HOME", "~")).expanduser() / ".claude")
+    credentials = config_dir / CREDENTIALS_FILE
+    if credentials.is_file():
+        return None
+    try:
+        settings = (config_dir / "settings.json").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        settings = ""
+    if any(word in settings for word in ("apiKeyHelper", *CREDENTIAL_ENV)):
+        return None
+    return (
+        "Claude Code is not logged in: no ANTHROPIC_API_KEY, ANTHROPIC_AUTH_TOKEN or "
+        f"CLAUDE_CODE_OAUTH_TOKEN in the agent's environment and no {credentials}; "
+        "export ANTHROPIC_API_KEY (orch passes it to the agent), or run `claude` once and /login"
+    )
 
 
 @attrs.frozen(kw_only=True)
@@ -187,7 +220,8 @@ class ClaudeCodeAgent:
         return found
 
     def check(self) -> None:
-        """Raise AgentUnavailable unless the executable runs and is at least version 2.1.0."""
+        """Raise AgentUnavailable unless the executable runs, is at least version 2.1.0 and has
+        credentials (before a session exists, so a logged-out CLI costs nothing)."""
         env = self.environment()
         executable = self._resolve(env)
         try:
@@ -210,6 +244,10 @@ class ClaudeCodeAgent:
             wanted = ".".join(map(str, MIN_VERSION))
             have = ".".join(map(str, version))
             raise AgentUnavailable(f"claude {have} at {executable} is older than {wanted}; {INSTALL_HINT}")
+        # `--settings` may bring an apiKeyHelper orch cannot see: then the CLI decides
+        missing = None if "--settings" in self.extra_args else credentials_missing(env)
+        if missing is not None:
+            raise AgentUnavailable(missing)
 
     def _write_safety(self, request: AgentRequest) -> str | None:
         """Write the run's settings (deny rules, PreToolUse hook) and policy files; a reason not to start, or None.

@@ -13,9 +13,19 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
+from apps.cli.options import (
+    ConfigOption,
+    JsonOption,
+    SessionArgument,
+    SessionOption,
+    one_session,
+)
+
 if TYPE_CHECKING:
     from apps.bootstrap import Runtime
-    from orchcore.state import Command
+    from orchcore.engine import RunOutcome
+    from orchcore.errors import SessionExists
+    from orchcore.ports.agent import Agent
     from orchcore.tasks import Plan
 
 # Exit codes (documented in README.md)
@@ -42,14 +52,6 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-ConfigOption = Annotated[
-    str | None, typer.Option("--config", "-c", help="Config file (default: ./orch.yaml, or $ORCH_CONFIG).")
-]
-SessionOption = Annotated[
-    str | None, typer.Option("--session", "-s", help="Session id or a unique prefix (default: the newest).")
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of text.")]
-
 
 def fail(code: int, message: str) -> NoReturn:
     """Print one clear line to stderr and exit with ``code``."""
@@ -74,7 +76,12 @@ def errors() -> Iterator[None]:
     except e.IllegalTransition as exc:
         fail(WRONG_STATE, f"{exc}; nothing was changed")
     except e.ConfigError as exc:
-        fail(BAD_INPUT, f"config: {exc}")
+        lines = str(exc).split("\n")
+        if len(lines) == 1:
+            fail(BAD_INPUT, f"config: {lines[0]}")
+        for line in lines:
+            typer.echo(line, err=True)
+        fail(BAD_INPUT, f"config: {len(lines)} problems found")
     except e.AgentUnavailable as exc:
         fail(AGENT_UNAVAILABLE, f"agent unavailable: {exc}")
     except e.SessionBusy as exc:
@@ -91,17 +98,21 @@ def errors() -> Iterator[None]:
         raise typer.Exit(INTERRUPTED) from None
 
 
-def runtime(ctx: typer.Context, config: str | None) -> Runtime:
-    """The Runtime a test passed in ``obj``, or one built from settings."""
+def runtime(
+    ctx: typer.Context, config: str | None, *, near: Path | None = None, read_only: bool = False
+) -> Runtime:
+    """The Runtime a test passed in ``obj``, or one built from settings (the config next to
+    the task file in ``near``, else in the current folder). ``read_only`` commands create no
+    state dir when there is none yet."""
     if ctx.obj is not None:
         return ctx.obj  # type: ignore[no-any-return]
     from apps.bootstrap import build_runtime
     from apps.logs import configure_logging
     from apps.settings import load_settings
 
-    settings = load_settings(config)
-    configure_logging(settings)
-    rt = build_runtime(settings)
+    settings = load_settings(config, near=near)
+    configure_logging(settings, read_only=read_only)
+    rt = build_runtime(settings, read_only=read_only)
     ctx.obj = rt
     ctx.call_on_close(rt.close)
     return rt
@@ -156,33 +167,87 @@ def run(
     config: ConfigOption = None,
 ) -> None:
     """Start a session for FILE and run its tasks until done or a human is needed."""
-    from apps.cli import render
     from apps.notify import sending
-    from orchcore.service import create_session, send_command, unfinished_sessions
-    from orchcore.state import Command
+    from orchcore.errors import SessionExists
+    from orchcore.service import start_session
 
     with errors():
         plan = read_plan(file)
-        rt = runtime(ctx, config)
+        rt = runtime(ctx, config, near=file.resolve().parent)
         agent_name = agent or rt.settings.agent.name
         chosen = rt.agents(agent_name)
         chosen.check()
-        source = str(file.resolve())
-        plan = _with_source(plan, source)
-        if not new:
-            for s in unfinished_sessions(rt.store, source):
-                fail(
-                    WRONG_STATE,
-                    f"session {s.id} from this file is {s.state.value}: continue it with `orch resume -s {s.id}`, "
-                    f"or start another with `orch run {file} --new`",
-                )
-        snap = create_session(rt.store, plan, rt.ids, rt.clock, auto_approve=auto_approve, agent=agent_name)
+        plan = _with_source(plan, str(file.resolve()))
+        try:
+            snap = start_session(
+                rt.store,
+                plan,
+                rt.ids,
+                rt.clock,
+                agent=agent_name,
+                auto_approve=auto_approve,
+                new=new,
+                routing=rt.routing,
+            )
+        except SessionExists as exc:
+            fail(WRONG_STATE, _exists_message(exc, file, config_flag(rt, config)))
         warn_at_start(rt, snap.session.id)
-        send_command(rt.store, snap.session.id, Command.START, rt.clock, routing=rt.routing)
+        from apps.cli import render
+
         render.started(snap)
         with sending(rt):
-            outcome = render.drive(rt, chosen, snap.session.id, verbose=verbose)
-    raise typer.Exit(render.finished(rt, outcome.session))
+            outcome = drive(rt, chosen, snap.session.id, verbose=verbose)
+    raise typer.Exit(finish(rt, outcome.session.id, config_flag(rt, config)))
+
+
+def config_flag(rt: Runtime, explicit: str | None) -> str:
+    """`` -c FILE`` for the commands orch suggests when the config came from next to the task
+    file, not the current folder: without it they would look at another state dir."""
+    import shlex
+
+    source = rt.settings.source
+    if explicit or not source or Path(source).parent.resolve() == Path.cwd().resolve():
+        return ""
+    return f" -c {shlex.quote(source)}"
+
+
+def _exists_message(exc: SessionExists, file: Path, flag: str = "") -> str:
+    """Why a run is refused and the two commands that go on from there."""
+    if exc.state == "completed":
+        return (
+            f"{exc}: running it again runs every task again in a new session; "
+            f"to do that: `orch run {file} --new` (see what was done: `orch report -s {exc.session_id}{flag}`)"
+        )
+    return (
+        f"{exc}: continue it with `orch resume -s {exc.session_id}{flag}`, "
+        f"or start another with `orch run {file} --new`"
+    )
+
+
+def drive(rt: Runtime, agent: Agent, session_id: str, *, verbose: bool) -> RunOutcome:
+    """Run the engine on ``session_id`` until it stops, showing progress."""
+    import sys
+
+    from apps.cli.render import Progress
+
+    with Progress(verbose=verbose, tty=sys.stdout.isatty()) as progress:
+        return rt.engine(agent, progress).run(session_id)
+
+
+def is_newest(rt: Runtime, session_id: str) -> bool:
+    """Whether commands without -s act on ``session_id`` (hints for another one carry -s)."""
+    newest = rt.store.sessions()
+    return bool(newest) and newest[0].id == session_id
+
+
+def finish(rt: Runtime, session_id: str, flag: str = "") -> int:
+    """Say how the run ended and what to do next; the exit code: the one place that picks it."""
+    from apps.cli import render
+    from orchcore.service import run_succeeded
+
+    snap = rt.store.load(session_id)
+    render.finished(snap, newest=is_newest(rt, session_id), config_flag=flag)
+    return OK if run_succeeded(snap.session.state) else RUN_FAILED
 
 
 def warn_at_start(rt: Runtime, session_id: str) -> None:
@@ -207,37 +272,33 @@ def _with_source(plan: Plan, source: str) -> Plan:
 @app.command()
 def resume(
     ctx: typer.Context,
-    session: Annotated[str | None, typer.Argument(help="Session id or prefix (default: the newest).")] = None,
+    session_arg: SessionArgument = None,
+    session: SessionOption = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show the agent's output lines.")] = False,
     config: ConfigOption = None,
 ) -> None:
     """Continue a paused, approved, halted or crashed session."""
-    from apps.cli import render
     from apps.notify import sending
-    from orchcore.errors import SessionBusy
-    from orchcore.service import resolve_session, send_command
-    from orchcore.state import Command
+    from orchcore.service import claim_for_resume, resolve_session, resume_session
 
     with errors():
         rt = runtime(ctx, config)
-        sid = resolve_session(rt.store, session)
-        holder = rt.store.lease_holder(sid)
-        if holder is not None:
-            raise SessionBusy(f"session {sid} is being run by {holder}")
-        before = rt.store.session(sid)
-        chosen = rt.agents(before.agent or rt.settings.agent.name)
+        sid = resolve_session(rt.store, one_session(session_arg, session))
+        claim_for_resume(rt.store, sid)
+        chosen = rt.agents(rt.store.session(sid).agent or rt.settings.agent.name)
         chosen.check()
-        send_command(rt.store, sid, Command.RESUME, rt.clock, routing=rt.routing)
+        resume_session(rt.store, sid, rt.clock, routing=rt.routing)
         warn_at_start(rt, sid)
         with sending(rt):
-            outcome = render.drive(rt, chosen, sid, verbose=verbose)
-    raise typer.Exit(render.finished(rt, outcome.session))
+            drive(rt, chosen, sid, verbose=verbose)
+    raise typer.Exit(finish(rt, sid))
 
 
 @app.command()
 def status(
     ctx: typer.Context,
-    session: Annotated[str | None, typer.Argument(help="Session id or prefix (default: the newest).")] = None,
+    session_arg: SessionArgument = None,
+    session: SessionOption = None,
     json_out: JsonOption = False,
     config: ConfigOption = None,
 ) -> None:
@@ -247,8 +308,8 @@ def status(
     from orchcore.service import resolve_session
 
     with errors():
-        rt = runtime(ctx, config)
-        sid = resolve_session(rt.store, session)
+        rt = runtime(ctx, config, read_only=True)
+        sid = resolve_session(rt.store, one_session(session_arg, session))
         snap = rt.store.load(sid)
         render.status(
             snap,
@@ -256,132 +317,20 @@ def status(
             json_out=json_out,
             outbox=rt.store.undelivered(sid),
             safety=recorded_safety_events(rt.store.events(sid)),
+            newest=is_newest(rt, sid),
+            config=rt.settings.source,
         )
 
 
-def _command(
-    ctx: typer.Context,
-    command: Command,
-    config: str | None,
-    session: str | None,
-    task: str | None = None,
-    text: str = "",
-    json_out: bool = False,
-) -> None:
-    from apps.cli import render
-    from orchcore.service import resolve_session, send_command
+from apps.cli.control import answer, approve, cancel, pause, reject, retry, skip  # noqa: E402 - typer only
 
-    with errors():
-        rt = runtime(ctx, config)
-        sid = resolve_session(rt.store, session)
-        before = rt.store.load(sid)
-        after = send_command(
-            rt.store, sid, command, rt.clock, task_id=task, text=text, source="cli", routing=rt.routing
-        )
-        render.command_done(command, before, after, rt.store.lease_holder(sid), json_out=json_out)
-
-
-TaskArg = Annotated[str | None, typer.Argument(help="Task id (default: the task waiting for you).")]
-
-
-@app.command()
-def approve(
-    ctx: typer.Context,
-    task: TaskArg = None,
-    session: SessionOption = None,
-    json_out: JsonOption = False,
-    config: ConfigOption = None,
-) -> None:
-    """Approve the task waiting for approval (or review). Then `orch resume` continues."""
-    from orchcore.state import Command
-
-    _command(ctx, Command.APPROVE, config, session, task, json_out=json_out)
-
-
-@app.command()
-def reject(
-    ctx: typer.Context,
-    task: TaskArg = None,
-    reason: Annotated[str, typer.Option("--reason", "-r", help="Why; kept in the report.")] = "",
-    session: SessionOption = None,
-    json_out: JsonOption = False,
-    config: ConfigOption = None,
-) -> None:
-    """Reject the waiting task: it fails and tasks depending on it will not run."""
-    from orchcore.state import Command
-
-    _command(ctx, Command.REJECT, config, session, task, text=reason, json_out=json_out)
-
-
-@app.command()
-def answer(
-    ctx: typer.Context,
-    text: Annotated[str, typer.Argument(help="Your answer to the agent's question.")],
-    task: Annotated[
-        str | None, typer.Option("--task", "-t", help="The asking task (default: the one waiting).")
-    ] = None,
-    session: SessionOption = None,
-    json_out: JsonOption = False,
-    config: ConfigOption = None,
-) -> None:
-    """Answer the question an agent asked; `orch resume` continues it (in the same agent session)."""
-    from orchcore.state import Command
-
-    _command(ctx, Command.ANSWER, config, session, task, text=text, json_out=json_out)
-
-
-@app.command()
-def pause(
-    ctx: typer.Context,
-    session: SessionOption = None,
-    json_out: JsonOption = False,
-    config: ConfigOption = None,
-) -> None:
-    """Pause the session: a running task finishes, nothing new starts until `orch resume`."""
-    from orchcore.state import Command
-
-    _command(ctx, Command.PAUSE, config, session, json_out=json_out)
-
-
-@app.command()
-def skip(
-    ctx: typer.Context,
-    task: Annotated[str, typer.Argument(help="Task id.")],
-    session: SessionOption = None,
-    json_out: JsonOption = False,
-    config: ConfigOption = None,
-) -> None:
-    """Skip a task that has not completed: tasks depending on it may run."""
-    from orchcore.state import Command
-
-    _command(ctx, Command.SKIP, config, session, task, json_out=json_out)
-
-
-@app.command()
-def retry(
-    ctx: typer.Context,
-    task: Annotated[str, typer.Argument(help="Task id.")],
-    session: SessionOption = None,
-    json_out: JsonOption = False,
-    config: ConfigOption = None,
-) -> None:
-    """Queue a failed, interrupted or cancelled task for another attempt."""
-    from orchcore.state import Command
-
-    _command(ctx, Command.RETRY, config, session, task, json_out=json_out)
-
-
-@app.command()
-def cancel(
-    ctx: typer.Context,
-    session: SessionOption = None,
-    json_out: JsonOption = False,
-    config: ConfigOption = None,
-) -> None:
-    """Cancel the session for good; a running agent is stopped."""
-    from orchcore.state import Command
-
-    _command(ctx, Command.CANCEL, config, session, json_out=json_out)
+app.command()(approve)
+app.command()(reject)
+app.command()(answer)
+app.command()(pause)
+app.command()(skip)
+app.command()(retry)
+app.command()(cancel)
 
 
 @app.command()
@@ -405,7 +354,7 @@ def logs(
     from orchcore.service import resolve_session
 
     with errors():
-        rt = runtime(ctx, config)
+        rt = runtime(ctx, config, read_only=True)
         sid = resolve_session(rt.store, session)
         if task is None:
             render.events(rt.store.events(sid)[-lines:], json_out=json_out)
@@ -432,7 +381,8 @@ def logs(
 @app.command()
 def report(
     ctx: typer.Context,
-    session: Annotated[str | None, typer.Argument(help="Session id or prefix (default: the newest).")] = None,
+    session_arg: SessionArgument = None,
+    session: SessionOption = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the report to this file.")
     ] = None,
@@ -442,8 +392,8 @@ def report(
     from orchcore.service import build_report, resolve_session
 
     with errors():
-        rt = runtime(ctx, config)
-        sid = resolve_session(rt.store, session)
+        rt = runtime(ctx, config, read_only=True)
+        sid = resolve_session(rt.store, one_session(session_arg, session))
         text = build_report(rt.store, rt.logs, rt.clock, sid, rt.settings.budget_policy())
     if output is None:
         from apps.cli.terminal import terminal_safe
@@ -464,7 +414,7 @@ def budget(ctx: typer.Context, json_out: JsonOption = False, config: ConfigOptio
     from orchcore.service import budget_report
 
     with errors():
-        rt = runtime(ctx, config)
+        rt = runtime(ctx, config, read_only=True)
         render.budget(budget_report(rt.store, rt.settings.budget_policy(), rt.clock), json_out=json_out)
 
 
@@ -474,7 +424,7 @@ def sessions(ctx: typer.Context, json_out: JsonOption = False, config: ConfigOpt
     from apps.cli import render
 
     with errors():
-        rt = runtime(ctx, config)
+        rt = runtime(ctx, config, read_only=True)
         render.session_list(rt.store.sessions(), json_out=json_out)
 
 

@@ -6,7 +6,6 @@ Renderers are functions of domain values; the domain knows nothing of them.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -14,15 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from apps.cli.main import OK, RUN_FAILED
 from apps.cli.terminal import terminal_safe
 
 if TYPE_CHECKING:
-    from apps.bootstrap import Runtime
-    from orchcore.engine import RunOutcome
     from orchcore.errors import Problem, TaskFileError
-    from orchcore.ports.agent import Agent
-    from orchcore.records import Event, OutboxEntry, Session, SessionSummary, Snapshot
+    from orchcore.records import Event, OutboxEntry, SessionSummary, Snapshot
     from orchcore.safety.events import RecordedSafetyEvent
     from orchcore.service import BudgetReport
     from orchcore.state import Command
@@ -37,10 +32,20 @@ def _time(at: datetime) -> str:
     return at.astimezone().strftime("%H:%M:%S")
 
 
-def _hints(snap: Snapshot, engine: str | None) -> list[str]:
+def _hints(snap: Snapshot, engine: str | None, *, newest: bool = True, config_flag: str = "") -> list[str]:
     from orchcore.service import suggestions
 
-    return [f"orch {s}" for s in suggestions(snap, engine_attached=engine is not None)]
+    pin = ("" if newest else f" -s {snap.session.id}") + config_flag
+    return [as_command(s, pin) for s in suggestions(snap, engine_attached=engine is not None)]
+
+
+def as_command(suggestion: str, pin: str = "") -> str:
+    """A suggestion ("approve 3 (then: resume)") as shell commands that run as written
+    (``orch approve 3 && orch resume``), each with ``pin`` (``-s ID``) when the session is not
+    the newest; a note in brackets is dropped (the session's reason says it)."""
+    command, _, note = suggestion.partition(" (")
+    then = note.removesuffix(")").removeprefix("then: ") if note.startswith("then: ") else ""
+    return f"orch {command}{pin}" + (f" && orch {then}{pin}" if then else "")
 
 
 #: Problems printed before the rest are counted: a file with 10,000 mistakes stays readable.
@@ -186,32 +191,18 @@ class Progress:
             self.line(f"    | {text}" if kind == "output" else f"    · {kind} {text}".rstrip())
 
 
-def drive(rt: Runtime, agent: Agent, session_id: str, *, verbose: bool) -> RunOutcome:
-    with Progress(verbose=verbose, tty=sys.stdout.isatty()) as progress:
-        return rt.engine(agent, progress).run(session_id)
-
-
-def finished(rt: Runtime, session: Session) -> int:
-    """Say how the run ended and what to do next; return the exit code."""
-    from orchcore.state import SessionState
-
-    snap = rt.store.load(session.id)
+def finished(snap: Snapshot, *, newest: bool = True, config_flag: str = "") -> None:
+    """Say how the run ended and what to do next."""
+    session = snap.session
     counts: dict[str, int] = {}
     for run in snap.runs.values():
         counts[run.state.value] = counts.get(run.state.value, 0) + 1
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     reason = f" — {session.reason}" if session.reason else ""
     typer.echo(terminal_safe(f"session {session.id} {session.state.value}{reason} ({summary})"))
-    hints = _hints(snap, None)
+    hints = _hints(snap, None, newest=newest, config_flag=config_flag)
     if hints:
         typer.echo(terminal_safe("next: " + "   ".join(hints)))
-    ok = {
-        SessionState.COMPLETED,
-        SessionState.WAITING_APPROVAL,
-        SessionState.WAITING_ANSWER,
-        SessionState.PAUSED,
-    }
-    return OK if session.state in ok else RUN_FAILED
 
 
 def undelivered_line(outbox: Sequence[OutboxEntry]) -> str | None:
@@ -236,16 +227,19 @@ def status(
     json_out: bool,
     outbox: Sequence[OutboxEntry] = (),
     safety: Sequence[RecordedSafetyEvent] = (),
+    newest: bool = True,
+    config: str = "",
 ) -> None:
     from apps.views import safety_rows, session_fields, task_rows
 
     s = snap.session
     rows = task_rows(snap)
-    hints = _hints(snap, engine)
+    hints = _hints(snap, engine, newest=newest)
     if json_out:
         _json(
             {
                 "session": session_fields(snap, engine),
+                "config": config or None,
                 "tasks": rows,
                 "safety": safety_rows(safety),
                 "next": hints,
@@ -261,6 +255,7 @@ def status(
             f"engine: {engine or 'not running'}"
         )
     )
+    typer.echo(f"config: {config or 'none found (defaults)'}")
     width = max(len(r["id"]) for r in rows)
     for r in rows:
         state = r["state"] + (f" (blocked by {r['blocked_by']})" if r["blocked_by"] else "")
@@ -286,10 +281,16 @@ def status(
 
 
 def command_done(
-    command: Command, before: Snapshot, after: Snapshot, engine: str | None, *, json_out: bool
+    command: Command,
+    before: Snapshot,
+    after: Snapshot,
+    engine: str | None,
+    *,
+    json_out: bool,
+    newest: bool = True,
 ) -> None:
     changed = [t for t in after.plan.ids if after.runs[t].state is not before.runs[t].state]
-    hints = _hints(after, engine)
+    hints = _hints(after, engine, newest=newest)
     if json_out:
         _json(
             {
