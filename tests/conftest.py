@@ -1,5 +1,7 @@
 import os
+import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,6 +11,23 @@ from hypothesis import settings
 settings.register_profile("ci", max_examples=50, deadline=None)
 settings.register_profile("default", deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+_BASETEMP: list[Path] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Test folders live under /var/tmp, not /tmp: agents run in the OS sandbox, whose /tmp is
+    private, so a script or folder a test made under /tmp (outside the workspace) would not be
+    there for the agent, as it would not be for a user's agent."""
+    if config.option.basetemp is None and Path("/var/tmp").is_dir():
+        base = Path(tempfile.mkdtemp(prefix="orch-tests-", dir="/var/tmp"))
+        config.option.basetemp = str(base)
+        _BASETEMP.append(base)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for base in _BASETEMP:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

@@ -289,7 +289,8 @@ def test_diff_and_rollback_say_what_is_wrong_and_change_nothing(project: Path) -
 
 def test_rollback_while_orch_runs_the_session_is_refused_and_changes_nothing(project: Path) -> None:
     root = project.parent
-    script = "echo agent > tracked.txt\ntouch ../started\nwhile [ ! -e ../release ]; do sleep 0.05; done\n"
+    # the signals live in the workspace: the sandbox lets the agent write nowhere else
+    script = "echo agent > tracked.txt\ntouch started\nwhile [ ! -e release ]; do sleep 0.05; done\n"
     (root / "agent1.sh").write_text("#!/bin/sh\ncat >/dev/null\n" + script)
     (root / "agent.sh").write_text('#!/bin/sh\nexec sh "$(dirname "$0")/agent$ORCH_TASK_ID.sh"\n')
     (root / "tasks.md").write_text(tasks("one"))
@@ -303,12 +304,12 @@ def test_rollback_while_orch_runs_the_session_is_refused_and_changes_nothing(pro
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_until(lambda: (root / "started").exists(), "the agent to start")
+        wait_until(lambda: (project / "started").exists(), "the agent to start")
         refused = orch(root, "rollback", "1", "--yes")
         assert refused.returncode == 5, refused.stderr
         assert (project / "tracked.txt").read_text() == "agent\n"
     finally:
-        (root / "release").touch()
+        (project / "release").touch()
         running.wait(timeout=60)
     assert running.returncode == 0
 

@@ -116,7 +116,7 @@ def world() -> Iterator[World]:
     }
     git(project, env, "init", "-q", "-b", "main")
     (project / "app.py").write_text("def add(a, b):\n    return a - b\n")
-    (project / "orch.yaml").write_text("agent:\n  name: claude\n")
+    (project / "orch.yaml").write_text("agent:\n  name: claude\npaths:\n  state_dir: .orch\n")
     (project / ".env").write_text(f"ORCH_WEBHOOK_SECRET={WEBHOOK_SECRET}\n")
     (project / ".gitignore").write_text(".orch/\n.env\n")
     git(project, env, "add", "app.py", "orch.yaml", ".gitignore")

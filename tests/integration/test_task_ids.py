@@ -26,7 +26,9 @@ def project(tmp_path: Path, *task_ids: str) -> Path:
     )
     (tmp_path / "tasks.md").write_text(f"# Tasks - 2026-11-23\n\n{tasks}")
     (tmp_path / "agent.py").write_text(AGENT)
-    (tmp_path / "orch.yaml").write_text(f"agent:\n  command: [{sys.executable}, agent.py]\n  timeout_s: 60\n")
+    (tmp_path / "orch.yaml").write_text(
+        f"agent:\n  command: [{sys.executable}, agent.py]\n  timeout_s: 60\npaths:\n  state_dir: .orch\n"
+    )
     return tmp_path
 
 
