@@ -55,8 +55,9 @@ START_TIMEOUT_S = 180
 DEADLINE_S = 60
 
 
-def wait_until(check: Callable[[], object], what: str) -> None:
-    wait_within(check, what, DEADLINE_S)  # n8n starts slowly
+def wait_until(check: Callable[[], object], what: str, timeout: float = DEADLINE_S) -> None:
+    """Poll with n8n's longer default deadline (it starts slowly); ``timeout`` overrides it."""
+    wait_within(check, what, timeout)
 
 
 SIMPLE = """# Tasks
