@@ -121,8 +121,10 @@ class Commands:
         return self._command(sid, Command(command), params)
 
     def _start(self, params: dict[str, Any]) -> dict[str, Any]:
+        from apps.daily import start_file  # it imports this module
+
         rt = self.runtime
-        name = str(params["file"])
+        name = start_file(rt.settings, rt.clock, params)
         path = task_file(rt.settings, name)
         try:
             text = path.read_text(encoding="utf-8")

@@ -81,22 +81,25 @@ def _params(properties: JsonSchema, required: tuple[str, ...] = ()) -> JsonSchem
     return schema
 
 
+_TASK_FILE: JsonSchema = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 255,
+    "description": "Task file (.md, .yaml, .yml) relative to the tasks directory; without it, "
+    "today's: the one file with today's date (YYYY-MM-DD, budget time zone) in its name.",
+}
+
 PARAMS: dict[str, JsonSchema] = {
     "start": _params(
         {
-            "file": {
-                "type": "string",
-                "minLength": 1,
-                "maxLength": 255,
-                "description": "Task file (.md, .yaml, .yml) relative to the tasks directory.",
-            },
+            "file": _TASK_FILE,
+            "task_file": {**_TASK_FILE, "description": "Another name for `file`."},
             "auto_approve": {"type": "boolean", "description": "Start tasks without asking."},
             "new": {
                 "type": "boolean",
                 "description": "Start a new session even if this file has an unfinished one.",
             },
         },
-        ("file",),
     ),
     "status": _params({"session": _SESSION}),
     "approve": _params({"session": _SESSION, "task": _TASK}),
