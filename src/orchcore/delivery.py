@@ -25,6 +25,7 @@ from orchcore.ports.clock import Clock
 from orchcore.ports.notifier import Notifier
 from orchcore.ports.store import Store
 from orchcore.records import OutboxEntry
+from orchcore.redact import redact
 
 ERROR_LIMIT = 500  # characters of an error kept in the outbox
 CLAIM_S = 120.0  # an entry being sent is another sender's again after this (its sender died)
@@ -141,5 +142,6 @@ def _later(clock: Clock, seconds: float) -> datetime:
 
 
 def _clip(text: str) -> str:
-    flat = " ".join(text.split())
+    """The error as stored and shown: one line, redacted (a URL's password never reaches the outbox), bounded."""
+    flat = redact(" ".join(text.split()))
     return flat if len(flat) <= ERROR_LIMIT else flat[: ERROR_LIMIT - 1] + "…"

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from orchcore.redact import redact
+
 if TYPE_CHECKING:
     from orchcore.records import OutboxEntry
 
@@ -26,7 +28,7 @@ def _row(entry: OutboxEntry) -> dict[str, Any]:
         "attempts": entry.attempts,
         "next_attempt_at": None if entry.gave_up else entry.next_attempt_at.isoformat(),
         "gave_up": entry.gave_up,
-        "last_error": entry.last_error,
+        "last_error": redact(entry.last_error),
     }
 
 
@@ -94,7 +96,7 @@ def notify_command(
         typer.echo(undelivered_line(left) or "every notification was delivered")
         for e in left:
             when = "given up" if e.gave_up else f"next try {e.next_attempt_at.astimezone():%H:%M:%S}"
-            error = f": {e.last_error}" if e.last_error else ""
+            error = f": {redact(e.last_error)}" if e.last_error else ""
             typer.echo(f"  {e.key} -> {e.channel} ({e.attempts} attempts, {when}){error}")
     if flush and (now_open or report.gave_up):
         raise typer.Exit(UNDELIVERED)

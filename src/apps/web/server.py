@@ -74,7 +74,19 @@ def uvicorn_server(app: Any, *, access_log: bool = True, log_config: Any = "defa
         log_config=LOGGING_CONFIG if log_config == "default" else log_config,
         timeout_graceful_shutdown=int(STOP_WAIT_S),
     )
+    redact_uvicorn_logs()
     return uvicorn.Server(config)
+
+
+def redact_uvicorn_logs() -> None:
+    """Pass uvicorn's own loggers (the access log's request lines, its errors) through the one
+    redaction of apps.logs, so a ``?secret=`` or ``user:pass@`` is never written. Idempotent."""
+    from apps.logs import RedactingFilter
+
+    for name in ("uvicorn.access", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+            logger.addFilter(RedactingFilter())
 
 
 @attrs.define
