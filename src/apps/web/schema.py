@@ -39,6 +39,7 @@ ERROR_STATUS: dict[str, int] = {
     "illegal_transition": 409,
     "conflict": 409,
     "busy": 409,
+    "request_timeout": 408,
     "too_large": 413,
     "validation": 422,
     "rate_limited": 429,
@@ -282,6 +283,7 @@ def _error_responses(*statuses: int) -> dict[str, Any]:
         404: "No such session, task or task file (`not_found`).",
         409: "Not allowed in the session's state (`illegal_transition`), another engine drives it "
         "(`busy`), or the file has an unfinished session (`conflict`); nothing was changed.",
+        408: "The body did not arrive in time (`request_timeout`).",
         413: "Body larger than the limit (`too_large`).",
         422: "The body does not match the schema (`validation`); `details` lists every problem.",
         429: "Too many failed secrets from this client (`rate_limited`); see Retry-After.",
@@ -306,7 +308,7 @@ def _operation(summary: str, body_ref: str, operation_id: str) -> dict[str, Any]
                 "description": "Done; `session` is the state after the command.",
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Success"}}},
             },
-            **_error_responses(400, 401, 404, 409, 413, 422, 429, 500, 503),
+            **_error_responses(400, 401, 404, 408, 409, 413, 422, 429, 500, 503),
         },
     }
 
