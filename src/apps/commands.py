@@ -18,7 +18,14 @@ import attrs
 from apps.views import session_fields, task_rows
 from apps.web import schema
 from orchcore import errors as e
-from orchcore.service import create_session, resolve_session, send_command, suggestions, unfinished_sessions
+from orchcore.service import (
+    build_report,
+    create_session,
+    resolve_session,
+    send_command,
+    suggestions,
+    unfinished_sessions,
+)
 from orchcore.state import Command, SessionState
 from orchcore.taskfile import parse_task_file
 
@@ -118,6 +125,9 @@ class Commands:
             return self.respond("status", snap, f"session {sid}: {snap.session.state.value}{reason}")
         if command == "logs":
             return self._logs(sid, params)
+        if command == "report":
+            text = build_report(rt.store, rt.logs, rt.clock, sid, rt.settings.budget_policy())
+            return self.respond("report", rt.store.load(sid), text)
         return self._command(sid, Command(command), params)
 
     def _start(self, params: dict[str, Any]) -> dict[str, Any]:

@@ -82,3 +82,10 @@ def test_file_and_task_file_that_differ_are_refused(world: World) -> None:
     response = world.post("/webhook/start", {"file": "simple.md", "task_file": "today.md"})
     assert response.status_code in (400, 422)
     assert world.snapshot() == (0, 0, 0)
+
+
+def test_report_answers_with_the_session_report(world: World) -> None:
+    world.ok("/webhook/start", {"file": "simple.md", "auto_approve": True})
+    answer = world.ok("/webhook/command", {"command": "report"})
+    assert answer["command"] == "report"
+    assert "Only" in answer["message"]  # the task's title, in the report's table

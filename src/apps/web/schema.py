@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "cancel": "Cancel the session for good; a running agent is stopped.",
     "answer": "Answer the question the waiting task asked; the server goes on.",
     "logs": "The last lines of a task's log, or the session's latest events.",
+    "report": "The session's report (markdown) as the message: outcomes, attempts, time, cost.",
     "help": "This list.",
 }
 
@@ -119,6 +120,7 @@ PARAMS: dict[str, JsonSchema] = {
             "attempt": {"type": "integer", "minimum": 1, "description": "Default: the latest."},
         }
     ),
+    "report": _params({"session": _SESSION}),
     "help": _params({}),
 }
 
