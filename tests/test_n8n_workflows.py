@@ -22,6 +22,7 @@ import pytest
 from adapters.n8n.notifier import payload
 from apps.web import schema
 from orchcore.testing.contracts.notifier import notification
+from tests.fakes.telegram_api import telegram_shows
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "n8n"
 WORKFLOWS = sorted(EXAMPLES.glob("*.json"))
@@ -208,6 +209,9 @@ def test_the_command_parser_knows_every_command() -> None:
         ("/answer Use Postgres.\nVersion 16.", "answer", {"text": "Use Postgres.\nVersion 16."}),
         ("/logs", "logs", {"lines": 20}),
         ("/logs 2 5", "logs", {"lines": 5, "task": "2"}),
+        ("/logs 15", "logs", {"lines": 15}),
+        ("/logs build", "logs", {"lines": 20, "task": "build"}),
+        ("/report", "report", {}),
         ("hello", "help", {}),
         ("/dance", "help", {}),
     ],
@@ -225,3 +229,107 @@ def test_the_command_parser_builds_valid_requests(text: str, command: str, param
     out = json.loads(done.stdout)
     assert out == {"command": command, "params": params, "chat_id": 42}
     assert schema.validate({"command": out["command"], "params": out["params"]}, schema.COMMAND_REQUEST) == []
+
+
+# ---- what the Telegram nodes send, as Telegram parses it (issue 8, item 13) ----------------------
+
+HOSTILE_TITLE = "Task fix_user_table: *bold* `x` <b>&co [link](y)"
+
+
+def telegram_nodes() -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (path.stem, node)
+        for path in WORKFLOWS
+        for node in load(path)["nodes"]
+        if node["type"] == "n8n-nodes-base.telegram"
+    ]
+
+
+def evaluate(expression: str, items: dict[str, Any], current: dict[str, Any]) -> str:
+    """An n8n ``={{ ... }}`` expression run by node, with ``$json`` and ``$('Node').item.json``."""
+    assert expression.startswith("={{")
+    assert expression.endswith("}}")
+    harness = (
+        "const [items, current] = JSON.parse(process.argv[1]);\n"
+        "const $json = current;\n"
+        "const $ = (name) => ({ item: { json: items[name] } });\n"
+        f"process.stdout.write(String({expression[3:-2]}));\n"
+    )
+    done = subprocess.run(
+        ["node", "-e", harness, json.dumps([items, current])],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    return done.stdout
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+@pytest.mark.parametrize(
+    ("flow", "node"), telegram_nodes(), ids=lambda v: v if isinstance(v, str) else v["name"]
+)
+def test_telegram_accepts_what_each_node_sends_and_shows_it_as_written(
+    flow: str, node: dict[str, Any]
+) -> None:
+    notification = {"title": HOSTILE_TITLE, "text": "Question: use a_b or c*d?", "actions": ["approve"]}
+    answer = {"ok": True, "message": HOSTILE_TITLE, "next": ["approve 1"], "logs": None}
+    items = {
+        "Notification from orch": {"body": notification},
+        "Parse command": {"chat_id": 42, "command": "status"},
+        "Settings": {"chat_id": "42"},
+        "Start the day's session": {"ok": False, "error": {"message": HOSTILE_TITLE}},
+    }
+    error = {"error": {"message": "connect ECONNREFUSED 127.0.0.1:8765"}, "ok": False}
+    for current in (answer, error, items["Start the day's session"], {"chat_id": "42"}):
+        text = evaluate(node["parameters"]["text"], items, current)
+        mode = node["parameters"]["additionalFields"].get("parse_mode") or "Markdown"  # n8n's default
+        shown = telegram_shows(text, mode)  # raises as Telegram refuses: "can't parse entities"
+        assert HOSTILE_TITLE in shown or "ECONNREFUSED" in shown or "orch" in shown
+
+
+def test_the_fake_bot_api_refuses_what_telegram_refuses() -> None:
+    with pytest.raises(ValueError, match="parse entities"):
+        telegram_shows("Task fix_users done", "Markdown")
+    with pytest.raises(ValueError, match="parse entities"):
+        telegram_shows("a <b unclosed", "HTML")
+    with pytest.raises(ValueError, match="parse entities"):
+        telegram_shows("1 + 1 = 2.", "MarkdownV2")
+    assert telegram_shows("*bold* and \\_x", "Markdown") == "bold and _x"
+    assert telegram_shows("&lt;b&gt; <b>x</b> &amp;", "HTML") == "<b> x &"
+
+
+def test_an_unreachable_orch_gets_the_user_a_reply() -> None:
+    for name in ("telegram-to-orch", "daily-start"):
+        workflow = load(EXAMPLES / f"{name}.json")
+        (http,) = [n for n in workflow["nodes"] if n["type"] == "n8n-nodes-base.httpRequest"]
+        assert http.get("onError") == "continueErrorOutput", name
+        outputs = workflow["connections"][http["name"]]["main"]
+        assert len(outputs) == 2, f"{name}: the error output must lead somewhere"
+        (on_error,) = outputs[1]
+        assert workflow_node(workflow, on_error["node"])["type"] == "n8n-nodes-base.telegram"
+
+
+def test_the_daily_start_tells_the_user_when_the_day_has_no_file() -> None:
+    workflow = load(EXAMPLES / "daily-start.json")
+    (http,) = [n for n in workflow["nodes"] if n["type"] == "n8n-nodes-base.httpRequest"]
+    (answered,) = workflow["connections"][http["name"]]["main"][0]  # 200, or orch's 404 for no file
+    tell = workflow_node(workflow, answered["node"])
+    assert tell["type"] == "n8n-nodes-base.telegram"
+    missing = {"ok": False, "error": {"code": "not_found", "message": "no task file for today (2026-11-23)"}}
+    items = {"Settings": {"chat_id": "42", "orch_url": "http://127.0.0.1:8765"}}
+    shown = telegram_shows(evaluate(tell["parameters"]["text"], items, missing), "HTML")
+    assert "did not start" in shown
+    assert "no task file for today (2026-11-23)" in shown
+
+
+def workflow_node(workflow: dict[str, Any], name: str) -> dict[str, Any]:
+    (node,) = [n for n in workflow["nodes"] if n["name"] == name]
+    return node
+
+
+def test_the_notification_webhook_answers_after_telegram_took_the_message() -> None:
+    (hook,) = [
+        n for n in load(EXAMPLES / "orch-to-telegram.json")["nodes"] if n["type"] == "n8n-nodes-base.webhook"
+    ]
+    assert hook["parameters"]["responseMode"] == "lastNode"  # a refusal is a 500 to orch: not delivered

@@ -19,7 +19,14 @@ from apps.taskfile_reader import read_plan
 from apps.views import session_fields, task_rows
 from apps.web import schema
 from orchcore import errors as e
-from orchcore.service import claim_for_resume, resolve_session, send_command, start_session, suggestions
+from orchcore.service import (
+    build_report,
+    claim_for_resume,
+    resolve_session,
+    send_command,
+    start_session,
+    suggestions,
+)
 from orchcore.state import Command, SessionState
 
 if TYPE_CHECKING:
@@ -123,11 +130,16 @@ class Commands:
             return self.respond("status", snap, f"session {sid}: {snap.session.state.value}{reason}")
         if command == "logs":
             return self._logs(sid, params)
+        if command == "report":
+            text = build_report(rt.store, rt.logs, rt.clock, sid, rt.settings.budget_policy())
+            return self.respond("report", rt.store.load(sid), text)
         return self._command(sid, Command(command), params)
 
     def _start(self, params: dict[str, Any]) -> dict[str, Any]:
+        from apps.daily import start_file  # it imports this module
+
         rt = self.runtime
-        name = str(params["file"])
+        name = start_file(rt.settings, rt.clock, params)
         path = task_file(rt.settings, name)
         try:
             plan = attrs.evolve(read_plan(str(path), name), source=str(path))

@@ -5,6 +5,22 @@ from __future__ import annotations
 import logging
 
 from apps.settings import Settings
+from orchcore.redact import redact
+
+
+class RedactingFilter(logging.Filter):
+    """Redacts every record a handler writes (URL credentials, secret parameters, bot tokens)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        return True
 
 
 def configure_logging(settings: Settings, *, read_only: bool = False) -> None:
@@ -27,4 +43,5 @@ def configure_logging(settings: Settings, *, read_only: bool = False) -> None:
             if handler is None:  # opened only when needed: a second call leaves no file open
                 handler = logging.FileHandler(target, encoding="utf-8")
                 handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+                handler.addFilter(RedactingFilter())
             logger.addHandler(handler)

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from orchcore.delivery import DeliveryPolicy, DeliveryReport, deliver_due
+from orchcore.delivery import CLAIM_S, DeliveryPolicy, DeliveryReport, claim_for, deliver_due
 
 if TYPE_CHECKING:
     from apps.bootstrap import Runtime
@@ -40,6 +40,7 @@ class NotificationSender:
         policy: DeliveryPolicy | None = None,
         *,
         interval_s: float = 1.0,
+        claim_s: float = CLAIM_S,
         name: str = "orch-notify",
     ) -> None:
         self._store = store
@@ -47,6 +48,7 @@ class NotificationSender:
         self._clock = clock
         self._policy = policy or DeliveryPolicy()
         self._interval_s = interval_s
+        self._claim_s = claim_s
         self._name = name
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -89,7 +91,14 @@ class NotificationSender:
         """One delivery pass (at most ``deadline_s`` long); logs what failed, never raises."""
         deadline = None if deadline_s is None else self._clock.now() + timedelta(seconds=deadline_s)
         try:
-            report = deliver_due(self._store, self._notifiers, self._clock, self._policy, deadline=deadline)
+            report = deliver_due(
+                self._store,
+                self._notifiers,
+                self._clock,
+                self._policy,
+                deadline=deadline,
+                claim_s=self._claim_s,
+            )
         except Exception:
             log.exception("notification delivery pass failed; it is retried at the next tick")
             return None
@@ -122,6 +131,7 @@ def sending(runtime: Runtime) -> Iterator[NotificationSender | None]:
         runtime.clock,
         runtime.delivery,
         interval_s=runtime.settings.notifications.interval_s,
+        claim_s=claim_for(runtime.settings.notifications.timeout_s),
     ).start()
     try:
         yield sender

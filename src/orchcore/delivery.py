@@ -3,9 +3,14 @@
 Each outbox entry is one notification for one channel. A pass sends every due
 entry to its channel's notifier, oldest first; an entry's failure only delays
 that channel's later entries of the same session (the store keeps them back),
-never other channels or sessions. Delivery is at least once: a crash between
+never other channels or sessions, and only until it is held back. Delivery is at least once: a crash between
 a receiver accepting a message and the store recording it sends it again, with
 the same idempotency key, so the receiver shows it once.
+
+An entry that failed ``HOLD_BACK_AFTER`` times steps aside: the session's later entries
+flow past it, and it is retried on its own every ``max_delay_s`` (`orch notify` shows it
+as held back). A sender's claim on an entry lasts ``CLAIM_S`` (15 s, or a little over the
+notifier's timeout), so the notifications of a killed sender wait no longer than that.
 
 Retries back off exponentially: 2 s, 4 s, 8 s, ... at most 5 min apart. An entry
 is given up when the receiver rejects it for good (``retryable=False``), after
@@ -25,9 +30,24 @@ from orchcore.ports.clock import Clock
 from orchcore.ports.notifier import Notifier
 from orchcore.ports.store import Store
 from orchcore.records import OutboxEntry
+from orchcore.redact import redact
 
 ERROR_LIMIT = 500  # characters of an error kept in the outbox
-CLAIM_S = 120.0  # an entry being sent is another sender's again after this (its sender died)
+CLAIM_S = 15.0  # an entry being sent is another sender's again after this (its sender died)
+CLAIM_MARGIN_S = 5.0  # a claim outlasts the notifier's own timeout by this much
+HOLD_BACK_AFTER = 5  # failed attempts after which an entry steps aside for its session's later ones
+
+
+def held_back(entry: OutboxEntry) -> bool:
+    """Whether ``entry`` failed so often that it no longer holds back its session's later
+    entries: it is retried on its own, at the low rate (``max_delay_s``), until given up."""
+    return entry.open and entry.attempts >= HOLD_BACK_AFTER
+
+
+def claim_for(send_timeout_s: float) -> float:
+    """How long a sender's claim lasts: short (a killed sender's rows are soon taken over),
+    but longer than one send may take, so a slow send is not made twice."""
+    return max(CLAIM_S, send_timeout_s + CLAIM_MARGIN_S)
 
 
 @attrs.frozen
@@ -46,7 +66,8 @@ class DeliveryPolicy:
     def after_failure(self, entry: OutboxEntry, retryable: bool, now: datetime) -> tuple[datetime, bool]:
         """When to try ``entry`` again after one more failed attempt, and whether to give up instead."""
         attempts = entry.attempts + 1
-        next_at = now + timedelta(seconds=self.delay_s(attempts))
+        delay = self.max_delay_s if attempts >= HOLD_BACK_AFTER else self.delay_s(attempts)
+        next_at = now + timedelta(seconds=delay)
         too_old = next_at - entry.notification.created_at > timedelta(seconds=self.give_up_after_s)
         too_many = self.max_attempts is not None and attempts >= self.max_attempts
         return next_at, not retryable or too_old or too_many
@@ -115,7 +136,8 @@ def deliver_due(
             next_at, give_up = policy.after_failure(entry, retryable, now)
             store.notification_failed(entry.key, entry.channel, error, next_at, give_up=give_up)
             failures.append(Failure(entry.key, entry.channel, error, give_up))
-            progress = progress or give_up  # giving up makes the channel's next entry due
+            # giving up, or holding it back, makes the channel's next entry due
+            progress = progress or give_up or entry.attempts + 1 == HOLD_BACK_AFTER
         if not progress:
             break
     return DeliveryReport(tuple(delivered), tuple(failures))
@@ -141,5 +163,6 @@ def _later(clock: Clock, seconds: float) -> datetime:
 
 
 def _clip(text: str) -> str:
-    flat = " ".join(text.split())
+    """The error as stored and shown: one line, redacted (a URL's password never reaches the outbox), bounded."""
+    flat = redact(" ".join(text.split()))
     return flat if len(flat) <= ERROR_LIMIT else flat[: ERROR_LIMIT - 1] + "…"

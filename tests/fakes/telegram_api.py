@@ -5,8 +5,9 @@
 
 - ``getMe``; ``getUpdates`` (``offset`` confirms every update before it, ``timeout``
   holds the request until an update is queued or the time passes: long polling);
-- ``sendMessage``: recorded (``messages``), MarkdownV2 checked as Telegram does (a
-  reserved character not escaped is a 400 "can't parse entities"; more than 4096
+- ``sendMessage``: recorded (``messages``), parse modes checked as Telegram does
+  (MarkdownV2: a reserved character not escaped; legacy Markdown: an unbalanced ``_``,
+  ``*`` or `````; HTML: an unknown or unclosed tag: each a 400 "can't parse entities"); more than 4096
   characters after parsing is a 400 "message is too long");
 - ``setWebhook`` / ``getWebhookInfo`` / ``deleteWebhook`` (what n8n's Telegram
   Trigger calls on activation), recorded in ``webhook``.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import socket
 import threading
 import time
@@ -90,6 +92,118 @@ def parse_markdown_v2(text: str) -> str:
             f"Can't parse entities: can't find end of the entity starting with '{open_marks[0]}'"
         )
     return "".join(shown)
+
+
+LEGACY_ESCAPABLE = "_*`["
+HTML_TAGS = frozenset(
+    [
+        "b",
+        "strong",
+        "i",
+        "em",
+        "u",
+        "ins",
+        "s",
+        "strike",
+        "del",
+        "a",
+        "code",
+        "pre",
+        "span",
+        "tg-spoiler",
+        "tg-emoji",
+        "blockquote",
+    ]
+)
+HTML_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+
+
+def parse_markdown_legacy(text: str) -> str:
+    """What Telegram shows for ``text`` in legacy Markdown: ``*bold*``, ``_italic_``,
+    `` `code` ``, ```` ```pre``` ````, ``[text](url)``; ``\\`` escapes ``_*`[`` only.
+    An entity that does not end is refused, as Telegram does."""
+    shown: list[str] = []
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c == "\\" and i + 1 < len(text) and text[i + 1] in LEGACY_ESCAPABLE:
+            shown.append(text[i + 1])
+            i += 2
+            continue
+        if c in "*_`[":
+            if c == "[":
+                link = re.match(r"\[([^\]]*)\]\(([^)]*)\)", text[i:])
+                end, inner = (i + link.end(), link.group(1)) if link else (-1, "")
+            else:
+                mark = "```" if text.startswith("```", i) else c
+                close = text.find(mark, i + len(mark))
+                end, inner = (close + len(mark), text[i + len(mark) : close]) if close >= 0 else (-1, "")
+            if end < 0:
+                offset = len(text[:i].encode("utf-8"))
+                raise ValueError(
+                    f"Can't parse entities: can't find end of the entity starting at byte offset {offset}"
+                )
+            shown.append(inner)
+            i = end
+            continue
+        shown.append(c)
+        i += 1
+    return "".join(shown)
+
+
+def parse_html(text: str) -> str:
+    """What Telegram shows for ``text`` in HTML mode: known tags only, closed in order;
+    ``<`` must open a tag and ``&name;`` must be a known entity."""
+    shown: list[str] = []
+    stack: list[str] = []
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c == "<":
+            tag = re.match(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)(\s[^<>]*)?>", text[i:])
+            if tag is None or tag.group(2).lower() not in HTML_TAGS:
+                raise ValueError(
+                    f"Can't parse entities: unsupported start tag at byte offset {len(text[:i].encode())}"
+                )
+            name = tag.group(2).lower()
+            if tag.group(1):
+                if not stack or stack[-1] != name:
+                    raise ValueError(f"Can't parse entities: unmatched end tag {name}")
+                stack.pop()
+            else:
+                stack.append(name)
+            i += tag.end()
+            continue
+        if c == "&":
+            entity = re.match(r"&(#\d+|#x[0-9a-fA-F]+|[a-zA-Z]+);", text[i:])
+            if entity:
+                name = entity.group(1)
+                if name.startswith("#"):
+                    shown.append(chr(int(name, 0) if name[1] in "xX" else int(name[1:])))
+                elif name in HTML_ENTITIES:
+                    shown.append(HTML_ENTITIES[name])
+                else:
+                    raise ValueError(f"Can't parse entities: unsupported HTML entity &{name};")
+                i += entity.end()
+                continue
+        shown.append(c)
+        i += 1
+    if stack:
+        raise ValueError(f"Can't parse entities: can't find end tag corresponding to start tag {stack[-1]}")
+    return "".join(shown)
+
+
+def telegram_shows(text: str, parse_mode: str | None) -> str:
+    """What Telegram shows for ``text`` sent with ``parse_mode``; ValueError as Telegram's 400."""
+    if parse_mode == "MarkdownV2":
+        return parse_markdown_v2(text)
+    if parse_mode == "Markdown":
+        return parse_markdown_legacy(text)
+    if parse_mode == "HTML":
+        return parse_html(text)
+    if parse_mode:
+        raise ValueError(f"Unsupported parse_mode {parse_mode}")
+    return text
 
 
 def utf16_len(text: str) -> int:
@@ -341,7 +455,7 @@ class FakeTelegram:
         mode = params.get("parse_mode")
         if not text.strip():
             raise ValueError("message text is empty")
-        shown = parse_markdown_v2(text) if mode == "MarkdownV2" else text
+        shown = telegram_shows(text, None if mode is None else str(mode))
         if utf16_len(shown) > MAX_TEXT:
             raise ValueError("message is too long")
         with self.lock:

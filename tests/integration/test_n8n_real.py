@@ -55,8 +55,9 @@ START_TIMEOUT_S = 180
 DEADLINE_S = 60
 
 
-def wait_until(check: Callable[[], object], what: str) -> None:
-    wait_within(check, what, DEADLINE_S)  # n8n starts slowly
+def wait_until(check: Callable[[], object], what: str, timeout: float = DEADLINE_S) -> None:
+    """Poll with n8n's longer default deadline (it starts slowly); ``timeout`` overrides it."""
+    wait_within(check, what, timeout)
 
 
 SIMPLE = """# Tasks
@@ -273,6 +274,7 @@ def import_everything(n8n: N8n, tmp_path: Path, telegram: FakeTelegram, orch_url
         "daily-start": lambda wf: (
             set_value(wf, "Settings", "orch_url", orch_url),
             set_value(wf, "Settings", "task_file", "daily.md"),
+            set_value(wf, "Settings", "chat_id", str(ME)),
         ),
     }
     for name, edit in edits.items():
@@ -298,6 +300,11 @@ def telegram_update(chat_id: int, text: str, update_id: int) -> dict[str, Any]:
     }
 
 
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
 def sessions(settings: Settings) -> list[tuple[str, str]]:
     store = SqliteStore(str(settings.db_path))
     try:
@@ -309,7 +316,7 @@ def sessions(settings: Settings) -> list[tuple[str, str]]:
 def test_commands_and_notifications_flow_through_n8n(
     world: tuple[N8n, FakeTelegram, Prepared, Settings],
 ) -> None:
-    n8n, telegram, _, settings = world
+    n8n, telegram, ready, settings = world
     http = httpx.Client(timeout=30)
     try:
         # the Telegram Trigger registers its webhook with "Telegram" (our fake) when activated
@@ -365,6 +372,25 @@ def test_commands_and_notifications_flow_through_n8n(
             DEADLINE_S,
         )
 
+        # /logs N answers with the lines, /report with the report
+        count = len(telegram.sent_to(ME))
+        http.post(hook, json=telegram_update(ME, "/logs 5", 5), headers=secret_header)
+        http.post(hook, json=telegram_update(ME, "/report", 6), headers=secret_header)
+        telegram.wait_messages(ME, count + 2, DEADLINE_S)
+        answers = [m.shown for m in telegram.sent_to(ME)[count:]]
+        event_line = re.compile(r"^\d+ \d\d:\d\d:\d\d [a-z_]+", re.MULTILINE)
+        assert any("the last 5 events of session" in a and event_line.search(a) for a in answers), answers
+        assert any("Users table" in a and "completed" in a for a in answers), answers
+
+        # a title Telegram's legacy Markdown would refuse is shown as written, and counted only then
+        count = len(telegram.sent_to(ME))
+        odd = {"key": "k-odd", "title": "Task fix_users <b> *done", "text": "", "actions": []}
+        sent = http.post(
+            f"{n8n.url}/webhook/orch-notifications", json=odd, headers={"X-Orch-Secret": NOTIFY_SECRET}
+        )
+        assert sent.status_code == 200, sent.text
+        assert [m.shown for m in telegram.sent_to(ME)[count:]] == ["Task fix_users <b> *done"]
+
         # 4. a wrong secret is refused by n8n (header auth on the notification webhook)
         refused = http.post(
             f"{n8n.url}/webhook/orch-notifications", json={"title": "x"}, headers={"X-Orch-Secret": "wrong"}
@@ -374,5 +400,27 @@ def test_commands_and_notifications_flow_through_n8n(
         http.close()
 
     # 5. the daily start, run once by hand: it starts a session from the configured file
+    count = len(telegram.sent_to(ME))
     n8n.cli("execute", "--id=dailystart")
     wait_until(lambda: ("daily.md", "completed") in sessions(settings), "the daily session")
+    telegram.wait_messages(ME, count + 1, DEADLINE_S)
+    assert any("started: 1 task from daily.md" in m.shown for m in telegram.sent_to(ME)[count:])
+
+    # 6. a day without its file: orch's 404 reaches the user
+    settings.path(settings.paths.tasks_dir).joinpath("daily.md").unlink()
+    count = len(telegram.sent_to(ME))
+    n8n.cli("execute", "--id=dailystart")
+    telegram.wait_messages(ME, count + 1, DEADLINE_S)
+    told = telegram.sent_to(ME)[-1].shown
+    assert "did not start" in told, told
+    assert "daily.md" in told, told
+
+    # 7. orch serve down: the user still gets a reply saying so
+    port = ready.port
+    ready.server.should_exit = True
+    wait_until(lambda: not port_open(port), "orch serve to stop")
+    count = len(telegram.sent_to(ME))
+    with httpx.Client(timeout=30) as client:
+        client.post(hook, json=telegram_update(ME, "/status", 7), headers=secret_header)
+    telegram.wait_messages(ME, count + 1, DEADLINE_S)
+    assert "orch serve is not reachable" in telegram.sent_to(ME)[-1].shown

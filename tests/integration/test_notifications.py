@@ -214,3 +214,27 @@ def test_orch_run_while_n8n_is_down_then_status_and_notify_flush(
         code, out = orch("notify", "--json")
         assert (code, json.loads(out)["undelivered"]) == (OK, [])
         assert orch("status", "--json")[1].count('"undelivered_notifications": 0') == 1
+
+
+def test_a_password_in_the_n8n_url_is_never_stored_logged_or_shown(
+    receiver: WebhookReceiver, store: SqliteStore, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    taskfile = tmp_path / "today.md"
+    taskfile.write_text(TASKS)
+    url = f"http://orch:pa55w0rd@127.0.0.1:{receiver.port}/webhook/orch?token=t0ken-42&sig=abc123"
+    with httpx.Client(timeout=SEND_TIMEOUT_S) as http:
+        rt = _runtime(store, url, http)
+
+        def orch(*args: str) -> str:
+            return CliRunner().invoke(app, list(args), obj=rt).stdout
+
+        caplog.set_level("DEBUG")
+        shown = orch("run", str(taskfile), "--auto-approve", "--agent", "scripted")
+        shown += orch("notify", "--flush") + orch("notify") + orch("notify", "--json")
+        shown += orch("status") + orch("status", "--json")
+    stored = " ".join(str(e.last_error) for e in store.undelivered("s1"))
+    assert "127.0.0.1" in stored  # the error still says where
+    for secret in ("pa55w0rd", "t0ken-42", "abc123"):
+        assert secret not in stored
+        assert secret not in shown
+        assert secret not in caplog.text

@@ -9,6 +9,7 @@ from datetime import datetime
 
 import attrs
 
+from orchcore.delivery import held_back
 from orchcore.errors import NotFound, SessionBusy, StoreError
 from orchcore.records import (
     AttemptRecord,
@@ -162,9 +163,10 @@ class InMemoryStore:
                 if not item.open:
                     continue
                 stream = (item.session_id, item.channel)
-                if stream in blocked:
-                    continue
-                blocked.add(stream)
+                if not held_back(item):  # a held-back entry neither waits nor blocks
+                    if stream in blocked:
+                        continue
+                    blocked.add(stream)
                 if item.next_attempt_at <= now:
                     due.append(item)
             return due[: max(limit, 0)]

@@ -11,6 +11,7 @@ import httpx
 
 from orchcore.errors import ConfigError, NotifyError
 from orchcore.ports.notifier import Notification
+from orchcore.redact import redact
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 SECRET_HEADER = "X-Orch-Secret"  # noqa: S105 - a header name, not a secret
@@ -45,11 +46,13 @@ class N8nNotifier:
     def __init__(self, url: str, client: httpx.Client, secret: str | None = None) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ConfigError(f"n8n: not an http(s) URL with a host: {parts.scheme}://{parts.netloc}/…")
+            raise ConfigError(
+                f"n8n: not an http(s) URL with a host: {redact(f'{parts.scheme}://{parts.netloc}')}/…"
+            )
         self._url = url
         self._client = client
         self._secret = secret
-        self._where = f"n8n at {parts.scheme}://{parts.netloc}"
+        self._where = redact(f"n8n at {parts.scheme}://{parts.netloc}")
 
     def __repr__(self) -> str:
         return f"N8nNotifier({self._where!r}, secret={'***' if self._secret else None})"
@@ -75,6 +78,10 @@ class N8nNotifier:
         except httpx.TimeoutException as exc:
             raise NotifyError(f"{self._where}: timed out ({type(exc).__name__})", retryable=True) from exc
         except httpx.TransportError as exc:
-            raise NotifyError(f"{self._where}: {type(exc).__name__}: {exc}", retryable=True) from exc
+            raise NotifyError(
+                f"{self._where}: {type(exc).__name__}: {redact(str(exc))}", retryable=True
+            ) from exc
         except httpx.HTTPError as exc:
-            raise NotifyError(f"{self._where}: {type(exc).__name__}: {exc}", retryable=False) from exc
+            raise NotifyError(
+                f"{self._where}: {type(exc).__name__}: {redact(str(exc))}", retryable=False
+            ) from exc

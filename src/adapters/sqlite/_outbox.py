@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from adapters.sqlite._convert import Row, time_from_text, time_to_text
+from orchcore.delivery import HOLD_BACK_AFTER
 from orchcore.errors import NotFound, StoreError
 from orchcore.ports.notifier import Notification, NotificationKind
 from orchcore.records import JsonObject, OutboxEntry
@@ -84,13 +85,15 @@ def insert(conn: sqlite3.Connection, session_id: str, entries: Sequence[OutboxEn
 
 
 def pending(conn: sqlite3.Connection, now: datetime, limit: int) -> list[OutboxEntry]:
-    """Due entries: open, time come, first open one of their session and channel."""
+    """Due entries: open, time come, and either held back (failed ``HOLD_BACK_AFTER`` times: it
+    neither waits nor blocks) or the first open, not held back one of their session and channel."""
     rows = conn.execute(
         f"SELECT {COLUMNS} FROM outbox AS o WHERE {_OPEN} AND next_attempt_at <= ?"
-        " AND position = (SELECT min(p.position) FROM outbox AS p WHERE p.session_id = o.session_id"
-        " AND p.channel = o.channel AND p.delivered_at IS NULL AND p.gave_up = 0)"
+        " AND (attempts >= ? OR position = (SELECT min(p.position) FROM outbox AS p"
+        " WHERE p.session_id = o.session_id AND p.channel = o.channel AND p.delivered_at IS NULL"
+        " AND p.gave_up = 0 AND p.attempts < ?))"
         " ORDER BY position LIMIT ?",
-        (time_to_text(now), max(limit, 0)),
+        (time_to_text(now), HOLD_BACK_AFTER, HOLD_BACK_AFTER, max(limit, 0)),
     ).fetchall()
     return [_entry(r) for r in rows]
 

@@ -10,6 +10,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from orchcore.delivery import held_back
+from orchcore.redact import redact
+
 if TYPE_CHECKING:
     from orchcore.records import OutboxEntry
 
@@ -26,7 +29,8 @@ def _row(entry: OutboxEntry) -> dict[str, Any]:
         "attempts": entry.attempts,
         "next_attempt_at": None if entry.gave_up else entry.next_attempt_at.isoformat(),
         "gave_up": entry.gave_up,
-        "last_error": entry.last_error,
+        "held_back": held_back(entry),
+        "last_error": redact(entry.last_error),
     }
 
 
@@ -59,7 +63,7 @@ def notify_command(
     from apps.cli.main import OK, UNDELIVERED, errors, runtime
     from apps.cli.render import undelivered_line
     from apps.notify import log_report
-    from orchcore.delivery import DeliveryReport, deliver_due
+    from orchcore.delivery import DeliveryReport, claim_for, deliver_due
     from orchcore.service import resolve_session
 
     with errors():
@@ -68,7 +72,10 @@ def notify_command(
         report = DeliveryReport()
         if flush:
             deadline = rt.clock.now() + timedelta(seconds=timeout)
-            report = deliver_due(rt.store, rt.notifiers(), rt.clock, rt.delivery, deadline=deadline)
+            claim_s = claim_for(rt.settings.notifications.timeout_s)
+            report = deliver_due(
+                rt.store, rt.notifiers(), rt.clock, rt.delivery, deadline=deadline, claim_s=claim_s
+            )
             log_report(report)
         left = rt.store.undelivered(sid)
         now_open = [e for e in left if e.open]
@@ -94,7 +101,9 @@ def notify_command(
         typer.echo(undelivered_line(left) or "every notification was delivered")
         for e in left:
             when = "given up" if e.gave_up else f"next try {e.next_attempt_at.astimezone():%H:%M:%S}"
-            error = f": {e.last_error}" if e.last_error else ""
+            if held_back(e):
+                when = f"held back after {e.attempts} failures, {when}"
+            error = f": {redact(e.last_error)}" if e.last_error else ""
             typer.echo(f"  {e.key} -> {e.channel} ({e.attempts} attempts, {when}){error}")
     if flush and (now_open or report.gave_up):
         raise typer.Exit(UNDELIVERED)

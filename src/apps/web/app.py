@@ -7,6 +7,7 @@ The ports are synchronous, so every use case runs in the thread pool.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -21,12 +22,13 @@ import attrs
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from apps.commands import CommandError, Commands, Driver, from_orch_error
 from apps.web import schema
+from apps.web.incidents import IncidentLog
 from orchcore import errors as e
 
 if TYPE_CHECKING:
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("apps.web")
 
 MAX_BODY = 64 * 1024
+BODY_TIMEOUT_S = 10.0  # the whole body must arrive within this; a stalled upload is cut off
 AUTH_FAILURES = 10
 AUTH_WINDOW_S = 60.0
 SECRET_HEADER = "x-orch-secret"  # noqa: S105 - a header name, not a secret
@@ -99,6 +102,7 @@ def create_app(
     auth_failures: int = AUTH_FAILURES,
     auth_window_s: float = AUTH_WINDOW_S,
     monotonic: Callable[[], float] = time.monotonic,
+    body_timeout_s: float = BODY_TIMEOUT_S,
 ) -> Starlette:
     """The webhook ASGI app over ``runtime``. ``secret=None`` turns authentication off (only
     `orch serve --insecure-local` does that). The driver's thread lives as long as the app."""
@@ -113,6 +117,7 @@ def create_app(
         FailureLimiter(auth_failures, auth_window_s, monotonic),
         max_body,
         monotonic,
+        body_timeout_s,
     )
 
     @asynccontextmanager
@@ -148,6 +153,8 @@ class _Webhook:
     limiter: FailureLimiter
     max_body: int
     monotonic: Callable[[], float]
+    body_timeout_s: float
+    incidents: IncidentLog = attrs.field(factory=lambda: IncidentLog(log))
     started: float = 0.0
     document: dict[str, Any] = attrs.field(factory=lambda: schema.openapi_document(_version()))
 
@@ -169,6 +176,10 @@ class _Webhook:
     async def webhook(self, request: Request) -> Response:
         try:
             result = await self._handle(request)
+        except ClientDisconnect:
+            client = request.client.host if request.client else "a client"
+            self.incidents.report("client_gone", f"{client} closed the connection mid-body; nothing was done")
+            return Response(status_code=400)  # nobody reads it: the client is gone
         except CommandError as exc:
             return error_response(exc)
         except e.OrchError as exc:
@@ -179,16 +190,9 @@ class _Webhook:
         return JSONResponse(result)
 
     async def _handle(self, request: Request) -> dict[str, Any]:
-        """Limit, read (bounded), authenticate, then parse, validate and run: nothing in the
-        body but the ``secret`` field is looked at before the sender is known."""
+        """Read (bounded in size and time), authenticate, then parse, validate and run: nothing
+        in the body but the ``secret`` field is looked at before the sender is known."""
         client = request.client.host if request.client else "unknown"
-        wait = self.limiter.retry_after(client)
-        if wait is not None:
-            raise WebError(
-                "rate_limited",
-                "too many failed attempts from this client; try again later",
-                headers={"Retry-After": str(math.ceil(wait))},
-            )
         raw = await self._read_body(request)
         body, bad_json = _parse(raw)
         self._authenticate(request, body, client, bad_json)
@@ -207,10 +211,20 @@ class _Webhook:
             if int(declared) > self.max_body:
                 raise too_large
         data = bytearray()
-        async for chunk in request.stream():
-            data += chunk
-            if len(data) > self.max_body:
-                raise too_large
+        try:
+            async with asyncio.timeout(self.body_timeout_s):
+                async for chunk in request.stream():
+                    data += chunk
+                    if len(data) > self.max_body:
+                        raise too_large
+        except TimeoutError:
+            client = request.client.host if request.client else "a client"
+            self.incidents.report(
+                "slow_body", f"{client} did not send its body within {self.body_timeout_s:g} s"
+            )
+            raise WebError(
+                "request_timeout", f"the body did not arrive within {self.body_timeout_s:g} s"
+            ) from None
         return bytes(data)
 
     def _authenticate(self, request: Request, body: object, client: str, bad_json: str | None) -> None:
@@ -227,7 +241,14 @@ class _Webhook:
         elif isinstance(body, dict) and isinstance(body.get("secret"), str):
             presented = body["secret"].encode()
         if presented is not None and hmac.compare_digest(presented, self.secret):
-            return
+            return  # the right secret always passes: only failing credentials are throttled
+        wait = self.limiter.retry_after(client)
+        if wait is not None:
+            raise WebError(
+                "rate_limited",
+                "too many failed attempts from this client; try again later",
+                headers={"Retry-After": str(math.ceil(wait))},
+            )
         self.limiter.record(client)
         why = "wrong secret" if presented is not None else "no secret"
         log.warning("unauthorized webhook request from %s to %s: %s", client, request.url.path, why)

@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "cancel": "Cancel the session for good; a running agent is stopped.",
     "answer": "Answer the question the waiting task asked; the server goes on.",
     "logs": "The last lines of a task's log, or the session's latest events.",
+    "report": "The session's report (markdown) as the message: outcomes, attempts, time, cost.",
     "help": "This list.",
 }
 
@@ -39,6 +40,7 @@ ERROR_STATUS: dict[str, int] = {
     "illegal_transition": 409,
     "conflict": 409,
     "busy": 409,
+    "request_timeout": 408,
     "too_large": 413,
     "validation": 422,
     "rate_limited": 429,
@@ -81,22 +83,25 @@ def _params(properties: JsonSchema, required: tuple[str, ...] = ()) -> JsonSchem
     return schema
 
 
+_TASK_FILE: JsonSchema = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 255,
+    "description": "Task file (.md, .yaml, .yml) relative to the tasks directory; without it, "
+    "today's: the one file with today's date (YYYY-MM-DD, budget time zone) in its name.",
+}
+
 PARAMS: dict[str, JsonSchema] = {
     "start": _params(
         {
-            "file": {
-                "type": "string",
-                "minLength": 1,
-                "maxLength": 255,
-                "description": "Task file (.md, .yaml, .yml) relative to the tasks directory.",
-            },
+            "file": _TASK_FILE,
+            "task_file": {**_TASK_FILE, "description": "Another name for `file`."},
             "auto_approve": {"type": "boolean", "description": "Start tasks without asking."},
             "new": {
                 "type": "boolean",
                 "description": "Start a new session even if this file has an unfinished one.",
             },
         },
-        ("file",),
     ),
     "status": _params({"session": _SESSION}),
     "approve": _params({"session": _SESSION, "task": _TASK}),
@@ -115,6 +120,7 @@ PARAMS: dict[str, JsonSchema] = {
             "attempt": {"type": "integer", "minimum": 1, "description": "Default: the latest."},
         }
     ),
+    "report": _params({"session": _SESSION}),
     "help": _params({}),
 }
 
@@ -279,6 +285,7 @@ def _error_responses(*statuses: int) -> dict[str, Any]:
         404: "No such session, task or task file (`not_found`).",
         409: "Not allowed in the session's state (`illegal_transition`), another engine drives it "
         "(`busy`), or the file has an unfinished session (`conflict`); nothing was changed.",
+        408: "The body did not arrive in time (`request_timeout`).",
         413: "Body larger than the limit (`too_large`).",
         422: "The body does not match the schema (`validation`); `details` lists every problem.",
         429: "Too many failed secrets from this client (`rate_limited`); see Retry-After.",
@@ -303,7 +310,7 @@ def _operation(summary: str, body_ref: str, operation_id: str) -> dict[str, Any]
                 "description": "Done; `session` is the state after the command.",
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Success"}}},
             },
-            **_error_responses(400, 401, 404, 409, 413, 422, 429, 500, 503),
+            **_error_responses(400, 401, 404, 408, 409, 413, 422, 429, 500, 503),
         },
     }
 

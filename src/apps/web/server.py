@@ -55,17 +55,36 @@ def listen(host: str, port: int) -> socket.socket:
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
 
 
-def uvicorn_server(app: Any, *, access_log: bool = True, log_config: Any = "default") -> uvicorn.Server:
+KEEP_ALIVE_S = 5  # an idle keep-alive connection is closed after this
+MAX_HEADER_BYTES = 16 * 1024  # h11's limit on a request's head (request line + headers)
+MAX_CONNECTIONS = 200  # beyond this, uvicorn answers 503 instead of holding more
+
+
+def uvicorn_server(
+    app: Any,
+    *,
+    access_log: bool = True,
+    log_config: Any = "default",
+    header_timeout_s: float | None = None,
+) -> uvicorn.Server:
     """The uvicorn server used by `orch serve` and by the tests: same settings in both.
 
     Client addresses are taken from the connection, never from X-Forwarded-For, so a
-    client cannot dodge the failed-secret limit by forging a header.
+    client cannot dodge the failed-secret limit by forging a header. Slow clients are
+    bounded: headers within ``header_timeout_s`` (apps.web.protocol), idle keep-alive
+    connections closed after KEEP_ALIVE_S, bodies within the app's body timeout.
     """
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG
 
+    from apps.web.protocol import HEADER_TIMEOUT_S, bounded_h11
+
     config = uvicorn.Config(
         app,
+        http=bounded_h11(HEADER_TIMEOUT_S if header_timeout_s is None else header_timeout_s),
+        timeout_keep_alive=KEEP_ALIVE_S,
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+        limit_concurrency=MAX_CONNECTIONS,
         lifespan="on",
         ws="none",
         proxy_headers=False,
@@ -74,7 +93,19 @@ def uvicorn_server(app: Any, *, access_log: bool = True, log_config: Any = "defa
         log_config=LOGGING_CONFIG if log_config == "default" else log_config,
         timeout_graceful_shutdown=int(STOP_WAIT_S),
     )
+    redact_uvicorn_logs()
     return uvicorn.Server(config)
+
+
+def redact_uvicorn_logs() -> None:
+    """Pass uvicorn's own loggers (the access log's request lines, its errors) through the one
+    redaction of apps.logs, so a ``?secret=`` or ``user:pass@`` is never written. Idempotent."""
+    from apps.logs import RedactingFilter
+
+    for name in ("uvicorn.access", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+            logger.addFilter(RedactingFilter())
 
 
 @attrs.define

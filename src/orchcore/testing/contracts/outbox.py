@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from orchcore.delivery import HOLD_BACK_AFTER, held_back
 from orchcore.errors import NotFound, StoreError
 from orchcore.ports.notifier import Notification, NotificationKind
 from orchcore.ports.store import Store
@@ -81,9 +82,10 @@ class OutboxContract:
                 ]
                 _commit(store, "s1", *drawn)
                 assert store.undelivered("s1") == [e for e in drawn if e.delivered_at is None]
-                first_open = next((e for e in drawn if e.open), None)
+                # held-back entries are due on their own; of the rest, the first open one
+                first = next((e for e in drawn if e.open and not held_back(e)), None)
                 due = store.pending_notifications(FAR, 10)
-                assert due == ([] if first_open is None else [first_open])
+                assert due == [e for e in drawn if e is first or held_back(e)]
 
         check()
 
@@ -151,6 +153,22 @@ class OutboxContract:
                 "400 Bad Request",
             )
             assert (waiting.key, waiting.gave_up, waiting.attempts) == ("b", False, 0)
+
+    def test_an_entry_that_failed_too_often_steps_aside_for_the_next(self, make_store: StoreFactory) -> None:
+        with _opened(make_store) as store:
+            _create(store, "s1")
+            _commit(store, "s1", entry("s1", "a"), entry("s1", "b"), entry("s1", "c"))
+            for _ in range(HOLD_BACK_AFTER - 1):
+                store.notification_failed("a", "n8n", "503", T0, give_up=False)
+            assert _due(store) == [("a", "n8n")]  # still in order: b waits
+            retry = LATER + timedelta(hours=1)
+            store.notification_failed("a", "n8n", "503", retry, give_up=False)
+            assert _due(store) == [("b", "n8n")]  # a is held back: b and then c flow
+            assert _due(store, retry) == [("a", "n8n"), ("b", "n8n")]  # a is retried at its own time
+            store.notification_sent("b", "n8n", LATER)
+            assert _due(store) == [("c", "n8n")]
+            (a, c) = store.undelivered("s1")
+            assert (a.key, a.attempts, a.gave_up, c.key) == ("a", HOLD_BACK_AFTER, False, "c")
 
     def test_a_failure_counts_the_attempt_and_sets_the_retry_time(self, make_store: StoreFactory) -> None:
         with _opened(make_store) as store:
