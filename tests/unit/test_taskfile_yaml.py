@@ -276,3 +276,13 @@ def test_deeply_nested_yaml_is_a_problem_not_a_crash() -> None:
     with pytest.raises(TaskFileError) as caught:
         parse_task_file("tasks: " + "[" * 5000, "today.yaml")
     assert caught.value.problems[0].field == "yaml"
+
+
+@pytest.mark.parametrize("separator", ["\x85", "\u2028", "\u2029"])
+def test_lines_are_counted_as_editors_count_them_not_at_yamls_extra_line_breaks(separator: str) -> None:
+    """yaml also breaks lines at NEL, LS and PS; the problem must name the line the editor shows."""
+    text = f'title: "one{separator}two"\ntasks: 5\n'
+    with pytest.raises(TaskFileError) as caught:
+        parse_task_file(text, "t.yaml")
+    (problem,) = caught.value.problems
+    assert (problem.line, problem.field) == (2, "tasks")

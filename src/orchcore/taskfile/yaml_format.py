@@ -16,6 +16,8 @@ name the line it is on.
 
 from __future__ import annotations
 
+import bisect
+import re
 from decimal import Decimal
 
 import yaml
@@ -44,8 +46,24 @@ _TASK_KEYS = {
 _LIST_KEYS = ("context_files", "deliverables", "depends_on", "acceptance_criteria")
 
 
-def _line(node: yaml.Node) -> int:
-    return int(node.start_mark.line) + 1
+_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+class _Lines:
+    """Line numbers as editors count them (breaks at \\n, \\r\\n and \\r), from a character index.
+
+    yaml's own marks also break lines at NEL, LS and PS, so they could name a line the file
+    does not have in the user's editor."""
+
+    def __init__(self, text: str) -> None:
+        self.starts = [0] + [m.end() for m in _BREAK.finditer(text)]
+        self.count = max(1, len(self.starts) - (1 if self.starts[-1] == len(text) and len(text) else 0))
+
+    def at(self, index: int) -> int:
+        return min(bisect.bisect_right(self.starts, index), self.count)
+
+    def of(self, node: yaml.Node) -> int:
+        return self.at(int(node.start_mark.index))
 
 
 def _text(node: yaml.Node) -> str | None:
@@ -58,15 +76,14 @@ def _text(node: yaml.Node) -> str | None:
 
 
 class _Reader:
-    def __init__(self, filename: str) -> None:
+    def __init__(self, filename: str, lines: _Lines) -> None:
         self.filename = filename
         self.problems: list[Problem] = []
-        self.last_line = 0
+        self.lines = lines
 
     def problem(self, node: yaml.Node, field: str, message: str) -> None:
-        # yaml places an empty document's marks past the last line: name the last real line
-        line = min(_line(node), self.last_line) if self.last_line else _line(node)
-        self.problems.append(Problem(self.filename, line, field, message))
+        # yaml places an empty document's marks past the last line: lines.of names the last real one
+        self.problems.append(Problem(self.filename, self.lines.of(node), field, message))
 
     def mapping(
         self, node: yaml.Node, what: str, allowed: set[str]
@@ -193,8 +210,8 @@ class _Reader:
             deliverables=lists.get("deliverables", ()),
             module=self.string(values["module"], "module") if "module" in values else "",
             estimated_complexity=complexity,
-            line=_line(node),
-            depends_on_line=_line(values["depends_on"]) if "depends_on" in values else 0,
+            line=self.lines.of(node),
+            depends_on_line=self.lines.of(values["depends_on"]) if "depends_on" in values else 0,
         )
 
 
@@ -203,14 +220,13 @@ def _is_text(*nodes: yaml.Node | None) -> bool:
     return all(node is None or isinstance(node, yaml.ScalarNode) for node in nodes)
 
 
-def _error_line(exc: yaml.MarkedYAMLError, text: str) -> int:
+def _error_line(exc: yaml.MarkedYAMLError, lines: _Lines) -> int:
     """The line to blame: where the problem is, unless that is past the end of the
     file (an unclosed quote or bracket), then where the construct began."""
-    last = max(1, len(text.splitlines()))
     for mark in (exc.problem_mark, exc.context_mark):
-        if mark is not None and int(mark.line) < last:
-            return int(mark.line) + 1
-    return last
+        if mark is not None and bisect.bisect_right(lines.starts, int(mark.index)) <= lines.count:
+            return lines.at(int(mark.index))
+    return lines.count
 
 
 def _kind(node: yaml.Node) -> str:
@@ -224,14 +240,15 @@ def _kind(node: yaml.Node) -> str:
 def parse_yaml(text: str, filename: str) -> tuple[Plan, list[Problem]]:
     """Parse YAML task-file text; return the plan and every problem found."""
     empty = Plan(source=filename, tasks=())
+    lines = _Lines(text)
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
-        line = _error_line(exc, text)
+        line = _error_line(exc, lines)
         return empty, [Problem(filename, line, "yaml", f"not valid YAML: {exc.problem or exc.context}")]
     except yaml.reader.ReaderError as exc:
         # its str() spans two lines and names "<unicode string>"; say it on the line it is on
-        line = text.count("\n", 0, exc.position) + 1
+        line = lines.at(exc.position)
         what = f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
         return empty, [
             Problem(
@@ -242,8 +259,7 @@ def parse_yaml(text: str, filename: str) -> tuple[Plan, list[Problem]]:
         return empty, [Problem(filename, 1, "yaml", "not valid YAML: " + " ".join(str(exc).split()))]
     except RecursionError:  # yaml's composer recurses once per nesting level
         return empty, [Problem(filename, 1, "yaml", "nested too deeply, expected a list of task mappings")]
-    reader = _Reader(filename)
-    reader.last_line = max(1, len(text.splitlines()))
+    reader = _Reader(filename, lines)
     if root is None:
         return empty, [
             Problem(filename, 1, "tasks", "the file is empty, expected a mapping with a 'tasks' list")
