@@ -94,6 +94,7 @@ class SandboxPolicy:
     readable: tuple[str, ...] = attrs.field(default=(), converter=_absolute)
     network: Network = Network.OPEN
     private_tmp: bool = True
+    home: str | None = None  # the agent's HOME: what ``~`` in a tool call it makes means
 
     def allowing_writes(self, *paths: str) -> SandboxPolicy:
         """The same policy with ``paths`` writable too (an agent's own config or cache dir)."""
@@ -135,7 +136,11 @@ def agent_sandbox(
         hidden.append(expanded)
     readable = [guard_dir] if guard_dir is not None else []
     return SandboxPolicy(
-        writable=(workdir, *writable_outside), hidden=hidden, readable=readable, network=network
+        writable=(workdir, *writable_outside),
+        hidden=hidden,
+        readable=readable,
+        network=network,
+        home=home,
     )
 
 
