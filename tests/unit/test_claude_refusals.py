@@ -193,12 +193,19 @@ def test_a_shim_refusal_inside_a_bash_result_is_left_to_the_shims_own_record() -
 def test_whatever_is_not_the_clis_own_chain_is_left_behind(chain: int, extras: list[tuple[int, int]]) -> None:
     """bwrap -> its init -> the CLI are the run; any later process (a setsid job reparented to the
     namespace's init, a child of the CLI) is left behind, however it hangs in the tree."""
-    from adapters.claude_code.refusals import left_behind
+    from adapters.claude_code.refusals import cli_chain, left_behind
 
     own = [(100 + n, 100 + n - 1 if n else 1, n) for n in range(chain)]  # oldest at each level
     left = [(1000 + i, 100 + min(level, chain - 1), 50 + start) for i, (level, start) in enumerate(extras)]
+    others = [(7, 1, 0), (8, 7, 1)]  # the rest of the machine: not the run's
+    marked = {pid for pid, _, _ in own + left}
 
-    assert left_behind(own + left, leader=100, chain=chain) == sorted(pid for pid, _, _ in left)
+    cli = cli_chain(others + own + left, leader=100, chain=chain)
+
+    assert cli == {pid for pid, _, _ in own}
+    assert left_behind(marked, cli) == sorted(p for p, _, _ in left)
+    # at the result the CLI may be gone already: what it left is still named, never the CLI
+    assert left_behind(marked - {100 + chain - 1}, cli) == sorted(p for p, _, _ in left)
 
 
 def test_processes_left_running_are_one_sandbox_refusal_naming_how_many() -> None:

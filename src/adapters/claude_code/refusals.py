@@ -32,7 +32,7 @@ from orchcore.records import JsonObject
 from orchcore.safety.events import SafetyLayer
 
 Process = tuple[int, int, int]
-"""``(pid, parent pid, start ticks)`` of one process carrying the run's marker."""
+"""``(pid, parent pid, start ticks)`` of one live process."""
 
 _CLI_DENIALS = (
     re.compile(
@@ -166,13 +166,10 @@ class RefusalDetector:
         return AgentEvent("refusal", text=f"{layer.value} refused {command}".strip(), data=data)
 
 
-def left_behind(processes: list[Process], leader: int, chain: int) -> list[int]:
-    """The pids among a run's marked ``processes`` that are not the CLI itself, once it gave its result.
-
-    The CLI is ``leader`` and, ``chain`` - 1 levels down, each one's oldest child
-    (bwrap, its PID namespace's init, then the CLI); everything else still running
-    (a ``setsid`` or ``nohup`` job, a daemon) was left behind by a tool call.
-    """
+def cli_chain(processes: list[Process], leader: int, chain: int) -> set[int]:
+    """The CLI's own processes: ``leader`` and, ``chain`` - 1 levels down among all ``processes``,
+    each one's oldest child (bwrap, its PID namespace's init, then the CLI). Taken while the CLI
+    runs: once it has written its result it may be gone, and a job it left would look like it."""
     ours, current = {leader}, leader
     for _ in range(chain - 1):
         children = sorted((start, pid) for pid, parent, start in processes if parent == current)
@@ -180,7 +177,13 @@ def left_behind(processes: list[Process], leader: int, chain: int) -> list[int]:
             break
         current = children[0][1]
         ours.add(current)
-    return sorted(pid for pid, _, _ in processes if pid not in ours)
+    return ours
+
+
+def left_behind(marked: set[int], cli: set[int]) -> list[int]:
+    """The run's ``marked`` processes still running at its result that are not the ``cli`` itself:
+    a ``setsid`` or ``nohup`` job, a daemon, which the end of the attempt kills."""
+    return sorted(marked - cli)
 
 
 def leftovers_refusal(pids: list[int]) -> AgentEvent | None:
