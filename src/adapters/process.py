@@ -123,6 +123,22 @@ def kill_marked(entry: str, proc_root: Path = Path("/proc"), wait_s: float = 2.0
     return _kill_and_wait(find, proc_root, wait_s)
 
 
+def process_table(entry: str, proc_root: Path = Path("/proc")) -> tuple[list[tuple[int, int, int]], set[int]]:
+    """``(pid, parent pid, start ticks)`` of every live process, and the pids whose environment holds
+    ``entry`` (a process's environment may be unreadable: its parent link still is)."""
+    table, marked, needle, own = [], set(), entry.encode(), os.getpid()
+    if not proc_root.is_dir():
+        return [], set()
+    for pid in _pids(proc_root):
+        fields = _stat_fields(pid, proc_root)
+        if pid == own or not fields or len(fields) < 20 or fields[0] in ("Z", "X"):
+            continue
+        table.append((pid, int(fields[1]), int(fields[19])))
+        if _has_entry(pid, needle, proc_root):
+            marked.add(pid)
+    return table, marked
+
+
 def reap_attempt(attempt: AttemptProcess, proc_root: Path = Path("/proc"), wait_s: float = 10.0) -> list[int]:
     """Kill what is left of an attempt whose orch died; return once none of it runs.
 

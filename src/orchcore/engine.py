@@ -247,7 +247,7 @@ class Engine:
             action.attempt,
             before,
             RunningCost(self.budget.prices),
-            StreamGuard(policy, self.workdir),
+            StreamGuard(policy, self.workdir, sandbox=self.sandbox),
             guarded,
         )
         sink.record(tuple(stale), attempt=max(action.attempt - 1, 1))

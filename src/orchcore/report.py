@@ -53,9 +53,11 @@ def render_report(
     *,
     day: BudgetStatus | None = None,
     safety: Sequence[RecordedSafetyEvent] = (),
+    sandbox: str | None = None,
 ) -> str:
     """Markdown: every task with outcome, attempts, duration, tokens and cost;
-    totals; every refusal and violation with the layer that stopped it (``safety``);
+    totals; whether agents ran in the sandbox (``sandbox``, the session's sandbox line);
+    every refusal and violation with the layer that stopped it (``safety``);
     and for failures the last lines of their logs (``tails``)."""
     session, plan = snap.session, snap.plan
     blocked = blocked_tasks(snap, TaskGraph(plan.tasks))
@@ -67,6 +69,7 @@ def render_report(
         + (f" ({session.reason})" if session.reason else ""),
         f"- Task file: `{plan.source}`",
         f"- Started: {session.created_at:%Y-%m-%d %H:%M:%S} UTC; report at {now:%Y-%m-%d %H:%M:%S} UTC",
+        *([f"- {'**' + sandbox + '**' if sandbox.startswith('WARNING') else sandbox}"] if sandbox else []),
         "",
         "| # | Task | Type | Outcome | Attempts | Duration | Tokens in | Tokens out | Cost (USD) |",
         "|---|------|------|---------|---------:|---------:|----------:|-----------:|-----------:|",

@@ -94,6 +94,7 @@ class SandboxPolicy:
     readable: tuple[str, ...] = attrs.field(default=(), converter=_absolute)
     network: Network = Network.OPEN
     private_tmp: bool = True
+    home: str | None = None  # the agent's HOME: what ``~`` in a tool call it makes means
 
     def allowing_writes(self, *paths: str) -> SandboxPolicy:
         """The same policy with ``paths`` writable too (an agent's own config or cache dir)."""
@@ -135,7 +136,11 @@ def agent_sandbox(
         hidden.append(expanded)
     readable = [guard_dir] if guard_dir is not None else []
     return SandboxPolicy(
-        writable=(workdir, *writable_outside), hidden=hidden, readable=readable, network=network
+        writable=(workdir, *writable_outside),
+        hidden=hidden,
+        readable=readable,
+        network=network,
+        home=home,
     )
 
 
@@ -209,6 +214,15 @@ def sandbox_event(status: SandboxStatus, now: datetime) -> Event:
 
 
 def sandbox_line(events: Iterable[Event]) -> str | None:
-    """What the latest run said about the sandbox (``sandbox: off (why)``), for status and report."""
+    """What the latest run said about the sandbox, for status and report: ``sandbox: on (bubblewrap,
+    network open)``, ``sandbox: off (why)``, led by ``WARNING`` when it was wanted but could not run."""
     said = [e for e in events if e.kind is EventKind.SANDBOX]
-    return str(said[-1].data.get("text", "")) or None if said else None
+    if not said:
+        return None
+    data = said[-1].data
+    text = (
+        str(data.get("text", ""))
+        or SandboxStatus(data.get("active") is True, str(data.get("reason", ""))).describe()
+    )
+    unwanted_off = data.get("active") is not True and data.get("wanted") is not False
+    return f"WARNING: {text}, agents are not contained" if unwanted_off else text

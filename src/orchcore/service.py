@@ -18,6 +18,7 @@ from orchcore.ports.store import Store
 from orchcore.records import AttemptRecord, Event, EventKind, Session, SessionSummary, Snapshot, TaskRun
 from orchcore.report import render_report
 from orchcore.safety.events import recorded_safety_events
+from orchcore.sandbox import sandbox_line
 from orchcore.state import TERMINAL_SESSION, Command, SessionState, TaskState
 from orchcore.tasks import Plan
 
@@ -193,8 +194,9 @@ def build_report(
         if run.state in (TaskState.FAILED, TaskState.INTERRUPTED, TaskState.CANCELLED) and run.attempts:
             tails[task_id] = logs.tail(session_id, task_id, run.attempt, REPORT_TAIL_LINES)
     day = None if budget is None else budget_report(store, budget, clock).status
-    safety = recorded_safety_events(store.events(session_id))
-    return render_report(snap, tails, clock.now(), day=day, safety=safety)
+    events = store.events(session_id)
+    safety, sandbox = recorded_safety_events(events), sandbox_line(events)
+    return render_report(snap, tails, clock.now(), day=day, safety=safety, sandbox=sandbox)
 
 
 @attrs.frozen

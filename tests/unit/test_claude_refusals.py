@@ -184,3 +184,42 @@ def test_without_hook_events_our_hooks_one_line_reason_is_still_a_hook_refusal()
 def test_a_shim_refusal_inside_a_bash_result_is_left_to_the_shims_own_record() -> None:
     lines = [_tool_use("t1", "python3 x.py"), _tool_result("t1", SHIM_IN_BASH, is_error=True)]
     assert refusals(detected(lines)) == []
+
+
+@given(
+    chain=st.integers(min_value=1, max_value=3),
+    extras=st.lists(st.tuples(st.integers(0, 3), st.integers(1, 10_000)), max_size=6),
+)
+def test_whatever_is_not_the_clis_own_chain_is_left_behind(chain: int, extras: list[tuple[int, int]]) -> None:
+    """bwrap -> its init -> the CLI are the run; any later process (a setsid job reparented to the
+    namespace's init, a child of the CLI) is left behind, however it hangs in the tree."""
+    from adapters.claude_code.refusals import cli_chain, left_behind
+
+    own = [(100 + n, 100 + n - 1 if n else 1, n) for n in range(chain)]  # oldest at each level
+    left = [(1000 + i, 100 + min(level, chain - 1), 50 + start) for i, (level, start) in enumerate(extras)]
+    others = [(7, 1, 0), (8, 7, 1)]  # the rest of the machine: not the run's
+    marked = {pid for pid, _, _ in own + left}
+
+    cli = cli_chain(others + own + left, leader=100, chain=chain)
+
+    assert cli == {pid for pid, _, _ in own}
+    assert left_behind(marked, cli) == sorted(p for p, _, _ in left)
+    # at the result the CLI may be gone already: what it left is still named, never the CLI
+    assert left_behind(marked - {100 + chain - 1}, cli) == sorted(p for p, _, _ in left)
+
+
+def test_processes_left_running_are_one_sandbox_refusal_naming_how_many() -> None:
+    from adapters.claude_code.refusals import leftovers_refusal
+    from orchcore.safety.events import parse_refusal
+
+    assert leftovers_refusal([]) is None
+    event = leftovers_refusal([41, 42])
+    assert event is not None
+    assert event.kind == "refusal"
+    found = parse_refusal(event.data)
+    assert found is not None
+    assert (found.layer.value, found.refused) == ("sandbox", True)
+    assert found.reason == "killed 2 processes the attempt left running"
+    one = leftovers_refusal([7])
+    assert one is not None
+    assert one.data["reason"] == "killed 1 process the attempt left running"

@@ -108,6 +108,6 @@ def test_status_and_report_read_the_latest_runs_sandbox_line() -> None:
     world.engine(SandboxStatus(True, "bubblewrap, network open")).run(world.session_id)
     assert sandbox_line(world.store.events(world.session_id)) == "sandbox: on (bubblewrap, network open)"
 
-    world.engine(SandboxStatus(False, "turned off in the config")).run(world.session_id)
+    world.engine(SandboxStatus(False, "turned off in the config", wanted=False)).run(world.session_id)
     assert sandbox_line(world.store.events(world.session_id)) == "sandbox: off (turned off in the config)"
     assert sandbox_line([]) is None

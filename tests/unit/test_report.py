@@ -174,3 +174,39 @@ def test_costs_are_shown_to_four_places_while_the_ledger_keeps_every_digit() -> 
     assert store.load(session_id).run("a").attempts[0].cost_usd == Decimal("0.15000000000000002")
     assert usd(Decimal("0.15000000000000002")) == "$0.1500"
     assert usd(Decimal("0.00005")) == "$0.0001"  # half a hundredth of a cent rounds up, never to nothing
+
+
+@pytest.mark.parametrize(
+    ("line", "shown"),
+    [
+        ("sandbox: on (bubblewrap, network open)", "- sandbox: on (bubblewrap, network open)"),
+        ("sandbox: off (turned off in the config)", "- sandbox: off (turned off in the config)"),
+        (
+            "WARNING: sandbox: off (no bwrap), agents are not contained",
+            "- **WARNING: sandbox: off (no bwrap), agents are not contained**",
+        ),
+    ],
+)
+def test_the_report_shows_the_sessions_sandbox_line(line: str, shown: str) -> None:
+    from orchcore.report import render_report
+
+    store, clock = InMemoryStore(), FakeClock()
+    snap = create_session(store, PLAN, SequentialIds(), clock)
+
+    assert shown in render_report(snap, {}, clock.now(), sandbox=line).splitlines()
+
+
+def test_the_report_of_an_engine_run_reads_its_sandbox_event_and_warns_when_it_could_not_run() -> None:
+    from orchcore.sandbox import SandboxStatus
+
+    store, clock, logs = InMemoryStore(), FakeClock(), MemoryLogs()
+    session_id = create_session(store, PLAN, SequentialIds(), clock).session.id
+    send_command(store, session_id, Command.START, clock)
+    agent = ScriptedAgent(scripts={})
+    Engine(store, agent, clock, SequentialIds(), logs, sandbox_status=SandboxStatus(False, "no bwrap")).run(
+        session_id
+    )
+
+    text = build_report(store, logs, clock, session_id)
+
+    assert "- **WARNING: sandbox: off (no bwrap), agents are not contained**" in text.splitlines()

@@ -17,9 +17,9 @@ from typing import Any
 import attrs
 
 from adapters.claude_code.permissions import HOOK_DROPPING_FLAGS, SafetyFiles
-from adapters.claude_code.refusals import RefusalDetector
+from adapters.claude_code.refusals import RefusalDetector, cli_chain, left_behind, leftovers_refusal
 from adapters.claude_code.stream import StreamAccumulator, parse_line
-from adapters.process import RUN_MARKER, kill_marked, run_process
+from adapters.process import RUN_MARKER, kill_marked, process_table, run_process
 from orchcore.errors import AgentUnavailable, ConfigError
 from orchcore.ports.agent import AgentEvent, AgentRequest, AgentResult, EventSink
 from orchcore.records import Outcome
@@ -297,13 +297,28 @@ class ClaudeCodeAgent:
         refusals = RefusalDetector()
         hooked = _guarded(request)  # our PreToolUse hook checks every tool call before it runs
         watchdog = _Watchdog(self.idle_timeout_s, self.tool_idle_timeout_s)
+        leaders: list[int] = []
+        cli: set[int] = set()  # the CLI's own processes, seen while it runs
+        marker = f"{RUN_MARKER}={run_id}"
+
+        def left_running() -> tuple[AgentEvent, ...]:
+            """At the run's result: what it left running (the end of the attempt kills it)."""
+            found = leftovers_refusal(left_behind(process_table(marker)[1], cli)) if cli else None
+            return (found,) if found is not None else ()
+
+        def on_start(process: AttemptProcess) -> None:
+            leaders.append(process.group)
+            _started(on_event, process)
 
         def on_line(line: str) -> str | None:
             watchdog.saw_line()
             for parsed in parse_line(line):
                 summary.feed(parsed)
                 event = _mark_guarded(parsed) if hooked else parsed
-                for reported in (*refusals.feed(event), event):
+                if leaders and not cli:  # its first line: the CLI surely runs
+                    cli.update(cli_chain(process_table(marker)[0], leaders[0], 3 if sandbox else 1))
+                left = left_running() if parsed.kind == "result" else ()
+                for reported in (*refusals.feed(event), *left, event):
                     reason = on_event(reported)
                     if reason is not None:
                         return reason
@@ -324,7 +339,7 @@ class ClaudeCodeAgent:
                 on_line=on_line,
                 on_tick=on_tick,
                 sandbox=sandbox,
-                on_start=lambda process: _started(on_event, process),
+                on_start=on_start,
             )
         finally:
             leftovers = kill_marked(f"{RUN_MARKER}={run_id}")

@@ -15,7 +15,9 @@ engine knows a tool call was refused before it sees the call's result):
   2.1.197; a tool disallowed outright: ``No such tool available: Bash. Bash exists but
   is not enabled``), and any tool call of the final ``permission_denials`` not reported yet;
 - ``sandbox``: an error result (or output) carrying the OS error
-  ``Read-only file system`` (EROFS) of a write the sandbox refused.
+  ``Read-only file system`` (EROFS) of a write the sandbox refused; and, once the
+  run gave its result, the processes it left running (:func:`left_behind`), which
+  the end of the attempt kills (:func:`leftovers_refusal`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ import attrs
 from orchcore.ports.agent import AgentEvent
 from orchcore.records import JsonObject
 from orchcore.safety.events import SafetyLayer
+
+Process = tuple[int, int, int]
+"""``(pid, parent pid, start ticks)`` of one live process."""
 
 _CLI_DENIALS = (
     re.compile(
@@ -159,3 +164,37 @@ class RefusalDetector:
             "reason": reason[:_REASON_LIMIT],
         }
         return AgentEvent("refusal", text=f"{layer.value} refused {command}".strip(), data=data)
+
+
+def cli_chain(processes: list[Process], leader: int, chain: int) -> set[int]:
+    """The CLI's own processes: ``leader`` and, ``chain`` - 1 levels down among all ``processes``,
+    each one's oldest child (bwrap, its PID namespace's init, then the CLI). Taken while the CLI
+    runs: once it has written its result it may be gone, and a job it left would look like it."""
+    ours, current = {leader}, leader
+    for _ in range(chain - 1):
+        children = sorted((start, pid) for pid, parent, start in processes if parent == current)
+        if not children:
+            break
+        current = children[0][1]
+        ours.add(current)
+    return ours
+
+
+def left_behind(marked: set[int], cli: set[int]) -> list[int]:
+    """The run's ``marked`` processes still running at its result that are not the ``cli`` itself:
+    a ``setsid`` or ``nohup`` job, a daemon, which the end of the attempt kills."""
+    return sorted(marked - cli)
+
+
+def leftovers_refusal(pids: list[int]) -> AgentEvent | None:
+    """The ``sandbox`` refusal for the processes the attempt left running (killed at its end), or None."""
+    if not pids:
+        return None
+    count = len(pids)
+    reason = f"killed {count} process{'es' if count != 1 else ''} the attempt left running"
+    data: JsonObject = {
+        "layer": SafetyLayer.SANDBOX.value,
+        "command": f"pids {' '.join(map(str, pids))}",
+        "reason": reason,
+    }
+    return AgentEvent("refusal", text=f"sandbox: {reason}", data=data)

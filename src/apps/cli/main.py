@@ -305,20 +305,23 @@ def status(
     """Where the session stands: every task's state, what waits on you, what to do next."""
     from apps.cli import render
     from orchcore.safety.events import recorded_safety_events
+    from orchcore.sandbox import sandbox_line
     from orchcore.service import resolve_session
 
     with errors():
         rt = runtime(ctx, config, read_only=True)
         sid = resolve_session(rt.store, one_session(session_arg, session))
         snap = rt.store.load(sid)
+        events = rt.store.events(sid)
         render.status(
             snap,
             rt.store.lease_holder(sid),
             json_out=json_out,
             outbox=rt.store.undelivered(sid),
-            safety=recorded_safety_events(rt.store.events(sid)),
+            safety=recorded_safety_events(events),
             newest=is_newest(rt, sid),
             config=rt.settings.source,
+            sandbox=sandbox_line(events),
         )
 
 

@@ -229,6 +229,7 @@ def status(
     safety: Sequence[RecordedSafetyEvent] = (),
     newest: bool = True,
     config: str = "",
+    sandbox: str | None = None,
 ) -> None:
     from apps.views import safety_rows, session_fields, task_rows
 
@@ -240,6 +241,7 @@ def status(
             {
                 "session": session_fields(snap, engine),
                 "config": config or None,
+                "sandbox": sandbox,
                 "tasks": rows,
                 "safety": safety_rows(safety),
                 "next": hints,
@@ -256,6 +258,7 @@ def status(
         )
     )
     typer.echo(f"config: {config or 'none found (defaults)'}")
+    typer.echo(terminal_safe(sandbox or "sandbox: not known yet (no run of this session started)"))
     width = max(len(r["id"]) for r in rows)
     for r in rows:
         state = r["state"] + (f" (blocked by {r['blocked_by']})" if r["blocked_by"] else "")
