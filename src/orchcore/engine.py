@@ -8,6 +8,7 @@ state, which the engine re-reads between steps and while an agent runs.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
@@ -118,6 +119,11 @@ class Engine:
         self.store.acquire_lease(session_id, owner)
         try:
             return self._drive(session_id)
+        except Exception as exc:  # an I/O error or a bug: never leave a task `running` with no engine
+            why = f"orch stopped on an error while the task ran: {type(exc).__name__}: {exc}"
+            with contextlib.suppress(Exception):  # the store itself may be what failed
+                self._commit(session_id, lambda s: interrupt_running(s, self.clock.now(), why))
+            raise
         finally:
             self.store.release_lease(session_id, owner)
 

@@ -379,6 +379,25 @@ def test_ctrl_c_while_the_agent_runs_leaves_the_task_interrupted_for_the_next_ru
     assert world.agent.ran() == ["1", "1"]
 
 
+def test_an_unexpected_error_while_a_task_runs_leaves_it_interrupted_not_running() -> None:
+    """An I/O error or a bug below the engine must not leave a task `running` with no engine
+    (orch serve's worker goes on; `orch status` must say what happened)."""
+
+    def broken(_: AgentRequest, __: EventSink) -> AgentResult:
+        raise OSError(36, "File name too long")
+
+    world = World(plan(task("1")))
+    world.agent.scripts["1"] = [broken, succeed]
+    with pytest.raises(OSError, match="File name too long"):
+        world.run()
+    run = world.load().run("1")
+    assert run.state is TaskState.INTERRUPTED
+    assert "File name too long" in run.reason
+    assert world.store.lease_holder(world.session_id) is None
+    world.run()
+    assert world.load().run("1").state is TaskState.COMPLETED
+
+
 def test_cost_and_tokens_reported_by_the_agent_are_kept_on_the_attempt() -> None:
     def costly(_: AgentRequest, __: EventSink) -> AgentResult:
         return AgentResult(
