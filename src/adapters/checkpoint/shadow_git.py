@@ -26,6 +26,7 @@ import attrs
 
 from orchcore.errors import CheckpointError
 from orchcore.ports.checkpoints import Checkpoint, FileChange, Moment
+from orchcore.safety.refs import read_refs
 
 logger = logging.getLogger(__name__)
 _TIMEOUT_S = 120.0
@@ -298,19 +299,7 @@ class ShadowGitCheckpoints:
         return (out or "").strip()
 
     def _user_refs(self) -> dict[str, str]:
-        listing = self._user("for-each-ref", "--format=%(objectname) %(refname)")
-        if listing is None:
-            return {}
-        found = {}
-        for line in listing.splitlines():
-            object_id, _, name = line.partition(" ")
-            if name:
-                found[name] = object_id
-        symbolic = self._user("symbolic-ref", "-q", "HEAD")
-        head = f"ref: {symbolic.strip()}" if symbolic else self._user("rev-parse", "-q", "--verify", "HEAD")
-        if head and head.strip():
-            found["HEAD"] = head.strip()
-        return found
+        return read_refs(self._user)
 
     def _broken_loose_refs(self, wanted: Mapping[str, str]) -> list[str]:
         """Loose ref files of ``wanted`` refs whose content no longer names an object (written by hand)."""

@@ -27,6 +27,7 @@ from adapters.guards.shim import REFUSALS_FILE, SHIM_MARKER
 from orchcore.errors import ConfigError
 from orchcore.safety import SafetyPolicy, rule_programs
 from orchcore.safety.events import SafetyEvent, parse_refusal
+from orchcore.safety.refs import read_refs
 
 logger = logging.getLogger(__name__)
 
@@ -103,19 +104,7 @@ class GitWorkspace:
 
     def refs(self) -> dict[str, str]:
         """Every ref and ``HEAD`` (``"ref: refs/heads/x"`` or an object id); empty outside a repository."""
-        listing = self._git("for-each-ref", "--format=%(objectname) %(refname)")
-        if listing is None:
-            return {}
-        found = {}
-        for line in listing.splitlines():
-            object_id, _, name = line.partition(" ")
-            if name:
-                found[name] = object_id
-        symbolic = self._git("symbolic-ref", "-q", "HEAD")
-        head = f"ref: {symbolic.strip()}" if symbolic else self._git("rev-parse", "-q", "--verify", "HEAD")
-        if head and head.strip():
-            found["HEAD"] = head.strip()
-        return found
+        return read_refs(self._git)
 
     def guard_env(self, policy: SafetyPolicy, base_path: str) -> dict[str, str]:
         """Write the guards for ``policy`` and return the environment that puts them in force.

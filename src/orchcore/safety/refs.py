@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 
 def _short(value: str) -> str:
@@ -31,3 +31,23 @@ def ref_changes(before: Mapping[str, str], after: Mapping[str, str]) -> list[str
         else:
             lines.append(f"{name} moved {_short(old)} -> {_short(new)}")
     return lines
+
+
+def read_refs(git: Callable[..., str | None]) -> dict[str, str]:
+    """A ``Workspace.refs()`` snapshot from a repository, given ``git(*args)`` that returns a git
+    command's output (None when it fails: no repository, no HEAD yet).
+
+    Every ref from ``for-each-ref`` and ``HEAD`` as ``"ref: refs/heads/x"`` or an object id."""
+    listing = git("for-each-ref", "--format=%(objectname) %(refname)")
+    if listing is None:
+        return {}
+    found = {}
+    for line in listing.splitlines():
+        object_id, _, name = line.partition(" ")
+        if name:
+            found[name] = object_id
+    symbolic = git("symbolic-ref", "-q", "HEAD")
+    head = f"ref: {symbolic.strip()}" if symbolic else git("rev-parse", "-q", "--verify", "HEAD")
+    if head and head.strip():
+        found["HEAD"] = head.strip()
+    return found
