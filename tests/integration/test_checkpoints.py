@@ -325,3 +325,27 @@ def test_diff_latest_shows_only_the_last_attempt(project: Path) -> None:
     latest = {f["path"] for f in json.loads(orch(root, "diff", "1", "--latest", "--json").stdout)["files"]}
     assert whole == {"a.txt", "b.txt"}
     assert latest == {"b.txt"}
+
+
+def test_a_dotenv_file_the_user_did_not_ignore_is_never_copied_into_a_checkpoint(project: Path) -> None:
+    """orch's secrets (and the user's) stay out of the shadow store and of `orch diff`."""
+    (project / ".env").write_text("ORCH_WEBHOOK_SECRET=s3cret-in-dotenv\n")
+    (project / "sub").mkdir()
+    (project / "sub" / ".env").write_text("API_KEY=s3cret-in-sub-dotenv\n")
+    (project / ".env.example").write_text("API_KEY=put-yours-here\n")
+    assert run_tasks(project, AGENT_EDITS + "echo API_KEY= > .env.example\n").returncode == 0
+    root = project.parent
+    (shadow,) = (root / "state" / "checkpoints").glob("*.git")
+    history = subprocess.run(
+        ["git", f"--git-dir={shadow}", "log", "--all", "-p", "--format=%H"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "tracked.txt" in history  # the checkpoints are there, and hold the task's work
+    assert "s3cret" not in history
+    assert "s3cret" not in orch(root, "diff", "1").stdout
+    assert orch(root, "rollback", "1", "--yes").returncode == 0
+    assert (project / ".env").read_text() == "ORCH_WEBHOOK_SECRET=s3cret-in-dotenv\n"  # left as it was
+    assert (project / "sub" / ".env").read_text() == "API_KEY=s3cret-in-sub-dotenv\n"
+    assert (project / ".env.example").read_text() == "API_KEY=put-yours-here\n"  # a template is kept

@@ -53,6 +53,11 @@ def _ref_part(value: str) -> str:
     return _UNSAFE.sub("_", value) or "_"
 
 
+SECRET_FILES = (".env", ".env.*", "!.env.example", "!.env.sample", "!.env.template")
+"""Left out of every checkpoint, at any depth: dotenv files hold secrets (orch's among them);
+the committed templates of them do not, and are kept."""
+
+
 @attrs.define
 class ShadowGitCheckpoints:
     """Satisfies ``orchcore.ports.Checkpoints`` for the workspace at ``workdir``.
@@ -244,13 +249,15 @@ class ShadowGitCheckpoints:
         self._ready = True
 
     def _write_excludes(self, shadow: Path) -> None:
-        """Keep orch's own state out of the snapshot when it sits inside the workspace."""
+        """Keep orch's own state out of the snapshot when it sits inside the workspace, and every
+        dotenv file (secrets: never copied into the store nor shown by `orch diff`)."""
         root = Path(self.workdir).resolve()
         lines = [
             "/" + inside.relative_to(root).as_posix() + "/"
             for inside in (shadow.resolve().parent.parent, shadow.resolve())
             if inside.is_relative_to(root) and inside != root
         ]
+        lines += list(SECRET_FILES)
         info = shadow / "info" / "exclude"
         info.parent.mkdir(parents=True, exist_ok=True)
         text = "".join(f"{line}\n" for line in lines)
