@@ -8,11 +8,14 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
+
+from orchcore.ports.agent import AgentEvent
 
 ROOT = Path(__file__).resolve().parents[1]
 CLAUDE = ROOT / ".tools" / "claude" / "node_modules" / ".bin" / "claude"
@@ -73,3 +76,44 @@ def assert_refusal_shown(
     assert f"- Task {task_id} (attempt " in section, section
     assert f"refused by **{layer}**" in section, section
     return rows[0]
+
+
+def agent_env(home: Path, path: str = "/usr/local/bin:/usr/bin:/bin") -> dict[str, str]:
+    """An agent's base environment: no user or system git config, an identity so a commit could work."""
+    return {
+        "PATH": path,
+        "HOME": str(home),
+        "TERM": "dumb",
+        "LANG": "C.UTF-8",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+    }
+
+
+def git_in(repo: Path, env: Mapping[str, str], *args: str) -> str:
+    """Run git in ``repo`` with exactly ``env``; its output (fails the test if git fails)."""
+    done = subprocess.run(
+        ["git", *args], cwd=repo, env=dict(env), capture_output=True, text=True, check=True, timeout=30
+    )
+    return done.stdout
+
+
+@attrs.define
+class EventRecorder:
+    """An agent's event sink that keeps every event but ticks and never stops the agent."""
+
+    events: list[AgentEvent] = attrs.field(factory=list)
+
+    def __call__(self, event: AgentEvent) -> str | None:
+        if event.kind != "tick":
+            self.events.append(event)
+        return None
+
+    def first(self, kind: str) -> AgentEvent:
+        return next(e for e in self.events if e.kind == kind)
+
+    def tool_results(self) -> list[AgentEvent]:
+        return [e for e in self.events if e.kind == "tool_result"]

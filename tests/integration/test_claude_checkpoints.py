@@ -8,7 +8,6 @@ Real parts throughout: a git repository under tmp_path, a SQLite state file, the
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -27,7 +26,8 @@ from orchcore.service import create_session, send_command
 from orchcore.state import Command, TaskState
 from orchcore.tasks import Plan, Task
 from tests.fakes.anthropic_api import FakeAnthropicAPI, text_turn, tool_turn
-from tests.support import CLAUDE, needs_claude
+from tests.support import CLAUDE, agent_env, needs_claude
+from tests.support import git_in as git
 
 PATH = "/usr/local/bin:/usr/bin:/bin"
 
@@ -44,22 +44,7 @@ def api() -> Iterator[FakeAnthropicAPI]:
 def env(tmp_path: Path) -> dict[str, str]:
     home = tmp_path / "home"
     home.mkdir()
-    return {
-        "PATH": PATH,
-        "HOME": str(home),
-        "TERM": "dumb",
-        "LANG": "C.UTF-8",
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@example.com",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@example.com",
-    }
-
-
-def git(repo: Path, env: Mapping[str, str], *args: str) -> str:
-    done = subprocess.run(["git", *args], cwd=repo, env=dict(env), capture_output=True, text=True, check=True)
-    return done.stdout
+    return agent_env(home, PATH)
 
 
 @pytest.fixture

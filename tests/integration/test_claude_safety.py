@@ -11,7 +11,6 @@ refs, the bare remote's refs, a file the command would have written.
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -21,11 +20,13 @@ import pytest
 
 from adapters.claude_code import ClaudeCodeAgent
 from adapters.guards import GitWorkspace
-from orchcore.ports.agent import AgentEvent, AgentRequest, AgentResult
+from orchcore.ports.agent import AgentRequest, AgentResult
 from orchcore.records import Outcome
 from orchcore.safety import DEFAULT_POLICY, deny_rules
 from tests.fakes.anthropic_api import FakeAnthropicAPI, text_turn, tool_results, tool_turn
-from tests.support import CLAUDE, needs_claude
+from tests.support import CLAUDE, agent_env, needs_claude
+from tests.support import EventRecorder as Sink
+from tests.support import git_in as git
 
 ROOT = Path(__file__).resolve().parents[2]
 PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -35,21 +36,6 @@ pytestmark = [
     pytest.mark.integration,
     needs_claude,
 ]
-
-
-@attrs.define
-class Sink:
-    """Keeps every event but ticks."""
-
-    events: list[AgentEvent] = attrs.field(factory=list)
-
-    def __call__(self, event: AgentEvent) -> str | None:
-        if event.kind != "tick":
-            self.events.append(event)
-        return None
-
-    def first(self, kind: str) -> AgentEvent:
-        return next(e for e in self.events if e.kind == kind)
 
 
 @pytest.fixture
@@ -63,24 +49,7 @@ def env(tmp_path: Path) -> dict[str, str]:
     """The agent's base environment: no user or system git config, an identity so a commit could work."""
     home = tmp_path / "home"
     home.mkdir()
-    return {
-        "PATH": PATH,
-        "HOME": str(home),
-        "TERM": "dumb",
-        "LANG": "C.UTF-8",
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@example.com",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@example.com",
-    }
-
-
-def git(repo: Path, env: Mapping[str, str], *args: str) -> str:
-    done = subprocess.run(
-        ["git", *args], cwd=repo, env=dict(env), capture_output=True, text=True, check=True, timeout=30
-    )
-    return done.stdout
+    return agent_env(home, PATH)
 
 
 @pytest.fixture

@@ -30,12 +30,24 @@ from adapters.claude_code import ClaudeCodeAgent
 from adapters.guards import GitWorkspace
 from apps.bootstrap import agent_sandbox_for
 from apps.settings import load_settings
-from orchcore.ports.agent import AgentEvent, AgentRequest
+from orchcore.ports.agent import AgentRequest
 from orchcore.records import Outcome
 from orchcore.safety import DEFAULT_POLICY
 from orchcore.sandbox import SandboxPolicy
 from tests.fakes.anthropic_api import FakeAnthropicAPI, text_turn, tool_results, tool_turn
-from tests.support import CLAUDE, ORCH, assert_refusal_shown, needs_claude
+from tests.support import (
+    CLAUDE,
+    ORCH,
+    agent_env,
+    assert_refusal_shown,
+    needs_claude,
+)
+from tests.support import (
+    EventRecorder as Sink,
+)
+from tests.support import (
+    git_in as git,
+)
 
 PATH = f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin"
 KEY = "PRIVATE-KEY-3f9c1e"
@@ -50,21 +62,6 @@ pytestmark = [
         shutil.which("bwrap") is None, reason="bubblewrap is not installed (apt-get install bubblewrap)"
     ),
 ]
-
-
-@attrs.define
-class Sink:
-    """Keeps every event but ticks."""
-
-    events: list[AgentEvent] = attrs.field(factory=list)
-
-    def __call__(self, event: AgentEvent) -> str | None:
-        if event.kind != "tick":
-            self.events.append(event)
-        return None
-
-    def tool_results(self) -> list[AgentEvent]:
-        return [e for e in self.events if e.kind == "tool_result"]
 
 
 @attrs.frozen
@@ -91,13 +88,6 @@ class World:
         return self.outside / "victim.txt"
 
 
-def git(repo: Path, env: Mapping[str, str], *args: str) -> str:
-    done = subprocess.run(
-        ["git", *args], cwd=repo, env=dict(env), capture_output=True, text=True, check=True, timeout=30
-    )
-    return done.stdout
-
-
 @pytest.fixture
 def world() -> Iterator[World]:
     root = Path(tempfile.mkdtemp(prefix="orch-sandbox-", dir="/var/tmp"))
@@ -106,17 +96,7 @@ def world() -> Iterator[World]:
         folder.mkdir(parents=True)
     (home / ".ssh" / "id_ed25519").write_text(f"-----BEGIN OPENSSH PRIVATE KEY-----\n{KEY}\n")
     (outside / "victim.txt").write_text(VICTIM)
-    env = {
-        "PATH": PATH,
-        "HOME": str(home),
-        "TERM": "dumb",
-        "LANG": "C.UTF-8",
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@example.com",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@example.com",
-    }
+    env = agent_env(home, PATH)
     git(project, env, "init", "-q", "-b", "main")
     (project / "app.py").write_text("def add(a, b):\n    return a - b\n")
     (project / "orch.yaml").write_text("agent:\n  name: claude\npaths:\n  state_dir: .orch\n")
