@@ -1,16 +1,14 @@
-"""Which task file a `start` without a file means: today's, found by the date in its name.
-
-Users name daily files by date (``tasks/2026-12-01.md``, ``tasks-2026-12-01.yaml``);
+"""Which task file a `start` without a file means: today's (``orchcore.daily``), where
 "today" is the budget's day (its time zone), read from the Clock port.
 """
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from apps.commands import CommandError, task_files
+from orchcore.daily import files_for_day
 
 if TYPE_CHECKING:
     from apps.settings import Settings
@@ -39,8 +37,7 @@ def dated_file(settings: Settings, day: date) -> str:
     """The one task file in the tasks directory whose name holds ``day`` (YYYY-MM-DD);
     CommandError (404 none, 400 several) saying what to send instead."""
     stamp = day.isoformat()
-    pattern = re.compile(rf"(?<!\d){re.escape(stamp)}(?!\d)")
-    found = [n for n in task_files(settings, SCAN_LIMIT) if pattern.search(n.rsplit("/", 1)[-1])]
+    found = files_for_day(task_files(settings, SCAN_LIMIT), day)
     send = 'send {"command": "start", "params": {"file": "NAME.md"}} with a file of the tasks directory'
     if not found:
         raise CommandError(
