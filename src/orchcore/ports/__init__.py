@@ -13,6 +13,14 @@ from orchcore.ports.logs import TaskLogs
 from orchcore.ports.notifier import Notification, NotificationKind, Notifier
 from orchcore.ports.questions import QuestionBox
 from orchcore.ports.store import Store
+from orchcore.ports.supervisor import (
+    CriterionVerdict,
+    Judgement,
+    JudgeRequest,
+    JudgeUnavailable,
+    Supervisor,
+    Verdict,
+)
 from orchcore.ports.workspace import Workspace
 
 __all__ = [
@@ -23,15 +31,21 @@ __all__ = [
     "Checkpoint",
     "Checkpoints",
     "Clock",
+    "CriterionVerdict",
     "EventSink",
     "FileChange",
     "Ids",
+    "JudgeRequest",
+    "JudgeUnavailable",
+    "Judgement",
     "Moment",
     "Notification",
     "NotificationKind",
     "Notifier",
     "QuestionBox",
     "Store",
+    "Supervisor",
     "TaskLogs",
+    "Verdict",
     "Workspace",
 ]
