@@ -23,6 +23,7 @@ ROLE_SUFFIXES = (
     "Clock",
     "Ids",
     "Checkpoints",
+    "Supervisor",
 )
 
 

@@ -12,9 +12,10 @@ from adapters.console.notifier import ConsoleNotifier
 from adapters.guards.workspace import GitWorkspace
 from adapters.memory.store import InMemoryStore
 from adapters.n8n.notifier import N8nNotifier
+from adapters.ollama import OllamaSupervisor, ollama_client
 from adapters.sqlite import SqliteStore
 from adapters.telegram import TelegramNotifier
-from orchcore.ports import Checkpoints, Store, Workspace
+from orchcore.ports import Checkpoints, Store, Supervisor, Workspace
 from orchcore.ports.notifier import Notifier
 
 
@@ -50,3 +51,15 @@ def _recording_notifier() -> None:
 
 def _git_workspace(workdir: str, guard_dir: str) -> None:
     _: Workspace = GitWorkspace(workdir, guard_dir)
+
+
+def _ollama_supervisor() -> None:
+    from orchcore.testing import FakeClock
+
+    _: Supervisor = OllamaSupervisor(ollama_client("http://127.0.0.1:11434", 60.0), clock=FakeClock())
+
+
+def _scripted_supervisor() -> None:
+    from orchcore.testing import ScriptedSupervisor
+
+    _: Supervisor = ScriptedSupervisor()

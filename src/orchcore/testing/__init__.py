@@ -13,6 +13,7 @@ from orchcore.testing.fakes import (
     ScriptedAgent,
     SequentialIds,
 )
+from orchcore.testing.supervisor import ScriptedSupervisor, verdict_for
 
 __all__ = [
     "FakeClock",
@@ -20,5 +21,7 @@ __all__ = [
     "MemoryQuestions",
     "RecordingNotifier",
     "ScriptedAgent",
+    "ScriptedSupervisor",
     "SequentialIds",
+    "verdict_for",
 ]

@@ -10,6 +10,7 @@ from orchcore.testing.contracts.notifier import NotifierContract, NotifierFactor
 from orchcore.testing.contracts.outbox import OutboxContract
 from orchcore.testing.contracts.questions import QuestionBoxContract, QuestionBoxFactory
 from orchcore.testing.contracts.store import StoreContract, StoreFactory, StoreModelMachine
+from orchcore.testing.contracts.supervisor import SupervisorContract, SupervisorFactory
 from orchcore.testing.contracts.workspace import WorkspaceContract, WorkspaceFactory
 
 ALL_CONTRACTS: tuple[type, ...] = (
@@ -20,6 +21,7 @@ ALL_CONTRACTS: tuple[type, ...] = (
     NotifierContract,
     QuestionBoxContract,
     StoreContract,
+    SupervisorContract,
     TaskLogsContract,
     WorkspaceContract,
 )
@@ -43,6 +45,8 @@ __all__ = [
     "StoreContract",
     "StoreFactory",
     "StoreModelMachine",
+    "SupervisorContract",
+    "SupervisorFactory",
     "TaskLogsContract",
     "WorkspaceContract",
     "WorkspaceFactory",
