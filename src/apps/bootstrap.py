@@ -30,6 +30,7 @@ from orchcore.ports.checkpoints import Checkpoints
 from orchcore.ports.clock import Clock, Ids
 from orchcore.ports.logs import TaskLogs
 from orchcore.ports.store import Store
+from orchcore.ports.supervisor import JudgeRequest, JudgeUnavailable, Supervisor, Verdict
 from orchcore.sandbox import SandboxMode, SandboxPolicy, SandboxStatus, agent_sandbox
 
 if TYPE_CHECKING:
@@ -120,6 +121,37 @@ class Runtime:
             sandbox_status=sandbox_status,
             reap=reap_attempt,
         )
+
+    def supervisor(self, environ: Mapping[str, str] | None = None) -> Supervisor | None:
+        """The judge of attempts from ``supervisor:`` (closed with the runtime); None for ``judge: off``.
+
+        Without the ``ollama`` library, a judge that is always unavailable and says how to install it.
+        """
+        from apps.secrets import ollama_api_key
+        from apps.settings import JudgeMode
+
+        sv = self.settings.supervisor
+        if sv.judge is JudgeMode.OFF:
+            return None
+        try:
+            from adapters.ollama import OllamaSupervisor, ollama_client
+        except ImportError as exc:
+            log.warning("the judge is unavailable: %s", exc)
+            return _NoJudge(f"the ollama client library is missing ({exc.name})", OLLAMA_EXTRA)
+        key = ollama_api_key(self.settings, environ)
+        api_key = None if key is None else key.reveal()
+        judge = OllamaSupervisor(
+            ollama_client(sv.host, sv.timeout_s, api_key=api_key),
+            sv.model,
+            clock=self.clock,
+            host=sv.host,
+            retries=sv.retries,
+            keep_alive=sv.keep_alive_value,
+            max_num_ctx=sv.num_ctx,
+            secrets=() if api_key is None else (api_key,),
+        )
+        self.closers.append(judge.close)
+        return judge
 
     def checkpoints(self) -> Checkpoints:
         """The workspace's checkpoints: a shadow git directory under the state dir."""
@@ -235,6 +267,23 @@ def telegram_notifier(
 
 BUILTIN_CHANNELS = ("console", "n8n", "telegram")
 log = logging.getLogger("apps.bootstrap")
+
+
+OLLAMA_EXTRA = "install orchcore-cli with its [ollama] extra, or: pipx inject orchcore-cli ollama"
+
+
+@attrs.frozen
+class _NoJudge:
+    """Stands in for a judge that cannot be built: every attempt is judged by the gates alone."""
+
+    reason: str
+    hint: str = ""
+
+    def context_window(self) -> int | None:
+        return None
+
+    def judge(self, request: JudgeRequest) -> Verdict | JudgeUnavailable:
+        return JudgeUnavailable(self.reason, self.hint)
 
 
 @attrs.define

@@ -9,6 +9,7 @@ module may read ``os.environ``; nothing else does.
     ORCH_TELEGRAM_CHAT_IDS   the chats the bot obeys and notifies, comma-separated
                              (not a secret, but read the same way, next to the token)
     ORCH_N8N_SECRET          sent as X-Orch-Secret with notifications to n8n (optional)
+    OLLAMA_API_KEY           sent as a Bearer token to the judge's Ollama (optional: behind a proxy)
 
 The environment wins over ``.env``; the ``.env`` file sits next to the config
 file (or in the current folder when there is none). It holds ``NAME=value``
@@ -30,6 +31,7 @@ WEBHOOK_SECRET = "ORCH_WEBHOOK_SECRET"  # noqa: S105 - the variable's name, not 
 TELEGRAM_TOKEN = "ORCH_TELEGRAM_BOT_TOKEN"  # noqa: S105 - the variable's name, not a secret
 TELEGRAM_CHAT_IDS = "ORCH_TELEGRAM_CHAT_IDS"
 N8N_SECRET = "ORCH_N8N_SECRET"  # noqa: S105 - the variable's name, not a secret
+OLLAMA_API_KEY = "OLLAMA_API_KEY"  # Ollama's own variable, as its client reads it
 DOTENV = ".env"
 
 
@@ -127,4 +129,10 @@ def telegram_chat_ids(settings: Settings, environ: Mapping[str, str] | None = No
 def n8n_secret(settings: Settings, environ: Mapping[str, str] | None = None) -> Secret | None:
     """The secret sent to n8n with notifications, from ``$ORCH_N8N_SECRET`` or ``.env``; None if unset."""
     value = _value(settings, N8N_SECRET, environ).strip()
+    return Secret(value) if value else None
+
+
+def ollama_api_key(settings: Settings, environ: Mapping[str, str] | None = None) -> Secret | None:
+    """The judge's Ollama API key from ``$OLLAMA_API_KEY`` or ``.env``; None if unset."""
+    value = _value(settings, OLLAMA_API_KEY, environ).strip()
     return Secret(value) if value else None

@@ -13,6 +13,8 @@ variables. The only module that reads the environment.
     notifications: {channels: [console, n8n, telegram], events: [default], n8n_url: null,
                 console_file: null, telegram_api_url: null, timeout_s: 10, retry_delay_s: 2,
                 max_retry_delay_s: 300, give_up_after_h: 24, max_attempts: null, interval_s: 1}
+    supervisor: {judge: ollama|off, host: http://127.0.0.1:11434 ($OLLAMA_HOST), model: qwen2.5-coder:32b,
+                timeout_s: 120, retries: 2, judge_types: [types; none: all], keep_alive: 10m, num_ctx: null}
 
 Relative paths are relative to the config file's folder (or the current folder
 when there is no file).
@@ -20,7 +22,9 @@ when there is no file).
 
 from __future__ import annotations
 
+import enum
 import os
+import re
 import shlex
 from collections.abc import Mapping
 from datetime import tzinfo
@@ -199,6 +203,52 @@ class SandboxSettings:
     hide: tuple[str, ...] = attrs.field(default=(), converter=_strings)  # more secrets: ~/x or /abs
 
 
+class JudgeMode(enum.StrEnum):
+    """Which judge reads each attempt after the gates: a local LLM through Ollama, or none."""
+
+    OLLAMA = "ollama"
+    OFF = "off"
+
+
+def _judge_mode(value: object, _: object) -> JudgeMode:
+    if isinstance(value, bool):  # YAML 1.1 reads a bare on/off as a boolean
+        return JudgeMode.OLLAMA if value else JudgeMode.OFF
+    return JudgeMode(str(value).strip().lower())
+
+
+_DURATION = re.compile(r"^-?(\d+(\.\d+)?|(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+)$")  # seconds, or Go's 1h30m
+
+
+@attrs.frozen
+class SupervisorSettings:
+    """The judge of attempts (Supervisor port). ``timeout_s`` is how long the answer may make
+    no progress (it must cover loading the model); ``judge_types`` empty: every type."""
+
+    judge: JudgeMode = JudgeMode.OLLAMA
+    host: str = "http://127.0.0.1:11434"
+    model: str = "qwen2.5-coder:32b"
+    timeout_s: float = 120.0
+    retries: int = 2
+    judge_types: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+    keep_alive: str = "10m"  # how long Ollama keeps the model loaded after a verdict: 10m, 1h, 0, -1
+    num_ctx: int | None = None  # at most this context (None: the model's own window from /api/show)
+
+    def judges(self, task_type: str | None) -> bool:
+        """Whether a task of ``task_type`` is judged (the judge is on and the type is listed, or none are)."""
+        if self.judge is JudgeMode.OFF:
+            return False
+        return not self.judge_types or (task_type or "") in self.judge_types
+
+    @property
+    def keep_alive_value(self) -> str | float:
+        """``keep_alive`` as Ollama reads it: a bare number is seconds, anything else a Go duration."""
+        text = str(self.keep_alive).strip()
+        try:
+            return float(text)
+        except ValueError:
+            return text
+
+
 @attrs.frozen
 class Settings:
     """Everything configurable, with defaults that work with no file at all."""
@@ -211,6 +261,7 @@ class Settings:
     notifications: NotificationSettings = attrs.field(factory=NotificationSettings)
     safety: SafetySettings = attrs.field(factory=SafetySettings)
     sandbox: SandboxSettings = attrs.field(factory=SandboxSettings)
+    supervisor: SupervisorSettings = attrs.field(factory=SupervisorSettings)
     source: str = attrs.field(default="", eq=False)
     base_dir: str = attrs.field(default=".", eq=False)
 
@@ -347,7 +398,14 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "NOTIFY_EVENTS": ("notifications", "events"),
     "N8N_URL": ("notifications", "n8n_url"),
     "SANDBOX": ("sandbox", "mode"),
+    "SUPERVISOR_JUDGE": ("supervisor", "judge"),
+    "SUPERVISOR_HOST": ("supervisor", "host"),
+    "SUPERVISOR_MODEL": ("supervisor", "model"),
+    "SUPERVISOR_TIMEOUT_S": ("supervisor", "timeout_s"),
+    "SUPERVISOR_RETRIES": ("supervisor", "retries"),
+    "SUPERVISOR_JUDGE_TYPES": ("supervisor", "judge_types"),
 }
+OLLAMA_HOST = "OLLAMA_HOST"  # Ollama's own variable: the host when supervisor.host is not set
 
 
 def find_config(explicit: str | None, cwd: Path, near: Path | None = None) -> Path | None:
@@ -393,7 +451,17 @@ def load_settings(
     sandbox = raw.get("sandbox")
     if isinstance(sandbox, dict) and isinstance(sandbox.get("mode"), bool):
         sandbox["mode"] = "on" if sandbox["mode"] else "off"  # YAML 1.1 reads a bare on/off as a boolean
+    supervisor = raw.get("supervisor")
+    if isinstance(supervisor, dict) and isinstance(supervisor.get("judge"), bool):
+        supervisor["judge"] = "ollama" if supervisor["judge"] else "off"  # YAML 1.1: `judge: off`
     origins: dict[tuple[str, ...], str] = {}
+    ollama_host = env.get(OLLAMA_HOST)
+    if ollama_host and not (isinstance(supervisor, dict) and "host" in supervisor):
+        if supervisor is None:
+            raw["supervisor"] = supervisor = {}
+        if isinstance(supervisor, dict):
+            supervisor["host"] = ollama_host
+            origins[("supervisor", "host")] = OLLAMA_HOST
     for name, (section, key) in ENV_OVERRIDES.items():
         value = env.get(ENV_PREFIX + name)
         if value is not None and value != "":
@@ -405,11 +473,47 @@ def load_settings(
     checker = Checker(str(path) if path else "", lines, origins, known=known_names(raw))
     checker.section(Settings, raw, ())
     check_names(checker, raw)
+    check_supervisor(checker, raw)
     if checker.problems:
         raise ConfigError("\n".join(checker.problems))
     return _structure(
         raw, str(path) if path else "", str(path.parent.resolve()) if path else str(here), lines
     )
+
+
+def check_supervisor(checker: Any, raw: Mapping[str, Any]) -> None:
+    """What types cannot say of ``supervisor``: a host Ollama's client can reach, a model name,
+    retries of 0 or more, a context of at least 256 tokens, a keep_alive Ollama can read."""
+    section = raw.get("supervisor")
+    if not isinstance(section, dict):
+        return
+    host = section.get("host")
+    if isinstance(host, str):
+        from urllib.parse import urlsplit
+
+        url = urlsplit(host if "://" in host else f"http://{host}")
+        try:
+            port_ok = url.port is None or url.port > 0
+        except ValueError:
+            port_ok = False
+        if url.scheme not in ("http", "https") or not url.hostname or not port_ok:
+            checker.add(
+                ("supervisor", "host"),
+                f"found {host!r}, expected Ollama's address, e.g. http://127.0.0.1:11434 or gpu-box:11434",
+            )
+    model = section.get("model")
+    if isinstance(model, str) and not model.strip():
+        checker.add(("supervisor", "model"), "found '', expected a model name such as qwen2.5-coder:32b")
+    for key, low, what in (("retries", 0, "0 or more"), ("num_ctx", 256, "256 tokens or more")):
+        value = section.get(key)
+        number = str(value).strip() if isinstance(value, int | str) and not isinstance(value, bool) else ""
+        if number.lstrip("-").isdigit() and int(number) < low:  # other mistakes: the type checks
+            checker.add(("supervisor", key), f"found {value}, expected {what}")
+    keep = section.get("keep_alive")
+    if keep is not None and not isinstance(keep, bool) and not _DURATION.match(str(keep).strip()):
+        checker.add(
+            ("supervisor", "keep_alive"), f"found {keep!r}, expected a duration such as 10m, 1h or -1"
+        )
 
 
 def _money(value: object, _: object) -> Decimal:
@@ -436,6 +540,7 @@ def _structure(
     converter.register_structure_hook_func(lambda t: t == tuple[str, ...], lambda v, _: v)
     converter.register_structure_hook(Decimal, _money)
     converter.register_structure_hook(SandboxMode, _sandbox_mode)
+    converter.register_structure_hook(JudgeMode, _judge_mode)
     plain_agent = make_dict_structure_fn(AgentSettings, converter)
     known = {field.name for field in attrs.fields(AgentSettings)} - {"options"}
 
