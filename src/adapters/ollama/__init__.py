@@ -1,4 +1,4 @@
-"""The Supervisor port on a local LLM served by Ollama (``pip install 'orchcore-cli[ollama]'``)."""
+"""The Supervisor port on a local LLM served by Ollama (the ``[ollama]`` extra of orchcore-cli)."""
 
 from __future__ import annotations
 
