@@ -11,6 +11,7 @@ not fit (not JSON, a missing, extra, repeated or reordered criterion) is a faile
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,6 +22,7 @@ from orchcore.ports.supervisor import CriterionVerdict, Judgement, Verdict
 MAX_REASON_CHARS = 300
 MAX_CRITIQUE_CHARS = 1200
 JUDGEMENTS = tuple(j.value for j in Judgement)
+_FENCE = re.compile(r"^\s*```[a-zA-Z]*\s*\n(.*)\n\s*```\s*$", re.DOTALL)
 
 
 @attrs.frozen
@@ -72,9 +74,14 @@ def _judgement(value: object, where: str) -> Judgement | BadAnswer:
 
 
 def parse_verdict(content: str, criteria: Sequence[str]) -> Verdict | BadAnswer:
-    """``content`` (the model's JSON text) as a verdict on ``criteria`` in order, or what is wrong."""
+    """``content`` (the model's JSON text) as a verdict on ``criteria`` in order, or what is wrong.
+
+    A markdown fence around the JSON is tolerated: a server that ignores ``format`` (an
+    Ollama-compatible shim without grammars) often writes one.
+    """
+    fenced = _FENCE.match(content)
     try:
-        data = json.loads(content)
+        data = json.loads(fenced.group(1) if fenced else content)
     except json.JSONDecodeError as exc:
         return BadAnswer(f"the answer is not valid JSON ({exc.msg} at character {exc.pos})")
     except RecursionError:
