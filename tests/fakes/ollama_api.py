@@ -324,6 +324,12 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         """Keep test output clean; everything is in ``fake.requests``."""
 
+    def setup(self) -> None:
+        """No Nagle: headers and body go in separate writes, which would otherwise wait ~40 ms
+        for the client's delayed ACK on every reply."""
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     # -- plumbing ----------------------------------------------------------------------
 
     def _read_request(self) -> RecordedRequest:
