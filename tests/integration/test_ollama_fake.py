@@ -28,9 +28,8 @@ def fake() -> Iterator[FakeOllama]:
 
 @pytest.fixture
 def client(fake: FakeOllama) -> Iterator[ollama.Client]:
-    c = ollama.Client(host=fake.url, timeout=httpx.Timeout(5.0))
-    yield c
-    c.close()
+    with ollama.Client(host=fake.url, timeout=httpx.Timeout(5.0)) as c:
+        yield c
 
 
 def test_root_and_version_answer_like_ollama(fake: FakeOllama) -> None:
