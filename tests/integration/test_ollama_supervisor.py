@@ -317,7 +317,7 @@ def test_a_slow_answer_that_keeps_coming_is_not_cut_by_the_timeout(
         ("[1, 2]", "not a JSON object"),
         (verdict_json(CRITERIA[:1]), "missing ['the README documents --dry-run']"),
         (verdict_json((*CRITERIA, "something else")), "not asked ['something else']"),
-        (verdict_json(CRITERIA[::-1]), "out of order"),
+        (verdict_json((CRITERIA[0], CRITERIA[0])), "missing ['the README documents --dry-run']"),
         (verdict_json(CRITERIA, "done"), "expected one of met, not_met, unsure"),
     ],
 )
@@ -329,6 +329,21 @@ def test_an_answer_that_is_not_a_verdict_on_the_asked_criteria_is_a_failed_try(
     assert isinstance(outcome, JudgeUnavailable)
     assert problem in outcome.reason
     assert "gave up after 3 tries" in outcome.reason
+
+
+def test_criteria_answered_in_another_order_are_put_back_in_the_asked_order(
+    fake: FakeOllama, clock: RecordingClock
+) -> None:
+    answer = json.loads(verdict_json(CRITERIA[::-1], "met"))
+    answer["criteria"][0]["judgement"] = "not_met"  # the README one, answered first
+    fake.play(Answer(json.dumps(answer)))
+    outcome = judge_on(fake.url, clock).judge(REQUEST)
+    assert isinstance(outcome, Verdict), outcome
+    assert [(c.criterion, c.judgement) for c in outcome.criteria] == [
+        ("tests pass", Judgement.MET),
+        ("the README documents --dry-run", Judgement.NOT_MET),
+    ]
+    assert len(fake.chats) == 1
 
 
 def test_each_retry_after_a_bad_answer_uses_the_next_seed(fake: FakeOllama, clock: RecordingClock) -> None:

@@ -5,13 +5,15 @@ The schema is built per request so the model can only name the criteria it was a
 about (an ``enum`` of their texts), only answer ``met | not_met | unsure`` (an ``enum``),
 and only write bounded reasons (``maxLength``): a grammar-constrained sampler then cannot
 ramble past the answer, and a cut-off answer shows up as invalid JSON. Anything that does
-not fit (not JSON, a missing, extra, repeated or reordered criterion) is a failed try.
+not fit (not JSON, a missing, extra or repeated criterion) is a failed try; criteria answered in
+another order are put back in the asked order.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -111,15 +113,12 @@ def parse_verdict(content: str, criteria: Sequence[str]) -> Verdict | BadAnswer:
             )
         )
     named = [v.criterion for v in verdicts]
-    if named != list(criteria):
-        missing = [c for c in criteria if c not in named]
-        extra = [n for n in named if n not in criteria]
-        detail = (
-            f"missing {missing!r}"
-            if missing
-            else f"not asked {extra!r}"
-            if extra
-            else f"{len(named)} answers for {len(criteria)} criteria, or out of order"
-        )
+    if Counter(named) != Counter(criteria):
+        missing = list((Counter(criteria) - Counter(named)).elements())
+        extra = list((Counter(named) - Counter(criteria)).elements())
+        detail = f"missing {missing!r}" if missing else f"not asked {extra!r}"
         return BadAnswer(f"the answer does not match the asked criteria: {detail}"[:300])
-    return Verdict(overall=overall, criteria=tuple(verdicts), critique=critique)
+    # each asked criterion answered once: a model that changed the order loses nothing
+    unused = list(verdicts)
+    in_order = [unused.pop(next(i for i, v in enumerate(unused) if v.criterion == c)) for c in criteria]
+    return Verdict(overall=overall, criteria=tuple(in_order), critique=critique)
