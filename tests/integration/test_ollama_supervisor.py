@@ -239,6 +239,33 @@ def test_a_server_that_is_down_is_retried_with_doubling_waits_then_skipped(clock
     assert judge.context_window() is None
 
 
+def test_after_giving_up_on_the_server_the_next_calls_try_once_until_a_verdict(
+    fake: FakeOllama, clock: RecordingClock
+) -> None:
+    boom = Fail(500, "llama runner process has terminated")
+    fake.play(boom, boom, boom, boom, Answer(GOOD), boom, Answer(GOOD))
+    judge = judge_on(fake.url, clock)
+    first = judge.judge(REQUEST)
+    assert isinstance(first, JudgeUnavailable)
+    assert "gave up after 3 tries" in first.reason
+    second = judge.judge(REQUEST)
+    assert isinstance(second, JudgeUnavailable)
+    assert "one try: it was unavailable on the previous call too" in second.reason
+    assert clock.waits == [1.0, 2.0]  # the second call did not wait
+    assert isinstance(judge.judge(REQUEST), Verdict)  # one try, and it answered
+    assert isinstance(judge.judge(REQUEST), Verdict)  # retries are back: the 500 is retried
+    assert clock.waits == [1.0, 2.0, 1.0]
+    assert len(fake.chats) == 7
+
+
+def test_bad_answers_do_not_cost_the_next_task_its_retries(fake: FakeOllama, clock: RecordingClock) -> None:
+    fake.play(Answer("nope"), Answer("nope"), Answer("nope"), Answer("nope"), Answer(GOOD))
+    judge = judge_on(fake.url, clock)
+    assert isinstance(judge.judge(REQUEST), JudgeUnavailable)
+    assert isinstance(judge.judge(REQUEST), Verdict)
+    assert clock.waits == [1.0, 2.0, 1.0]
+
+
 def test_waits_stop_growing_at_max_backoff(clock: RecordingClock) -> None:
     judge = judge_on(f"http://127.0.0.1:{free_port()}", clock, retries=5, backoff_s=1.0, max_backoff_s=5.0)
     judge.judge(REQUEST)

@@ -13,7 +13,8 @@ Connection refused, timeouts, 5xx/503, an ``{"error": ...}`` line mid-stream and
 that is not a verdict on the asked criteria are retried with exponential backoff (waited
 on the Clock port, so tests never wait); each retry uses the next seed, because at
 temperature 0 the same seed would repeat the same bad answer. A model that is not pulled,
-credentials refused and other 4xx answers are not retried. What the caller gets is a
+credentials refused and other 4xx answers are not retried. After a call that gave up on the
+server, later calls try once until one succeeds. What the caller gets is a
 Verdict or ``JudgeUnavailable(reason, hint)``; nothing is raised. Reasons never hold the
 API key nor URL credentials.
 """
@@ -55,6 +56,7 @@ class _Failure:
     reason: str
     retryable: bool
     hint: str = ""
+    server: bool = True  # the server failed (False: it answered, but not with a verdict)
 
 
 def ollama_client(
@@ -109,6 +111,7 @@ class OllamaSupervisor:
         self._max_num_ctx = max_num_ctx
         self._secrets = tuple(s for s in secrets if s)
         self._window: int | None = None
+        self._server_failing = False
 
     def __repr__(self) -> str:
         return f"OllamaSupervisor(model={self.model!r}, host={self._host!r})"
@@ -126,31 +129,42 @@ class OllamaSupervisor:
         return window if isinstance(window, int) else None
 
     def judge(self, request: JudgeRequest) -> Verdict | JudgeUnavailable:
-        """The verdict on ``request``, or why there is none after the retries."""
+        """The verdict on ``request``, or why there is none after the retries.
+
+        Once a call has given up on the server (down, too slow, failing), the next calls make
+        one try each until one gets a verdict: a day's run with Ollama down pays the retries
+        once, not once per task.
+        """
         started = self._clock.now()
         failure = _Failure("no try was made", retryable=False)
+        limit = 1 if self._server_failing else self.retries + 1
         tries = 0
-        for attempt in range(self.retries + 1):
+        for attempt in range(limit):
             if attempt:
                 delay = min(self._max_backoff_s, self._backoff_s * 2 ** (attempt - 1))
-                log.info("judge: retrying in %.1f s (try %d of %d)", delay, attempt + 1, self.retries + 1)
+                log.info("judge: retrying in %.1f s (try %d of %d)", delay, attempt + 1, limit)
                 self._clock.sleep(delay)
             tries += 1
             outcome = self._try(request, self._seed + attempt)
             if isinstance(outcome, Verdict):
+                self._server_failing = False
                 elapsed = (self._clock.now() - started).total_seconds()
                 return attrs.evolve(outcome, model=self.model, duration_s=elapsed)
             failure = outcome
             log.warning(
                 "judge: try %d of %d for task %s gave no verdict: %s",
                 attempt + 1,
-                self.retries + 1,
+                limit,
                 request.task_id,
                 failure.reason,
             )
             if not failure.retryable:
                 break
-        tail = f" (gave up after {tries} tries)" if tries > 1 else ""
+        self._server_failing = failure.retryable and failure.server
+        if limit == 1 and self.retries:
+            tail = " (one try: it was unavailable on the previous call too)"
+        else:
+            tail = f" (gave up after {tries} tries)" if tries > 1 else ""
         return JudgeUnavailable(self._scrub(failure.reason + tail), self._scrub(failure.hint))
 
     # -- one try -----------------------------------------------------------------------
@@ -197,6 +211,7 @@ class OllamaSupervisor:
                 f"{self.model} gave no usable verdict: {verdict.problem}{cut}",
                 retryable=True,
                 hint="the model does not follow the verdict schema; a larger model may",
+                server=False,
             )
         used = (final.prompt_eval_count or 0) + (final.eval_count or 0)
         if used >= window:
