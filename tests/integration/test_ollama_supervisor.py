@@ -411,16 +411,18 @@ def test_a_host_that_is_not_ollama_is_not_retried(clock: RecordingClock) -> None
 # -- secrets -----------------------------------------------------------------------------
 
 
-def test_the_api_key_never_appears_in_a_reason_even_when_the_server_echoes_it(
-    fake: FakeOllama, clock: RecordingClock
+def test_the_api_key_never_appears_in_a_reason_or_a_log_line_even_when_the_server_echoes_it(
+    fake: FakeOllama, clock: RecordingClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     key = "sk-ollama-very-secret"
     fake.play(*[Fail(500, f"upstream said: bad header authorization: Bearer {key}")] * 3)
     judge = judge_on(fake.url, clock, api_key=key)
-    outcome = judge.judge(REQUEST)
+    with caplog.at_level(logging.DEBUG):
+        outcome = judge.judge(REQUEST)
     assert isinstance(outcome, JudgeUnavailable)
     assert "upstream said" in outcome.reason
-    assert key not in outcome.reason + outcome.hint + repr(judge)
+    assert "upstream said" in caplog.text
+    assert key not in outcome.reason + outcome.hint + repr(judge) + caplog.text
 
 
 def test_credentials_refused_are_not_retried_and_name_the_variable(

@@ -156,7 +156,7 @@ class OllamaSupervisor:
                 attempt + 1,
                 limit,
                 request.task_id,
-                failure.reason,
+                self._scrub(failure.reason),
             )
             if not failure.retryable:
                 break
