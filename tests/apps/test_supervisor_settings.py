@@ -3,10 +3,14 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from apps.bootstrap import build_runtime
 from apps.settings import JudgeMode, SupervisorSettings, load_settings
@@ -128,6 +132,39 @@ def test_a_bad_environment_value_names_the_variable(tmp_path: Path) -> None:
     found = problems(tmp_path, "", {"ORCH_SUPERVISOR_RETRIES": "-2", "ORCH_SUPERVISOR_TIMEOUT_S": "soon"})
     assert "ORCH_SUPERVISOR_TIMEOUT_S: supervisor.timeout_s: found 'soon', expected a number" in found
     assert "ORCH_SUPERVISOR_RETRIES: supervisor.retries: found -2, expected 0 or more" in found
+
+
+FIELDS = ["judge", "host", "model", "timeout_s", "retries", "judge_types", "keep_alive", "num_ctx"]
+SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=16)
+SUPERVISOR_VALUES = (
+    SCALARS | st.lists(SCALARS, max_size=3) | st.dictionaries(st.text(max_size=4), SCALARS, max_size=2)
+)
+
+
+def test_any_supervisor_section_loads_or_is_a_config_error_with_its_line() -> None:
+    @settings(max_examples=150, deadline=None)
+    @given(
+        section=st.dictionaries(st.sampled_from(FIELDS), SUPERVISOR_VALUES, max_size=5) | SUPERVISOR_VALUES
+    )
+    def check(section: object) -> None:
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "orch.yaml"
+            path.write_text(yaml.safe_dump({"supervisor": section}))
+            try:
+                loaded = load_settings(str(path), environ={})
+            except ConfigError as exc:
+                for line in str(exc).split("\n"):
+                    assert line.startswith(f"{path}:"), line
+                    assert "supervisor" in line, line
+                    for word in ("NoneType", "object has no attribute", "Traceback", "JudgeMode"):
+                        assert word not in line
+            else:
+                sv = loaded.supervisor
+                assert sv.timeout_s > 0
+                assert sv.retries >= 0
+                assert sv.num_ctx is None or sv.num_ctx >= 256
+
+    check()
 
 
 # -- the judge bootstrap builds ------------------------------------------------------------
