@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from adapters.ollama import OllamaSupervisor, ollama_client
 from adapters.ollama.schema import MAX_CRITIQUE_CHARS, MAX_REASON_CHARS, answer_token_limit, verdict_schema
@@ -23,6 +25,7 @@ from tests.fakes.ollama_api import (
     FakeOllama,
     Model,
     Stall,
+    Step,
     agreeing,
     verdict_json,
 )
@@ -443,3 +446,45 @@ def test_url_credentials_in_the_host_are_redacted(clock: RecordingClock) -> None
     assert isinstance(outcome, JudgeUnavailable)
     assert "hunter2" not in outcome.reason + repr(judge)
     assert "http://***@127.0.0.1" in outcome.reason
+
+
+# -- the retry policy, as a property ----------------------------------------------------
+
+RETRYABLE: dict[str, Step] = {
+    "bad json": Answer("not a verdict"),
+    "500": Fail(500, "runner crashed"),
+    "503": Fail.queue_full(),
+    "error line": ErrorMidStream("mid-stream failure"),
+}
+FINAL: dict[str, Step] = {
+    "404": Fail(404, f'model "{MODEL}" not found, try pulling it first'),
+    "400": Fail(400, "invalid options"),
+}
+
+
+def test_any_sequence_of_answers_gets_the_first_verdict_within_the_tries_or_stops_where_it_must() -> None:
+    names = st.sampled_from(["good", *RETRYABLE, *FINAL])
+
+    @settings(max_examples=40, deadline=None)
+    @given(script=st.lists(names, min_size=1, max_size=6), retries=st.integers(0, 4))
+    def check(script: list[str], retries: int) -> None:
+        steps = [Answer(GOOD) if n == "good" else {**RETRYABLE, **FINAL}[n] for n in script]
+        clock = RecordingClock()
+        with FakeOllama(steps) as server:
+            judge = judge_on(server.url, clock, retries=retries)
+            outcome = judge.judge(REQUEST)
+            chats = len(server.chats)
+            judge.close()
+            _open.remove(judge)
+        tried = [*script, *["500"] * (retries + 1)][: retries + 1]  # a used-up fake answers 500
+        stop = next((i for i, n in enumerate(tried) if n == "good" or n in FINAL), None)
+        expected_tries = len(tried) if stop is None else stop + 1
+        assert chats == expected_tries
+        assert clock.waits == [1.0 * 2**i for i in range(expected_tries - 1)]
+        if stop is not None and tried[stop] == "good":
+            assert isinstance(outcome, Verdict)
+        else:
+            assert isinstance(outcome, JudgeUnavailable)
+            assert outcome.reason
+
+    check()
