@@ -120,6 +120,12 @@ class OllamaSupervisor:
         """Close the HTTP connections of the client."""
         self._client.close()  # type: ignore[no-untyped-call]  # ollama's close() is unannotated
 
+    def __enter__(self) -> OllamaSupervisor:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
     # -- the port ----------------------------------------------------------------------
 
     def context_window(self) -> int | None:
