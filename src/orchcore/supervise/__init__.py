@@ -1,0 +1,1 @@
+"""The supervisor's pure pipeline: evidence -> validator -> gates -> confidence -> decision -> breakpoints."""
