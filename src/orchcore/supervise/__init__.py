@@ -30,7 +30,7 @@ from orchcore.supervise.evidence import (
 from orchcore.supervise.gates import GateConfig, run_gates
 from orchcore.supervise.pipeline import SupervisorConfig, supervise
 from orchcore.supervise.results import GateResult, Remedy, Stage
-from orchcore.supervise.testcounts import tests_reported
+from orchcore.supervise.testcounts import reported_test_counts
 from orchcore.supervise.validator import Validation, ValidatorConfig, validate
 
 __all__ = [
@@ -72,9 +72,9 @@ __all__ = [
     "file_diffs",
     "fit_isotonic",
     "fit_platt",
+    "reported_test_counts",
     "run_gates",
     "score",
     "supervise",
-    "tests_reported",
     "validate",
 ]

@@ -106,7 +106,11 @@ def fit_isotonic(raw: Sequence[float], labels: Sequence[bool]) -> Calibration:
     pairs = sorted(zip((_clamp(x) for x in raw), (float(y) for y in labels), strict=True))
     blocks: list[list[float]] = []  # [sum of y, count, smallest x, largest x]
     for x, y in pairs:
-        blocks.append([y, 1.0, x, x])
+        if blocks and blocks[-1][3] == x:  # ties are one point: the map gives them one value
+            blocks[-1][0] += y
+            blocks[-1][1] += 1
+        else:
+            blocks.append([y, 1.0, x, x])
         while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] >= blocks[-1][0] / blocks[-1][1]:
             last = blocks.pop()
             blocks[-1] = [blocks[-1][0] + last[0], blocks[-1][1] + last[1], blocks[-1][2], last[3]]

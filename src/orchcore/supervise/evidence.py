@@ -13,7 +13,7 @@ The engine builds one :class:`Evidence` per attempt:
 * ``deliverables``: :func:`orchcore.supervise.deliverables.deliverable_state` per path named
   by the task, fed the file's text before and after;
 * ``checks``: one :class:`CheckResult` per gate command, with
-  :func:`orchcore.supervise.testcounts.tests_reported` of its output (and of the same command
+  :func:`orchcore.supervise.testcounts.reported_test_counts` of its output (and of the same command
   before the attempt, when it was run then);
 * the agent's outcome, final message, safety events, cost, turns and duration;
 * ``judge``: the Supervisor port's answer, or None when the task type is not judged.

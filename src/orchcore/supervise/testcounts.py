@@ -125,7 +125,7 @@ _READERS: tuple[Callable[[list[str]], TestCounts | None], ...] = (
 )
 
 
-def tests_reported(output: str) -> TestCounts | None:
+def reported_test_counts(output: str) -> TestCounts | None:
     """The tests ``output`` reports as run, from the first runner whose summary it holds; None if none."""
     lines = [_ANSI.sub("", line).rstrip() for line in output.splitlines()]
     for read in _READERS:

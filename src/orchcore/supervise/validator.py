@@ -6,9 +6,10 @@ It runs before the quality gates and answers whether the work was done at all:
 * ``not-a-refusal``: it did not decline ("I can't", "I'm unable to") and leave nothing;
 * ``not-a-question``: it did not stop to ask instead of working. A final question is
   a real question unless it is a courtesy ("Anything else?", "Would you like me to add
-  tests?", "Let me know if…") *and* work was done; a real question waits for an answer
-  (remedy ASK), a courtesy after finished work is ignored. This replaces the engine's rule
-  that any final "?" waits (``orchcore.questions.question_in`` still finds the question);
+  tests?", "Let me know if…"), which asks for no decision and is ignored (whether work
+  was done is then the other rules' answer); a real question waits for an answer
+  (remedy ASK). This replaces the engine's rule that any final "?" waits
+  (``orchcore.questions.question_in`` still finds the question);
 * ``deliverables``: each file the task names exists and is real work (not missing,
   empty, a placeholder, or left as it was);
 * ``something-changed``: a task that asks for changes changed a file (types in
@@ -109,8 +110,8 @@ def _question(evidence: Evidence) -> tuple[GateResult, str | None]:
     question = question_in(evidence.final_message)
     if question is None:
         return passed(name, stage=Stage.VALIDATOR), None
-    if is_courtesy_question(question) and work_done(evidence):
-        return passed(name, "a courtesy question after finished work", stage=Stage.VALIDATOR), None
+    if is_courtesy_question(question):  # it asks for no decision; the other rules say if work was done
+        return passed(name, "only a courtesy question", stage=Stage.VALIDATOR), None
     result = failed(
         name,
         "the agent asked a question instead of finishing",
