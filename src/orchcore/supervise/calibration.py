@@ -104,14 +104,17 @@ def fit_isotonic(raw: Sequence[float], labels: Sequence[bool]) -> Calibration:
     if not raw:
         return IDENTITY
     pairs = sorted(zip((_clamp(x) for x in raw), (float(y) for y in labels), strict=True))
-    blocks: list[list[float]] = []  # [sum of y, count, smallest x, largest x]
+    groups: list[list[float]] = []  # ties first: one point per distinct score, [sum of y, count, x]
     for x, y in pairs:
-        if blocks and blocks[-1][3] == x:  # ties are one point: the map gives them one value
-            blocks[-1][0] += y
-            blocks[-1][1] += 1
+        if groups and groups[-1][2] == x:
+            groups[-1][0] += y
+            groups[-1][1] += 1
         else:
-            blocks.append([y, 1.0, x, x])
-        while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] >= blocks[-1][0] / blocks[-1][1]:
+            groups.append([y, 1.0, x])
+    blocks: list[list[float]] = []  # [sum of y, count, smallest x, largest x]
+    for total, count, x in groups:
+        blocks.append([total, count, x, x])
+        while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] > blocks[-1][0] / blocks[-1][1]:
             last = blocks.pop()
             blocks[-1] = [blocks[-1][0] + last[0], blocks[-1][1] + last[1], blocks[-1][2], last[3]]
     xs: list[float] = []

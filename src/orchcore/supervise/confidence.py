@@ -4,7 +4,9 @@ Each signal is a score in [0, 1] with a weight from :class:`ConfidenceWeights`; 
 signal with nothing to say (no checks ran, no judge) drops out instead of counting as
 0 or 1. The raw confidence is the weighted mean of the signals *and a prior of 0.5*
 (weight ``prior``), so an attempt with little evidence sits nearer 0.5 than one whose
-checks and judge agree. Then the fitted :class:`~orchcore.supervise.calibration.Calibration`
+checks and judge agree, times ``failure_factor`` (0.5) for each failing validator rule,
+gate or judge verdict: one failing check is strong evidence of bad work, however many
+other gates pass. Then the fitted :class:`~orchcore.supervise.calibration.Calibration`
 maps raw to calibrated (identity until ``orch calibrate`` fits one).
 
 Signals and default weights:
@@ -50,7 +52,8 @@ _EXPECTED_LINES = {Complexity.LOW: 200, Complexity.MEDIUM: 600, Complexity.HIGH:
 
 @attrs.frozen
 class ConfidenceWeights:
-    """How much each signal counts (0 switches it off); ``prior`` pulls thin evidence towards 0.5."""
+    """How much each signal counts (0 switches it off); ``prior`` pulls thin evidence towards 0.5;
+    ``failure_factor`` (clamped to [0, 1]) is what each failing rule leaves of the confidence."""
 
     validator: float = 1.0
     checks: float = 3.0
@@ -60,6 +63,8 @@ class ConfidenceWeights:
     diff_size: float = 0.5
     safety: float = 1.0
     prior: float = 2.0
+    failure_factor: float = 0.5
+    """Each failing validator rule, gate or judge verdict multiplies the confidence by this."""
 
 
 @attrs.frozen
@@ -99,6 +104,13 @@ def judge_score(verdict: Verdict) -> float:
         return overall
     per = sum(_SCORES[c.judgement] for c in verdict.criteria) / len(verdict.criteria)
     return (overall + per) / 2
+
+
+def _judge_failed(evidence: Evidence) -> bool:
+    judge = evidence.judge
+    if not isinstance(judge, Verdict):
+        return False
+    return judge.overall is Judgement.NOT_MET or any(c.judgement is Judgement.NOT_MET for c in judge.criteria)
 
 
 def _claims(evidence: Evidence) -> Signal | None:
@@ -174,5 +186,7 @@ def score(
         raw = 0.5
     else:
         raw = (sum(s.score * s.weight for s in weighted) + 0.5 * max(weights.prior, 0.0)) / total
-    raw = min(max(raw, 0.0), 1.0)
+    factor = min(max(weights.failure_factor, 0.0), 1.0)
+    failures = sum(not r.passed for r in (*validator, *gates)) + _judge_failed(evidence)
+    raw = min(max(raw * factor**failures, 0.0), 1.0)
     return Confidence(calibrated(calibration, raw), raw, tuple(weighted))
