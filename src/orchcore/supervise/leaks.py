@@ -28,13 +28,20 @@ _FORMATS = (
     ("Google API key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b")),
     ("API key", re.compile(r"\bsk-(?:ant-|proj-)?[A-Za-z0-9_-]{32,}")),
     ("Telegram bot token", re.compile(r"\b\d{8,10}:AA[A-Za-z0-9_-]{33}\b")),
-    ("password in a URL", re.compile(r"\b[a-z][a-z0-9+.-]*://[^/\s:@]+:([^@\s/]{6,})@", re.IGNORECASE)),
+    (
+        "password in a URL",
+        re.compile(r"\b[a-z][a-z0-9+.-]{0,30}://[^/\s:@]{1,256}:([^@\s/]{6,256})@", re.IGNORECASE),
+    ),
 )
-_WORDS = "|".join(w for w in SECRET_WORDS if len(w) > 3)  # "key", "pwd", "sig" alone name too much
+_WORDS = (*(w for w in SECRET_WORDS if len(w) > 3), "apikey", "api_key", "access_key", "private_key")
+# a name of at most 64 characters, not inside a longer word: bounded, so a 200 KB minified line
+# is read in linear time (a free ``[\w.-]*`` on both sides of the word backtracks for minutes)
 _ASSIGNED = re.compile(
-    r"(?i)\b[\w.-]*(?:" + _WORDS + r"|api_?key|access_?key|private_?key)[\w.-]*['\"]?\s*[:=]\s*"
-    r"(?:['\"]([^'\"\s]{12,})['\"]|([^\s'\"#,;]{12,})\s*$)"
+    r"(?<![\w.-])([A-Za-z_][\w.-]{0,63})['\"]?\s*[:=]\s*"
+    r"(?:['\"]([^'\"\s]{12,256})['\"]|([^\s'\"#,;]{12,256})\s*$)"
 )
+# a value in a token format is a placeholder only when it says so (AWS's own docs key ends in EXAMPLE)
+_FORMAT_PLACEHOLDER = re.compile(r"(?i)(?:example|x{4,}|\*{3}|<[^>]*>|\$\{|\{\{|your[_-])")
 _PLACEHOLDER = re.compile(
     r"(?i)(?:change.?me|example|dummy|fake|sample|placeholder|your[_-]|xxx|\*\*\*|<[^>]*>|\$\{|\{\{|"
     r"^\$|environ|getenv|process\.env|settings\.|config\.|test|redacted|secret_?name)"
@@ -77,15 +84,16 @@ def leaks_in_line(path: str, number: int, line: str) -> list[Leak]:
         match = pattern.search(line)
         if match is not None:
             value = match.group(match.lastindex or 0)
-            if not _PLACEHOLDER.search(value):
+            if not _FORMAT_PLACEHOLDER.search(value):
                 found.append(Leak(path, number, kind, _mask(value)))
     if found:
         return found
-    assigned = _ASSIGNED.search(line)
-    if assigned is not None:
-        value = assigned.group(1) or assigned.group(2) or ""
-        if _looks_random(value):
+    for assigned in _ASSIGNED.finditer(line):
+        name = assigned.group(1).lower()
+        value = assigned.group(2) or assigned.group(3) or ""
+        if any(word in name for word in _WORDS) and _looks_random(value):
             found.append(Leak(path, number, "secret-like value", _mask(value)))
+            break
     return found
 
 

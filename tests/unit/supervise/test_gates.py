@@ -157,3 +157,10 @@ def test_gates_run_in_the_documented_order() -> None:
         "destructive-schema",
         "no-secrets",
     ]
+
+
+def test_a_secret_at_the_end_of_a_long_minified_line_is_found_without_hanging() -> None:
+    # a bundle's single line of ~200 KB: the scanner must read it in linear time, not for minutes
+    line = "var a.b.c=" + "x.y-" * 50_000 + ';var apiToken="Zq8vL2mN9xR4tW7kP3sJ";'
+    gate = _gate(run_gates(TASK, evidence(TASK, diff=added_file("web/dist/app.min.js", line))), "no-secrets")
+    assert "web/dist/app.min.js:1: secret-like value" in gate.output_tail
