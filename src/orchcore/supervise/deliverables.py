@@ -47,7 +47,7 @@ def placeholder_reason(path: str, text: str) -> str | None:
     if todo and len(todo) * 2 >= len(lines):
         return f"it is mostly TODO lines ({len(todo)} of {len(lines)})"
     if path.endswith(".py"):
-        return _python_placeholder(text)
+        return _python_placeholder(path, text)
     code = [line for line in lines if not _CODE_LINE.match(line)]
     stubs = [line for line in code if _STUB_CALL.search(line)]
     if stubs and len(stubs) * 4 >= len(code):
@@ -90,7 +90,7 @@ def _interface_functions(module: ast.Module) -> set[ast.AST]:
     return found
 
 
-def _python_placeholder(text: str) -> str | None:
+def _python_placeholder(path: str, text: str) -> str | None:
     try:
         module = ast.parse(text)
     except (SyntaxError, ValueError):
@@ -104,6 +104,7 @@ def _python_placeholder(text: str) -> str | None:
     stubs = [f.name for f in functions if all(_is_stub_statement(s) for s in f.body)]
     if functions and len(stubs) == len(functions):
         return "every function body is a stub: " + ", ".join(stubs[:5])
-    if not functions and all(_is_stub_statement(s) for s in module.body):
+    package_init = path.rsplit("/", 1)[-1] == "__init__.py"  # a docstring is all it needs
+    if not functions and not package_init and all(_is_stub_statement(s) for s in module.body):
         return "the module holds no code"
     return None

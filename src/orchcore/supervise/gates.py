@@ -16,6 +16,7 @@ paths, destructive schema changes and secrets need a human (remedy REVIEW).
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Mapping, Sequence
 
@@ -66,11 +67,14 @@ class GateConfig:
 
 
 def task_scope(task: Task, config: GateConfig) -> tuple[str, ...] | None:
-    """The globs ``task``'s changes must match (its deliverables added); None when unrestricted."""
+    """The globs ``task``'s changes must match (its type's, else ``"*"``'s); None when unrestricted."""
     globs = config.scope_by_type.get(task.type, config.scope_by_type.get("*"))
-    if globs is None:
-        return None
-    return (*globs, *(f"/{d.lstrip('/')}" for d in task.deliverables))
+    return None if globs is None else tuple(globs)
+
+
+def normalised(path: str) -> str:
+    """A workspace-relative path as the checkpoints name it: ``./docs/a.md`` is ``docs/a.md``."""
+    return posixpath.normpath(path).lstrip("/")
 
 
 def _check(check: CheckResult) -> GateResult:
@@ -131,7 +135,8 @@ def _scope(task: Task, paths: Sequence[str], config: GateConfig) -> GateResult:
     globs = task_scope(task, config)
     if globs is None:
         return passed(name, "no scope set for this task type")
-    outside = [p for p in paths if not matches(p, globs)]
+    named = {normalised(d) for d in task.deliverables}  # a deliverable is always in scope, as named
+    outside = [p for p in paths if p not in named and not matches(p, globs)]
     if not outside:
         return passed(name, f"{len(paths)} paths within {', '.join(globs)}")
     return failed(

@@ -133,3 +133,16 @@ def test_every_result_is_event_data_a_store_can_keep() -> None:
     assert failing["passed"] is False
     assert failing["remedy"] == "retry"
     assert "1 failed, 2 passed" in str(failing["output_tail"])
+
+
+def test_a_secret_in_a_checks_output_never_reaches_the_feedback_or_the_stored_result() -> None:
+    key = "sk-ant-api03-" + "Qx7Lm2Vt8Rz4Kp9Wn3Yb6Hd"
+    output = f"ANTHROPIC_API_KEY={key}\nconnecting to https://deploy:hunter2hunter2@ci.example/run?token=abc123\n1 failed in 0.1s"
+    decision = supervise(TASK, evidence(TASK, diff=GOOD, checks=[check("pytest -q", 1, output)]))
+    assert decision.action is Action.RETRY_WITH_FEEDBACK
+    stored = str([r.as_data() for r in decision.results])
+    for shown in (decision.feedback, stored):
+        assert key not in shown
+        assert "hunter2hunter2" not in shown
+        assert "abc123" not in shown
+    assert "1 failed in 0.1s" in decision.feedback

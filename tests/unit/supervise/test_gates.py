@@ -164,3 +164,21 @@ def test_a_secret_at_the_end_of_a_long_minified_line_is_found_without_hanging() 
     line = "var a.b.c=" + "x.y-" * 50_000 + ';var apiToken="Zq8vL2mN9xR4tW7kP3sJ";'
     gate = _gate(run_gates(TASK, evidence(TASK, diff=added_file("web/dist/app.min.js", line))), "no-secrets")
     assert "web/dist/app.min.js:1: secret-like value" in gate.output_tail
+
+
+def test_a_deliverable_written_with_a_dot_slash_is_still_in_scope() -> None:
+    task = Task("1", "Docs", type="feature", deliverables=("./docs/slug.md",))
+    config = GateConfig(scope_by_type={"*": ("src/**",)})
+    assert _gate(
+        run_gates(task, evidence(task, diff=added_file("docs/slug.md", "# Slugs")), config), "scope"
+    ).passed
+
+
+def test_a_checkpoint_change_becomes_a_changed_file_with_its_status() -> None:
+    from orchcore.ports.checkpoints import FileChange
+    from orchcore.supervise import FileStatus, changed_file
+
+    assert changed_file(FileChange("a.py", None, "h1"), lines_added=3).status is FileStatus.ADDED
+    assert changed_file(FileChange("a.py", "h0", "h1")).status is FileStatus.MODIFIED
+    gone = changed_file(FileChange("a.py", "h0", None), lines_removed=4)
+    assert (gone.status, gone.sha, gone.lines_removed) == (FileStatus.DELETED, "h0", 4)

@@ -133,3 +133,9 @@ def test_other_deliverables_are_judged_by_their_text(path: str, text: str, state
 
 def test_a_deliverable_left_as_it_was_is_unchanged() -> None:
     assert deliverable_state("src/slug.py", SLUG, SLUG).state is DeliverableState.UNCHANGED
+
+
+def test_a_package_init_that_only_documents_the_package_is_present() -> None:
+    assert (
+        deliverable_state("src/shop/__init__.py", None, '"""The shop."""\n').state is DeliverableState.PRESENT
+    )
