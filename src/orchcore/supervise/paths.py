@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
-import pathspec
+if TYPE_CHECKING:
+    import pathspec
 
 
 @functools.lru_cache(maxsize=256)
 def _spec(globs: tuple[str, ...]) -> pathspec.PathSpec[pathspec.Pattern]:
+    import pathspec  # only when a glob is matched: a command that never supervises never pays for it
+
     return pathspec.PathSpec.from_lines("gitignore", globs)
 
 
