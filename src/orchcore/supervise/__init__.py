@@ -26,9 +26,10 @@ from orchcore.supervise.evidence import (
     FileStatus,
     TestCounts,
     changed_file,
+    changed_files,
 )
 from orchcore.supervise.gates import GateConfig, run_gates
-from orchcore.supervise.pipeline import SupervisorConfig, supervise
+from orchcore.supervise.pipeline import SupervisorConfig, check_commands, supervise
 from orchcore.supervise.results import GateResult, Remedy, Stage
 from orchcore.supervise.testcounts import reported_test_counts
 from orchcore.supervise.validator import Validation, ValidatorConfig, validate
@@ -66,6 +67,8 @@ __all__ = [
     "brier_score",
     "calibrated",
     "changed_file",
+    "changed_files",
+    "check_commands",
     "deliverable_state",
     "diff_stats",
     "expected_calibration_error",

@@ -21,6 +21,7 @@ import enum
 import attrs
 
 from orchcore.ports.supervisor import Judgement, JudgeUnavailable, Verdict
+from orchcore.records import JsonObject
 from orchcore.supervise.evidence import Evidence
 from orchcore.supervise.results import GateResult, Remedy, Stage, failed, passed
 
@@ -61,6 +62,27 @@ class Decision:
     question: str = ""
     results: tuple[GateResult, ...] = ()
     trail: tuple[TrailEntry, ...] = ()
+
+    @property
+    def line(self) -> str:
+        """``stopped for review: rule low-confidence, confidence 0.42`` or ``accept (confidence 0.91)``:
+        what status and notifications say."""
+        if self.action is Action.STOP_FOR_REVIEW:
+            return f"stopped for review: rule {self.rule}, confidence {self.confidence:.2f}"
+        return f"{self.action.value} (confidence {self.confidence:.2f}): {self.reason}"
+
+    def as_data(self) -> JsonObject:
+        """The event data the decision is stored as (the results are stored as events of their own)."""
+        return {
+            "action": self.action.value,
+            "rule": self.rule,
+            "reason": self.reason,
+            "confidence": round(self.confidence, 4),
+            "summary": self.summary,
+            "question": self.question,
+            "trail": [{"stage": t.stage.value, "text": t.text} for t in self.trail],
+            "text": self.line,
+        }
 
 
 @attrs.frozen

@@ -7,12 +7,13 @@ the decision are pure functions of it and can be replayed by ``orch explain``.
 
 The engine builds one :class:`Evidence` per attempt:
 
-* ``changed``: :func:`changed_file` over each ``Checkpoints.changes(before, after)`` entry,
-  with the size and line counts (``diff_stats`` gives the counts from the diff text);
+* ``changed``: :func:`changed_files` of ``Checkpoints.changes(before, after)`` and
+  ``diff_stats(diff)`` (the line counts), with the sizes after;
 * ``diff``: ``Checkpoints.diff(before, after)``, already cut to the diff budget;
 * ``deliverables``: :func:`orchcore.supervise.deliverables.deliverable_state` per path named
   by the task, fed the file's text before and after;
-* ``checks``: one :class:`CheckResult` per gate command, with
+* ``checks``: one :class:`CheckResult` per command of
+  :func:`orchcore.supervise.pipeline.check_commands`, with
   :func:`orchcore.supervise.testcounts.reported_test_counts` of its output (and of the same command
   before the attempt, when it was run then);
 * the agent's outcome, final message, safety events, cost, turns and duration;
@@ -22,6 +23,7 @@ The engine builds one :class:`Evidence` per attempt:
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 import attrs
@@ -64,6 +66,25 @@ def changed_file(
         status = FileStatus.MODIFIED
     sha = change.after if change.after is not None else change.before
     return ChangedFile(change.path, status, sha, size, lines_added, lines_removed)
+
+
+def changed_files(
+    changes: Sequence[FileChange],
+    line_counts: Mapping[str, tuple[int, int]],
+    sizes: Mapping[str, int] | None = None,
+) -> tuple[ChangedFile, ...]:
+    """Every change of ``Checkpoints.changes(before, after)`` with its lines added and removed
+    (``diffs.diff_stats`` of the attempt's diff) and its size after, in the port's order."""
+    sizes = sizes or {}
+    return tuple(
+        changed_file(
+            c,
+            size=sizes.get(c.path),
+            lines_added=line_counts.get(c.path, (0, 0))[0],
+            lines_removed=line_counts.get(c.path, (0, 0))[1],
+        )
+        for c in changes
+    )
 
 
 class DeliverableState(enum.StrEnum):

@@ -19,6 +19,8 @@ resumes the agent's session with ``decision.feedback``; STOP_FOR_REVIEW moves it
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import attrs
 
 from orchcore.ports.supervisor import JudgeUnavailable
@@ -51,6 +53,16 @@ class SupervisorConfig:
     calibration: Calibration = IDENTITY
     decision: DecisionConfig = attrs.field(factory=DecisionConfig)
     breakpoints: tuple[BreakpointRule, ...] = DEFAULT_BREAKPOINTS
+    checks_by_type: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
+    """Gate commands per task type (``"*"``: every type), run after the task's own ``checks:``."""
+
+
+def check_commands(task: Task, task_checks: Sequence[str], config: SupervisorConfig) -> tuple[str, ...]:
+    """The gate commands to run after an attempt of ``task``: its own, then its type's, then the
+    ``"*"`` ones, each once, in that order."""
+    by_type = config.checks_by_type
+    found = [*task_checks, *by_type.get(task.type, ()), *by_type.get("*", ())]
+    return tuple(dict.fromkeys(c.strip() for c in found if c.strip()))
 
 
 def _trail(results: tuple[GateResult, ...]) -> list[TrailEntry]:

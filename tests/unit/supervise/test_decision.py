@@ -146,3 +146,54 @@ def test_a_secret_in_a_checks_output_never_reaches_the_feedback_or_the_stored_re
         assert "hunter2hunter2" not in shown
         assert "abc123" not in shown
     assert "1 failed in 0.1s" in decision.feedback
+
+
+def test_the_task_checks_run_first_then_its_types_then_everyones_each_once() -> None:
+    from orchcore.supervise import SupervisorConfig, check_commands
+
+    config = SupervisorConfig(
+        checks_by_type={"feature": ("python -m pytest -q", "mypy src"), "*": ("ruff check",)}
+    )
+    commands = check_commands(TASK, ["python -m pytest -q tests/test_slug.py", "mypy src"], config)
+    assert commands == (
+        "python -m pytest -q tests/test_slug.py",
+        "mypy src",
+        "python -m pytest -q",
+        "ruff check",
+    )
+    assert check_commands(Task("2", "Docs", type="docs"), [], config) == ("ruff check",)
+
+
+def test_a_stop_is_stored_and_told_by_its_rule_and_confidence() -> None:
+    decision = supervise(TASK, evidence(TASK, diff=GOOD, checks=[PASSING], judge=JudgeUnavailable("down")))
+    stopped = supervise(
+        TASK,
+        evidence(TASK, diff=GOOD + added_file("app/migrations/0002.py", "x = 1"), checks=[PASSING]),
+    )
+    assert decision.line.startswith("accept (confidence 0.")
+    assert stopped.line == f"stopped for review: rule forbidden-paths, confidence {stopped.confidence:.2f}"
+    data = stopped.as_data()
+    assert (data["action"], data["rule"], data["text"]) == (
+        "stop_for_review",
+        "forbidden-paths",
+        stopped.line,
+    )
+    assert data["trail"][-1] == {"stage": "decision", "text": f"stop_for_review: {stopped.reason}"}
+
+
+def test_checkpoint_changes_and_diff_counts_become_the_changed_files() -> None:
+    from orchcore.ports.checkpoints import FileChange
+    from orchcore.supervise import FileStatus, changed_files, diff_stats
+
+    diff = GOOD + added_file("tests/test_slug.py", "def test_a():\n    assert True")
+    changes = [
+        FileChange("src/slug.py", None, "h1"),
+        FileChange("tests/test_slug.py", None, "h2"),
+        FileChange("old.txt", "h0", None),
+    ]
+    files = changed_files(changes, diff_stats(diff), {"src/slug.py": 48})
+    assert [(f.path, f.status, f.lines_added, f.size) for f in files] == [
+        ("src/slug.py", FileStatus.ADDED, 2, 48),
+        ("tests/test_slug.py", FileStatus.ADDED, 2, None),
+        ("old.txt", FileStatus.DELETED, 0, None),
+    ]
