@@ -4,10 +4,11 @@ judge's results, the confidence and how many retries were used.
 In order, the first that applies:
 
 1. a safety violation got through: **fail** (``safety-violation``);
-2. the agent asked a real question instead of working: **await answer** (the engine moves the
+2. a result whose remedy is REVIEW failed (forbidden path, schema drop, secret): **stop for
+   review**, named by that result — before a question, so a secret on disk is never left
+   waiting behind an answer;
+3. the agent asked a real question instead of working: **await answer** (the engine moves the
    task to ``waiting_answer`` as it does today);
-3. a result whose remedy is REVIEW failed (forbidden path, schema drop, secret): **stop for
-   review**, named by that result;
 4. a validator rule, a gate or the judge (overall or a criterion not met) failed: **retry with
    feedback** while ``fix_attempts < max_fix_attempts``, else **fail** — which the
    ``gate_failing_after_retries`` breakpoint (on by default) turns into a stop for review;
@@ -166,12 +167,12 @@ def decide_attempt(
         return Decision(
             Action.FAIL, f"safety violation: {why}", confidence, "safety-violation", summary=brief
         )
-    asked = next((r for r in results if not r.passed and r.remedy is Remedy.ASK), None)
-    if asked is not None:
-        return Decision(Action.AWAIT_ANSWER, asked.detail, confidence, asked.name, question=asked.output_tail)
     review = next((r for r in results if not r.passed and r.remedy is Remedy.REVIEW), None)
     if review is not None:
         return Decision(Action.STOP_FOR_REVIEW, review.detail, confidence, review.name, summary=brief)
+    asked = next((r for r in results if not r.passed and r.remedy is Remedy.ASK), None)
+    if asked is not None:
+        return Decision(Action.AWAIT_ANSWER, asked.detail, confidence, asked.name, question=asked.output_tail)
     failing = [r for r in results if not r.passed]
     if failing and history.fix_attempts < config.max_fix_attempts:
         text = feedback(results, evidence.judge, config.feedback_chars)

@@ -197,3 +197,10 @@ def test_checkpoint_changes_and_diff_counts_become_the_changed_files() -> None:
         ("tests/test_slug.py", FileStatus.ADDED, 2, None),
         ("old.txt", FileStatus.DELETED, 0, None),
     ]
+
+
+def test_a_secret_on_disk_is_reviewed_before_the_agents_question_is_answered() -> None:
+    diff = added_file("src/settings.py", 'STRIPE_KEY = "sk_live_4eC39HqLyjWDarjtT1zdp7dc"')
+    message = "I added the client.\n\nShould refunds go to the original card or store credit?"
+    decision = supervise(TASK, evidence(TASK, diff=diff, checks=[PASSING], message=message))
+    assert (decision.action, decision.rule) == (Action.STOP_FOR_REVIEW, "no-secrets")
