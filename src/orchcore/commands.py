@@ -98,7 +98,10 @@ def _gate_command(
     task_state = next_task_state(waiting, run.state, command)
     if command is Command.APPROVE:
         new_run = attrs.evolve(
-            run, state=task_state, approved=True, reviewed=run.reviewed or session.gate is Gate.AFTER
+            run,
+            state=task_state,
+            approved=True,
+            reviewed=run.reviewed or session.gate in (Gate.AFTER, Gate.REVIEW),
         )
     else:
         why = f"rejected by {source}" + (f": {text}" if text else "")

@@ -106,6 +106,8 @@ def decide(
             return AwaitApproval(task_id, Gate.BEFORE)  # still waiting after a pause and resume
         if run.state is TaskState.WAITING_ANSWER:
             return AwaitAnswer(task_id)
+        if run.state is TaskState.WAITING_REVIEW:
+            return AwaitApproval(task_id, Gate.REVIEW)  # the supervisor stopped it for a human
         if run.state is TaskState.COMPLETED and not run.reviewed and policy.after(snap.plan.task(task_id)):
             return AwaitApproval(task_id, Gate.AFTER)
     satisfied = {t for t, r in runs.items() if r.state in DONE_TASK}
@@ -233,6 +235,9 @@ def gate(snap: Snapshot, action: AwaitApproval, now: datetime) -> Mutation:
         task_run = run
         if run.state is TaskState.PENDING:
             task_run = attrs.evolve(run, state=next_task_state(task_id, run.state, Step.GATE))
+    elif action.gate is Gate.REVIEW:
+        reason = f"task {task_id} {run.reason or 'stopped for review'}"
+        task_run = run
     else:
         reason = f"checkpoint: review task {task_id} before the session goes on"
         task_run = run

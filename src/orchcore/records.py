@@ -27,6 +27,7 @@ class Gate(enum.StrEnum):
     BEFORE = "before"  # approval to start the task
     AFTER = "after"  # checkpoint review of a completed task
     ANSWER = "answer"  # the agent asked a question
+    REVIEW = "review"  # the supervisor stopped a finished attempt for a human's review
 
 
 class Outcome(enum.StrEnum):
@@ -129,6 +130,8 @@ class EventKind(enum.StrEnum):
         "warning"  # something the user should fix, told at run start (e.g. orch's files in the workspace)
     )
     SANDBOX = "sandbox"  # whether this run's agents are in the OS sandbox, and why not
+    GATE = "gate"  # one validator rule, quality gate or the judge on an attempt (GateResult.as_data)
+    SUPERVISION = "supervision"  # the supervisor's decision on an attempt (Decision.as_data)
 
 
 @attrs.frozen

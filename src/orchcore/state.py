@@ -34,6 +34,7 @@ class TaskState(enum.StrEnum):
     RUNNING = "running"
     WAITING_APPROVAL = "waiting_approval"
     WAITING_ANSWER = "waiting_answer"
+    WAITING_REVIEW = "waiting_review"  # the supervisor stopped a finished attempt for a human
     COMPLETED = "completed"
     FAILED = "failed"
     SKIPPED = "skipped"
@@ -68,6 +69,8 @@ class Step(enum.StrEnum):
     FINISH_FAILED = "finish_failed"
     HALT = "halt"
     STOP = "stop"
+    REVIEW = "review"  # the supervisor stops the attempt for a human's review
+    FIX = "fix"  # the supervisor gives the task another attempt with feedback
 
 
 Trigger = Command | Step
@@ -117,6 +120,11 @@ TASK_TRANSITIONS: dict[tuple[TaskState, Trigger], TaskState] = {
     (T.RUNNING, Step.INTERRUPT): T.INTERRUPTED,
     (T.RUNNING, Step.ASK): T.WAITING_ANSWER,
     (T.RUNNING, Step.STOP): T.CANCELLED,
+    (T.RUNNING, Step.REVIEW): T.WAITING_REVIEW,
+    (T.RUNNING, Step.FIX): T.PENDING,
+    # a stopped attempt: approving accepts the work, rejecting runs the task again with the reason
+    (T.WAITING_REVIEW, C.APPROVE): T.COMPLETED,
+    (T.WAITING_REVIEW, C.REJECT): T.PENDING,
     (T.WAITING_APPROVAL, C.APPROVE): T.PENDING,
     (T.WAITING_APPROVAL, C.REJECT): T.FAILED,
     # a checkpoint after a completed task: approving keeps it, rejecting fails it
@@ -125,7 +133,15 @@ TASK_TRANSITIONS: dict[tuple[TaskState, Trigger], TaskState] = {
     (T.WAITING_ANSWER, C.ANSWER): T.PENDING,
     **{
         (t, C.SKIP): T.SKIPPED
-        for t in (T.PENDING, T.WAITING_APPROVAL, T.WAITING_ANSWER, T.FAILED, T.INTERRUPTED, T.CANCELLED)
+        for t in (
+            T.PENDING,
+            T.WAITING_APPROVAL,
+            T.WAITING_ANSWER,
+            T.WAITING_REVIEW,
+            T.FAILED,
+            T.INTERRUPTED,
+            T.CANCELLED,
+        )
     },
     **{(t, C.RETRY): T.PENDING for t in (T.FAILED, T.INTERRUPTED, T.CANCELLED)},
 }
