@@ -24,6 +24,7 @@ ROLE_SUFFIXES = (
     "Ids",
     "Checkpoints",
     "Supervisor",
+    "CheckRunner",
 )
 
 

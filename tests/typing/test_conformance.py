@@ -8,6 +8,7 @@ import sys
 import httpx
 
 from adapters.checkpoint import ShadowGitCheckpoints
+from adapters.checks import ShellCheckRunner
 from adapters.console.notifier import ConsoleNotifier
 from adapters.guards.workspace import GitWorkspace
 from adapters.memory.store import InMemoryStore
@@ -15,7 +16,7 @@ from adapters.n8n.notifier import N8nNotifier
 from adapters.ollama import OllamaSupervisor, ollama_client
 from adapters.sqlite import SqliteStore
 from adapters.telegram import TelegramNotifier
-from orchcore.ports import Checkpoints, Store, Supervisor, Workspace
+from orchcore.ports import Checkpoints, CheckRunner, Store, Supervisor, Workspace
 from orchcore.ports.notifier import Notifier
 
 
@@ -63,3 +64,7 @@ def _scripted_supervisor() -> None:
     from orchcore.testing import ScriptedSupervisor
 
     _: Supervisor = ScriptedSupervisor()
+
+
+def _shell_check_runner(workdir: str) -> None:
+    _: CheckRunner = ShellCheckRunner(workdir, env={}, log_path="checks.log")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from orchcore.ports.agent import Agent, AgentEvent, AgentRequest, AgentResult, EventSink
 from orchcore.ports.checkpoints import Checkpoint, Checkpoints, FileChange, Moment
+from orchcore.ports.checks import CheckRunner
 from orchcore.ports.clock import Clock, Ids
 from orchcore.ports.logs import TaskLogs
 from orchcore.ports.notifier import Notification, NotificationKind, Notifier
@@ -28,6 +29,7 @@ __all__ = [
     "AgentEvent",
     "AgentRequest",
     "AgentResult",
+    "CheckRunner",
     "Checkpoint",
     "Checkpoints",
     "Clock",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from orchcore.testing.contracts.agent import AgentContract, AgentFactory
 from orchcore.testing.contracts.checkpoints import CheckpointsContract, CheckpointsFactory, GitRunner
+from orchcore.testing.contracts.checks import CheckRunnerContract, CheckRunnerFactory
 from orchcore.testing.contracts.clock import ClockContract, IdsContract
 from orchcore.testing.contracts.logs import LogsFactory, TaskLogsContract
 from orchcore.testing.contracts.notifier import NotifierContract, NotifierFactory, NotifierRig
@@ -15,6 +16,7 @@ from orchcore.testing.contracts.workspace import WorkspaceContract, WorkspaceFac
 
 ALL_CONTRACTS: tuple[type, ...] = (
     AgentContract,
+    CheckRunnerContract,
     CheckpointsContract,
     ClockContract,
     IdsContract,
@@ -30,6 +32,8 @@ __all__ = [
     "ALL_CONTRACTS",
     "AgentContract",
     "AgentFactory",
+    "CheckRunnerContract",
+    "CheckRunnerFactory",
     "CheckpointsContract",
     "CheckpointsFactory",
     "ClockContract",
