@@ -54,6 +54,8 @@ class Task:
     depends_on: tuple[str, ...] = ()
     context_files: tuple[str, ...] = ()
     deliverables: tuple[str, ...] = ()
+    checks: tuple[str, ...] = ()
+    """Gate commands run in the workspace after each attempt (``python -m pytest -q``), each must exit 0."""
     module: str = ""
     estimated_complexity: Complexity | None = None
     line: int = attrs.field(default=0, eq=False)

@@ -105,3 +105,11 @@ def split_inline_list(value: str) -> list[str]:
     if text.lower() in _NONE_WORDS:
         return []
     return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def as_check(value: str) -> str:
+    """One check command as written: a line, or an item, maybe in backticks ('none' is no command)."""
+    text = value.strip()
+    if len(text) >= 2 and text[0] == text[-1] == "`":
+        text = text.strip("`").strip()
+    return "" if text.lower() in _NONE_WORDS else text

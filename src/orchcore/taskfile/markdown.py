@@ -56,12 +56,13 @@ _TASK_FIELDS: dict[str, tuple[str, str]] = {
     "dependencies": ("depends_on", _LIST),
     "context files": ("context_files", _LIST),
     "deliverables": ("deliverables", _LIST),
+    "checks": ("checks", _LIST),
     "claude instruction": ("instruction", _TEXT),
     "agent instruction": ("instruction", _TEXT),
     "instruction": ("instruction", _TEXT),
 }
 _PLAN_FIELDS = {"date": "date", "max cost usd": "max_cost_usd", "max cost": "max_cost_usd"}
-_KNOWN = "Type, Priority, Requires Approval, Description, Acceptance Criteria, Depends On, Context Files, Deliverables, Module, Estimated Complexity, Claude Instruction"
+_KNOWN = "Type, Priority, Requires Approval, Description, Acceptance Criteria, Depends On, Context Files, Deliverables, Checks, Module, Estimated Complexity, Claude Instruction"
 
 
 @attrs.define
@@ -201,6 +202,8 @@ class _Parser:
                     self.problem(number, name, deps.message)
                     deps = []
                 draft.lists[key] = (number, deps)
+            elif key == "checks":  # a command is one line: commas are its own
+                draft.lists[key] = (number, [check] if (check := f.as_check(value)) else [])
             else:
                 draft.lists[key] = (number, f.split_inline_list(value))
         else:
@@ -215,10 +218,14 @@ class _Parser:
         if self.mode == _LIST:
             if item is not None:
                 self.add_item(number, item.group(1).strip())
-            elif line.strip() and line[:1].isspace():
+            elif line.strip() and line[:1].isspace() and draft.lists[self.field_key][1]:
                 _, items = draft.lists[self.field_key]
-                if items:
-                    items[-1] = f"{items[-1]} {line.strip()}"
+                items[-1] = f"{items[-1]} {line.strip()}"
+            elif self.field_key == "checks" and line.strip():  # one command per line
+                if not line.strip().startswith(("```", "~~~")):
+                    self.add_item(number, line)
+            elif line.strip() and line[:1].isspace():
+                pass  # an indented line under an empty list: nothing to continue
             elif line.strip():
                 self.problem(
                     number,
@@ -244,6 +251,9 @@ class _Parser:
                 self.problem(number, "Depends On", deps.message)
                 return
             items.extend(deps)
+        elif self.field_key == "checks":
+            if check := f.as_check(text):
+                items.append(check)
         elif text:
             items.append(text)
 
@@ -299,6 +309,7 @@ class _Parser:
             depends_on=lists.get("depends_on", ()),
             context_files=lists.get("context_files", ()),
             deliverables=lists.get("deliverables", ()),
+            checks=lists.get("checks", ()),
             module=d.scalars.get("module", (0, ""))[1].strip(),
             estimated_complexity=complexity,
             line=d.line,
@@ -388,6 +399,7 @@ def render_markdown(plan: Plan) -> str:
             ("Acceptance Criteria", task.acceptance_criteria),
             ("Context Files", task.context_files),
             ("Deliverables", task.deliverables),
+            ("Checks", task.checks),
         ):
             if items:
                 out.append(f"**{label}:**")

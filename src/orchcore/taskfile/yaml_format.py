@@ -36,6 +36,7 @@ _TASK_KEYS = {
     "estimated_complexity",
     "context_files",
     "deliverables",
+    "checks",
     "depends_on",
     "type",
     "priority",
@@ -43,7 +44,7 @@ _TASK_KEYS = {
     "instruction",
     "acceptance_criteria",
 }
-_LIST_KEYS = ("context_files", "deliverables", "depends_on", "acceptance_criteria")
+_LIST_KEYS = ("context_files", "deliverables", "checks", "depends_on", "acceptance_criteria")
 
 
 _BREAK = re.compile(r"\r\n|\r|\n")
@@ -127,6 +128,8 @@ class _Reader:
                     self.problem(node, field, deps.message)
                     return ()
                 return tuple(deps)
+            if field == "checks":  # one command: its commas are its own
+                return (check,) if (check := f.as_check(text)) else ()
             return tuple(f.split_inline_list(text))
         if not isinstance(node, yaml.SequenceNode):
             self.problem(node, field, f"found a {_kind(node)}, expected a list")
@@ -137,7 +140,14 @@ class _Reader:
             if text is None:
                 self.problem(item, field, f"found a {_kind(item)} item, expected text")
                 continue
-            items.append(text.strip())
+            if field != "checks":
+                items.append(text.strip())
+            elif not text.strip():
+                self.problem(
+                    item, field, "found an empty item, expected a command such as 'python -m pytest -q'"
+                )
+            elif check := f.as_check(text):
+                items.append(check)
         return tuple(items)
 
     def task(self, node: yaml.Node, index: int) -> Task | None:
@@ -208,6 +218,7 @@ class _Reader:
             depends_on=lists.get("depends_on", ()),
             context_files=lists.get("context_files", ()),
             deliverables=lists.get("deliverables", ()),
+            checks=lists.get("checks", ()),
             module=self.string(values["module"], "module") if "module" in values else "",
             estimated_complexity=complexity,
             line=self.lines.of(node),

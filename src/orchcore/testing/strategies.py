@@ -125,6 +125,7 @@ def plans(draw: st.DrawFn, min_tasks: int = 1, max_tasks: int = 6) -> Plan:
                 depends_on=depends_on,
                 context_files=tuple(draw(_short_text_lists)),
                 deliverables=tuple(draw(_short_text_lists)),
+                checks=tuple(draw(_short_text_lists)),
                 module=draw(texts),
                 estimated_complexity=draw(_optional_complexities),
                 line=draw(_lines),
