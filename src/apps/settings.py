@@ -14,7 +14,9 @@ variables. The only module that reads the environment.
                 console_file: null, telegram_api_url: null, timeout_s: 10, retry_delay_s: 2,
                 max_retry_delay_s: 300, give_up_after_h: 24, max_attempts: null, interval_s: 1}
     supervisor: {judge: ollama|off, host: http://127.0.0.1:11434 ($OLLAMA_HOST), model: qwen2.5-coder:32b,
-                timeout_s: 120, retries: 2, judge_types: [types; none: all], keep_alive: 10m, num_ctx: null}
+                timeout_s: 120, retries: 2, judge_types: [types; none: all], keep_alive: 10m, num_ctx: null,
+                enabled: false, checks: {TYPE|"*": [commands]}, check_timeout_s: 600, max_fix_attempts: 2,
+                scope: {TYPE|"*": [globs]}, forbidden: ["**/migrations/**"]}
 
 Relative paths are relative to the config file's folder (or the current folder
 when there is no file).
@@ -30,7 +32,7 @@ from collections.abc import Mapping
 from datetime import tzinfo
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
@@ -44,6 +46,9 @@ from orchcore.policy import ApprovalMode, ApprovalPolicy, RetryPolicy
 from orchcore.ports.notifier import NotificationKind
 from orchcore.safety import SafetyPolicy
 from orchcore.sandbox import Network, SandboxMode
+
+if TYPE_CHECKING:
+    from orchcore.supervise import SupervisorConfig
 
 CONFIG_NAMES = ("orch.yaml", "orch.yml")
 ENV_PREFIX = "ORCH_"
@@ -61,6 +66,16 @@ BASE_ENV_NAMES = (
     "TMPDIR",
     "TZ",
 )
+
+
+def _commands_by_type(value: object) -> dict[str, tuple[str, ...]]:
+    """``{testing: [python -m pytest -q]}``; a single string is one command (its commas are its own)."""
+    if not isinstance(value, dict):
+        raise TypeError(f"expected a mapping of task types to lists, found {value!r}")
+    return {
+        str(k).strip().lower(): (str(v).strip(),) if isinstance(v, str) else tuple(str(c) for c in v or ())
+        for k, v in value.items()
+    }
 
 
 def _strings(value: object) -> tuple[str, ...]:
@@ -232,6 +247,25 @@ class SupervisorSettings:
     judge_types: tuple[str, ...] = attrs.field(default=(), converter=_strings)
     keep_alive: str = "10m"  # how long Ollama keeps the model loaded after a verdict: 10m, 1h, 0, -1
     num_ctx: int | None = None  # at most this context (None: the model's own window from /api/show)
+    enabled: bool = False  # check every task's attempts (a task with `checks:` is always checked)
+    checks: dict[str, tuple[str, ...]] = attrs.field(factory=dict, converter=_commands_by_type)
+    """Gate commands per task type (``"*"``: every type), run after the task's own ``checks:``."""
+    check_timeout_s: float = 600.0  # each check command's own timeout
+    max_fix_attempts: int = 2  # retries with feedback before a task stops for review
+    scope: dict[str, tuple[str, ...]] = attrs.field(factory=dict, converter=_commands_by_type)
+    """Globs a task type's changes must stay within (``"*"``: any other type); none: unrestricted."""
+    forbidden: tuple[str, ...] = attrs.field(default=("**/migrations/**",), converter=_strings)
+    """Globs no attempt may change without a human's review."""
+
+    def pipeline(self) -> SupervisorConfig:
+        """The pure pipeline's configuration from these keys (defaults for the rest)."""
+        from orchcore.supervise import DecisionConfig, GateConfig, SupervisorConfig
+
+        return SupervisorConfig(
+            gates=GateConfig(scope_by_type=dict(self.scope), forbidden=self.forbidden),
+            decision=DecisionConfig(max_fix_attempts=self.max_fix_attempts),
+            checks_by_type=dict(self.checks),
+        )
 
     def judges(self, task_type: str | None) -> bool:
         """Whether a task of ``task_type`` is judged (the judge is on and the type is listed, or none are)."""
@@ -491,11 +525,11 @@ def check_supervisor(checker: Any, raw: Mapping[str, Any]) -> None:
     if isinstance(host, str):
         from urllib.parse import urlsplit
 
-        url = urlsplit(host if "://" in host else f"http://{host}")
-        try:
+        try:  # a stray "[" is an invalid IPv6 address to urlsplit itself
+            url = urlsplit(host if "://" in host else f"http://{host}")
             port_ok = url.port is None or url.port > 0
         except ValueError:
-            port_ok = False
+            url, port_ok = urlsplit(""), False
         if url.scheme not in ("http", "https") or not url.hostname or not port_ok:
             checker.add(
                 ("supervisor", "host"),
@@ -504,7 +538,25 @@ def check_supervisor(checker: Any, raw: Mapping[str, Any]) -> None:
     model = section.get("model")
     if isinstance(model, str) and not model.strip():
         checker.add(("supervisor", "model"), "found '', expected a model name such as qwen2.5-coder:32b")
-    for key, low, what in (("retries", 0, "0 or more"), ("num_ctx", 256, "256 tokens or more")):
+    for key in ("checks", "scope"):
+        by_type = section.get(key)
+        if by_type is None:
+            continue
+        if not isinstance(by_type, dict):
+            checker.add(
+                ("supervisor", key), f"found {by_type!r}, expected task types with lists, e.g. testing: [...]"
+            )
+            continue
+        for name, items in by_type.items():
+            listed = [items] if isinstance(items, str) else items
+            if not isinstance(listed, list) or any(not isinstance(i, str) or not i.strip() for i in listed):
+                what = "commands such as python -m pytest -q" if key == "checks" else "globs such as src/**"
+                checker.add(("supervisor", key, str(name)), f"found {listed!r}, expected a list of {what}")
+    for key, low, what in (
+        ("retries", 0, "0 or more"),
+        ("num_ctx", 256, "256 tokens or more"),
+        ("max_fix_attempts", 0, "0 or more"),
+    ):
         value = section.get(key)
         number = str(value).strip() if isinstance(value, int | str) and not isinstance(value, bool) else ""
         if number.lstrip("-").isdigit() and int(number) < low:  # other mistakes: the type checks

@@ -124,7 +124,8 @@ def test_bad_values_are_all_named_with_file_line_and_what_is_allowed(tmp_path: P
         f"{path}:7: supervisor.num_ctx: found 100, expected 256 tokens or more",
         f"{path}:8: supervisor.keep_alive: found 'forever', expected a duration such as 10m, 1h or -1",
         f"{path}:9: supervisor.temperature: unknown key; keys of supervisor: judge, host, model, "
-        "timeout_s, retries, judge_types, keep_alive, num_ctx",
+        "timeout_s, retries, judge_types, keep_alive, num_ctx, enabled, checks, check_timeout_s, "
+        "max_fix_attempts, scope, forbidden",
     ]
 
 
@@ -134,7 +135,10 @@ def test_a_bad_environment_value_names_the_variable(tmp_path: Path) -> None:
     assert "ORCH_SUPERVISOR_RETRIES: supervisor.retries: found -2, expected 0 or more" in found
 
 
-FIELDS = ["judge", "host", "model", "timeout_s", "retries", "judge_types", "keep_alive", "num_ctx"]
+FIELDS = [
+    *("judge", "host", "model", "timeout_s", "retries", "judge_types", "keep_alive", "num_ctx"),
+    *("enabled", "checks", "check_timeout_s", "max_fix_attempts", "scope", "forbidden"),
+]
 SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=16)
 SUPERVISOR_VALUES = (
     SCALARS | st.lists(SCALARS, max_size=3) | st.dictionaries(st.text(max_size=4), SCALARS, max_size=2)
@@ -163,6 +167,9 @@ def test_any_supervisor_section_loads_or_is_a_config_error_with_its_line() -> No
                 assert sv.timeout_s > 0
                 assert sv.retries >= 0
                 assert sv.num_ctx is None or sv.num_ctx >= 256
+                assert sv.max_fix_attempts >= 0
+                assert sv.check_timeout_s > 0
+                assert all(isinstance(c, str) for cs in sv.checks.values() for c in cs)
 
     check()
 
