@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 
-from apps.settings import Settings, agent_environment
+from apps.settings import JudgeMode, Settings, agent_environment
 from orchcore.delivery import DeliveryPolicy
 from orchcore.engine import Engine, Watcher
 from orchcore.errors import AgentUnavailable, ConfigError, NotifyError
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     import httpx
 
     from adapters.telegram.client import TelegramClient
+    from orchcore.attempt_check import AttemptChecker
     from orchcore.ports.notifier import Notification, Notifier
 
 ENTRY_POINT_GROUP = "orchcore.adapters"
@@ -120,6 +121,29 @@ class Runtime:
             sandbox=sandbox,
             sandbox_status=sandbox_status,
             reap=reap_attempt,
+            checker=self.attempt_checker(),
+        )
+
+    def attempt_checker(self) -> AttemptChecker:
+        """The supervisor of attempts: the task's checks run by the shell in the workspace (the
+        agent's environment, never orch's secrets), and the judge, built on its first use."""
+        from adapters.checks import ShellCheckRunner
+        from orchcore.attempt_check import AttemptChecker
+
+        s = self.settings
+        sv = s.supervisor
+        runner = ShellCheckRunner(
+            str(s.path(s.paths.workdir)), env=agent_environment(s), log_path=str(s.state_dir / "checks.log")
+        )
+        judge = _LazyJudge(self.supervisor) if sv.judge is not JudgeMode.OFF else None
+        return AttemptChecker(
+            runner,
+            self.clock,
+            sv.pipeline(),
+            judge,
+            sv.judge_types,
+            every_task=sv.enabled,
+            check_timeout_s=sv.check_timeout_s,
         )
 
     def supervisor(self, environ: Mapping[str, str] | None = None) -> Supervisor | None:
@@ -128,7 +152,6 @@ class Runtime:
         Without the ``ollama`` library, a judge that is always unavailable and says how to install it.
         """
         from apps.secrets import ollama_api_key
-        from apps.settings import JudgeMode
 
         sv = self.settings.supervisor
         if sv.judge is JudgeMode.OFF:
@@ -284,6 +307,25 @@ class _NoJudge:
 
     def judge(self, request: JudgeRequest) -> Verdict | JudgeUnavailable:
         return JudgeUnavailable(self.reason, self.hint)
+
+
+@attrs.define
+class _LazyJudge:
+    """The runtime's judge, built when an attempt is first judged (most runs never load ollama)."""
+
+    build: Callable[[], Supervisor | None]
+    _judge: Supervisor | None = None
+
+    def _get(self) -> Supervisor:
+        if self._judge is None:
+            self._judge = self.build() or _NoJudge("the judge is off")
+        return self._judge
+
+    def context_window(self) -> int | None:
+        return self._get().context_window()
+
+    def judge(self, request: JudgeRequest) -> Verdict | JudgeUnavailable:
+        return self._get().judge(request)
 
 
 @attrs.define

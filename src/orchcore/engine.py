@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -65,6 +66,9 @@ from orchcore.sandbox import (
 )
 from orchcore.state import SessionState
 
+if TYPE_CHECKING:  # the supervisor's modules load only when a run has one
+    from orchcore.attempt_check import AttemptChecker
+
 Watcher = Callable[[Event], None]
 
 
@@ -107,6 +111,7 @@ class Engine:
     sandbox: SandboxPolicy | None = None  # the OS boundary every attempt runs in (None: not sandboxed)
     sandbox_status: SandboxStatus | None = None  # recorded as a session event when a run starts
     reap: ProcessReaper = NO_REAPER  # kills what a crashed attempt left running
+    checker: AttemptChecker | None = None  # the supervisor: checks attempts before they are done
 
     def run(self, session_id: str) -> RunOutcome:
         """Drive ``session_id`` until it cannot go on without a human, or ends.
@@ -226,6 +231,8 @@ class Engine:
             prompt = build_prompt(snap.plan, task, question=run.question, answer=run.answer)
         else:
             prompt = build_prompt(snap.plan, task)
+        if self.checker is not None:  # after a retry decision or a rejection: the feedback
+            prompt, resume = self.checker.next_prompt(self.store, snap, task, prompt, resume)
         policy = self.safety if self.safety is not None and self.safety.enabled else None
         guarded = self.workspace if policy is not None else None
         refs_before = guarded.refs() if guarded is not None else None
@@ -313,6 +320,15 @@ class Engine:
                 )
                 for v in violations
             )
+        supervised = (
+            None  # the supervisor's decision (an explicit question in the question box waits as today)
+        )
+        if self.checker is not None and not violations and not sink.budget_stop:
+            asked = self.questions.question(task.id) if self.questions is not None else None
+            if asked is None:
+                supervised = self.checker.check_if_due(
+                    self.store, snap, task, result, self.checkpoints, self.sandbox
+                )
         question = None
         if result.outcome is Outcome.SUCCEEDED:
             question = (
@@ -320,6 +336,13 @@ class Engine:
             ) or question_in(result.final_text)
         ended = self.clock.now()
         crossings = budget_crossings(before, after, ended, task.id)
+        if supervised is not None:
+            from orchcore.supervision import record_checked
+
+            self._commit(
+                session_id, lambda s: record_checked(s, task.id, result, ended, supervised, extra=crossings)
+            )
+            return
         self._commit(
             session_id,
             lambda s: record_result(

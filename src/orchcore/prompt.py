@@ -17,6 +17,11 @@ def answer_prompt(question: str, answer: str) -> str:
     return f"A human answered your question.\n\nYour question:\n{question}\n\nThe answer:\n{answer}\n\nContinue the task.\n"
 
 
+def feedback_prompt(feedback: str) -> str:
+    """What an agent gets when it continues its own session after its attempt was checked and not accepted."""
+    return f"Your last attempt was checked and is not done yet.\n\n{feedback.strip()}\n\nFix this, then finish the task.\n"
+
+
 def build_prompt(plan: Plan, task: Task, *, feedback: str = "", question: str = "", answer: str = "") -> str:
     """The full prompt for ``task``; ``feedback`` is added on a retry, and an earlier
     question with its answer when the agent cannot continue its own session."""

@@ -307,6 +307,7 @@ def status(
     from orchcore.safety.events import recorded_safety_events
     from orchcore.sandbox import sandbox_line
     from orchcore.service import resolve_session
+    from orchcore.supervision import supervision_by_task
 
     with errors():
         rt = runtime(ctx, config, read_only=True)
@@ -322,6 +323,7 @@ def status(
             newest=is_newest(rt, sid),
             config=rt.settings.source,
             sandbox=sandbox_line(events),
+            supervision=supervision_by_task(events),
         )
 
 

@@ -6,7 +6,7 @@ Renderers are functions of domain values; the domain knows nothing of them.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -17,7 +17,7 @@ from apps.cli.terminal import terminal_safe
 
 if TYPE_CHECKING:
     from orchcore.errors import Problem, TaskFileError
-    from orchcore.records import Event, OutboxEntry, SessionSummary, Snapshot
+    from orchcore.records import Event, JsonObject, OutboxEntry, SessionSummary, Snapshot
     from orchcore.safety.events import RecordedSafetyEvent
     from orchcore.service import BudgetReport
     from orchcore.state import Command
@@ -230,9 +230,11 @@ def status(
     newest: bool = True,
     config: str = "",
     sandbox: str | None = None,
+    supervision: Mapping[str, Sequence[JsonObject]] | None = None,
 ) -> None:
     from apps.views import safety_rows, session_fields, task_rows
 
+    supervision = supervision or {}
     s = snap.session
     rows = task_rows(snap)
     hints = _hints(snap, engine, newest=newest)
@@ -244,6 +246,7 @@ def status(
                 "sandbox": sandbox,
                 "tasks": rows,
                 "safety": safety_rows(safety),
+                "supervision": {t: list(found) for t, found in supervision.items()},
                 "next": hints,
                 "undelivered_notifications": len(outbox),
             }
@@ -269,6 +272,11 @@ def status(
         )
         line = f"  {r['id']:>{width}}  {state:<26} {r['attempts']:>2}  {r['title']}{extra}"
         typer.echo(terminal_safe(line, one_line=True))
+        if supervision.get(r["id"]):
+            from orchcore.supervision import supervision_line
+
+            checked = f"  {'':>{width}}  checked: {supervision_line(supervision[r['id']][-1])}"
+            typer.echo(terminal_safe(checked, one_line=True))
     for found in safety:
         typer.echo(
             terminal_safe(
@@ -310,7 +318,12 @@ def command_done(
     done = {
         "approve": f"approved task {task}",
         "answer": f"answered task {task}",
-        "reject": f"rejected task {task}: it is failed",
+        "reject": f"rejected task {task}: "
+        + (
+            "it runs again with your reason"
+            if task and after.runs[task].state.value == "pending"
+            else "it is failed"
+        ),
         "pause": "paused: a running task finishes, nothing new starts",
         "resume": "resumed",
         "skip": f"skipped task {task}",

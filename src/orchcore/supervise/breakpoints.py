@@ -56,10 +56,11 @@ class BreakpointRule:
 
 
 DEFAULT_BREAKPOINTS = (
-    BreakpointRule("low-confidence", RuleKind.CONFIDENCE_BELOW, threshold=0.6),
     BreakpointRule("gate-still-failing", RuleKind.GATE_FAILING_AFTER_RETRIES),
+    BreakpointRule("low-confidence", RuleKind.CONFIDENCE_BELOW, threshold=0.6),
 )
-"""Stop when the confidence is under 0.6, or a gate still fails when no retry is left."""
+"""Stop when a gate still fails when no retry is left (named first: it is the cause a failing gate's
+low confidence only reflects), or the confidence is under 0.6."""
 
 
 @attrs.frozen

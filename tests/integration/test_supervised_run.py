@@ -1,0 +1,166 @@
+"""The supervisor through `orch run`: a command agent (a shell script reading its prompt on stdin)
+on a real git repository, the task's `checks:` run by the shell, the real SQLite store.
+
+The agent writes ``answer.txt``; the check ``sh check.sh`` passes when it holds 4 and otherwise
+prints ``E   expected 4, got <what it holds>``. A second attempt only fixes the file when its
+prompt carries that output (or a human's reason for rejecting), so a green run proves the
+feedback reached the agent.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+ORCH = str(Path(sys.executable).with_name("orch"))
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "u",
+    "GIT_AUTHOR_EMAIL": "u@example.com",
+    "GIT_COMMITTER_NAME": "u",
+    "GIT_COMMITTER_EMAIL": "u@example.com",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "PATH": "/usr/bin:/bin",
+    "HOME": "/nonexistent",
+}
+CHECK = 'got=$(cat answer.txt 2>/dev/null)\n[ "$got" = 4 ] && echo "1 passed" && exit 0\necho "E   expected 4, got $got"\necho "1 failed"\nexit 1\n'
+# fixes the answer when its prompt quotes the failing check, or says the human's word "four"
+AGENT = """#!/bin/sh
+prompt=$(cat)
+case "$prompt" in
+  *"expected 4, got 5"*|*four*) echo 4 > answer.txt ;;
+  *) echo 5 > answer.txt ;;
+esac
+echo "Done: wrote answer.txt."
+"""
+NEVER_FIXES = '#!/bin/sh\nprompt=$(cat)\ncase "$prompt" in *four*) echo 4 > answer.txt ;; *) echo 5 > answer.txt ;; esac\necho done\n'
+TASKS = """# Tasks
+
+## Task 1: Answer
+**Type:** backend
+**Description:** write the answer to answer.txt
+**Deliverables:** answer.txt
+**Checks:**
+sh check.sh
+"""
+
+
+def git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=repo, env=GIT_ENV, check=True, capture_output=True)
+
+
+def orch(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [ORCH, *args, "-c", str(root / "orch.yaml")],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
+def project(tmp_path: Path, agent: str, supervisor: str = "  judge: off\n") -> Path:
+    root = tmp_path
+    repo = root / "project"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "check.sh").write_text(CHECK)
+    git(repo, "add", "check.sh")
+    git(repo, "commit", "-q", "-m", "first")
+    (root / "agent.sh").write_text(agent)
+    (root / "tasks.md").write_text(TASKS)
+    (root / "orch.yaml").write_text(
+        f"agent:\n  command: [sh, {root / 'agent.sh'}]\n  timeout_s: 60\n"
+        "paths:\n  workdir: project\n  state_dir: state\n"
+        f"approval:\n  mode: auto\nsupervisor:\n{supervisor}"
+    )
+    return root
+
+
+def prompts(root: Path) -> list[str]:
+    """Every prompt the agent got, in attempt order (the command agent keeps them in the state dir)."""
+    found = sorted((root / "state").rglob("task-1.*.prompt.md"), key=lambda p: int(p.name.split(".")[1]))
+    return [p.read_text() for p in found]
+
+
+def status_json(root: Path) -> dict[str, object]:
+    done = orch(root, "status", "--json")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
+def test_a_failing_check_gets_one_retry_with_its_output_in_the_prompt_then_completes(tmp_path: Path) -> None:
+    root = project(tmp_path, AGENT)
+    run = orch(root, "run", "tasks.md")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert (root / "project" / "answer.txt").read_text() == "4\n"
+    sent = prompts(root)
+    assert len(sent) == 2
+    assert "expected 4, got 5" not in sent[0]
+    assert "expected 4, got 5" in sent[1]
+    assert "sh check.sh" in sent[1]
+    status = orch(root, "status")
+    assert "completed" in status.stdout
+    assert "accept" in status.stdout
+    assert "gates" in status.stdout
+
+
+def test_a_check_still_failing_stops_for_review_naming_the_rule_and_approve_completes(tmp_path: Path) -> None:
+    root = project(tmp_path, NEVER_FIXES, "  judge: off\n  max_fix_attempts: 1\n")
+    run = orch(root, "run", "tasks.md")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert len(prompts(root)) == 2  # the first attempt and one retry, then a human
+    status = orch(root, "status")
+    assert "waiting_review" in status.stdout, status.stdout
+    assert "rule gate-still-failing" in status.stdout
+    approved = orch(root, "approve", "1")
+    assert approved.returncode == 0, approved.stderr
+    done = orch(root, "resume")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert len(prompts(root)) == 2  # approving accepts the work: nothing runs again
+    tasks = status_json(root)["tasks"]
+    assert isinstance(tasks, list)
+    assert tasks[0]["state"] == "completed"
+
+
+def test_reject_with_a_reason_runs_the_task_again_with_the_reason_in_its_prompt(tmp_path: Path) -> None:
+    root = project(tmp_path, NEVER_FIXES, "  judge: off\n  max_fix_attempts: 0\n")
+    assert orch(root, "run", "tasks.md").returncode == 0
+    assert "waiting_review" in orch(root, "status").stdout
+    rejected = orch(root, "reject", "1", "--reason", "the answer is four")
+    assert rejected.returncode == 0, rejected.stderr
+    done = orch(root, "resume")
+    assert done.returncode == 0, done.stdout + done.stderr
+    sent = prompts(root)
+    assert len(sent) == 2
+    assert "the answer is four" in sent[1]
+    assert (root / "project" / "answer.txt").read_text() == "4\n"
+    tasks = status_json(root)["tasks"]
+    assert isinstance(tasks, list)
+    assert tasks[0]["state"] == "completed"
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_with_the_judge_at_a_host_where_nothing_listens_the_run_ends_on_gates_and_says_so(
+    tmp_path: Path,
+) -> None:
+    host = f"http://127.0.0.1:{_closed_port()}"
+    root = project(tmp_path, AGENT, f"  judge: ollama\n  host: {host}\n  retries: 0\n  timeout_s: 5\n")
+    run = orch(root, "run", "tasks.md")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert (root / "project" / "answer.txt").read_text() == "4\n"
+    status = orch(root, "status")
+    assert "judge unavailable" in status.stdout, status.stdout
+    assert "completed" in status.stdout
