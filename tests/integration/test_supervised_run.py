@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes.ollama_api import Answer, FakeOllama, RecordedRequest, agreeing, asked_criteria, verdict_json
+
 pytestmark = pytest.mark.integration
 
 ORCH = str(Path(sys.executable).with_name("orch"))
@@ -164,3 +166,48 @@ def test_with_the_judge_at_a_host_where_nothing_listens_the_run_ends_on_gates_an
     status = orch(root, "status")
     assert "judge unavailable" in status.stdout, status.stdout
     assert "completed" in status.stdout
+
+
+JUDGED_AGENT = """#!/bin/sh
+prompt=$(cat)
+case "$prompt" in
+  *"must be 4, not 5"*) echo 4 > answer.txt ;;
+  *) echo 5 > answer.txt ;;
+esac
+echo "Done: wrote answer.txt."
+"""
+JUDGED_TASKS = """# Tasks
+
+## Task 1: Answer
+**Type:** backend
+**Description:** write the answer to answer.txt
+**Acceptance Criteria:**
+- answer.txt holds the right answer
+**Deliverables:** answer.txt
+"""
+
+
+def test_a_judge_saying_not_met_with_a_critique_gets_a_retry_whose_prompt_carries_the_critique(
+    tmp_path: Path,
+) -> None:
+    def not_met(request: RecordedRequest) -> Answer:
+        return Answer(verdict_json(asked_criteria(request), "not_met", "the answer must be 4, not 5"))
+
+    with FakeOllama([not_met], then=agreeing("met")) as fake:
+        root = project(tmp_path, JUDGED_AGENT, f"  enabled: true\n  judge: ollama\n  host: {fake.url}\n")
+        (root / "tasks.md").write_text(JUDGED_TASKS)
+        run = orch(root, "run", "tasks.md")
+        assert run.returncode == 0, run.stdout + run.stderr
+        judged = [r for r in fake.requests if r.is_chat]
+    sent = prompts(root)
+    assert len(sent) == 2, sent
+    assert "must be 4, not 5" in sent[1]
+    assert len(judged) == 2
+    assert (
+        "echo 5" not in judged[0].json["messages"][-1]["content"]
+    )  # the judge reads the diff, not the agent
+    assert "+5" in judged[0].json["messages"][-1]["content"]
+    assert (root / "project" / "answer.txt").read_text() == "4\n"
+    status = orch(root, "status")
+    assert "completed" in status.stdout
+    assert "judge met" in status.stdout
