@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from adapters.memory.store import InMemoryStore
+from orchcore.attempt_check import AttemptChecker
 from orchcore.commands import apply_command
 from orchcore.decide import StartTask, begin, decide
 from orchcore.engine import Engine
@@ -32,7 +33,9 @@ from orchcore.state import (
     allowed_task_commands,
     next_task_state,
 )
+from orchcore.supervise import DecisionConfig, SupervisorConfig, ValidatorConfig
 from orchcore.tasks import Plan, Priority, Task
+from orchcore.testing import ScriptedCheckRunner
 from orchcore.testing.fakes import FakeClock, MemoryLogs, ScriptedAgent, SequentialIds
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -165,6 +168,8 @@ class SessionMachine(RuleBasedStateMachine):
         self.begun_by_crash: dict[str, int] = {}
         self.last_version = 0
         self.ended: Snapshot | None = None
+        # docs tasks are checked; the check fails while `check_fails` (then they stop for review)
+        self.checks = ScriptedCheckRunner()
 
     def _script(self, request: AgentRequest, sink: EventSink) -> AgentResult:
         if request.task_id == self.cancel_during:
@@ -237,12 +242,22 @@ class SessionMachine(RuleBasedStateMachine):
         failing=st.sets(st.sampled_from(["1", "2", "3", "4"]), max_size=2),
         # most runs are not cancelled half-way
         cancel_during=st.sampled_from([None] * 8 + ["1", "2", "3", "4"]),
+        check_fails=st.booleans(),
     )
-    def drive(self, failing: set[str], cancel_during: str | None) -> None:
+    def drive(self, failing: set[str], cancel_during: str | None, check_fails: bool) -> None:
         self.failing, self.cancel_during = failing, cancel_during
+        self.checks.failing = {"make check"} if check_fails else set()
         before = self.load()
         seen = len(self.agent.requests)
-        engine = Engine(self.store, self.agent, self.clock, self.ids, self.logs, policy=self.policy)
+        engine = Engine(
+            self.store,
+            self.agent,
+            self.clock,
+            self.ids,
+            self.logs,
+            policy=self.policy,
+            checker=self.checker(),
+        )
         outcome = engine.run(self.session_id)
         after = self.load()
         requests = self.agent.requests[seen:]
@@ -262,6 +277,15 @@ class SessionMachine(RuleBasedStateMachine):
         assert outcome.session == after.session
         assert after.session.state is not SessionState.RUNNING
         assert after.session.state is not SessionState.WAITING_APPROVAL or after.session.waiting_for
+
+    def checker(self) -> AttemptChecker:
+        """Checks docs tasks with no retry: a failing check (or an agent's failure) stops for review."""
+        config = SupervisorConfig(
+            validator=ValidatorConfig(no_change_types=frozenset({"docs"})),
+            decision=DecisionConfig(max_fix_attempts=0),
+            checks_by_type={"docs": ("make check",)},
+        )
+        return AttemptChecker(self.checks, self.clock, config)
 
     @rule()
     def crash_while_running(self) -> None:
@@ -314,8 +338,14 @@ class SessionMachine(RuleBasedStateMachine):
         snap = self.load()
         for task_id in self.plan_ids:
             run = snap.run(task_id)
-            if run.state is TaskState.COMPLETED:
-                assert run.attempts[-1].outcome is Outcome.SUCCEEDED
+            if run.state is TaskState.COMPLETED:  # or a human accepted a stopped attempt
+                assert run.attempts[-1].outcome is Outcome.SUCCEEDED or run.reviewed
+            if run.state is TaskState.WAITING_REVIEW:
+                assert snap.plan.task(task_id).type == "docs", "only checked tasks stop for review"
+                waits = snap.session.state is SessionState.WAITING_APPROVAL
+                assert not waits or snap.session.waiting_for == task_id
+                ended = snap.session.state in (SessionState.COMPLETED, SessionState.FAILED)
+                assert not ended, "a session ended with a task waiting for review"
             if run.state is TaskState.INTERRUPTED:
                 assert run.attempts[-1].outcome is Outcome.INTERRUPTED
             if run.state is TaskState.PENDING and snap.session.state is SessionState.COMPLETED:

@@ -5,6 +5,7 @@ Import it from tests only (it needs pytest and hypothesis); production code neve
 
 from __future__ import annotations
 
+from orchcore.testing.checks import ScriptedCheckRunner
 from orchcore.testing.fakes import (
     FakeClock,
     MemoryLogs,
@@ -21,6 +22,7 @@ __all__ = [
     "MemoryQuestions",
     "RecordingNotifier",
     "ScriptedAgent",
+    "ScriptedCheckRunner",
     "ScriptedSupervisor",
     "SequentialIds",
     "verdict_for",

@@ -1,0 +1,113 @@
+"""The engine with the supervisor: fakes for the agent, the store, the checks and the judge."""
+
+from __future__ import annotations
+
+from adapters.memory.store import InMemoryStore
+from orchcore.attempt_check import AttemptChecker
+from orchcore.engine import Engine
+from orchcore.ports.agent import AgentRequest, AgentResult, EventSink
+from orchcore.ports.supervisor import JudgeUnavailable
+from orchcore.records import EventKind, JsonObject, Outcome
+from orchcore.service import create_session, send_command
+from orchcore.state import Command, SessionState, TaskState
+from orchcore.supervise import DecisionConfig, SupervisorConfig
+from orchcore.supervision import fix_history
+from orchcore.tasks import Plan, Task
+from orchcore.testing import FakeClock, MemoryLogs, ScriptedAgent, ScriptedCheckRunner, SequentialIds
+from orchcore.testing.fakes import Script
+from orchcore.testing.supervisor import ScriptedSupervisor
+
+TASK = Task(id="1", title="Docs", type="research", description="write it", checks=("make check",))
+
+
+def said(text: str, session: str = "agent-s1") -> Script:
+    def step(request: AgentRequest, sink: EventSink) -> AgentResult:
+        del request, sink
+        return AgentResult(Outcome.SUCCEEDED, exit_code=0, final_text=text, agent_session_id=session)
+
+    return step
+
+
+class World:
+    def __init__(
+        self, agent: ScriptedAgent, *, fix: int = 2, judge: ScriptedSupervisor | None = None
+    ) -> None:
+        self.store, self.clock, self.ids = InMemoryStore(), FakeClock(), SequentialIds()
+        self.agent = agent
+        self.checks = ScriptedCheckRunner(failing={"make check"})
+        config = SupervisorConfig(decision=DecisionConfig(max_fix_attempts=fix))
+        self.checker = AttemptChecker(self.checks, self.clock, config, judge)
+        snap = create_session(self.store, Plan("t.md", (TASK,)), self.ids, self.clock, auto_approve=True)
+        self.sid = snap.session.id
+        send_command(self.store, self.sid, Command.START, self.clock)
+
+    def run(self) -> SessionState:
+        engine = Engine(self.store, self.agent, self.clock, self.ids, MemoryLogs(), checker=self.checker)
+        return engine.run(self.sid).session.state
+
+    def events(self, kind: EventKind) -> list[JsonObject]:
+        return [e.data for e in self.store.events(self.sid) if e.kind is kind]
+
+
+def test_a_failing_check_retries_in_the_same_agent_session_with_the_output_as_the_prompt() -> None:
+    world = World(ScriptedAgent(scripts={"1": [said("done")]}))
+
+    def fixed(request: AgentRequest, sink: EventSink) -> AgentResult:
+        world.checks.failing = set()
+        return said("fixed")(request, sink)
+
+    world.agent.scripts["1"].append(fixed)
+    assert world.run() is SessionState.COMPLETED
+    first, second = world.agent.requests
+    assert first.resume_agent_session is None
+    assert second.resume_agent_session == "agent-s1"
+    assert "E   assert 1 == 2" in second.prompt
+    assert second.prompt.startswith("Your last attempt was checked")
+    actions = [d["action"] for d in world.events(EventKind.SUPERVISION)]
+    assert actions == ["retry_with_feedback", "accept"]
+    assert {d["name"] for d in world.events(EventKind.GATE)} >= {"check:make check"}
+
+
+def test_still_failing_stops_for_review_and_reject_retries_with_the_reason() -> None:
+    world = World(ScriptedAgent(scripts={"1": [said("done")]}), fix=0)
+    assert world.run() is SessionState.WAITING_APPROVAL
+    snap = world.store.load(world.sid)
+    assert snap.run("1").state is TaskState.WAITING_REVIEW
+    assert "stopped for review: rule gate-still-failing" in snap.session.reason
+    send_command(world.store, world.sid, Command.REJECT, world.clock, task_id="1", text="use the real data")
+    assert world.store.load(world.sid).run("1").state is TaskState.PENDING
+    world.checks.failing = set()
+    assert world.run() is SessionState.COMPLETED
+    assert "use the real data" in world.agent.requests[-1].prompt
+    assert fix_history(world.store.events(world.sid), "1").fix_attempts == 1
+
+
+def test_approving_a_stopped_attempt_completes_the_task_without_running_it_again() -> None:
+    world = World(ScriptedAgent(scripts={"1": [said("done")]}), fix=0)
+    world.run()
+    send_command(world.store, world.sid, Command.APPROVE, world.clock, task_id="1")
+    assert world.run() is SessionState.COMPLETED
+    assert len(world.agent.requests) == 1
+
+
+def test_a_courtesy_question_after_the_work_does_not_wait_for_an_answer() -> None:
+    world = World(ScriptedAgent(scripts={"1": [said("Done. Anything else you would like me to add?")]}))
+    world.checks.failing = set()
+    assert world.run() is SessionState.COMPLETED
+
+
+def test_a_real_question_waits_for_an_answer() -> None:
+    world = World(ScriptedAgent(scripts={"1": [said("Should the ids be UUIDs or integers?")]}))
+    world.checks.failing = set()
+    assert world.run() is SessionState.WAITING_ANSWER
+    assert world.store.load(world.sid).run("1").question == "Should the ids be UUIDs or integers?"
+
+
+def test_a_judge_that_cannot_answer_leaves_the_decision_to_the_gates_and_says_so() -> None:
+    judge = ScriptedSupervisor.always(JudgeUnavailable("connection refused"))
+    world = World(ScriptedAgent(scripts={"1": [said("done")]}), judge=judge)
+    world.checks.failing = set()
+    assert world.run() is SessionState.COMPLETED
+    (data,) = world.events(EventKind.SUPERVISION)
+    assert data["judge"] == "unavailable: connection refused"
+    assert len(judge.requests) == 1
