@@ -334,6 +334,11 @@ class Engine:
             question = (
                 self.questions.question(task.id) if self.questions is not None else None
             ) or question_in(result.final_text)
+            if question is not None and supervised is None:
+                from orchcore.supervise.validator import is_courtesy_question
+
+                if is_courtesy_question(question):  # "Anything else?" after the work: it is done
+                    question = None
         ended = self.clock.now()
         crossings = budget_crossings(before, after, ended, task.id)
         if supervised is not None:

@@ -142,25 +142,3 @@ def record_checked(
             Event(EventKind.SESSION_STATE, now, task_id, data={"state": gated.value, "reason": why}),
         )
     return attrs.evolve(mutation, session=session, runs=(task_run,), events=finished)
-
-
-def supervision_by_task(events: Iterable[Event]) -> dict[str, list[JsonObject]]:
-    """Every SUPERVISION event's data per task, in attempt order, each with its ``attempt``."""
-    found: dict[str, list[JsonObject]] = {}
-    for event in events:
-        if event.kind is EventKind.SUPERVISION and event.task_id is not None:
-            found.setdefault(event.task_id, []).append(event.data | {"attempt": event.attempt})
-    return found
-
-
-def supervision_line(data: JsonObject) -> str:
-    """``gates 5/6 passed, confidence 0.42, stop_for_review (rule gate-still-failing); judge not asked``."""
-    passed, failed = data.get("gates_passed", 0), data.get("gates_failed", 0)
-    total = (passed if isinstance(passed, int) else 0) + (failed if isinstance(failed, int) else 0)
-    confidence = data.get("confidence")
-    shown = f"{confidence:.2f}" if isinstance(confidence, int | float) else "?"
-    rule = f" (rule {data['rule']})" if data.get("rule") else ""
-    return (
-        f"attempt {data.get('attempt')}: gates {passed}/{total} passed, confidence {shown}, "
-        f"{data.get('action')}{rule}; judge {data.get('judge', 'not asked')}"
-    )

@@ -211,3 +211,21 @@ def test_a_judge_saying_not_met_with_a_critique_gets_a_retry_whose_prompt_carrie
     status = orch(root, "status")
     assert "completed" in status.stdout
     assert "judge met" in status.stdout
+
+
+def test_explain_prints_each_checked_attempt_with_its_gates_and_the_feedback_given(tmp_path: Path) -> None:
+    root = project(tmp_path, AGENT)
+    assert orch(root, "run", "tasks.md").returncode == 0
+    explained = orch(root, "explain", "1")
+    assert explained.returncode == 0, explained.stderr
+    out = explained.stdout
+    assert out.index("attempt 1:") < out.index("attempt 2:")
+    assert "retry_with_feedback (rule check:sh check.sh)" in out
+    assert "gate check:sh check.sh: failed" in out
+    assert "expected 4, got 5" in out  # the feedback the agent got
+    assert "accept" in out.split("attempt 2:")[1]
+    data = json.loads(orch(root, "explain", "1", "--json").stdout)
+    assert [d["action"] for d in data] == ["retry_with_feedback", "accept"]
+    missing = orch(root, "explain", "9")
+    assert missing.returncode != 0
+    assert "task 9 is not in session" in missing.stderr

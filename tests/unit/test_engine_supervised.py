@@ -111,3 +111,14 @@ def test_a_judge_that_cannot_answer_leaves_the_decision_to_the_gates_and_says_so
     (data,) = world.events(EventKind.SUPERVISION)
     assert data["judge"] == "unavailable: connection refused"
     assert len(judge.requests) == 1
+
+
+def test_without_the_supervisor_a_courtesy_question_after_the_work_completes_the_task() -> None:
+    store, clock, ids = InMemoryStore(), FakeClock(), SequentialIds()
+    plan = Plan("t.md", (Task(id="1", title="Docs", description="write it"),))
+    sid = create_session(store, plan, ids, clock, auto_approve=True).session.id
+    send_command(store, sid, Command.START, clock)
+    agent = ScriptedAgent(
+        scripts={"1": [said("I wrote docs/a.md.\n\nWould you like me to add more examples?")]}
+    )
+    assert Engine(store, agent, clock, ids, MemoryLogs()).run(sid).session.state is SessionState.COMPLETED

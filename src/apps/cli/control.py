@@ -62,7 +62,8 @@ def reject(
     json_out: JsonOption = False,
     config: ConfigOption = None,
 ) -> None:
-    """Reject the waiting task: it fails and tasks depending on it will not run."""
+    """Reject the waiting task: it fails and tasks depending on it will not run. A task stopped for
+    review runs again instead, with the reason as feedback (then `orch resume`)."""
     from orchcore.state import Command
 
     _command(ctx, Command.REJECT, config, session, task, text=reason, json_out=json_out)

@@ -307,7 +307,7 @@ def status(
     from orchcore.safety.events import recorded_safety_events
     from orchcore.sandbox import sandbox_line
     from orchcore.service import resolve_session
-    from orchcore.supervision import supervision_by_task
+    from orchcore.supervision_view import supervision_by_task
 
     with errors():
         rt = runtime(ctx, config, read_only=True)
@@ -450,6 +450,10 @@ from apps.cli.checkpoints import diff_command, rollback_command  # noqa: E402 - 
 
 app.command(name="diff")(diff_command)
 app.command(name="rollback")(rollback_command)
+
+from apps.cli.explain import explain_command  # noqa: E402 - imports only typer
+
+app.command(name="explain")(explain_command)
 
 
 def main() -> None:

@@ -273,7 +273,7 @@ def status(
         line = f"  {r['id']:>{width}}  {state:<26} {r['attempts']:>2}  {r['title']}{extra}"
         typer.echo(terminal_safe(line, one_line=True))
         if supervision.get(r["id"]):
-            from orchcore.supervision import supervision_line
+            from orchcore.supervision_view import supervision_line
 
             checked = f"  {'':>{width}}  checked: {supervision_line(supervision[r['id']][-1])}"
             typer.echo(terminal_safe(checked, one_line=True))

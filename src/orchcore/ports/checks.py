@@ -8,10 +8,11 @@ supervisor reads the results; it never starts a process itself.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from orchcore.sandbox import SandboxPolicy
-from orchcore.supervise.evidence import CheckResult
+if TYPE_CHECKING:  # orchcore.supervise loads when a run checks attempts, not with every port
+    from orchcore.sandbox import SandboxPolicy
+    from orchcore.supervise.evidence import CheckResult
 
 
 class CheckRunner(Protocol):
