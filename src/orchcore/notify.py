@@ -233,6 +233,14 @@ def _task_finished(event: Event, after: Snapshot) -> _Described | None:
 def _approval_needed(event: Event, after: Snapshot) -> _Described:
     task_id = event.task_id
     actions = (f"approve {task_id}", f"reject {task_id}")
+    if _text(event.data, "gate") == "review":  # the supervisor stopped a finished attempt
+        return (
+            NotificationKind.APPROVAL_NEEDED,
+            f"Task {task_id} {_text(event.data, 'text')}",
+            f"{_task(after, task_id)} was checked and waits for your review ({_where(after)}). Approving "
+            "accepts the work; rejecting with a reason runs it again with the reason as feedback.",
+            actions,
+        )
     if _text(event.data, "gate") == "after":
         return (
             NotificationKind.APPROVAL_NEEDED,

@@ -122,3 +122,28 @@ def test_without_the_supervisor_a_courtesy_question_after_the_work_completes_the
         scripts={"1": [said("I wrote docs/a.md.\n\nWould you like me to add more examples?")]}
     )
     assert Engine(store, agent, clock, ids, MemoryLogs()).run(sid).session.state is SessionState.COMPLETED
+
+
+def test_a_stop_for_review_notifies_the_rule_and_the_confidence_not_done() -> None:
+    from orchcore.notify import Routing
+    from orchcore.ports.notifier import NotificationKind
+
+    world = World(ScriptedAgent(scripts={"1": [said("done")]}), fix=0)
+    engine = Engine(
+        world.store,
+        world.agent,
+        world.clock,
+        world.ids,
+        MemoryLogs(),
+        checker=world.checker,
+        routing=Routing(channels=("n8n",), kinds=frozenset(NotificationKind)),
+    )
+    engine.run(world.sid)
+    told = [e.notification for e in world.store.undelivered(world.sid)]
+    assert not [n for n in told if n.kind is NotificationKind.TASK_COMPLETED]
+    review = told[-1]
+    assert review.kind is NotificationKind.APPROVAL_NEEDED
+    assert review.title.startswith("Task 1 stopped for review: rule gate-still-failing, confidence 0.")
+    assert "orch approve" not in review.text
+    assert "runs it again with the reason as feedback" in review.text
+    assert review.actions == ("approve 1", "reject 1")
