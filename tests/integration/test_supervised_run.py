@@ -119,6 +119,8 @@ def test_a_check_still_failing_stops_for_review_naming_the_rule_and_approve_comp
     run = orch(root, "run", "tasks.md")
     assert run.returncode == 0, run.stdout + run.stderr
     assert len(prompts(root)) == 2  # the first attempt and one retry, then a human
+    assert "task 1 stopped for review: rule gate-still-failing, confidence" in run.stdout
+    assert "checkpoint: review it" not in run.stdout
     status = orch(root, "status")
     assert "waiting_review" in status.stdout, status.stdout
     assert "rule gate-still-failing" in status.stdout

@@ -171,11 +171,10 @@ class Progress:
         elif event.kind is EventKind.TASK_STATE and data.get("state") == "interrupted":
             self.line(f"{when} task {event.task_id} was interrupted earlier; it runs again")
         elif event.kind is EventKind.APPROVAL_NEEDED:
-            what = (
-                "needs approval to start"
-                if data.get("gate") == "before"
-                else "is done; checkpoint: review it"
-            )
+            what = {
+                "before": "needs approval to start",
+                "review": str(data.get("text") or "stopped for review"),
+            }.get(str(data.get("gate")), "is done; checkpoint: review it")
             self.line(f"{when} task {event.task_id} {what}")
         elif event.kind is EventKind.QUESTION:
             self.line(f"{when} task {event.task_id} asks: {data.get('text', '')}")

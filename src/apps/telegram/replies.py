@@ -14,6 +14,7 @@ STATE_MARKS = {
     "running": "▶️",
     "waiting_approval": "✋",
     "waiting_answer": "❓",
+    "waiting_review": "🔍",
     "completed": "✅",
     "failed": "❌",
     "skipped": "⏭",
