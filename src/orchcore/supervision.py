@@ -35,7 +35,7 @@ class Checked:
 @attrs.frozen
 class FixHistory:
     """What a task's earlier attempts left for the next: retries with feedback so far (a human's
-    reject counts as one) and the feedback the attempt now starting gets ("" when none)."""
+    reject counts as one) and the feedback its next attempt gets ("" when none)."""
 
     fix_attempts: int = 0
     feedback: str = ""
@@ -68,28 +68,27 @@ def supervision_events(checked: Checked, task_id: str, attempt: int, now: dateti
 
 
 def fix_history(events: Iterable[Event], task_id: str) -> FixHistory:
-    """Retries with feedback of ``task_id`` so far, and the feedback for the attempt started last:
-    that of a retry decision or a human's rejection after the attempt before it."""
+    """Retries with feedback of ``task_id`` so far, and the feedback for its next attempt: that of
+    the latest retry decision or human rejection, until an attempt that got it is judged again
+    (an attempt that crashed before it was judged leaves it for the next one)."""
     fixes = 0
-    pending = ""  # feedback waiting for the next attempt to start
-    given = ""  # what the attempt started last got
+    feedback = ""
     rejection = ""
     for event in events:
         if event.task_id != task_id:
             continue
-        if event.kind is EventKind.SUPERVISION and event.data.get("action") == _RETRY:
-            fixes += 1
-            pending = str(event.data.get("feedback") or "")
+        if event.kind is EventKind.SUPERVISION:
+            retried = event.data.get("action") == _RETRY
+            fixes += retried
+            feedback = str(event.data.get("feedback") or "") if retried else ""
         elif event.kind is EventKind.COMMAND and event.data.get("command") == "reject":
             rejection = str(event.data.get("text") or "no reason given")
         elif event.kind is EventKind.TASK_STATE and rejection:
             if event.data.get("state") == TaskState.PENDING.value:  # a stopped attempt rejected: run again
                 fixes += 1
-                pending = f"A human reviewed your last attempt and rejected it: {rejection}"
+                feedback = f"A human reviewed your last attempt and rejected it: {rejection}"
             rejection = ""
-        elif event.kind is EventKind.TASK_STARTED:
-            given, pending = pending, ""
-    return FixHistory(fixes, given)
+    return FixHistory(fixes, feedback)
 
 
 def record_checked(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from adapters.memory.store import InMemoryStore
 from orchcore.attempt_check import AttemptChecker
 from orchcore.engine import Engine
@@ -147,3 +149,35 @@ def test_a_stop_for_review_notifies_the_rule_and_the_confidence_not_done() -> No
     assert "orch approve" not in review.text
     assert "runs it again with the reason as feedback" in review.text
     assert review.actions == ("approve 1", "reject 1")
+
+
+def test_the_feedback_survives_a_crash_of_the_attempt_that_got_it() -> None:
+    world = World(ScriptedAgent(scripts={"1": [said("done")]}), fix=1)
+
+    def crash(request: AgentRequest, sink: EventSink) -> AgentResult:
+        raise RuntimeError("orch died")
+
+    world.agent.scripts["1"].append(crash)
+    with pytest.raises(RuntimeError, match="orch died"):
+        world.run()
+    assert world.store.load(world.sid).run("1").state is TaskState.INTERRUPTED
+    world.agent.scripts["1"].append(said("fixed"))
+    world.checks.failing = set()
+    assert world.run() is SessionState.COMPLETED
+    _, second, third = world.agent.requests
+    assert "E   assert 1 == 2" in second.prompt
+    assert "E   assert 1 == 2" in third.prompt  # the crashed attempt's feedback is given again
+
+
+def test_feedback_already_judged_is_not_given_again() -> None:
+    world = World(ScriptedAgent(scripts={"1": [said("done")]}), fix=0)
+    world.run()  # stopped for review, no retry
+    send_command(world.store, world.sid, Command.REJECT, world.clock, task_id="1", text="redo it")
+    world.run()  # rejected: runs again with the reason, still failing: stopped again
+    send_command(world.store, world.sid, Command.REJECT, world.clock, task_id="1", text="once more")
+    world.checks.failing = set()
+    assert world.run() is SessionState.COMPLETED
+    prompts = [r.prompt for r in world.agent.requests]
+    assert "redo it" in prompts[1]
+    assert "once more" in prompts[2]
+    assert "redo it" not in prompts[2]
