@@ -171,12 +171,14 @@ class AttemptChecker:
 def _changes(
     checkpoints: Checkpoints | None, session_id: str, task_id: str
 ) -> tuple[Sequence[FileChange], str]:
-    """What the task changed since its first checkpoint (all its attempts), and the diff."""
+    """What the task changed from its first checkpoint to the one after its latest attempt (the
+    workspace now when there is none), and the diff. The engine took that checkpoint already, so
+    the workspace is not scanned again, and files this attempt's checks write are not counted."""
     if checkpoints is None:
         return (), ""
     try:
-        first, _ = task_span(checkpoints.checkpoints(session_id), task_id)
-        return checkpoints.changes(first, None), checkpoints.diff(first, None)
+        first, last = task_span(checkpoints.checkpoints(session_id), task_id)
+        return checkpoints.changes(first, last), checkpoints.diff(first, last)
     except OrchError:
         return (), ""
 
