@@ -24,7 +24,7 @@ from orchcore.ports.store import Store
 from orchcore.ports.supervisor import JudgeRequest, JudgeUnavailable, Supervisor, Verdict
 from orchcore.prompt import build_prompt, feedback_prompt
 from orchcore.records import Outcome, Snapshot
-from orchcore.safety.events import SafetyEvent
+from orchcore.safety.events import SafetyEvent, redact
 from orchcore.sandbox import SandboxPolicy
 from orchcore.state import TaskState
 from orchcore.supervise import (
@@ -123,13 +123,14 @@ class AttemptChecker:
         """Gather the evidence of the attempt that just ended, ask the judge, and decide."""
         run = snap.run(task.id)
         events = store.events(snap.session.id)
-        changes, diff = _changes(checkpoints, snap.session.id, task.id)
-        changed_paths = {c.path: c for c in changes}
+        known = _changes(checkpoints, snap.session.id, task.id)
+        changes, diff = known or ((), "")
+        changed_paths = {c.path for c in changes}
         deliverables = []
-        for path in task.deliverables:
+        for path in task.deliverables:  # "unchanged" only when the checkpoints say so
             after = self.runner.read_text(path)
-            change = changed_paths.get(normalised(path))
-            deliverables.append(deliverable_state(path, after if change is None else None, after))
+            unchanged = known is not None and normalised(path) not in changed_paths
+            deliverables.append(deliverable_state(path, after if unchanged else None, after))
         checks = tuple(self._run(c, sandbox) for c in check_commands(task, task.checks, self.config))
         started = run.attempts[-1].started_at if run.attempts else now
         evidence = Evidence(
@@ -137,7 +138,7 @@ class AttemptChecker:
             attempt=run.attempt,
             outcome=result.outcome,
             final_message=result.final_text or result.output_tail,
-            error="" if result.outcome is Outcome.SUCCEEDED else result.reason,
+            error="" if result.outcome is Outcome.SUCCEEDED else redact(result.reason),
             changed=changed_files(changes, diff_stats(diff)),
             diff=diff[:_DIFF_CHARS],
             deliverables=tuple(deliverables),
@@ -170,17 +171,18 @@ class AttemptChecker:
 
 def _changes(
     checkpoints: Checkpoints | None, session_id: str, task_id: str
-) -> tuple[Sequence[FileChange], str]:
+) -> tuple[Sequence[FileChange], str] | None:
     """What the task changed from its first checkpoint to the one after its latest attempt (the
-    workspace now when there is none), and the diff. The engine took that checkpoint already, so
-    the workspace is not scanned again, and files this attempt's checks write are not counted."""
+    workspace now when there is none), and the diff; None when not known. The engine took that
+    checkpoint already, so the workspace is not scanned again, and files this attempt's checks
+    write are not counted."""
     if checkpoints is None:
-        return (), ""
+        return None
     try:
         first, last = task_span(checkpoints.checkpoints(session_id), task_id)
         return checkpoints.changes(first, last), checkpoints.diff(first, last)
-    except OrchError:
-        return (), ""
+    except OrchError:  # no checkpoint (it could not be taken): what changed is not known
+        return None
 
 
 def _accepted_types(snap: Snapshot) -> frozenset[str]:

@@ -181,3 +181,19 @@ def test_feedback_already_judged_is_not_given_again() -> None:
     assert "redo it" in prompts[1]
     assert "once more" in prompts[2]
     assert "redo it" not in prompts[2]
+
+
+def test_without_checkpoints_a_deliverable_that_is_there_is_not_called_unchanged() -> None:
+    world = World(ScriptedAgent(scripts={"1": [said("done")]}))
+    world.store = InMemoryStore()
+    task = Task(id="1", title="Docs", type="research", description="d", deliverables=("./docs/a.md",))
+    world.sid = create_session(
+        world.store, Plan("t.md", (task,)), world.ids, world.clock, auto_approve=True
+    ).session.id
+    send_command(world.store, world.sid, Command.START, world.clock)
+    world.checker.every_task = True
+    world.checks.files = {"docs/a.md": "# A\n\nThe real text.\n"}
+    world.run()  # nothing is known to have changed: something-changed fails, but not the deliverable
+    deliverables = [d for d in world.events(EventKind.GATE) if d["name"] == "deliverables"]
+    assert deliverables
+    assert all(d["passed"] for d in deliverables), deliverables
