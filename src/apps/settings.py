@@ -256,14 +256,30 @@ class SupervisorSettings:
     """Globs a task type's changes must stay within (``"*"``: any other type); none: unrestricted."""
     forbidden: tuple[str, ...] = attrs.field(default=("**/migrations/**",), converter=_strings)
     """Globs no attempt may change without a human's review."""
+    breakpoints: list[dict[str, Any]] | None = None
+    """Rules that stop a finished attempt for review, in order (None: the defaults), each
+    ``{name, kind, threshold, lines, globs, types}`` as in docs/supervisor-pipeline.md."""
 
     def pipeline(self) -> SupervisorConfig:
         """The pure pipeline's configuration from these keys (defaults for the rest)."""
-        from orchcore.supervise import DecisionConfig, GateConfig, SupervisorConfig
+        from orchcore.supervise import (
+            DEFAULT_BREAKPOINTS,
+            BreakpointRule,
+            DecisionConfig,
+            GateConfig,
+            SupervisorConfig,
+        )
 
+        rules: tuple[BreakpointRule, ...] = DEFAULT_BREAKPOINTS
+        if self.breakpoints is not None:
+            rules = tuple(
+                BreakpointRule(str(rule["name"]), rule["kind"], **_rule_parameters(rule))
+                for rule in self.breakpoints
+            )
         return SupervisorConfig(
             gates=GateConfig(scope_by_type=dict(self.scope), forbidden=self.forbidden),
             decision=DecisionConfig(max_fix_attempts=self.max_fix_attempts),
+            breakpoints=rules,
             checks_by_type=dict(self.checks),
         )
 
@@ -552,6 +568,7 @@ def check_supervisor(checker: Any, raw: Mapping[str, Any]) -> None:
             if not isinstance(listed, list) or any(not isinstance(i, str) or not i.strip() for i in listed):
                 what = "commands such as python -m pytest -q" if key == "checks" else "globs such as src/**"
                 checker.add(("supervisor", key, str(name)), f"found {listed!r}, expected a list of {what}")
+    check_breakpoints(checker, section.get("breakpoints"))
     for key, low, what in (
         ("retries", 0, "0 or more"),
         ("num_ctx", 256, "256 tokens or more"),
@@ -566,6 +583,55 @@ def check_supervisor(checker: Any, raw: Mapping[str, Any]) -> None:
         checker.add(
             ("supervisor", "keep_alive"), f"found {keep!r}, expected a duration such as 10m, 1h or -1"
         )
+
+
+_RULE_KEYS = {"name": str, "kind": str, "threshold": float, "lines": int, "globs": list, "types": list}
+
+
+def _rule_parameters(rule: Mapping[str, Any]) -> dict[str, Any]:
+    """A breakpoint rule's parameters; ``globs``/``types`` as one text are one item (commas are a glob's own)."""
+    found: dict[str, Any] = {k: v for k, v in rule.items() if k in ("threshold", "lines")}
+    for key in ("globs", "types"):
+        value = rule.get(key)
+        if value is not None:
+            found[key] = (value,) if isinstance(value, str) else tuple(str(v) for v in value)
+    return found
+
+
+def check_breakpoints(checker: Any, rules: object) -> None:
+    """Each breakpoint rule is a mapping with a name, a known kind and parameters of the right type."""
+    from orchcore.supervise import RuleKind
+
+    if rules is None:
+        return
+    at = ("supervisor", "breakpoints")
+    if not isinstance(rules, list):
+        checker.add(
+            at, f"found {rules!r}, expected a list of rules such as {{name: x, kind: paths, globs: [...]}}"
+        )
+        return
+    kinds = ", ".join(k.value for k in RuleKind)
+    for index, rule in enumerate(rules):
+        here = (*at, str(index))
+        if not isinstance(rule, dict):
+            checker.add(here, f"found {rule!r}, expected a mapping with name and kind")
+            continue
+        for key, value in rule.items():
+            want = _RULE_KEYS.get(str(key))
+            if want is None:
+                checker.add((*here, str(key)), f"unknown key; keys of a rule: {', '.join(_RULE_KEYS)}")
+            elif want is list and not (
+                isinstance(value, list | str) and all(isinstance(v, str) for v in value)
+            ):
+                checker.add((*here, str(key)), f"found {value!r}, expected a list of names")
+            elif want in (int, float) and (isinstance(value, bool) or not isinstance(value, int | float)):
+                checker.add((*here, str(key)), f"found {value!r}, expected a number")
+            elif want is str and (not isinstance(value, str) or not value.strip()):
+                checker.add((*here, str(key)), f"found {value!r}, expected text")
+        if not isinstance(rule.get("name"), str):
+            checker.add(here, "a rule needs a name (shown when it fires)")
+        if rule.get("kind") not in {k.value for k in RuleKind}:
+            checker.add((*here, "kind"), f"found {rule.get('kind')!r}, expected one of: {kinds}")
 
 
 def _money(value: object, _: object) -> Decimal:

@@ -125,7 +125,7 @@ def test_bad_values_are_all_named_with_file_line_and_what_is_allowed(tmp_path: P
         f"{path}:8: supervisor.keep_alive: found 'forever', expected a duration such as 10m, 1h or -1",
         f"{path}:9: supervisor.temperature: unknown key; keys of supervisor: judge, host, model, "
         "timeout_s, retries, judge_types, keep_alive, num_ctx, enabled, checks, check_timeout_s, "
-        "max_fix_attempts, scope, forbidden",
+        "max_fix_attempts, scope, forbidden, breakpoints",
     ]
 
 
@@ -137,7 +137,7 @@ def test_a_bad_environment_value_names_the_variable(tmp_path: Path) -> None:
 
 FIELDS = [
     *("judge", "host", "model", "timeout_s", "retries", "judge_types", "keep_alive", "num_ctx"),
-    *("enabled", "checks", "check_timeout_s", "max_fix_attempts", "scope", "forbidden"),
+    *("enabled", "checks", "check_timeout_s", "max_fix_attempts", "scope", "forbidden", "breakpoints"),
 ]
 SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=16)
 SUPERVISOR_VALUES = (
@@ -170,6 +170,7 @@ def test_any_supervisor_section_loads_or_is_a_config_error_with_its_line() -> No
                 assert sv.max_fix_attempts >= 0
                 assert sv.check_timeout_s > 0
                 assert all(isinstance(c, str) for cs in sv.checks.values() for c in cs)
+                sv.pipeline()  # every rule that loaded is a rule the pipeline takes
 
     check()
 
