@@ -131,8 +131,9 @@ def test_the_same_seed_gives_the_same_sample_and_num_predict_caps_the_answer(
             options={"temperature": 1.0, "num_ctx": 2048, **options},
         )
 
-    first, again = sample(seed=11, num_predict=24), sample(seed=11, num_predict=24)
+    # capped first: the two compared samples then both start from the same cached prompt
     capped = sample(seed=11, num_predict=3)
+    first, again = sample(seed=11, num_predict=24), sample(seed=11, num_predict=24)
 
     assert first.message.content
     assert again.message.content == first.message.content
