@@ -127,6 +127,11 @@ PY
 }
 
 mkdir -p "$tools/models"
+if ! { runtime_ready && model_ready; } && command -v flock >/dev/null 2>&1; then
+    # Two test runs installing at once wait for each other instead of sharing a staging dir.
+    exec 9>"$tools/.install-local-model.lock"
+    flock 9
+fi
 runtime_ready || install_runtime
 model_ready || install_model
 

@@ -152,6 +152,11 @@ function generationOptions(options, grammar) {
     };
 }
 
+function promptTokens(session, history) {
+    const { contextText } = session.chatWrapper.generateContextState({ chatHistory: history });
+    return contextText.tokenize(model.tokenizer).length;
+}
+
 /** POST /api/chat: the model's answer, streamed as NDJSON or as one object (`stream: false`). */
 async function handleChat(body, res) {
     if (withTag(body.model ?? "") !== servedName) {
@@ -165,8 +170,9 @@ async function handleChat(body, res) {
     const grammar = await grammarFor(body.format);
     await serialised(async () => {
         const { chat: session, loadNs } = await chatFor(options.num_ctx ?? 4096);
-        if (!body.messages || body.messages.length === 0) { // an empty chat only loads the model
-            return send(res, 200, { ...base(), message: { role: "assistant", content: "" }, done_reason: "load", done: true });
+        if (!body.messages || body.messages.length === 0) { // an empty chat loads (or, keep_alive 0, unloads)
+            const doneReason = body.keep_alive === 0 || body.keep_alive === "0" ? "unload" : "load";
+            return send(res, 200, { ...base(), message: { role: "assistant", content: "" }, done_reason: doneReason, done: true });
         }
         const history = toHistory(body.messages);
         const sequence = session.sequence;
@@ -202,8 +208,9 @@ async function handleChat(body, res) {
             done: true,
             total_duration: Number(finished - received),
             load_duration: Number(loadNs),
-            // The whole prompt, reused prefix included: what the caller's token estimate is checked against.
-            prompt_eval_count: Math.max(used.usedInputTokens, sequence.nextTokenIndex - used.usedOutputTokens),
+            // The whole prompt as the chat template renders it, cached prefix included (only new
+            // tokens are evaluated): what the caller's token estimate is checked against.
+            prompt_eval_count: promptTokens(session, history),
             prompt_eval_duration: Number(firstToken - received - loadNs),
             eval_count: used.usedOutputTokens,
             eval_duration: Number(finished - firstToken),

