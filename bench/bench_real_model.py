@@ -2,7 +2,8 @@
 registries into a temporary dir), starting the Ollama shim (model load), and seconds per
 schema-constrained verdict through the official ollama client, with the model's tok/s.
 
-Prints medians, and start-up plus the first verdict against the 60 s the real-model test may take
+Also the prompt evaluation speed of a diff-sized prompt (what a judge's prompt costs before
+its first token). Prints medians, and start-up plus the first verdict against the 60 s the real-model test may take
 in CI; asserts nothing. The machine's load moves every figure: compare runs taken together.
 Usage: python bench/bench_real_model.py [--verdicts N] [--threads T] [--cold]
 """
@@ -108,6 +109,18 @@ def verdict(client: ollama.Client, case: str) -> tuple[float, ollama.ChatRespons
     return time.perf_counter() - started, answer
 
 
+def prompt_rate(client: ollama.Client, lines: int) -> tuple[int, float]:
+    """Prompt tokens and their evaluation speed for a long, uncached prompt (a diff-sized text)."""
+    diff = "\n".join(f"+    value_{i} = compute(value_{i - 1}, {i})  # line {i}" for i in range(lines))
+    answer = client.chat(
+        model="smollm2:135m",
+        messages=[{"role": "user", "content": f"run {time.time_ns()}\n{diff}\nSummarise the diff."}],
+        options={"temperature": 0, "num_predict": 1, "num_ctx": 4096},
+    )
+    tokens = answer.prompt_eval_count or 0
+    return tokens, tokens / ((answer.prompt_eval_duration or 1) / 1e9)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--verdicts", type=int, default=6)
@@ -137,6 +150,8 @@ def main() -> None:
         with ollama.Client(host=url, timeout=300) as client:
             first, _ = verdict(client, CASES[0])  # builds the 2048-token context first
             timed = [verdict(client, CASES[i % len(CASES)]) for i in range(options.verdicts)]
+            prompt_rate(client, 10)  # builds the 4096-token context
+            long_prompt, prompt_speed = prompt_rate(client, 100)
     finally:
         stop(process)
     seconds = [s for s, _ in timed]
@@ -150,6 +165,7 @@ def main() -> None:
     )
     print(f"tokens per verdict (median):           {statistics.median(tokens):6.0f}")
     print(f"generation speed (median):             {statistics.median(rates):6.1f} tok/s")
+    print(f"prompt evaluation ({long_prompt} tokens, uncached): {prompt_speed:6.1f} tok/s")
     share = (load + first) / CI_BUDGET_S
     print(
         f"shim start + first verdict:            {load + first:6.2f} s = {share:.2f} x the {CI_BUDGET_S:.0f} s CI budget"
