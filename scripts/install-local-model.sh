@@ -73,9 +73,12 @@ install_runtime() {
 }
 JSON
     log="$tools/node-llama-cpp-$nlc_version.npm.log"
+    # one quick retry, not npm's five over minutes; the environment may say otherwise
+    export npm_config_fetch_retries="${npm_config_fetch_retries:-1}"
+    export npm_config_fetch_retry_mintimeout="${npm_config_fetch_retry_mintimeout:-2000}"
+    export npm_config_fetch_retry_maxtimeout="${npm_config_fetch_retry_maxtimeout:-5000}"
     if ! npm install --prefix "$staging" --omit=optional --ignore-scripts --no-audit --no-fund \
-        --no-update-notifier --fetch-retries=1 --fetch-retry-mintimeout=2000 --fetch-retry-maxtimeout=5000 \
-        --fetch-timeout=60000 --loglevel=warn >"$log" 2>&1; then
+        --no-update-notifier --fetch-timeout=60000 --loglevel=warn >"$log" 2>&1; then
         rm -rf "$staging"
         if grep -Eq "$network_error" "$log"; then
             unreachable npm "npm install node-llama-cpp@$nlc_version failed ($(grep -Eo "$network_error" "$log" | head -n 1); log: $log)"

