@@ -104,6 +104,10 @@ def serving(
 
         wait_until(answers, f"{url}/api/version to answer", timeout=timeout)
         yield ServedModel(base_url=url, model=name, log=log)
+        if process.poll() is not None:
+            raise AssertionError(
+                f"the ollama shim exited during the tests ({process.returncode}):\n{log.read_text()}"
+            )
     finally:
         process.terminate()
         try:

@@ -163,6 +163,7 @@ async function handleChat(body, res) {
         throw new HttpError(404, `model "${body.model}" not found, try pulling it first`);
     }
     if (body.messages !== undefined && !Array.isArray(body.messages)) throw new HttpError(400, "messages must be a list");
+    if (Array.isArray(body.tools) && body.tools.length > 0) throw new HttpError(400, `${body.model} does not support tools`);
     const stream = body.stream !== false;
     const base = () => ({ model: body.model, created_at: new Date().toISOString() });
     const received = process.hrtime.bigint();
