@@ -170,8 +170,12 @@ async function handleChat(body, res) {
     const options = body.options ?? {};
     const grammar = await grammarFor(body.format);
     const history = body.messages?.length ? toHistory(body.messages) : null; // bad input: 400 before any work
+    const numCtx = options.num_ctx ?? 4096;
+    if (!Number.isInteger(numCtx) || numCtx <= 0) throw new HttpError(400, `invalid num_ctx ${JSON.stringify(numCtx)}: expected a positive integer`);
+    const generation = generationOptions(options, grammar);
     await serialised(async () => {
-        const { chat: session, loadNs } = await chatFor(options.num_ctx ?? 4096);
+        const begun = process.hrtime.bigint(); // after any wait in the queue, as Ollama counts
+        const { chat: session, loadNs } = await chatFor(numCtx);
         if (history === null) { // an empty chat loads (or, keep_alive 0, unloads)
             const doneReason = body.keep_alive === 0 || body.keep_alive === "0" ? "unload" : "load";
             return send(res, 200, { ...base(), message: { role: "assistant", content: "" }, done_reason: doneReason, done: true });
@@ -185,8 +189,8 @@ async function handleChat(body, res) {
         let result;
         try {
             result = await session.generateResponse(history, {
-                ...generationOptions(options, grammar),
-                maxTokens: generationOptions(options, grammar).maxTokens ?? sequence.contextSize,
+                ...generation,
+                maxTokens: generation.maxTokens ?? sequence.contextSize,
                 signal: abort.signal,
                 stopOnAbortSignal: true,
                 onTextChunk: (text) => {
@@ -212,7 +216,7 @@ async function handleChat(body, res) {
             // The whole prompt as the chat template renders it, cached prefix included (only new
             // tokens are evaluated): what the caller's token estimate is checked against.
             prompt_eval_count: promptTokens(session, history),
-            prompt_eval_duration: Number(firstToken - received - loadNs),
+            prompt_eval_duration: Number(firstToken - begun - loadNs),
             eval_count: used.usedOutputTokens,
             eval_duration: Number(finished - firstToken),
         };

@@ -251,6 +251,15 @@ def test_a_malformed_request_is_a_400_with_an_error_body_and_the_shim_keeps_serv
         },
         timeout=10,
     )
+    bad_ctx = httpx.post(
+        f"{url}/api/chat",
+        json={
+            "model": real_model_ollama.model,
+            "messages": [{"role": "user", "content": "hi"}],
+            "options": {"num_ctx": "big"},
+        },
+        timeout=10,
+    )
     tool = {"type": "function", "function": {"name": "ls", "description": "list files", "parameters": {}}}
     with pytest.raises(ollama.ResponseError) as tools_error:
         client.chat(model=real_model_ollama.model, messages=[{"role": "user", "content": "hi"}], tools=[tool])
@@ -260,6 +269,8 @@ def test_a_malformed_request_is_a_400_with_an_error_body_and_the_shim_keeps_serv
     assert (no_body.status_code, no_body.json()) == (400, {"error": "missing request body"})
     assert bad_role.status_code == 400
     assert "robot" in bad_role.json()["error"]
+    assert bad_ctx.status_code == 400
+    assert "num_ctx" in bad_ctx.json()["error"]
     assert tools_error.value.status_code == 400
     assert "does not support tools" in tools_error.value.error
     assert client.show(real_model_ollama.model).modelinfo
