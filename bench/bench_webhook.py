@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import secrets
 import shutil
@@ -42,11 +43,13 @@ import httpx
 TARGET_P50_MS = 2.0
 TARGET_RPS = 2000.0
 TARGET_P99_MS = 100.0
-#: what each request asks: status is what n8n polls; help and health show the floor under it
-ENDPOINTS = {
-    "status": ("POST", "/webhook/status"),
-    "help": ("POST", "/webhook/help"),
-    "health": ("GET", "/health"),
+#: what each request asks: status, or the same through /webhook/command as the shipped n8n
+#: workflows send it; help (no session read) and health (no thread, no store) show the floors
+ENDPOINTS: dict[str, tuple[str, str, dict[str, str] | None]] = {
+    "status": ("POST", "/webhook/status", {}),
+    "command": ("POST", "/webhook/command", {"command": "status"}),
+    "help": ("POST", "/webhook/help", {}),
+    "health": ("GET", "/health", None),
 }
 
 SERVER = """
@@ -105,8 +108,7 @@ def one_client(
     url: str, headers: dict[str, str], endpoint: str, requests: int, *, keep_alive: bool
 ) -> list[float]:
     """Sequential requests from one httpx client: on one connection, or a new one each time."""
-    method, path = ENDPOINTS[endpoint]
-    body = {} if method == "POST" else None
+    method, path, body = ENDPOINTS[endpoint]
     latencies: list[float] = []
     limits = httpx.Limits() if keep_alive else httpx.Limits(max_keepalive_connections=0)
     with httpx.Client(base_url=url, headers=headers, timeout=30.0, limits=limits) as client:
@@ -123,8 +125,8 @@ class RawClient:
     Content-Length (all uvicorn sends here): a load generator much cheaper than the server."""
 
     def __init__(self, port: int, secret: str, endpoint: str) -> None:
-        method, path = ENDPOINTS[endpoint]
-        body = b"{}" if method == "POST" else b""
+        method, path, payload = ENDPOINTS[endpoint]
+        body = b"" if payload is None else json.dumps(payload).encode()
         head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-Orch-Secret: {secret}\r\n"
         if body:
             head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
@@ -157,8 +159,7 @@ def httpx_client(
     """An httpx.AsyncClient as a load client. The TLS context is shared: httpx otherwise loads
     the CA bundle per client (25-55 ms, blocking the event loop), even for http://."""
     client = httpx.AsyncClient(base_url=url, headers=headers, timeout=30.0, verify=tls)
-    method, path = ENDPOINTS[endpoint]
-    body = {} if method == "POST" else None
+    method, path, body = ENDPOINTS[endpoint]
 
     async def send() -> int:
         return (await client.request(method, path, json=body)).status_code
@@ -222,7 +223,7 @@ def report_one_client(args: argparse.Namespace, url: str, headers: dict[str, str
     alive_cpu = cpu_per_request(server, cpu, len(alive))
     fresh = one_client(url, headers, args.endpoint, max(args.requests // 5, 100), keep_alive=False)
     p50_alive = statistics.median(alive) * 1000
-    print(" ".join(ENDPOINTS[args.endpoint]) + ", SQLite store, 10-task session waiting for approval")
+    print(" ".join(ENDPOINTS[args.endpoint][:2]) + ", SQLite store, 10-task session waiting for approval")
     print(f"one httpx client, keep-alive, {len(alive)} requests in a row")
     print(f"  latency:     {summary(alive)}")
     print(f"  target:      p50 <= {TARGET_P50_MS:g} ms: {p50_alive / TARGET_P50_MS:.2f}x the target")

@@ -28,6 +28,7 @@ from starlette.routing import Route
 
 from apps.commands import CommandError, Commands, Driver, from_orch_error
 from apps.web import schema
+from apps.web.bodies import body_problems
 from apps.web.incidents import IncidentLog
 from orchcore import errors as e
 
@@ -277,14 +278,14 @@ def _parse(raw: bytes) -> tuple[object, str | None]:
 def _command(name: str | None, body: object) -> tuple[str, dict[str, Any]]:
     """The command and its params from a validated body; 404 for an unknown endpoint."""
     if name is None:
-        problems = schema.validate(body, schema.COMMAND_REQUEST)
+        problems = body_problems(None, body)
         if problems:
             raise WebError("validation", problems[0], problems)
         assert isinstance(body, dict)  # noqa: S101 - the schema says object
         return str(body["command"]), dict(body.get("params", {}))
     if name not in schema.COMMANDS:
         raise WebError("not_found", f"no endpoint /webhook/{name}; commands: {', '.join(schema.COMMANDS)}")
-    problems = schema.validate(body, schema.endpoint_body(name))
+    problems = body_problems(name, body)
     if problems:
         raise WebError("validation", problems[0], problems)
     assert isinstance(body, dict)  # noqa: S101 - the schema says object
