@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import socket
@@ -131,6 +132,16 @@ def redact_uvicorn_logs() -> None:
             logger.addFilter(RedactingFilter())
 
 
+def settle_garbage_collector() -> None:
+    """Move everything built so far (modules, app, runtime) out of the collector's sight.
+
+    Those ~100k objects live as long as the server; without this each full collection walks
+    them all while serving: 160 ms pauses, the 50-client p99 and maximum (issue 9.3).
+    """
+    gc.collect()
+    gc.freeze()
+
+
 @attrs.define
 class Prepared:
     """A server ready to run on its socket, and the runtime to close after it."""
@@ -151,6 +162,7 @@ class Prepared:
 
         try:
             with sending(self.runtime):
+                settle_garbage_collector()
                 self.server.run(sockets=[self.sock])
         except KeyboardInterrupt:
             pass  # uvicorn has shut down cleanly, then re-raised Ctrl-C: that is a normal stop
