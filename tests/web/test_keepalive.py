@@ -8,7 +8,11 @@ server side of the connection instead: one connection served the requests, and i
 
 from __future__ import annotations
 
+import os
+import re
+import signal
 import socket
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +22,7 @@ import pytest
 
 from apps.settings import Settings, load_settings
 from apps.web.server import Prepared, listen, prepare, uvicorn_server
-from tests.support import wait_until
+from tests.support import ORCH, wait_until
 from tests.web.test_webhook import HEADERS, SECRET, SIMPLE, World
 
 pytestmark = pytest.mark.integration
@@ -138,3 +142,23 @@ def test_sockets_from_elsewhere_get_nodelay_from_the_protocol(tmp_path: Path) ->
         thread.join(10)
         sock.close()
         w.client.close()
+
+
+def test_orch_serve_on_ipv6_loopback_prints_an_address_a_client_can_use(tmp_path: Path) -> None:
+    if (why := ipv6_loopback()) is not None:
+        pytest.skip(why)
+    settings_in(tmp_path)
+    env = {**os.environ, "ORCH_WEBHOOK_SECRET": SECRET, "ORCH_STATE_DIR": str(tmp_path / "state")}
+    args = [str(ORCH), "serve", "--config", str(tmp_path / "orch.yaml"), "--host", "::1", "--port", "0"]
+    with subprocess.Popen(args, cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True) as server:
+        try:
+            assert server.stderr is not None
+            line = server.stderr.readline()
+            found = re.search(r"listening on (\[::1\]:\d+),", line)
+            assert found, line
+            with httpx.Client(base_url=f"http://{found.group(1)}", headers=HEADERS, timeout=10) as client:
+                assert client.get("/health").json()["status"] == "ok"
+                assert client.post("/webhook/help", json={}).status_code == 200
+        finally:
+            server.send_signal(signal.SIGINT)
+            server.wait(10)
