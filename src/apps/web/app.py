@@ -166,7 +166,10 @@ class _Webhook:
     pool: ThreadPoolExecutor
     incidents: IncidentLog = attrs.field(factory=lambda: IncidentLog(log))
     started: float = 0.0
-    document: dict[str, Any] = attrs.field(factory=lambda: schema.openapi_document(_version()))
+    version: str = attrs.field(factory=_version)
+    document: dict[str, Any] = attrs.field(
+        default=attrs.Factory(lambda self: schema.openapi_document(self.version), takes_self=True)
+    )
 
     def __attrs_post_init__(self) -> None:
         self.started = self.monotonic()
@@ -175,7 +178,7 @@ class _Webhook:
         return JSONResponse(
             {
                 "status": "ok" if self.driver.alive() else "degraded",
-                "version": _version(),
+                "version": self.version,
                 "uptime": round(self.monotonic() - self.started, 3),
             }
         )
@@ -216,20 +219,19 @@ class _Webhook:
 
     async def _read_body(self, request: Request) -> bytes:
         """The body, refusing (413) as soon as it passes the limit: never read unbounded."""
-        too_large = WebError("too_large", f"the body is larger than {self.max_body} bytes")
         declared = request.headers.get("content-length")
         if declared is not None:
             if not declared.isdigit():
                 raise WebError("bad_request", "invalid Content-Length header")
             if int(declared) > self.max_body:
-                raise too_large
+                raise self._too_large()
         data = bytearray()
         try:
             async with asyncio.timeout(self.body_timeout_s):
                 async for chunk in request.stream():
                     data += chunk
                     if len(data) > self.max_body:
-                        raise too_large
+                        raise self._too_large()
         except TimeoutError:
             client = request.client.host if request.client else "a client"
             self.incidents.report(
@@ -239,6 +241,9 @@ class _Webhook:
                 "request_timeout", f"the body did not arrive within {self.body_timeout_s:g} s"
             ) from None
         return bytes(data)
+
+    def _too_large(self) -> WebError:
+        return WebError("too_large", f"the body is larger than {self.max_body} bytes")
 
     def _authenticate(self, request: Request, body: object, client: str, bad_json: str | None) -> None:
         if self.secret is None:
