@@ -1,7 +1,8 @@
 """Webhook latency and throughput on keep-alive connections, as n8n or a script sees them.
 
-The server runs as `orch serve` would (SQLite store, real secret check, uvicorn) in a child
-process on 127.0.0.1, with a 10-task session waiting for approval. Three figures:
+The server runs as `orch serve` would (SQLite store, real secret check, uvicorn; no access
+log, which costs ~50 us more per request) in a child process on 127.0.0.1, with a 10-task
+session waiting for approval. Three figures:
 
 1. one client, one keep-alive connection, requests one after another (httpx.Client);
 2. the same client opening a new connection for every request (what keep-alive is compared to);
@@ -16,7 +17,7 @@ Prints p50/p99/max, requests/s and the ratio to the targets of issue 9 (p50 <= 2
 keep-alive client; >= 2,000 req/s with p99 <= 100 ms under 50 clients); asserts nothing.
 ``--slowest N`` lists the slowest requests of the load with when they started, to find stalls.
 
-Usage: python bench/bench_webhook.py [--endpoint status] [--clients 50] [--seconds 5]
+Usage: python bench/bench_webhook.py [--endpoint status|command|help|health] [--clients 50] [--seconds 5]
        [--requests 1000] [--load-client raw|httpx] [--slowest 0]
 """
 
