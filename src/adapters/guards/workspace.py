@@ -27,6 +27,7 @@ from adapters.guards.shim import REFUSALS_FILE, SHIM_MARKER
 from orchcore.errors import ConfigError
 from orchcore.safety import SafetyPolicy, rule_programs
 from orchcore.safety.events import SafetyEvent, parse_refusal
+from orchcore.safety.ref_files import refs_from_files
 from orchcore.safety.refs import read_refs
 
 logger = logging.getLogger(__name__)
@@ -104,7 +105,8 @@ class GitWorkspace:
 
     def refs(self) -> dict[str, str]:
         """Every ref and ``HEAD`` (``"ref: refs/heads/x"`` or an object id); empty outside a repository."""
-        return read_refs(self._git)
+        found = refs_from_files(os.path.realpath(self.workdir), LOCAL_FILES)
+        return read_refs(self._git) if found is None else found
 
     def guard_env(self, policy: SafetyPolicy, base_path: str) -> dict[str, str]:
         """Write the guards for ``policy`` and return the environment that puts them in force.
@@ -227,6 +229,48 @@ class GitWorkspace:
                 f"git ({self.git}) did not answer in {_GIT_TIMEOUT_S:g} s in {self.workdir}"
             ) from exc
         return done.stdout if done.returncode == 0 else None
+
+
+class LocalFiles:
+    """``orchcore.safety.ref_files.GitFiles`` on this machine's filesystem."""
+
+    def read(self, path: str) -> str | None:
+        try:
+            return Path(path).read_text(encoding="utf-8", errors="surrogateescape")
+        except OSError:  # missing, a directory, unreadable: not a file git could read either
+            return None
+
+    def is_dir(self, path: str) -> bool:
+        return Path(path).is_dir()
+
+    def device(self, path: str) -> int | None:
+        try:
+            return Path(path).stat().st_dev
+        except OSError:
+            return None
+
+    def files_under(self, directory: str) -> list[str]:
+        found: list[str] = []
+        _collect(directory, "", found)
+        return found
+
+
+def _collect(folder: str, prefix: str, found: list[str]) -> None:
+    """Append the files under ``folder`` (not following links to directories), as git lists loose refs."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            _collect(entry.path, f"{prefix}{entry.name}/", found)
+        elif entry.is_file() and not entry.name.endswith(".lock"):
+            found.append(prefix + entry.name)
+
+
+LOCAL_FILES = LocalFiles()
 
 
 def _write(path: Path, text: str, mode: int) -> None:
