@@ -10,7 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.guards.workspace import LOCAL_FILES, GitWorkspace
+from adapters.guards.local_files import LOCAL_FILES
+from adapters.guards.workspace import GitWorkspace
 from orchcore.safety.ref_files import refs_from_files
 from orchcore.safety.refs import read_refs
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import attrs
 
 from adapters.guards.guard_files import WrittenFiles, remove_stale
+from adapters.guards.local_files import LOCAL_FILES
 from adapters.guards.policy_file import dump_policy
 from adapters.guards.shim import REFUSALS_FILE, SHIM_MARKER
 from orchcore.errors import ConfigError
@@ -242,45 +243,3 @@ class GitWorkspace:
                 f"git ({self.git}) did not answer in {_GIT_TIMEOUT_S:g} s in {self.workdir}"
             ) from exc
         return done.stdout if done.returncode == 0 else None
-
-
-class LocalFiles:
-    """``orchcore.safety.ref_files.GitFiles`` on this machine's filesystem."""
-
-    def read(self, path: str) -> str | None:
-        try:
-            return Path(path).read_text(encoding="utf-8", errors="surrogateescape")
-        except OSError:  # missing, a directory, unreadable: not a file git could read either
-            return None
-
-    def is_dir(self, path: str) -> bool:
-        return Path(path).is_dir()
-
-    def device(self, path: str) -> int | None:
-        try:
-            return Path(path).stat().st_dev
-        except OSError:
-            return None
-
-    def files_under(self, directory: str) -> list[str]:
-        found: list[str] = []
-        _collect(directory, "", found)
-        return found
-
-
-def _collect(folder: str, prefix: str, found: list[str]) -> None:
-    """Append the files under ``folder`` (not following links to directories), as git lists loose refs."""
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return
-    for entry in entries:
-        if entry.name.startswith("."):
-            continue
-        if entry.is_dir(follow_symlinks=False):
-            _collect(entry.path, f"{prefix}{entry.name}/", found)
-        elif entry.is_file() and not entry.name.endswith(".lock"):
-            found.append(prefix + entry.name)
-
-
-LOCAL_FILES = LocalFiles()

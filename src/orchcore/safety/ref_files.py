@@ -53,6 +53,28 @@ class GitFiles(Protocol):
         ...
 
 
+class _Once:
+    """A ``GitFiles`` that reads each file once per snapshot (discovery and the read share HEAD)."""
+
+    def __init__(self, files: GitFiles) -> None:
+        self._files = files
+        self._texts: dict[str, str | None] = {}
+
+    def read(self, path: str) -> str | None:
+        if path not in self._texts:
+            self._texts[path] = self._files.read(path)
+        return self._texts[path]
+
+    def is_dir(self, path: str) -> bool:
+        return self._files.is_dir(path)
+
+    def device(self, path: str) -> int | None:
+        return self._files.device(path)
+
+    def files_under(self, directory: str) -> Sequence[str]:
+        return self._files.files_under(directory)
+
+
 class _Unsure(Exception):
     """Something only git itself can answer: the caller falls back to running it."""
 
@@ -182,6 +204,7 @@ def refs_from_files(start: str, files: GitFiles) -> dict[str, str] | None:
 
     ``{}`` outside a repository; None when only git can tell (the caller runs ``read_refs``).
     """
+    files = _Once(files)
     try:
         git_dir = find_git_dir(start, files)
         if git_dir is None:
