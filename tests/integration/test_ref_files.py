@@ -130,6 +130,12 @@ def test_a_linked_worktree_has_its_own_head_and_per_worktree_refs(repo: Path, tm
     assert "refs/bisect/bad" not in in_worktree
 
 
+def test_a_gitdir_file_with_a_relative_path_matches_git(repo: Path, tmp_path: Path) -> None:
+    (repo / ".git").rename(tmp_path / "store.git")  # as a submodule's .git file points at its store
+    (repo / ".git").write_text("gitdir: ../store.git\n")
+    assert "refs/heads/main" in same(repo)
+
+
 def test_a_folder_inside_the_repository_reads_the_repository(repo: Path) -> None:
     inner = repo / "src" / "deep"
     inner.mkdir(parents=True)
