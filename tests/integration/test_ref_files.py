@@ -7,12 +7,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from adapters.guards.local_files import LOCAL_FILES
 from adapters.guards.workspace import GitWorkspace
-from orchcore.safety.ref_files import refs_from_files
+from orchcore.safety.ref_files import refs_from_files, valid_ref_name
 from orchcore.safety.refs import read_refs
 
 pytestmark = pytest.mark.integration
@@ -206,5 +206,25 @@ def test_any_sequence_of_ref_operations_reads_as_git_reads_it(
         for operation, name in operations:
             apply(folder, operation, name)
             same(folder)
+
+    check()
+
+
+def test_a_ref_name_is_valid_exactly_when_git_check_ref_format_accepts_it() -> None:
+    @settings(max_examples=60, deadline=None)
+    @given(st.text(alphabet="ab.-_@{}~^: /*?[\\\x7f", min_size=1, max_size=12))
+    @example("a..b")
+    @example("a.lock/b")
+    @example("a/.b")
+    @example("a@{b")
+    @example("a.")
+    @example("@")
+    @example("a//b")
+    def check(name: str) -> None:
+        ref = f"refs/{name}"
+        done = subprocess.run(
+            ["git", "check-ref-format", "--allow-onelevel", ref], capture_output=True, check=False
+        )
+        assert valid_ref_name(ref) is (done.returncode == 0), ref
 
     check()
