@@ -140,6 +140,21 @@ def test_each_checkpoint_holds_exactly_what_git_add_staged(
         assert tree_of(checkpoints.shadow, taken.id) == oracle.tree(), ops
 
 
+def test_a_same_size_edit_right_after_a_checkpoint_is_seen_by_the_next(tmp_path: Path) -> None:
+    """Within one clock tick size and mtime do not change: the stat cache must not trust them."""
+    repo = user_repo(tmp_path)
+    shadow = shadow_dir(str(tmp_path / "state"), str(repo))
+    checkpoints = ShadowGitCheckpoints(str(repo), shadow)
+    previous = checkpoints.take("s", "t", 0, Moment.BEFORE)
+    for n in range(30):
+        (repo / "a.txt").write_text(f"{n % 10}\n")
+        taken = (checkpoints if n % 3 else ShadowGitCheckpoints(str(repo), shadow)).take(
+            "s", "t", n, Moment.AFTER
+        )
+        assert [c.path for c in checkpoints.changes(previous, taken)] == ["a.txt"], n
+        previous = taken
+
+
 def test_a_nested_repository_is_kept_as_its_commit_and_an_empty_one_is_left_out(tmp_path: Path) -> None:
     repo = user_repo(tmp_path)
     inner = repo / "vendor" / "lib"

@@ -13,17 +13,14 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+import attrs
 import pygit2
 from pygit2.enums import ConfigLevel, DeltaStatus, DiffOption, FileMode, ReferenceType
 
 logger = logging.getLogger(__name__)
 
-_STAGE = (
-    DiffOption.INCLUDE_UNTRACKED
-    | DiffOption.RECURSE_UNTRACKED_DIRS
-    | DiffOption.INCLUDE_TYPECHANGE
-    | DiffOption.UPDATE_INDEX  # a racily clean file hashed once is not hashed again
-)
+# not UPDATE_INDEX: it saves the index from inside the diff, whenever a racily clean file was hashed
+_STAGE = DiffOption.INCLUDE_UNTRACKED | DiffOption.RECURSE_UNTRACKED_DIRS | DiffOption.INCLUDE_TYPECHANGE
 _BLOB_OR_LINK = (pygit2.Blob, pygit2.Commit)
 
 
@@ -50,23 +47,41 @@ def open_shadow(shadow: str, workdir: str, excludes_file: str | None) -> pygit2.
     return repo
 
 
-def stage(index: pygit2.Index, workdir: str, *, write: bool) -> pygit2.Oid:
-    """Bring ``index`` up to the workspace and write its tree; with ``write``, save the index
-    (its stat cache) when a path changed. Deleted paths go, new and changed ones are hashed,
-    unchanged ones cost a stat; a path that cannot be read is left as it was, with a warning.
-    Raises pygit2.GitError when the index cannot be saved (another git holds its lock)."""
-    index.read(False)
+@attrs.frozen
+class Staged:
+    """A workspace staged into an index: its tree, and how many paths (and bytes) changed."""
+
+    tree: pygit2.Oid
+    paths: int
+    size: int
+
+
+def stage(index: pygit2.Index, workdir: str) -> Staged:
+    """Bring ``index`` (in memory) up to the workspace and write its tree. Deleted paths go, new
+    and changed ones are hashed, unchanged ones cost a stat; a path that cannot be read is left
+    as it was, with a warning."""
+    index.read(False)  # reloaded only if another git wrote it since
     deltas = list(index.diff_to_workdir(_STAGE).deltas)
     gone = [d.old_file.path for d in deltas if d.status == DeltaStatus.DELETED]
     for path in gone:  # first: a file may have become a directory
         index.remove(path)
-    added = [d.new_file.path for d in deltas if d.status != DeltaStatus.DELETED]
-    skipped = [path for path in added if not _add(index, workdir, path)]
+    added = [d.new_file for d in deltas if d.status != DeltaStatus.DELETED]
+    skipped = [file.path for file in added if not _add(index, workdir, file.path)]
     if skipped:
         logger.warning("checkpoint: some files were left out: %s", ", ".join(skipped)[:500])
-    if write and len(skipped) < len(deltas):
+    size = sum(file.size for file in added)
+    return Staged(index.write_tree(), len(deltas) - len(skipped), size)
+
+
+def save(index: pygit2.Index) -> bool:
+    """Save the index's stat cache to disk; False when another git holds its lock (the cache is
+    only a cache: checkpoints stay right, the next one hashes a little more)."""
+    try:
         index.write()
-    return index.write_tree()
+    except pygit2.GitError as exc:
+        logger.warning("checkpoint: the shadow index was not saved: %s", exc)
+        return False
+    return True
 
 
 def _add(index: pygit2.Index, workdir: str, path: str) -> bool:

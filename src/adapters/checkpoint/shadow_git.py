@@ -33,6 +33,7 @@ from orchcore.ports.checkpoints import Checkpoint, FileChange, Moment
 
 logger = logging.getLogger(__name__)
 _TIMEOUT_S = 120.0
+_SAVE_PATHS, _SAVE_BYTES = 64, 8 << 20  # the index's stat cache is saved past this much unsaved
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 _IDENTITY = {
     "GIT_AUTHOR_NAME": "orchcore",
@@ -75,13 +76,14 @@ class ShadowGitCheckpoints:
     _repo: pygit2.Repository | None = attrs.field(default=None, init=False)  # the shadow, opened once
     _user_repo: pygit2.Repository | None = attrs.field(default=None, init=False)
     _next_seq: dict[str, int] = attrs.field(factory=dict, init=False)  # per ref prefix: no listing per take
+    _unsaved: tuple[int, int] = attrs.field(default=(0, 0), init=False)  # paths, bytes staged since saved
 
     # --- the port ---------------------------------------------------------------------------
 
     def take(self, session_id: str, task_id: str, attempt: int, moment: Moment) -> Checkpoint:
         repo = self._shadow_repo()
         with self._translated("cannot take a checkpoint"):
-            tree = libgit.stage(repo.index, self.workdir, write=True)
+            tree = self._stage(repo, saving=True)
         refs = self._user_refs()
         message = json.dumps(
             {"session": session_id, "task": task_id, "attempt": attempt, "moment": str(moment), "refs": refs},
@@ -192,12 +194,24 @@ class ShadowGitCheckpoints:
 
     # --- the shadow repository ------------------------------------------------------------------
 
+    def _stage(self, repo: pygit2.Repository, *, saving: bool) -> pygit2.Oid:
+        """The workspace's tree now. The index is saved (with ``saving``) once enough is staged
+        since it last was: a file staged but unsaved is hashed again by each snapshot (git's
+        racy-clean rule), while each save rewrites the whole index."""
+        staged = libgit.stage(repo.index, self.workdir)
+        paths, size = self._unsaved[0] + staged.paths, self._unsaved[1] + staged.size
+        first = not (Path(self.shadow) / "index").exists()
+        if saving and (first or paths >= _SAVE_PATHS or size >= _SAVE_BYTES) and libgit.save(repo.index):
+            paths, size = 0, 0
+        self._unsaved = (paths, size)
+        return staged.tree
+
     def _scratch_tree(self) -> pygit2.Oid:
         """The workspace's tree now, staged in memory only: readers (``orch diff``) never take
         the index lock a running engine's checkpoint needs."""
         repo = self._shadow_repo()
         with self._translated("cannot read the workspace"):
-            return libgit.stage(repo.index, self.workdir, write=False)
+            return self._stage(repo, saving=False)
 
     def _shadow_repo(self) -> pygit2.Repository:
         if self._repo is not None:
