@@ -93,6 +93,7 @@ def make_room(repo: Path, path: Path) -> None:
 
 
 NAMES = ["a.txt", "d/b.txt", "d/e/c.txt", "x.log", "s.tmp", ".env", "d/.env.local", ".env.example", "link"]
+NAMES += ["d/sp ace ü.txt"]
 OPS = st.one_of(
     st.tuples(st.just("write"), st.sampled_from(NAMES), st.sampled_from(["", "1", "2", "22"])),
     st.tuples(st.just("delete"), st.sampled_from(NAMES), st.just("")),
@@ -172,6 +173,19 @@ def test_a_nested_repository_is_kept_as_its_commit_and_an_empty_one_is_left_out(
     after = checkpoints.take("s", "t", 1, Moment.AFTER)
     assert tree_of(checkpoints.shadow, after.id) == oracle.tree()
     assert [c.path for c in checkpoints.changes(before, after)] == ["vendor/lib"]
+
+
+def test_a_linked_worktree_is_kept_as_git_stages_it_with_its_own_head(tmp_path: Path) -> None:
+    repo = user_repo(tmp_path)
+    linked = tmp_path / "linked"
+    git(repo, "worktree", "add", "-q", "-b", "side", str(linked))
+    (linked / "new.txt").write_text("new\n")
+    checkpoints = ShadowGitCheckpoints(str(linked), shadow_dir(str(tmp_path / "state"), str(linked)))
+    taken = checkpoints.take("s", "t", 1, Moment.BEFORE)
+    oracle = GitAddOracle(linked, tmp_path / "oracle.git", Path(checkpoints.shadow) / "info" / "exclude")
+    assert tree_of(checkpoints.shadow, taken.id) == oracle.tree()
+    assert dict(taken.refs) == refs_by_git(linked)
+    assert taken.refs["HEAD"] == "ref: refs/heads/side"
 
 
 def refs_by_git(repo: Path) -> dict[str, str]:
