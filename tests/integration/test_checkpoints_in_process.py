@@ -156,6 +156,26 @@ def test_a_same_size_edit_right_after_a_checkpoint_is_seen_by_the_next(tmp_path:
         previous = taken
 
 
+def test_an_unreadable_shadow_index_is_set_aside_and_the_checkpoint_still_taken(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The index is only a cache of file stats: a torn or corrupt one must not stop every attempt."""
+    repo = user_repo(tmp_path)
+    shadow = shadow_dir(str(tmp_path / "state"), str(repo))
+    ShadowGitCheckpoints(str(repo), shadow).take("s", "t", 1, Moment.BEFORE)
+    (Path(shadow) / "index").write_bytes(b"not an index" * 10)
+    (repo / "b.txt").write_text("new\n")
+    checkpoints = ShadowGitCheckpoints(str(repo), shadow)
+    taken = checkpoints.take("s", "t", 1, Moment.AFTER)
+    oracle = GitAddOracle(repo, tmp_path / "oracle.git", Path(shadow) / "info" / "exclude")
+    assert tree_of(shadow, taken.id) == oracle.tree()
+    assert (Path(shadow) / "index.unreadable").read_bytes() == b"not an index" * 10
+    assert "could not be read" in caplog.text
+    (repo / "b.txt").write_text("newer\n")
+    again = checkpoints.take("s", "t", 2, Moment.BEFORE)
+    assert [c.path for c in checkpoints.changes(taken, again)] == ["b.txt"]
+
+
 def test_a_nested_repository_is_kept_as_its_commit_and_an_empty_one_is_left_out(tmp_path: Path) -> None:
     repo = user_repo(tmp_path)
     inner = repo / "vendor" / "lib"

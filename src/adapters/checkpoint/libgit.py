@@ -73,6 +73,23 @@ def stage(index: pygit2.Index, workdir: str) -> Staged:
     return Staged(index.write_tree(), len(deltas) - len(skipped), size)
 
 
+def shadow_index(repo: pygit2.Repository) -> pygit2.Index:
+    """The shadow's index as on disk; one that cannot be read (torn by a crash, a disk error) is
+    set aside as ``index.unreadable`` and started anew: it is only a cache of file stats, so
+    the next snapshot hashes every file once and is right."""
+    path = Path(repo.path) / "index"
+    index: pygit2.Index
+    try:
+        index = repo.index
+        index.read(False)
+    except pygit2.GitError as exc:
+        logger.warning("checkpoint: the shadow index %s could not be read (%s); starting it anew", path, exc)
+        path.replace(path.with_name("index.unreadable"))
+        index = repo.index
+        index.read(True)
+    return index
+
+
 def save(index: pygit2.Index) -> bool:
     """Save the index's stat cache to disk; False when another git holds its lock (the cache is
     only a cache: checkpoints stay right, the next one hashes a little more)."""

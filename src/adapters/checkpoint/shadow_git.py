@@ -198,10 +198,11 @@ class ShadowGitCheckpoints:
         """The workspace's tree now. The index is saved (with ``saving``) once enough is staged
         since it last was: a file staged but unsaved is hashed again by each snapshot (git's
         racy-clean rule), while each save rewrites the whole index."""
-        staged = libgit.stage(repo.index, self.workdir)
+        index = libgit.shadow_index(repo)
+        staged = libgit.stage(index, self.workdir)
         paths, size = self._unsaved[0] + staged.paths, self._unsaved[1] + staged.size
         first = not (Path(self.shadow) / "index").exists()
-        if saving and (first or paths >= _SAVE_PATHS or size >= _SAVE_BYTES) and libgit.save(repo.index):
+        if saving and (first or paths >= _SAVE_PATHS or size >= _SAVE_BYTES) and libgit.save(index):
             paths, size = 0, 0
         self._unsaved = (paths, size)
         return staged.tree
