@@ -22,21 +22,21 @@ import attrs
 
 from apps.settings import Settings, agent_environment
 from orchcore.delivery import DeliveryPolicy
-from orchcore.engine import Engine, Watcher
 from orchcore.errors import AgentUnavailable, ConfigError, NotifyError
 from orchcore.notify import Routing
-from orchcore.ports.agent import Agent
-from orchcore.ports.checkpoints import Checkpoints
-from orchcore.ports.clock import Clock, Ids
-from orchcore.ports.logs import TaskLogs
-from orchcore.ports.store import Store
 from orchcore.sandbox import SandboxMode, SandboxPolicy, SandboxStatus, agent_sandbox
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the engine and the ports are for annotations here: `orch status` loads no engine
     import httpx
 
     from adapters.telegram.client import TelegramClient
+    from orchcore.engine import Engine, Watcher
+    from orchcore.ports.agent import Agent
+    from orchcore.ports.checkpoints import Checkpoints
+    from orchcore.ports.clock import Clock, Ids
+    from orchcore.ports.logs import TaskLogs
     from orchcore.ports.notifier import Notification, Notifier
+    from orchcore.ports.store import Store
 
 ENTRY_POINT_GROUP = "orchcore.adapters"
 BUILTIN_AGENTS: dict[str, str] = {
@@ -54,7 +54,7 @@ def _entry_points() -> list[Any]:
     return list(entry_points(group=ENTRY_POINT_GROUP))
 
 
-AgentFactory = Callable[[Mapping[str, object], Mapping[str, str]], Agent]
+AgentFactory = Callable[[Mapping[str, object], Mapping[str, str]], "Agent"]
 
 
 def _load(target: str) -> AgentFactory:
@@ -93,6 +93,7 @@ class Runtime:
         from adapters.files.questions import FileQuestions
         from adapters.guards.workspace import GitWorkspace
         from adapters.process import reap_attempt
+        from orchcore.engine import Engine
 
         s = self.settings
         workdir = str(s.path(s.paths.workdir))

@@ -5,8 +5,6 @@ directory under the state dir). Registered in apps.cli.main; imports happen
 inside, so `orch --help` stays fast.
 """
 
-from __future__ import annotations
-
 import json
 from typing import Annotated
 
