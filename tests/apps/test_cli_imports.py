@@ -115,6 +115,18 @@ def test_status_reads_the_store_without_loading_the_engine_or_agents(
     assert loaded(modules, NEVER_FOR_STATUS) == []
 
 
+@pytest.mark.integration
+def test_status_without_a_config_file_needs_no_yaml(
+    in_a_temporary_home: Path, finished_session: dict[str, str], env: dict[str, str]
+) -> None:
+    """No orch.yaml and no ORCH_* variable: the defaults need no parsing (nor converting)."""
+    assert not list(in_a_temporary_home.glob("orch.y*ml"))
+    modules, done = imported(["status"], in_a_temporary_home, env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "completed" in done.stdout
+    assert loaded(modules, ("yaml",)) == []
+
+
 def test_command_signatures_are_objects_typer_need_not_eval() -> None:
     """typer reads every command's signature on each start of `orch`; string annotations
     (``from __future__ import annotations`` in a command module) would be eval'd every time."""
