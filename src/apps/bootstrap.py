@@ -189,7 +189,6 @@ def build_runtime(settings: Settings, *, read_only: bool = False) -> Runtime:
     ``read_only`` (status, report, ...): with no state yet, an empty store in memory,
     so looking creates no state dir."""
     from adapters.files.logs import FileLogs
-    from adapters.memory.store import InMemoryStore
     from adapters.sqlite.store import SqliteStore
     from adapters.system.clock import RandomIds, SystemClock
 
@@ -203,7 +202,7 @@ def build_runtime(settings: Settings, *, read_only: bool = False) -> Runtime:
     channels = Channels(settings)
     return Runtime(
         settings=settings,
-        store=InMemoryStore()
+        store=_empty_store()
         if read_only and not settings.db_path.exists()
         else SqliteStore(str(settings.db_path)),
         logs=FileLogs(str(settings.logs_dir)),
@@ -215,6 +214,13 @@ def build_runtime(settings: Settings, *, read_only: bool = False) -> Runtime:
         delivery=settings.delivery_policy(),
         closers=[channels.close],
     )
+
+
+def _empty_store() -> Store:
+    """What a read-only command looks at before any state exists: nothing, in memory."""
+    from adapters.memory.store import InMemoryStore
+
+    return InMemoryStore()
 
 
 def telegram_api(token: str, http: httpx.Client, base_url: str | None = None) -> TelegramClient:

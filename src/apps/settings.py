@@ -38,11 +38,12 @@ from orchcore.errors import ConfigError
 from orchcore.notify import DEFAULT_KINDS, Routing
 from orchcore.policy import ApprovalMode, ApprovalPolicy, RetryPolicy
 from orchcore.ports.notifier import NotificationKind
-from orchcore.safety import SafetyPolicy
 from orchcore.sandbox import Network, SandboxMode
 
 if TYPE_CHECKING:
     import cattrs
+
+    from orchcore.safety import SafetyPolicy
 
 CONFIG_NAMES = ("orch.yaml", "orch.yml")
 ENV_PREFIX = "ORCH_"
@@ -261,6 +262,8 @@ class Settings:
 
     def safety_policy(self) -> SafetyPolicy:
         """The operations agents must never perform: the defaults plus the configured extras."""
+        from orchcore.safety import SafetyPolicy  # the runs need it; status and approve do not
+
         sf = self.safety
         try:
             return SafetyPolicy(

@@ -21,6 +21,7 @@ ENTRY = "import sys; from apps.cli.main import main; sys.argv[0] = 'orch'; main(
 # what no read-only command needs: running agents, serving, parsing task files or shell commands
 NEVER_FOR_STATUS = (
     "orchcore.engine",
+    "orchcore.ports.agent",
     "orchcore.taskfile",
     "orchcore.safety.shell",
     "orchcore.safety.grammar",
