@@ -113,6 +113,31 @@ def bench_approve_resume(root: Path, tasks: int, runs: int, env: dict[str, str])
     line("`orch approve` + `orch resume`", both, 2 * STATUS_TARGET_MS)
 
 
+def modules_imported(args: list[str], root: Path, env: dict[str, str]) -> int:
+    """How many modules `orch ARGS` imports (from ``-X importtime``): the same on any machine."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", ORCH, *args],
+        cwd=root,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    return sum(
+        1 for text in done.stderr.splitlines() if text.startswith("import time:") and "self [us]" not in text
+    )
+
+
+def bench_modules(root: Path, env: dict[str, str]) -> None:
+    """Modules each command imports, a figure no load on the machine changes (a task waits
+    for approval when this starts, so approve and resume act)."""
+    manual = {**env, "ORCH_APPROVAL_MODE": "manual"}
+    print("  modules imported:")
+    for args in (["--help"], ["status"], ["sessions"], ["approve"], ["resume"]):
+        print(f"    `orch {' '.join(args)}`: {modules_imported(args, root, manual)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=1000)
@@ -132,6 +157,7 @@ def main() -> None:
         bench_help(root, args.runs, env)
         bench_completed_session(root, args.tasks, args.runs, env)
         bench_approve_resume(root, args.tasks, args.runs, env)
+        bench_modules(root, env)
     finally:
         shutil.rmtree(root, ignore_errors=True)
         shutil.rmtree(state, ignore_errors=True)
