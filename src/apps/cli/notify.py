@@ -3,7 +3,6 @@
 Registered in apps.cli.main; imports happen inside, so `orch --help` stays fast.
 """
 
-import json
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -79,6 +78,8 @@ def notify_command(
         left = rt.store.undelivered(sid)
         now_open = [e for e in left if e.open]
     if json_out:
+        import json
+
         typer.echo(
             json.dumps(
                 {
