@@ -3,8 +3,6 @@
 Registered in apps.cli.main; heavy imports (starlette, uvicorn) happen inside.
 """
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer
