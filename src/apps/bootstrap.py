@@ -22,23 +22,23 @@ import attrs
 
 from apps.settings import JudgeMode, Settings, agent_environment
 from orchcore.delivery import DeliveryPolicy
-from orchcore.engine import Engine, Watcher
 from orchcore.errors import AgentUnavailable, ConfigError, NotifyError
 from orchcore.notify import Routing
-from orchcore.ports.agent import Agent
-from orchcore.ports.checkpoints import Checkpoints
-from orchcore.ports.clock import Clock, Ids
-from orchcore.ports.logs import TaskLogs
-from orchcore.ports.store import Store
-from orchcore.ports.supervisor import JudgeRequest, JudgeUnavailable, Supervisor, Verdict
 from orchcore.sandbox import SandboxMode, SandboxPolicy, SandboxStatus, agent_sandbox
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the engine and the ports are for annotations here: `orch status` loads no engine
     import httpx
 
     from adapters.telegram.client import TelegramClient
     from orchcore.attempt_check import AttemptChecker
+    from orchcore.engine import Engine, Watcher
+    from orchcore.ports.agent import Agent
+    from orchcore.ports.checkpoints import Checkpoints
+    from orchcore.ports.clock import Clock, Ids
+    from orchcore.ports.logs import TaskLogs
     from orchcore.ports.notifier import Notification, Notifier
+    from orchcore.ports.store import Store
+    from orchcore.ports.supervisor import JudgeRequest, JudgeUnavailable, Supervisor, Verdict
 
 ENTRY_POINT_GROUP = "orchcore.adapters"
 BUILTIN_AGENTS: dict[str, str] = {
@@ -56,7 +56,7 @@ def _entry_points() -> list[Any]:
     return list(entry_points(group=ENTRY_POINT_GROUP))
 
 
-AgentFactory = Callable[[Mapping[str, object], Mapping[str, str]], Agent]
+AgentFactory = Callable[[Mapping[str, object], Mapping[str, str]], "Agent"]
 
 
 def _load(target: str) -> AgentFactory:
@@ -95,6 +95,7 @@ class Runtime:
         from adapters.files.questions import FileQuestions
         from adapters.guards.workspace import GitWorkspace
         from adapters.process import reap_attempt
+        from orchcore.engine import Engine
 
         s = self.settings
         workdir = str(s.path(s.paths.workdir))
@@ -243,7 +244,6 @@ def build_runtime(settings: Settings, *, read_only: bool = False) -> Runtime:
     ``read_only`` (status, report, ...): with no state yet, an empty store in memory,
     so looking creates no state dir."""
     from adapters.files.logs import FileLogs
-    from adapters.memory.store import InMemoryStore
     from adapters.sqlite.store import SqliteStore
     from adapters.system.clock import RandomIds, SystemClock
 
@@ -257,7 +257,7 @@ def build_runtime(settings: Settings, *, read_only: bool = False) -> Runtime:
     channels = Channels(settings)
     return Runtime(
         settings=settings,
-        store=InMemoryStore()
+        store=_empty_store()
         if read_only and not settings.db_path.exists()
         else SqliteStore(str(settings.db_path)),
         logs=FileLogs(str(settings.logs_dir)),
@@ -269,6 +269,13 @@ def build_runtime(settings: Settings, *, read_only: bool = False) -> Runtime:
         delivery=settings.delivery_policy(),
         closers=[channels.close],
     )
+
+
+def _empty_store() -> Store:
+    """What a read-only command looks at before any state exists: nothing, in memory."""
+    from adapters.memory.store import InMemoryStore
+
+    return InMemoryStore()
 
 
 def telegram_api(token: str, http: httpx.Client, base_url: str | None = None) -> TelegramClient:
@@ -306,6 +313,8 @@ class _NoJudge:
         return None
 
     def judge(self, request: JudgeRequest) -> Verdict | JudgeUnavailable:
+        from orchcore.ports.supervisor import JudgeUnavailable
+
         return JudgeUnavailable(self.reason, self.hint)
 
 

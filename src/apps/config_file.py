@@ -8,18 +8,21 @@ here without more code; the rules below add what a type cannot say (ranges, name
 from __future__ import annotations
 
 import enum
+import functools
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-import yaml
 
 from orchcore.errors import ConfigError
 from orchcore.ports.notifier import NotificationKind
+
+if TYPE_CHECKING:  # PyYAML is imported only when there is a file to read: `orch status` without one skips it
+    import yaml
 
 Key = tuple[str, ...]
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -58,20 +61,25 @@ SEED_KEYS: dict[str, str] = {
 }
 
 
-class _Loader(yaml.SafeLoader):
+@functools.cache
+def _loader() -> type[yaml.SafeLoader]:
     """Safe YAML without implicit timestamps: `2026-13-45` stays text that checks can name,
     instead of a ValueError from inside PyYAML."""
+    import yaml
 
+    class Loader(yaml.SafeLoader):
+        pass
 
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+    Loader.yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    return Loader
 
 
 def read_config(path: Path, text: str) -> tuple[Any, dict[Key, int]]:
     """The document in ``text`` and the line of every key in it; yaml.YAMLError on bad syntax."""
-    loader = _Loader(text)
+    loader = _loader()(text)
     try:
         node = loader.get_single_node()
         data = None if node is None else loader.construct_document(node)
@@ -84,6 +92,8 @@ def read_config(path: Path, text: str) -> tuple[Any, dict[Key, int]]:
 
 
 def _lines(node: yaml.Node, at: Key, lines: dict[Key, int]) -> None:
+    import yaml
+
     lines.setdefault(at, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
@@ -305,6 +315,8 @@ def _strings_or_empty(value: object) -> tuple[str, ...]:
 
 
 def read_config_file(path: Path) -> tuple[dict[str, Any], dict[tuple[str, ...], int]]:
+    import yaml
+
     try:
         data, lines = read_config(path, path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:

@@ -25,6 +25,7 @@ when there is no file).
 from __future__ import annotations
 
 import enum
+import functools
 import os
 import re
 import shlex
@@ -36,7 +37,6 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
-import tzlocal
 
 from orchcore.budget import DEFAULT_PRICES, BudgetPolicy, Price
 from orchcore.delivery import DeliveryPolicy
@@ -44,10 +44,12 @@ from orchcore.errors import ConfigError
 from orchcore.notify import DEFAULT_KINDS, Routing
 from orchcore.policy import ApprovalMode, ApprovalPolicy, RetryPolicy
 from orchcore.ports.notifier import NotificationKind
-from orchcore.safety import SafetyPolicy
 from orchcore.sandbox import Network, SandboxMode
 
 if TYPE_CHECKING:
+    import cattrs
+
+    from orchcore.safety import SafetyPolicy
     from orchcore.supervise import SupervisorConfig
 
 CONFIG_NAMES = ("orch.yaml", "orch.yml")
@@ -359,6 +361,8 @@ class Settings:
 
     def safety_policy(self) -> SafetyPolicy:
         """The operations agents must never perform: the defaults plus the configured extras."""
+        from orchcore.safety import SafetyPolicy  # the runs need it; status and approve do not
+
         sf = self.safety
         try:
             return SafetyPolicy(
@@ -412,6 +416,8 @@ class Settings:
 
 def _timezone(name: str) -> tzinfo:
     if name == "local":
+        import tzlocal
+
         # a real zone (TZ, /etc/timezone, /etc/localtime), not today's offset: days span DST changes
         try:
             return tzlocal.get_localzone()
@@ -485,14 +491,14 @@ def load_settings(
 
     Raises ConfigError listing every problem as FILE:LINE (or the variable): key: found, expected.
     """
-    from apps.config_file import Checker, check_names, known_names, read_config_file
-
     here = cwd or Path.cwd()
     env = os.environ if environ is None else environ
     path = find_config(explicit, here, near)
     raw: dict[str, Any] = {}
     lines: dict[tuple[str, ...], int] = {}
     if path is not None:
+        from apps.config_file import read_config_file
+
         raw, lines = read_config_file(path)
     if "sandbox" in raw and not isinstance(raw["sandbox"], dict):
         raw["sandbox"] = {"mode": raw["sandbox"]}  # the short form `sandbox: off`
@@ -520,15 +526,18 @@ def load_settings(
                 raise ConfigError(f"{path}:{lines.get((section,), 1)}: {section}: expected a mapping")
             raw[section][key] = value
             origins[(section, key)] = ENV_PREFIX + name
+    source, base_dir = (str(path), str(path.parent.resolve())) if path else ("", str(here))
+    if not raw:
+        return Settings(source=source, base_dir=base_dir)  # all defaults: nothing to check or convert
+    from apps.config_file import Checker, check_names, known_names
+
     checker = Checker(str(path) if path else "", lines, origins, known=known_names(raw))
     checker.section(Settings, raw, ())
     check_names(checker, raw)
     check_supervisor(checker, raw)
     if checker.problems:
         raise ConfigError("\n".join(checker.problems))
-    return _structure(
-        raw, str(path) if path else "", str(path.parent.resolve()) if path else str(here), lines
-    )
+    return _structure(raw, source, base_dir, lines)
 
 
 def check_supervisor(checker: Any, raw: Mapping[str, Any]) -> None:
@@ -575,6 +584,8 @@ def check_supervisor(checker: Any, raw: Mapping[str, Any]) -> None:
         ("max_fix_attempts", 0, "0 or more"),
     ):
         value = section.get(key)
+        if isinstance(value, float) and value.is_integer():  # 0.0 is read as the whole number 0
+            value = int(value)
         number = str(value).strip() if isinstance(value, int | str) and not isinstance(value, bool) else ""
         if number.lstrip("-").isdigit() and int(number) < low:  # other mistakes: the type checks
             checker.add(("supervisor", key), f"found {value}, expected {what}")
@@ -646,13 +657,12 @@ def _money(value: object, _: object) -> Decimal:
     return amount
 
 
-def _structure(
-    raw: dict[str, Any], source: str, base_dir: str, lines: Mapping[tuple[str, ...], int] | None = None
-) -> Settings:
+@functools.cache
+def _converter() -> cattrs.Converter:
+    """The one converter from checked config data to Settings, built on first use: its
+    generated code costs more than reading a config file."""
     import cattrs
     from cattrs.gen import make_dict_structure_fn
-
-    from apps.config_file import located
 
     converter = cattrs.Converter(forbid_extra_keys=True)
     converter.register_structure_hook_func(lambda t: t == tuple[str, ...], lambda v, _: v)
@@ -671,8 +681,18 @@ def _structure(
         )
 
     converter.register_structure_hook(AgentSettings, agent_section)
+    return converter
+
+
+def _structure(
+    raw: dict[str, Any], source: str, base_dir: str, lines: Mapping[tuple[str, ...], int] | None = None
+) -> Settings:
+    import cattrs
+
+    from apps.config_file import located
+
     try:
-        settings = converter.structure(raw, Settings)
+        settings = _converter().structure(raw, Settings)
     except Exception as exc:
         if not isinstance(exc, cattrs.BaseValidationError):
             raise ConfigError(f"{source or 'settings'}: {exc}") from exc

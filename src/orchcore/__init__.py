@@ -154,9 +154,11 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """Import public names on first use, so `import orchcore.x` stays cheap."""
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'orchcore' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+if not TYPE_CHECKING:  # mypy sees the imports above, so a misspelled name stays an error
+
+    def __getattr__(name: str) -> Any:
+        """Import public names on first use, so `import orchcore.x` stays cheap."""
+        module = _EXPORTS.get(name)
+        if module is None:
+            raise AttributeError(f"module 'orchcore' has no attribute {name!r}")
+        return getattr(importlib.import_module(module), name)

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import attrs
 
 from orchcore.budget import BudgetStatus, Level
 from orchcore.graph import TaskGraph
 from orchcore.policy import ApprovalPolicy, RetryPolicy
-from orchcore.ports.agent import AgentResult
 from orchcore.records import Attempt, Event, EventKind, Gate, JsonObject, Mutation, Outcome, Snapshot, TaskRun
 from orchcore.state import (
     DEAD_TASK,
@@ -23,6 +23,9 @@ from orchcore.state import (
     next_session_state,
     next_task_state,
 )
+
+if TYPE_CHECKING:  # for annotations only: `orch status` needs blocked_tasks, not the Agent port
+    from orchcore.ports.agent import AgentResult
 
 
 @attrs.frozen

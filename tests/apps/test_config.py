@@ -252,3 +252,27 @@ def test_hints_after_a_run_with_the_config_beside_the_task_file_carry_it(tmp_pat
         assert code == 0, err
     _, out, _ = orch("status", "-c", str(day / "orch.yaml"))
     assert "completed" in out
+
+
+def test_no_config_file_gives_the_settings_a_file_of_defaults_gives(tmp_path: Path) -> None:
+    """Without a file (and no ORCH_* variable) the defaults are taken as they are, unconverted:
+    they must be exactly what the checked and converted path makes of the same values."""
+    empty = tmp_path / "no-config-here"
+    empty.mkdir()
+    path = tmp_path / "orch.yaml"
+    path.write_text(
+        "approval:\n  mode: required\nagent:\n  name: command\n  timeout_s: 1800\n"
+        "budget:\n  warn_at: 0.75\nsandbox: auto\n"
+    )
+    assert load_settings(cwd=empty, environ={}) == load_settings(str(path), environ={})
+    assert load_settings(cwd=empty, environ={}).source == ""
+
+
+def test_each_file_is_read_on_its_own_though_the_converter_is_shared(tmp_path: Path) -> None:
+    first, second = tmp_path / "first.yaml", tmp_path / "second.yaml"
+    first.write_text("agent:\n  name: claude\n  model: opus\n  command: [a]\n")
+    second.write_text("agent:\n  command: [b]\nbudget:\n  max_daily_cost_usd: 5\n")
+    one, two = load_settings(str(first), environ={}), load_settings(str(second), environ={})
+    assert (one.agent.name, one.agent.options, one.agent.command) == ("claude", {"model": "opus"}, ("a",))
+    assert (two.agent.name, two.agent.options, two.agent.command) == ("command", {}, ("b",))
+    assert (one.budget.max_daily_cost_usd, str(two.budget.max_daily_cost_usd)) == (None, "5")

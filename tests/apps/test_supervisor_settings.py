@@ -145,6 +145,15 @@ SUPERVISOR_VALUES = (
 )
 
 
+def test_a_whole_number_written_with_a_point_is_checked_like_the_number(tmp_path: Path) -> None:
+    path = tmp_path / "orch.yaml"
+    path.write_text("supervisor:\n  num_ctx: 0.0\n  retries: -1.0\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(str(path))
+    assert f"{path}:2: supervisor.num_ctx: found 0, expected 256 tokens or more" in str(caught.value)
+    assert f"{path}:3: supervisor.retries: found -1, expected 0 or more" in str(caught.value)
+
+
 def test_any_supervisor_section_loads_or_is_a_config_error_with_its_line() -> None:
     @settings(max_examples=150, deadline=None)
     @given(

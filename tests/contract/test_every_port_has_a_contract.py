@@ -29,9 +29,10 @@ ROLE_SUFFIXES = (
 
 
 def port_names() -> set[str]:
+    exported = {name: getattr(orchcore.ports, name) for name in orchcore.ports.__all__}  # imported lazily
     return {
         name
-        for name, obj in vars(orchcore.ports).items()
+        for name, obj in exported.items()
         if inspect.isclass(obj)
         and getattr(obj, "_is_protocol", False)
         and obj.__module__.startswith("orchcore.ports")

@@ -1,13 +1,15 @@
 """Checkpoints in a shadow git directory: its own object store and index under orch's state dir.
 
-Every git call here runs as ``git --git-dir=<shadow> --work-tree=<workspace>``
-with no system or user config, so nothing lands in the user's repository: no
-ref, stash, object or config entry. The user's ``.gitignore`` files (and
-``.git/info/exclude``) apply, so untracked files are kept and ignored ones are
-not. One persistent index makes ``git add -A`` re-hash only files whose stat
-changed; trees and commits are written with plumbing (write-tree, commit-tree).
-A checkpoint is a commit whose message is JSON (session, task, attempt, moment,
-the user's refs and HEAD), named by ``refs/checkpoints/<session>/<seq>``.
+Taking a checkpoint and comparing two runs in-process through libgit2 (``libgit``):
+the workspace is staged into one persistent shadow index whose stat cache re-hashes
+only files whose stat changed, so an unchanged workspace costs a stat walk and no
+process. The rarer commands (``orch diff``'s text, restoring files and refs) run
+``git --git-dir=<shadow> --work-tree=<workspace>``. Neither reads system or user
+config, and nothing lands in the user's repository: no ref, stash, object or
+config entry. The user's ``.gitignore`` files (and ``.git/info/exclude``) apply,
+so untracked files are kept and ignored ones are not. A checkpoint is a commit
+whose message is JSON (session, task, attempt, moment, the user's refs and HEAD),
+named by ``refs/checkpoints/<session>/<seq>``.
 """
 
 from __future__ import annotations
@@ -17,20 +19,21 @@ import json
 import logging
 import os
 import re
-import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import attrs
+import pygit2
 
+from adapters.checkpoint import libgit
 from orchcore.errors import CheckpointError
 from orchcore.ports.checkpoints import Checkpoint, FileChange, Moment
-from orchcore.safety.refs import read_refs
 
 logger = logging.getLogger(__name__)
 _TIMEOUT_S = 120.0
-_EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+_SAVE_PATHS, _SAVE_BYTES = 64, 8 << 20  # the index's stat cache is saved past this much unsaved
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 _IDENTITY = {
     "GIT_AUTHOR_NAME": "orchcore",
@@ -70,32 +73,41 @@ class ShadowGitCheckpoints:
     shadow: str
     git: str = "git"
     path: str = "/usr/local/bin:/usr/bin:/bin"
-    _ready: bool = attrs.field(default=False, init=False)
-    _excludes: list[str] | None = attrs.field(default=None, init=False)  # the user's info/exclude
+    _repo: pygit2.Repository | None = attrs.field(default=None, init=False)  # the shadow, opened once
+    _user_repo: pygit2.Repository | None = attrs.field(default=None, init=False)
+    _next_seq: dict[str, int] = attrs.field(factory=dict, init=False)  # per ref prefix: no listing per take
+    _unsaved: tuple[int, int] = attrs.field(default=(0, 0), init=False)  # paths, bytes staged since saved
 
     # --- the port ---------------------------------------------------------------------------
 
     def take(self, session_id: str, task_id: str, attempt: int, moment: Moment) -> Checkpoint:
-        tree = self._snapshot_tree()
+        repo = self._shadow_repo()
+        with self._translated("cannot take a checkpoint"):
+            tree = self._stage(repo, saving=True)
         refs = self._user_refs()
         message = json.dumps(
             {"session": session_id, "task": task_id, "attempt": attempt, "moment": str(moment), "refs": refs},
             sort_keys=True,
         )
-        commit = self._shadow("commit-tree", tree, "-m", message).strip()
         prefix = f"refs/checkpoints/{_ref_part(session_id)}/"
-        seq = len(self._shadow("for-each-ref", "--format=%(refname)", prefix).split()) + 1
-        error = ""
-        for _ in range(20):  # the ref is created only if new: another orch may take a number meanwhile
-            done = self._exec(self._shadow_argv("update-ref", f"{prefix}{seq:06d}", commit, ""))
-            if done.returncode == 0:
-                return Checkpoint(commit, seq, session_id, task_id, attempt, moment, refs)
-            error, seq = done.stderr.strip(), seq + 1
-        raise CheckpointError(f"checkpoint: cannot record a checkpoint in {self.shadow}: {error}")
+        with self._translated("cannot record a checkpoint"):
+            commit = libgit.write_commit(
+                repo, tree, message, _IDENTITY["GIT_COMMITTER_NAME"], _IDENTITY["GIT_COMMITTER_EMAIL"]
+            )
+            seq = self._next_seq.get(prefix) or libgit.count(repo, prefix) + 1
+            for _ in range(20):  # the ref is created only if new: another orch may take a number meanwhile
+                if libgit.create_ref(repo, f"{prefix}{seq:06d}", commit):
+                    self._next_seq[prefix] = seq + 1
+                    return Checkpoint(str(commit), seq, session_id, task_id, attempt, moment, refs)
+                seq = max(seq + 1, libgit.count(repo, prefix) + 1)
+        raise CheckpointError(f"checkpoint: cannot record a checkpoint in {self.shadow}: no free number")
 
     def checkpoints(self, session_id: str) -> list[Checkpoint]:
         found = []
-        for seq, commit, body in self._listing(f"refs/checkpoints/{_ref_part(session_id)}/"):
+        repo = self._shadow_repo()
+        with self._translated("cannot list the checkpoints"):
+            listed = libgit.listing(repo, f"refs/checkpoints/{_ref_part(session_id)}/")
+        for seq, commit, body in listed:
             data = json.loads(body)
             if data.get("session") != session_id:
                 continue
@@ -113,37 +125,21 @@ class ShadowGitCheckpoints:
         return sorted(found, key=lambda c: c.seq)
 
     def changes(self, old: Checkpoint, new: Checkpoint | None) -> list[FileChange]:
-        after = f"{new.id}^{{tree}}" if new is not None else self._scratch_tree()
-        out = self._shadow("diff-tree", "-r", "-z", "--no-renames", f"{old.id}^{{tree}}", after)
-        fields = out.split("\0")
-        found = []
-        for i in range(0, len(fields) - 1, 2):
-            meta, path = fields[i].split(), fields[i + 1]
-            if len(meta) < 5:
-                continue
-            old_id, new_id, status = meta[2], meta[3], meta[4]
-            found.append(
-                FileChange(path, None if status == "A" else old_id, None if status == "D" else new_id)
-            )
-        return found
+        repo = self._shadow_repo()
+        with self._translated("cannot compare checkpoints"):
+            after = libgit.commit_tree(repo, new.id) if new is not None else self._scratch_tree()
+            found = libgit.tree_changes(repo, libgit.commit_tree(repo, old.id), after)
+        return [FileChange(path, before, now) for path, before, now in found]
 
     def diff(self, old: Checkpoint, new: Checkpoint | None, *, stat: bool = False) -> str:
-        after = f"{new.id}^{{tree}}" if new is not None else self._scratch_tree()
+        after = f"{new.id}^{{tree}}" if new is not None else str(self._scratch_tree())
         style = ["--stat"] if stat else ["-p"]
         return self._shadow("diff-tree", "-r", "--no-renames", *style, f"{old.id}^{{tree}}", after)
 
     def committed(self, checkpoint: Checkpoint, paths: Sequence[str]) -> dict[str, str | None]:
-        found: dict[str, str | None] = dict.fromkeys(paths)
-        head = self._resolve_head(checkpoint.refs)
-        if head is None or not paths:
-            return found
         # paths relative to the workspace, also when it is a folder inside the repository
-        out = self._user("ls-tree", "-r", "-z", head, "--", *paths)
-        for entry in (out or "").split("\0"):
-            meta, _, path = entry.partition("\t")
-            if path in found and len(meta.split()) == 3:
-                found[path] = meta.split()[2]
-        return found
+        head = self._resolve_head(checkpoint.refs)
+        return libgit.committed(self._user(), self.workdir, head, paths)
 
     def restore_files(self, source: Checkpoint, paths: Sequence[str]) -> None:
         if not paths:
@@ -198,40 +194,29 @@ class ShadowGitCheckpoints:
 
     # --- the shadow repository ------------------------------------------------------------------
 
-    def _snapshot_tree(self, index: str | None = None) -> str:
-        """Stage the whole workspace into the shadow index (or ``index``) and write its tree.
+    def _stage(self, repo: pygit2.Repository, *, saving: bool) -> pygit2.Oid:
+        """The workspace's tree now. The index is saved (with ``saving``) once enough is staged
+        since it last was: a file staged but unsaved is hashed again by each snapshot (git's
+        racy-clean rule), while each save rewrites the whole index."""
+        index = libgit.shadow_index(repo)
+        staged = libgit.stage(index, self.workdir)
+        paths, size = self._unsaved[0] + staged.paths, self._unsaved[1] + staged.size
+        first = not (Path(self.shadow) / "index").exists()
+        if saving and (first or paths >= _SAVE_PATHS or size >= _SAVE_BYTES) and libgit.save(index):
+            paths, size = 0, 0
+        self._unsaved = (paths, size)
+        return staged.tree
 
-        Files that cannot be read are left as they were (``--ignore-errors``); any other
-        failure (another git holding the index lock) raises rather than give a stale tree.
-        """
-        self._ensure()
-        extra = {"GIT_INDEX_FILE": index} if index is not None else {}
-        done = self._exec(self._shadow_argv("add", "-A", "--ignore-errors", "--", "."), extra=extra)
-        if done.returncode not in (0, 1) or "fatal:" in done.stderr:
-            raise CheckpointError(f"checkpoint: git add failed in {self.workdir}: {done.stderr.strip()}")
-        if done.returncode:  # some paths could not be added (unreadable, an empty nested repository)
-            logger.warning("checkpoint: some files were left out: %s", done.stderr.strip()[:500])
-        tree = self._exec(self._shadow_argv("write-tree"), extra=extra)
-        if tree.returncode != 0:
-            raise CheckpointError(f"checkpoint: git write-tree failed: {tree.stderr.strip()}")
-        return tree.stdout.strip() or _EMPTY_TREE
+    def _scratch_tree(self) -> pygit2.Oid:
+        """The workspace's tree now, staged in memory only: readers (``orch diff``) never take
+        the index lock a running engine's checkpoint needs."""
+        repo = self._shadow_repo()
+        with self._translated("cannot read the workspace"):
+            return self._stage(repo, saving=False)
 
-    def _scratch_tree(self) -> str:
-        """The workspace's tree now, staged in a copy of the index: readers (``orch diff``) never
-        take the index lock a running engine's checkpoint needs."""
-        self._ensure()
-        index = Path(self.shadow) / "index"
-        scratch = Path(self.shadow) / f"index.scratch-{os.getpid()}-{id(self)}"
-        try:
-            if index.is_file():
-                shutil.copyfile(index, scratch)
-            return self._snapshot_tree(str(scratch))
-        finally:
-            scratch.unlink(missing_ok=True)
-
-    def _ensure(self) -> None:
-        if self._ready:
-            return
+    def _shadow_repo(self) -> pygit2.Repository:
+        if self._repo is not None:
+            return self._repo
         shadow = Path(self.shadow)
         if not (shadow / "HEAD").is_file():
             shadow.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # copies of your files: yours only
@@ -246,7 +231,26 @@ class ShadowGitCheckpoints:
             ):
                 self._shadow("config", key, value)
         self._write_excludes(shadow)
-        self._ready = True
+        libgit.isolate()
+        user = self._user()
+        excludes = Path(user.path) / "info" / "exclude" if user is not None else None
+        with self._translated("cannot open the checkpoint store"):
+            self._repo = libgit.open_shadow(
+                self.shadow, self.workdir, str(excludes) if excludes and excludes.is_file() else None
+            )
+        return self._repo
+
+    @contextmanager
+    def _translated(self, what: str) -> Iterator[None]:
+        """libgit2's errors as CheckpointError, naming the workspace and the store."""
+        try:
+            yield
+        except (pygit2.GitError, KeyError, ValueError) as exc:
+            msg = f"checkpoint: {what} of {self.workdir} in {self.shadow}: {exc}"
+            lock = Path(self.shadow) / "index.lock"
+            if lock.exists():
+                msg += f" ({lock} exists: if no orch or git is running on this store, remove it)"
+            raise CheckpointError(msg) from exc
 
     def _write_excludes(self, shadow: Path) -> None:
         """Keep orch's own state out of the snapshot when it sits inside the workspace, and every
@@ -264,35 +268,17 @@ class ShadowGitCheckpoints:
         if not info.is_file() or info.read_text(encoding="utf-8") != text:
             info.write_text(text, encoding="utf-8")
 
-    def _listing(self, prefix: str) -> list[tuple[int, str, str]]:
-        self._ensure()
-        out = self._shadow("for-each-ref", "--format=%(refname)%00%(objectname)%00%(contents)%00%00", prefix)
-        found = []
-        for record in out.split("\0\0"):
-            parts = record.strip("\n").split("\0")
-            if len(parts) >= 3 and parts[0].startswith(prefix):
-                tail = parts[0].removeprefix(prefix)
-                if tail.isdigit():
-                    found.append((int(tail), parts[1], parts[2].strip()))
-        return found
-
     def _shadow(self, *args: str, check: bool = True, stdin: str | None = None) -> str:
         return self._run(
             self._shadow_argv(*args), env=self._env(), cwd=self.workdir, check=check, stdin=stdin
         )
 
     def _shadow_argv(self, *args: str) -> list[str]:
-        if self._excludes is None:
-            git_dir = self._user_git_dir()
-            excludes = Path(git_dir) / "info" / "exclude" if git_dir else None
-            self._excludes = (
-                ["-c", f"core.excludesFile={excludes}"] if excludes and excludes.is_file() else []
-            )
-        return [self.git, f"--git-dir={self.shadow}", f"--work-tree={self.workdir}", *self._excludes, *args]
+        return [self.git, f"--git-dir={self.shadow}", f"--work-tree={self.workdir}", *args]
 
     # --- the user's repository (read, and refs written back only by restore_refs) -------------
 
-    def _user(self, *args: str) -> str | None:
+    def _user_git(self, *args: str) -> str | None:
         argv = [self.git, "--no-optional-locks", "-c", "core.hooksPath=/dev/null", "-C", self.workdir, *args]
         done = self._exec(argv, env=self._env(), cwd=self.workdir)
         return done.stdout if done.returncode == 0 else None
@@ -301,12 +287,18 @@ class ShadowGitCheckpoints:
         argv = [self.git, "-c", "core.hooksPath=/dev/null", "-C", self.workdir, *args]
         return self._run(argv, env=self._env(), cwd=self.workdir, stdin=stdin)
 
+    def _user(self) -> pygit2.Repository | None:
+        """The user's repository, opened once found (looked for again while there is none)."""
+        if self._user_repo is None:
+            self._user_repo = libgit.open_user(self.workdir)
+        return self._user_repo
+
     def _user_git_dir(self) -> str:
-        out = self._user("rev-parse", "--absolute-git-dir")
-        return (out or "").strip()
+        user = self._user()
+        return "" if user is None else user.path.rstrip("/")
 
     def _user_refs(self) -> dict[str, str]:
-        return read_refs(self._user)
+        return libgit.read_refs(self._user())
 
     def _broken_loose_refs(self, wanted: Mapping[str, str]) -> list[str]:
         """Loose ref files of ``wanted`` refs whose content no longer names an object (written by hand)."""
@@ -321,7 +313,7 @@ class ShadowGitCheckpoints:
             content = path.read_text(encoding="utf-8", errors="replace").strip()
             if content.startswith("ref: "):
                 continue
-            if self._user("cat-file", "-e", f"{content}^{{commit}}") is None:
+            if self._user_git("cat-file", "-e", f"{content}^{{commit}}") is None:
                 broken.append(name)
         return broken
 

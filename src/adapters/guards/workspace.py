@@ -22,11 +22,14 @@ from pathlib import Path
 
 import attrs
 
+from adapters.guards.guard_files import WrittenFiles, remove_stale
+from adapters.guards.local_files import LOCAL_FILES
 from adapters.guards.policy_file import dump_policy
 from adapters.guards.shim import REFUSALS_FILE, SHIM_MARKER
 from orchcore.errors import ConfigError
 from orchcore.safety import SafetyPolicy, rule_programs
 from orchcore.safety.events import SafetyEvent, parse_refusal
+from orchcore.safety.ref_files import refs_from_files
 from orchcore.safety.refs import read_refs
 
 logger = logging.getLogger(__name__)
@@ -101,10 +104,14 @@ class GitWorkspace:
     guard_dir: str
     git: str = "git"
     python: str = attrs.field(factory=lambda: sys.executable)
+    _installed: dict[str, tuple[SafetyPolicy, str, dict[str, str], WrittenFiles]] = attrs.field(
+        factory=dict, init=False, eq=False, repr=False
+    )
 
     def refs(self) -> dict[str, str]:
         """Every ref and ``HEAD`` (``"ref: refs/heads/x"`` or an object id); empty outside a repository."""
-        return read_refs(self._git)
+        found = refs_from_files(os.path.realpath(self.workdir), LOCAL_FILES)
+        return read_refs(self._git) if found is None else found
 
     def guard_env(self, policy: SafetyPolicy, base_path: str) -> dict[str, str]:
         """Write the guards for ``policy`` and return the environment that puts them in force.
@@ -117,29 +124,38 @@ class GitWorkspace:
         """
         if not policy.enabled:
             return {}
+        last = self._installed.get("last")
+        if last is not None and last[0] == policy and last[1] == base_path and last[3].intact():
+            return dict(last[2])
         try:
-            return self._install(policy, base_path)
+            written = WrittenFiles()
+            env = self._install(policy, base_path, written)
+            written.seal(self.refusals_dir)
+            self._installed["last"] = (policy, base_path, env, written)
+            return dict(env)
         except OSError as exc:
             raise ConfigError(f"cannot write the agent guards into {self.guard_dir}: {exc}") from exc
 
-    def _install(self, policy: SafetyPolicy, base_path: str) -> dict[str, str]:
+    def _install(self, policy: SafetyPolicy, base_path: str, written: WrittenFiles) -> dict[str, str]:
         guard = Path(self.guard_dir)
         policy_path = guard / "policy.json"
-        _write(policy_path, dump_policy(policy) + "\n", 0o644)
+        written.write(policy_path, dump_policy(policy) + "\n", 0o644)
         programs = [p for p in rule_programs(policy) if _SAFE_NAME.fullmatch(p)]
         shims = guard / "bin"
-        _write(shims / SHIM_MARKER, "PATH shims of orchcore; never on PATH outside an agent run\n", 0o644)
+        written.write(
+            shims / SHIM_MARKER, "PATH shims of orchcore; never on PATH outside an agent run\n", 0o644
+        )
         for program in programs:
-            _write(shims / program, self._shim_script(policy_path, program), 0o755)
+            written.write(shims / program, self._shim_script(policy_path, program), 0o755)
         block_push = any(r.program == "git" and r.subcommand == ("push",) for r in policy.rules)
         helpers = [f"git-remote-{PUSH_BLOCKED}"] if block_push else []
         for helper in helpers:
-            _write(shims / helper, _push_helper(guard / REFUSALS_FILE), 0o755)
-        _remove_stale(shims, keep={*programs, *helpers, SHIM_MARKER}, tag=_SHIM_TAG)
+            written.write(shims / helper, _push_helper(guard / REFUSALS_FILE), 0o755)
+        remove_stale(shims, keep={*programs, *helpers, SHIM_MARKER}, tag=_SHIM_TAG)
         self.refusals_dir.mkdir(parents=True, exist_ok=True)
         env = {"PATH": f"{shims}{os.pathsep}{base_path}" if base_path else str(shims)}
         config: list[tuple[str, str]] = []
-        hooks = self._write_hooks(policy, guard / "git-hooks")
+        hooks = self._write_hooks(policy, guard / "git-hooks", written)
         if hooks is not None:
             config.append(("core.hooksPath", hooks))
         if block_push:  # every push URL goes to a transport that refuses: holds with --no-verify
@@ -150,18 +166,18 @@ class GitWorkspace:
                 env |= {f"GIT_CONFIG_KEY_{i}": key, f"GIT_CONFIG_VALUE_{i}": value}
         return env
 
-    def _write_hooks(self, policy: SafetyPolicy, hooks: Path) -> str | None:
+    def _write_hooks(self, policy: SafetyPolicy, hooks: Path, written: WrittenFiles) -> str | None:
         subcommands = {r.subcommand[0] for r in policy.rules if r.program == "git" and r.subcommand}
         if not subcommands:
             return None
         wanted = {hook: op for hook, (sub, op) in _STOP_HOOKS.items() if sub in subcommands}
         refusals = Path(self.guard_dir) / REFUSALS_FILE
         for hook, operation in wanted.items():
-            _write(hooks / hook, _hook_script(hook, operation, refusals), 0o755)
+            written.write(hooks / hook, _hook_script(hook, operation, refusals), 0o755)
         if subcommands & _REF_WRITERS:
             wanted["reference-transaction"] = "ref update"
-            _write(hooks / "reference-transaction", _reference_transaction(refusals), 0o755)
-        _remove_stale(hooks, keep=set(wanted), tag=_HOOK_TAG)
+            written.write(hooks / "reference-transaction", _reference_transaction(refusals), 0o755)
+        remove_stale(hooks, keep=set(wanted), tag=_HOOK_TAG)
         return str(hooks)
 
     @property
@@ -227,33 +243,3 @@ class GitWorkspace:
                 f"git ({self.git}) did not answer in {_GIT_TIMEOUT_S:g} s in {self.workdir}"
             ) from exc
         return done.stdout if done.returncode == 0 else None
-
-
-def _write(path: Path, text: str, mode: int) -> None:
-    """Write ``text`` with ``mode`` unless it is already there; atomically, so a running shim never sees half."""
-    try:
-        if path.read_text(encoding="utf-8") == text and (path.stat().st_mode & 0o777) == mode:
-            return
-    except OSError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.chmod(mode)
-    temporary.replace(path)
-
-
-def _remove_stale(directory: Path, keep: set[str], tag: str) -> None:
-    """Remove files this adapter wrote earlier (they carry ``tag``) that the policy no longer wants."""
-    if not directory.is_dir():
-        return
-    for path in directory.iterdir():
-        if path.name in keep or not path.is_file():
-            continue
-        try:
-            ours = tag in path.read_text(encoding="utf-8", errors="replace")[:300]
-        except OSError:
-            continue
-        if ours:
-            logger.debug("removing a stale guard file", extra={"path": str(path)})
-            path.unlink(missing_ok=True)

@@ -5,9 +5,6 @@ directory under the state dir). Registered in apps.cli.main; imports happen
 inside, so `orch --help` stays fast.
 """
 
-from __future__ import annotations
-
-import json
 from typing import Annotated
 
 import typer
@@ -60,6 +57,8 @@ def diff_command(
                 "files": files,
                 "diff": checkpoints.diff(before, after, stat=stat),
             }
+            import json
+
             typer.echo(json.dumps(payload, indent=2))
             raise typer.Exit(OK)
         text = checkpoints.diff(before, after, stat=stat)

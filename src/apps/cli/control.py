@@ -1,8 +1,6 @@
 """The commands a human sends to a session (approve, reject, answer, pause, skip, retry,
 cancel): each applies one Command through the store, then says what changed and what next."""
 
-from __future__ import annotations
-
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -15,7 +13,7 @@ if TYPE_CHECKING:
 
 def _command(
     ctx: typer.Context,
-    command: Command,
+    command: "Command",
     config: str | None,
     session: str | None,
     task: str | None = None,

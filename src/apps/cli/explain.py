@@ -4,9 +4,6 @@ Read from the SUPERVISION events (every rule, the judge, the confidence, the dec
 feedback the agent got). Registered in apps.cli.main; imports happen inside.
 """
 
-from __future__ import annotations
-
-import json
 from typing import Annotated
 
 import typer
@@ -42,6 +39,8 @@ def explain_command(
             raise NotFound(f"task {task} is not in session {sid} (tasks: {', '.join(snap.plan.ids)})")
         events = rt.store.events(sid)
         if json_out:
+            import json
+
             typer.echo(json.dumps(supervision_by_task(events).get(task, []), indent=2, default=str))
             return
         lines = explain_lines(events, task)

@@ -1,10 +1,11 @@
 """The `orch` command line: parse, call one use case, render. No rules here.
 
 Heavy modules (the store, the engine, rich) are imported inside commands so
-that `orch --help` starts fast.
+that `orch --help` starts fast. The command modules do without
+``from __future__ import annotations``: typer reads every command's signature
+on each start, and string annotations would be eval'd each time (two thirds of
+building the command tree); names imported only for type checking are quoted.
 """
-
-from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -100,7 +101,7 @@ def errors() -> Iterator[None]:
 
 def runtime(
     ctx: typer.Context, config: str | None, *, near: Path | None = None, read_only: bool = False
-) -> Runtime:
+) -> "Runtime":
     """The Runtime a test passed in ``obj``, or one built from settings (the config next to
     the task file in ``near``, else in the current folder). ``read_only`` commands create no
     state dir when there is none yet."""
@@ -118,7 +119,7 @@ def runtime(
     return rt
 
 
-def read_plan(file: Path) -> Plan:
+def read_plan(file: Path) -> "Plan":
     from apps.taskfile_reader import read_plan as read
 
     try:
@@ -200,7 +201,7 @@ def run(
     raise typer.Exit(finish(rt, outcome.session.id, config_flag(rt, config)))
 
 
-def config_flag(rt: Runtime, explicit: str | None) -> str:
+def config_flag(rt: "Runtime", explicit: str | None) -> str:
     """`` -c FILE`` for the commands orch suggests when the config came from next to the task
     file, not the current folder: without it they would look at another state dir."""
     import shlex
@@ -211,7 +212,7 @@ def config_flag(rt: Runtime, explicit: str | None) -> str:
     return f" -c {shlex.quote(source)}"
 
 
-def _exists_message(exc: SessionExists, file: Path, flag: str = "") -> str:
+def _exists_message(exc: "SessionExists", file: Path, flag: str = "") -> str:
     """Why a run is refused and the two commands that go on from there."""
     if exc.state == "completed":
         return (
@@ -224,7 +225,7 @@ def _exists_message(exc: SessionExists, file: Path, flag: str = "") -> str:
     )
 
 
-def drive(rt: Runtime, agent: Agent, session_id: str, *, verbose: bool) -> RunOutcome:
+def drive(rt: "Runtime", agent: "Agent", session_id: str, *, verbose: bool) -> "RunOutcome":
     """Run the engine on ``session_id`` until it stops, showing progress."""
     import sys
 
@@ -234,13 +235,13 @@ def drive(rt: Runtime, agent: Agent, session_id: str, *, verbose: bool) -> RunOu
         return rt.engine(agent, progress).run(session_id)
 
 
-def is_newest(rt: Runtime, session_id: str) -> bool:
+def is_newest(rt: "Runtime", session_id: str) -> bool:
     """Whether commands without -s act on ``session_id`` (hints for another one carry -s)."""
     newest = rt.store.sessions()
     return bool(newest) and newest[0].id == session_id
 
 
-def finish(rt: Runtime, session_id: str, flag: str = "") -> int:
+def finish(rt: "Runtime", session_id: str, flag: str = "") -> int:
     """Say how the run ended and what to do next; the exit code: the one place that picks it."""
     from apps.cli import render
     from orchcore.service import run_succeeded
@@ -250,7 +251,7 @@ def finish(rt: Runtime, session_id: str, flag: str = "") -> int:
     return OK if run_succeeded(snap.session.state) else RUN_FAILED
 
 
-def warn_at_start(rt: Runtime, session_id: str) -> None:
+def warn_at_start(rt: "Runtime", session_id: str) -> None:
     """Tell, once per session, what the user should fix (orch's files in the workspace, a legacy state
     dir): one line each on stderr and as a session event; a resume repeats none already told."""
     from apps.own_files import workspace_warnings
@@ -263,7 +264,7 @@ def warn_at_start(rt: Runtime, session_id: str) -> None:
     record_warnings(rt.store, rt.clock, session_id, lines)
 
 
-def _with_source(plan: Plan, source: str) -> Plan:
+def _with_source(plan: "Plan", source: str) -> "Plan":
     import attrs
 
     return attrs.evolve(plan, source=source)

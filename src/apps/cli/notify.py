@@ -3,21 +3,18 @@
 Registered in apps.cli.main; imports happen inside, so `orch --help` stays fast.
 """
 
-from __future__ import annotations
-
-import json
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-
-from orchcore.delivery import held_back
-from orchcore.redact import redact
 
 if TYPE_CHECKING:
     from orchcore.records import OutboxEntry
 
 
-def _row(entry: OutboxEntry) -> dict[str, Any]:
+def _row(entry: "OutboxEntry") -> dict[str, Any]:
+    from orchcore.delivery import held_back
+    from orchcore.redact import redact
+
     n = entry.notification
     return {
         "key": n.key,
@@ -63,7 +60,8 @@ def notify_command(
     from apps.cli.main import OK, UNDELIVERED, errors, runtime
     from apps.cli.render import undelivered_line
     from apps.notify import log_report
-    from orchcore.delivery import DeliveryReport, claim_for, deliver_due
+    from orchcore.delivery import DeliveryReport, claim_for, deliver_due, held_back
+    from orchcore.redact import redact
     from orchcore.service import resolve_session
 
     with errors():
@@ -80,6 +78,8 @@ def notify_command(
         left = rt.store.undelivered(sid)
         now_open = [e for e in left if e.open]
     if json_out:
+        import json
+
         typer.echo(
             json.dumps(
                 {

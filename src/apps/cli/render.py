@@ -262,6 +262,7 @@ def status(
     typer.echo(f"config: {config or 'none found (defaults)'}")
     typer.echo(terminal_safe(sandbox or "sandbox: not known yet (no run of this session started)"))
     width = max(len(r["id"]) for r in rows)
+    lines = []
     for r in rows:
         state = r["state"] + (f" (blocked by {r['blocked_by']})" if r["blocked_by"] else "")
         extra = (
@@ -270,19 +271,20 @@ def status(
             else ""
         )
         line = f"  {r['id']:>{width}}  {state:<26} {r['attempts']:>2}  {r['title']}{extra}"
-        typer.echo(terminal_safe(line, one_line=True))
+        lines.append(terminal_safe(line, one_line=True))
         if supervision.get(r["id"]):
             from orchcore.supervision_view import supervision_line
 
             checked = f"  {'':>{width}}  checked: {supervision_line(supervision[r['id']][-1])}"
-            typer.echo(terminal_safe(checked, one_line=True))
-    for found in safety:
-        typer.echo(
-            terminal_safe(
-                f"  safety: task {found.task_id or '-'} attempt {found.attempt or '-'}: {found.event.text}",
-                one_line=True,
-            )
+            lines.append(terminal_safe(checked, one_line=True))
+    lines.extend(
+        terminal_safe(
+            f"  safety: task {found.task_id or '-'} attempt {found.attempt or '-'}: {found.event.text}",
+            one_line=True,
         )
+        for found in safety
+    )
+    _echo_lines(lines)
     waiting = undelivered_line(outbox)
     if waiting is not None:
         typer.echo(terminal_safe(waiting))
@@ -352,10 +354,12 @@ def events(items: Sequence[Event], *, json_out: bool) -> None:
             ]
         )
         return
+    lines = []
     for e in items:
         where = f" task {e.task_id}" if e.task_id else ""
         detail = " ".join(f"{k}={v}" for k, v in e.data.items() if v not in (None, "", [], {}))
-        typer.echo(terminal_safe(f"{e.seq:>5} {_time(e.at)} {e.kind.value}{where} {detail}".rstrip()))
+        lines.append(terminal_safe(f"{e.seq:>5} {_time(e.at)} {e.kind.value}{where} {detail}".rstrip()))
+    _echo_lines(lines)
 
 
 def log_lines(
@@ -381,10 +385,8 @@ def log_lines(
         )
         return
     typer.echo(terminal_safe(f"== task {task}, attempt {attempt}: {path}", one_line=True))
-    for line in lines:
-        typer.echo(terminal_safe(line))
-    for found in safety:
-        typer.echo(terminal_safe(f"== safety: {found.event.text}", one_line=True))
+    _echo_lines([terminal_safe(line) for line in lines])
+    _echo_lines([terminal_safe(f"== safety: {found.event.text}", one_line=True) for found in safety])
 
 
 def budget(report: BudgetReport, *, json_out: bool) -> None:
@@ -468,6 +470,18 @@ def session_list(items: Sequence[SessionSummary], *, json_out: bool) -> None:
         return
     if not items:
         typer.echo("no sessions yet: start one with `orch run TASKFILE`")
-    for s in items:
-        line = f"{s.id}  {s.state.value:<17} {s.created_at.astimezone():%Y-%m-%d %H:%M}  {s.source}"
-        typer.echo(terminal_safe(line, one_line=True))
+    _echo_lines(
+        [
+            terminal_safe(
+                f"{s.id}  {s.state.value:<17} {s.created_at.astimezone():%Y-%m-%d %H:%M}  {s.source}",
+                one_line=True,
+            )
+            for s in items
+        ]
+    )
+
+
+def _echo_lines(lines: Sequence[str]) -> None:
+    """Print ``lines`` with one write: typer.echo flushes each call, a thousand tasks a thousand times."""
+    if lines:
+        typer.echo("\n".join(lines))

@@ -3,8 +3,6 @@
 Registered in apps.cli.main; heavy imports (starlette, uvicorn) happen inside.
 """
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer
@@ -52,5 +50,6 @@ def serve_command(
             settings.path(settings.logging.file) if settings.logging.file else settings.state_dir / "orch.log"
         )
         auth = "NO secret (--insecure-local)" if insecure_local and not ready.secured else "secret required"
-        typer.echo(f"orch serve: listening on {host}:{ready.port}, {auth}; log: {log}", err=True)
+        where = f"[{host}]" if ":" in host else host  # an IPv6 address, as a URL writes it
+        typer.echo(f"orch serve: listening on {where}:{ready.port}, {auth}; log: {log}", err=True)
         ready.run()

@@ -3,8 +3,6 @@
 Registered in apps.cli.main; imports happen inside, so `orch --help` stays fast.
 """
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

@@ -460,11 +460,32 @@ def validate(
     ``path: what is wrong`` lines; empty when valid.
 
     Messages name fields and expectations, never the values sent (they may hold a secret).
+    Request bodies go through apps.web.bodies, which keeps the compiled validators.
     """
+    return problems(compile_schema(schema, components), value, path)
+
+
+def compile_schema(schema: Mapping[str, Any], components: Mapping[str, JsonSchema] | None = None) -> Any:
+    """A jsonschema validator for ``schema``, whose ``#/components/schemas/...`` references
+    resolve against ``components`` (default: COMPONENTS)."""
     from jsonschema import Draft202012Validator  # only the server needs it: `orch --help` stays fast
 
     refs = COMPONENTS if components is None else components
-    # the "#/components/schemas/..." references resolve against this root document
-    validator = Draft202012Validator({**schema, "components": {"schemas": dict(refs)}})
+    return Draft202012Validator({**schema, "components": {"schemas": dict(refs)}})
+
+
+def problems(validator: Any, value: object, path: str = "") -> list[str]:
+    """What :func:`validate` answers, from a validator made by :func:`compile_schema`."""
     errors = sorted(validator.iter_errors(value), key=lambda e: [str(p) for p in e.absolute_path])
     return [f"{_where(path, e.absolute_path)}: {_describe(e)}" for e in errors]
+
+
+def problems_of(*checks: tuple[Any, object, tuple[str, ...]]) -> list[str]:
+    """The problems of parts of one body, each ``(validator, value, where it is in the body)``,
+    in path order as :func:`problems` gives them for the whole."""
+    found = [
+        ([*at, *map(str, e.absolute_path)], f"{_where('', [*at, *e.absolute_path])}: {_describe(e)}")
+        for validator, value, at in checks
+        for e in validator.iter_errors(value)
+    ]
+    return [line for _, line in sorted(found, key=lambda f: f[0])]

@@ -4,7 +4,9 @@
 
 from __future__ import annotations
 
+import gc
 import logging
+import os
 import socket
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -47,12 +49,34 @@ def check_exposure(host: str, has_secret: bool, insecure_local: bool) -> None:
         )
 
 
+BACKLOG = 2048  # as uvicorn's default: a burst of clients connecting at once is queued, not dropped
+
+
 def listen(host: str, port: int) -> socket.socket:
-    """A listening socket (port 0: any free one); ConfigError if it cannot be had."""
+    """A TCP listening socket on ``host`` (a name, IPv4 or IPv6 address; port 0: any free one);
+    ConfigError if it cannot be had.
+
+    Made with proto IPPROTO_TCP, not ``socket.create_server``'s 0 (which is also IPv4 only),
+    so asyncio sets TCP_NODELAY on every accepted connection: a keep-alive client then gets
+    each reply at once instead of after its delayed ACK (40 ms).
+    """
     try:
-        return socket.create_server((host, port))
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+        try:
+            if os.name == "posix":  # rebind at once after a restart; elsewhere it would share the port
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.bind(address)
+            sock.listen(BACKLOG)
+        except BaseException:
+            sock.close()
+            raise
     except OSError as exc:
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    return sock
 
 
 KEEP_ALIVE_S = 5  # an idle keep-alive connection is closed after this
@@ -108,6 +132,16 @@ def redact_uvicorn_logs() -> None:
             logger.addFilter(RedactingFilter())
 
 
+def settle_garbage_collector() -> None:
+    """Move everything built so far (modules, app, runtime) out of the collector's sight.
+
+    Those ~45k objects live as long as the server; without this each full collection walks
+    them all while serving: 160 ms pauses, the 50-client p99 and maximum (issue 9.3).
+    """
+    gc.collect()
+    gc.freeze()
+
+
 @attrs.define
 class Prepared:
     """A server ready to run on its socket, and the runtime to close after it."""
@@ -128,10 +162,12 @@ class Prepared:
 
         try:
             with sending(self.runtime):
+                settle_garbage_collector()
                 self.server.run(sockets=[self.sock])
         except KeyboardInterrupt:
             pass  # uvicorn has shut down cleanly, then re-raised Ctrl-C: that is a normal stop
         finally:
+            gc.unfreeze()  # a process that goes on (a test, an embedding app) collects as before
             self.sock.close()
             self.runtime.close()
 

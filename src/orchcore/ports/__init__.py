@@ -6,23 +6,57 @@ contract suite per port that any adapter (ours or a user's) can run.
 
 from __future__ import annotations
 
-from orchcore.ports.agent import Agent, AgentEvent, AgentRequest, AgentResult, EventSink
-from orchcore.ports.checkpoints import Checkpoint, Checkpoints, FileChange, Moment
-from orchcore.ports.checks import CheckRunner
-from orchcore.ports.clock import Clock, Ids
-from orchcore.ports.logs import TaskLogs
-from orchcore.ports.notifier import Notification, NotificationKind, Notifier
-from orchcore.ports.questions import QuestionBox
-from orchcore.ports.store import Store
-from orchcore.ports.supervisor import (
-    CriterionVerdict,
-    Judgement,
-    JudgeRequest,
-    JudgeUnavailable,
-    Supervisor,
-    Verdict,
-)
-from orchcore.ports.workspace import Workspace
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from orchcore.ports.agent import Agent, AgentEvent, AgentRequest, AgentResult, EventSink
+    from orchcore.ports.checkpoints import Checkpoint, Checkpoints, FileChange, Moment
+    from orchcore.ports.checks import CheckRunner
+    from orchcore.ports.clock import Clock, Ids
+    from orchcore.ports.logs import TaskLogs
+    from orchcore.ports.notifier import Notification, NotificationKind, Notifier
+    from orchcore.ports.questions import QuestionBox
+    from orchcore.ports.store import Store
+    from orchcore.ports.supervisor import (
+        CriterionVerdict,
+        Judgement,
+        JudgeRequest,
+        JudgeUnavailable,
+        Supervisor,
+        Verdict,
+    )
+    from orchcore.ports.workspace import Workspace
+
+# public name -> its module, imported on first use: `from orchcore.ports.clock import Clock`
+# then costs one small module, not every port and the safety policy the Agent port names
+_EXPORTS: dict[str, str] = {
+    "Agent": "orchcore.ports.agent",
+    "AgentEvent": "orchcore.ports.agent",
+    "AgentRequest": "orchcore.ports.agent",
+    "AgentResult": "orchcore.ports.agent",
+    "CheckRunner": "orchcore.ports.checks",
+    "Checkpoint": "orchcore.ports.checkpoints",
+    "Checkpoints": "orchcore.ports.checkpoints",
+    "Clock": "orchcore.ports.clock",
+    "CriterionVerdict": "orchcore.ports.supervisor",
+    "EventSink": "orchcore.ports.agent",
+    "FileChange": "orchcore.ports.checkpoints",
+    "Ids": "orchcore.ports.clock",
+    "JudgeRequest": "orchcore.ports.supervisor",
+    "JudgeUnavailable": "orchcore.ports.supervisor",
+    "Judgement": "orchcore.ports.supervisor",
+    "Moment": "orchcore.ports.checkpoints",
+    "Notification": "orchcore.ports.notifier",
+    "NotificationKind": "orchcore.ports.notifier",
+    "Notifier": "orchcore.ports.notifier",
+    "QuestionBox": "orchcore.ports.questions",
+    "Store": "orchcore.ports.store",
+    "Supervisor": "orchcore.ports.supervisor",
+    "TaskLogs": "orchcore.ports.logs",
+    "Verdict": "orchcore.ports.supervisor",
+    "Workspace": "orchcore.ports.workspace",
+}
 
 __all__ = [
     "Agent",
@@ -51,3 +85,13 @@ __all__ = [
     "Verdict",
     "Workspace",
 ]
+
+
+if not TYPE_CHECKING:  # mypy sees the imports above, so a misspelled name stays an error
+
+    def __getattr__(name: str) -> Any:
+        """Import public names on first use, so `import orchcore.ports.x` stays cheap."""
+        module = _EXPORTS.get(name)
+        if module is None:
+            raise AttributeError(f"module 'orchcore.ports' has no attribute {name!r}")
+        return getattr(importlib.import_module(module), name)

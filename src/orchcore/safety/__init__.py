@@ -16,18 +16,39 @@ several; what it cannot see (a script file, ``python -c "subprocess.run(...)"``,
 
 from __future__ import annotations
 
-from orchcore.safety.policy import (
-    DEFAULT_POLICY,
-    DEFAULT_RULES,
-    ArgCheck,
-    Rule,
-    SafetyPolicy,
-    Violation,
-    deny_rules,
-    rule_programs,
-)
-from orchcore.safety.refs import ref_changes
-from orchcore.safety.shell import check_argv, check_command, check_tool_use
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from orchcore.safety.policy import (
+        DEFAULT_POLICY,
+        DEFAULT_RULES,
+        ArgCheck,
+        Rule,
+        SafetyPolicy,
+        Violation,
+        deny_rules,
+        rule_programs,
+    )
+    from orchcore.safety.refs import ref_changes
+    from orchcore.safety.shell import check_argv, check_command, check_tool_use
+
+# public name -> its module, imported on first use: reading recorded safety events or
+# configuring the policy then does not build the shell matcher
+_EXPORTS: dict[str, str] = {
+    "DEFAULT_POLICY": "orchcore.safety.policy",
+    "DEFAULT_RULES": "orchcore.safety.policy",
+    "ArgCheck": "orchcore.safety.policy",
+    "Rule": "orchcore.safety.policy",
+    "SafetyPolicy": "orchcore.safety.policy",
+    "Violation": "orchcore.safety.policy",
+    "check_argv": "orchcore.safety.shell",
+    "check_command": "orchcore.safety.shell",
+    "check_tool_use": "orchcore.safety.shell",
+    "deny_rules": "orchcore.safety.policy",
+    "ref_changes": "orchcore.safety.refs",
+    "rule_programs": "orchcore.safety.policy",
+}
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -43,3 +64,13 @@ __all__ = [
     "ref_changes",
     "rule_programs",
 ]
+
+
+if not TYPE_CHECKING:  # mypy sees the imports above, so a misspelled name stays an error
+
+    def __getattr__(name: str) -> Any:
+        """Import public names on first use, so `import orchcore.safety.x` stays cheap."""
+        module = _EXPORTS.get(name)
+        if module is None:
+            raise AttributeError(f"module 'orchcore.safety' has no attribute {name!r}")
+        return getattr(importlib.import_module(module), name)

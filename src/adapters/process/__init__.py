@@ -28,18 +28,35 @@ from typing import IO
 
 import attrs
 
+from adapters.process.procfs import (
+    RUN_MARKER,
+    PidWindow,
+    kill_marked,
+    process_table,
+    reap_attempt,
+    start_ticks,
+)
 from adapters.sandbox.bwrap import sandboxed
 from orchcore.errors import AgentUnavailable
 from orchcore.sandbox import AttemptProcess, SandboxPolicy
+
+__all__ = [
+    "RUN_MARKER",
+    "PidWindow",
+    "ProcessResult",
+    "kill_group",
+    "kill_marked",
+    "process_table",
+    "reap_attempt",
+    "run_process",
+    "start_ticks",
+]
 
 LineHandler = Callable[[str], str | None]
 TickHandler = Callable[[], str | None]
 StartHandler = Callable[[AttemptProcess], None]
 TAIL_LINES = 40
-RUN_MARKER = "ORCHCORE_AGENT_RUN"
-"""Set to a fresh id in every run's environment, to find what the run left behind."""
 _KILL_GRACE_S = 2.0
-_SWEEP_ROUNDS = 3
 _READ_SIZE = 65536
 _WRITE_SIZE = 16384
 
@@ -55,119 +72,6 @@ class ProcessResult:
     stopped: str | None = None
     tail: tuple[str, ...] = ()
     stderr_tail: tuple[str, ...] = ()
-
-
-def _stat_fields(pid: int, proc_root: Path) -> list[str] | None:
-    """``/proc/PID/stat`` from field 3 (state) on; None if the process is gone."""
-    try:
-        stat = (proc_root / str(pid) / "stat").read_text()
-    except OSError:
-        return None
-    return stat.rpartition(")")[2].split()
-
-
-def start_ticks(pid: int, proc_root: Path = Path("/proc")) -> int:
-    """When ``pid`` started, in clock ticks since boot (0 if unknown): a pid's identity."""
-    fields = _stat_fields(pid, proc_root)
-    return int(fields[19]) if fields and len(fields) > 19 else 0
-
-
-def _alive(pid: int, proc_root: Path) -> bool:
-    """True while ``pid`` exists and is not a zombie."""
-    fields = _stat_fields(pid, proc_root)
-    return bool(fields) and fields[0] not in ("Z", "X")  # type: ignore[index]
-
-
-def _has_entry(pid: int, needle: bytes, proc_root: Path) -> bool:
-    try:
-        return needle in (proc_root / str(pid) / "environ").read_bytes().split(b"\0")
-    except OSError:
-        return False  # gone meanwhile, or not ours to read
-
-
-def _kill_and_wait(find: Callable[[], list[int]], proc_root: Path, wait_s: float) -> list[int]:
-    killed: list[int] = []
-    for _ in range(_SWEEP_ROUNDS):  # a shell being killed may have forked once more
-        found = find()
-        if not found:
-            break
-        for pid in found:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
-        killed.extend(p for p in found if p not in killed)
-        deadline = time.monotonic() + wait_s
-        while any(_alive(pid, proc_root) for pid in found) and time.monotonic() < deadline:
-            time.sleep(0.02)
-    return killed
-
-
-def _pids(proc_root: Path) -> list[int]:
-    return [int(p.name) for p in proc_root.iterdir() if p.name.isdigit()]
-
-
-def kill_marked(entry: str, proc_root: Path = Path("/proc"), wait_s: float = 2.0) -> list[int]:
-    """SIGKILL every process whose environment holds ``entry`` (``NAME=value``); return their pids.
-
-    Claude Code starts each Bash tool command in a session of its own, and a
-    ``setsid`` job leaves the group too; they inherit the run's environment, so a
-    per-run marker finds them. Waits up to ``wait_s`` for them to be gone. Linux
-    only (reads ``/proc``); elsewhere it finds nothing.
-    """
-    needle, own = entry.encode(), os.getpid()
-    if not proc_root.is_dir():
-        return []
-
-    def find() -> list[int]:
-        return [p for p in _pids(proc_root) if p != own and _has_entry(p, needle, proc_root)]
-
-    return _kill_and_wait(find, proc_root, wait_s)
-
-
-def process_table(entry: str, proc_root: Path = Path("/proc")) -> tuple[list[tuple[int, int, int]], set[int]]:
-    """``(pid, parent pid, start ticks)`` of every live process, and the pids whose environment holds
-    ``entry`` (a process's environment may be unreadable: its parent link still is)."""
-    table, marked, needle, own = [], set(), entry.encode(), os.getpid()
-    if not proc_root.is_dir():
-        return [], set()
-    for pid in _pids(proc_root):
-        fields = _stat_fields(pid, proc_root)
-        if pid == own or not fields or len(fields) < 20 or fields[0] in ("Z", "X"):
-            continue
-        table.append((pid, int(fields[1]), int(fields[19])))
-        if _has_entry(pid, needle, proc_root):
-            marked.add(pid)
-    return table, marked
-
-
-def reap_attempt(attempt: AttemptProcess, proc_root: Path = Path("/proc"), wait_s: float = 10.0) -> list[int]:
-    """Kill what is left of an attempt whose orch died; return once none of it runs.
-
-    Its process group (members that started no earlier than the recorded leader:
-    a pgid is not reused while any member lives) and every process carrying its
-    marker. Raises AgentUnavailable if some of it is still alive after ``wait_s``,
-    so a new attempt never overlaps the old one.
-    """
-    needle, own = f"{RUN_MARKER}={attempt.marker}".encode(), os.getpid()
-    if not proc_root.is_dir():
-        return []
-
-    def ours(pid: int) -> bool:
-        fields = _stat_fields(pid, proc_root)
-        if not fields or len(fields) < 20 or fields[0] in ("Z", "X"):
-            return False
-        in_group = int(fields[2]) == attempt.group and int(fields[19]) >= attempt.leader_start
-        return in_group or _has_entry(pid, needle, proc_root)
-
-    def find() -> list[int]:
-        return [p for p in _pids(proc_root) if p != own and ours(p)]
-
-    killed = _kill_and_wait(find, proc_root, wait_s)
-    left = find()
-    if left:
-        raise AgentUnavailable(
-            f"processes of the previous attempt still run after SIGKILL (pids {left}); not starting another"
-        )
-    return killed
 
 
 def kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -313,6 +217,7 @@ def run_process(
     log = Path(log_path)
     log.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
+    forks = PidWindow.now(0).forks
     try:
         proc = subprocess.Popen(  # noqa: S603 - argv list from the user's own config, never a shell
             _launch_argv(argv, cwd, sandbox),
@@ -387,7 +292,8 @@ def run_process(
         if proc.poll() is None:  # KeyboardInterrupt or a handler raised
             kill_group(proc)
         pump.close()
-        kill_marked(f"{RUN_MARKER}={marker}")  # what left the group (setsid, daemonised)
+        # what left the group (setsid, daemonised): started after the attempt's first process
+        kill_marked(f"{RUN_MARKER}={marker}", window=PidWindow(proc.pid, forks))
     killed = timed_out or idle or stopped is not None
     return ProcessResult(
         exit_code=None if killed else exit_code,
