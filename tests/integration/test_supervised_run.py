@@ -231,3 +231,19 @@ def test_explain_prints_each_checked_attempt_with_its_gates_and_the_feedback_giv
     missing = orch(root, "explain", "9")
     assert missing.returncode != 0
     assert "task 9 is not in session" in missing.stderr
+
+
+def test_checks_run_inside_the_sessions_sandbox(tmp_path: Path) -> None:
+    from adapters.sandbox.bwrap import probe_bwrap
+
+    found, why = probe_bwrap()
+    if found is None:
+        pytest.skip(f"bubblewrap cannot sandbox here: {why}")
+    root = project(tmp_path, AGENT, "  judge: off\n  max_fix_attempts: 0\n")
+    (root / "tasks.md").write_text(TASKS.replace("sh check.sh", f"touch {root}/escaped.txt"))
+    run = orch(root, "run", "tasks.md")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "sandbox: on" in orch(root, "status").stdout
+    assert not (root / "escaped.txt").exists(), "a check wrote outside the workspace"
+    explained = orch(root, "explain", "1").stdout
+    assert f"gate check:touch {root}/escaped.txt: failed" in explained
