@@ -122,10 +122,10 @@ class Runtime:
             sandbox=sandbox,
             sandbox_status=sandbox_status,
             reap=reap_attempt,
-            checker=self.attempt_checker(),
+            checker=self.attempt_checker(sandbox),
         )
 
-    def attempt_checker(self) -> AttemptChecker:
+    def attempt_checker(self, sandbox: SandboxPolicy | None = None) -> AttemptChecker:
         """The supervisor of attempts: the task's checks run by the shell in the workspace (the
         agent's environment, never orch's secrets), and the judge, built on its first use."""
         from adapters.checks import ShellCheckRunner
@@ -145,6 +145,8 @@ class Runtime:
             sv.judge_types,
             every_task=sv.enabled,
             check_timeout_s=sv.check_timeout_s,
+            count_tests_before=sv.count_tests_before,
+            sandbox=sandbox,
         )
 
     def supervisor(self, environ: Mapping[str, str] | None = None) -> Supervisor | None:

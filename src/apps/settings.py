@@ -16,6 +16,7 @@ variables. The only module that reads the environment.
     supervisor: {judge: ollama|off, host: http://127.0.0.1:11434 ($OLLAMA_HOST), model: qwen2.5-coder:32b,
                 timeout_s: 120, retries: 2, judge_types: [types; none: all], keep_alive: 10m, num_ctx: null,
                 enabled: false, checks: {TYPE|"*": [commands]}, check_timeout_s: 600, max_fix_attempts: 2,
+                count_tests_before: false, breakpoints: [{name, kind, ...}],
                 scope: {TYPE|"*": [globs]}, forbidden: ["**/migrations/**"]}
 
 Relative paths are relative to the config file's folder (or the current folder
@@ -254,6 +255,7 @@ class SupervisorSettings:
     """Gate commands per task type (``"*"``: every type), run after the task's own ``checks:``."""
     check_timeout_s: float = 600.0  # each check command's own timeout
     max_fix_attempts: int = 2  # retries with feedback before a task stops for review
+    count_tests_before: bool = False  # run the checks before a task's first attempt too (tests-kept counts)
     scope: dict[str, tuple[str, ...]] = attrs.field(factory=dict, converter=_commands_by_type)
     """Globs a task type's changes must stay within (``"*"``: any other type); none: unrestricted."""
     forbidden: tuple[str, ...] = attrs.field(default=("**/migrations/**",), converter=_strings)

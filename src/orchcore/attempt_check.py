@@ -32,6 +32,7 @@ from orchcore.supervise import (
     Evidence,
     History,
     SupervisorConfig,
+    TestCounts,
     changed_files,
     check_commands,
     deliverable_state,
@@ -65,6 +66,9 @@ class AttemptChecker:
     judged_types: tuple[str, ...] = ()  # empty: every type is judged when there is a judge
     every_task: bool = False
     check_timeout_s: float = 600.0
+    count_tests_before: bool = False  # run the checks before a task's first attempt too, for tests-kept
+    sandbox: SandboxPolicy | None = None  # where those first runs happen (the session's sandbox)
+    _tests_before: dict[tuple[str, str], dict[str, TestCounts | None]] = attrs.field(factory=dict)
 
     def applies(self, task: Task, result: AgentResult) -> bool:
         """Whether this attempt is the supervisor's to judge (a transient failure is the retry policy's)."""
@@ -82,6 +86,8 @@ class AttemptChecker:
         """The prompt (and agent session to resume) of an attempt after a retry decision or a
         human's rejection: the feedback, in the same agent session when it has one."""
         run = snap.run(task.id)
+        if run.attempt == 1 and self.count_tests_before and self.covers(task):
+            self._count_tests_before(snap.session.id, task)
         if run.attempt < 2 or not self.covers(task):
             return prompt, resume
         feedback = fix_history(store.events(snap.session.id), task.id).feedback
@@ -131,7 +137,9 @@ class AttemptChecker:
             after = self.runner.read_text(path)
             unchanged = known is not None and normalised(path) not in changed_paths
             deliverables.append(deliverable_state(path, after if unchanged else None, after))
-        checks = tuple(self._run(c, sandbox) for c in check_commands(task, task.checks, self.config))
+        before = self._tests_before.get((snap.session.id, task.id), {})
+        commands = check_commands(task, task.checks, self.config)
+        checks = tuple(self._run(c, sandbox, before.get(c)) for c in commands)
         started = run.attempts[-1].started_at if run.attempts else now
         evidence = Evidence(
             task_id=task.id,
@@ -152,9 +160,20 @@ class AttemptChecker:
         history = History(fix_history(events, task.id).fix_attempts, _accepted_types(snap))
         return Checked(evidence, supervise(task, evidence, self.config, history))
 
-    def _run(self, command: str, sandbox: SandboxPolicy | None) -> CheckResult:
+    def _count_tests_before(self, session_id: str, task: Task) -> None:
+        """What each check reports before the task's first attempt (kept for this run of orch:
+        after a crash the tests-kept gate reads the diff alone)."""
+        counts = {}
+        for command in check_commands(task, task.checks, self.config):
+            found = self.runner.run(command, timeout_s=self.check_timeout_s, sandbox=self.sandbox)
+            counts[command] = reported_test_counts(found.output_tail)
+        self._tests_before[(session_id, task.id)] = counts
+
+    def _run(
+        self, command: str, sandbox: SandboxPolicy | None, before: TestCounts | None = None
+    ) -> CheckResult:
         found = self.runner.run(command, timeout_s=self.check_timeout_s, sandbox=sandbox)
-        return attrs.evolve(found, tests_after=reported_test_counts(found.output_tail))
+        return attrs.evolve(found, tests_before=before, tests_after=reported_test_counts(found.output_tail))
 
     def _judge(self, task: Task, evidence: Evidence) -> Verdict | JudgeUnavailable:
         assert self.judge is not None  # noqa: S101 - checked by the caller

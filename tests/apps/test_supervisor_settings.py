@@ -125,7 +125,7 @@ def test_bad_values_are_all_named_with_file_line_and_what_is_allowed(tmp_path: P
         f"{path}:8: supervisor.keep_alive: found 'forever', expected a duration such as 10m, 1h or -1",
         f"{path}:9: supervisor.temperature: unknown key; keys of supervisor: judge, host, model, "
         "timeout_s, retries, judge_types, keep_alive, num_ctx, enabled, checks, check_timeout_s, "
-        "max_fix_attempts, scope, forbidden, breakpoints",
+        "max_fix_attempts, count_tests_before, scope, forbidden, breakpoints",
     ]
 
 
@@ -138,6 +138,7 @@ def test_a_bad_environment_value_names_the_variable(tmp_path: Path) -> None:
 FIELDS = [
     *("judge", "host", "model", "timeout_s", "retries", "judge_types", "keep_alive", "num_ctx"),
     *("enabled", "checks", "check_timeout_s", "max_fix_attempts", "scope", "forbidden", "breakpoints"),
+    "count_tests_before",
 ]
 SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=16)
 SUPERVISOR_VALUES = (

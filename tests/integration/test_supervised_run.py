@@ -247,3 +247,27 @@ def test_checks_run_inside_the_sessions_sandbox(tmp_path: Path) -> None:
     assert not (root / "escaped.txt").exists(), "a check wrote outside the workspace"
     explained = orch(root, "explain", "1").stdout
     assert f"gate check:touch {root}/escaped.txt: failed" in explained
+
+
+COUNTING_CHECK = 'n=$(grep -c . cases.txt)\necho "$n passed in 0.01s"\n'
+DROPS_A_CASE = "#!/bin/sh\ncat >/dev/null\nsed -i 1d cases.txt\necho 4 > answer.txt\necho done\n"
+
+
+@pytest.mark.parametrize("count", [True, False])
+def test_fewer_tests_than_before_the_first_attempt_stop_for_review_when_counted(
+    tmp_path: Path, count: bool
+) -> None:
+    settings = f"  judge: off\n  max_fix_attempts: 0\n  count_tests_before: {str(count).lower()}\n"
+    root = project(tmp_path, DROPS_A_CASE, settings)
+    (root / "project" / "cases.txt").write_text("a\nb\nc\n")
+    (root / "project" / "count.sh").write_text(COUNTING_CHECK)
+    (root / "tasks.md").write_text(TASKS.replace("sh check.sh", "sh count.sh"))
+    assert orch(root, "run", "tasks.md").returncode == 0
+    state = status_json(root)["tasks"][0]["state"]  # type: ignore[index]
+    explained = orch(root, "explain", "1").stdout
+    if count:
+        assert state == "waiting_review", explained
+        assert "gate tests-kept: failed" in explained
+        assert "`sh count.sh` ran 2 tests, 3 before" in explained
+    else:
+        assert state == "completed", explained  # the diff alone cannot see a case dropped from data
