@@ -320,9 +320,8 @@ class Engine:
                 )
                 for v in violations
             )
-        supervised = (
-            None  # the supervisor's decision (an explicit question in the question box waits as today)
-        )
+        # the supervisor's decision; an explicit question in the question box waits as today
+        supervised = None
         if self.checker is not None and not violations and not sink.budget_stop:
             asked = self.questions.question(task.id) if self.questions is not None else None
             if asked is None:
