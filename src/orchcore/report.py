@@ -9,9 +9,10 @@ from decimal import Decimal
 from orchcore.budget import BudgetStatus, amount_text, usd
 from orchcore.decide import blocked_tasks
 from orchcore.graph import TaskGraph
-from orchcore.records import Snapshot, TaskRun
+from orchcore.records import JsonObject, Snapshot, TaskRun
 from orchcore.safety.events import RecordedSafetyEvent
 from orchcore.state import TaskState
+from orchcore.tasks import Task
 
 
 def _duration(run: TaskRun) -> float:
@@ -54,8 +55,10 @@ def render_report(
     day: BudgetStatus | None = None,
     safety: Sequence[RecordedSafetyEvent] = (),
     sandbox: str | None = None,
+    supervision: Mapping[str, Sequence[JsonObject]] | None = None,
 ) -> str:
     """Markdown: every task with outcome, attempts, duration, tokens and cost;
+    what the supervisor decided on each checked attempt (``supervision``: SUPERVISION data per task);
     totals; whether agents ran in the sandbox (``sandbox``, the session's sandbox line);
     every refusal and violation with the layer that stopped it (``safety``);
     and for failures the last lines of their logs (``tails``)."""
@@ -117,6 +120,7 @@ def render_report(
     if snap.session.reason.startswith(("day budget", "session budget")):
         lines.append(f"- Halted: {snap.session.reason}")
     lines += _safety_section(safety)
+    lines += _checked_section(plan.tasks, supervision or {})
     failures = [
         t
         for t in plan.tasks
@@ -160,4 +164,19 @@ def _safety_section(safety: Sequence[RecordedSafetyEvent]) -> list[str]:
             f"- Task {r.task_id or '-'} (attempt {r.attempt or '-'}) — {what} by **{r.event.layer.value}**"
             f"{command}{reason}"
         )
+    return lines
+
+
+def _checked_section(tasks: Sequence[Task], supervision: Mapping[str, Sequence[JsonObject]]) -> list[str]:
+    """``## Checked``: per checked task, each attempt's gates, confidence and decision, and the rule
+    that stopped it or the reason it was retried; nothing when no task was checked."""
+    if not any(supervision.get(t.id) for t in tasks):
+        return []
+    from orchcore.supervision_view import supervision_line
+
+    lines = ["", "## Checked", ""]
+    for task in tasks:
+        for data in supervision.get(task.id, ()):
+            why = f" — {_escape(str(data.get('reason', '')))}" if data.get("action") != "accept" else ""
+            lines.append(f"- Task {task.id}: {_escape(supervision_line(data))}{why}")
     return lines

@@ -196,7 +196,12 @@ def build_report(
     day = None if budget is None else budget_report(store, budget, clock).status
     events = store.events(session_id)
     safety, sandbox = recorded_safety_events(events), sandbox_line(events)
-    return render_report(snap, tails, clock.now(), day=day, safety=safety, sandbox=sandbox)
+    from orchcore.supervision_view import supervision_by_task
+
+    supervision = supervision_by_task(events)
+    return render_report(
+        snap, tails, clock.now(), day=day, safety=safety, sandbox=sandbox, supervision=supervision
+    )
 
 
 @attrs.frozen

@@ -112,6 +112,12 @@ def test_a_failing_check_gets_one_retry_with_its_output_in_the_prompt_then_compl
     assert "completed" in status.stdout
     assert "accept" in status.stdout
     assert "gates" in status.stdout
+    report = orch(root, "report").stdout
+    checked = report.split("## Checked\n")[1]
+    assert "- Task 1: attempt 1: gates" in checked
+    assert "retry_with_feedback (rule check:sh check.sh)" in checked
+    assert "retry 1 of 2: " in checked  # why it was retried
+    assert "attempt 2:" in checked.split("retry 1 of 2")[1]
 
 
 def test_a_check_still_failing_stops_for_review_naming_the_rule_and_approve_completes(tmp_path: Path) -> None:
