@@ -25,9 +25,10 @@ class RunTable(Mapping[str, TaskRun]):
     keys are fixed at construction: a session's tasks never change.
     """
 
-    __slots__ = ("_chunk", "_chunks", "_index")
+    __slots__ = ("_chunk", "_chunks", "_ids", "_index")
 
     _index: dict[str, int]
+    _ids: tuple[str, ...]
     _chunks: tuple[tuple[TaskRun, ...], ...]
     _chunk: int
 
@@ -43,6 +44,7 @@ class RunTable(Mapping[str, TaskRun]):
             else:
                 values[at] = run
         self._index = index
+        self._ids = tuple(index)
         self._chunk = chunk
         self._chunks = tuple(tuple(values[i : i + chunk]) for i in range(0, len(values), chunk))
 
@@ -53,7 +55,7 @@ class RunTable(Mapping[str, TaskRun]):
 
     def _derived(self, chunks: tuple[tuple[TaskRun, ...], ...]) -> RunTable:
         table = RunTable.__new__(RunTable)
-        table._index, table._chunk, table._chunks = self._index, self._chunk, chunks
+        table._index, table._ids, table._chunk, table._chunks = self._index, self._ids, self._chunk, chunks
         return table
 
     def updated(self, runs: Iterable[TaskRun]) -> RunTable:
@@ -83,7 +85,7 @@ class RunTable(Mapping[str, TaskRun]):
         O(changed chunks) when ``older`` is an earlier version of this table, else O(runs).
         """
         if isinstance(older, RunTable) and older._index is self._index and older._chunk == self._chunk:
-            ids = list(self._index)
+            ids = self._ids
             found: list[str] = []
             size = self._chunk
             for number, (mine, theirs) in enumerate(zip(self._chunks, older._chunks, strict=True)):
