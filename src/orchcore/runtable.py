@@ -123,3 +123,12 @@ class RunTable(Mapping[str, TaskRun]):
 
     def __repr__(self) -> str:
         return f"RunTable({dict(self.items())!r})"
+
+
+def with_runs(runs: Mapping[str, TaskRun], changed: Iterable[TaskRun]) -> Mapping[str, TaskRun]:
+    """``runs`` with ``changed`` in place of the runs of their tasks (the last one wins);
+    structure is shared when ``runs`` is a table and knows every task, else it is a new dict."""
+    changed = tuple(changed)
+    if isinstance(runs, RunTable) and all(run.task_id in runs for run in changed):
+        return runs.updated(changed)
+    return {**runs, **{run.task_id: run for run in changed}}

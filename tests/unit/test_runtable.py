@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from orchcore.records import TaskRun
-from orchcore.runtable import RunTable
+from orchcore.runtable import RunTable, with_runs
 from orchcore.state import TaskState
 
 IDS = [f"t{i}" for i in range(12)]
@@ -73,3 +73,14 @@ def test_a_table_copies_and_is_not_hashable() -> None:
     assert copy.deepcopy(table) == table
     with pytest.raises(TypeError):
         hash(table)
+
+
+def test_with_runs_updates_a_table_in_place_of_copying_and_falls_back_to_a_dict_for_unknown_tasks() -> None:
+    table = RunTable([TaskRun("a"), TaskRun("b")])
+    done = TaskRun("b", TaskState.COMPLETED)
+    shared = with_runs(table, [done])
+    assert isinstance(shared, RunTable)
+    assert shared == {"a": TaskRun("a"), "b": done}
+    stray = with_runs(table, [TaskRun("zz")])  # the store refuses it later, with its own error
+    assert stray == {"a": TaskRun("a"), "b": TaskRun("b"), "zz": TaskRun("zz")}
+    assert with_runs({"a": TaskRun("a")}, [done]) == {"a": TaskRun("a"), "b": done}
