@@ -3,13 +3,17 @@ import select
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from adapters.memory.store import InMemoryStore
 from adapters.sqlite import SqliteStore
@@ -324,3 +328,48 @@ def test_a_cached_reader_sees_every_change_another_process_made_since_it_last_re
     finally:
         engine.close()
         cli.close()
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(
+            st.sampled_from(["engine", "cli"]),
+            st.lists(st.integers(min_value=1, max_value=130), max_size=3),
+            st.sampled_from(list(TaskState)),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_two_stores_on_one_file_always_read_what_the_other_wrote(
+    steps: list[tuple[str, list[int], TaskState]],
+) -> None:
+    """As an engine and CLI commands in separate processes: each store's snapshot cache
+    must never hide a change the other made, whatever the interleaving."""
+    with tempfile.TemporaryDirectory() as root:
+        path = str(Path(root) / "shared.db")
+        stores = {"engine": SqliteStore(path), "cli": SqliteStore(path)}
+        try:
+            ids = [str(i) for i in range(1, 131)]  # three chunks of runs
+            plan = Plan("today.md", tuple(Task(t, f"Task {t}") for t in ids))
+            stores["engine"].create(
+                Session("s1", "today.md", SessionState.RUNNING, NOW, NOW), plan, [TaskRun(t) for t in ids], []
+            )
+            model = {t: TaskRun(t) for t in ids}
+            for n, (who, changed, state) in enumerate(steps, start=1):
+                runs = tuple(
+                    TaskRun(str(i), state, attempts=(Attempt(1, NOW, cost_usd=Decimal(n)),)) for i in changed
+                )
+                after = stores[who].transact(
+                    "s1", lambda s, runs=runs: Mutation(runs=runs, events=(Event(EventKind.AGENT, NOW),))
+                )
+                model.update({r.task_id: r for r in runs})
+                assert after.runs == model
+                for store in stores.values():
+                    seen = store.load("s1")
+                    assert seen.runs == model
+                    assert seen.session.version == n + 1
+        finally:
+            for store in stores.values():
+                store.close()
