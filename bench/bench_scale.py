@@ -48,6 +48,13 @@ class SizeResult:
     def p90_gap_ms(self) -> float:
         return statistics.quantiles(self.gaps_ms, n=10)[-1] if len(self.gaps_ms) >= 2 else self.gaps_ms[0]
 
+    @property
+    def drift(self) -> float:
+        """Median gap of the last tenth of the run over that of the first: > 1 means a step
+        costs more as the session grows (whole-plan work), whatever the machine's load."""
+        tenth = max(len(self.gaps_ms) // 10, 1)
+        return statistics.median(self.gaps_ms[-tenth:]) / statistics.median(self.gaps_ms[:tenth])
+
 
 def task_file(n: int) -> str:
     """``n`` tasks; two in three depend on the one before (as bench_cli.py's plan)."""
@@ -135,7 +142,7 @@ def main() -> None:
     print(f"orch run, N serial tasks of a timestamping `sh` agent, guards {args.guards}, default config")
     print(
         f"  {'tasks':>6} {'wall':>9} {'wall/task':>10} {'gap p50':>9} {'gap p90':>9}"
-        f" {'agent p50':>10} {'peak RSS':>9} {'status':>9} {'report':>9}"
+        f" {'drift':>6} {'agent p50':>10} {'peak RSS':>9} {'status':>9} {'report':>9}"
     )
     results = []
     for n in sizes:
@@ -143,11 +150,14 @@ def main() -> None:
         results.append(r)
         print(
             f"  {n:>6} {r.wall_s:>8.2f}s {r.wall_s / n * 1000:>8.2f}ms {r.median_gap_ms:>7.2f}ms"
-            f" {r.p90_gap_ms:>7.2f}ms {statistics.median(r.agent_ms):>8.2f}ms {r.peak_rss_mb:>7.1f}MB"
+            f" {r.p90_gap_ms:>7.2f}ms {r.drift:>5.2f}x {statistics.median(r.agent_ms):>8.2f}ms {r.peak_rss_mb:>7.1f}MB"
             f" {r.status_ms:>7.1f}ms {r.report_ms:>7.1f}ms",
             flush=True,
         )
     print("  gap: one agent's end to the next one's start, on the agent's own clock (all of orch's work)")
+    print(
+        "  drift: median gap of the run's last tenth over its first (1.00x: a step's cost ignores the plan)"
+    )
     if len(results) >= 2:
         small, large = results[0], results[-1]
         ratio = large.median_gap_ms / small.median_gap_ms
