@@ -1,7 +1,9 @@
 """The orchestrator's own overhead per task, in process: the engine with the real
 SQLite store and file logs, and an agent that finishes instantly (no process).
 
-Prints the median of several runs; asserts nothing. Usage: python bench/bench_engine.py [TASKS]
+Prints the median of several runs per size, and how the cost per task at the largest
+size compares with the smallest (flat is the aim: a step must not cost more in a bigger
+plan); asserts nothing. Usage: python bench/bench_engine.py [TASKS ...] (default 500)
 """
 
 from __future__ import annotations
@@ -54,13 +56,22 @@ def one_run(n: int) -> float:
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 500
-    times = [one_run(n) for _ in range(RUNS)]
-    per_task = statistics.median(times) / n * 1000
-    print(f"{n} tasks, instant agent, SQLite store, median of {RUNS} runs")
-    print(f"  whole session:         {statistics.median(times) * 1000:8.1f} ms")
-    print(f"  overhead per task:     {per_task:8.3f} ms  (target <= 5 ms: {5 / per_task:.1f}x under)")
-    print("  (per task: 2 transactions, a decision over the whole plan, the prompt, a log path)")
+    sizes = [int(arg) for arg in sys.argv[1:]] or [500]
+    per_task: list[float] = []
+    for n in sizes:
+        runs = RUNS if n <= 2000 else 1  # the largest plans once: the figure is per task anyway
+        times = [one_run(n) for _ in range(runs)]
+        per_task.append(statistics.median(times) / n * 1000)
+        print(f"{n} tasks, instant agent, SQLite store, median of {runs} runs")
+        print(f"  whole session:         {statistics.median(times) * 1000:8.1f} ms")
+        print(
+            f"  overhead per task:     {per_task[-1]:8.3f} ms  (target <= 5 ms: {5 / per_task[-1]:.1f}x under)"
+        )
+    print("  (per task: 2 transactions, a decision on what changed, the prompt, a log path)")
+    if len(sizes) > 1:
+        print(
+            f"  per task at {sizes[-1]:,} vs {sizes[0]:,} tasks: {per_task[-1] / per_task[0]:.2f}x (flat: 1.00x)"
+        )
 
 
 if __name__ == "__main__":

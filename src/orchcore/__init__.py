@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from orchcore.notify import Routing, notifications_for, with_outbox
     from orchcore.policy import ApprovalMode, ApprovalPolicy
     from orchcore.ports.notifier import Notification, NotificationKind
+    from orchcore.progress import Progress
     from orchcore.records import (
         Attempt,
         Event,
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
         Snapshot,
         TaskRun,
     )
+    from orchcore.runtable import RunTable
     from orchcore.state import Command, SessionState, TaskState
     from orchcore.taskfile import parse_task_file
     from orchcore.tasks import Complexity, Plan, Priority, Task
@@ -77,8 +79,10 @@ _EXPORTS: dict[str, str] = {
     "Plan": "orchcore.tasks",
     "Priority": "orchcore.tasks",
     "Problem": "orchcore.errors",
+    "Progress": "orchcore.progress",
     "Routing": "orchcore.notify",
     "RunOutcome": "orchcore.engine",
+    "RunTable": "orchcore.runtable",
     "Session": "orchcore.records",
     "SessionBusy": "orchcore.errors",
     "SessionState": "orchcore.state",
@@ -131,8 +135,10 @@ __all__ = [
     "Plan",
     "Priority",
     "Problem",
+    "Progress",
     "Routing",
     "RunOutcome",
+    "RunTable",
     "Session",
     "SessionBusy",
     "SessionState",

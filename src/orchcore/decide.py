@@ -13,6 +13,7 @@ import attrs
 from orchcore.budget import BudgetStatus, Level
 from orchcore.graph import TaskGraph
 from orchcore.policy import ApprovalPolicy, RetryPolicy
+from orchcore.progress import Progress
 from orchcore.records import Attempt, Event, EventKind, Gate, JsonObject, Mutation, Outcome, Snapshot, TaskRun
 from orchcore.state import (
     DEAD_TASK,
@@ -92,47 +93,54 @@ def decide(
     graph: TaskGraph,
     budget: BudgetStatus | None = None,
     now: datetime | None = None,
+    progress: Progress | None = None,
 ) -> Action:
     """The next thing the engine should do for this session.
 
     With the budget exceeded, nothing new starts (nor asks for approval): Halt.
     Given ``now``, a task whose last attempt may not be retried yet is not ready;
-    when only such tasks are left: Wait.
+    when only such tasks are left: Wait. ``progress``, kept by the caller between
+    steps of one session (built from ``graph`` and ``policy``), makes a step cost
+    what changed since the last one instead of the whole plan; the answer is the same.
     """
     session = snap.session
     if session.state is not SessionState.RUNNING:
         return Idle(session.state, session.reason)
-    runs = snap.runs
-    for task_id in snap.plan.ids:
-        run = runs[task_id]
-        if run.state is TaskState.WAITING_APPROVAL:
+    if progress is None:
+        progress = Progress(snap.plan, graph, policy, snap.runs)
+    elif progress.graph is not graph or progress.policy != policy:
+        raise ValueError("decide: progress was built for another graph or policy")
+    else:
+        progress.sync(snap.runs)
+    runs, ids = snap.runs, graph.ids
+    if progress.attention:
+        task_id = ids[min(progress.attention)]  # the first in file order
+        state = runs[task_id].state
+        if state is TaskState.WAITING_APPROVAL:
             return AwaitApproval(task_id, Gate.BEFORE)  # still waiting after a pause and resume
-        if run.state is TaskState.WAITING_ANSWER:
+        if state is TaskState.WAITING_ANSWER:
             return AwaitAnswer(task_id)
-        if run.state is TaskState.WAITING_REVIEW:
+        if state is TaskState.WAITING_REVIEW:
             return AwaitApproval(task_id, Gate.REVIEW)  # the supervisor stopped it for a human
-        if run.state is TaskState.COMPLETED and not run.reviewed and policy.after(snap.plan.task(task_id)):
-            return AwaitApproval(task_id, Gate.AFTER)
-    satisfied = {t for t, r in runs.items() if r.state in DONE_TASK}
-    candidates = [t for t in snap.plan.ids if runs[t].state in (TaskState.PENDING, TaskState.INTERRUPTED)]
+        return AwaitApproval(task_id, Gate.AFTER)
+    ready: list[int] = []
     waiting: list[tuple[datetime, str]] = []
-    if now is not None:
-        due = []
-        for task_id in candidates:
-            retry_at = _retry_at(runs[task_id])
-            if retry_at is not None and retry_at > now:
-                waiting.append((retry_at, task_id))
-            else:
-                due.append(task_id)
-        candidates = due
-    ready = graph.ready(satisfied, candidates)
+    for i in progress.retrying:
+        retry_at = progress.retry_at(i)
+        if now is not None and retry_at is not None and retry_at > now:
+            waiting.append((retry_at, ids[i]))
+        elif progress.unmet(i) == 0:
+            ready.append(i)
+    best = progress.best_ready()
+    if best is not None:
+        ready.append(best)
     if not ready and waiting:
         until, task_id = min(waiting)
         return Wait(until, task_id, runs[task_id].reason)
     if ready and budget is not None and budget.level is Level.EXCEEDED:
         return Halt(budget)
     if ready:
-        task_id = ready[0]
+        task_id = ids[min(ready, key=graph.rank_at)]
         run = runs[task_id]
         task = snap.plan.task(task_id)
         if (
@@ -142,13 +150,9 @@ def decide(
         ):
             return AwaitApproval(task_id, Gate.BEFORE)
         return StartTask(task_id, run.attempt + 1)
-    if all(r.state in DONE_TASK for r in runs.values()):
+    if progress.all_done:
         return Finish(SessionState.COMPLETED, "all tasks done")
     return Finish(SessionState.FAILED, failure_summary(snap, graph))
-
-
-def _retry_at(run: TaskRun) -> datetime | None:
-    return run.attempts[-1].retry_at if run.attempts else None
 
 
 def await_answer(snap: Snapshot, action: AwaitAnswer, now: datetime) -> Mutation:
@@ -178,17 +182,15 @@ def failure_summary(snap: Snapshot, graph: TaskGraph) -> str:
     """Why nothing more can run: failed tasks and what they block."""
     dead = {t for t, r in snap.runs.items() if r.state in DEAD_TASK}
     parts = [f"task {t} {snap.runs[t].state.value}" for t in snap.plan.ids if t in dead]
+    not_done = {t for t, r in snap.runs.items() if r.state not in DONE_TASK}
     blocked = [
-        t for t in snap.plan.ids if snap.runs[t].state is TaskState.PENDING and _blocked(t, graph, snap)
+        t
+        for t in snap.plan.ids
+        if snap.runs[t].state is TaskState.PENDING and graph.blocked_by(t, not_done) is not None
     ]
     if blocked:
         parts.append(f"blocked: {', '.join(blocked)}")
     return "; ".join(parts) or "nothing can run"
-
-
-def _blocked(task_id: str, graph: TaskGraph, snap: Snapshot) -> bool:
-    not_done = {t for t, r in snap.runs.items() if r.state not in DONE_TASK}
-    return graph.blocked_by(task_id, not_done) is not None
 
 
 def blocked_tasks(snap: Snapshot, graph: TaskGraph) -> dict[str, str]:

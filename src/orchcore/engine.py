@@ -48,6 +48,7 @@ from orchcore.ports.logs import TaskLogs
 from orchcore.ports.questions import QuestionBox
 from orchcore.ports.store import Store
 from orchcore.ports.workspace import Workspace
+from orchcore.progress import Progress
 from orchcore.prompt import answer_prompt, build_prompt
 from orchcore.questions import question_in
 from orchcore.records import Event, EventKind, Mutation, Outcome, Session, Snapshot
@@ -112,6 +113,8 @@ class Engine:
     sandbox_status: SandboxStatus | None = None  # recorded as a session event when a run starts
     reap: ProcessReaper = NO_REAPER  # kills what a crashed attempt left running
     checker: AttemptChecker | None = None  # the supervisor: checks attempts before they are done
+    # the decision index of the session being driven: a step costs what changed, not the plan
+    _progress: Progress | None = attrs.field(default=None, init=False, repr=False)
 
     def run(self, session_id: str) -> RunOutcome:
         """Drive ``session_id`` until it cannot go on without a human, or ends.
@@ -152,6 +155,7 @@ class Engine:
             self.reap(process)
         snap = self._commit(session_id, self._interrupt_and_note_sandbox)
         graph = TaskGraph(snap.plan.tasks)
+        self._progress = Progress(snap.plan, graph, self.policy, snap.runs)
         tasks_run = 0
         while True:
             action, snap = self._next(session_id, graph)
@@ -183,7 +187,15 @@ class Engine:
     def _budget_status(
         self, snap: Snapshot, spent_today: Decimal, extra: Decimal = Decimal(0)
     ) -> BudgetStatus:
-        spent_session = total(a.cost_usd for run in snap.runs.values() for a in run.attempts)
+        if snap.plan.max_cost_usd is None:  # what the session spent binds nothing: not counted
+            return status(
+                self.budget, spent_today=spent_today + extra, spent_session=Decimal(0), session_limit=None
+            )
+        progress = self._progress
+        if progress is not None and progress.plan is snap.plan:
+            spent_session = progress.sync(snap.runs).spent  # a running total
+        else:
+            spent_session = total(a.cost_usd for run in snap.runs.values() for a in run.attempts)
         return status(
             self.budget,
             spent_today=spent_today + extra,
@@ -198,7 +210,7 @@ class Engine:
 
         def step(s: Snapshot) -> Mutation:
             now = self.clock.now()
-            action = decide(s, self.policy, graph, self._budget_status(s, spent_today), now)
+            action = decide(s, self.policy, graph, self._budget_status(s, spent_today), now, self._progress)
             chosen[:] = [action]
             if isinstance(action, StartTask):
                 return begin(s, action.task_id, now)

@@ -140,6 +140,27 @@ class TaskGraph:
                 dependents[d].append(i)
         self._dependents = tuple(tuple(x) for x in dependents)
 
+    @property
+    def ids(self) -> tuple[str, ...]:
+        """Task ids in file order: position ``i`` is ``ids[i]``."""
+        return self._ids
+
+    def position(self, task_id: str) -> int:
+        """Where ``task_id`` is in file order (KeyError if the plan has no such task)."""
+        return self._index[task_id]
+
+    def dependencies_at(self, position: int) -> tuple[int, ...]:
+        """Positions of the tasks the task at ``position`` waits for."""
+        return self._deps[position]
+
+    def dependents_at(self, position: int) -> tuple[int, ...]:
+        """Positions of the tasks that wait for the task at ``position``."""
+        return self._dependents[position]
+
+    def rank_at(self, position: int) -> tuple[int, int]:
+        """The scheduling key of the task at ``position``: lower runs first."""
+        return self._keys[position]
+
     def ready(self, satisfied: Collection[str], candidates: Iterable[str]) -> list[str]:
         """Candidates whose dependencies are all satisfied, best first."""
         index = self._index

@@ -22,6 +22,7 @@ import attrs
 from orchcore.budget import total, usd
 from orchcore.ports.notifier import Notification, NotificationKind
 from orchcore.records import Event, EventKind, JsonObject, Mutation, OutboxEntry, Snapshot, TaskRun
+from orchcore.runtable import with_runs
 from orchcore.safety.events import SafetyEvent, safety_events_in
 from orchcore.state import SessionState, TaskState
 
@@ -74,7 +75,7 @@ def notifications_for(before: Snapshot, mutation: Mutation) -> tuple[Notificatio
     At most one per event, in event order; most events (commands, agent output,
     task state bookkeeping) call for none.
     """
-    runs = {**before.runs, **{r.task_id: r for r in mutation.runs}}
+    runs = with_runs(before.runs, mutation.runs)  # shares the unchanged runs: no copy of the plan's
     after = Snapshot(mutation.session or before.session, before.plan, runs)
     version = before.session.version + 1
     budget_halt = any(_is_budget_halt(e, mutation.events) for e in mutation.events)

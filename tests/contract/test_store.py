@@ -3,13 +3,17 @@ import select
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from adapters.memory.store import InMemoryStore
 from adapters.sqlite import SqliteStore
@@ -172,6 +176,8 @@ def test_a_database_from_schema_1_is_migrated_and_keeps_its_data(tmp_path: Path)
         conn.execute("ALTER TABLE attempts DROP COLUMN retry_at")
         for column in ("process_group", "process_start", "process_marker"):  # schema 5
             conn.execute(f"ALTER TABLE attempts DROP COLUMN {column}")
+        conn.execute("DROP INDEX task_runs_by_change")  # schema 6
+        conn.execute("ALTER TABLE task_runs DROP COLUMN changed_in")
         conn.execute("ALTER TABLE task_runs DROP COLUMN question")
         conn.execute("ALTER TABLE task_runs DROP COLUMN answer")
         conn.execute("DROP TABLE outbox")
@@ -203,6 +209,8 @@ def test_a_database_from_schema_3_gets_an_outbox_and_keeps_its_data(tmp_path: Pa
         conn.execute("DROP TABLE outbox")
         for column in ("process_group", "process_start", "process_marker"):  # schema 5
             conn.execute(f"ALTER TABLE attempts DROP COLUMN {column}")
+        conn.execute("DROP INDEX task_runs_by_change")  # schema 6
+        conn.execute("ALTER TABLE task_runs DROP COLUMN changed_in")
         conn.execute("PRAGMA user_version = 3")
     reopened = SqliteStore(str(path))
     try:
@@ -228,6 +236,8 @@ def test_a_database_from_schema_4_gets_the_attempts_processes_and_keeps_its_data
     with sqlite3.connect(path) as conn:  # what orchcore wrote before it recorded agents' processes
         for column in ("process_group", "process_start", "process_marker"):  # schema 5
             conn.execute(f"ALTER TABLE attempts DROP COLUMN {column}")
+        conn.execute("DROP INDEX task_runs_by_change")  # schema 6
+        conn.execute("ALTER TABLE task_runs DROP COLUMN changed_in")
         conn.execute("PRAGMA user_version = 4")
     reopened = SqliteStore(str(path))
     try:
@@ -267,3 +277,99 @@ def test_sqlite_outbox_survives_closing_and_reopening_the_file(tmp_path: Path) -
         assert [e.key for e in reopened.undelivered()] == ["k2"]
     finally:
         reopened.close()
+
+
+def test_a_database_from_schema_5_is_migrated_and_a_cached_reader_sees_later_changes(tmp_path: Path) -> None:
+    path = tmp_path / "v5.db"
+    store = SqliteStore(str(path))
+    _create(store)
+    store.transact("s1", lambda s: Mutation(runs=(attrs.evolve(s.run("1"), state=TaskState.RUNNING),)))
+    snapshot = store.load("s1")
+    store.close()
+    with sqlite3.connect(path) as conn:  # what orchcore wrote before runs knew the version that changed them
+        conn.execute("DROP INDEX task_runs_by_change")
+        conn.execute("ALTER TABLE task_runs DROP COLUMN changed_in")
+        conn.execute("PRAGMA user_version = 5")
+    engine, cli = SqliteStore(str(path)), SqliteStore(str(path))
+    try:
+        assert engine.load("s1") == snapshot  # the engine's cache now holds the migrated state
+        cli.transact("s1", lambda s: Mutation(runs=(attrs.evolve(s.run("2"), state=TaskState.SKIPPED),)))
+        after = engine.load("s1")
+        assert (after.run("1").state, after.run("2").state) == (TaskState.RUNNING, TaskState.SKIPPED)
+    finally:
+        engine.close()
+        cli.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_a_cached_reader_sees_every_change_another_process_made_since_it_last_read(tmp_path: Path) -> None:
+    path = str(tmp_path / "shared.db")
+    engine, cli = SqliteStore(path), SqliteStore(path)
+    try:
+        ids = [str(i) for i in range(1, 151)]  # more than one chunk of runs
+        plan = Plan("today.md", tuple(Task(t, f"Task {t}") for t in ids))
+        session = Session("s1", "today.md", SessionState.RUNNING, NOW, NOW)
+        engine.create(session, plan, [TaskRun(t) for t in ids], [])
+        engine.load("s1")
+        for task_id in ("3", "70", "149"):  # three transactions the engine does not see
+            cli.transact(
+                "s1",
+                lambda s, t=task_id: Mutation(
+                    runs=(attrs.evolve(s.run(t), state=TaskState.SKIPPED, attempts=(Attempt(1, NOW),)),)
+                ),
+            )
+        cli.transact("s1", lambda s: Mutation(events=(Event(EventKind.AGENT, NOW),)))  # no run changes
+        seen = engine.load("s1")
+        assert seen == cli.load("s1")
+        assert [t for t in ids if seen.run(t).state is TaskState.SKIPPED] == ["3", "70", "149"]
+        assert seen.run("70").attempts == (Attempt(1, NOW),)
+        assert seen.session.version == 5
+    finally:
+        engine.close()
+        cli.close()
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(
+            st.sampled_from(["engine", "cli"]),
+            st.lists(st.integers(min_value=1, max_value=130), max_size=3),
+            st.sampled_from(list(TaskState)),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_two_stores_on_one_file_always_read_what_the_other_wrote(
+    steps: list[tuple[str, list[int], TaskState]],
+) -> None:
+    """As an engine and CLI commands in separate processes: each store's snapshot cache
+    must never hide a change the other made, whatever the interleaving."""
+    with tempfile.TemporaryDirectory() as root:
+        path = str(Path(root) / "shared.db")
+        stores = {"engine": SqliteStore(path), "cli": SqliteStore(path)}
+        try:
+            ids = [str(i) for i in range(1, 131)]  # three chunks of runs
+            plan = Plan("today.md", tuple(Task(t, f"Task {t}") for t in ids))
+            stores["engine"].create(
+                Session("s1", "today.md", SessionState.RUNNING, NOW, NOW), plan, [TaskRun(t) for t in ids], []
+            )
+            model = {t: TaskRun(t) for t in ids}
+            for n, (who, changed, state) in enumerate(steps, start=1):
+                runs = tuple(
+                    TaskRun(str(i), state, attempts=(Attempt(1, NOW, cost_usd=Decimal(n)),)) for i in changed
+                )
+                after = stores[who].transact(
+                    "s1", lambda s, runs=runs: Mutation(runs=runs, events=(Event(EventKind.AGENT, NOW),))
+                )
+                model.update({r.task_id: r for r in runs})
+                assert after.runs == model
+                for store in stores.values():
+                    seen = store.load("s1")
+                    assert seen.runs == model
+                    assert seen.session.version == n + 1
+        finally:
+            for store in stores.values():
+                store.close()

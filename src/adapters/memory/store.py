@@ -21,6 +21,7 @@ from orchcore.records import (
     Snapshot,
     TaskRun,
 )
+from orchcore.runtable import RunTable
 from orchcore.tasks import Plan
 
 
@@ -28,7 +29,7 @@ from orchcore.tasks import Plan
 class _Entry:
     session: Session
     plan: Plan
-    runs: dict[str, TaskRun]
+    runs: RunTable  # immutable: a snapshot shares it, a transaction replaces it
     events: list[Event]
 
 
@@ -58,7 +59,7 @@ class InMemoryStore:
         with self._lock:
             if session.id in self._entries:
                 raise StoreError(f"session {session.id!r} exists already")
-            entry = _Entry(attrs.evolve(session, version=1), plan, {r.task_id: r for r in runs}, [])
+            entry = _Entry(attrs.evolve(session, version=1), plan, RunTable(runs), [])
             self._entries[session.id] = entry
             self._append(entry, events)
 
@@ -70,7 +71,7 @@ class InMemoryStore:
         )
 
     def _snapshot(self, entry: _Entry) -> Snapshot:
-        return Snapshot(entry.session, entry.plan, dict(entry.runs))
+        return Snapshot(entry.session, entry.plan, entry.runs)
 
     def load(self, session_id: str) -> Snapshot:
         with self._lock:
@@ -94,7 +95,7 @@ class InMemoryStore:
                 raise StoreError(f"a change to session {session_id!r} returned session {base.id!r}")
             self._check_outbox(session_id, mutation.outbox)
             entry.session = attrs.evolve(base, version=entry.session.version + 1)
-            entry.runs.update({r.task_id: r for r in mutation.runs})
+            entry.runs = entry.runs.updated(mutation.runs)
             self._append(entry, mutation.events)
             for item in mutation.outbox:
                 self._outbox_index[(item.key, item.channel)] = len(self._outbox)

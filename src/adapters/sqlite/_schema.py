@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # busy_timeout first: switching to WAL needs a lock that another opener may hold.
 PRAGMAS = (
@@ -42,6 +42,9 @@ OUTBOX = (
     " WHERE delivered_at IS NULL AND gave_up = 0",
     "CREATE INDEX IF NOT EXISTS outbox_by_session ON outbox (session_id, position)",
 )
+
+# schema 6: what changed since the version a reader holds is found without reading every run
+RUNS_BY_CHANGE = "CREATE INDEX IF NOT EXISTS task_runs_by_change ON task_runs (session_id, changed_in)"
 
 
 def create_schema(db: Any) -> None:
@@ -95,9 +98,11 @@ def create_schema(db: Any) -> None:
             "reason": str,
             "question": str,
             "answer": str,
+            # schema 6: the session version that last changed the run, so a reader re-reads only those
+            "changed_in": int,
         },
         pk=("session_id", "task_id"),
-        not_null=["position", "state", "approved", "reviewed", "reason", "question", "answer"],
+        not_null=["position", "state", "approved", "reviewed", "reason", "question", "answer", "changed_in"],
         foreign_keys=[("session_id", "sessions", "id")],
         if_not_exists=True,
     )
@@ -156,6 +161,7 @@ def create_schema(db: Any) -> None:
         db.execute(statement)
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     db["attempts"].create_index(["started_at"], index_name="attempts_by_start", if_not_exists=True)
+    db.execute(RUNS_BY_CHANGE)
 
 
 def migrate(conn: sqlite3.Connection, version: int) -> None:
@@ -176,4 +182,8 @@ def migrate(conn: sqlite3.Connection, version: int) -> None:
             ("process_marker", "TEXT"),
         ):
             conn.execute(f"ALTER TABLE attempts ADD COLUMN {column} {kind}")
+    if version < 6:
+        # 0: older than any version a reader can hold, so a cached reader re-reads nothing wrongly
+        conn.execute("ALTER TABLE task_runs ADD COLUMN changed_in INTEGER NOT NULL DEFAULT 0")
+        conn.execute(RUNS_BY_CHANGE)
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

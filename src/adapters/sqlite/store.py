@@ -32,6 +32,7 @@ from orchcore.records import (
     Snapshot,
     TaskRun,
 )
+from orchcore.runtable import RunTable
 from orchcore.tasks import Plan
 
 _LIBRARY_ERRORS = (
@@ -70,9 +71,9 @@ class SqliteStore:
         self._lock = threading.RLock()
         self._locks = LockFiles(self._path)
         self._leases: dict[str, _Lease] = {}
-        self._plans: dict[str, tuple[str, Plan]] = {}  # plans never change: skip re-parsing
-        # the runs read or written last, by session version: a transaction reuses them when nothing changed
-        self._runs: dict[str, tuple[int, dict[str, TaskRun]]] = {}
+        self._plans: dict[str, Plan] = {}  # plans never change: read and parse each once
+        # the runs read or written last, by session version: a transaction re-reads only what changed since
+        self._runs: dict[str, tuple[int, RunTable]] = {}
         self._conn: sqlite3.Connection | None = None
         with _map_errors(self._path):
             self._path.parent.mkdir(parents=True, exist_ok=True)
@@ -150,38 +151,54 @@ class SqliteStore:
             raise NotFound(f"no session {session_id!r}")
         return row
 
-    def _plan(self, session_id: str, text: str) -> Plan:
+    def _plan(self, conn: sqlite3.Connection, session_id: str) -> Plan:
         cached = self._plans.get(session_id)
-        if cached is not None and cached[0] == text:
-            return cached[1]
-        plan = convert.plan_from_json(text)
-        self._plans[session_id] = (text, plan)
+        if cached is not None:
+            return cached  # a session's plan is written once, with the session, and never changes
+        row = conn.execute("SELECT plan FROM plans WHERE session_id = ?", (session_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no plan for session {session_id!r}")
+        plan = convert.plan_from_json(row[0])
+        self._plans[session_id] = plan
         return plan
 
     def _snapshot(self, conn: sqlite3.Connection, session_id: str) -> Snapshot:
-        row = conn.execute(
-            f"SELECT {convert.SESSION_COLUMNS}, plans.plan FROM sessions"
-            " JOIN plans ON plans.session_id = sessions.id WHERE sessions.id = ?",
-            (session_id,),
-        ).fetchone()
-        if row is None:
-            raise NotFound(f"no session {session_id!r}")
-        session = convert.session_from_row(row)
+        """The session as stored now; reads only the runs changed since the cached version."""
+        session = convert.session_from_row(self._session_row(conn, session_id))
+        plan = self._plan(conn, session_id)
         cached = self._runs.get(session_id)
         if cached is not None and cached[0] == session.version:
             # every change bumps the version (in any process), so an equal version means equal runs
-            return Snapshot(session=session, plan=self._plan(session_id, row[-1]), runs=dict(cached[1]))
+            return Snapshot(session, plan, cached[1])
+        if cached is not None and cached[0] > session.version:
+            cached = None  # not this file's history (replaced under us): read it all
+        changed = self._runs_changed(conn, session_id, None if cached is None else cached[0])
+        runs = RunTable(changed) if cached is None else cached[1].updated(changed)
+        self._runs[session_id] = (session.version, runs)
+        return Snapshot(session, plan, runs)
+
+    @staticmethod
+    def _runs_changed(conn: sqlite3.Connection, session_id: str, since: int | None) -> list[TaskRun]:
+        """The runs changed after version ``since`` (all of them if None), with their attempts."""
+        args: tuple[str | int, ...] = (session_id,)
+        if since is None:
+            runs_where, attempts_where = "", ""
+        else:
+            runs_where = " AND changed_in > ?2"
+            attempts_where = (
+                " AND task_id IN (SELECT task_id FROM task_runs WHERE session_id = ?1 AND changed_in > ?2)"
+            )
+            args = (session_id, since)
         run_rows = conn.execute(
-            f"SELECT {convert.RUN_COLUMNS} FROM task_runs WHERE session_id = ? ORDER BY position",
-            (session_id,),
+            f"SELECT {convert.RUN_COLUMNS} FROM task_runs WHERE session_id = ?1{runs_where} ORDER BY position",
+            args,
         ).fetchall()
         attempt_rows = conn.execute(
-            f"SELECT {convert.ATTEMPT_COLUMNS} FROM attempts WHERE session_id = ? ORDER BY task_id, number",
-            (session_id,),
+            f"SELECT {convert.ATTEMPT_COLUMNS} FROM attempts WHERE session_id = ?1{attempts_where}"
+            " ORDER BY task_id, number",
+            args,
         ).fetchall()
-        runs = convert.runs_from_rows(run_rows, attempt_rows)
-        self._runs[session_id] = (session.version, runs)
-        return Snapshot(session=session, plan=self._plan(session_id, row[-1]), runs=dict(runs))
+        return list(convert.runs_from_rows(run_rows, attempt_rows).values())
 
     @staticmethod
     def _insert_attempts(conn: sqlite3.Connection, session_id: str, runs: Sequence[TaskRun]) -> None:
@@ -221,9 +238,12 @@ class SqliteStore:
         changed = {r.task_id: r for r in mutation.runs}  # the last one wins, as in a dict
         if changed:
             conn.executemany(
-                "UPDATE task_runs SET state = ?, approved = ?, reviewed = ?, reason = ?, question = ?, answer = ?"
-                " WHERE session_id = ? AND task_id = ?",
-                [(*convert.run_values(r)[1:], session_id, r.task_id) for r in changed.values()],
+                "UPDATE task_runs SET state = ?, approved = ?, reviewed = ?, reason = ?, question = ?, answer = ?,"
+                " changed_in = ? WHERE session_id = ? AND task_id = ?",
+                [
+                    (*convert.run_values(r)[1:], session.version, session_id, r.task_id)
+                    for r in changed.values()
+                ],
             )
             # A run's attempts are replaced whole, like the run itself.
             conn.executemany(
@@ -233,7 +253,7 @@ class SqliteStore:
             self._insert_attempts(conn, session_id, list(changed.values()))
         self._append(conn, session_id, mutation.events)
         outbox.insert(conn, session_id, mutation.outbox)
-        return Snapshot(session, before.plan, {**before.runs, **changed})
+        return Snapshot(session, before.plan, RunTable.of(before.runs).updated(changed.values()))
 
     # -- the port -----------------------------------------------------------------
 
@@ -254,8 +274,8 @@ class SqliteStore:
                     (session.id, convert.plan_to_json(plan)),
                 )
                 conn.executemany(
-                    f"INSERT INTO task_runs (session_id, position, {convert.RUN_COLUMNS})"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO task_runs (session_id, position, changed_in, {convert.RUN_COLUMNS})"
+                    " VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?)",
                     [(session.id, i, *convert.run_values(r)) for i, r in enumerate(runs)],
                 )
                 self._insert_attempts(conn, session.id, runs)
@@ -285,7 +305,7 @@ class SqliteStore:
                         return before
                     after = self._apply(conn, session_id, before, mutation)
                     conn.execute("COMMIT")
-                    self._runs[session_id] = (after.session.version, dict(after.runs))
+                    self._runs[session_id] = (after.session.version, RunTable.of(after.runs))
                     return after
             except BaseException:
                 self._rollback(conn)
