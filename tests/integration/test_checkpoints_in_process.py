@@ -393,3 +393,18 @@ def test_a_checkpoint_before_and_after_an_attempt_starts_no_process(tmp_path: Pa
     checked = check_attempt(checkpoints, before, guard=True)
     assert checked.violations == ()
     assert SPAWNED == []
+
+
+def test_many_attempts_in_a_folder_that_is_no_repository_do_not_crash_python_at_exit(tmp_path: Path) -> None:
+    # pygit2 1.21's discover_repository returned None without a reference: after ~1,000
+    # attempts in a plain folder `orch run` finished its work, then aborted (SIGABRT) at exit
+    script = (
+        "import sys\nfrom adapters.checkpoint.libgit import open_user\n"
+        "for _ in range(3000):\n    assert open_user(sys.argv[1]) is None\n"
+    )
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(plain)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr[-500:]

@@ -139,9 +139,9 @@ def commit_tree(repo: pygit2.Repository, ref: str) -> pygit2.Oid:
 def open_user(workdir: str) -> pygit2.Repository | None:
     """The user's repository holding ``workdir`` (found upward, not across file systems, as
     ``git -C`` does), or None: none, or one git would refuse too (not the user's)."""
-    try:
-        found = pygit2.discover_repository(workdir)
-        return None if found is None else pygit2.Repository(found)
+    try:  # not pygit2.discover_repository: on "none found" (1.21) it returns None without a
+        # reference, so after ~1,000 attempts outside a repository Python aborts at exit
+        return pygit2.Repository(workdir)  # searches upward, within one file system
     except pygit2.GitError:
         return None
 
