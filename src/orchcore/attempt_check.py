@@ -41,6 +41,7 @@ from orchcore.supervise import (
     supervise,
 )
 from orchcore.supervise.gates import normalised
+from orchcore.supervise.leaks import masked
 from orchcore.supervision import Checked, fix_history
 from orchcore.tasks import Task
 
@@ -224,9 +225,10 @@ def judge_prompt(task: Task, evidence: Evidence, window_tokens: int) -> str:
         )
     for check in evidence.checks:
         verdict = "passed" if check.passed else "FAILED"
-        parts.append(f"## Check `{check.command}`: {verdict}\n{check.output_tail[-1500:]}".rstrip())
-    parts.append(f"## The agent's final message\n{evidence.final_message[-2000:]}")
+        parts.append(f"## Check `{check.command}`: {verdict}\n{masked(check.output_tail[-1500:])}".rstrip())
+    parts.append(f"## The agent's final message\n{masked(evidence.final_message[-2000:])}")
     head = "\n\n".join(parts)
     room = max(budget - len(head) - 40, 0)
-    diff = evidence.diff if len(evidence.diff) <= room else evidence.diff[:room] + "\n[…diff cut to fit…]"
+    shown = redact(masked(evidence.diff))  # secrets the attempt wrote never reach the judge
+    diff = shown if len(shown) <= room else shown[:room] + "\n[…diff cut to fit…]"
     return f"{head}\n\n## The diff\n{diff or '(nothing changed)'}\n"

@@ -37,3 +37,31 @@ def test_the_prompt_fits_half_the_window_and_says_when_the_diff_was_cut(diff_lin
     assert len(prompt) <= budget + 200
     assert ("[…diff cut to fit…]" in prompt) == (diff not in prompt)
     assert "email is unique" in prompt
+
+
+def test_secrets_the_attempt_wrote_or_printed_never_reach_the_judge() -> None:
+    aws = "AKIA" + "Q7WJ3K2L5M6N8P4R"
+    password = "Zx9#mQ2!vL7pR4tB"  # noqa: S105 - a made-up secret the judge must not see
+    key_body = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7"
+    diff = (
+        "diff --git a/settings.py b/settings.py\n"
+        f'+AWS_ACCESS_KEY_ID = "{aws}"\n'
+        f'+DB_PASSWORD = "{password}"\n'
+        "+DATABASE_URL = postgres://app:hunter2secret@db/app\n"
+        "+-----BEGIN PRIVATE KEY-----\n"
+        f"+{key_body}\n"
+        "+-----END PRIVATE KEY-----\n"
+        "+DEBUG = True\n"
+    )
+    evidence = Evidence(
+        "7",
+        1,
+        final_message=f"Done; I set the key to {aws}.",
+        diff=diff,
+        checks=(CheckResult("pytest -q", 1, output_tail=f"E KeyError: {aws}"),),
+    )
+    prompt = judge_prompt(TASK, evidence, 8192)
+    for secret in (aws, password, "hunter2secret", key_body):
+        assert secret not in prompt
+    assert "AKIA***" in prompt  # where it was stays visible: the judge can still flag it
+    assert "+DEBUG = True" in prompt
