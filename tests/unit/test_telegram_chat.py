@@ -153,3 +153,12 @@ def test_the_offset_belongs_to_one_bot_and_a_broken_file_is_ignored(tmp_path: Pa
     (tmp_path / "file").write_text("a file where the folder should be")
     blocked.save(1, 5)  # logged, not raised: the bot goes on
     assert blocked.load(1) is None
+
+
+def test_help_says_a_rejected_review_runs_again() -> None:
+    """A task stopped for review is not failed by /reject: it runs again with the reason as feedback."""
+    from apps.telegram.replies import help_reply
+
+    reject_line = next(line for line in help_reply().text.splitlines() if line.startswith("/reject"))
+    assert "review" in reject_line
+    assert "runs again" in reject_line

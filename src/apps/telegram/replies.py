@@ -27,7 +27,7 @@ CHAT_HELP: dict[str, str] = {
     "/start FILE [new] [auto]": "start a session from a task file (without FILE: list the files)",
     "/status": "where the session stands",
     "/approve [T]": "approve the waiting task",
-    "/reject [T] [reason]": "reject the waiting task: it fails",
+    "/reject [T] [reason]": "reject the waiting task: it fails; one stopped for review runs again with the reason",
     "/pause": "a running task finishes, nothing new starts",
     "/resume": "continue a paused, halted or stopped session",
     "/skip T": "skip task T; tasks depending on it may run",

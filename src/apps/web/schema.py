@@ -19,7 +19,7 @@ COMMANDS: dict[str, str] = {
     "start": "Start a session from a task file in the tasks directory; the server runs it.",
     "status": "Where the session stands: every task's state and what to do next.",
     "approve": "Approve the task waiting for approval (or review); the server goes on.",
-    "reject": "Reject the waiting task: it fails and tasks depending on it will not run.",
+    "reject": "Reject the waiting task: it fails and tasks depending on it will not run; a task stopped for review runs again instead, with the reason as feedback.",
     "pause": "Pause the session: a running task finishes, nothing new starts.",
     "resume": "Continue a paused, halted or stopped session.",
     "skip": "Skip a task that has not completed; tasks depending on it may run.",
