@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from orchcore.ports.checkpoints import Checkpoint, Checkpoints, FileChange, Moment
     from orchcore.ports.checks import CheckRunner
     from orchcore.ports.clock import Clock, Ids
+    from orchcore.ports.file_watch import ChangeKind, FileWatcher, SeenChange
     from orchcore.ports.logs import TaskLogs
     from orchcore.ports.notifier import Notification, NotificationKind, Notifier
     from orchcore.ports.questions import QuestionBox
@@ -35,6 +36,7 @@ _EXPORTS: dict[str, str] = {
     "AgentEvent": "orchcore.ports.agent",
     "AgentRequest": "orchcore.ports.agent",
     "AgentResult": "orchcore.ports.agent",
+    "ChangeKind": "orchcore.ports.file_watch",
     "CheckRunner": "orchcore.ports.checks",
     "Checkpoint": "orchcore.ports.checkpoints",
     "Checkpoints": "orchcore.ports.checkpoints",
@@ -42,6 +44,7 @@ _EXPORTS: dict[str, str] = {
     "CriterionVerdict": "orchcore.ports.supervisor",
     "EventSink": "orchcore.ports.agent",
     "FileChange": "orchcore.ports.checkpoints",
+    "FileWatcher": "orchcore.ports.file_watch",
     "Ids": "orchcore.ports.clock",
     "JudgeRequest": "orchcore.ports.supervisor",
     "JudgeUnavailable": "orchcore.ports.supervisor",
@@ -51,6 +54,7 @@ _EXPORTS: dict[str, str] = {
     "NotificationKind": "orchcore.ports.notifier",
     "Notifier": "orchcore.ports.notifier",
     "QuestionBox": "orchcore.ports.questions",
+    "SeenChange": "orchcore.ports.file_watch",
     "Store": "orchcore.ports.store",
     "Supervisor": "orchcore.ports.supervisor",
     "TaskLogs": "orchcore.ports.logs",
@@ -63,6 +67,7 @@ __all__ = [
     "AgentEvent",
     "AgentRequest",
     "AgentResult",
+    "ChangeKind",
     "CheckRunner",
     "Checkpoint",
     "Checkpoints",
@@ -70,6 +75,7 @@ __all__ = [
     "CriterionVerdict",
     "EventSink",
     "FileChange",
+    "FileWatcher",
     "Ids",
     "JudgeRequest",
     "JudgeUnavailable",
@@ -79,6 +85,7 @@ __all__ = [
     "NotificationKind",
     "Notifier",
     "QuestionBox",
+    "SeenChange",
     "Store",
     "Supervisor",
     "TaskLogs",

@@ -1,0 +1,202 @@
+"""Watching a workspace with watchfiles: debounced changes, hashed, minus .git, caches and ignored files.
+
+One thread per watched workspace runs ``watchfiles.watch`` (inotify underneath) and
+folds each debounced batch into a pending map, one entry per path in its latest
+state; ``take`` hands that map over without blocking. A file created and deleted
+again before anyone looked is dropped: it never was part of the work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import pathspec
+import watchfiles
+from watchfiles import Change
+
+from orchcore.ports.file_watch import ChangeKind, SeenChange
+
+DEFAULT_DEBOUNCE_MS = 200
+"""Long enough to fold an editor's or a formatter's burst of writes, short enough to show a change
+well within a second (bench/bench_watch.py)."""
+MAX_HASHED_BYTES = 64 * 1024 * 1024
+_IGNORED_DIRS = frozenset(watchfiles.DefaultFilter.ignore_dirs) | {".orch", ".ruff_cache", "dist", ".tox"}
+_CHUNK = 1024 * 1024
+
+
+class _Ignore:
+    """The watch filter: True keeps a path. Skips ignored directories, editor droppings and
+    whatever the workspace's .gitignore (and .git/info/exclude) ignores."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._names = watchfiles.DefaultFilter(ignore_dirs=tuple(_IGNORED_DIRS))
+        lines: list[str] = []
+        for source in (root / ".gitignore", root / ".git" / "info" / "exclude"):
+            try:
+                lines += source.read_text(encoding="utf-8", errors="replace").splitlines()
+            except OSError:
+                continue
+        self._spec = pathspec.GitIgnoreSpec.from_lines(lines) if lines else None
+
+    def relative(self, path: str) -> str | None:
+        try:
+            return Path(path).relative_to(self._root).as_posix()
+        except ValueError:
+            return None
+
+    def __call__(self, change: Change, path: str) -> bool:
+        if not self._names(change, path):
+            return False
+        relative = self.relative(path)
+        if relative is None or relative == ".":
+            return False
+        return self._spec is None or not self._spec.match_file(relative)
+
+
+def _fingerprint(path: Path) -> tuple[str | None, int | None] | None:
+    """(sha256, size) of a regular file; (None, size) when too big or unreadable; None when it is gone
+    or is not a file (a directory: not reported)."""
+    try:
+        info = path.lstat()
+    except OSError:
+        return None
+    if stat.S_ISDIR(info.st_mode):
+        return None
+    if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_HASHED_BYTES:
+        return None, info.st_size  # a symlink is recorded, never followed
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                digest.update(chunk)
+    except OSError:
+        return None, info.st_size
+    return digest.hexdigest(), info.st_size
+
+
+def _merge(before: SeenChange | None, now: SeenChange) -> SeenChange | None:
+    """The one entry a path keeps when ``now`` follows ``before`` in the same pending window."""
+    if before is None:
+        return now
+    if before.kind is ChangeKind.ADDED:
+        return (
+            None
+            if now.kind is ChangeKind.DELETED
+            else SeenChange(ChangeKind.ADDED, now.path, now.sha256, now.size)
+        )
+    if before.kind is ChangeKind.DELETED and now.kind is not ChangeKind.DELETED:
+        return SeenChange(ChangeKind.MODIFIED, now.path, now.sha256, now.size)
+    return now
+
+
+class _Watching:
+    """One workspace's watcher thread and what it saw that nobody took yet."""
+
+    def __init__(self, root: Path, *, debounce_ms: int, force_polling: bool | None) -> None:
+        self._root = root
+        self._filter = _Ignore(root)
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._lock = threading.Lock()
+        self._pending: dict[str, SeenChange] = {}
+        self._dirs: set[str] = set()
+        self._known = {self._filter.relative(f) or f for f in self._files_under(str(root))}
+        """The files there are: a path first seen is ADDED, a known one MODIFIED, whatever the
+        event said (inotify reports a file written into a new directory either way)."""
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._loop, args=(debounce_ms, force_polling), name=f"orch-watch {root}", daemon=True
+        )
+        self._thread.start()
+        self._ready.wait(timeout=10)  # the first idle tick: the watch is registered, nothing is missed
+
+    def _loop(self, debounce_ms: int, force_polling: bool | None) -> None:
+        try:
+            for batch in watchfiles.watch(
+                self._root,
+                watch_filter=self._filter,
+                debounce=debounce_ms,
+                step=20,
+                stop_event=self._stop,
+                rust_timeout=100,
+                yield_on_timeout=True,
+                raise_interrupt=False,
+                force_polling=force_polling,
+                ignore_permission_denied=True,
+            ):
+                self._ready.set()
+                if batch:
+                    self._fold(batch)
+        except Exception as error:  # noqa: BLE001 - a broken watcher loses live tracking, never the run
+            self.error = error
+        finally:
+            self._ready.set()
+
+    def _files_under(self, raw: str) -> list[str]:
+        """Every reported file under directory ``raw`` (absolute paths): a directory moved in, or
+        made and filled faster than its watch was added, shows its files this way."""
+        found = []
+        for top, dirs, files in os.walk(raw):
+            dirs[:] = [d for d in dirs if self._filter(Change.added, f"{top}/{d}")]
+            found += [f for f in (f"{top}/{name}" for name in files) if self._filter(Change.added, f)]
+        return found
+
+    def _fold(self, batch: set[tuple[Change, str]]) -> None:
+        paths = {raw for _, raw in batch}
+        for raw in list(paths):
+            if Path(raw).is_dir() and not Path(raw).is_symlink():
+                paths.discard(raw)
+                self._dirs.add(raw)
+                paths.update(self._files_under(raw))
+        seen: list[SeenChange] = []
+        for raw in sorted(paths):
+            relative = self._filter.relative(raw)
+            if relative is None:
+                continue
+            found = _fingerprint(Path(raw))
+            if found is not None:
+                kind = ChangeKind.MODIFIED if relative in self._known else ChangeKind.ADDED
+                self._known.add(relative)
+                seen.append(SeenChange(kind, relative, *found))
+            elif raw in self._dirs:
+                self._dirs.discard(raw)  # a directory removed: its files were reported one by one
+            elif relative in self._known:
+                self._known.discard(relative)
+                seen.append(SeenChange(ChangeKind.DELETED, relative))
+        with self._lock:
+            for item in seen:
+                merged = _merge(self._pending.pop(item.path, None), item)
+                if merged is not None:
+                    self._pending[item.path] = merged
+
+    def take(self) -> Sequence[SeenChange]:
+        with self._lock:
+            taken = list(self._pending.values())
+            self._pending.clear()
+        return taken
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+
+
+class WatchfilesWatcher:
+    """Satisfies orchcore.ports.FileWatcher with watchfiles (inotify; polling where it is forced)."""
+
+    def __init__(self, *, debounce_ms: int = DEFAULT_DEBOUNCE_MS, force_polling: bool | None = None) -> None:
+        self._debounce_ms = debounce_ms
+        self._force_polling = force_polling
+
+    def watch(self, workdir: str) -> _Watching:
+        root = Path(workdir).resolve()
+        if not root.is_dir():
+            msg = f"cannot watch {workdir}: not a directory"
+            raise NotADirectoryError(msg)
+        return _Watching(root, debounce_ms=self._debounce_ms, force_polling=self._force_polling)
