@@ -132,6 +132,7 @@ class EventKind(enum.StrEnum):
     SANDBOX = "sandbox"  # whether this run's agents are in the OS sandbox, and why not
     GATE = "gate"  # one validator rule, quality gate or the judge on an attempt (GateResult.as_data)
     SUPERVISION = "supervision"  # the supervisor's decision on an attempt (Decision.as_data)
+    FILES = "files"  # files an agent added, changed or deleted, as a watcher saw them (live_files)
 
 
 @attrs.frozen
