@@ -18,6 +18,7 @@ from orchcore.records import Attempt, Event, EventKind, Gate, JsonObject, Mutati
 from orchcore.state import (
     DEAD_TASK,
     DONE_TASK,
+    Command,
     SessionState,
     Step,
     TaskState,
@@ -426,6 +427,23 @@ def interrupt_running(
             )
         )
     return Mutation(runs=tuple(runs), events=tuple(events))
+
+
+def stop_on_error(snap: Snapshot, now: datetime, why: str) -> Mutation:
+    """orch itself failed while driving the session: its running tasks are interrupted and a
+    running session is paused with ``why``, so no front end shows it `running` with nobody
+    driving it; `orch resume` goes on once the cause is fixed."""
+    interrupted = interrupt_running(snap, now, why)
+    if snap.session.state is not SessionState.RUNNING:
+        return interrupted
+    state = next_session_state(snap.session.state, Command.PAUSE)
+    reason = f"{why}; fix the cause, then `orch resume`"
+    session = attrs.evolve(
+        snap.session, state=state, reason=reason, waiting_for=None, gate=None, updated_at=now
+    )
+    return attrs.evolve(
+        interrupted, session=session, events=(*interrupted.events, _session_event(now, state, reason))
+    )
 
 
 def running_tasks(snap: Snapshot) -> Iterable[str]:

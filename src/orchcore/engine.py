@@ -35,6 +35,7 @@ from orchcore.decide import (
     halt,
     interrupt_running,
     record_result,
+    stop_on_error,
     wait,
 )
 from orchcore.errors import OrchError
@@ -130,7 +131,7 @@ class Engine:
         except Exception as exc:  # an I/O error or a bug: never leave a task `running` with no engine
             why = f"orch stopped on an error while the task ran: {type(exc).__name__}: {exc}"
             with contextlib.suppress(Exception):  # the store itself may be what failed
-                self._commit(session_id, lambda s: interrupt_running(s, self.clock.now(), why))
+                self._commit(session_id, lambda s: stop_on_error(s, self.clock.now(), why))
             raise
         finally:
             self.store.release_lease(session_id, owner)

@@ -390,10 +390,16 @@ def test_an_unexpected_error_while_a_task_runs_leaves_it_interrupted_not_running
     world.agent.scripts["1"] = [broken, succeed]
     with pytest.raises(OSError, match="File name too long"):
         world.run()
-    run = world.load().run("1")
+    snap = world.load()
+    run = snap.run("1")
     assert run.state is TaskState.INTERRUPTED
     assert "File name too long" in run.reason
     assert world.store.lease_holder(world.session_id) is None
+    # the session says so too, and waits for a human: not `running` with nobody driving it
+    assert snap.session.state is SessionState.PAUSED
+    assert "File name too long" in snap.session.reason
+    assert "orch resume" in snap.session.reason
+    world.send(Command.RESUME)
     world.run()
     assert world.load().run("1").state is TaskState.COMPLETED
 

@@ -161,6 +161,7 @@ def test_the_feedback_survives_a_crash_of_the_attempt_that_got_it() -> None:
     with pytest.raises(RuntimeError, match="orch died"):
         world.run()
     assert world.store.load(world.sid).run("1").state is TaskState.INTERRUPTED
+    send_command(world.store, world.sid, Command.RESUME, world.clock)  # orch paused it on the error
     world.agent.scripts["1"].append(said("fixed"))
     world.checks.failing = set()
     assert world.run() is SessionState.COMPLETED

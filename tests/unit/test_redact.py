@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import string
 
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from orchcore.redact import REDACTED, redact
@@ -64,6 +64,8 @@ def test_no_secret_survives_in_any_position() -> None:
     )
     def check(user: str, password: str, name: str, value: str, before: str, after: str, scheme: str) -> None:
         url = f"{scheme}://{user}:{password}@host.example:80/p?{before}{name}={value}{after}"
+        public = f"failed: {scheme}://{user}:@host.example:80/p?{before}{name}={after}{REDACTED}"
+        assume(password not in public and value not in public)  # a secret spelled like the rest can't be told
         out = redact(f"failed: {url}")
         assert password not in out
         assert value not in out
