@@ -293,13 +293,14 @@ def record_result(
     """Record how the running attempt of ``task_id`` ended.
 
     If the session was cancelled while the agent ran, the task is cancelled
-    whatever the agent did. A pause takes effect after this, at the next step.
+    whatever the agent did. A pause takes effect after this, at the next step; a
+    question asked meanwhile is kept and asked when the session resumes.
     """
     run = snap.run(task_id)
     asking = (
         question is not None
         and result.outcome is Outcome.SUCCEEDED
-        and snap.session.state is SessionState.RUNNING
+        and snap.session.state in (SessionState.RUNNING, SessionState.PAUSED)
     )
     if asking:
         result = attrs.evolve(result, outcome=Outcome.ASKED, reason="asked a question")
@@ -332,13 +333,14 @@ def record_result(
     asked: tuple[Event, ...] = ()
     if asking and question is not None:
         task_run = attrs.evolve(task_run, question=question, answer="")
-        gated = next_session_state(snap.session.state, Step.ASK)
-        why = f"task {task_id} asks: {question}"
-        session = attrs.evolve(session, state=gated, waiting_for=task_id, gate=Gate.ANSWER, reason=why)
         asked = (
             Event(EventKind.QUESTION, now, task_id=task_id, attempt=finished.number, data={"text": question}),
-            _session_event(now, gated, why, task_id),
         )
+        if snap.session.state is SessionState.RUNNING:  # paused: it stays so; resuming asks (await_answer)
+            gated = next_session_state(snap.session.state, Step.ASK)
+            why = f"task {task_id} asks: {question}"
+            session = attrs.evolve(session, state=gated, waiting_for=task_id, gate=Gate.ANSWER, reason=why)
+            asked = (*asked, _session_event(now, gated, why, task_id))
     data: JsonObject = {
         "outcome": result.outcome.value,
         "state": state.value,

@@ -418,3 +418,25 @@ def test_cost_and_tokens_reported_by_the_agent_are_kept_on_the_attempt() -> None
     assert (attempt.cost_usd, attempt.input_tokens, attempt.output_tokens) == (Decimal("0.42"), 1000, 200)
     assert attempt.finished_at is not None
     assert attempt.finished_at > attempt.started_at
+
+
+def test_a_question_asked_while_the_session_was_paused_waits_for_its_answer_after_resume() -> None:
+    """A pause sent while the agent works must not turn its question into a completed task."""
+    world = World(plan(task("1"), task("2", "1")))
+
+    def asks_after_a_pause(_: AgentRequest, __: EventSink) -> AgentResult:
+        world.send(Command.PAUSE)  # the human pauses while the agent is still at work
+        return AgentResult(
+            Outcome.SUCCEEDED, exit_code=0, final_text="Done the parsing.\n\nShould ids be UUIDs?"
+        )
+
+    world.agent.scripts["1"] = [asks_after_a_pause, succeed]
+    assert world.run().session.state is SessionState.PAUSED
+    run = world.load().run("1")
+    assert run.state is TaskState.WAITING_ANSWER
+    assert run.question == "Should ids be UUIDs?"
+    world.send(Command.RESUME)
+    outcome = world.run()
+    assert outcome.session.state is SessionState.WAITING_ANSWER
+    assert outcome.session.reason == "task 1 asks: Should ids be UUIDs?"
+    assert world.agent.ran() == ["1"]  # task 2 waits for the answer its dependency needs
