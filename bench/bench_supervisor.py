@@ -52,6 +52,7 @@ class Row:
     action: Action
     confidence: float
     seconds: float
+    judge: str = ""  # the run corpus: what the judge said ("not asked", "met (model)", "unavailable: ...")
 
 
 def _config(data: dict[str, Any]) -> SupervisorConfig:
@@ -122,6 +123,12 @@ def judge_share(gates_only: Sequence[Row], judged: Sequence[Row], model: str) ->
     print(f"\nthe judge's share: {len(share)} bad attempts no mechanical check can see {share}")
     print(f"  caught on gates alone      {len(caught_by_gates)} of {len(share)}")
     print(f"  caught with {model}: {len(caught)} of {len(share)} {caught}")
+    if judged:
+        answered = [r for r in judged if not r.judge.startswith(("unavailable", "not asked"))]
+        unavailable = [r.name for r in judged if r.judge.startswith("unavailable")]
+        print(
+            f"  the judge gave a verdict on {len(answered)} of {len(judged)} attempts; unavailable on {unavailable}"
+        )
 
 
 def _as_row(result: Any) -> Row:
@@ -129,7 +136,13 @@ def _as_row(result: Any) -> Row:
     if result.action == "none":
         print(f"  ! {result.case.name}: no decision (orch exited {result.exit_code}): {result.output[-300:]}")
     return Row(
-        result.case.name, result.case.good, result.case.mechanical, action, result.confidence, result.seconds
+        result.case.name,
+        result.case.good,
+        result.case.mechanical,
+        action,
+        result.confidence,
+        result.seconds,
+        result.judge,
     )
 
 
@@ -147,8 +160,9 @@ def run_corpus_rows(only: Sequence[str], judge: Any) -> list[Row]:
         for case in cases:
             row = _as_row(run_case(case, root, judge))
             wrong = "" if (row.action is Action.ACCEPT) == row.good else "  <- wrong"
+            said = f"  judge {row.judge[:60]}" if judge is not None else ""
             print(
-                f"  {row.name:38} {row.action.value:20} {row.confidence:.2f} {row.seconds:5.1f}s{wrong}",
+                f"  {row.name:38} {row.action.value:20} {row.confidence:.2f} {row.seconds:5.1f}s{said}{wrong}",
                 flush=True,
             )
             rows.append(row)
