@@ -19,35 +19,26 @@ if TYPE_CHECKING:
 
 
 def gather_labels(rt: "Runtime") -> "tuple[list[LabelledAttempt], list[str]]":
-    """Every labelled attempt in the store and feedback folder, and the ratings that matched no
+    """Every labelled attempt in the store and the feedback folder, and the ratings that matched no
     judged attempt (as ``feedback/FILE: TASK``)."""
-    from orchcore.supervise.calibration_labels import (
-        JudgedAttempt,
-        feedback_labels,
-        judged_attempts,
-        merged,
-        rating_lines,
-        review_labels,
-    )
+    from orchcore.supervise.calibration_labels import SessionHistory, history_labels
 
-    labels: list[LabelledAttempt] = []
-    judged_by_stem: dict[str, dict[str, JudgedAttempt]] = {}
-    for summary in sorted(rt.store.sessions(), key=lambda s: s.created_at):
-        events = rt.store.events(summary.id)
-        labels += review_labels(summary.id, events)
-        judged_by_stem.setdefault(Path(summary.source).stem, {}).update(judged_attempts(summary.id, events))
-    unmatched: list[str] = []
+    sessions = [
+        SessionHistory(s.id, Path(s.source).stem, rt.store.events(s.id))
+        for s in sorted(rt.store.sessions(), key=lambda s: s.created_at)
+    ]
     folder = rt.settings.path("feedback")
+    feedback: list[tuple[str, str]] = []
+    names: dict[str, str] = {}
     for file in sorted(folder.glob("*.md")) if folder.is_dir() else []:
         try:
-            text = file.read_text(encoding="utf-8", errors="replace")
+            feedback.append((file.stem, file.read_text(encoding="utf-8", errors="replace")))
         except OSError as exc:
             typer.echo(f"orch: skipped {file}: {exc.strerror}", err=True)
             continue
-        found, missing = feedback_labels(rating_lines(text), judged_by_stem.get(file.stem, {}))
-        labels += found
-        unmatched += [f"{folder.name}/{file.name}: {task}" for task in missing]
-    return merged(labels), unmatched
+        names[file.stem] = f"{folder.name}/{file.name}"
+    labels, unmatched = history_labels(sessions, feedback)
+    return labels, [f"{names[stem]}: {task}" for stem, task in unmatched]
 
 
 def _figures(fit: "CalibrationFit") -> dict[str, Any]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
 
@@ -141,3 +141,33 @@ def merged(labels: Iterable[LabelledAttempt]) -> list[LabelledAttempt]:
         if held is None or not (held.source is LabelSource.FEEDBACK and label.source is LabelSource.REVIEW):
             by_attempt[key] = label
     return list(by_attempt.values())
+
+
+@attrs.frozen
+class SessionHistory:
+    """One stored session as calibration reads it: its id, the stem of its task file, its events."""
+
+    session_id: str
+    stem: str
+    events: Sequence[Event]
+
+
+def history_labels(
+    sessions: Iterable[SessionHistory], feedback: Iterable[tuple[str, str]]
+) -> tuple[list[LabelledAttempt], list[tuple[str, str]]]:
+    """Every label of the history: the reviews of ``sessions`` (oldest first) and the ratings of
+    ``feedback`` files ``(stem, text)`` — a file rates the last judged attempts in the sessions of
+    the task file with its stem. Also each ``(stem, task)`` rated with no judged attempt there."""
+    labels: list[LabelledAttempt] = []
+    judged_by_stem: dict[str, dict[str, JudgedAttempt]] = {}
+    for session in sessions:
+        labels += review_labels(session.session_id, session.events)
+        judged_by_stem.setdefault(session.stem, {}).update(
+            judged_attempts(session.session_id, session.events)
+        )
+    unmatched: list[tuple[str, str]] = []
+    for stem, text in feedback:
+        found, missing = feedback_labels(rating_lines(text), judged_by_stem.get(stem, {}))
+        labels += found
+        unmatched += [(stem, task) for task in missing]
+    return merged(labels), unmatched

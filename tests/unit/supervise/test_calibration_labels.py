@@ -12,7 +12,9 @@ from orchcore.records import Event, EventKind, JsonObject
 from orchcore.supervise.calibration_fit import MIN_SAMPLES, CalibrationFit, Method, TooFewLabels, fit_labels
 from orchcore.supervise.calibration_labels import (
     LabelSource,
+    SessionHistory,
     feedback_labels,
+    history_labels,
     judged_attempts,
     merged,
     rating_lines,
@@ -141,3 +143,13 @@ def test_an_overconfident_scorer_gets_a_calibration_that_lowers_its_brier_score(
         assert fit.after.brier < fit.before.brier
         assert fit.after_held_out.brier < fit.before.brier
         assert fit.after.ece < fit.before.ece
+
+
+def test_a_feedback_file_rates_only_the_sessions_of_the_task_file_with_its_name() -> None:
+    day1 = SessionHistory("s1", "2026-12-01", [supervision("1", 1, "accept", 0.9)])
+    day2 = SessionHistory(
+        "s2", "2026-12-02", [supervision("1", 1, "accept", 0.7), supervision("2", 1, "accept", 0.8)]
+    )
+    labels, unmatched = history_labels([day1, day2], [("2026-12-01", "rating: 1 bad\nrating: 2 good\n")])
+    assert [(x.session_id, x.task_id, x.raw, x.good) for x in labels] == [("s1", "1", 0.9, False)]
+    assert unmatched == [("2026-12-01", "2")]
