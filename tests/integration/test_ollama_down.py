@@ -4,15 +4,20 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import attrs
 import httpx
 import pytest
 
 from adapters.ollama import OllamaSupervisor, ollama_client
+from adapters.sqlite.store import SqliteStore
 from orchcore.ports.supervisor import JudgeRequest, JudgeUnavailable, Verdict
+from orchcore.records import EventKind
 from tests.fakes.ollama_api import Answer, Fail, FakeOllama, verdict_json
 from tests.fakes.webhook_receiver import free_port
 
@@ -144,3 +149,48 @@ def test_a_refused_connection_to_another_machine_is_still_retried(
     assert isinstance(outcome, JudgeUnavailable)
     assert clock.waits == [1.0, 2.0]
     assert "gave up after 3 tries" in outcome.reason
+
+
+def test_a_five_task_orch_run_with_no_ollama_probes_once_and_each_task_says_the_judge_was_skipped(
+    tmp_path: Path,
+) -> None:
+    git_env = {"GIT_CONFIG_NOSYSTEM": "1", "PATH": "/usr/bin:/bin", "HOME": "/nonexistent"}
+    git_env |= {"GIT_AUTHOR_NAME": "u", "GIT_AUTHOR_EMAIL": "u@example.com"}
+    git_env |= {"GIT_COMMITTER_NAME": "u", "GIT_COMMITTER_EMAIL": "u@example.com"}
+    repo = tmp_path / "project"
+    repo.mkdir()
+    for args in (["init", "-q", "-b", "main"], ["commit", "-q", "--allow-empty", "-m", "first"]):
+        subprocess.run(["git", *args], cwd=repo, env=git_env, check=True)
+    (tmp_path / "agent.sh").write_text(
+        '#!/bin/sh\ncat > /dev/null\necho "$ORCH_TASK_ID" > "out-$ORCH_TASK_ID.txt"\necho done\n'
+    )
+    tasks = [
+        f"## Task {n}: Part {n}\n**Description:** write out-{n}.txt\n**Checks:** true\n" for n in range(1, 6)
+    ]
+    (tmp_path / "tasks.md").write_text("# Tasks\n\n" + "\n".join(tasks))
+    (tmp_path / "orch.yaml").write_text(
+        f"agent:\n  command: [sh, {tmp_path / 'agent.sh'}]\n"
+        "paths:\n  workdir: project\n  state_dir: state\napproval:\n  mode: auto\n"
+        f"supervisor:\n  judge: ollama\n  host: http://127.0.0.1:{free_port()}\n"  # retries: the default 2
+    )
+    orch = str(Path(sys.executable).with_name("orch"))
+    run = subprocess.run(
+        [orch, "run", "tasks.md", "-c", str(tmp_path / "orch.yaml")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    store = SqliteStore(str(tmp_path / "state" / "state.db"))
+    try:
+        events = store.events(store.sessions()[0].id)
+    finally:
+        store.close()
+    judged = [str(e.data["judge"]) for e in events if e.kind is EventKind.SUPERVISION]
+    assert len(judged) == 5
+    assert all(j.startswith("unavailable: Ollama at http://127.0.0.1:") for j in judged)
+    assert "gave up after" not in judged[0]  # one probe, no retries
+    assert all("the judge is skipped for this session" in j for j in judged[1:])  # no request at all
+    assert all(e.data["action"] == "accept" for e in events if e.kind is EventKind.SUPERVISION)
