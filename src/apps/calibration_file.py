@@ -105,6 +105,8 @@ def read_calibration(path: Path) -> CalibrationRecord | None:
         data: Any = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg}); {fix}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: found {type(data).__name__}, expected a JSON object; {fix}")
     try:
         record = _converter().structure(data, CalibrationRecord)
     except cattrs.BaseValidationError as exc:

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 from pathlib import Path
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from apps.bootstrap import build_runtime
 from apps.calibration_file import calibration_for, read_calibration, record_for, write_calibration
@@ -125,3 +128,52 @@ def test_a_damaged_calibration_file_is_named_with_what_is_wrong_and_how_to_fix_i
     path.write_text("{not json")
     with pytest.raises(ConfigError, match=r"calibration.json:1: not valid JSON"):
         read_calibration(path)
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5),
+    max_leaves=20,
+)
+
+
+def test_any_json_in_the_calibration_file_is_a_record_or_a_clear_config_error() -> None:
+    good = json.loads(json.dumps(_record_data()))
+    keys = st.sampled_from([*good, "calibration.kind", "calibration.xs", "weights.judge"])
+
+    @settings(max_examples=150, deadline=None)
+    @given(data=_json | st.builds(_mutated, st.just(good), keys, _json))
+    def check(data: object) -> None:
+        with tempfile.TemporaryDirectory(dir="/var/tmp") as folder:
+            path = Path(folder) / "calibration.json"
+            path.write_text(json.dumps(data))
+            message = ""
+            try:
+                record = read_calibration(path)
+            except ConfigError as exc:
+                record, message = None, str(exc)
+            if record is None:
+                assert message.startswith(f"{path}")
+                assert "orch calibrate" in message
+            else:
+                assert 0.0 <= calibrated(record.calibration, 0.5) <= 1.0
+
+    check()
+
+
+def _record_data() -> dict[str, object]:
+    with tempfile.TemporaryDirectory(dir="/var/tmp") as folder:
+        path = Path(folder) / "c.json"
+        write_calibration(path, record_for(a_fit(), ConfidenceWeights(), "2026-12-01T09:00:00+00:00"))
+        data: dict[str, object] = json.loads(path.read_text())
+    return data
+
+
+def _mutated(good: dict[str, object], key: str, value: object) -> dict[str, object]:
+    data = json.loads(json.dumps(good))
+    if "." in key:
+        outer, inner = key.split(".")
+        data[outer][inner] = value
+    else:
+        data[key] = value
+    return data  # type: ignore[no-any-return]
