@@ -129,6 +129,7 @@ class Runtime:
         """The supervisor of attempts: the task's checks run by the shell in the workspace (the
         agent's environment, never orch's secrets), and the judge, built on its first use."""
         from adapters.checks import ShellCheckRunner
+        from apps.calibration_file import calibration_for
         from orchcore.attempt_check import AttemptChecker
 
         s = self.settings
@@ -140,7 +141,7 @@ class Runtime:
         return AttemptChecker(
             runner,
             self.clock,
-            sv.pipeline(),
+            sv.pipeline(calibration_for(s.calibration_path, sv.weights())),
             judge,
             sv.judge_types,
             every_task=sv.enabled,

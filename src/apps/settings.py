@@ -17,7 +17,9 @@ variables. The only module that reads the environment.
                 timeout_s: 120, retries: 2, judge_types: [types; none: all], keep_alive: 10m, num_ctx: null,
                 enabled: false, checks: {TYPE|"*": [commands]}, check_timeout_s: 600, max_fix_attempts: 2,
                 count_tests_before: false, breakpoints: [{name, kind, ...}],
-                scope: {TYPE|"*": [globs]}, forbidden: ["**/migrations/**"]}
+                scope: {TYPE|"*": [globs]}, forbidden: ["**/migrations/**"],
+                confidence: {weights: {validator, checks, gates, judge, claims, diff_size, safety,
+                prior, failure_factor}, calibration_file: <state dir>/calibration.json}}
 
 Relative paths are relative to the config file's folder (or the current folder
 when there is no file).
@@ -51,7 +53,7 @@ if TYPE_CHECKING:
     import cattrs
 
     from orchcore.safety import SafetyPolicy
-    from orchcore.supervise import SupervisorConfig
+    from orchcore.supervise import Calibration, ConfidenceWeights, SupervisorConfig
 
 CONFIG_NAMES = ("orch.yaml", "orch.yml")
 ENV_PREFIX = "ORCH_"
@@ -238,6 +240,31 @@ _DURATION = re.compile(r"^-?(\d+(\.\d+)?|(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+)$") 
 
 
 @attrs.frozen
+class WeightSettings:
+    """``supervisor.confidence.weights``: how much each signal counts (unset: the default of
+    orchcore.supervise.ConfidenceWeights; docs/supervisor.md lists them)."""
+
+    validator: float | None = None
+    checks: float | None = None
+    gates: float | None = None
+    judge: float | None = None
+    claims: float | None = None
+    diff_size: float | None = None
+    safety: float | None = None
+    prior: float | None = None
+    failure_factor: float | None = None
+
+
+@attrs.frozen
+class ConfidenceSettings:
+    """``supervisor.confidence``: the scorer's weights, and where ``orch calibrate`` keeps its fit
+    ("": ``calibration.json`` in the state dir)."""
+
+    weights: WeightSettings = attrs.field(factory=WeightSettings)
+    calibration_file: str = ""
+
+
+@attrs.frozen
 class SupervisorSettings:
     """The judge of attempts (Supervisor port). ``timeout_s`` is how long the answer may make
     no progress (it must cover loading the model); ``judge_types`` empty: every type."""
@@ -263,11 +290,14 @@ class SupervisorSettings:
     breakpoints: list[dict[str, Any]] | None = None
     """Rules that stop a finished attempt for review, in order (None: the defaults), each
     ``{name, kind, threshold, lines, globs, types}`` as in docs/supervisor-pipeline.md."""
+    confidence: ConfidenceSettings = attrs.field(factory=ConfidenceSettings)
 
-    def pipeline(self) -> SupervisorConfig:
-        """The pure pipeline's configuration from these keys (defaults for the rest)."""
+    def pipeline(self, calibration: Calibration | None = None) -> SupervisorConfig:
+        """The pure pipeline's configuration from these keys (defaults for the rest), with the
+        ``calibration`` read from its file (None: the identity)."""
         from orchcore.supervise import (
             DEFAULT_BREAKPOINTS,
+            IDENTITY,
             BreakpointRule,
             DecisionConfig,
             GateConfig,
@@ -285,7 +315,16 @@ class SupervisorSettings:
             decision=DecisionConfig(max_fix_attempts=self.max_fix_attempts),
             breakpoints=rules,
             checks_by_type=dict(self.checks),
+            weights=self.weights(),
+            calibration=IDENTITY if calibration is None else calibration,
         )
+
+    def weights(self) -> ConfidenceWeights:
+        """The confidence scorer's weights: the configured ones over the defaults."""
+        from orchcore.supervise import ConfidenceWeights
+
+        given = {k: v for k, v in attrs.asdict(self.confidence.weights).items() if v is not None}
+        return ConfidenceWeights(**given)
 
     def judges(self, task_type: str | None) -> bool:
         """Whether a task of ``task_type`` is judged (the judge is on and the type is listed, or none are)."""
@@ -343,6 +382,12 @@ class Settings:
     @property
     def db_path(self) -> Path:
         return self.state_dir / "state.db"
+
+    @property
+    def calibration_path(self) -> Path:
+        """Where ``orch calibrate`` writes the fitted calibration and the supervisor reads it."""
+        chosen = self.supervisor.confidence.calibration_file
+        return self.path(chosen) if chosen else self.state_dir / "calibration.json"
 
     @property
     def logs_dir(self) -> Path:
@@ -580,6 +625,7 @@ def check_supervisor(checker: Any, raw: Mapping[str, Any]) -> None:
                 what = "commands such as python -m pytest -q" if key == "checks" else "globs such as src/**"
                 checker.add(("supervisor", key, str(name)), f"found {listed!r}, expected a list of {what}")
     check_breakpoints(checker, section.get("breakpoints"))
+    check_weights(checker, section.get("confidence"))
     for key, low, what in (
         ("retries", 0, "0 or more"),
         ("num_ctx", 256, "256 tokens or more"),
@@ -596,6 +642,21 @@ def check_supervisor(checker: Any, raw: Mapping[str, Any]) -> None:
         checker.add(
             ("supervisor", "keep_alive"), f"found {keep!r}, expected a duration such as 10m, 1h or -1"
         )
+
+
+def check_weights(checker: Any, confidence: object) -> None:
+    """Each confidence weight is 0 or more (0 switches a signal off); failure_factor is in [0, 1]."""
+    weights = confidence.get("weights") if isinstance(confidence, dict) else None
+    if not isinstance(weights, dict):
+        return  # not a mapping: the types' check says so
+    for key, value in weights.items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue  # the types' check says what it expected
+        at = ("supervisor", "confidence", "weights", str(key))
+        if key == "failure_factor" and not 0 <= value <= 1:
+            checker.add(at, f"found {value}, expected a factor from 0 to 1 (0.5 halves per failing check)")
+        elif value < 0:
+            checker.add(at, f"found {value}, expected a weight of 0 or more (0 switches the signal off)")
 
 
 _RULE_KEYS = {"name": str, "kind": str, "threshold": float, "lines": int, "globs": list, "types": list}

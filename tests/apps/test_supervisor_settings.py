@@ -125,7 +125,7 @@ def test_bad_values_are_all_named_with_file_line_and_what_is_allowed(tmp_path: P
         f"{path}:8: supervisor.keep_alive: found 'forever', expected a duration such as 10m, 1h or -1",
         f"{path}:9: supervisor.temperature: unknown key; keys of supervisor: judge, host, model, "
         "timeout_s, retries, judge_types, keep_alive, num_ctx, enabled, checks, check_timeout_s, "
-        "max_fix_attempts, count_tests_before, scope, forbidden, breakpoints",
+        "max_fix_attempts, count_tests_before, scope, forbidden, breakpoints, confidence",
     ]
 
 

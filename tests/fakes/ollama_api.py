@@ -138,7 +138,11 @@ class FakeOllama:
     """
 
     def __init__(
-        self, script: Iterable[Step] = (), models: Iterable[Model] | None = None, then: Step | None = None
+        self,
+        script: Iterable[Step] = (),
+        models: Iterable[Model] | None = None,
+        then: Step | None = None,
+        port: int = 0,
     ) -> None:
         self._lock = threading.Lock()
         self._script: deque[Step] = deque(script)
@@ -151,12 +155,13 @@ class FakeOllama:
         self.then = then
         self.exhausted = 0
         self.stalls_released = 0
+        self._port = port  # 0: an ephemeral port
 
     # -- lifecycle ---------------------------------------------------------------------
 
     def start(self) -> FakeOllama:
-        """Bind 127.0.0.1 on an ephemeral port and serve from a background thread."""
-        server = _Server(("127.0.0.1", 0), _Handler)
+        """Bind 127.0.0.1 on the given (else an ephemeral) port and serve from a background thread."""
+        server = _Server(("127.0.0.1", self._port), _Handler)
         server.fake = self
         self._server = server
         self._thread = threading.Thread(

@@ -14,17 +14,24 @@ that is not a verdict on the asked criteria are retried with exponential backoff
 on the Clock port, so tests never wait); each retry uses the next seed, because at
 temperature 0 the same seed would repeat the same bad answer. A model that is not pulled,
 credentials refused and other 4xx answers are not retried. After a call that gave up on the
-server, later calls try once until one succeeds. What the caller gets is a
+server, later calls try once until one succeeds. A connection refused on a loopback
+address is not retried: nothing listens there (no Ollama on this machine), so that one
+probe marks the judge unavailable and the calls of the next ``probe_again_s`` (5 min)
+make no request at all — a session with no Ollama pays one refused connection, not
+seconds of backoff per task. What the caller gets is a
 Verdict or ``JudgeUnavailable(reason, hint)``; nothing is raised. Reasons never hold the
 API key nor URL credentials.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import attrs
 import httpx
@@ -42,6 +49,7 @@ DEFAULT_MODEL = "qwen2.5-coder:32b"
 DEFAULT_NUM_CTX = 4096  # when /api/show names no context length: small enough for any model
 DEFAULT_SEED = 7
 CONNECT_TIMEOUT_S = 5.0
+PROBE_AGAIN_S = 300.0  # after a refused loopback connection, how long the judge is skipped
 # what the client raises for a server that is down, slow, failing or answering nonsense: the
 # built-in ConnectionError (refused, non-streaming), httpx errors (refused while streaming,
 # timeouts, broken streams), ResponseError (HTTP errors, an error line), ValueError (a line
@@ -57,6 +65,7 @@ class _Failure:
     retryable: bool
     hint: str = ""
     server: bool = True  # the server failed (False: it answered, but not with a verdict)
+    absent: bool = False  # nothing listens there: skip the judge for a while, no retries
 
 
 def ollama_client(
@@ -98,6 +107,7 @@ class OllamaSupervisor:
         seed: int = DEFAULT_SEED,
         max_num_ctx: int | None = None,
         secrets: Sequence[str] = (),
+        probe_again_s: float = PROBE_AGAIN_S,
     ) -> None:
         self._client = client
         self.model = model
@@ -112,6 +122,9 @@ class OllamaSupervisor:
         self._secrets = tuple(s for s in secrets if s)
         self._window: int | None = None
         self._server_failing = False
+        self._loopback = _is_loopback(host)
+        self._probe_again = timedelta(seconds=probe_again_s)
+        self._absent: tuple[datetime, _Failure] | None = None  # until when, and why
 
     def __repr__(self) -> str:
         return f"OllamaSupervisor(model={self.model!r}, host={self._host!r})"
@@ -142,6 +155,14 @@ class OllamaSupervisor:
         once, not once per task.
         """
         started = self._clock.now()
+        if self._absent is not None:
+            until, why = self._absent
+            if started < until:
+                reason = (
+                    f"{why.reason}; the judge is skipped for this session (probed again at {until:%H:%M} UTC)"
+                )
+                return JudgeUnavailable(self._scrub(reason), self._scrub(why.hint))
+            self._absent = None
         failure = _Failure("no try was made", retryable=False)
         limit = 1 if self._server_failing else self.retries + 1
         tries = 0
@@ -164,6 +185,8 @@ class OllamaSupervisor:
                 request.task_id,
                 self._scrub(failure.reason),
             )
+            if failure.absent:
+                self._absent = (self._clock.now() + self._probe_again, failure)
             if not failure.retryable:
                 break
         self._server_failing = failure.retryable and failure.server
@@ -292,6 +315,13 @@ class OllamaSupervisor:
                 hint="raise supervisor.timeout_s: it must cover loading the model and reading the prompt",
             )
         if isinstance(exc, ConnectionError | httpx.ConnectError):
+            if self._loopback and _refused(exc):
+                return _Failure(
+                    f"{where} is not reachable (connection refused)",
+                    retryable=False,
+                    hint="start Ollama (`ollama serve`) or set supervisor.host (OLLAMA_HOST)",
+                    absent=True,
+                )
             return _Failure(
                 f"{where} is not reachable (connection refused or no such host)",
                 retryable=True,
@@ -313,3 +343,29 @@ class OllamaSupervisor:
         for secret in self._secrets:
             text = text.replace(secret, REDACTED)
         return text
+
+
+def _is_loopback(host: str) -> bool:
+    """Whether ``host`` (a URL or host:port) names this machine's loopback interface."""
+    try:
+        name = urlsplit(host if "://" in host else f"http://{host}").hostname or ""
+    except ValueError:
+        return False
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _refused(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is a refused connection, not a timeout or an unknown name."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # the client wraps httpx's error, which wraps httpcore's, which wraps the OSError
+        if seen is None:
+            return False
+        if isinstance(seen, ConnectionRefusedError) or "refused" in str(seen).lower():
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False

@@ -456,6 +456,10 @@ from apps.cli.explain import explain_command  # noqa: E402 - imports only typer
 
 app.command(name="explain")(explain_command)
 
+from apps.cli.calibrate import calibrate_command  # noqa: E402 - imports only typer
+
+app.command(name="calibrate")(calibrate_command)
+
 
 def main() -> None:
     """Console-script entry point."""

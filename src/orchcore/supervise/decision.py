@@ -63,6 +63,8 @@ class Decision:
     question: str = ""
     results: tuple[GateResult, ...] = ()
     trail: tuple[TrailEntry, ...] = ()
+    raw_confidence: float | None = None
+    """The confidence before calibration: what ``orch calibrate`` fits (None: same as ``confidence``)."""
 
     @property
     def line(self) -> str:
@@ -79,6 +81,9 @@ class Decision:
             "rule": self.rule,
             "reason": self.reason,
             "confidence": round(self.confidence, 4),
+            "raw_confidence": round(
+                self.confidence if self.raw_confidence is None else self.raw_confidence, 4
+            ),
             "summary": self.summary,
             "question": self.question,
             "trail": [{"stage": t.stage.value, "text": t.text} for t in self.trail],

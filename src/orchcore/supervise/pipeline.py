@@ -105,4 +105,4 @@ def supervise(
             )
             decision = attrs.evolve(decision, action=Action.STOP_FOR_REVIEW, reason=reason, rule=first.name)
             trail.append(TrailEntry(Stage.DECISION, f"{decision.action.value}: {reason}"))
-    return attrs.evolve(decision, results=results, trail=tuple(trail))
+    return attrs.evolve(decision, results=results, trail=tuple(trail), raw_confidence=confidence.raw)
