@@ -39,8 +39,10 @@ KEY_ENV = "OPENAI_API_KEY"
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 _VERSION = re.compile(r"(\d+)\.(\d+)\.(\d+)")
 _VERSION_TIMEOUT_S = 30.0
-_SECRET_NAMES = ("OPENAI_API_KEY", "CODEX_API_KEY", "*KEY*", "*SECRET*", "*TOKEN*")
-"""Kept out of the environment of the commands Codex runs (its shell_environment_policy)."""
+_SECRET_NAMES = (KEY_ENV, "CODEX_API_KEY")
+"""Kept out of the environment of the commands Codex runs (its shell_environment_policy). Exact
+names, no ``*KEY*`` pattern: that would also drop git's ``GIT_CONFIG_KEY_n``, which put orch's
+git hooks in force (git then refuses to run at all)."""
 
 
 def sandbox_mode(policy: SafetyPolicy | None, configured: str | None) -> tuple[str, str | None]:
@@ -117,7 +119,7 @@ class CodexAgent:
     Satisfies ``orchcore.ports.Agent``. The prompt goes to stdin (``-`` as the prompt), the
     API key to the CLI's environment only (``OPENAI_API_KEY``, named by the provider's
     ``env_key``), never argv; the commands Codex runs get neither. The CLI keeps its state
-    in a private ``CODEX_HOME`` (``config_dir``, default ``codex-home`` beside the task logs)
+    in a private ``CODEX_HOME`` (``config_dir``, default ``~/.cache/orchcore/codex``)
     with its own ``TMPDIR`` inside it: Codex will not set up its sandbox helper under a
     temporary directory. ``exec resume`` continues an agent session when asked to.
     """
@@ -140,12 +142,15 @@ class CodexAgent:
         """The price of this agent's model: the config's ``price`` or the table's."""
         return self.price if self.price is not None else price_for(self.model, DEFAULT_PRICES)
 
-    def home(self, request: AgentRequest | None = None) -> Path:
-        """The CLI's private CODEX_HOME: the configured one, else beside the task logs (kept per session, so resume works)."""
+    def home(self, request: AgentRequest) -> Path:
+        """The CLI's private CODEX_HOME: ``config_dir``, else ``~/.cache/orchcore/codex`` (kept, so resume works).
+
+        Not beside the task logs: orch's state dir is hidden from agents by the sandbox.
+        """
         if self.config_dir is not None:
             return Path(self.config_dir).expanduser().resolve()
-        if request is None:
-            return Path(self.base_env.get("HOME", "~")).expanduser() / ".codex"
+        if self.base_env.get("HOME"):
+            return Path(self.base_env["HOME"]) / ".cache" / "orchcore" / "codex"
         return Path(request.log_path).resolve().parent / "codex-home"
 
     def environment(self, home: Path, request_env: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -172,10 +177,11 @@ class CodexAgent:
             ("approval_policy", "never"),  # nobody is there to approve: what the sandbox refuses fails
             ("sandbox_mode", mode),
             ("shell_environment_policy.exclude", list(_SECRET_NAMES)),
+            # `bash -lc` would read /etc/profile, which resets PATH and drops orch's guard shims
+            ("allow_login_shell", False),
         ]
         if mode == "workspace-write":
-            policy = request.safety
-            writable = list(policy.writable_outside) if policy is not None else []
+            writable = _writable_roots(request)
             values += [
                 ("sandbox_workspace_write.writable_roots", writable),
                 ("sandbox_workspace_write.network_access", self.network_access),
@@ -319,6 +325,24 @@ class CodexAgent:
             "codex ended", extra={"task": request.task_id, "sandbox": mode, "outcome": result.outcome.value}
         )
         return result
+
+
+_SHIM_MARKER = ".orchcore-shims"
+"""The file that marks the guards' PATH shim directory; its sibling ``refusals`` is where the
+guards record what they refused, so the CLI's sandbox must let them write there."""
+
+
+def _writable_roots(request: AgentRequest) -> list[str]:
+    """Where the CLI's sandbox lets commands write besides the workspace: what the policy allows
+    outside it, what orch's own sandbox makes writable, and the guards' refusals folder."""
+    roots = list(request.safety.writable_outside) if request.safety is not None else []
+    if request.sandbox is not None:
+        roots += request.sandbox.writable
+    for entry in request.env.get("PATH", "").split(os.pathsep)[:1]:
+        if entry and (Path(entry) / _SHIM_MARKER).is_file():
+            roots.append(str(Path(entry).parent / "refusals"))
+    workdir = str(Path(request.workdir).resolve())
+    return [root for root in dict.fromkeys(roots) if str(Path(root).resolve()) != workdir]
 
 
 def _cut_short(result: AgentResult, outcome: Outcome, reason: str) -> AgentResult:
