@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.openai_responses_api import Fail, FakeResponsesAPI, exec_turn, text_turn
-from tests.support import CODEX, assert_refusal_shown, needs_codex
+from tests.support import CODEX, needs_codex
 
 ORCH = str(Path(sys.executable).with_name("orch"))
 KEY = "sk-codex-secret-4242"
@@ -133,4 +133,10 @@ def test_a_forbidden_commit_in_an_orch_run_changes_nothing_and_shows_as_a_safety
         ["git", "rev-parse", "HEAD"], cwd=work, env=git_env, capture_output=True, text=True, check=True
     ).stdout
     assert after == head
-    assert_refusal_shown(tmp_path / "state", "1", "shim", cwd=work)
+    # the shim refuses it below the agent; orch's stream guard, which reads each command as a
+    # typed ToolCall, may see it first and stop the agent: either way it is a safety event
+    status = json.loads(orch(work, "status", "--json").stdout)
+    rows = [r for r in status["safety"] if r["task"] == "1" and "git commit" in r["command"]]
+    assert {r["layer"] for r in rows} & {"shim", "stream-guard"}, status["safety"]
+    report = orch(work, "report").stdout
+    assert "git commit" in report.split("\n## Safety\n", 1)[1]
