@@ -140,3 +140,28 @@ def test_a_forbidden_commit_in_an_orch_run_changes_nothing_and_shows_as_a_safety
     assert {r["layer"] for r in rows} & {"shim", "stream-guard"}, status["safety"]
     report = orch(work, "report").stdout
     assert "git commit" in report.split("\n## Safety\n", 1)[1]
+
+
+def test_orch_run_without_a_key_says_what_to_set_and_starts_nothing(tmp_path: Path) -> None:
+    with FakeResponsesAPI() as api:
+        work = project(tmp_path, api)
+        home = tmp_path / "home"
+        home.mkdir()
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": str(home),
+            "ORCH_STATE_DIR": str(tmp_path / "state"),
+        }
+        run = subprocess.run(
+            [ORCH, "run", "tasks.md", "--auto-approve"],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert api.requests == []
+    assert run.returncode != 0
+    assert "OPENAI_API_KEY" in run.stdout + run.stderr
+    assert "Traceback" not in run.stderr

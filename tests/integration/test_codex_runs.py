@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from adapters.codex import CodexAgent
+from orchcore.errors import AgentUnavailable
 from orchcore.ports.agent import AgentRequest, Finished, Tick, UsageReport
 from orchcore.records import Outcome
 from tests.fakes.openai_responses_api import FakeResponsesAPI, Stall, Turn, Usage, text_turn
@@ -115,3 +116,14 @@ def test_the_api_key_reaches_the_cli_only(api: FakeResponsesAPI, tmp_path: Path)
     assert KEY not in Path(req.log_path).read_text()
     assert KEY not in repr(events)
     assert any(isinstance(e, Finished) for e in events)
+
+
+def test_check_passes_with_the_real_cli_and_a_key_and_says_what_is_missing_otherwise(
+    api: FakeResponsesAPI, tmp_path: Path
+) -> None:
+    make_agent(api, tmp_path).check()
+    no_key = CodexAgent(executable=str(CODEX), base_env=agent_env(tmp_path))
+    with pytest.raises(AgentUnavailable, match="OPENAI_API_KEY"):
+        no_key.check()
+    with pytest.raises(AgentUnavailable, match=r"install-codex-cli\.sh"):
+        CodexAgent(executable=str(tmp_path / "no-codex"), api_key=KEY).check()
