@@ -13,7 +13,7 @@ from adapters.codex import CodexAgent
 from orchcore.errors import AgentUnavailable
 from orchcore.ports.agent import AgentRequest, Finished, Tick, UsageReport
 from orchcore.records import Outcome
-from tests.fakes.openai_responses_api import FakeResponsesAPI, Stall, Turn, Usage, text_turn
+from tests.fakes.openai_responses_api import FakeResponsesAPI, Message, Stall, Turn, Usage, text_turn
 from tests.support import CODEX, agent_env, needs_codex
 
 KEY = "sk-codex-never-shown-7731"
@@ -127,3 +127,13 @@ def test_check_passes_with_the_real_cli_and_a_key_and_says_what_is_missing_other
         no_key.check()
     with pytest.raises(AgentUnavailable, match=r"install-codex-cli\.sh"):
         CodexAgent(executable=str(tmp_path / "no-codex"), api_key=KEY).check()
+
+
+def test_a_slow_model_is_waited_for_within_the_idle_limit(api: FakeResponsesAPI, tmp_path: Path) -> None:
+    agent = make_agent(api, tmp_path, idle_timeout_s=20)
+    api.play(Turn((Message("took a while"),), delay_s=3))
+    ticks: list[object] = []
+    result = agent.run(request(tmp_path), lambda e: ticks.append(e) if isinstance(e, Tick) else None)
+    assert result.outcome is Outcome.SUCCEEDED, result
+    assert result.final_text == "took a while"
+    assert len(ticks) >= 2  # the engine could look at its state while the model was silent

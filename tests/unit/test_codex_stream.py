@@ -279,3 +279,23 @@ def test_the_parser_never_raises_and_only_emits_typed_events() -> None:
         assert stream.outcome(exit_code).outcome in set(Outcome)
 
     check()
+
+
+def test_the_rollout_tail_reads_complete_lines_once_and_skips_what_a_resumed_thread_had(
+    tmp_path: Path,
+) -> None:
+    from adapters.codex.rollout import RolloutTail
+
+    day = tmp_path / "sessions" / "2026" / "12" / "02"
+    day.mkdir(parents=True)
+    old = day / "rollout-2026-12-02T01-00-00-t1.jsonl"
+    old.write_text('{"type": "earlier attempt"}\n')
+    tail = RolloutTail.before_run(tmp_path / "sessions")
+    assert tail.read(None) == []
+    with old.open("a") as file:
+        file.write('{"type": "now"}\n{"type": "ha')
+    assert tail.read("t1") == [{"type": "now"}]
+    with old.open("a") as file:
+        file.write('lf"}\n')
+    assert tail.read("t1") == [{"type": "half"}]
+    assert tail.read("t1") == []
