@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.openai_responses_api import Fail, FakeResponsesAPI, exec_turn, text_turn
-from tests.support import CODEX, needs_codex
+from tests.support import CODEX, assert_refusal_shown, needs_codex
 
 ORCH = str(Path(sys.executable).with_name("orch"))
 KEY = "sk-codex-secret-4242"
@@ -165,3 +165,16 @@ def test_orch_run_without_a_key_says_what_to_set_and_starts_nothing(tmp_path: Pa
     assert run.returncode != 0
     assert "OPENAI_API_KEY" in run.stdout + run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_a_write_outside_the_workspace_in_an_orch_run_is_refused_by_the_sandbox_and_shown(
+    tmp_path: Path,
+) -> None:
+    outside = tmp_path / "outside.txt"
+    with FakeResponsesAPI() as api:
+        work = project(tmp_path, api)
+        api.play(exec_turn(f"echo pwned > {outside}"), text_turn("done"), text_turn("ok"))
+        run = orch(work, "run", "tasks.md", "--auto-approve")
+    assert run.returncode == 0, run.stdout + run.stderr  # refused, told to the model: the task goes on
+    assert not outside.exists()
+    assert_refusal_shown(tmp_path / "state", "1", "sandbox", cwd=work)

@@ -83,6 +83,9 @@ class RolloutEvents:
         refused = sandbox_refusal(call, text)
         if refused is None:  # not a refusal: the stream shows it (perhaps later)
             return []
+        # reported only once the CLI's sandbox refused it: its refusal comes before its result, so
+        # the stream guard records a refusal, not a violation (as for a call a pre-tool hook checked)
+        call = attrs.evolve(call, guarded=True)
         clipped = text[:_TEXT_LIMIT]
         return [call, refused, ToolOutput(call_id, clipped, is_error=True, truncated=len(text) > _TEXT_LIMIT)]
 
