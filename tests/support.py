@@ -23,6 +23,11 @@ CLAUDE = ROOT / ".tools" / "claude" / "node_modules" / ".bin" / "claude"
 needs_claude = pytest.mark.skipif(
     not CLAUDE.exists(), reason=f"{CLAUDE} is absent: run scripts/install-claude-cli.sh"
 )
+CODEX = ROOT / ".tools" / "codex" / "current" / "node_modules" / ".bin" / "codex"
+
+needs_codex = pytest.mark.skipif(
+    not CODEX.exists(), reason=f"{CODEX} is absent: run scripts/install-codex-cli.sh"
+)
 
 
 def wait_until(check: Callable[[], object], what: str = "the condition", timeout: float = 30.0) -> None:

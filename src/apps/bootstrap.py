@@ -45,6 +45,7 @@ BUILTIN_AGENTS: dict[str, str] = {
     "command": "adapters.command.agent:from_config",
     "claude": "adapters.claude_code.agent:from_config",
     "claude_code": "adapters.claude_code.agent:from_config",
+    "codex": "adapters.codex.agent:from_config",
 }
 
 

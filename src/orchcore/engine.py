@@ -42,7 +42,7 @@ from orchcore.errors import OrchError
 from orchcore.graph import TaskGraph
 from orchcore.notify import Routing, with_outbox
 from orchcore.policy import ApprovalPolicy, RetryPolicy
-from orchcore.ports.agent import Agent, AgentEvent, AgentRequest, AgentResult
+from orchcore.ports.agent import Agent, AgentEvent, AgentRequest, AgentResult, TypedAgentEvent, as_agent_event
 from orchcore.ports.checkpoints import Checkpoint, Checkpoints, Moment
 from orchcore.ports.clock import Clock, Ids
 from orchcore.ports.logs import TaskLogs
@@ -457,9 +457,10 @@ class _Sink:
             data={"kind": event.kind, "text": event.text, **event.data},
         )
 
-    def __call__(self, event: AgentEvent) -> str | None:
+    def __call__(self, event: AgentEvent | TypedAgentEvent) -> str | None:
         """Price, check, store and show one event (each decided apart); a reason to stop, or None."""
         engine = self.engine
+        event = as_agent_event(event)
         if event.kind == "process":
             process = process_from_data(event.data)
             if process is not None:  # committed now: a crash from here on leaves a record to reap by

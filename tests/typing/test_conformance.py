@@ -9,6 +9,7 @@ import httpx
 
 from adapters.checkpoint import ShadowGitCheckpoints
 from adapters.checks import ShellCheckRunner
+from adapters.codex import CodexAgent
 from adapters.console.notifier import ConsoleNotifier
 from adapters.guards.workspace import GitWorkspace
 from adapters.memory.store import InMemoryStore
@@ -17,6 +18,7 @@ from adapters.ollama import OllamaSupervisor, ollama_client
 from adapters.sqlite import SqliteStore
 from adapters.telegram import TelegramNotifier
 from orchcore.ports import Checkpoints, CheckRunner, Store, Supervisor, Workspace
+from orchcore.ports.agent import Agent
 from orchcore.ports.notifier import Notifier
 
 
@@ -68,3 +70,7 @@ def _scripted_supervisor() -> None:
 
 def _shell_check_runner(workdir: str) -> None:
     _: CheckRunner = ShellCheckRunner(workdir, env={}, log_path="checks.log")
+
+
+def _codex_agent() -> None:
+    _: Agent = CodexAgent()

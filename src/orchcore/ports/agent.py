@@ -7,6 +7,26 @@ from typing import Protocol
 
 import attrs
 
+from orchcore.ports.agent_events import (
+    TYPED_AGENT_EVENTS,
+    AgentRecord,
+    Asked,
+    Finished,
+    Other,
+    OutputLine,
+    ProcessStarted,
+    RateLimited,
+    Refused,
+    Retrying,
+    Said,
+    Tick,
+    ToolAction,
+    ToolCall,
+    ToolOutput,
+    TypedAgentEvent,
+    UsageReport,
+    from_unix,
+)
 from orchcore.records import JsonObject, Outcome
 from orchcore.safety import SafetyPolicy
 from orchcore.sandbox import SandboxPolicy
@@ -50,8 +70,16 @@ class AgentEvent:
     persist: bool = True
 
 
-EventSink = Callable[[AgentEvent], str | None]
+EventSink = Callable[[AgentEvent | TypedAgentEvent], str | None]
 """Receives each agent event; returns a reason to stop the agent, or None to go on."""
+
+
+def as_agent_event(event: AgentEvent | TypedAgentEvent) -> AgentEvent:
+    """A typed event in the free-form shape (while the engine still reads that shape)."""
+    if isinstance(event, AgentEvent):
+        return event
+    stored = event.record()
+    return AgentEvent(stored.kind, text=stored.text, data=stored.data, persist=stored.stored)
 
 
 @attrs.frozen
@@ -93,3 +121,31 @@ class Agent(Protocol):
     def run(self, request: AgentRequest, on_event: EventSink) -> AgentResult:
         """Run the attempt to its end and say how it ended."""
         ...
+
+
+__all__ = [
+    "TYPED_AGENT_EVENTS",
+    "Agent",
+    "AgentEvent",
+    "AgentRecord",
+    "AgentRequest",
+    "AgentResult",
+    "Asked",
+    "EventSink",
+    "Finished",
+    "Other",
+    "OutputLine",
+    "ProcessStarted",
+    "RateLimited",
+    "Refused",
+    "Retrying",
+    "Said",
+    "Tick",
+    "ToolAction",
+    "ToolCall",
+    "ToolOutput",
+    "TypedAgentEvent",
+    "UsageReport",
+    "as_agent_event",
+    "from_unix",
+]

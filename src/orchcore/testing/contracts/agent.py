@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from orchcore.ports.agent import Agent, AgentEvent, AgentRequest
+from orchcore.ports.agent import Agent, AgentEvent, AgentRequest, Tick, TypedAgentEvent
 from orchcore.records import Outcome
 
 AgentFactory = Callable[[str, str], Agent]
@@ -33,12 +33,12 @@ class Recorder:
     """A sink that records events and can ask the agent to stop."""
 
     def __init__(self, stop_after_ticks: int | None = None) -> None:
-        self.events: list[AgentEvent] = []
+        self.events: list[AgentEvent | TypedAgentEvent] = []
         self.ticks = 0
         self.stop_after_ticks = stop_after_ticks
 
-    def __call__(self, event: AgentEvent) -> str | None:
-        if event.kind == "tick":
+    def __call__(self, event: AgentEvent | TypedAgentEvent) -> str | None:
+        if isinstance(event, Tick) or (isinstance(event, AgentEvent) and event.kind == "tick"):
             self.ticks += 1
             if self.stop_after_ticks is not None and self.ticks >= self.stop_after_ticks:
                 return "stopped by the contract"
