@@ -305,6 +305,7 @@ def status(
 ) -> None:
     """Where the session stands: every task's state, what waits on you, what to do next."""
     from apps.cli import render
+    from orchcore.records import EventKind
     from orchcore.safety.events import recorded_safety_events
     from orchcore.sandbox import sandbox_line
     from orchcore.service import resolve_session
@@ -314,7 +315,8 @@ def status(
         rt = runtime(ctx, config, read_only=True)
         sid = resolve_session(rt.store, one_session(session_arg, session))
         snap = rt.store.load(sid)
-        events = rt.store.events(sid)
+        shown = (EventKind.SAFETY, EventKind.SANDBOX, EventKind.SUPERVISION)
+        events = rt.store.events(sid, kinds=shown)
         render.status(
             snap,
             rt.store.lease_holder(sid),
