@@ -358,6 +358,7 @@ def logs(
     """Show the last lines of a task's log (and what the safety layers refused), or the session's latest events."""
     from apps.cli import render
     from orchcore.errors import NotFound
+    from orchcore.records import EventKind
     from orchcore.safety.events import recorded_safety_events
     from orchcore.service import resolve_session
 
@@ -373,9 +374,8 @@ def logs(
         n = attempt or snap_full.runs[task].attempt
         if n == 0:
             fail(NOT_FOUND, f"task {task} has not run yet")
-        safety = [
-            r for r in recorded_safety_events(rt.store.events(sid)) if r.task_id == task and r.attempt == n
-        ]
+        refusals = rt.store.events(sid, kinds=(EventKind.SAFETY,))
+        safety = [r for r in recorded_safety_events(refusals) if r.task_id == task and r.attempt == n]
         render.log_lines(
             task,
             n,
