@@ -28,6 +28,8 @@ import attrs
 
 ORCH = str(Path(sys.executable).with_name("orch"))
 RUNS_OF_READS = 5  # status / report are timed this many times each, median kept
+GAP_TARGET_MS = 3.0  # issue 9: orch's work per task, guards on
+STATUS_TARGET_MS = 100.0  # issue 9: `orch status` at 1,000 tasks
 
 
 @attrs.frozen
@@ -158,6 +160,17 @@ def main() -> None:
     print(
         "  drift: median gap of the run's last tenth over its first (1.00x: a step's cost ignores the plan)"
     )
+    for r in results:
+        status = (
+            f"; status {r.status_ms:.1f} ms (target <= {STATUS_TARGET_MS:.0f} ms at 1,000 tasks:"
+            f" {STATUS_TARGET_MS / r.status_ms:.2f}x)"
+            if r.tasks == 1000
+            else ""
+        )
+        print(
+            f"  {r.tasks:>6} tasks: gap p50 {r.median_gap_ms:.2f} ms (target <= {GAP_TARGET_MS:.0f} ms:"
+            f" {GAP_TARGET_MS / r.median_gap_ms:.2f}x, >= 1 meets it){status}"
+        )
     if len(results) >= 2:
         small, large = results[0], results[-1]
         ratio = large.median_gap_ms / small.median_gap_ms

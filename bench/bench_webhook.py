@@ -18,7 +18,7 @@ keep-alive client; >= 2,000 req/s with p99 <= 100 ms under 50 clients); asserts 
 ``--slowest N`` lists the slowest requests of the load with when they started, to find stalls.
 
 Usage: python bench/bench_webhook.py [--endpoint status|command|help|health] [--clients 50] [--seconds 5]
-       [--requests 1000] [--load-client raw|httpx] [--slowest 0]
+       [--requests 1000] [--load-client raw|httpx] [--slowest 0] [--py-spy OUT.svg|OUT.txt]
 """
 
 from __future__ import annotations
@@ -234,10 +234,30 @@ def report_one_client(args: argparse.Namespace, url: str, headers: dict[str, str
     print(f"  keep-alive p50 / new-connection p50: {p50_alive / (statistics.median(fresh) * 1000):.2f}")
 
 
+def sampled(server: int, out: str | None) -> subprocess.Popen[bytes] | None:
+    """py-spy sampling every thread of the server into ``out`` (a flame graph SVG, or
+    ``.txt`` for collapsed stacks), if asked and py-spy is installed (pip install py-spy)."""
+    path = f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"  # noqa: TID251 - the venv's py-spy too
+    spy = shutil.which("py-spy", path=path)
+    if out is None:
+        return None
+    if spy is None:
+        print("  (--py-spy: py-spy is not installed, pip install py-spy; not sampled)")
+        return None
+    fmt = ["--format", "raw"] if out.endswith(".txt") else []
+    argv = [spy, "record", "--pid", str(server), "--rate", "500", "--nonblocking", "--gil", "-o", out, *fmt]
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def report_load(args: argparse.Namespace, port: int, secret: str, server: int) -> None:
     asyncio.run(hammer(args, port, secret, 0.5))  # warm up
+    spy = sampled(server, args.py_spy)
     cpu, mine = cpu_seconds(server), time.process_time()
     samples, errors, took, began = asyncio.run(hammer(args, port, secret, args.seconds))
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+        spy.wait(timeout=30)
+        print(f"  server sampled by py-spy into {args.py_spy}")
     done = len(samples) + len(errors) + args.clients
     server_cpu = cpu_per_request(server, cpu, done)
     client_cpu = (time.process_time() - mine) / done * 1e6
@@ -264,6 +284,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1000, help="sequential requests of the one client")
     parser.add_argument("--load-client", choices=("raw", "httpx"), default="raw")
     parser.add_argument("--slowest", type=int, default=0, help="list the N slowest requests of the load")
+    parser.add_argument("--py-spy", default=None, help="sample the server during the load into this file")
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="orch-bench-web-"))

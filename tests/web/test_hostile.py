@@ -156,3 +156,36 @@ def test_headers_that_never_finish_are_cut_off(tmp_path: Path) -> None:
         thread.join(10)
         sock.close()
         w.client.close()
+
+
+@pytest.mark.parametrize("protocol", ["as installed", "h11"])
+def test_headers_larger_than_the_limit_are_refused_at_once_and_a_normal_request_passes(
+    tmp_path: Path, protocol: str
+) -> None:
+    from apps.web import protocol as protocols
+
+    w = World(tmp_path)
+    app = create_app(w.runtime, secret=SECRET, driver=w.worker, monotonic=w.monotonic)
+    server = uvicorn_server(app, access_log=False, log_config=None, header_timeout_s=60)
+    if protocol == "h11":
+        server.config.http = protocols.bounded_h11(60)
+    sock = socket.create_server(("127.0.0.1", 0))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: server.started, "the server to start")
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        pad = {b"X-Orch-Secret": SECRET.encode(), b"X-Pad": b"p" * 8000}
+        fine = httpx.post(f"{url}/webhook/help", json={}, headers=pad, timeout=10)
+        assert fine.status_code == 200
+        conn = raw(url)
+        conn.sendall(b"POST /webhook/help HTTP/1.1\r\nHost: x\r\n")
+        for _ in range(9):  # 18 KB of headers, no end to them; only the last chunk passes 16 KiB,
+            conn.sendall(b"X-Pad: " + b"p" * 2000 + b"\r\n")  # so the server has read all when it closes
+        answer = closed_by_server(conn, within_s=5)  # long before the 60 s header deadline
+        assert answer.startswith(b"HTTP/1.1 400")
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+        w.client.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 
 import attrs
@@ -14,6 +14,7 @@ from orchcore.errors import NotFound, SessionBusy, StoreError
 from orchcore.records import (
     AttemptRecord,
     Event,
+    EventKind,
     Mutation,
     OutboxEntry,
     Session,
@@ -121,9 +122,18 @@ class InMemoryStore:
         with self._lock:
             self._append(self._entry(session_id), events)
 
-    def events(self, session_id: str, after: int = 0, limit: int | None = None) -> list[Event]:
+    def events(
+        self,
+        session_id: str,
+        after: int = 0,
+        limit: int | None = None,
+        *,
+        kinds: Collection[EventKind] | None = None,
+    ) -> list[Event]:
         with self._lock:
             found = self._entry(session_id).events[max(after, 0) :]
+            if kinds is not None:
+                found = [e for e in found if e.kind in kinds]
             return found if limit is None else found[: max(limit, 0)]
 
     def sessions(self) -> list[SessionSummary]:

@@ -10,7 +10,7 @@ import contextlib
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from orchcore.errors import NotFound, SessionBusy, StoreError
 from orchcore.records import (
     AttemptRecord,
     Event,
+    EventKind,
     Mutation,
     OutboxEntry,
     Session,
@@ -318,14 +319,24 @@ class SqliteStore:
                 self._session_row(conn, session_id)
                 self._append(conn, session_id, events)
 
-    def events(self, session_id: str, after: int = 0, limit: int | None = None) -> list[Event]:
+    def events(
+        self,
+        session_id: str,
+        after: int = 0,
+        limit: int | None = None,
+        *,
+        kinds: Collection[EventKind] | None = None,
+    ) -> list[Event]:
+        # only the wanted kinds are decoded: `orch status` shows a handful of a run's thousands
+        wanted = sorted({EventKind(k).value for k in kinds}) if kinds is not None else []
+        of_kinds = "" if kinds is None else f" AND kind IN ({', '.join('?' * len(wanted))})"
         with self._lock:
             conn = self._connection()
             with self._read(conn):
                 rows = conn.execute(
                     f"SELECT {convert.EVENT_COLUMNS} FROM events"
-                    " WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-                    (session_id, after, -1 if limit is None else max(limit, 0)),
+                    f" WHERE session_id = ? AND seq > ?{of_kinds} ORDER BY seq LIMIT ?",
+                    (session_id, after, *wanted, -1 if limit is None else max(limit, 0)),
                 ).fetchall()
                 if not rows:
                     self._session_row(conn, session_id)

@@ -305,6 +305,7 @@ def status(
 ) -> None:
     """Where the session stands: every task's state, what waits on you, what to do next."""
     from apps.cli import render
+    from orchcore.records import EventKind
     from orchcore.safety.events import recorded_safety_events
     from orchcore.sandbox import sandbox_line
     from orchcore.service import resolve_session
@@ -314,7 +315,8 @@ def status(
         rt = runtime(ctx, config, read_only=True)
         sid = resolve_session(rt.store, one_session(session_arg, session))
         snap = rt.store.load(sid)
-        events = rt.store.events(sid)
+        shown = (EventKind.SAFETY, EventKind.SANDBOX, EventKind.SUPERVISION)
+        events = rt.store.events(sid, kinds=shown)
         render.status(
             snap,
             rt.store.lease_holder(sid),
@@ -356,6 +358,7 @@ def logs(
     """Show the last lines of a task's log (and what the safety layers refused), or the session's latest events."""
     from apps.cli import render
     from orchcore.errors import NotFound
+    from orchcore.records import EventKind
     from orchcore.safety.events import recorded_safety_events
     from orchcore.service import resolve_session
 
@@ -371,9 +374,8 @@ def logs(
         n = attempt or snap_full.runs[task].attempt
         if n == 0:
             fail(NOT_FOUND, f"task {task} has not run yet")
-        safety = [
-            r for r in recorded_safety_events(rt.store.events(sid)) if r.task_id == task and r.attempt == n
-        ]
+        refusals = rt.store.events(sid, kinds=(EventKind.SAFETY,))
+        safety = [r for r in recorded_safety_events(refusals) if r.task_id == task and r.attempt == n]
         render.log_lines(
             task,
             n,

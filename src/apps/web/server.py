@@ -101,11 +101,11 @@ def uvicorn_server(
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG
 
-    from apps.web.protocol import HEADER_TIMEOUT_S, bounded_h11
+    from apps.web.protocol import HEADER_TIMEOUT_S, bounded_protocol
 
     config = uvicorn.Config(
         app,
-        http=bounded_h11(HEADER_TIMEOUT_S if header_timeout_s is None else header_timeout_s),
+        http=bounded_protocol(HEADER_TIMEOUT_S if header_timeout_s is None else header_timeout_s),
         timeout_keep_alive=KEEP_ALIVE_S,
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,
         limit_concurrency=MAX_CONNECTIONS,

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import Protocol
 
 from orchcore.records import (
     AttemptRecord,
     Event,
+    EventKind,
     Mutation,
     OutboxEntry,
     Session,
@@ -59,8 +60,16 @@ class Store(Protocol):
         """Append events that change no state (agent activity), atomically."""
         ...
 
-    def events(self, session_id: str, after: int = 0, limit: int | None = None) -> list[Event]:
-        """Events with ``seq > after`` in order, at most ``limit`` of them."""
+    def events(
+        self,
+        session_id: str,
+        after: int = 0,
+        limit: int | None = None,
+        *,
+        kinds: Collection[EventKind] | None = None,
+    ) -> list[Event]:
+        """Events with ``seq > after`` in order, at most ``limit`` of them; only those of
+        ``kinds`` if given (``limit`` counts those), so a view reads just what it shows."""
         ...
 
     def sessions(self) -> list[SessionSummary]:

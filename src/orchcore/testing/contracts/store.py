@@ -103,6 +103,7 @@ _UNKNOWN_SESSION_CALLS: dict[str, Callable[[Store], object]] = {
     "transact": lambda store: store.transact("nope", _must_not_run),
     "append_events": lambda store: store.append_events("nope", [_event(1)]),
     "events": lambda store: store.events("nope"),
+    "events of some kinds": lambda store: store.events("nope", kinds={EventKind.SAFETY}),
     "acquire_lease": lambda store: store.acquire_lease("nope", "A"),
 }
 
@@ -296,6 +297,31 @@ class StoreContract(OutboxContract):
                     expected = everything[after:] if limit is None else everything[after:][:limit]
                     assert store.events("s1", after, limit) == expected, (after, limit)
 
+    def test_events_of_some_kinds_are_those_events_in_order_paged_among_them(
+        self, make_store: StoreFactory
+    ) -> None:
+        kinds = [EventKind.AGENT, EventKind.SAFETY, EventKind.SANDBOX, EventKind.AGENT, EventKind.SUPERVISION]
+        mixed = [Event(kinds[n % 5], T0 + timedelta(seconds=n), data={"n": n}) for n in range(15)]
+        with _opened(make_store) as store:
+            _create(store, "s1", first_events=mixed[:5])
+            _create(store, "s2", first_events=mixed[:5])
+            store.append_events("s1", mixed[5:])
+            everything = store.events("s1")
+            for wanted in ({EventKind.SAFETY}, {EventKind.SANDBOX, EventKind.SUPERVISION}, set(EventKind)):
+                among = [e for e in everything if e.kind in wanted]
+                assert store.events("s1", kinds=wanted) == among
+                assert store.events("s1", kinds=frozenset(wanted)) == among
+                for after in (0, 2, 7, 15):
+                    for limit in (None, 0, 1, 2):
+                        from_after = [e for e in among if e.seq > after]
+                        expected = from_after if limit is None else from_after[:limit]
+                        assert store.events("s1", after, limit, kinds=wanted) == expected, (wanted, after)
+            assert store.events("s1", kinds=()) == []
+            assert store.events("s1", kinds={EventKind.QUESTION}) == []
+            assert store.events("s2", kinds={EventKind.SAFETY}) == [
+                e for e in everything[:5] if e.kind is EventKind.SAFETY
+            ]
+
     def test_events_of_a_session_without_events_is_empty(self, make_store: StoreFactory) -> None:
         with _opened(make_store) as store:
             _create(store, "s1")
@@ -466,6 +492,10 @@ class StoreModelMachine(RuleBasedStateMachine):
         limit = data.draw(st.none() | st.integers(min_value=0, max_value=4), label="limit")
         expected = entry.events[after:] if limit is None else entry.events[after:][:limit]
         assert self.store.events(entry.snapshot.session.id, after, limit) == expected
+        kinds = data.draw(st.frozensets(st.sampled_from(EventKind), max_size=3), label="kinds")
+        among = [e for e in entry.events[after:] if e.kind in kinds]
+        expected = among if limit is None else among[:limit]
+        assert self.store.events(entry.snapshot.session.id, after, limit, kinds=kinds) == expected
 
     @invariant()
     def store_matches_model(self) -> None:
