@@ -25,6 +25,7 @@ ROLE_SUFFIXES = (
     "Checkpoints",
     "Supervisor",
     "CheckRunner",
+    "Executor",
 )
 
 

@@ -6,6 +6,7 @@ from orchcore.testing.contracts.agent import AgentContract, AgentFactory
 from orchcore.testing.contracts.checkpoints import CheckpointsContract, CheckpointsFactory, GitRunner
 from orchcore.testing.contracts.checks import CheckRunnerContract, CheckRunnerFactory
 from orchcore.testing.contracts.clock import ClockContract, IdsContract
+from orchcore.testing.contracts.executor import ExecutorContract, ExecutorFactory, RunningCounter
 from orchcore.testing.contracts.logs import LogsFactory, TaskLogsContract
 from orchcore.testing.contracts.notifier import NotifierContract, NotifierFactory, NotifierRig
 from orchcore.testing.contracts.outbox import OutboxContract
@@ -19,6 +20,7 @@ ALL_CONTRACTS: tuple[type, ...] = (
     CheckRunnerContract,
     CheckpointsContract,
     ClockContract,
+    ExecutorContract,
     IdsContract,
     NotifierContract,
     QuestionBoxContract,
@@ -37,6 +39,8 @@ __all__ = [
     "CheckpointsContract",
     "CheckpointsFactory",
     "ClockContract",
+    "ExecutorContract",
+    "ExecutorFactory",
     "GitRunner",
     "IdsContract",
     "LogsFactory",
@@ -46,6 +50,7 @@ __all__ = [
     "OutboxContract",
     "QuestionBoxContract",
     "QuestionBoxFactory",
+    "RunningCounter",
     "StoreContract",
     "StoreFactory",
     "StoreModelMachine",
