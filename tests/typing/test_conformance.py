@@ -68,3 +68,11 @@ def _scripted_supervisor() -> None:
 
 def _shell_check_runner(workdir: str) -> None:
     _: CheckRunner = ShellCheckRunner(workdir, env={}, log_path="checks.log")
+
+
+def _docker_executor() -> None:
+    from adapters.docker.config import DockerConfig
+    from adapters.docker.executor import DockerExecutor
+    from orchcore.ports.executor import Executor
+
+    _: Executor = DockerExecutor(DockerConfig(image="my-agent:1"))

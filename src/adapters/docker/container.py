@@ -127,7 +127,7 @@ def run_container(
     """Run ``command`` in a new container to its end; every stdout line goes to ``on_line`` and
     ``on_tick`` is called at least every ``tick_s``; either returning a reason stops it. The
     container is removed before this returns, also when a handler raises."""
-    started = time.monotonic()
+    started = time.monotonic()  # again once it runs: the timeout is the command's, not the daemon's
     container = create_container(client, config, command)
     stream: AttachStream | None = None
     tail: deque[str] = deque(maxlen=TAIL_LINES)
@@ -138,6 +138,7 @@ def run_container(
         params = {"stdin": int(command.stdin_text is not None), "stdout": 1, "stderr": 1, "stream": 1}
         stream = AttachStream.wrap(client.api.attach_socket(container.id, params=params))
         container.start()
+        started = time.monotonic()
         if on_start is not None:
             on_start(container)
         if command.stdin_text is not None:
@@ -220,3 +221,26 @@ def host_pid(container: Any, marker_entry: str) -> int:
     except OSError:
         return 0
     return pid if marker_entry.encode() in environ.split(b"\0") else 0
+
+
+def image_has_program(client: docker.DockerClient, config: DockerConfig, program: str) -> bool | None:
+    """Whether ``program`` (a name on the image's PATH, or an absolute path) is in the image,
+    asked of its ``sh`` in a throwaway container; None when that cannot be told (no shell, or a
+    path relative to the workspace)."""
+    if "/" in program and not program.startswith("/"):
+        return None
+    container = client.containers.create(
+        config.image,
+        ["sh", "-c", 'command -v "$1" >/dev/null', "sh", program],
+        network_mode="none",
+        cap_drop=["ALL"],
+        labels={EXECUTOR_LABEL: "docker"},
+    )
+    try:
+        container.start()
+        status = int(container.wait(timeout=30).get("StatusCode", -1))
+    except docker.errors.APIError:
+        return None  # no sh in the image: a missing program shows when the container starts
+    finally:
+        remove_quietly(container)
+    return True if status == 0 else False if status in (1, 127) else None

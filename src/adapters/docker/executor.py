@@ -9,9 +9,10 @@ limits, and the agent's environment less the host's PATH and HOME.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +24,14 @@ from adapters.docker.config import API_VERSION, FIELD, DockerConfig, docker_conf
 from adapters.docker.container import (
     LABEL_PREFIX,
     ContainerCommand,
-    ContainerOutcome,
     Mount,
     host_pid,
+    image_has_program,
     reap_containers,
     run_container,
 )
 from orchcore.errors import AgentUnavailable
+from orchcore.ports.executor import ExecResult, ExecSpec, LineHandler, StartHandler, TickHandler
 from orchcore.sandbox import AttemptProcess, SandboxPolicy
 
 RUN_MARKER = "ORCHCORE_AGENT_RUN"
@@ -51,98 +53,101 @@ def _start_ticks(pid: int) -> int:
 
 
 class DockerExecutor:
-    """Runs an agent's command in a container on a Docker daemon (local or remote)."""
+    """Runs an agent's command in a container on a Docker daemon (local or remote).
+
+    It holds no connection between calls: each opens its own and closes it, so an idle
+    executor keeps nothing open and a restarted daemon is simply reached again.
+    """
 
     def __init__(self, config: DockerConfig) -> None:
         self._config = config
-        self._client: docker.DockerClient | None = None
+        self._workspaces: dict[str, str] = {}  # the path inside -> the workspace on this machine
 
     @property
     def config(self) -> DockerConfig:
         """The settings this executor was built with."""
         return self._config
 
-    def _daemon(self) -> docker.DockerClient:
-        if self._client is None:
-            self._client = docker.DockerClient(
-                base_url=self._config.host, version=API_VERSION, timeout=_CLIENT_TIMEOUT_S
+    @contextlib.contextmanager
+    def _daemon(self) -> Iterator[docker.DockerClient]:
+        """A connection to the daemon that answers and has the image; AgentUnavailable names the field."""
+        host = self._config.host
+        _probe_unix_socket(host)
+        client = docker.DockerClient(base_url=host, version=API_VERSION, timeout=_CLIENT_TIMEOUT_S)
+        try:
+            try:
+                client.ping()
+                client.images.get(self._config.image)
+            except docker.errors.ImageNotFound as exc:
+                raise AgentUnavailable(
+                    f"the image {self._config.image!r} is not on the Docker daemon at {host} "
+                    f"({FIELD}.image): build or load it there first (orch pulls nothing)"
+                ) from exc
+            except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+                raise AgentUnavailable(
+                    f"cannot reach the Docker daemon at {host} ({FIELD}.host): {_why(exc)}; "
+                    "is dockerd running, and may this user open its socket?"
+                ) from exc
+            yield client
+        finally:
+            client.close()
+
+    def check(self, program: str, env: Mapping[str, str]) -> None:
+        """Raise AgentUnavailable, naming the config field, unless the daemon answers, has the
+        image, and the image has ``program`` (looked up by its shell, when it has one)."""
+        with self._daemon() as client:
+            found = image_has_program(client, self._config, program)
+        if found is False:
+            raise AgentUnavailable(
+                f"agent command not found in the image {self._config.image!r}: {program!r} "
+                f"(check agent.command, or {FIELD}.image)"
             )
-        return self._client
-
-    def close(self) -> None:
-        """Release the connection to the daemon."""
-        if self._client is not None:
-            self._client.close()
-            self._client = None
-
-    def check(self) -> None:
-        """Raise AgentUnavailable, naming the config field, unless the daemon answers and has the image."""
-        _probe_unix_socket(self._config.host)
-        client = self._daemon()
-        try:
-            client.ping()
-        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-            self.close()
-            raise AgentUnavailable(
-                f"cannot reach the Docker daemon at {self._config.host} ({FIELD}.host): {_why(exc)}; "
-                "is dockerd running, and may this user open its socket?"
-            ) from exc
-        try:
-            client.images.get(self._config.image)
-        except docker.errors.ImageNotFound as exc:
-            raise AgentUnavailable(
-                f"the image {self._config.image!r} is not on the Docker daemon at {self._config.host} "
-                f"({FIELD}.image): build or load it there first (orch pulls nothing)"
-            ) from exc
-        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-            raise AgentUnavailable(
-                f"the Docker daemon at {self._config.host} ({FIELD}.host) failed: {_why(exc)}"
-            ) from exc
 
     def reap(self, labels: Mapping[str, str]) -> list[str]:
         """Remove what an earlier run left with these labels (e.g. ``{SESSION_LABEL: id}``)."""
-        try:
-            return reap_containers(self._daemon(), labels)
-        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-            raise AgentUnavailable(
-                f"cannot reach the Docker daemon at {self._config.host} ({FIELD}.host): {_why(exc)}"
-            ) from exc
+        with self._daemon() as client:
+            return reap_containers(client, labels)
 
-    def run_command(
+    def prepare(self, workdir: str) -> str:
+        """The workspace is bind-mounted, not copied: the path it has inside the container."""
+        inside = self._config.workspace_path or workdir
+        self._workspaces[inside] = workdir
+        return inside
+
+    def finish(self, workdir: str, prepared: str) -> None:
+        """Nothing to bring back: the container wrote into ``workdir`` through the mount."""
+        self._workspaces.pop(prepared, None)
+
+    def run(
         self,
-        argv: Sequence[str],
-        *,
-        cwd: str,
-        env: Mapping[str, str],
-        stdin_text: str | None,
-        log_path: str,
-        timeout_s: float,
-        on_line: Callable[[str], str | None],
-        on_tick: Callable[[], str | None],
-        idle_timeout_s: float | None = None,
-        tick_s: float = 1.0,
-        sandbox: SandboxPolicy | None = None,
-        on_start: Callable[[AttemptProcess], None] | None = None,
-        labels: Mapping[str, str] | None = None,
-    ) -> ContainerOutcome:
-        """Run ``argv`` in a new container (removed after); the same contract as a local run."""
-        self.check()
-        env = dict(env)
+        spec: ExecSpec,
+        on_line: LineHandler,
+        on_tick: TickHandler,
+        on_start: StartHandler | None = None,
+    ) -> ExecResult:
+        """Run ``spec`` in a new container, removed before this returns; its files are written
+        beside the log and mounted read-only at the same path."""
+        env = dict(spec.env)
         marker = env.setdefault(RUN_MARKER, uuid.uuid4().hex)
-        tags = dict(labels or {})
-        if SESSION_LABEL in tags and TASK_LABEL in tags:  # a crashed run's container of this task
-            self.reap({SESSION_LABEL: tags[SESSION_LABEL], TASK_LABEL: tags[TASK_LABEL]})
+        mounts = list(_mounts(spec.sandbox))
+        for file in spec.files:
+            path = Path(spec.log_path).with_suffix(f".{file.name}").resolve()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(file.text, encoding="utf-8")
+            env[file.env_var] = str(path)
+            mounts.append(Mount(str(path)))
+        labels = _labels(env)
         command = ContainerCommand(
-            argv=tuple(argv),
-            workdir=cwd,
+            argv=spec.argv,
+            workdir=self._workspaces.get(spec.cwd, spec.cwd),
             env=env,
-            stdin_text=stdin_text,
-            log_path=log_path,
-            timeout_s=timeout_s,
-            idle_timeout_s=idle_timeout_s,
-            tick_s=tick_s,
-            mounts=_mounts(sandbox),
-            labels=tags,
+            stdin_text=spec.stdin_text,
+            log_path=spec.log_path,
+            timeout_s=spec.timeout_s,
+            idle_timeout_s=spec.idle_timeout_s,
+            tick_s=spec.tick_s,
+            mounts=tuple(mounts),
+            labels=labels,
         )
 
         def started(container: Any) -> None:
@@ -150,18 +155,57 @@ class DockerExecutor:
             if on_start is not None and pid:
                 on_start(AttemptProcess(group=pid, leader_start=_start_ticks(pid), marker=marker))
 
+        with self._daemon() as client:
+            if SESSION_LABEL in labels and TASK_LABEL in labels:  # what a crashed run left of this task
+                reap_containers(
+                    client, {SESSION_LABEL: labels[SESSION_LABEL], TASK_LABEL: labels[TASK_LABEL]}
+                )
+            return self._run_in(client, command, spec.argv[0], on_line, on_tick, started)
+
+    def _run_in(
+        self,
+        client: docker.DockerClient,
+        command: ContainerCommand,
+        program: str,
+        on_line: LineHandler,
+        on_tick: TickHandler,
+        started: Callable[[Any], None],
+    ) -> ExecResult:
         try:
-            return run_container(
-                self._daemon(), self._config, command, on_line=on_line, on_tick=on_tick, on_start=started
+            outcome = run_container(
+                client, self._config, command, on_line=on_line, on_tick=on_tick, on_start=started
             )
         except docker.errors.ImageNotFound as exc:
             raise AgentUnavailable(f"the image {self._config.image!r} is gone ({FIELD}.image)") from exc
         except docker.errors.APIError as exc:
-            raise AgentUnavailable(f"the Docker daemon refused the container: {_why(exc)}") from exc
+            why = _why(exc)
+            if "executable file not found" in why or "no such file or directory" in why:
+                raise AgentUnavailable(
+                    f"cannot run {program!r} in the image {self._config.image!r} "
+                    f"(agent.command, {FIELD}.image): {why}"
+                ) from exc
+            raise AgentUnavailable(f"the Docker daemon refused the container: {why}") from exc
         except requests.exceptions.RequestException as exc:
-            raise AgentUnavailable(
-                f"lost the Docker daemon at {self._config.host} ({FIELD}.host): {_why(exc)}"
-            ) from exc
+            return ExecResult(
+                exit_code=None,
+                duration_s=0.0,
+                lost=f"lost the Docker daemon at {self._config.host} ({FIELD}.host): {_why(exc)}",
+            )
+        return ExecResult(
+            exit_code=outcome.exit_code,
+            duration_s=outcome.duration_s,
+            timed_out=outcome.timed_out,
+            idle_timed_out=outcome.idle_timed_out,
+            stopped=outcome.stopped,
+            tail=outcome.tail,
+            stderr_tail=outcome.stderr_tail,
+        )
+
+
+def _labels(env: Mapping[str, str]) -> dict[str, str]:
+    """The container's labels: which session, task and attempt it runs (to reap it after a crash)."""
+    names = {"ORCH_SESSION_ID": SESSION_LABEL, "ORCH_TASK_ID": TASK_LABEL, "ORCH_ATTEMPT": ATTEMPT_LABEL}
+    return {label: env[name] for name, label in names.items() if env.get(name)}
 
 
 def _probe_unix_socket(host: str) -> None:

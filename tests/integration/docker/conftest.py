@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from tests.integration.docker.daemon import Dockerd, build_test_image, running_dockerd
+from tests.integration.docker.daemon import Dockerd, shared_dockerd, shared_test_image
 
 
 @pytest.fixture(scope="session")
-def dockerd() -> Iterator[Dockerd]:
+def dockerd() -> Dockerd:
     """A private dockerd for the whole test session (skips, saying why, when none can start)."""
-    with running_dockerd() as daemon:
-        yield daemon
+    return shared_dockerd()
 
 
 @pytest.fixture(scope="session")
 def busybox_image(dockerd: Dockerd) -> str:
     """The test image (FROM scratch + busybox-static), built once on the private daemon."""
-    return build_test_image(dockerd.base_url)
+    return shared_test_image()

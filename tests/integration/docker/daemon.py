@@ -4,6 +4,7 @@ locally FROM scratch with busybox-static (no registry is reachable here)."""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import shutil
 import signal
@@ -142,3 +143,31 @@ def build_test_image(base_url: str, tag: str = TEST_IMAGE) -> str:
         finally:
             client.close()
     return tag
+
+
+_SHARED: dict[str, object] = {}
+
+
+def shared_dockerd() -> Dockerd:
+    """One private daemon for the whole test process, started on first use and stopped at its
+    exit: the integration tests and the contract suite (tests/contract) share it."""
+    if "skip" in _SHARED:
+        pytest.skip(str(_SHARED["skip"]))
+    if "daemon" not in _SHARED:
+        stack = contextlib.ExitStack()
+        try:
+            _SHARED["daemon"] = stack.enter_context(running_dockerd())
+        except pytest.skip.Exception as skipped:
+            _SHARED["skip"] = str(skipped)
+            raise
+        atexit.register(stack.close)
+    daemon = _SHARED["daemon"]
+    assert isinstance(daemon, Dockerd)
+    return daemon
+
+
+def shared_test_image() -> str:
+    """The test image on the shared daemon, built once."""
+    if "image" not in _SHARED:
+        _SHARED["image"] = build_test_image(shared_dockerd().base_url)
+    return str(_SHARED["image"])

@@ -10,8 +10,9 @@ from pathlib import Path
 import docker
 import pytest
 
-from adapters.docker.executor import SESSION_LABEL, TASK_LABEL, from_config
+from adapters.docker.executor import SESSION_LABEL, TASK_LABEL, DockerExecutor, from_config
 from orchcore.errors import AgentUnavailable
+from orchcore.ports.executor import ExecResult, ExecSpec, LineHandler, TickHandler
 from tests.integration.docker.daemon import Dockerd
 
 pytestmark = pytest.mark.integration
@@ -23,6 +24,22 @@ def containers(dockerd: Dockerd) -> list[str]:
         return [c.name for c in client.containers.list(all=True)]
     finally:
         client.close()
+
+
+def run(
+    executor: DockerExecutor,
+    argv: list[str],
+    *,
+    cwd: str,
+    on_line: LineHandler,
+    on_tick: TickHandler,
+    **spec: object,
+) -> ExecResult:
+    prepared = executor.prepare(cwd)
+    try:
+        return executor.run(ExecSpec(argv=tuple(argv), cwd=prepared, **spec), on_line, on_tick)  # type: ignore[arg-type]
+    finally:
+        executor.finish(cwd, prepared)
 
 
 @pytest.fixture
@@ -39,7 +56,8 @@ def test_output_streams_line_by_line_and_files_belong_to_the_workspace_owner(
     executor = from_config({"kind": "docker", "image": busybox_image, "host": dockerd.base_url})
     seen: list[tuple[float, str]] = []
     script = "read p; echo got $p; sleep 0.5; echo data > made.txt; echo oops >&2; echo done; exit 3"
-    outcome = executor.run_command(
+    outcome = run(
+        executor,
         ["sh", "-c", script],
         cwd=str(workspace),
         env={"PATH": "/host/only"},
@@ -49,7 +67,6 @@ def test_output_streams_line_by_line_and_files_belong_to_the_workspace_owner(
         on_line=lambda line: seen.append((time.monotonic(), line)) and None,
         on_tick=lambda: None,
     )
-    executor.close()
     assert [line for _, line in seen] == ["got the prompt", "done"]
     assert seen[1][0] - seen[0][0] >= 0.4  # streamed as it came, not at the end
     assert outcome.exit_code == 3
@@ -66,7 +83,8 @@ def test_a_timeout_kills_the_container_and_removes_it(
 ) -> None:
     executor = from_config({"kind": "docker", "image": busybox_image, "host": dockerd.base_url})
     started = time.monotonic()
-    outcome = executor.run_command(
+    outcome = run(
+        executor,
         ["sh", "-c", "echo begin; sleep 60 & sleep 60; echo never"],
         cwd=str(workspace),
         env={},
@@ -76,7 +94,6 @@ def test_a_timeout_kills_the_container_and_removes_it(
         on_line=lambda _: None,
         on_tick=lambda: None,
     )
-    executor.close()
     assert outcome.timed_out
     assert outcome.exit_code is None
     assert outcome.tail == ("begin",)
@@ -94,7 +111,8 @@ def test_a_stop_asked_while_it_runs_leaves_no_container(
         ticks.append(1)
         return "cancelled by the user" if len(ticks) >= 2 else None
 
-    outcome = executor.run_command(
+    outcome = run(
+        executor,
         ["sleep", "60"],
         cwd=str(workspace),
         env={},
@@ -105,7 +123,6 @@ def test_a_stop_asked_while_it_runs_leaves_no_container(
         on_tick=tick,
         tick_s=0.2,
     )
-    executor.close()
     assert outcome.stopped == "cancelled by the user"
     assert containers(dockerd) == []
 
@@ -118,7 +135,8 @@ def test_no_network_unless_configured(
         executor = from_config(
             {"kind": "docker", "image": busybox_image, "host": dockerd.base_url, "network": network}
         )
-        executor.run_command(
+        run(
+            executor,
             ["sh", "-c", "ls /sys/class/net | tr '\\n' ' '; echo"],
             cwd=str(workspace),
             env={},
@@ -128,8 +146,7 @@ def test_no_network_unless_configured(
             on_line=lambda line: lines.append(line.strip()) and None,
             on_tick=lambda: None,
         )
-        executor.close()
-    assert lines[0] == "lo"
+        assert lines[0] == "lo"
     assert lines[1] != "lo"  # the host's interfaces
 
 
@@ -138,8 +155,7 @@ def test_a_missing_image_is_named_with_its_config_field(dockerd: Dockerd, worksp
     with pytest.raises(
         AgentUnavailable, match=r"'no-such/image:9' is not on the Docker daemon .*agent\.executor\.image"
     ):
-        executor.check()
-    executor.close()
+        executor.check("sh", {})
 
 
 def test_no_daemon_says_where_it_looked_and_which_field_to_change(tmp_path: Path) -> None:
@@ -148,7 +164,7 @@ def test_no_daemon_says_where_it_looked_and_which_field_to_change(tmp_path: Path
         AgentUnavailable,
         match=r"cannot reach the Docker daemon at unix://.*none\.sock \(agent\.executor\.host\)",
     ):
-        executor.check()
+        executor.check("sh", {})
 
 
 def test_a_leftover_container_of_the_same_task_is_removed_before_the_next_attempt(
@@ -168,18 +184,17 @@ def test_a_leftover_container_of_the_same_task_is_removed_before_the_next_attemp
         name="other",
     )
     executor = from_config({"kind": "docker", "image": busybox_image, "host": dockerd.base_url})
-    executor.run_command(
+    run(
+        executor,
         ["true"],
         cwd=str(workspace),
-        env={},
         stdin_text=None,
         log_path=str(tmp_path / "log.txt"),
         timeout_s=30,
         on_line=lambda _: None,
         on_tick=lambda: None,
-        labels={SESSION_LABEL: "s1", TASK_LABEL: "t1"},
+        env={"ORCH_SESSION_ID": "s1", "ORCH_TASK_ID": "t1", "ORCH_ATTEMPT": "2"},
     )
-    executor.close()
     assert containers(dockerd) == ["other"]
     client.containers.get("other").remove(force=True)
     client.close()
