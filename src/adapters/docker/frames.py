@@ -56,28 +56,46 @@ def _tag(stream: int) -> str:
 
 @attrs.define
 class AttachStream:
-    """The container's attach socket: stdin written once then closed, output polled with a timeout."""
+    """The container's attach socket: stdin fed as the program reads it, then closed; output
+    polled with a timeout. Both in the caller's thread, so a program that never reads its stdin
+    cannot block the loop that keeps the timeouts."""
 
-    conn: Any  # a socket (unix, tcp) or a paramiko channel (ssh://): both have fileno/recv/sendall
+    conn: Any  # a socket (unix, tcp) or a paramiko channel (ssh://): both have fileno/recv/send
     attached: Any = None  # the SocketIO the SDK returned: the socket is really closed once it is
     splitter: FrameSplitter = attrs.field(factory=FrameSplitter)
     selector: selectors.BaseSelector = attrs.field(factory=selectors.DefaultSelector)
+    stdin: bytes | None = None
     open: bool = True
 
     @classmethod
     def wrap(cls, attached: Any) -> AttachStream:
         """From what ``APIClient.attach_socket`` returns (a SocketIO around the socket, or the socket)."""
         conn = getattr(attached, "_sock", attached)
-        conn.settimeout(None)  # the client's request timeout would end a silent agent's stream
+        conn.setblocking(False)  # the client's request timeout would end a silent agent's stream
         stream = cls(conn, attached)
         stream.selector.register(conn, selectors.EVENT_READ)
         return stream
 
     def send_stdin(self, data: bytes) -> None:
-        """Write the whole of stdin and close it, so the program reads EOF after it."""
-        with contextlib.suppress(OSError):  # the program exited without reading: its exit code says
-            if data:
-                self.conn.sendall(data)
+        """Feed ``data`` to the program's stdin as it reads, then close it (EOF after it)."""
+        self.stdin = data
+        self.selector.modify(self.conn, selectors.EVENT_READ | selectors.EVENT_WRITE)
+        self._write()
+
+    def _write(self) -> None:
+        pending = self.stdin or b""
+        try:
+            sent = self.conn.send(pending[:_READ_SIZE]) if pending else 0
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            sent = len(pending)  # the program is gone: its exit code says why
+        self.stdin = pending[sent:]
+        if self.stdin:
+            return
+        self.stdin = None
+        self.selector.modify(self.conn, selectors.EVENT_READ)
+        with contextlib.suppress(OSError):
             if isinstance(self.conn, socket.socket):
                 self.conn.shutdown(socket.SHUT_WR)
             else:
@@ -87,7 +105,13 @@ class AttachStream:
         """Wait up to ``timeout`` for output; the complete lines that came. Sets ``open`` False at the end."""
         if not self.open:
             return []
-        if not self.selector.select(timeout):
+        ready = self.selector.select(timeout)
+        if not ready:
+            return []
+        events = ready[0][1]
+        if events & selectors.EVENT_WRITE and self.stdin is not None:
+            self._write()
+        if not events & selectors.EVENT_READ:
             return []
         try:
             data = self.conn.recv(_READ_SIZE)

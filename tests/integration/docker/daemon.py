@@ -94,7 +94,11 @@ def running_dockerd() -> Iterator[Dockerd]:
     log = root.parent / f"{root.name}.log"
     base_url = f"unix://{root}/docker.sock"
     with log.open("wb") as out:
-        proc = subprocess.Popen([str(START_DOCKERD), str(root)], stdout=out, stderr=subprocess.STDOUT)
+        # --pdeathsig: the daemon gets SIGTERM if the test process dies without stopping it
+        setpriv = ["setpriv", "--pdeathsig", "TERM", "--"] if shutil.which("setpriv") else []
+        proc = subprocess.Popen(
+            [*setpriv, str(START_DOCKERD), str(root)], stdout=out, stderr=subprocess.STDOUT
+        )
     try:
         client = _wait_ready(proc, base_url, log)
         client.close()

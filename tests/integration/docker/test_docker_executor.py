@@ -198,3 +198,24 @@ def test_a_leftover_container_of_the_same_task_is_removed_before_the_next_attemp
     assert containers(dockerd) == ["other"]
     client.containers.get("other").remove(force=True)
     client.close()
+
+
+def test_a_program_that_never_reads_a_big_stdin_still_ends_on_its_own(
+    dockerd: Dockerd, busybox_image: str, workspace: Path, tmp_path: Path
+) -> None:
+    executor = from_config({"kind": "docker", "image": busybox_image, "host": dockerd.base_url})
+    started = time.monotonic()
+    outcome = run(
+        executor,
+        ["sh", "-c", "echo not reading; sleep 1; exit 0"],
+        cwd=str(workspace),
+        stdin_text="x" * 4_000_000,  # far more than the pipe and socket buffers hold
+        env={},
+        log_path=str(tmp_path / "log.txt"),
+        timeout_s=20,
+        on_line=lambda _: None,
+        on_tick=lambda: None,
+    )
+    assert outcome.exit_code == 0
+    assert outcome.tail == ("not reading",)
+    assert time.monotonic() - started < 15
