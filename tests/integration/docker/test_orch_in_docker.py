@@ -197,3 +197,16 @@ def test_a_wrong_executor_section_is_refused_whole_before_anything_starts(tmp_pa
     assert (
         "agent.executor.kind: expected one of docker, local, got 'dokker'" in unknown.stdout + unknown.stderr
     )
+
+
+def test_docker_host_in_the_environment_names_the_daemon_when_the_config_does_not(tmp_path: Path) -> None:
+    work = project(tmp_path, "orch-test/busybox:1", "unused")
+    config = (work / "orch.yaml").read_text()
+    (work / "orch.yaml").write_text(config.replace("    host: unused\n", ""))
+    socket_path = tmp_path / "from-env.sock"
+    env = {**os.environ, "ORCH_STATE_DIR": str(tmp_path / "state"), "DOCKER_HOST": f"unix://{socket_path}"}
+    done = subprocess.run(
+        [ORCH, "run", "tasks.md"], cwd=work, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 4
+    assert f"cannot reach the Docker daemon at unix://{socket_path} (agent.executor.host)" in done.stderr
