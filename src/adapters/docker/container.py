@@ -18,6 +18,7 @@ import docker.types
 
 from adapters.docker.config import DockerConfig
 from adapters.docker.frames import AttachStream
+from orchcore.sandbox import under
 
 LABEL_PREFIX = "io.orchcore"
 EXECUTOR_LABEL = f"{LABEL_PREFIX}.executor"
@@ -32,10 +33,12 @@ StartHandler = Callable[[Any], None]
 
 @attrs.frozen
 class Mount:
-    """A host path shown inside the container at the same path (read-only unless ``writable``)."""
+    """A host path shown inside the container (read-only unless ``writable``), or, ``hidden``,
+    covered where a mount would show it: an empty tmpfs over a folder, /dev/null over a file."""
 
     path: str
     writable: bool = False
+    hidden: bool = False
 
 
 @attrs.frozen
@@ -77,12 +80,6 @@ def workspace_user(workdir: str) -> str:
 def create_container(client: docker.DockerClient, config: DockerConfig, command: ContainerCommand) -> Any:
     """Create (not start) the container for ``command``, stdin open when it has any."""
     inside = config.workspace_path or command.workdir
-    mounts = [docker.types.Mount(target=inside, source=command.workdir, type="bind", read_only=False)]
-    mounts += [
-        docker.types.Mount(target=m.path, source=m.path, type="bind", read_only=not m.writable)
-        for m in command.mounts
-        if m.path != command.workdir and Path(m.path).exists()
-    ]
     env = {k: v for k, v in command.env.items() if k not in _DROPPED_ENV}
     return client.containers.create(
         config.image,
@@ -93,7 +90,7 @@ def create_container(client: docker.DockerClient, config: DockerConfig, command:
         working_dir=inside,
         user=config.user or workspace_user(command.workdir),
         environment={**env, "HOME": config.home},
-        mounts=mounts,
+        mounts=container_mounts(command, inside),
         network_mode=config.network,
         mem_limit=config.memory,
         nano_cpus=int(config.cpus * 1e9) if config.cpus else None,
@@ -102,6 +99,38 @@ def create_container(client: docker.DockerClient, config: DockerConfig, command:
         security_opt=["no-new-privileges"],
         labels={EXECUTOR_LABEL: "docker", **command.labels},
     )
+
+
+def container_mounts(command: ContainerCommand, inside: str) -> list[docker.types.Mount]:
+    """The workspace read-write at ``inside``, the other paths as configured, and the hidden ones
+    covered wherever they fall under a mount (the daemon mounts parents before children)."""
+
+    def target(path: str) -> str:
+        if under(path, command.workdir):
+            return (
+                inside + path.removeprefix(command.workdir.rstrip("/")) if path != command.workdir else inside
+            )
+        return path
+
+    shown = [command.workdir] + [m.path for m in command.mounts if not m.hidden and Path(m.path).exists()]
+    mounts = [docker.types.Mount(target=inside, source=command.workdir, type="bind", read_only=False)]
+    for m in command.mounts:
+        if m.path == command.workdir or not Path(m.path).exists():
+            continue
+        if not m.hidden:
+            mounts.append(
+                docker.types.Mount(
+                    target=target(m.path), source=m.path, type="bind", read_only=not m.writable
+                )
+            )
+        elif any(under(m.path, outer) and m.path != outer for outer in shown):
+            if Path(m.path).is_dir():
+                mounts.append(docker.types.Mount(target=target(m.path), source=None, type="tmpfs"))
+            else:
+                mounts.append(
+                    docker.types.Mount(target=target(m.path), source="/dev/null", type="bind", read_only=True)
+                )
+    return mounts
 
 
 def _stop(container: Any) -> None:

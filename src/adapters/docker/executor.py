@@ -225,10 +225,12 @@ def _probe_unix_socket(host: str) -> None:
 
 
 def _mounts(sandbox: SandboxPolicy | None) -> tuple[Mount, ...]:
-    """The sandbox policy's paths as bind mounts: writable ones read-write, readable ones read-only."""
+    """The sandbox policy's paths as mounts: writable ones read-write, readable ones read-only,
+    hidden ones covered where a mount would show them (``.env`` in the workspace)."""
     if sandbox is None:
         return ()
     return (
+        *(Mount(path, hidden=True) for path in sandbox.hidden),
         *(Mount(path, writable=True) for path in sandbox.writable),
         *(Mount(path) for path in sandbox.readable),
     )

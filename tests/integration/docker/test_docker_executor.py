@@ -13,6 +13,7 @@ import pytest
 from adapters.docker.executor import SESSION_LABEL, TASK_LABEL, DockerExecutor, from_config
 from orchcore.errors import AgentUnavailable
 from orchcore.ports.executor import ExecResult, ExecSpec, LineHandler, TickHandler
+from orchcore.sandbox import SandboxPolicy
 from tests.integration.docker.daemon import Dockerd
 
 pytestmark = pytest.mark.integration
@@ -219,3 +220,32 @@ def test_a_program_that_never_reads_a_big_stdin_still_ends_on_its_own(
     assert outcome.exit_code == 0
     assert outcome.tail == ("not reading",)
     assert time.monotonic() - started < 15
+
+
+def test_what_the_sandbox_policy_hides_in_the_workspace_is_not_in_the_container(
+    dockerd: Dockerd, busybox_image: str, workspace: Path, tmp_path: Path
+) -> None:
+    (workspace / ".env").write_text("API_TOKEN=do-not-show\n")
+    (workspace / "private").mkdir()
+    (workspace / "private" / "key").write_text("do-not-show\n")
+    (workspace / "code.py").write_text("print('visible')\n")
+    policy = SandboxPolicy(
+        writable=(str(workspace),), hidden=(str(workspace / ".env"), str(workspace / "private"))
+    )
+    executor = from_config({"kind": "docker", "image": busybox_image, "host": dockerd.base_url})
+    lines: list[str] = []
+    outcome = run(
+        executor,
+        ["sh", "-c", "cat code.py .env; ls -A private; echo end"],
+        cwd=str(workspace),
+        env={},
+        sandbox=policy,
+        log_path=str(tmp_path / "log.txt"),
+        timeout_s=30,
+        on_line=lambda line: lines.append(line) and None,
+        on_tick=lambda: None,
+    )
+    assert outcome.exit_code == 0
+    assert lines == ["print('visible')", "end"]
+    assert "do-not-show" not in (tmp_path / "log.txt").read_text()
+    assert (workspace / ".env").read_text() == "API_TOKEN=do-not-show\n"  # hidden, not touched
