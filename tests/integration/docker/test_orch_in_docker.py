@@ -45,7 +45,9 @@ def orch(work: Path, *args: str, timeout: float = 120) -> subprocess.CompletedPr
     )
 
 
-def project(tmp_path: Path, image: str, host: str, *, extra: str = "", hang: bool = False) -> Path:
+def project(
+    tmp_path: Path, image: str, host: str, *, extra: str = "", hang: bool = False, owner: str = "1000:1000"
+) -> Path:
     work = tmp_path / "work"
     work.mkdir()
     (work / "tasks.md").write_text(TASKS)
@@ -62,7 +64,7 @@ def project(tmp_path: Path, image: str, host: str, *, extra: str = "", hang: boo
         f"    host: {host}\n"
         "approval: {mode: auto}\n"
     )
-    subprocess.run(["chown", "-R", "1000:1000", str(work)], check=True)
+    subprocess.run(["chown", "-R", owner, str(work)], check=True)
     return work
 
 
@@ -210,3 +212,27 @@ def test_docker_host_in_the_environment_names_the_daemon_when_the_config_does_no
     )
     assert done.returncode == 4
     assert f"cannot reach the Docker daemon at unix://{socket_path} (agent.executor.host)" in done.stderr
+
+
+def test_a_ref_moved_from_inside_the_container_is_restored_and_fails_the_task(
+    dockerd: Dockerd, busybox_image: str, tmp_path: Path
+) -> None:
+    work = project(tmp_path, busybox_image, dockerd.base_url, owner="0:0")
+    git = ["git", "-C", str(work), "-c", "user.name=u", "-c", "user.email=u@example.com"]
+    subprocess.run(["git", "init", "-q", "-b", "main", str(work)], check=True)
+    for message in ("one", "two"):
+        subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", message], check=True)
+    head = subprocess.run(
+        [*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    first = subprocess.run(
+        [*git, "rev-parse", "HEAD~1"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    (work / "agent.sh").write_text(f"echo {first} > .git/refs/heads/main\necho moved\n")  # busybox has no git
+    done = orch(work, "run", "tasks.md")
+    assert done.returncode != 0
+    assert "git ref changed: refs/heads/main moved" in done.stdout
+    assert (work / ".git" / "refs" / "heads" / "main").read_text().strip() == head
+    status = json.loads(orch(work, "status", "--json").stdout)
+    assert [row["layer"] for row in status["safety"]] == ["refs"]
+    assert orch_containers(dockerd) == []
