@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # the engine and the ports are for annotations here: `orch st
     from orchcore.ports.agent import Agent
     from orchcore.ports.checkpoints import Checkpoints
     from orchcore.ports.clock import Clock, Ids
+    from orchcore.ports.executor import Executor
     from orchcore.ports.logs import TaskLogs
     from orchcore.ports.notifier import Notification, Notifier
     from orchcore.ports.store import Store
@@ -46,6 +47,12 @@ BUILTIN_AGENTS: dict[str, str] = {
     "claude": "adapters.claude_code.agent:from_config",
     "claude_code": "adapters.claude_code.agent:from_config",
     "codex": "adapters.codex.agent:from_config",
+}
+
+
+BUILTIN_EXECUTORS: dict[str, str] = {
+    "local": "adapters.process.executor:from_config",
+    "docker": "adapters.docker.executor:from_config",
 }
 
 
@@ -74,6 +81,36 @@ def agent_factory(name: str) -> AgentFactory:
         return cast(AgentFactory, found[name].load())
     known = sorted({*BUILTIN_AGENTS, *found})
     raise AgentUnavailable(f"unknown agent {name!r}; known agents: {', '.join(known)}")
+
+
+ExecutorFactory = Callable[[Mapping[str, object]], "Executor"]
+
+
+def executor_for(section: object) -> Executor | None:
+    """The executor ``agent.executor`` names by ``kind`` (None when there is no such section):
+    the built-ins, then ``executor.KIND`` entry points, called as ``factory(section)``."""
+    if section is None:
+        return None
+    kind = section.get("kind") if isinstance(section, Mapping) else None
+    if isinstance(kind, str) and kind in BUILTIN_EXECUTORS:
+        module_name, _, attr = BUILTIN_EXECUTORS[kind].partition(":")
+        factory = cast(ExecutorFactory, getattr(importlib.import_module(module_name), attr))
+    else:
+        found = {
+            e.name.removeprefix("executor."): e for e in _entry_points() if e.name.startswith("executor.")
+        }
+        if not isinstance(kind, str) or kind not in found:
+            known = ", ".join(sorted({*BUILTIN_EXECUTORS, *found}))
+            raise ConfigError(f"agent.executor.kind: expected one of {known}, got {kind!r}")
+        factory = cast(ExecutorFactory, found[kind].load())
+    return factory(cast(Mapping[str, object], section))
+
+
+def _runs_on_executors(factory: AgentFactory) -> bool:
+    """Whether an agent factory takes ``executor=`` (agents that only run here do not)."""
+    import inspect
+
+    return "executor" in inspect.signature(factory).parameters
 
 
 @attrs.define
@@ -255,7 +292,16 @@ def build_runtime(settings: Settings, *, read_only: bool = False) -> Runtime:
         config: dict[str, Any] = {**settings.agent.options, **attrs.asdict(settings.agent)}
         del config["options"]
         config["command"] = list(settings.agent.command)
-        return agent_factory(name)(config, agent_environment(settings))
+        executor = executor_for(config.pop("executor", None))
+        factory = agent_factory(name)
+        if executor is None:
+            return factory(config, agent_environment(settings))
+        if not _runs_on_executors(factory):
+            raise ConfigError(
+                f"agent.executor: the agent {name!r} runs only on this machine; remove the section"
+            )
+        with_executor = cast(Callable[..., "Agent"], factory)
+        return with_executor(config, agent_environment(settings), executor=executor)
 
     routing = settings.routing()  # a bad notifications.events fails here, before anything opens
     channels = Channels(settings)

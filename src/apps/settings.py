@@ -510,6 +510,7 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "SUPERVISOR_JUDGE_TYPES": ("supervisor", "judge_types"),
 }
 OLLAMA_HOST = "OLLAMA_HOST"  # Ollama's own variable: the host when supervisor.host is not set
+DOCKER_HOST = "DOCKER_HOST"  # Docker's own variable: the daemon when agent.executor.host is not set
 
 
 def find_config(explicit: str | None, cwd: Path, near: Path | None = None) -> Path | None:
@@ -566,6 +567,7 @@ def load_settings(
         if isinstance(supervisor, dict):
             supervisor["host"] = ollama_host
             origins[("supervisor", "host")] = OLLAMA_HOST
+    _docker_host_from(env, raw)
     for name, (section, key) in ENV_OVERRIDES.items():
         value = env.get(ENV_PREFIX + name)
         if value is not None and value != "":
@@ -764,6 +766,15 @@ def _structure(
             "\n".join(located(m, source, lines or {}) for m in cattrs.transform_error(exc, path="config"))
         ) from exc
     return attrs.evolve(settings, source=source, base_dir=base_dir)
+
+
+def _docker_host_from(env: Mapping[str, str], raw: dict[str, Any]) -> None:
+    """``$DOCKER_HOST`` as ``agent.executor.host`` of a docker executor that names none, as docker does."""
+    agent = raw.get("agent")
+    executor = agent.get("executor") if isinstance(agent, dict) else None
+    wants_host = isinstance(executor, dict) and executor.get("kind") == "docker" and "host" not in executor
+    if wants_host and env.get(DOCKER_HOST):
+        executor["host"] = env[DOCKER_HOST]  # type: ignore[index]
 
 
 def agent_environment(settings: Settings, environ: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -26,6 +26,7 @@ ROLE_SUFFIXES = (
     "Supervisor",
     "CheckRunner",
     "Watcher",
+    "Executor",
 )
 
 

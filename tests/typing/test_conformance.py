@@ -74,3 +74,11 @@ def _shell_check_runner(workdir: str) -> None:
 
 def _codex_agent() -> None:
     _: Agent = CodexAgent()
+
+
+def _docker_executor() -> None:
+    from adapters.docker.config import DockerConfig
+    from adapters.docker.executor import DockerExecutor
+    from orchcore.ports.executor import Executor
+
+    _: Executor = DockerExecutor(DockerConfig(image="my-agent:1"))

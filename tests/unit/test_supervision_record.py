@@ -65,8 +65,14 @@ def test_every_decision_is_a_legal_transition_with_its_events(
         assert run.state is TaskState.CANCELLED
         return
     if action is Action.AWAIT_ANSWER:
-        asked = outcome is Outcome.SUCCEEDED and session_state is SessionState.RUNNING
+        # a paused session keeps the question too: resuming asks it
+        asked = outcome is Outcome.SUCCEEDED and session_state in (SessionState.RUNNING, SessionState.PAUSED)
         assert run.state is (TaskState.WAITING_ANSWER if asked else _plain(outcome))
+        if asked:
+            assert run.question
+            assert session.state is (
+                SessionState.WAITING_ANSWER if session_state is SessionState.RUNNING else SessionState.PAUSED
+            )
         return
     if action is Action.ACCEPT:
         assert run.state is _plain(outcome)

@@ -1,20 +1,20 @@
 """The command agent: runs any configured program on a task.
 
 The prompt arrives on stdin and in a file (path in ``ORCH_PROMPT_FILE``); the
-program runs in the task's working directory; exit code 0 means success.
+program runs in the task's working directory; exit code 0 means success. Where
+it runs is its Executor's business (this machine by default, an SSH host, ...).
 """
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
-from adapters.process import ProcessResult, run_process
+from adapters.process.executor import LocalExecutor
 from orchcore.errors import AgentUnavailable
 from orchcore.ports.agent import AgentEvent, AgentRequest, AgentResult, EventSink
+from orchcore.ports.executor import ExecFile, ExecResult, ExecSpec, Executor
 from orchcore.records import Outcome
-from orchcore.sandbox import AttemptProcess, SandboxPolicy, process_data
+from orchcore.sandbox import AttemptProcess, process_data
 
 
 class CommandAgent:
@@ -26,63 +26,58 @@ class CommandAgent:
         *,
         base_env: Mapping[str, str],
         idle_timeout_s: float | None = None,
+        executor: Executor | None = None,
     ) -> None:
         if not command:
             raise AgentUnavailable("no agent command configured: set agent.command in the config file")
         self._command = tuple(command)
         self._env = dict(base_env)
         self._idle_timeout_s = idle_timeout_s
+        self._executor: Executor = executor if executor is not None else LocalExecutor()
 
     def check(self) -> None:
-        program = self._command[0]
-        found = shutil.which(program, path=self._env.get("PATH"))
-        if found is None and not (Path(program).is_file() and "/" in program):
-            raise AgentUnavailable(
-                f"agent command not found: {program!r} (check agent.command in the config file, "
-                "or that the program is installed and on PATH)"
-            )
+        self._executor.check(self._command[0], self._env)
 
     def run(self, request: AgentRequest, on_event: EventSink) -> AgentResult:
-        prompt_file = Path(request.log_path).with_suffix(".prompt.md")
-        prompt_file.parent.mkdir(parents=True, exist_ok=True)
-        prompt_file.write_text(request.prompt, encoding="utf-8")
         env = {
             **self._env,
             **request.env,
-            "ORCH_PROMPT_FILE": str(prompt_file.resolve()),
             "ORCH_SESSION_ID": request.session_id,
             "ORCH_TASK_ID": request.task_id,
             "ORCH_ATTEMPT": str(request.attempt),
         }
-        result = run_process(
-            self._command,
-            cwd=request.workdir,
-            env=env,
-            stdin_text=request.prompt,
-            log_path=request.log_path,
-            timeout_s=request.timeout_s,
-            idle_timeout_s=self._idle_timeout_s,
-            on_line=lambda line: on_event(AgentEvent("output", text=line, persist=False)),
-            on_tick=lambda: on_event(AgentEvent("tick", persist=False)),
-            sandbox=_sandbox(request, prompt_file),
-            on_start=lambda process: _started(on_event, process),
-        )
+        prepared = self._executor.prepare(request.workdir)
+        try:
+            spec = ExecSpec(
+                argv=self._command,
+                cwd=prepared,
+                env=env,
+                log_path=request.log_path,
+                timeout_s=request.timeout_s,
+                stdin_text=request.prompt,
+                idle_timeout_s=self._idle_timeout_s,
+                sandbox=request.sandbox,
+                files=(ExecFile("ORCH_PROMPT_FILE", "prompt.md", request.prompt),),
+            )
+            result = self._executor.run(
+                spec,
+                on_line=lambda line: on_event(AgentEvent("output", text=line, persist=False)),
+                on_tick=lambda: on_event(AgentEvent("tick", persist=False)),
+                on_start=lambda process: _started(on_event, process),
+            )
+        finally:
+            self._executor.finish(request.workdir, prepared)
         return _result(result, request.timeout_s, self._idle_timeout_s)
-
-
-def _sandbox(request: AgentRequest, prompt_file: Path) -> SandboxPolicy | None:
-    """The request's sandbox, with the prompt file readable (it lives in orch's hidden state dir)."""
-    if request.sandbox is None:
-        return None
-    return request.sandbox.showing(str(prompt_file.resolve()))
 
 
 def _started(on_event: EventSink, process: AttemptProcess) -> None:
     on_event(AgentEvent("process", data=process_data(process), persist=False))
 
 
-def _result(proc: ProcessResult, timeout_s: float, idle_s: float | None) -> AgentResult:
+def _result(proc: ExecResult, timeout_s: float, idle_s: float | None) -> AgentResult:
     tail = "\n".join(proc.tail[-10:])
+    if proc.lost is not None:
+        return AgentResult(Outcome.FAILED, reason=proc.lost, output_tail=tail, retryable=True)
     if proc.timed_out:
         return AgentResult(
             Outcome.TIMED_OUT, reason=f"still running after {timeout_s:g}s: killed", output_tail=tail
@@ -98,8 +93,11 @@ def _result(proc: ProcessResult, timeout_s: float, idle_s: float | None) -> Agen
     return AgentResult(Outcome.FAILED, exit_code=proc.exit_code, reason=reason, output_tail=tail)
 
 
-def from_config(config: Mapping[str, object], base_env: Mapping[str, str]) -> CommandAgent:
-    """Build from the ``agent`` config section (the entry-point factory signature)."""
+def from_config(
+    config: Mapping[str, object], base_env: Mapping[str, str], executor: Executor | None = None
+) -> CommandAgent:
+    """Build from the ``agent`` config section (the entry-point factory signature); where it runs
+    is ``executor`` (this machine when None)."""
     command = config.get("command") or ()
     idle = config.get("idle_timeout_s")
     if isinstance(command, str) or not isinstance(command, Sequence):
@@ -108,4 +106,5 @@ def from_config(config: Mapping[str, object], base_env: Mapping[str, str]) -> Co
         [str(c) for c in command],
         base_env=base_env,
         idle_timeout_s=float(idle) if isinstance(idle, int | float) else None,
+        executor=executor,
     )

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from orchcore.ports.checkpoints import Checkpoint, Checkpoints, FileChange, Moment
     from orchcore.ports.checks import CheckRunner
     from orchcore.ports.clock import Clock, Ids
+    from orchcore.ports.executor import ExecFile, ExecResult, ExecSpec, Executor
     from orchcore.ports.file_watch import ChangeKind, FileWatcher, SeenChange
     from orchcore.ports.logs import TaskLogs
     from orchcore.ports.notifier import Notification, NotificationKind, Notifier
@@ -43,6 +44,10 @@ _EXPORTS: dict[str, str] = {
     "Clock": "orchcore.ports.clock",
     "CriterionVerdict": "orchcore.ports.supervisor",
     "EventSink": "orchcore.ports.agent",
+    "ExecFile": "orchcore.ports.executor",
+    "ExecResult": "orchcore.ports.executor",
+    "ExecSpec": "orchcore.ports.executor",
+    "Executor": "orchcore.ports.executor",
     "FileChange": "orchcore.ports.checkpoints",
     "FileWatcher": "orchcore.ports.file_watch",
     "Ids": "orchcore.ports.clock",
@@ -74,6 +79,10 @@ __all__ = [
     "Clock",
     "CriterionVerdict",
     "EventSink",
+    "ExecFile",
+    "ExecResult",
+    "ExecSpec",
+    "Executor",
     "FileChange",
     "FileWatcher",
     "Ids",

@@ -6,6 +6,7 @@ from orchcore.testing.contracts.agent import AgentContract, AgentFactory
 from orchcore.testing.contracts.checkpoints import CheckpointsContract, CheckpointsFactory, GitRunner
 from orchcore.testing.contracts.checks import CheckRunnerContract, CheckRunnerFactory
 from orchcore.testing.contracts.clock import ClockContract, IdsContract
+from orchcore.testing.contracts.executor import ExecutorContract, ExecutorFactory, RunningCounter
 from orchcore.testing.contracts.file_watch import FileWatcherContract
 from orchcore.testing.contracts.logs import LogsFactory, TaskLogsContract
 from orchcore.testing.contracts.notifier import NotifierContract, NotifierFactory, NotifierRig
@@ -21,6 +22,7 @@ ALL_CONTRACTS: tuple[type, ...] = (
     CheckpointsContract,
     ClockContract,
     FileWatcherContract,
+    ExecutorContract,
     IdsContract,
     NotifierContract,
     QuestionBoxContract,
@@ -39,6 +41,8 @@ __all__ = [
     "CheckpointsContract",
     "CheckpointsFactory",
     "ClockContract",
+    "ExecutorContract",
+    "ExecutorFactory",
     "FileWatcherContract",
     "GitRunner",
     "IdsContract",
@@ -49,6 +53,7 @@ __all__ = [
     "OutboxContract",
     "QuestionBoxContract",
     "QuestionBoxFactory",
+    "RunningCounter",
     "StoreContract",
     "StoreFactory",
     "StoreModelMachine",

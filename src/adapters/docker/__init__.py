@@ -1,0 +1,1 @@
+"""The Docker executor (docker SDK): agents run in a fresh container per attempt."""
