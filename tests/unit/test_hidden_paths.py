@@ -7,7 +7,7 @@ import shlex
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orchcore.ports.agent import AgentEvent
+from orchcore.ports.agent import ToolAction, ToolCall
 from orchcore.safety.events import SafetyLayer
 from orchcore.safety.hidden_paths import hidden_path_named, resolve
 from orchcore.safety.stream_guard import StreamGuard
@@ -74,10 +74,13 @@ def test_home_cannot_be_resolved_without_one_and_flags_are_no_paths() -> None:
 
 def test_the_stream_guard_records_a_sandbox_refusal_for_a_hidden_read() -> None:
     guard = StreamGuard(None, WORK, sandbox=SANDBOX)
-    read = AgentEvent(
-        "tool_use",
+    read = ToolCall(
+        "t1",
+        "Read",
+        ToolAction.READ,
         "Read ~/.ssh/id_ed25519",
-        {"id": "t1", "name": "Read", "input": {"file_path": "~/.ssh/id_ed25519"}},
+        paths=("~/.ssh/id_ed25519",),
+        input={"file_path": "~/.ssh/id_ed25519"},
     )
 
     found = guard.feed(read)
@@ -91,7 +94,5 @@ def test_the_stream_guard_records_a_sandbox_refusal_for_a_hidden_read() -> None:
 
 def test_without_a_sandbox_nothing_is_hidden_and_nothing_is_claimed() -> None:
     guard = StreamGuard(None, WORK)
-    event = AgentEvent(
-        "tool_use", "Bash cat ~/.ssh/id", {"id": "t1", "name": "Bash", "input": {"command": "cat ~/.ssh/id"}}
-    )
+    event = ToolCall("t1", "Bash", ToolAction.SHELL, "Bash cat ~/.ssh/id", command="cat ~/.ssh/id")
     assert guard.feed(event) is None

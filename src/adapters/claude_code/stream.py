@@ -1,41 +1,56 @@
-"""Claude Code's ``--output-format stream-json`` lines as orchcore AgentEvents, and how a run ended.
+"""Claude Code's ``--output-format stream-json`` lines as orchcore's typed agent events, and how a run ended.
 
 Pure: no I/O, no clock. ``parse_line`` never raises: a line that is not a JSON
-object becomes an ``output`` event and an event type it does not know becomes a
-``raw`` one, so a newer CLI cannot break a run by adding fields or events.
+object becomes an ``OutputLine`` and an event type it does not know becomes
+``Other("raw")``, so a newer CLI cannot break a run by adding fields or events.
 
-Kinds produced (``data`` keys in brackets; never ``kind`` or ``text``, which the
-engine stores beside them):
+What each line becomes:
 
-- ``init``        system/init [session_id, model, cwd, permission_mode, claude_code_version, tools]
-- ``text``        an assistant text block [message_id, model, parent_tool_use_id?, error?]
-- ``thinking``    an assistant thinking block [message_id]
-- ``tool_use``    an assistant tool call [id, name, input, parent_tool_use_id?]
-- ``tool_result`` a tool's answer [tool_use_id, is_error, truncated?]
-- ``api_retry``   system/api_retry [attempt, max_retries, retry_delay_ms, error_status, error]
-- ``result``      the final line [subtype, is_error, result, errors, total_cost_usd, usage,
-                  model_usage, num_turns, duration_ms, session_id, api_error_status,
-                  stop_reason, terminal_reason, permission_denials]
-- ``raw``         anything else that is a JSON object [event]; ``text`` names its type
-- ``output``      a line that is not a JSON object (``persist=False``: it is in the log)
+- system/init         ``Other("init")`` [session_id, model, cwd, permission_mode, claude_code_version, tools]
+- assistant text      ``Said`` (message id, model, parent tool call, error)
+- assistant thinking  ``Other("thinking")`` [message_id]
+- assistant tool_use  ``ToolCall``: Claude's tool names mapped to actions in ``tools.py``
+- assistant usage     ``UsageReport``, priced here with ``prices.py`` (the latest per message counts)
+- user tool_result    ``ToolOutput``
+- system/api_retry    ``Retrying``
+- rate_limit_event    ``RateLimited``
+- result              ``Finished``; the line's fields in ``details`` [subtype, is_error, result, errors,
+                      total_cost_usd, usage, model_usage, num_turns, duration_ms, session_id,
+                      api_error_status, stop_reason, terminal_reason, permission_denials]
+- anything else       ``Other("raw")`` [event]; its text names the type
+- not a JSON object   ``OutputLine`` (shown, not stored: it is in the log)
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 import attrs
 
-from orchcore.ports.agent import AgentEvent, AgentResult
+from adapters.claude_code.prices import DEFAULT_PRICES, Price, Usage, cost_of
+from adapters.claude_code.tools import SUMMARY_LIMIT, clip, tool_call
+from orchcore.ports.agent import (
+    AgentEvent,
+    AgentResult,
+    Finished,
+    Other,
+    OutputLine,
+    RateLimited,
+    Retrying,
+    Said,
+    ToolCall,
+    ToolOutput,
+    UsageReport,
+    from_unix,
+)
 from orchcore.records import JsonObject, JsonValue, Outcome
 
 TEXT_LIMIT = 4000
 """Characters of a tool result or thinking block kept in an event; the log has it all."""
-
-_SUMMARY_LIMIT = 200
 
 
 def _null_constant(_: str) -> None:
@@ -64,19 +79,23 @@ def _int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _clip(text: str, limit: int = TEXT_LIMIT) -> str:
-    return text if len(text) <= limit else text[:limit] + f"… [{len(text) - limit} more chars]"
+def _text(value: object) -> str | None:
+    """A JSON value as text for a typed field (None stays None)."""
+    if value is None:
+        return None
+    return value if isinstance(value, str) else json.dumps(_json(value))
 
 
 def _pick(obj: Mapping[str, object], *keys: str) -> JsonObject:
     return {k: _json(obj[k]) for k in keys if k in obj}
 
 
-def parse_line(line: str) -> list[AgentEvent]:
+def parse_line(line: str, prices: Mapping[str, Price] = DEFAULT_PRICES) -> list[AgentEvent]:
     """The events one stdout line of ``claude -p --output-format stream-json --verbose`` carries.
 
-    An assistant or user line yields one event per content block (usually one); a
-    blank line yields none. Never raises.
+    An assistant or user line yields one event per content block (usually one), and a
+    ``UsageReport`` priced with ``prices`` when it says what the message used; a blank
+    line yields none. Never raises.
     """
     stripped = line.strip()
     if not stripped:
@@ -84,14 +103,14 @@ def parse_line(line: str) -> list[AgentEvent]:
     try:
         # JSON numbers stay exact (Decimal) until we know what they are: costs must not go via float
         obj = json.loads(stripped, parse_constant=_null_constant, parse_float=Decimal)
-    except ValueError:
-        return [AgentEvent("output", text=line.rstrip("\r\n"), persist=False)]
+    except (ValueError, RecursionError):
+        return [OutputLine(line.rstrip("\r\n"))]
     if not isinstance(obj, dict):
-        return [AgentEvent("output", text=line.rstrip("\r\n"), persist=False)]
-    return parse_object(obj)
+        return [OutputLine(line.rstrip("\r\n"))]
+    return parse_object(obj, prices)
 
 
-def parse_object(obj: Mapping[str, object]) -> list[AgentEvent]:
+def parse_object(obj: Mapping[str, object], prices: Mapping[str, Price] = DEFAULT_PRICES) -> list[AgentEvent]:
     """The events of one decoded stream-json object (see ``parse_line``)."""
     kind = obj.get("type")
     subtype = obj.get("subtype")
@@ -100,7 +119,7 @@ def parse_object(obj: Mapping[str, object]) -> list[AgentEvent]:
     if kind == "system" and subtype == "api_retry":
         return [_api_retry(obj)]
     if kind == "assistant":
-        events = _assistant(obj)
+        events = _assistant(obj, prices)
         if events is not None:
             return events
     if kind == "user":
@@ -114,88 +133,106 @@ def parse_object(obj: Mapping[str, object]) -> list[AgentEvent]:
     return [_raw(obj)]
 
 
-def _raw(obj: Mapping[str, object]) -> AgentEvent:
+def _raw(obj: Mapping[str, object]) -> Other:
     name = str(obj.get("type", "?"))
     if isinstance(obj.get("subtype"), str):
         name = f"{name}/{obj['subtype']}"
-    return AgentEvent("raw", text=name, data={"event": _json(dict(obj))})
+    return Other("raw", text=name, data={"event": _json(dict(obj))})
 
 
-def _init(obj: Mapping[str, object]) -> AgentEvent:
+def _init(obj: Mapping[str, object]) -> Other:
     data = _pick(obj, "session_id", "model", "cwd", "claude_code_version", "tools")
     if "permissionMode" in obj:
         data["permission_mode"] = _json(obj["permissionMode"])
     text = f"claude {obj.get('claude_code_version', '?')} model {obj.get('model', '?')} session {obj.get('session_id', '?')}"
-    return AgentEvent("init", text=text, data=data)
+    return Other("init", text=text, data=data)
 
 
-def _api_retry(obj: Mapping[str, object]) -> AgentEvent:
-    data = _pick(obj, "attempt", "max_retries", "retry_delay_ms", "error_status", "error")
-    delay = obj.get("retry_delay_ms")
-    delay_text = f"{delay:.0f} ms" if isinstance(delay, int | float | Decimal) else "?"
-    text = (
-        f"API retry {obj.get('attempt', '?')}/{obj.get('max_retries', '?')} in {delay_text} "
-        f"({obj.get('error_status') or '-'} {obj.get('error', '?')})"
+def _number(value: object) -> float | None:
+    """A JSON number as a finite float; None for anything else."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an int too large for a float
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _api_retry(obj: Mapping[str, object]) -> Retrying:
+    error = obj.get("error")
+    return Retrying(
+        attempt=_int(obj.get("attempt")),
+        max_retries=_int(obj.get("max_retries")),
+        delay_ms=_number(obj.get("retry_delay_ms")),
+        status=_int(obj.get("error_status")),
+        error=_text(error) or "",
     )
-    return AgentEvent("api_retry", text=text, data=data)
-
-
-def _tool_summary(name: str, tool_input: object) -> str:
-    if isinstance(tool_input, dict):
-        for key in ("command", "file_path", "path", "pattern", "url", "description"):
-            value = tool_input.get(key)
-            if isinstance(value, str):
-                return f"{name} {_clip(value, _SUMMARY_LIMIT)}"
-    return f"{name} {_clip(json.dumps(tool_input, ensure_ascii=False, default=str), _SUMMARY_LIMIT)}"
 
 
 _USAGE_KEYS = ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
 
 
 def _count(value: object) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
-def _assistant(obj: Mapping[str, object]) -> list[AgentEvent] | None:
+def _usage(message: Mapping[str, object], message_id: str, prices: Mapping[str, Price]) -> UsageReport | None:
+    """What the message used so far, priced (repeated for every block of a message as it grows)."""
+    usage = message.get("usage")
+    if not isinstance(usage, dict):
+        return None
+    model = _text(message.get("model")) or ""
+    counts = Usage(model, *(_count(usage.get(k)) for k in _USAGE_KEYS))
+    return UsageReport(
+        message_id=message_id,
+        model=model,
+        input_tokens=counts.input_tokens,
+        output_tokens=counts.output_tokens,
+        cache_write_tokens=counts.cache_creation_input_tokens,
+        cache_read_tokens=counts.cache_read_input_tokens,
+        cost_usd=cost_of(counts, prices),
+    )
+
+
+def _assistant(obj: Mapping[str, object], prices: Mapping[str, Price]) -> list[AgentEvent] | None:
     message = obj.get("message")
     if not isinstance(message, dict) or not isinstance(message.get("content"), list):
         return None
-    common: JsonObject = _pick(message, "model")
-    if "id" in message:
-        common["message_id"] = _json(message["id"])
-    if obj.get("parent_tool_use_id") is not None:
-        common["parent_tool_use_id"] = _json(obj["parent_tool_use_id"])
-    if "error" in obj:
-        common["error"] = _json(obj["error"])
+    message_id = _text(message.get("id"))
+    model = _text(message.get("model"))
+    parent = _text(obj.get("parent_tool_use_id"))
+    error = _text(obj.get("error"))
     events: list[AgentEvent] = []
-    usage = message.get("usage")
-    if isinstance(usage, dict) and "message_id" in common:
-        # repeated for every block of a message as it grows: the engine keeps the latest per message
-        counts: JsonObject = {k: _count(usage.get(k)) for k in _USAGE_KEYS}
-        events.append(
-            AgentEvent(
-                "usage",
-                data={"model": common.get("model", ""), "message_id": common["message_id"], **counts},
-                persist=False,
-            )
-        )
+    if message_id is not None:
+        usage = _usage(message, message_id, prices)
+        if usage is not None:
+            events.append(usage)
     for block in message["content"]:
         block_type = block.get("type") if isinstance(block, dict) else None
         if block_type == "text":
-            events.append(AgentEvent("text", text=str(block.get("text", "")), data=dict(common)))
+            events.append(Said(str(block.get("text", "")), message_id, model, parent, error))
         elif block_type == "tool_use":
-            name = str(block.get("name", "?"))
-            tool_input = block.get("input", {})
-            data: JsonObject = {"id": _json(block.get("id")), "name": name, "input": _json(tool_input)}
-            if "parent_tool_use_id" in common:
-                data["parent_tool_use_id"] = common["parent_tool_use_id"]
-            events.append(AgentEvent("tool_use", text=_tool_summary(name, tool_input), data=data))
+            events.append(_tool_use(block, parent))
         elif block_type == "thinking":
-            text = _clip(str(block.get("thinking", "")))
-            events.append(AgentEvent("thinking", text=text, data=_pick(common, "message_id")))
+            text = clip(str(block.get("thinking", "")), TEXT_LIMIT)
+            data: JsonObject = {} if message_id is None else {"message_id": message_id}
+            events.append(Other("thinking", text=text, data=data))
         else:
-            events.append(AgentEvent("raw", text=f"assistant/{block_type}", data={"event": _json(block)}))
+            events.append(Other("raw", text=f"assistant/{block_type}", data={"event": _json(block)}))
     return events
+
+
+def _tool_use(block: Mapping[str, object], parent: str | None) -> ToolCall:
+    raw_input = block.get("input", {})
+    tool_input = _json(raw_input)
+    return tool_call(
+        str(block.get("name", "?")),
+        tool_input if isinstance(tool_input, dict) else {"value": tool_input},
+        _text(block.get("id")) or "",
+        parent_call_id=parent,
+        shown_input=None if isinstance(tool_input, dict) else raw_input,
+    )
 
 
 def _tool_result_text(content: object) -> str:
@@ -209,7 +246,7 @@ def _tool_result_text(content: object) -> str:
             for b in content
         ]
         return "\n".join(parts)
-    return "" if content is None else json.dumps(content, default=str)
+    return "" if content is None else json.dumps(_json(content))
 
 
 def _block_name(block: object) -> str:
@@ -221,62 +258,86 @@ def _user(obj: Mapping[str, object]) -> list[AgentEvent] | None:
     if not isinstance(message, dict) or not isinstance(message.get("content"), list):
         return None
     events: list[AgentEvent] = []
+    parent = _text(obj.get("parent_tool_use_id"))
     for block in message["content"]:
         if isinstance(block, dict) and block.get("type") == "tool_result":
             full = _tool_result_text(block.get("content"))
-            data: JsonObject = {
-                "tool_use_id": _json(block.get("tool_use_id")),
-                "is_error": block.get("is_error") is True,
-            }
-            if len(full) > TEXT_LIMIT:
-                data["truncated"] = True
-            if obj.get("parent_tool_use_id") is not None:
-                data["parent_tool_use_id"] = _json(obj["parent_tool_use_id"])
-            events.append(AgentEvent("tool_result", text=_clip(full), data=data))
+            events.append(
+                ToolOutput(
+                    call_id=_text(block.get("tool_use_id")) or "",
+                    text=clip(full, TEXT_LIMIT),
+                    is_error=block.get("is_error") is True,
+                    truncated=len(full) > TEXT_LIMIT,
+                    parent_call_id=parent,
+                )
+            )
         else:
-            events.append(AgentEvent("raw", text=f"user/{_block_name(block)}", data={"event": _json(block)}))
+            events.append(Other("raw", text=f"user/{_block_name(block)}", data={"event": _json(block)}))
     return events
 
 
-def _rate_limit(obj: Mapping[str, object]) -> AgentEvent:
+def _resets_at(value: object) -> datetime | None:
+    seconds = _number(value)
+    if seconds is None:
+        return None
+    try:
+        return from_unix(seconds)
+    except (OverflowError, OSError, ValueError):  # a time no calendar holds: unknown
+        return None
+
+
+def _rate_limit(obj: Mapping[str, object]) -> RateLimited:
     """The subscription's rate-limit state: ``status`` allowed/allowed_warning/rejected,
-    ``resets_at`` (unix seconds) and the window (``five_hour``, ``seven_day``, ...)."""
+    ``resetsAt`` (unix seconds) and the window (``five_hour``, ``seven_day``, ...)."""
     info = obj.get("rate_limit_info")
     info = info if isinstance(info, dict) else {}
-    data: JsonObject = {
-        "status": _json(info.get("status")),
-        "resets_at": _json(info.get("resetsAt")),
-        "window": _json(info.get("rateLimitType")),
-    }
-    return AgentEvent("rate_limit", text=str(info.get("status", "")), data=data)
-
-
-def _result(obj: Mapping[str, object]) -> AgentEvent:
-    data = _pick(
-        obj,
-        "subtype",
-        "is_error",
-        "result",
-        "errors",
-        "total_cost_usd",
-        "usage",
-        "num_turns",
-        "duration_ms",
-        "session_id",
-        "api_error_status",
-        "stop_reason",
-        "terminal_reason",
-        "permission_denials",
+    return RateLimited(
+        status=_text(info.get("status")),
+        resets_at=_resets_at(info.get("resetsAt")),
+        window=_text(info.get("rateLimitType")),
     )
+
+
+_RESULT_DETAILS = (
+    "subtype",
+    "is_error",
+    "result",
+    "errors",
+    "total_cost_usd",
+    "usage",
+    "num_turns",
+    "duration_ms",
+    "session_id",
+    "api_error_status",
+    "stop_reason",
+    "terminal_reason",
+    "permission_denials",
+)
+"""The result line's fields kept in the stored row as the CLI wrote them (the typed ones win)."""
+
+
+def _result(obj: Mapping[str, object]) -> Finished:
+    details = _pick(obj, *_RESULT_DETAILS)
     if isinstance(cost := obj.get("total_cost_usd"), Decimal):
-        data["total_cost_usd"] = str(cost)  # money as the CLI wrote it, as a string: never a float
+        details["total_cost_usd"] = str(cost)  # money as the CLI wrote it, as a string: never a float
     if "modelUsage" in obj:
-        data["model_usage"] = _json(obj["modelUsage"])
+        details["model_usage"] = _json(obj["modelUsage"])
     result_text = _str(obj.get("result"))
     errors = obj.get("errors")
     if result_text is None and isinstance(errors, list):
         result_text = "; ".join(str(e) for e in errors)
-    return AgentEvent("result", text=result_text or str(obj.get("subtype", "")), data=data)
+    subtype = _str(obj.get("subtype")) or ""
+    is_error = obj.get("is_error")
+    return Finished(
+        text=result_text or str(obj.get("subtype", "")),
+        # API errors end with subtype success and is_error true; no is_error: the subtype says
+        is_error=is_error is True or (is_error is None and subtype != "success"),
+        cost_usd=_decimal(obj.get("total_cost_usd")),
+        turns=_int(obj.get("num_turns")),
+        agent_session_id=_str(obj.get("session_id")),
+        duration_ms=_int(obj.get("duration_ms")),
+        details=details,
+    )
 
 
 # -- how the run ended ---------------------------------------------------------------------
@@ -288,12 +349,14 @@ _SUBTYPE_REASONS = {
 _TAIL_CHARS = 2000
 
 
-def _decimal(value: JsonValue) -> Decimal | None:
-    """A cost as Decimal: the exact token ``parse_line`` kept as a string (a float only from a caller's dict)."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
+def _decimal(value: object) -> Decimal | None:
+    """A cost as Decimal: the exact token ``parse_line`` kept (a float only from a caller's dict)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
         return None
     try:
-        amount = Decimal(value if isinstance(value, str) else repr(value))
+        amount = (
+            value if isinstance(value, Decimal) else Decimal(value if isinstance(value, str) else repr(value))
+        )
     except InvalidOperation:
         return None
     return amount if amount.is_finite() else None
@@ -356,12 +419,12 @@ class StreamAccumulator:
     Feed it every event ``parse_line`` returns, in order. It remembers the session
     id from ``init`` (so a run cut short can still be resumed), which tool calls are
     still unanswered (the agent's watchdog allows more silence while a tool runs),
-    and the final ``result``.
+    and the final ``Finished``.
     """
 
     session_id: str | None = None
     model: str | None = None
-    result: AgentEvent | None = None
+    result: Finished | None = None
     last_text: str = ""
     api_retries: int = 0
     events_seen: int = 0
@@ -371,30 +434,26 @@ class StreamAccumulator:
     def feed(self, event: AgentEvent) -> None:
         """Take one event into account."""
         self.events_seen += 1
-        data = event.data
-        if event.kind == "init":
-            self.session_id = _str(data.get("session_id")) or self.session_id
-            self.model = _str(data.get("model")) or self.model
-        elif event.kind == "text":
-            self.last_text = event.text
-        elif event.kind == "tool_use":
-            self.pending_tools[str(data.get("id"))] = str(data.get("name", "?"))
-        elif event.kind == "tool_result":
-            self.pending_tools.pop(str(data.get("tool_use_id")), None)
-        elif event.kind == "api_retry":
-            self.api_retries += 1
-        elif event.kind == "rate_limit":
-            resets = data.get("resets_at")
-            if (
-                data.get("status") == "rejected"
-                and isinstance(resets, int | float)
-                and not isinstance(resets, bool)
-            ):
-                self.rejected_until = datetime.fromtimestamp(resets, UTC)
-        elif event.kind == "result":
-            self.result = event
-            self.session_id = _str(data.get("session_id")) or self.session_id
-            self.pending_tools.clear()
+        match event:
+            case Other(name="init", data=data):
+                self.session_id = _str(data.get("session_id")) or self.session_id
+                self.model = _str(data.get("model")) or self.model
+            case Said(text=text):
+                self.last_text = text
+            case ToolCall(call_id=call_id, tool=tool):
+                self.pending_tools[call_id] = tool
+            case ToolOutput(call_id=call_id):
+                self.pending_tools.pop(call_id, None)
+            case Retrying():
+                self.api_retries += 1
+            case RateLimited(resets_at=resets_at) if event.rejected and resets_at is not None:
+                self.rejected_until = resets_at
+            case Finished():
+                self.result = event
+                self.session_id = event.agent_session_id or self.session_id
+                self.pending_tools.clear()
+            case _:
+                pass
 
     @property
     def tool_running(self) -> bool:
@@ -420,11 +479,9 @@ class StreamAccumulator:
                 output_tail=stderr_text or self.last_text[-_TAIL_CHARS:],
                 agent_session_id=self.session_id,
             )
-        data = self.result.data
+        data = self.result.details
         subtype = _str(data.get("subtype")) or ""
-        is_error = data.get("is_error")
-        failed = is_error is True or (is_error is None and subtype != "success")
-        if not failed and subtype == "success":
+        if not self.result.is_error and subtype == "success":
             outcome = Outcome.SUCCEEDED
             reason = ""
             if exit_code not in (0, None):
@@ -435,7 +492,7 @@ class StreamAccumulator:
         else:
             outcome = Outcome.FAILED
             reason = (
-                _SUBTYPE_REASONS.get(subtype) or _clip(self.result.text, _SUMMARY_LIMIT) or subtype or "error"
+                _SUBTYPE_REASONS.get(subtype) or clip(self.result.text, SUMMARY_LIMIT) or subtype or "error"
             )
         retry_at: datetime | None = None
         retryable = False
@@ -454,11 +511,12 @@ class StreamAccumulator:
             exit_code=exit_code,
             reason=reason,
             output_tail=tail,
-            cost_usd=_decimal(data.get("total_cost_usd")),
+            cost_usd=self.result.cost_usd,
             input_tokens=input_tokens,
             output_tokens=output_tokens,
             agent_session_id=self.session_id,
             retryable=retryable,
             retry_at=retry_at,
             final_text=self.result.text if outcome is Outcome.SUCCEEDED else "",
+            turns=self.result.turns,
         )

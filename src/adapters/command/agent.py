@@ -12,9 +12,9 @@ from pathlib import Path
 
 from adapters.process import ProcessResult, run_process
 from orchcore.errors import AgentUnavailable
-from orchcore.ports.agent import AgentEvent, AgentRequest, AgentResult, EventSink
-from orchcore.records import Outcome
-from orchcore.sandbox import AttemptProcess, SandboxPolicy, process_data
+from orchcore.ports.agent import AgentRequest, AgentResult, EventSink, OutputLine, ProcessStarted, Tick
+from orchcore.records import AttemptProcess, Outcome
+from orchcore.sandbox import SandboxPolicy
 
 
 class CommandAgent:
@@ -62,8 +62,8 @@ class CommandAgent:
             log_path=request.log_path,
             timeout_s=request.timeout_s,
             idle_timeout_s=self._idle_timeout_s,
-            on_line=lambda line: on_event(AgentEvent("output", text=line, persist=False)),
-            on_tick=lambda: on_event(AgentEvent("tick", persist=False)),
+            on_line=lambda line: on_event(OutputLine(line)),
+            on_tick=lambda: on_event(Tick()),
             sandbox=_sandbox(request, prompt_file),
             on_start=lambda process: _started(on_event, process),
         )
@@ -78,7 +78,7 @@ def _sandbox(request: AgentRequest, prompt_file: Path) -> SandboxPolicy | None:
 
 
 def _started(on_event: EventSink, process: AttemptProcess) -> None:
-    on_event(AgentEvent("process", data=process_data(process), persist=False))
+    on_event(ProcessStarted(process.group, process.leader_start, process.marker))
 
 
 def _result(proc: ProcessResult, timeout_s: float, idle_s: float | None) -> AgentResult:

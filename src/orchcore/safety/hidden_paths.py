@@ -1,7 +1,7 @@
 """Which path the sandbox hides a tool call names: a read of it sees nothing, and orch says so.
 
 Pure. A hidden path reads as an empty folder or file inside the sandbox, so the
-call gets no error to report; the stream guard asks :func:`hidden_path_named`
+call gets no error to report; the stream guard asks :func:`hidden_path_among`
 for each tool call and records a ``sandbox`` refusal ("hidden by the sandbox:
 PATH"). ``~`` and ``$HOME`` are the policy's HOME; relative paths are under the
 workspace. Bash commands are read word by word, and quoted or embedded absolute
@@ -13,7 +13,7 @@ from __future__ import annotations
 import posixpath
 import re
 import shlex
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 
 from orchcore.records import JsonValue
 from orchcore.safety.events import SafetyEvent, SafetyLayer, refusal
@@ -68,7 +68,15 @@ def hidden_path_named(
     Bash command's words); None if it names none."""
     named = [str(tool_input[k]) for k in _PATH_KEYS if isinstance(tool_input.get(k), str)]
     command = tool_input.get("command")
-    if isinstance(command, str):
+    return hidden_path_among(sandbox, named, command if isinstance(command, str) else None, workdir)
+
+
+def hidden_path_among(
+    sandbox: SandboxPolicy, paths: Sequence[str], command: str | None, workdir: str
+) -> str | None:
+    """The first path hidden by ``sandbox`` among ``paths`` and the words of ``command``; None if none is."""
+    named = list(paths)
+    if command is not None:
         named += list(_candidates(command))
     for path in named:
         absolute = resolve(path, workdir, sandbox.home)
@@ -78,10 +86,11 @@ def hidden_path_named(
 
 
 def hidden_path_refusal(
-    sandbox: SandboxPolicy, tool_input: Mapping[str, JsonValue], workdir: str, command: str
+    sandbox: SandboxPolicy, paths: Sequence[str], command: str | None, workdir: str, shown: str
 ) -> SafetyEvent | None:
-    """A ``sandbox`` refusal "hidden by the sandbox: PATH" for a call naming a hidden path, or None."""
-    path = hidden_path_named(sandbox, tool_input, workdir)
+    """A ``sandbox`` refusal "hidden by the sandbox: PATH" for a tool call (``shown`` as its command)
+    naming a hidden path among its ``paths`` or its shell ``command``, or None."""
+    path = hidden_path_among(sandbox, paths, command, workdir)
     if path is None:
         return None
-    return refusal(SafetyLayer.SANDBOX, command, f"hidden by the sandbox: {path}")
+    return refusal(SafetyLayer.SANDBOX, shown, f"hidden by the sandbox: {path}")
