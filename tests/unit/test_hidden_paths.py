@@ -7,9 +7,11 @@ import shlex
 from hypothesis import given
 from hypothesis import strategies as st
 
+from adapters.claude_code.tools import tool_call
 from orchcore.ports.agent import ToolAction, ToolCall
+from orchcore.records import JsonObject
 from orchcore.safety.events import SafetyLayer
-from orchcore.safety.hidden_paths import hidden_path_named, resolve
+from orchcore.safety.hidden_paths import hidden_path_among, resolve
 from orchcore.safety.stream_guard import StreamGuard
 from orchcore.sandbox import agent_sandbox
 
@@ -25,8 +27,11 @@ names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789_.-", min_size=1, 
 )
 
 
-def named(tool_input: dict[str, object]) -> str | None:
-    return hidden_path_named(SANDBOX, tool_input, WORK)  # type: ignore[arg-type]
+def named(tool_input: JsonObject) -> str | None:
+    """The hidden path a Claude tool call with ``tool_input`` names (Bash, Grep or Read by its keys)."""
+    tool = "Bash" if "command" in tool_input else "Grep" if "path" in tool_input else "Read"
+    call = tool_call(tool, tool_input)
+    return hidden_path_among(SANDBOX, call.paths, call.command, WORK)
 
 
 @given(

@@ -4,7 +4,7 @@ Pure. A hidden path reads as an empty folder or file inside the sandbox, so the
 call gets no error to report; the stream guard asks :func:`hidden_path_among`
 for each tool call and records a ``sandbox`` refusal ("hidden by the sandbox:
 PATH"). ``~`` and ``$HOME`` are the policy's HOME; relative paths are under the
-workspace. Bash commands are read word by word, and quoted or embedded absolute
+workspace. Shell commands are read word by word, and quoted or embedded absolute
 paths inside a word (``python3 -c "open('/h/.ssh/k')"``) count too.
 """
 
@@ -13,13 +13,11 @@ from __future__ import annotations
 import posixpath
 import re
 import shlex
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 
-from orchcore.records import JsonValue
 from orchcore.safety.events import SafetyEvent, SafetyLayer, refusal
 from orchcore.sandbox import SandboxPolicy, under
 
-_PATH_KEYS = ("file_path", "notebook_path", "path")
 _EMBEDDED = re.compile(r"(?:~|\$\{?HOME\}?)?/[^\s'\"`;|&<>()]+|(?<![\w/])~(?=[\s'\"`;|&<>()]|$)")
 _QUOTED = re.compile(r"'([^']+)'|\"([^\"]+)\"")
 
@@ -59,16 +57,6 @@ def hidden_by(sandbox: SandboxPolicy, path: str) -> str | None:
     if any(under(path, shown) for shown in sandbox.readable):
         return None
     return next((h for h in sandbox.hidden if under(path, h)), None)
-
-
-def hidden_path_named(
-    sandbox: SandboxPolicy, tool_input: Mapping[str, JsonValue], workdir: str
-) -> str | None:
-    """The first path hidden by ``sandbox`` that a tool call's input names (its path field, or a
-    Bash command's words); None if it names none."""
-    named = [str(tool_input[k]) for k in _PATH_KEYS if isinstance(tool_input.get(k), str)]
-    command = tool_input.get("command")
-    return hidden_path_among(sandbox, named, command if isinstance(command, str) else None, workdir)
 
 
 def hidden_path_among(
