@@ -253,8 +253,8 @@ def build_runtime(settings: Settings, *, read_only: bool = False) -> Runtime:
         config: dict[str, Any] = {**settings.agent.options, **attrs.asdict(settings.agent)}
         del config["options"]
         config["command"] = list(settings.agent.command)
-        if settings.budget.prices:  # the agent prices its own usage (budget.prices over its defaults)
-            config["prices"] = settings.agent_prices()
+        if settings.budget.prices:  # the agent prices its own usage: budget.prices, unless agent.prices
+            config.setdefault("prices", settings.agent_prices())
         return agent_factory(name)(config, agent_environment(settings))
 
     routing = settings.routing()  # a bad notifications.events fails here, before anything opens

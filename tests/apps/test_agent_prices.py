@@ -38,3 +38,12 @@ def test_without_configured_prices_the_claude_agent_uses_anthropics(tmp_path: Pa
     agent = build_runtime(settings, read_only=True).agents("claude")
     assert isinstance(agent, ClaudeCodeAgent)
     assert agent.prices == DEFAULT_PRICES
+
+
+def test_prices_in_the_agents_own_section_win_over_the_budgets(tmp_path: Path) -> None:
+    own = "agent:\n  name: claude\n  prices:\n    claude-opus: {input: 9, output: 9, cache_write: 9, cache_read: 9}\n"
+    (tmp_path / "orch.yaml").write_text(own + CONFIG.split("\n", 3)[3])
+    settings = load_settings(str(tmp_path / "orch.yaml"), environ={"HOME": str(tmp_path)})
+    agent = build_runtime(settings, read_only=True).agents("claude")
+    assert isinstance(agent, ClaudeCodeAgent)
+    assert price_for("claude-opus-4-8", agent.prices).input == 9
