@@ -61,6 +61,12 @@ def test_configured_prices_override_the_table_for_the_stream() -> None:
     assert price_for("claude-haiku-4-5", agent.prices) == DEFAULT_PRICES["claude-haiku"]  # the rest stays
 
 
-def test_a_price_without_every_field_is_a_config_error_naming_them() -> None:
-    with pytest.raises(ConfigError, match="input, output, cache_write, cache_read"):
-        from_config({"prices": {"claude-opus": {"input": 1}}}, {})
+def test_every_wrong_price_is_named_in_one_config_error() -> None:
+    wrong = {
+        "claude-opus": {"input": 1},
+        "claude-haiku": {"input": "x", "output": 1, "cache_write": 1, "cache_read": 1},
+    }
+    with pytest.raises(ConfigError) as raised:
+        from_config({"prices": wrong}, {})
+    assert "price of 'claude-opus' must give input, output, cache_write, cache_read" in str(raised.value)
+    assert "price of 'claude-haiku' is not a number" in str(raised.value)

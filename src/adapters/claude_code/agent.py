@@ -11,14 +11,13 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 import attrs
 
 from adapters.claude_code.permissions import HOOK_DROPPING_FLAGS, SafetyFiles
-from adapters.claude_code.prices import DEFAULT_PRICES, Price, with_overrides
+from adapters.claude_code.prices import DEFAULT_PRICES, Price, prices_from_config, with_overrides
 from adapters.claude_code.refusals import RefusalDetector, cli_chain, left_behind, leftovers_refusal
 from adapters.claude_code.stream import StreamAccumulator, parse_line
 from adapters.process import RUN_MARKER, kill_marked, process_table, run_process
@@ -450,27 +449,5 @@ def from_config(config: Mapping[str, object], base_env: Mapping[str, str]) -> Cl
         if words is not None:
             settings[key] = words
     if config.get("prices"):
-        settings["prices"] = with_overrides(_prices(config["prices"]))
+        settings["prices"] = with_overrides(prices_from_config(config["prices"]))
     return ClaudeCodeAgent(**settings)
-
-
-_PRICE_FIELDS = ("input", "output", "cache_write", "cache_read")
-
-
-def _prices(value: object) -> dict[str, Price]:
-    """``{prefix: {input, output, cache_write, cache_read}}`` (numbers or Price values) as prices."""
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"agent prices must be a mapping of model prefix to prices, found {value!r}")
-    found: dict[str, Price] = {}
-    for prefix, price in value.items():
-        if isinstance(price, Price):
-            found[str(prefix)] = price
-            continue
-        fields = attrs.asdict(price) if attrs.has(type(price)) else price
-        if not isinstance(fields, Mapping) or any(fields.get(k) is None for k in _PRICE_FIELDS):
-            raise ConfigError(f"price of {prefix!r} must give {', '.join(_PRICE_FIELDS)}, found {price!r}")
-        try:
-            found[str(prefix)] = Price(*(Decimal(str(fields[k])) for k in _PRICE_FIELDS))
-        except InvalidOperation as exc:
-            raise ConfigError(f"price of {prefix!r} is not a number: {price!r}") from exc
-    return found

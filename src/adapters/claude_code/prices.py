@@ -7,9 +7,11 @@ budget in orchcore sums costs without knowing any vendor's prices. Money is Deci
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 import attrs
+
+from orchcore.errors import ConfigError
 
 MILLION = Decimal(1_000_000)
 
@@ -77,3 +79,30 @@ def cost_of(usage: Usage, prices: Mapping[str, Price] = DEFAULT_PRICES) -> Decim
 def with_overrides(overrides: Mapping[str, Price]) -> dict[str, Price]:
     """The default table with the configured prices over it (a new prefix extends it)."""
     return {**DEFAULT_PRICES, **overrides}
+
+
+_PRICE_FIELDS = ("input", "output", "cache_write", "cache_read")
+
+
+def prices_from_config(value: object) -> dict[str, Price]:
+    """``{prefix: {input, output, cache_write, cache_read}}`` (numbers, strings or Price values) from
+    the agent's config as prices; one ConfigError naming every prefix that is wrong, and why."""
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"agent prices must be a mapping of model prefix to prices, found {value!r}")
+    found: dict[str, Price] = {}
+    problems: list[str] = []
+    for prefix, price in value.items():
+        if isinstance(price, Price):
+            found[str(prefix)] = price
+            continue
+        fields = attrs.asdict(price) if attrs.has(type(price)) else price
+        if not isinstance(fields, Mapping) or any(fields.get(k) is None for k in _PRICE_FIELDS):
+            problems.append(f"price of {prefix!r} must give {', '.join(_PRICE_FIELDS)}, found {price!r}")
+            continue
+        try:
+            found[str(prefix)] = Price(*(Decimal(str(fields[k])) for k in _PRICE_FIELDS))
+        except InvalidOperation:
+            problems.append(f"price of {prefix!r} is not a number: {price!r}")
+    if problems:
+        raise ConfigError("; ".join(problems))
+    return found
