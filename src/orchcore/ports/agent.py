@@ -1,3 +1,8 @@
+"""The Agent port: what one attempt at a task gets, what it reports while it runs, how it ended.
+
+The events an agent reports are the typed values of ``agent_events`` (re-exported here).
+"""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
