@@ -15,7 +15,8 @@ from typing import Any
 import attrs
 import pytest
 
-from orchcore.ports.agent import AgentEvent
+from orchcore.ports.agent import AgentEvent, Tick
+from orchcore.records import JsonObject
 
 ROOT = Path(__file__).resolve().parents[1]
 CLAUDE = ROOT / ".tools" / "claude" / "node_modules" / ".bin" / "claude"
@@ -106,19 +107,35 @@ def git_in(repo: Path, env: Mapping[str, str], *args: str) -> str:
     return done.stdout
 
 
+@attrs.frozen
+class Seen:
+    """One typed agent event and the row the event log keeps of it (kind, text, data, persist)."""
+
+    event: AgentEvent
+    kind: str
+    text: str
+    data: JsonObject
+    persist: bool
+
+    @classmethod
+    def of(cls, event: AgentEvent) -> Seen:
+        stored = event.record()
+        return cls(event, stored.kind, stored.text, stored.data, stored.stored)
+
+
 @attrs.define
 class EventRecorder:
-    """An agent's event sink that keeps every event but ticks and never stops the agent."""
+    """An agent's event sink that keeps every event but ticks (as ``Seen``) and never stops the agent."""
 
-    events: list[AgentEvent] = attrs.field(factory=list)
+    events: list[Seen] = attrs.field(factory=list)
 
     def __call__(self, event: AgentEvent) -> str | None:
-        if event.kind != "tick":
-            self.events.append(event)
+        if not isinstance(event, Tick):
+            self.events.append(Seen.of(event))
         return None
 
-    def first(self, kind: str) -> AgentEvent:
+    def first(self, kind: str) -> Seen:
         return next(e for e in self.events if e.kind == kind)
 
-    def tool_results(self) -> list[AgentEvent]:
+    def tool_results(self) -> list[Seen]:
         return [e for e in self.events if e.kind == "tool_result"]

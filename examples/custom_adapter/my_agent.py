@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from orchcore.errors import AgentUnavailable
-from orchcore.ports.agent import AgentEvent, AgentRequest, AgentResult, EventSink
+from orchcore.ports.agent import AgentRequest, AgentResult, EventSink, OutputLine, Tick
 from orchcore.records import Outcome
 
 
@@ -50,14 +50,14 @@ class MyToolAgent:
                     os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait()
                     return AgentResult(Outcome.TIMED_OUT, reason=f"killed after {request.timeout_s}s")
-                stop = on_event(AgentEvent("tick", persist=False))
+                stop = on_event(Tick())
                 if stop is not None:
                     os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait()
                     return AgentResult(Outcome.STOPPED, reason=stop)
                 time.sleep(0.1)
         for line in Path(request.log_path).read_text().splitlines():
-            on_event(AgentEvent("output", text=line))
+            on_event(OutputLine(line))
         if proc.returncode == 0:
             return AgentResult(Outcome.SUCCEEDED, exit_code=0)
         return AgentResult(

@@ -292,6 +292,8 @@ def build_runtime(settings: Settings, *, read_only: bool = False) -> Runtime:
         config: dict[str, Any] = {**settings.agent.options, **attrs.asdict(settings.agent)}
         del config["options"]
         config["command"] = list(settings.agent.command)
+        if settings.budget.prices:  # the agent prices its own usage: budget.prices, unless agent.prices
+            config.setdefault("prices", settings.agent_prices())
         executor = executor_for(config.pop("executor", None))
         factory = agent_factory(name)
         if executor is None:

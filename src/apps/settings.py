@@ -41,7 +41,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
-from orchcore.budget import DEFAULT_PRICES, BudgetPolicy, Price
+from orchcore.budget import BudgetPolicy
 from orchcore.delivery import DeliveryPolicy
 from orchcore.errors import ConfigError
 from orchcore.notify import DEFAULT_KINDS, Routing
@@ -395,17 +395,18 @@ class Settings:
         return self.state_dir / "logs"
 
     def budget_policy(self) -> BudgetPolicy:
-        """The budget policy: limits, the day's time zone, prices over the defaults."""
+        """The budget policy: limits and the day's time zone (prices are the agent's: ``agent_prices``)."""
         b = self.budget
-        prices = dict(DEFAULT_PRICES)
-        prices.update({k: Price(p.input, p.output, p.cache_write, p.cache_read) for k, p in b.prices.items()})
         return BudgetPolicy(
             daily_limit_usd=b.max_daily_cost_usd,
             warn_ratio=b.warn_at,
             task_limit_usd=b.max_task_cost_usd,
             tz=_timezone(b.timezone),
-            prices=prices,
         )
+
+    def agent_prices(self) -> dict[str, dict[str, Decimal]]:
+        """``budget.prices`` for the agent adapter that prices its usage (model prefix -> per-million USD)."""
+        return {prefix: attrs.asdict(price) for prefix, price in self.budget.prices.items()}
 
     def safety_policy(self) -> SafetyPolicy:
         """The operations agents must never perform: the defaults plus the configured extras."""

@@ -154,6 +154,7 @@ class AttemptChecker:
             checks=checks,
             safety=tuple(safety),
             cost_usd=result.cost_usd or Decimal(0),
+            turns=result.turns or 0,
             duration_s=(now - started).total_seconds(),
         )
         if self.judge is not None and (not self.judged_types or task.type in self.judged_types):

@@ -1,19 +1,19 @@
-"""Budget policy: what tokens cost, what a day may spend, when to warn and halt.
+"""Budget policy: what a day, a session and a task may spend, when to warn, halt or stop an agent.
 
-Money is Decimal USD. An agent's own reported cost wins; otherwise usage is
-priced with the table here (per million tokens, longest model-name prefix wins).
+Money is Decimal USD. What tokens cost is the agent adapter's business (it knows its
+vendor's prices): it reports each message's cost as it streams (``UsageReport``), and
+its own total at the end, which wins.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 
 import attrs
 
-MILLION = Decimal(1_000_000)
 _SHOWN = Decimal("0.0001")
 
 
@@ -27,66 +27,6 @@ def amount_text(amount: Decimal) -> str:
     if not amount.is_finite() or amount.adjusted() > 20:
         return str(amount)  # nothing to round (and quantize would overflow the context)
     return str(amount.quantize(_SHOWN, rounding=ROUND_HALF_UP))
-
-
-@attrs.frozen
-class Price:
-    """USD per million tokens."""
-
-    input: Decimal
-    output: Decimal
-    cache_write: Decimal
-    cache_read: Decimal
-
-
-def _p(i: str, o: str, w: str, r: str) -> Price:
-    return Price(Decimal(i), Decimal(o), Decimal(w), Decimal(r))
-
-
-# Anthropic's published prices (platform.claude.com/docs/en/about-claude/pricing, 5-minute
-# cache writes), keyed by model-id prefix. Override or extend in config: budget.prices.
-DEFAULT_PRICES: Mapping[str, Price] = {
-    "claude-opus-4-0": _p("15", "75", "18.75", "1.50"),
-    "claude-opus-4-1": _p("15", "75", "18.75", "1.50"),
-    "claude-opus-4-2025": _p("15", "75", "18.75", "1.50"),
-    "claude-opus": _p("5", "25", "6.25", "0.50"),
-    "claude-sonnet-5": _p("2", "10", "2.50", "0.20"),
-    "claude-sonnet": _p("3", "15", "3.75", "0.30"),
-    "claude-haiku": _p("1", "5", "1.25", "0.10"),
-    "claude-fable": _p("10", "50", "12.50", "1"),
-}
-
-
-@attrs.frozen
-class Usage:
-    """Tokens one model call used."""
-
-    model: str = ""
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_creation_input_tokens: int = 0
-    cache_read_input_tokens: int = 0
-
-
-def price_for(model: str, prices: Mapping[str, Price]) -> Price:
-    """The price of ``model``: the longest matching prefix; an unknown model is
-    priced as the dearest one known, so a budget never under-counts."""
-    matches = [key for key in prices if model.startswith(key)]
-    if matches:
-        return prices[max(matches, key=len)]
-    return max(prices.values(), key=lambda p: (p.output, p.input))
-
-
-def cost_of(usage: Usage, prices: Mapping[str, Price] = DEFAULT_PRICES) -> Decimal:
-    """What ``usage`` costs in USD."""
-    p = price_for(usage.model, prices)
-    total = (
-        usage.input_tokens * p.input
-        + usage.output_tokens * p.output
-        + usage.cache_creation_input_tokens * p.cache_write
-        + usage.cache_read_input_tokens * p.cache_read
-    )
-    return total / MILLION
 
 
 class Level(enum.StrEnum):
@@ -109,7 +49,6 @@ class BudgetPolicy:
     warn_ratio: Decimal = Decimal("0.75")
     task_limit_usd: Decimal | None = None
     tz: tzinfo = UTC
-    prices: Mapping[str, Price] = attrs.field(factory=lambda: dict(DEFAULT_PRICES))
 
     def day_start(self, now: datetime) -> datetime:
         """Midnight of ``now``'s day in the policy's time zone, as UTC."""
@@ -171,17 +110,43 @@ def total(costs: Iterable[Decimal | None]) -> Decimal:
 
 @attrs.define
 class RunningCost:
-    """Prices an agent's stream as it arrives: the latest usage of each message
+    """An attempt's cost as its agent streams it: the latest cost reported for each message
     counts once (a message is reported again as it grows)."""
 
-    prices: Mapping[str, Price]
     by_message: dict[str, Decimal] = attrs.field(factory=dict)
 
-    def add(self, message_id: str, usage: Usage) -> Decimal:
-        """Record ``usage`` for ``message_id``; return the attempt's cost so far."""
-        self.by_message[message_id] = cost_of(usage, self.prices)
+    def add(self, message_id: str, cost_usd: Decimal) -> Decimal:
+        """Record what ``message_id`` has cost so far; return the attempt's cost so far."""
+        self.by_message[message_id] = cost_usd
         return self.so_far
 
     @property
     def so_far(self) -> Decimal:
         return sum(self.by_message.values(), Decimal(0))
+
+
+@attrs.frozen
+class SpendStop:
+    """Why an agent must stop spending now; ``halts``: a day's or session's limit (the task runs
+    again when budget allows), not the task's own (the task fails)."""
+
+    reason: str
+    halts: bool
+
+
+def spend_stop(task_limit: Decimal | None, before: BudgetStatus, attempt_so_far: Decimal) -> SpendStop | None:
+    """Whether an attempt that has cost ``attempt_so_far`` must stop, given the budget ``before``
+    it began: its task's own limit first, then the binding day or session limit."""
+    if task_limit is not None and attempt_so_far >= task_limit:
+        return SpendStop(
+            f"budget: the task's limit of ${task_limit} is reached (about {usd(attempt_so_far)} spent on it)",
+            halts=False,
+        )
+    limit = before.limit
+    spent = before.spent + attempt_so_far
+    if limit is not None and spent >= limit:
+        return SpendStop(
+            f"budget: the {before.scope}'s limit of ${limit} is reached (about {usd(spent)} spent)",
+            halts=True,
+        )
+    return None

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import attrs
 
-from orchcore.budget import BudgetPolicy, BudgetStatus, RunningCost, Usage, status, total, usd
+from orchcore.attempt_outcome import attempt_violations, failed_for_safety, question_to_wait_for, with_stream
+from orchcore.attempt_sink import AttemptSink
+from orchcore.budget import BudgetPolicy, BudgetStatus, status, total
 from orchcore.checkpoints import AttemptCheck, check_attempt
 from orchcore.decide import (
     Action,
@@ -42,7 +43,7 @@ from orchcore.errors import OrchError
 from orchcore.graph import TaskGraph
 from orchcore.notify import Routing, with_outbox
 from orchcore.policy import ApprovalPolicy, RetryPolicy
-from orchcore.ports.agent import Agent, AgentEvent, AgentRequest, AgentResult, TypedAgentEvent, as_agent_event
+from orchcore.ports.agent import Agent, AgentRequest, AgentResult
 from orchcore.ports.checkpoints import Checkpoint, Checkpoints, Moment
 from orchcore.ports.clock import Clock, Ids
 from orchcore.ports.logs import TaskLogs
@@ -51,10 +52,8 @@ from orchcore.ports.store import Store
 from orchcore.ports.workspace import Workspace
 from orchcore.progress import Progress
 from orchcore.prompt import answer_prompt, build_prompt
-from orchcore.questions import question_in
-from orchcore.records import Event, EventKind, Mutation, Outcome, Session, Snapshot
+from orchcore.records import Event, Mutation, Outcome, Session, Snapshot
 from orchcore.safety import SafetyPolicy, ref_changes
-from orchcore.safety.events import SafetyEvent, SafetyLayer, violation
 from orchcore.safety.stream_guard import StreamGuard
 from orchcore.sandbox import (
     NO_REAPER,
@@ -62,11 +61,8 @@ from orchcore.sandbox import (
     SandboxPolicy,
     SandboxStatus,
     left_running,
-    process_from_data,
-    record_process,
     sandbox_event,
 )
-from orchcore.state import SessionState
 
 if TYPE_CHECKING:  # the supervisor's modules load only when a run has one
     from orchcore.attempt_check import AttemptChecker
@@ -266,13 +262,12 @@ class Engine:
         )
         spent_today = self._spent_today()
         before = self._budget_status(snap, spent_today)
-        sink = _Sink(
+        sink = AttemptSink(
             self,
             session_id,
             task.id,
             action.attempt,
             before,
-            RunningCost(self.budget.prices),
             StreamGuard(policy, self.workdir, sandbox=self.sandbox),
             guarded,
         )
@@ -292,65 +287,39 @@ class Engine:
             )
             raise
         sink.flush()
-        if result.cost_usd is None and sink.cost.by_message:
-            result = attrs.evolve(result, cost_usd=sink.cost.so_far)  # priced from the streamed usage
+        result = with_stream(result, sink.streamed)
         after = self._budget_status(snap, spent_today, result.cost_usd or Decimal(0))
         sink.take_guard_refusals()
-        violations = [sink.guard.violation] if sink.guard.violation is not None else []
-        if guarded is not None and refs_before is not None:
-            violations += [
-                violation(SafetyLayer.REFS, line, "git ref changed")
-                for line in ref_changes(refs_before, guarded.refs())
-            ]
-        checked = (
+        moved = (
+            ref_changes(refs_before, guarded.refs())
+            if guarded is not None and refs_before is not None
+            else []
+        )
+        checked = (  # after the refs are compared: the checkpoint restores the ones that moved
             check_attempt(self.checkpoints, checkpoint, guard=guarded is not None)
             if self.checkpoints is not None and checkpoint is not None
             else AttemptCheck()
         )
-        violations += [violation(SafetyLayer.CHECKPOINT, "", text) for text in checked.violations]
-        restored = (
-            f" (restored from the checkpoint: {', '.join(checked.restored)})" if checked.restored else ""
-        )
+        violations = attempt_violations(sink.guard.violation, moved, checked.violations)
         safety_events: tuple[Event, ...] = ()
-        if violations:
-            # whatever the agent says, a forbidden attempt fails the task: a human must look
-            result = attrs.evolve(
+        if violations:  # whatever the agent says, a forbidden attempt fails the task: a human must look
+            result, safety_events = failed_for_safety(
                 result,
-                outcome=Outcome.FAILED,
-                reason=f"safety violation: {violations[0].failure}{restored}",
-                retryable=False,
-                retry_at=None,
-                final_text="",
+                violations,
+                checked.restored,
+                task_id=task.id,
+                attempt=action.attempt,
+                at=self.clock.now(),
             )
-            safety_events = tuple(
-                Event(
-                    EventKind.SAFETY,
-                    self.clock.now(),
-                    task.id,
-                    action.attempt,
-                    attrs.evolve(v, reason=v.reason + restored).as_data()
-                    | {"restored": list(checked.restored)},
-                )
-                for v in violations
-            )
-        # the supervisor's decision; an explicit question in the question box waits as today
+        # the supervisor's decision; an explicit question (the question box, or one the agent asked) waits as today
+        boxed = self.questions.question(task.id) if self.questions is not None else None
         supervised = None
-        if self.checker is not None and not violations and not sink.budget_stop:
-            asked = self.questions.question(task.id) if self.questions is not None else None
-            if asked is None:
-                supervised = self.checker.check_if_due(
-                    self.store, snap, task, result, self.checkpoints, self.sandbox
-                )
-        question = None
-        if result.outcome is Outcome.SUCCEEDED:
-            question = (
-                self.questions.question(task.id) if self.questions is not None else None
-            ) or question_in(result.final_text)
-            if question is not None and supervised is None:
-                from orchcore.supervise.validator import is_courtesy_question
-
-                if is_courtesy_question(question):  # "Anything else?" after the work: it is done
-                    question = None
+        explicit = boxed is not None or sink.streamed.asked is not None
+        if self.checker is not None and not violations and not sink.budget_stop and not explicit:
+            supervised = self.checker.check_if_due(
+                self.store, snap, task, result, self.checkpoints, self.sandbox
+            )
+        question = question_to_wait_for(result, boxed, sink.streamed.asked, supervised=supervised is not None)
         ended = self.clock.now()
         crossings = budget_crossings(before, after, ended, task.id)
         if supervised is not None:
@@ -388,134 +357,3 @@ def _resumable(snap: Snapshot, task_id: str) -> str | None:
     ):
         return previous.agent_session_id
     return None
-
-
-@attrs.define
-class _Sink:
-    """Receives agent events: stores them in batches, shows them, prices the
-    streamed usage, and says stop when the budget is spent or the session was
-    cancelled meanwhile."""
-
-    engine: Engine
-    session_id: str
-    task_id: str
-    attempt: int
-    budget: BudgetStatus
-    cost: RunningCost
-    guard: StreamGuard
-    workspace: Workspace | None = None
-    told: set[SafetyLayer] = attrs.field(factory=set)
-    pending: list[Event] = attrs.field(factory=list)
-    last_poll: datetime | None = None
-    budget_stop: bool = False
-
-    def _price(self, event: AgentEvent) -> str | None:
-        data = event.data
-        counts = {
-            key: value if isinstance(value := data.get(key), int) else 0
-            for key in (
-                "input_tokens",
-                "output_tokens",
-                "cache_creation_input_tokens",
-                "cache_read_input_tokens",
-            )
-        }
-        so_far = self.cost.add(
-            str(data.get("message_id", "")), Usage(model=str(data.get("model", "")), **counts)
-        )
-        task_limit = self.engine.budget.task_limit_usd
-        if task_limit is not None and so_far >= task_limit:
-            return f"budget: the task's limit of ${task_limit} is reached (about {usd(so_far)} spent on it)"
-        limit = self.budget.limit
-        if limit is not None and self.budget.spent + so_far >= limit:
-            self.budget_stop = True
-            spent = self.budget.spent + so_far
-            return (
-                f"budget: the {self.budget.scope}'s limit of ${limit} is reached (about {usd(spent)} spent)"
-            )
-        return None
-
-    def _violation_in(self, event: AgentEvent) -> str | None:
-        """Record what the stream guard saw refused; the violation this event newly shows, if any."""
-        caught_before = self.guard.violation
-        refused = self.guard.feed(event)
-        if refused is not None:
-            self.record((refused,))
-        if self.guard.violation is not None and caught_before is None:
-            return self.guard.violation.reason
-        return None
-
-    def _recorded(self, event: AgentEvent) -> Event | None:
-        """The event as the log keeps it; None for a tick, which only drives the polling."""
-        if event.kind == "tick":
-            return None
-        return Event(
-            EventKind.AGENT,
-            self.engine.clock.now(),
-            task_id=self.task_id,
-            attempt=self.attempt,
-            data={"kind": event.kind, "text": event.text, **event.data},
-        )
-
-    def __call__(self, event: AgentEvent | TypedAgentEvent) -> str | None:
-        """Price, check, store and show one event (each decided apart); a reason to stop, or None."""
-        engine = self.engine
-        event = as_agent_event(event)
-        if event.kind == "process":
-            process = process_from_data(event.data)
-            if process is not None:  # committed now: a crash from here on leaves a record to reap by
-                engine._commit(
-                    self.session_id, lambda s: record_process(s, self.task_id, self.attempt, process)
-                )
-            return None
-        if event.kind == "usage":
-            stop = self._price(event)
-            if stop is not None:
-                return stop
-        forbidden = self._violation_in(event)
-        if event.kind == "refusal":
-            return None  # recorded as a safety event, not again as agent output
-        stored = self._recorded(event)
-        if stored is not None:
-            engine.watch(stored)
-            if event.persist or forbidden is not None:  # a forbidden call is the evidence: always kept
-                self.pending.append(stored)
-        if forbidden is not None:
-            self.flush()
-            return f"safety: {forbidden}"
-        if len(self.pending) >= engine.event_batch:
-            self.flush()
-        now = engine.clock.now()
-        if self.last_poll is not None and (now - self.last_poll).total_seconds() < engine.poll_interval_s:
-            return None
-        self.last_poll = now
-        self.flush()
-        self.take_guard_refusals()
-        if engine.store.session(self.session_id).state is SessionState.CANCELLED:
-            return "the session was cancelled"
-        return None
-
-    def take_guard_refusals(self) -> None:
-        """Record what the workspace's guards (shims, git hooks) refused so far."""
-        if self.workspace is not None:
-            self.record(tuple(self.workspace.take_refusals()))
-
-    def record(self, refusals: tuple[SafetyEvent, ...], attempt: int | None = None) -> None:
-        """Commit each refusal as a safety event of the task now (its notification with it)."""
-        if not refusals:
-            return
-        self.flush()
-        at = self.engine.clock.now()
-        number = self.attempt if attempt is None else attempt
-        told = self.told if attempt is None else set()  # another attempt's refusals count on their own
-        events = []
-        for found in refusals:  # one notification per layer and attempt: the others only recorded
-            data = found.as_data() | ({"repeat": True} if found.layer in told else {})
-            told.add(found.layer)
-            events.append(Event(EventKind.SAFETY, at, self.task_id, number, data))
-        self.engine._commit(self.session_id, lambda _: Mutation(events=tuple(events)))
-
-    def flush(self) -> None:
-        if self.pending:
-            self.engine.store.append_events(self.session_id, self.pending)
-            self.pending = []

@@ -58,6 +58,7 @@ def supervision_data(checked: Checked) -> JsonObject:
         "gates_failed": len(decision.results) - passed,
         "judge": _judge_line(checked.evidence.judge),
         "feedback": decision.feedback if decision.action is Action.RETRY_WITH_FEEDBACK else "",
+        "turns": checked.evidence.turns,
     }
 
 

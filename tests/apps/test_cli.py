@@ -15,8 +15,9 @@ from apps.bootstrap import Runtime
 from apps.cli.main import AGENT_UNAVAILABLE, BAD_INPUT, NOT_FOUND, WRONG_STATE, app
 from apps.settings import Settings
 from orchcore.errors import AgentUnavailable
-from orchcore.ports.agent import AgentEvent, AgentRequest, AgentResult, EventSink
+from orchcore.ports.agent import AgentRequest, AgentResult, EventSink, Refused
 from orchcore.records import Outcome
+from orchcore.safety.events import SafetyLayer
 from orchcore.testing import FakeClock, MemoryLogs, ScriptedAgent, SequentialIds
 
 TASKS = """# Tasks - 2026-11-23
@@ -197,12 +198,7 @@ def test_skip_needs_a_known_task(taskfile: Path, world: World) -> None:
 
 
 def refused_then_done(_: AgentRequest, sink: EventSink) -> AgentResult:
-    sink(
-        AgentEvent(
-            "refusal",
-            data={"layer": "cli-permissions", "tool_use_id": "t1", "command": "Write /etc/x", "reason": "no"},
-        )
-    )
+    sink(Refused(SafetyLayer.CLI_PERMISSIONS, "Write /etc/x", "no", call_id="t1"))
     return AgentResult(Outcome.SUCCEEDED, exit_code=0, final_text="done")
 
 
@@ -250,14 +246,10 @@ def test_budget_shows_costs_to_four_places_and_its_json_keeps_every_digit(taskfi
 
 
 def test_run_verbose_shows_an_allowed_tool_call_with_the_default_safety_policy(tmp_path: Path) -> None:
-    from orchcore.ports.agent import AgentEvent
+    from adapters.claude_code.tools import tool_call
 
     def runs_tests(_: AgentRequest, sink: EventSink) -> AgentResult:
-        sink(
-            AgentEvent(
-                "tool_use", text="Bash pytest -q", data={"name": "Bash", "input": {"command": "pytest -q"}}
-            )
-        )
+        sink(tool_call("Bash", {"command": "pytest -q"}))
         return AgentResult(Outcome.SUCCEEDED, exit_code=0)
 
     path = tmp_path / "tasks.md"

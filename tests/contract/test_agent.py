@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from adapters.command.agent import CommandAgent
-from orchcore.ports.agent import Agent, AgentEvent, AgentRequest, AgentResult, EventSink
+from orchcore.ports.agent import Agent, AgentRequest, AgentResult, EventSink, Said, Tick
 from orchcore.records import Outcome
 from orchcore.testing import ScriptedAgent
 from orchcore.testing.contracts import AgentContract, AgentFactory
@@ -40,7 +40,7 @@ def _fail(_: AgentRequest, __: EventSink) -> AgentResult:
 
 def _hang(request: AgentRequest, sink: EventSink) -> AgentResult:
     for _ in range(int(request.timeout_s) + 1):  # one simulated second per tick
-        reason = sink(AgentEvent("tick", persist=False))
+        reason = sink(Tick())
         if reason is not None:
             return AgentResult(Outcome.STOPPED, reason=reason)
     return AgentResult(Outcome.TIMED_OUT, reason="simulated timeout")
@@ -48,7 +48,7 @@ def _hang(request: AgentRequest, sink: EventSink) -> AgentResult:
 
 def _chatty(_: AgentRequest, sink: EventSink) -> AgentResult:
     for i in range(3):
-        sink(AgentEvent("text", text=f"step {i}"))
+        sink(Said(f"step {i}"))
     return AgentResult(Outcome.SUCCEEDED, exit_code=0)
 
 

@@ -20,7 +20,7 @@ import pytest
 from adapters.claude_code import ClaudeCodeAgent, from_config
 from orchcore.errors import AgentUnavailable, ConfigError
 from orchcore.ports import Agent
-from orchcore.ports.agent import AgentEvent, AgentRequest
+from orchcore.ports.agent import AgentEvent, AgentRequest, Tick
 from orchcore.records import Outcome
 from tests.fakes.anthropic_api import (
     EmptyStream,
@@ -33,7 +33,7 @@ from tests.fakes.anthropic_api import (
     tool_turn,
     user_texts,
 )
-from tests.support import CLAUDE, needs_claude
+from tests.support import CLAUDE, Seen, needs_claude
 
 ROOT = Path(__file__).resolve().parents[2]
 PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -49,22 +49,23 @@ pytestmark = [
 class RecordingSink:
     """Keeps every event but ticks; optionally asks to stop when ``stop_when`` says so."""
 
-    stop_when: Callable[[AgentEvent], str | None] | None = None
-    events: list[AgentEvent] = attrs.field(factory=list)
+    stop_when: Callable[[Seen], str | None] | None = None
+    events: list[Seen] = attrs.field(factory=list)
     ticks: int = 0
 
     def __call__(self, event: AgentEvent) -> str | None:
-        if event.kind == "tick":
+        if isinstance(event, Tick):
             self.ticks += 1
             return None
-        self.events.append(event)
-        return self.stop_when(event) if self.stop_when else None
+        seen = Seen.of(event)
+        self.events.append(seen)
+        return self.stop_when(seen) if self.stop_when else None
 
     def kinds(self) -> list[str]:
         """Kinds in order, without the unpersisted per-message usage reports."""
         return [e.kind for e in self.events if e.kind != "usage"]
 
-    def first(self, kind: str) -> AgentEvent:
+    def first(self, kind: str) -> Seen:
         return next(e for e in self.events if e.kind == kind)
 
 

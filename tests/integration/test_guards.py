@@ -333,7 +333,7 @@ def test_shims_follow_the_policy_and_stale_ones_go(workspace: GitWorkspace) -> N
 
 def hook(policy_path: Path, workdir: Path, payload: object) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-I", "-m", "adapters.guards.hook", str(policy_path), str(workdir)],
+        [sys.executable, "-I", "-m", "adapters.claude_code.hook", str(policy_path), str(workdir)],
         input=payload if isinstance(payload, str) else json.dumps(payload),
         capture_output=True,
         text=True,

@@ -17,9 +17,9 @@ import pytest
 from adapters.command.agent import CommandAgent
 from adapters.process import RUN_MARKER
 from orchcore.errors import AgentUnavailable
-from orchcore.ports.agent import AgentEvent, AgentRequest, AgentResult
+from orchcore.ports.agent import AgentEvent, AgentRequest, AgentResult, ProcessStarted
 from orchcore.records import Outcome
-from orchcore.sandbox import Network, SandboxPolicy, agent_sandbox, process_from_data
+from orchcore.sandbox import Network, SandboxPolicy, agent_sandbox
 
 pytestmark = [
     pytest.mark.integration,
@@ -133,10 +133,9 @@ def test_a_timeout_kills_the_agent_and_everything_it_started(root: Path, sandbox
     result, events = run(root, HANGS_WITH_A_CHILD, policy(root) if sandboxed else None, timeout_s=2.0)
 
     assert result.outcome is Outcome.TIMED_OUT, result
-    (started,) = [e for e in events if e.kind == "process"]
-    process = process_from_data(started.data)
-    assert process is not None
-    assert alive_with(f"{RUN_MARKER}={process.marker}") == []
+    (started,) = [e for e in events if isinstance(e, ProcessStarted)]
+    assert started.group > 0
+    assert alive_with(f"{RUN_MARKER}={started.marker}") == []
 
 
 def test_a_large_prompt_goes_through_whole_and_both_streams_are_read(root: Path) -> None:

@@ -187,3 +187,13 @@ def test_every_event_is_stored_as_plain_json_with_its_kind_and_text() -> None:
         assert "text" not in stored.data
 
     check()
+
+
+def test_a_question_the_agent_asks_while_it_works_makes_the_task_wait_for_an_answer() -> None:
+    from orchcore.ports.agent import Asked
+    from orchcore.state import TaskState
+
+    store, session_id, _ = _run(Asked("Should the email be unique per tenant"))  # no question mark needed
+    run = store.load(session_id).run("1")
+    assert run.state is TaskState.WAITING_ANSWER
+    assert run.question == "Should the email be unique per tenant"

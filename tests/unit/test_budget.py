@@ -1,4 +1,4 @@
-"""Budget: prices, the binding limit, warn at 75 %, halt at 100 %, stop a streaming agent."""
+"""Budget: the binding limit, warn at 75 %, halt at 100 %, stop a streaming agent on its reported cost."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from zoneinfo import ZoneInfo
 import pytest
 import tzlocal
 
+from adapters.claude_code.prices import Usage, cost_of
 from adapters.memory.store import InMemoryStore
-from orchcore.budget import DEFAULT_PRICES, BudgetPolicy, Level, Usage, cost_of, price_for, status
+from orchcore.budget import BudgetPolicy, Level, status
 from orchcore.engine import Engine
-from orchcore.ports.agent import AgentEvent, AgentRequest, AgentResult, EventSink
+from orchcore.ports.agent import AgentRequest, AgentResult, EventSink, UsageReport
 from orchcore.records import EventKind, Outcome
 from orchcore.service import budget_report, create_session, send_command
 from orchcore.state import Command, SessionState, TaskState
@@ -21,26 +22,6 @@ from orchcore.tasks import Plan, Task
 from orchcore.testing import FakeClock, MemoryLogs, ScriptedAgent, SequentialIds
 
 OPUS = "claude-opus-4-8"
-
-
-def test_the_longest_model_prefix_sets_the_price() -> None:
-    assert price_for("claude-opus-4-1-20250805", DEFAULT_PRICES).output == Decimal(75)
-    assert price_for("claude-opus-4-8", DEFAULT_PRICES).output == Decimal(25)
-    assert price_for("claude-sonnet-5-20261001", DEFAULT_PRICES).input == Decimal(2)
-    assert price_for("claude-sonnet-4-5", DEFAULT_PRICES).input == Decimal(3)
-
-
-def test_an_unknown_model_is_priced_as_the_dearest_so_spend_is_never_under_counted() -> None:
-    dearest = max(p.output for p in DEFAULT_PRICES.values())
-    assert price_for("some-new-model", DEFAULT_PRICES).output == dearest
-
-
-def test_cost_of_usage_is_exact_decimal() -> None:
-    usage = Usage(
-        OPUS, input_tokens=1001, output_tokens=1, cache_creation_input_tokens=7, cache_read_input_tokens=3
-    )
-    expected = (1001 * Decimal(5) + 1 * Decimal(25) + 7 * Decimal("6.25") + 3 * Decimal("0.50")) / 1_000_000
-    assert cost_of(usage) == expected == Decimal("0.00507525")
 
 
 @pytest.mark.parametrize(
@@ -72,9 +53,10 @@ def test_the_day_starts_at_local_midnight() -> None:
     assert policy.next_day(now) == datetime(2026, 11, 23, 23, 0, tzinfo=UTC)
 
 
-def usage_event(message: str, input_tokens: int) -> AgentEvent:
-    data = {"model": OPUS, "message_id": message, "input_tokens": input_tokens, "output_tokens": 0}
-    return AgentEvent("usage", data=data, persist=False)  # type: ignore[arg-type]
+def usage_event(message: str, input_tokens: int) -> UsageReport:
+    """A message's usage as the Claude adapter reports it, priced by it ($5 per million input tokens)."""
+    cost = cost_of(Usage(OPUS, input_tokens=input_tokens))
+    return UsageReport(message, OPUS, input_tokens=input_tokens, cost_usd=cost)
 
 
 def spends(*messages: int) -> object:

@@ -10,28 +10,30 @@ from hypothesis import strategies as st
 
 from adapters.claude_code.refusals import RefusalDetector
 from adapters.claude_code.stream import parse_line
-from orchcore.ports.agent import AgentEvent
+from orchcore.ports.agent import AgentEvent, Finished, Other, Refused, Said, ToolAction, ToolCall, ToolOutput
+from orchcore.records import JsonObject
 from orchcore.safety.events import REFUSING_LAYERS, SafetyLayer, parse_refusal
+from tests.support import Seen
 
 DATA = Path(__file__).parent.parent / "data"
 
 
-def detected(lines: list[str]) -> list[AgentEvent]:
+def detected(lines: list[str]) -> list[Seen]:
     """Every event a run would hand the engine, refusals in their place (before what revealed them)."""
     detector = RefusalDetector()
     out: list[AgentEvent] = []
     for line in lines:
         for event in parse_line(line):
             out += [*detector.feed(event), event]
-    return out
+    return [Seen.of(event) for event in out]
 
 
-def recorded(name: str) -> list[AgentEvent]:
+def recorded(name: str) -> list[Seen]:
     return detected((DATA / name).read_text(encoding="utf-8").splitlines())
 
 
-def refusals(events: list[AgentEvent]) -> list[AgentEvent]:
-    return [e for e in events if e.kind == "refusal"]
+def refusals(events: list[Seen]) -> list[Seen]:
+    return [e for e in events if isinstance(e.event, Refused)]
 
 
 def test_a_denial_by_the_cli_permission_rules_is_one_cli_permissions_refusal_before_its_result() -> None:
@@ -99,21 +101,35 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3),
     max_leaves=10,
 )
-kinds = st.sampled_from(["tool_use", "tool_result", "raw", "result", "text", "refusal", "init"])
+kinds = st.sampled_from(["tool_use", "tool_result", "raw", "result", "text", "init"])
+texts = st.text(max_size=40) | st.sampled_from(["system/hook_started", "system/hook_response"])
+
+
+def as_event(kind: str, text: str, data: JsonObject) -> AgentEvent:
+    """An arbitrary event of ``kind`` as the stream parser could hand it over."""
+    if kind == "tool_use":
+        return ToolCall(str(data.get("id")), "Bash", ToolAction.SHELL, text, input=data)
+    if kind == "tool_result":
+        return ToolOutput(str(data.get("tool_use_id")), text, is_error=data.get("is_error") is True)
+    if kind == "result":
+        return Finished(text, details=data)
+    if kind == "text":
+        return Said(text)
+    return Other(kind, text, data)
 
 
 def test_whatever_the_stream_holds_the_detector_never_raises_and_names_only_refusing_layers() -> None:
     @given(
         st.lists(
-            st.tuples(kinds, st.text(max_size=40), st.dictionaries(st.text(max_size=12), json_values)),
+            st.tuples(kinds, texts, st.dictionaries(st.text(max_size=12), json_values)),
             max_size=12,
         )
     )
-    def check(items: list[tuple[str, str, dict[str, object]]]) -> None:
+    def check(items: list[tuple[str, str, JsonObject]]) -> None:
         detector = RefusalDetector()
         for kind, text, data in items:
-            for event in detector.feed(AgentEvent(kind, text=text, data=data)):  # type: ignore[arg-type]
-                found = parse_refusal(event.data)
+            for event in detector.feed(as_event(kind, text, data)):
+                found = parse_refusal(event.record().data)
                 assert found is not None
                 assert found.layer in REFUSING_LAYERS
                 assert found.layer is not SafetyLayer.STREAM_GUARD
@@ -215,11 +231,10 @@ def test_processes_left_running_are_one_sandbox_refusal_naming_how_many() -> Non
     assert leftovers_refusal([]) is None
     event = leftovers_refusal([41, 42])
     assert event is not None
-    assert event.kind == "refusal"
-    found = parse_refusal(event.data)
+    found = parse_refusal(event.record().data)
     assert found is not None
     assert (found.layer.value, found.refused) == ("sandbox", True)
     assert found.reason == "killed 2 processes the attempt left running"
     one = leftovers_refusal([7])
     assert one is not None
-    assert one.data["reason"] == "killed 1 process the attempt left running"
+    assert one.reason == "killed 1 process the attempt left running"

@@ -11,39 +11,54 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adapters.claude_code.stream import TEXT_LIMIT, StreamAccumulator, parse_line
-from orchcore.ports.agent import AgentEvent
+from orchcore.ports.agent import TYPED_AGENT_EVENTS, AgentEvent, OutputLine, UsageReport
 from orchcore.records import Outcome
+from tests.support import Seen
 
 DATA = Path(__file__).parent.parent / "data"
 SESSION = "491cbdf4-d87b-4002-a324-015a15af7ae0"
 
 
-def events_of(name: str, *, usage: bool = False) -> list[AgentEvent]:
-    """The parsed events of a recorded stream (without the unpersisted usage events, unless asked)."""
+def events_of(name: str, *, usage: bool = False) -> list[Seen]:
+    """The parsed events of a recorded stream, each with its stored row (without the unstored
+    usage reports, unless asked)."""
     text = (DATA / name).read_text(encoding="utf-8")
     return [
-        event for line in text.splitlines() for event in parse_line(line) if usage or event.kind != "usage"
+        Seen.of(event)
+        for line in text.splitlines()
+        for event in parse_line(line)
+        if usage or not isinstance(event, UsageReport)
     ]
 
 
-def test_each_assistant_message_reports_its_token_usage_with_its_model() -> None:
-    usage = [e for e in events_of("claude-code-2.1.197-write.ndjson", usage=True) if e.kind == "usage"]
-    assert [e.data["message_id"] for e in usage] == ["msg_fake_7fed3c29dcc048bc", "msg_fake_73ee80e20e424ef5"]
-    assert usage[0].data == {
-        "model": "claude-opus-4-8",
-        "message_id": "msg_fake_7fed3c29dcc048bc",
-        "input_tokens": 1001,
-        "output_tokens": 1,
-        "cache_creation_input_tokens": 7,
-        "cache_read_input_tokens": 3,
-    }
-    assert not usage[0].persist
+def rows(line: str) -> list[Seen]:
+    """The events one line parses into, each with its stored row."""
+    return [Seen.of(event) for event in parse_line(line)]
 
 
-def accumulate(events: list[AgentEvent]) -> StreamAccumulator:
+def test_each_assistant_message_reports_its_token_usage_with_its_model_and_cost() -> None:
+    usage = [e.event for e in events_of("claude-code-2.1.197-write.ndjson", usage=True) if e.kind == "usage"]
+    assert [e.message_id for e in usage if isinstance(e, UsageReport)] == [
+        "msg_fake_7fed3c29dcc048bc",
+        "msg_fake_73ee80e20e424ef5",
+    ]
+    # priced by the adapter at Opus 4.8's 5/25/6.25/0.50 USD per million tokens
+    assert usage[0] == UsageReport(
+        "msg_fake_7fed3c29dcc048bc",
+        "claude-opus-4-8",
+        input_tokens=1001,
+        output_tokens=1,
+        cache_write_tokens=7,
+        cache_read_tokens=3,
+        cost_usd=Decimal("0.00507525"),
+    )
+    assert not usage[0].record().stored
+
+
+def accumulate(events: list[Seen] | list[AgentEvent]) -> StreamAccumulator:
     summary = StreamAccumulator()
     for event in events:
-        summary.feed(event)
+        summary.feed(event.event if isinstance(event, Seen) else event)
     return summary
 
 
@@ -122,6 +137,7 @@ def test_successful_run_succeeds_with_exact_cost_tokens_and_session() -> None:
     assert result.output_tokens == 103
     assert result.agent_session_id == SESSION
     assert result.output_tail == "done"
+    assert result.turns == 2
 
 
 def test_api_error_is_a_failure_although_subtype_is_success() -> None:
@@ -193,7 +209,7 @@ def test_hook_events_are_kept_raw_with_their_type() -> None:
 
 
 def test_unknown_event_type_is_raw_not_fatal() -> None:
-    (event,) = parse_line('{"type":"brand_new_event","info":{"status":"allowed"},"uuid":"u"}')
+    (event,) = rows('{"type":"brand_new_event","info":{"status":"allowed"},"uuid":"u"}')
 
     assert event.kind == "raw"
     assert event.text == "brand_new_event"
@@ -226,7 +242,7 @@ def test_a_rejected_usage_limit_ends_rate_limited_until_its_reset() -> None:
     assert result.retry_at == datetime(2026, 11, 23, 17, 0, tzinfo=UTC)
     assert result.agent_session_id == "cc-9"
     assert "usage limit reached" in result.reason
-    (event,) = parse_line(lines[1])
+    (event,) = rows(lines[1])
     assert (event.kind, event.data) == (
         "rate_limit",
         {"status": "rejected", "resets_at": 1795453200, "window": "five_hour"},
@@ -236,7 +252,7 @@ def test_a_rejected_usage_limit_ends_rate_limited_until_its_reset() -> None:
 def test_unknown_content_block_is_raw() -> None:
     line = '{"type":"assistant","message":{"content":[{"type":"server_tool_use","id":"x"}]}}'
 
-    (event,) = parse_line(line)
+    (event,) = rows(line)
 
     assert event.kind == "raw"
     assert event.text == "assistant/server_tool_use"
@@ -245,12 +261,13 @@ def test_unknown_content_block_is_raw() -> None:
 def test_garbage_line_is_kept_as_unpersisted_output() -> None:
     (event,) = parse_line("Error: something broke {not json\n")
 
-    assert event == AgentEvent("output", text="Error: something broke {not json", persist=False)
+    assert event == OutputLine("Error: something broke {not json")
+    assert not event.record().stored
 
 
 def test_json_that_is_not_an_object_is_output() -> None:
-    assert [e.kind for e in parse_line("[1, 2]")] == ["output"]
-    assert [e.kind for e in parse_line("42")] == ["output"]
+    assert [e.kind for e in rows("[1, 2]")] == ["output"]
+    assert [e.kind for e in rows("42")] == ["output"]
 
 
 def test_blank_line_yields_nothing() -> None:
@@ -259,7 +276,7 @@ def test_blank_line_yields_nothing() -> None:
 
 
 def test_nan_in_a_line_becomes_null() -> None:
-    (event,) = parse_line('{"type":"result","subtype":"success","is_error":false,"total_cost_usd":NaN}')
+    (event,) = rows('{"type":"result","subtype":"success","is_error":false,"total_cost_usd":NaN}')
 
     assert event.data["total_cost_usd"] is None
     assert accumulate([event]).outcome(0).cost_usd is None
@@ -277,7 +294,7 @@ def test_long_tool_result_is_clipped_and_marked() -> None:
         }
     )
 
-    (event,) = parse_line(line)
+    (event,) = rows(line)
 
     assert event.data["truncated"] is True
     assert len(event.text) < TEXT_LIMIT + 50
@@ -294,7 +311,7 @@ def test_tool_result_with_block_content_joins_the_texts() -> None:
         }
     )
 
-    (event,) = parse_line(line)
+    (event,) = rows(line)
 
     assert event.text == "a\n[image]\nb"
     assert event.data["is_error"] is True
@@ -378,7 +395,7 @@ def test_pending_tools_follow_tool_use_and_result() -> None:
 
     running = []
     for event in events:
-        summary.feed(event)
+        summary.feed(event.event)
         running.append(summary.tool_running)
 
     assert running == [False, True, False, False, False]
@@ -386,7 +403,8 @@ def test_pending_tools_follow_tool_use_and_result() -> None:
 
 @given(st.text())
 def test_any_text_line_parses_without_raising(line: str) -> None:
-    for event in parse_line(line):
+    for event in rows(line):
+        assert isinstance(event.event, TYPED_AGENT_EVENTS)
         assert event.kind
         json.dumps(event.data, allow_nan=False)
 
@@ -415,11 +433,12 @@ json_values: st.SearchStrategy[object] = st.deferred(
 def test_any_json_object_of_a_known_type_parses_and_accumulates_without_raising(
     kind: str, fields: dict[str, object]
 ) -> None:
-    events = parse_line(json.dumps({"type": kind, **fields}))
+    events = rows(json.dumps({"type": kind, **fields}))
 
     summary = accumulate(events)
     summary.outcome(0)
     for event in events:
+        assert isinstance(event.event, TYPED_AGENT_EVENTS)
         json.dumps(event.data, allow_nan=False)
 
 
@@ -432,6 +451,56 @@ def _result_line_costing(token: str) -> str:
 
 def test_the_cost_is_the_clis_json_number_exactly_not_its_float() -> None:
     for token in ("0.12345678901234567891", "0.15000000000000002", "1e-7", "0.0126805"):
-        events = parse_line(_result_line_costing(token))
+        events = rows(_result_line_costing(token))
         assert accumulate(events).outcome(0).cost_usd == Decimal(token)
         json.dumps(events[0].data, allow_nan=False)  # the stored event stays JSON
+
+
+_blocks = st.fixed_dictionaries(
+    {"type": st.sampled_from(["text", "tool_use", "thinking", "tool_result", "image", "x"])},
+    optional={
+        "text": json_values,
+        "name": json_values,
+        "id": json_values,
+        "input": json_values,
+        "thinking": json_values,
+        "tool_use_id": json_values,
+        "content": json_values,
+        "is_error": json_values,
+    },
+)
+_claude_lines = st.fixed_dictionaries(
+    {"type": st.sampled_from(["system", "assistant", "user", "result", "rate_limit_event", "stream_event"])},
+    optional={
+        "subtype": st.sampled_from(["init", "api_retry", "success", "error_max_turns", "hook_started"])
+        | json_values,
+        "message": st.fixed_dictionaries(
+            {"content": st.lists(_blocks, max_size=3) | json_values},
+            optional={"id": json_values, "model": json_values, "usage": json_values},
+        )
+        | json_values,
+        "rate_limit_info": json_values,
+        "total_cost_usd": json_values,
+        "num_turns": json_values,
+        "duration_ms": json_values,
+        "retry_delay_ms": json_values,
+        "permission_denials": json_values,
+        "modelUsage": json_values,
+        "parent_tool_use_id": json_values,
+    },
+)
+
+
+def test_any_claude_shaped_line_parses_into_typed_events_stored_as_json_and_never_raises() -> None:
+    @given(_claude_lines)
+    def check(obj: dict[str, object]) -> None:
+        events = parse_line(json.dumps(obj))
+        for event in events:
+            assert isinstance(event, TYPED_AGENT_EVENTS)
+            stored = event.record()
+            json.dumps({"kind": stored.kind, "text": stored.text, **stored.data}, allow_nan=False)
+        summary = accumulate(events)
+        summary.outcome(0)
+        summary.outcome(None, ("stderr",))
+
+    check()

@@ -13,7 +13,7 @@ from orchcore.decide import begin, record_result
 from orchcore.engine import Engine, RunOutcome
 from orchcore.errors import AgentUnavailable, OrchError, SessionBusy
 from orchcore.policy import ApprovalMode, ApprovalPolicy
-from orchcore.ports.agent import AgentEvent, AgentRequest, AgentResult, EventSink
+from orchcore.ports.agent import AgentRequest, AgentResult, EventSink, OutputLine, Tick, ToolAction, ToolCall
 from orchcore.records import Event, EventKind, Gate, Outcome, Snapshot
 from orchcore.service import create_session, send_command
 from orchcore.state import Command, SessionState, TaskState
@@ -242,11 +242,11 @@ def test_cancelling_while_the_agent_runs_stops_it_at_the_next_poll_and_cancels_t
     replies: list[str | None] = []
 
     def cancelled_midway(_: AgentRequest, sink: EventSink) -> AgentResult:
-        replies.append(sink(AgentEvent("tick")))  # first poll: still running
+        replies.append(sink(Tick()))  # first poll: still running
         send_command(world.store, world.session_id, Command.CANCEL, world.clock, source="telegram")
-        replies.append(sink(AgentEvent("tick")))  # too soon to look again
+        replies.append(sink(Tick()))  # too soon to look again
         world.clock.advance(1)
-        reason = sink(AgentEvent("tick"))
+        reason = sink(Tick())
         replies.append(reason)
         return AgentResult(Outcome.STOPPED, reason=reason or "")
 
@@ -280,13 +280,24 @@ def test_pause_while_the_agent_runs_lets_it_finish_then_stops() -> None:
 def test_agent_events_are_stored_and_shown_except_those_not_persisted() -> None:
     world = World(plan(task("1")))
     world.agent.events = [
-        AgentEvent("tool_use", "Edit src/db.py", {"tool": "Edit"}),
-        AgentEvent("output", "raw line", persist=False),
+        ToolCall("c1", "Edit", ToolAction.EDIT, "Edit src/db.py", paths=("src/db.py",)),
+        OutputLine("raw line"),
     ]
     world.run()
     stored = [e for e in world.store.events(world.session_id) if e.kind is EventKind.AGENT]
     assert [(e.task_id, e.attempt, e.data) for e in stored] == [
-        ("1", 1, {"kind": "tool_use", "text": "Edit src/db.py", "tool": "Edit"})
+        (
+            "1",
+            1,
+            {
+                "kind": "tool_use",
+                "text": "Edit src/db.py",
+                "id": "c1",
+                "name": "Edit",
+                "action": "edit",
+                "input": {},
+            },
+        )
     ]
     shown = [e.data["kind"] for e in world.watched if e.kind is EventKind.AGENT]
     assert shown == ["tool_use", "output"]

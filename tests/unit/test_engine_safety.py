@@ -10,7 +10,16 @@ import attrs
 from adapters.memory.store import InMemoryStore
 from orchcore.engine import Engine
 from orchcore.notify import Routing
-from orchcore.ports.agent import AgentEvent, AgentRequest, AgentResult, EventSink
+from orchcore.ports.agent import (
+    AgentRequest,
+    AgentResult,
+    EventSink,
+    Refused,
+    Said,
+    ToolAction,
+    ToolCall,
+    ToolOutput,
+)
 from orchcore.ports.notifier import NotificationKind
 from orchcore.records import Event, EventKind, Outcome
 from orchcore.safety import DEFAULT_POLICY, SafetyPolicy
@@ -43,13 +52,22 @@ class FakeWorkspace:
         return taken
 
 
+def shell_call(command: str, *, guarded: bool = False) -> ToolCall:
+    """A shell tool call as any agent reports it (here under Claude's tool name)."""
+    return ToolCall(
+        "t1",
+        "Bash",
+        ToolAction.SHELL,
+        f"Bash {command}",
+        command=command,
+        input={"command": command},
+        guarded=guarded,
+    )
+
+
 def tries(command: str) -> object:
     def step(_: AgentRequest, sink: EventSink) -> AgentResult:
-        stop = sink(
-            AgentEvent(
-                "tool_use", text=f"Bash {command}", data={"name": "Bash", "input": {"command": command}}
-            )
-        )
+        stop = sink(shell_call(command))
         if stop is not None:
             return AgentResult(Outcome.STOPPED, reason=stop)
         return AgentResult(Outcome.SUCCEEDED, exit_code=0)
@@ -160,12 +178,10 @@ def refused_by_its_own_hook(command: str, layer: str = "hook") -> object:
     """An agent whose own pre-tool check refuses ``command``: call, refusal, error result, and success."""
 
     def step(_: AgentRequest, sink: EventSink) -> AgentResult:
-        call = {"id": "t1", "name": "Bash", "input": {"command": command}, "guarded": True}
-        refused = {"layer": layer, "tool_use_id": "t1", "command": f"Bash {command}", "reason": "no"}
         for event in (
-            AgentEvent("tool_use", text=f"Bash {command}", data=call),
-            AgentEvent("refusal", data=refused),
-            AgentEvent("tool_result", text="no", data={"tool_use_id": "t1", "is_error": True}),
+            shell_call(command, guarded=True),
+            Refused(SafetyLayer(layer), f"Bash {command}", "no", call_id="t1"),
+            ToolOutput("t1", "no", is_error=True),
         ):
             stop = sink(event)
             if stop is not None:
@@ -192,9 +208,8 @@ def test_a_call_the_agent_should_have_refused_but_ran_is_a_stream_guard_violatio
     world = World("1")
 
     def ran_anyway(_: AgentRequest, sink: EventSink) -> AgentResult:
-        call = {"id": "t1", "name": "Bash", "input": {"command": "git push --force"}, "guarded": True}
-        assert sink(AgentEvent("tool_use", text="Bash git push --force", data=call)) is None
-        stop = sink(AgentEvent("tool_result", text="pushed", data={"tool_use_id": "t1", "is_error": False}))
+        assert sink(shell_call("git push --force", guarded=True)) is None
+        stop = sink(ToolOutput("t1", "pushed"))
         return AgentResult(Outcome.STOPPED, reason=str(stop))
 
     world.agent.scripts["1"] = [ran_anyway]
@@ -249,8 +264,7 @@ def test_refusals_by_one_layer_in_one_attempt_are_all_recorded_and_told_once() -
 
     def stubborn(_: AgentRequest, sink: EventSink) -> AgentResult:
         for n, layer in enumerate(["cli-permissions", "cli-permissions", "cli-permissions", "sandbox"]):
-            data = {"layer": layer, "tool_use_id": f"t{n}", "command": f"Write /etc/x{n}", "reason": "no"}
-            assert sink(AgentEvent("refusal", data=data)) is None
+            assert sink(Refused(SafetyLayer(layer), f"Write /etc/x{n}", "no", call_id=f"t{n}")) is None
         return AgentResult(Outcome.SUCCEEDED, exit_code=0, final_text="done")
 
     world.agent.scripts["1"] = [stubborn]
@@ -286,8 +300,10 @@ def test_with_safety_on_text_events_are_stored_and_shown_like_tool_calls() -> No
     world = World("1")
 
     def talks(_: AgentRequest, sink: EventSink) -> AgentResult:
-        sink(AgentEvent("text", text="looking at the tests"))
-        sink(AgentEvent("tool_use", text="Read a.py", data={"name": "Read", "input": {"file_path": "a.py"}}))
+        sink(Said("looking at the tests"))
+        sink(
+            ToolCall("t2", "Read", ToolAction.READ, "Read a.py", paths=("a.py",), input={"file_path": "a.py"})
+        )
         return AgentResult(Outcome.SUCCEEDED, exit_code=0)
 
     world.agent.scripts["1"] = [talks]

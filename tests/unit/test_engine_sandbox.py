@@ -8,9 +8,9 @@ import attrs
 from adapters.memory.store import InMemoryStore
 from orchcore.decide import begin
 from orchcore.engine import Engine
-from orchcore.ports.agent import AgentEvent, AgentRequest, AgentResult, EventSink
+from orchcore.ports.agent import AgentRequest, AgentResult, EventSink, ProcessStarted
 from orchcore.records import AttemptProcess, EventKind, Outcome
-from orchcore.sandbox import SandboxPolicy, SandboxStatus, process_data, record_process, sandbox_line
+from orchcore.sandbox import SandboxPolicy, SandboxStatus, record_process, sandbox_line
 from orchcore.service import create_session, send_command
 from orchcore.state import Command, TaskState
 from orchcore.tasks import Plan, Task
@@ -62,7 +62,7 @@ def test_the_process_an_agent_reports_is_stored_before_the_attempt_ends() -> Non
     seen: list[AttemptProcess | None] = []
 
     def reports_then_looks(request: AgentRequest, on_event: EventSink) -> AgentResult:
-        on_event(AgentEvent("process", data=process_data(PROCESS), persist=False))
+        on_event(ProcessStarted(PROCESS.group, PROCESS.leader_start, PROCESS.marker))
         seen.append(world.store.load(world.session_id).run("1").attempts[-1].process)
         return AgentResult(Outcome.SUCCEEDED, exit_code=0)
 

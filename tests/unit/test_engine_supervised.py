@@ -7,7 +7,7 @@ import pytest
 from adapters.memory.store import InMemoryStore
 from orchcore.attempt_check import AttemptChecker
 from orchcore.engine import Engine
-from orchcore.ports.agent import AgentRequest, AgentResult, EventSink
+from orchcore.ports.agent import AgentRequest, AgentResult, EventSink, Finished
 from orchcore.ports.supervisor import JudgeUnavailable
 from orchcore.records import EventKind, JsonObject, Outcome
 from orchcore.service import create_session, send_command
@@ -198,3 +198,16 @@ def test_without_checkpoints_a_deliverable_that_is_there_is_not_called_unchanged
     deliverables = [d for d in world.events(EventKind.GATE) if d["name"] == "deliverables"]
     assert deliverables
     assert all(d["passed"] for d in deliverables), deliverables
+
+
+def test_the_turns_the_agent_reports_when_it_finishes_are_the_evidence_of_its_attempt() -> None:
+    def finished_in_four_turns(request: AgentRequest, sink: EventSink) -> AgentResult:
+        sink(Finished("done", turns=4, agent_session_id="agent-s1"))  # the stream says; the result does not
+        return AgentResult(Outcome.SUCCEEDED, exit_code=0, final_text="done")
+
+    world = World(ScriptedAgent(scripts={"1": [finished_in_four_turns]}))
+    world.checks.failing = set()
+    world.run()
+    (supervision,) = world.events(EventKind.SUPERVISION)
+    assert supervision["turns"] == 4
+    assert world.store.load(world.sid).run("1").attempts[-1].agent_session_id == "agent-s1"

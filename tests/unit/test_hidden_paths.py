@@ -7,9 +7,11 @@ import shlex
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orchcore.ports.agent import AgentEvent
+from adapters.claude_code.tools import tool_call
+from orchcore.ports.agent import ToolAction, ToolCall
+from orchcore.records import JsonObject
 from orchcore.safety.events import SafetyLayer
-from orchcore.safety.hidden_paths import hidden_path_named, resolve
+from orchcore.safety.hidden_paths import hidden_path_among, resolve
 from orchcore.safety.stream_guard import StreamGuard
 from orchcore.sandbox import agent_sandbox
 
@@ -25,8 +27,11 @@ names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789_.-", min_size=1, 
 )
 
 
-def named(tool_input: dict[str, object]) -> str | None:
-    return hidden_path_named(SANDBOX, tool_input, WORK)  # type: ignore[arg-type]
+def named(tool_input: JsonObject) -> str | None:
+    """The hidden path a Claude tool call with ``tool_input`` names (Bash, Grep or Read by its keys)."""
+    tool = "Bash" if "command" in tool_input else "Grep" if "path" in tool_input else "Read"
+    call = tool_call(tool, tool_input)
+    return hidden_path_among(SANDBOX, call.paths, call.command, WORK)
 
 
 @given(
@@ -74,10 +79,13 @@ def test_home_cannot_be_resolved_without_one_and_flags_are_no_paths() -> None:
 
 def test_the_stream_guard_records_a_sandbox_refusal_for_a_hidden_read() -> None:
     guard = StreamGuard(None, WORK, sandbox=SANDBOX)
-    read = AgentEvent(
-        "tool_use",
+    read = ToolCall(
+        "t1",
+        "Read",
+        ToolAction.READ,
         "Read ~/.ssh/id_ed25519",
-        {"id": "t1", "name": "Read", "input": {"file_path": "~/.ssh/id_ed25519"}},
+        paths=("~/.ssh/id_ed25519",),
+        input={"file_path": "~/.ssh/id_ed25519"},
     )
 
     found = guard.feed(read)
@@ -91,7 +99,5 @@ def test_the_stream_guard_records_a_sandbox_refusal_for_a_hidden_read() -> None:
 
 def test_without_a_sandbox_nothing_is_hidden_and_nothing_is_claimed() -> None:
     guard = StreamGuard(None, WORK)
-    event = AgentEvent(
-        "tool_use", "Bash cat ~/.ssh/id", {"id": "t1", "name": "Bash", "input": {"command": "cat ~/.ssh/id"}}
-    )
+    event = ToolCall("t1", "Bash", ToolAction.SHELL, "Bash cat ~/.ssh/id", command="cat ~/.ssh/id")
     assert guard.feed(event) is None

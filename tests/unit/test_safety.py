@@ -8,7 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from adapters.claude_code.tools import tool_call
 from orchcore.errors import ConfigError
+from orchcore.ports.agent import ToolAction, ToolCall
 from orchcore.safety import (
     DEFAULT_POLICY,
     ArgCheck,
@@ -350,7 +352,7 @@ def test_a_disabled_policy_allows_everything() -> None:
     policy = SafetyPolicy(enabled=False)
 
     assert check_command(policy, "git push --force", WORK) is None
-    assert check_tool_use(policy, "Write", {"file_path": "/etc/passwd"}, WORK) is None
+    assert check_tool_use(policy, tool_call("Write", {"file_path": "/etc/passwd"}), WORK) is None
     assert deny_rules(policy) == []
     assert rule_programs(policy) == []
 
@@ -417,7 +419,7 @@ def test_a_shim_checks_an_argv_with_the_environment_it_runs_in() -> None:
 def test_tool_calls_that_cross_the_policy_are_violations(
     tool: str, tool_input: dict[str, object], reason: str
 ) -> None:
-    violation = check_tool_use(DEFAULT_POLICY, tool, tool_input, WORK)
+    violation = check_tool_use(DEFAULT_POLICY, tool_call(tool, tool_input), WORK)
 
     assert violation is not None
     assert reason in violation.reason
@@ -437,21 +439,49 @@ def test_tool_calls_that_cross_the_policy_are_violations(
     ],
 )
 def test_tool_calls_inside_the_workspace_are_allowed(tool: str, tool_input: dict[str, object]) -> None:
-    assert check_tool_use(DEFAULT_POLICY, tool, tool_input, WORK) is None
+    assert check_tool_use(DEFAULT_POLICY, tool_call(tool, tool_input), WORK) is None
 
 
 @given(st.text(), st.dictionaries(st.text(), st.one_of(st.text(), st.integers(), st.none())))
 def test_check_tool_use_never_raises(tool: str, tool_input: dict[str, object]) -> None:
-    check_tool_use(DEFAULT_POLICY, tool, tool_input, WORK)
+    check_tool_use(DEFAULT_POLICY, tool_call(tool, tool_input), WORK)
+
+
+@given(
+    st.sampled_from(ToolAction),
+    st.none() | st.text(),
+    st.lists(st.text(), max_size=3),
+)
+def test_any_agents_tool_call_is_checked_without_raising(
+    action: ToolAction, command: str | None, paths: list[str]
+) -> None:
+    call = ToolCall("c", "any_tool", action, "any_tool", command=command, paths=tuple(paths))
+    check_tool_use(DEFAULT_POLICY, call, WORK)
+
+
+def test_a_shell_call_is_checked_by_its_command_whatever_the_agent_calls_the_tool() -> None:
+    for tool in ("Bash", "command_execution", "run_shell_command"):
+        call = ToolCall("c", tool, ToolAction.SHELL, tool, command="git push --force")
+        violation = check_tool_use(DEFAULT_POLICY, call, WORK)
+        assert violation is not None
+        assert violation.rule == "git-push"
+    edit = ToolCall("c", "file_change", ToolAction.EDIT, "file_change", paths=("src/a.py", "/etc/hosts"))
+    found = check_tool_use(DEFAULT_POLICY, edit, WORK)
+    assert found is not None
+    assert found.command == "file_change /etc/hosts"  # every path of a call is checked
 
 
 def test_writes_are_allowed_where_the_policy_says() -> None:
     assert (
-        check_tool_use(SafetyPolicy(writable_outside=("/tmp",)), "Write", {"file_path": "/tmp/a"}, WORK)
+        check_tool_use(
+            SafetyPolicy(writable_outside=("/tmp",)), tool_call("Write", {"file_path": "/tmp/a"}), WORK
+        )
         is None
     )
     assert (
-        check_tool_use(SafetyPolicy(workspace_only_writes=False), "Write", {"file_path": "/etc/x"}, WORK)
+        check_tool_use(
+            SafetyPolicy(workspace_only_writes=False), tool_call("Write", {"file_path": "/etc/x"}), WORK
+        )
         is None
     )
 

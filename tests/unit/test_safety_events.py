@@ -59,7 +59,7 @@ def test_any_event_data_reads_without_raising() -> None:
 
 
 def test_the_stream_guard_fails_exactly_the_guarded_forbidden_calls_that_ran_unrefused() -> None:
-    from orchcore.ports.agent import AgentEvent
+    from orchcore.ports.agent import Refused, ToolAction, ToolCall, ToolOutput
     from orchcore.safety import DEFAULT_POLICY
     from orchcore.safety.stream_guard import StreamGuard
 
@@ -70,12 +70,13 @@ def test_the_stream_guard_fails_exactly_the_guarded_forbidden_calls_that_ran_unr
     def check(plan: list[tuple[str, bool]]) -> None:
         guard = StreamGuard(DEFAULT_POLICY, "/work/project")
         for n, (command, refused) in enumerate(plan):
-            data = {"id": f"t{n}", "name": "Bash", "input": {"command": command}, "guarded": True}
-            guard.feed(AgentEvent("tool_use", text=f"Bash {command}", data=data))
+            call = ToolCall(
+                f"t{n}", "Bash", ToolAction.SHELL, f"Bash {command}", command=command, guarded=True
+            )
+            guard.feed(call)
             if refused:
-                refusal = {"layer": "hook", "tool_use_id": f"t{n}", "command": command, "reason": "no"}
-                assert guard.feed(AgentEvent("refusal", data=refusal)) is not None
-            guard.feed(AgentEvent("tool_result", data={"tool_use_id": f"t{n}", "is_error": refused}))
+                assert guard.feed(Refused(SafetyLayer.HOOK, command, "no", call_id=f"t{n}")) is not None
+            guard.feed(ToolOutput(f"t{n}", "", is_error=refused))
             if guard.violation is not None:
                 break
         ran_forbidden = [c for c, refused in plan if c.startswith("git") and not refused]

@@ -18,7 +18,7 @@ from orchcore.engine import Engine
 from orchcore.errors import IllegalTransition, NotFound
 from orchcore.graph import TaskGraph
 from orchcore.policy import ApprovalPolicy
-from orchcore.ports.agent import AgentEvent, AgentRequest, AgentResult, EventSink
+from orchcore.ports.agent import AgentRequest, AgentResult, EventSink, Tick
 from orchcore.records import Gate, Outcome, Session, Snapshot, TaskRun
 from orchcore.service import create_session, send_command
 from orchcore.state import (
@@ -175,7 +175,7 @@ class SessionMachine(RuleBasedStateMachine):
         if request.task_id == self.cancel_during:
             send_command(self.store, self.session_id, Command.CANCEL, self.clock, source="test")
             self.clock.advance(1)
-            reason = sink(AgentEvent("tick"))
+            reason = sink(Tick())
             assert reason is not None, "a cancelled session must stop its agent at the next poll"
             return AgentResult(Outcome.STOPPED, reason=reason)
         if request.task_id in self.failing:

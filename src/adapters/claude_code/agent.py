@@ -17,13 +17,23 @@ from typing import Any
 import attrs
 
 from adapters.claude_code.permissions import HOOK_DROPPING_FLAGS, SafetyFiles
+from adapters.claude_code.prices import DEFAULT_PRICES, Price, prices_from_config, with_overrides
 from adapters.claude_code.refusals import RefusalDetector, cli_chain, left_behind, leftovers_refusal
 from adapters.claude_code.stream import StreamAccumulator, parse_line
 from adapters.process import RUN_MARKER, kill_marked, process_table, run_process
 from orchcore.errors import AgentUnavailable, ConfigError
-from orchcore.ports.agent import AgentEvent, AgentRequest, AgentResult, EventSink
-from orchcore.records import Outcome
-from orchcore.sandbox import AttemptProcess, process_data
+from orchcore.ports.agent import (
+    AgentEvent,
+    AgentRequest,
+    AgentResult,
+    EventSink,
+    Finished,
+    Other,
+    ProcessStarted,
+    Tick,
+    ToolCall,
+)
+from orchcore.records import AttemptProcess, Outcome
 
 logger = logging.getLogger(__name__)
 
@@ -168,6 +178,8 @@ class ClaudeCodeAgent:
     api_key: str | None = attrs.field(default=None, repr=False)
     config_dir: str | None = None
     extra_args: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+    prices: Mapping[str, Price] = attrs.field(factory=lambda: dict(DEFAULT_PRICES), repr=False)
+    """What each model costs (prefix -> per-million prices): how the stream's usage is priced."""
 
     def environment(self, request_env: Mapping[str, str] | None = None) -> dict[str, str]:
         """The child's environment: base, then the adapter's settings, then the request's."""
@@ -270,7 +282,7 @@ class ClaudeCodeAgent:
         """Run one attempt to its end; see ``orchcore.ports.Agent``.
 
         Every parsed stream event goes to ``on_event`` as it arrives (a line that is
-        not JSON as ``output`` with ``persist=False``), and a ``tick`` at least every
+        not JSON as an ``OutputLine``), and a ``Tick`` at least every
         second. Outcomes: the result line decides (``is_error`` means FAILED);
         timeout or silence past the watchdog's limit is TIMED_OUT; the sink asking to
         stop is STOPPED. In every case the whole process group is gone on return.
@@ -312,12 +324,12 @@ class ClaudeCodeAgent:
 
         def on_line(line: str) -> str | None:
             watchdog.saw_line()
-            for parsed in parse_line(line):
+            for parsed in parse_line(line, self.prices):
                 summary.feed(parsed)
                 event = _mark_guarded(parsed) if hooked else parsed
                 if leaders and not cli:  # its first line: the CLI surely runs
                     cli.update(cli_chain(process_table(marker)[0], leaders[0], 3 if sandbox else 1))
-                left = left_running() if parsed.kind == "result" else ()
+                left = left_running() if isinstance(parsed, Finished) else ()
                 for reported in (*refusals.feed(event), *left, event):
                     reason = on_event(reported)
                     if reason is not None:
@@ -325,7 +337,7 @@ class ClaudeCodeAgent:
             return None
 
         def on_tick() -> str | None:
-            return on_event(AgentEvent("tick", persist=False)) or watchdog.check(summary.tool_running)
+            return on_event(Tick()) or watchdog.check(summary.tool_running)
 
         logger.debug("starting claude", extra={"argv": argv, "cwd": request.workdir, "task": request.task_id})
         try:
@@ -365,15 +377,17 @@ class ClaudeCodeAgent:
 def _mark_guarded(event: AgentEvent) -> AgentEvent:
     """A tool call the run's hook checks before it runs: the engine waits for the hook's verdict.
     The hook's own lifecycle events are in the log; they are not stored twice."""
-    if event.kind == "raw" and event.text.startswith("system/hook_"):
-        return attrs.evolve(event, persist=False)
-    if event.kind != "tool_use":
-        return event
-    return attrs.evolve(event, data={**event.data, "guarded": True})
+    match event:
+        case Other(name="raw", text=text) if text.startswith("system/hook_"):
+            return attrs.evolve(event, stored=False)
+        case ToolCall():
+            return attrs.evolve(event, guarded=True)
+        case _:
+            return event
 
 
 def _started(on_event: EventSink, process: AttemptProcess) -> None:
-    on_event(AgentEvent("process", data=process_data(process), persist=False))
+    on_event(ProcessStarted(process.group, process.leader_start, process.marker))
 
 
 def _guarded(request: AgentRequest) -> bool:
@@ -410,7 +424,8 @@ def from_config(config: Mapping[str, object], base_env: Mapping[str, str]) -> Cl
 
     Optional keys: executable, model, max_turns, permission_mode, allowed_tools,
     disallowed_tools, idle_timeout_s, tool_idle_timeout_s, max_retries, base_url,
-    config_dir, extra_args. Absent or null means the default; other keys of the
+    config_dir, extra_args, prices (model prefix -> {input, output, cache_write,
+    cache_read} USD per million tokens, over the defaults). Absent or null means the default; other keys of the
     section (it is shared by every agent) are ignored. The API key is never read
     from the config file: pass ANTHROPIC_API_KEY through to ``base_env``.
     """
@@ -433,4 +448,6 @@ def from_config(config: Mapping[str, object], base_env: Mapping[str, str]) -> Cl
         words = _words(config, key)
         if words is not None:
             settings[key] = words
+    if config.get("prices"):
+        settings["prices"] = with_overrides(prices_from_config(config["prices"]))
     return ClaudeCodeAgent(**settings)

@@ -4,9 +4,9 @@ Both go into one settings file passed with ``--settings`` (never with ``--bare``
 or ``--safe-mode``, which drop hooks). The deny rules are best effort (prefix
 rules are easy to get around); the hook runs orchcore's shell-aware matcher on
 every Bash, Write, Edit, MultiEdit and NotebookEdit call and denies with the
-JSON decision 2.1.197 honours in ``-p`` mode. The hook's entry point lives in
-``adapters.guards.hook``; this module only names it (adapter families do not
-import each other), and writes the policy in the JSON that module reads.
+JSON decision 2.1.197 honours in ``-p`` mode. The hook's entry point is
+``adapters.claude_code.hook``; this module names it, and writes and reads the
+policy in the JSON the workspace guards (``adapters.guards.policy_file``) read too.
 """
 
 from __future__ import annotations
@@ -22,18 +22,30 @@ import cattrs
 
 from orchcore.safety import SafetyPolicy, deny_rules
 
-HOOK_MODULE = "adapters.guards.hook"
+HOOK_MODULE = "adapters.claude_code.hook"
 HOOK_MATCHER = "Bash|Write|Edit|MultiEdit|NotebookEdit"
 HOOK_TIMEOUT_S = 30
 HOOK_DROPPING_FLAGS = frozenset({"--bare", "--safe-mode"})
 """CLI flags that silently turn hooks off; a run with a safety policy refuses them."""
 
-_converter = cattrs.Converter()
+_converter = cattrs.Converter(forbid_extra_keys=True)
+
+
+class PolicyFileError(Exception):
+    """The policy file is missing or does not hold a policy."""
 
 
 def policy_json(policy: SafetyPolicy) -> str:
     """The policy as the JSON ``adapters.guards`` reads (the default cattrs shape of the attrs classes)."""
     return json.dumps(_converter.unstructure(policy), indent=1, sort_keys=True)
+
+
+def load_policy(path: str | Path) -> SafetyPolicy:
+    """Read a policy file ``policy_json`` wrote; PolicyFileError if it cannot be read or is not a policy."""
+    try:
+        return _converter.structure(json.loads(Path(path).read_text(encoding="utf-8")), SafetyPolicy)
+    except (OSError, ValueError, cattrs.BaseValidationError) as exc:
+        raise PolicyFileError(f"cannot read the safety policy {path}: {exc}") from exc
 
 
 def hook_command(policy_path: str, workdir: str, python: str | None = None) -> str:

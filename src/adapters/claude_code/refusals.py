@@ -1,7 +1,7 @@
-"""Refusals in Claude Code's stream: which layer said no to a tool call, as ``refusal`` events.
+"""Refusals in Claude Code's stream: which layer said no to a tool call, as ``Refused`` events.
 
 Pure and stateful over one run. Fed every event ``parse_line`` returns, in
-order, it answers the ``refusal`` events to emit *before* that event (so the
+order, it answers the ``Refused`` events to emit *before* that event (so the
 engine knows a tool call was refused before it sees the call's result):
 
 - ``hook``: a ``system/hook_response`` (``--include-hook-events``) of a
@@ -27,8 +27,7 @@ import re
 
 import attrs
 
-from orchcore.ports.agent import AgentEvent
-from orchcore.records import JsonObject
+from orchcore.ports.agent import AgentEvent, Finished, Other, Refused, ToolCall, ToolOutput
 from orchcore.safety.events import SafetyLayer
 
 Process = tuple[int, int, int]
@@ -78,26 +77,26 @@ class RefusalDetector:
     checked: set[str] = attrs.field(factory=set)  # tool_use ids a PreToolUse hook took up
     reported: set[str] = attrs.field(factory=set)
 
-    def feed(self, event: AgentEvent) -> list[AgentEvent]:
-        """The ``refusal`` events ``event`` reveals (to emit before it), usually none."""
-        data = event.data
-        if event.kind == "tool_use":
-            tool_use_id = str(data.get("id"))
-            self.calls[tool_use_id] = event.text
-            self.order.append(tool_use_id)
-        elif event.kind == "raw" and event.text == "system/hook_started":
-            self._hook_started(data.get("event"))
-        elif event.kind == "raw" and event.text == "system/hook_response":
-            self._hook_response(data.get("event"))
-        elif event.kind == "tool_result":
-            tool_use_id = str(data.get("tool_use_id"))
-            if tool_use_id in self.order:
-                self.order.remove(tool_use_id)
-            found = self._classify(tool_use_id, event.text, errored=data.get("is_error") is True)
-            if found is not None:
-                return [found]
-        elif event.kind == "result":
-            return self._listed(data.get("permission_denials"))
+    def feed(self, event: AgentEvent) -> list[Refused]:
+        """The ``Refused`` events ``event`` reveals (to emit before it), usually none."""
+        match event:
+            case ToolCall(call_id=call_id, summary=summary):
+                self.calls[call_id] = summary
+                self.order.append(call_id)
+            case Other(name="raw", text="system/hook_started", data=data):
+                self._hook_started(data.get("event"))
+            case Other(name="raw", text="system/hook_response", data=data):
+                self._hook_response(data.get("event"))
+            case ToolOutput(call_id=call_id, text=text, is_error=is_error):
+                if call_id in self.order:
+                    self.order.remove(call_id)
+                found = self._classify(call_id, text, errored=is_error)
+                if found is not None:
+                    return [found]
+            case Finished(details=details):
+                return self._listed(details.get("permission_denials"))
+            case _:
+                pass
         return []
 
     def _hook_started(self, raw: object) -> None:
@@ -120,7 +119,7 @@ class RefusalDetector:
         if tool_use_id is not None:
             self.hook_denied[tool_use_id] = reason
 
-    def _classify(self, tool_use_id: str, text: str, *, errored: bool) -> AgentEvent | None:
+    def _classify(self, tool_use_id: str, text: str, *, errored: bool) -> Refused | None:
         if errored and tool_use_id in self.hook_denied:
             return self._refusal(SafetyLayer.HOOK, tool_use_id, self.hook_denied[tool_use_id])
         if errored and _OUR_HOOK.fullmatch(text.strip()):  # without hook events: our hook's one-line reason
@@ -137,7 +136,7 @@ class RefusalDetector:
             return self._refusal(SafetyLayer.SANDBOX, tool_use_id, line.strip())
         return None
 
-    def _listed(self, denials: object) -> list[AgentEvent]:
+    def _listed(self, denials: object) -> list[Refused]:
         found = []
         for denial in denials if isinstance(denials, list) else []:
             if not isinstance(denial, dict):
@@ -154,16 +153,9 @@ class RefusalDetector:
             found.append(self._refusal(layer, tool_use_id, reason))
         return found
 
-    def _refusal(self, layer: SafetyLayer, tool_use_id: str, reason: str) -> AgentEvent:
+    def _refusal(self, layer: SafetyLayer, tool_use_id: str, reason: str) -> Refused:
         self.reported.add(tool_use_id)
-        command = self.calls.get(tool_use_id, "")
-        data: JsonObject = {
-            "layer": layer.value,
-            "tool_use_id": tool_use_id,
-            "command": command,
-            "reason": reason[:_REASON_LIMIT],
-        }
-        return AgentEvent("refusal", text=f"{layer.value} refused {command}".strip(), data=data)
+        return Refused(layer, self.calls.get(tool_use_id, ""), reason[:_REASON_LIMIT], call_id=tool_use_id)
 
 
 def cli_chain(processes: list[Process], leader: int, chain: int) -> set[int]:
@@ -186,15 +178,10 @@ def left_behind(marked: set[int], cli: set[int]) -> list[int]:
     return sorted(marked - cli)
 
 
-def leftovers_refusal(pids: list[int]) -> AgentEvent | None:
+def leftovers_refusal(pids: list[int]) -> Refused | None:
     """The ``sandbox`` refusal for the processes the attempt left running (killed at its end), or None."""
     if not pids:
         return None
     count = len(pids)
     reason = f"killed {count} process{'es' if count != 1 else ''} the attempt left running"
-    data: JsonObject = {
-        "layer": SafetyLayer.SANDBOX.value,
-        "command": f"pids {' '.join(map(str, pids))}",
-        "reason": reason,
-    }
-    return AgentEvent("refusal", text=f"sandbox: {reason}", data=data)
+    return Refused(SafetyLayer.SANDBOX, f"pids {' '.join(map(str, pids))}", reason)

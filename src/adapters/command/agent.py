@@ -11,10 +11,9 @@ from collections.abc import Mapping, Sequence
 
 from adapters.process.executor import LocalExecutor
 from orchcore.errors import AgentUnavailable
-from orchcore.ports.agent import AgentEvent, AgentRequest, AgentResult, EventSink
+from orchcore.ports.agent import AgentRequest, AgentResult, EventSink, OutputLine, ProcessStarted, Tick
 from orchcore.ports.executor import ExecFile, ExecResult, ExecSpec, Executor
-from orchcore.records import Outcome
-from orchcore.sandbox import AttemptProcess, process_data
+from orchcore.records import AttemptProcess, Outcome
 
 
 class CommandAgent:
@@ -61,8 +60,8 @@ class CommandAgent:
             )
             result = self._executor.run(
                 spec,
-                on_line=lambda line: on_event(AgentEvent("output", text=line, persist=False)),
-                on_tick=lambda: on_event(AgentEvent("tick", persist=False)),
+                on_line=lambda line: on_event(OutputLine(line)),
+                on_tick=lambda: on_event(Tick()),
                 on_start=lambda process: _started(on_event, process),
             )
         finally:
@@ -71,7 +70,7 @@ class CommandAgent:
 
 
 def _started(on_event: EventSink, process: AttemptProcess) -> None:
-    on_event(AgentEvent("process", data=process_data(process), persist=False))
+    on_event(ProcessStarted(process.group, process.leader_start, process.marker))
 
 
 def _result(proc: ExecResult, timeout_s: float, idle_s: float | None) -> AgentResult:

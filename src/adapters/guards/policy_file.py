@@ -1,6 +1,6 @@
-"""The safety policy as a JSON file, for the guard processes (PATH shims, the Claude Code hook).
+"""The safety policy as a JSON file, for the guard processes (PATH shims, git hooks).
 
-Private to this adapter family: the shims and the hook read the file
+Private to this adapter family: the shims read the file
 ``GitWorkspace.guard_env`` (or the Claude Code adapter) wrote. The Claude Code
 adapter writes the same format with its own plain ``cattrs.Converter`` (adapter
 families do not import each other); a test holds the two together.

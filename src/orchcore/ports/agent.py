@@ -1,3 +1,8 @@
+"""The Agent port: what one attempt at a task gets, what it reports while it runs, how it ended.
+
+The events an agent reports are the typed values of ``agent_events`` (re-exported here).
+"""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -27,7 +32,7 @@ from orchcore.ports.agent_events import (
     UsageReport,
     from_unix,
 )
-from orchcore.records import JsonObject, Outcome
+from orchcore.records import Outcome
 from orchcore.safety import SafetyPolicy
 from orchcore.sandbox import SandboxPolicy
 
@@ -51,35 +56,11 @@ class AgentRequest:
     config dir to what is writable. An agent that cannot honour it must refuse to run."""
 
 
-@attrs.frozen
-class AgentEvent:
-    """Something the agent did while it ran.
+AgentEvent = TypedAgentEvent
+"""Something the agent did while it ran: one of the typed events of ``orchcore.ports.agent_events``."""
 
-    ``kind`` is free-form per adapter ("output", "tool_use", "text", ...); the
-    kind ``"process"`` (data: group, leader_start, marker) says what identifies the
-    attempt's processes, so the engine can record it before anything else; the
-    kind ``"tick"`` carries nothing and is sent at least once a second while the
-    agent is silent, so the engine can look at the stored state and stop it.
-    ``persist`` says whether the engine should store it as an event (raw output
-    lines are already in the log and are not stored twice).
-    """
-
-    kind: str
-    text: str = ""
-    data: JsonObject = attrs.field(factory=dict)
-    persist: bool = True
-
-
-EventSink = Callable[[AgentEvent | TypedAgentEvent], str | None]
+EventSink = Callable[[AgentEvent], str | None]
 """Receives each agent event; returns a reason to stop the agent, or None to go on."""
-
-
-def as_agent_event(event: AgentEvent | TypedAgentEvent) -> AgentEvent:
-    """A typed event in the free-form shape (while the engine still reads that shape)."""
-    if isinstance(event, AgentEvent):
-        return event
-    stored = event.record()
-    return AgentEvent(stored.kind, text=stored.text, data=stored.data, persist=stored.stored)
 
 
 @attrs.frozen
@@ -101,6 +82,8 @@ class AgentResult:
     """When the provider said it will accept work again (a usage-limit reset)."""
     final_text: str = ""
     """The agent's last message to the human, if it has one (a question is read from it)."""
+    turns: int | None = None
+    """How many turns the agent took, when it says (``Finished.turns``)."""
 
 
 class Agent(Protocol):
@@ -146,6 +129,5 @@ __all__ = [
     "ToolOutput",
     "TypedAgentEvent",
     "UsageReport",
-    "as_agent_event",
     "from_unix",
 ]

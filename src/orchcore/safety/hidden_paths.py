@@ -1,10 +1,10 @@
 """Which path the sandbox hides a tool call names: a read of it sees nothing, and orch says so.
 
 Pure. A hidden path reads as an empty folder or file inside the sandbox, so the
-call gets no error to report; the stream guard asks :func:`hidden_path_named`
+call gets no error to report; the stream guard asks :func:`hidden_path_among`
 for each tool call and records a ``sandbox`` refusal ("hidden by the sandbox:
 PATH"). ``~`` and ``$HOME`` are the policy's HOME; relative paths are under the
-workspace. Bash commands are read word by word, and quoted or embedded absolute
+workspace. Shell commands are read word by word, and quoted or embedded absolute
 paths inside a word (``python3 -c "open('/h/.ssh/k')"``) count too.
 """
 
@@ -13,13 +13,11 @@ from __future__ import annotations
 import posixpath
 import re
 import shlex
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Sequence
 
-from orchcore.records import JsonValue
 from orchcore.safety.events import SafetyEvent, SafetyLayer, refusal
 from orchcore.sandbox import SandboxPolicy, under
 
-_PATH_KEYS = ("file_path", "notebook_path", "path")
 _EMBEDDED = re.compile(r"(?:~|\$\{?HOME\}?)?/[^\s'\"`;|&<>()]+|(?<![\w/])~(?=[\s'\"`;|&<>()]|$)")
 _QUOTED = re.compile(r"'([^']+)'|\"([^\"]+)\"")
 
@@ -61,14 +59,12 @@ def hidden_by(sandbox: SandboxPolicy, path: str) -> str | None:
     return next((h for h in sandbox.hidden if under(path, h)), None)
 
 
-def hidden_path_named(
-    sandbox: SandboxPolicy, tool_input: Mapping[str, JsonValue], workdir: str
+def hidden_path_among(
+    sandbox: SandboxPolicy, paths: Sequence[str], command: str | None, workdir: str
 ) -> str | None:
-    """The first path hidden by ``sandbox`` that a tool call's input names (its path field, or a
-    Bash command's words); None if it names none."""
-    named = [str(tool_input[k]) for k in _PATH_KEYS if isinstance(tool_input.get(k), str)]
-    command = tool_input.get("command")
-    if isinstance(command, str):
+    """The first path hidden by ``sandbox`` among ``paths`` and the words of ``command``; None if none is."""
+    named = list(paths)
+    if command is not None:
         named += list(_candidates(command))
     for path in named:
         absolute = resolve(path, workdir, sandbox.home)
@@ -78,10 +74,11 @@ def hidden_path_named(
 
 
 def hidden_path_refusal(
-    sandbox: SandboxPolicy, tool_input: Mapping[str, JsonValue], workdir: str, command: str
+    sandbox: SandboxPolicy, paths: Sequence[str], command: str | None, workdir: str, shown: str
 ) -> SafetyEvent | None:
-    """A ``sandbox`` refusal "hidden by the sandbox: PATH" for a call naming a hidden path, or None."""
-    path = hidden_path_named(sandbox, tool_input, workdir)
+    """A ``sandbox`` refusal "hidden by the sandbox: PATH" for a tool call (``shown`` as its command)
+    naming a hidden path among its ``paths`` or its shell ``command``, or None."""
+    path = hidden_path_among(sandbox, paths, command, workdir)
     if path is None:
         return None
-    return refusal(SafetyLayer.SANDBOX, command, f"hidden by the sandbox: {path}")
+    return refusal(SafetyLayer.SANDBOX, shown, f"hidden by the sandbox: {path}")

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 
+from orchcore.ports.agent_events import ToolAction, ToolCall
 from orchcore.safety import arguments as a
 from orchcore.safety import grammar
 from orchcore.safety.arguments import Expanded
@@ -67,38 +68,28 @@ def check_argv(
     return _guarded(lambda: _check_argv(scan, list(argv), {}), scan, shlex.join(argv))
 
 
-_WRITE_TOOLS: Mapping[str, tuple[str, ...]] = {
-    "Write": ("file_path",),
-    "Edit": ("file_path",),
-    "MultiEdit": ("file_path",),
-    "NotebookEdit": ("notebook_path", "file_path"),
-}
+_WRITING = frozenset({ToolAction.WRITE, ToolAction.EDIT})
 
 
-def check_tool_use(
-    policy: SafetyPolicy, tool_name: str, tool_input: Mapping[str, object], workdir: str
-) -> Violation | None:
-    """The violation in one agent tool call (Claude Code's tool names), or None.
+def check_tool_use(policy: SafetyPolicy, call: ToolCall, workdir: str) -> Violation | None:
+    """The violation in one agent tool call, or None, whichever agent made it.
 
-    ``Bash`` is checked with ``check_command``; ``Write``/``Edit``/``MultiEdit``/
-    ``NotebookEdit`` must target a file inside the workspace and not in its
-    ``.git``. Other tools are allowed. Never raises.
+    A SHELL call's ``command`` is checked with ``check_command``; a WRITE or EDIT call
+    must target files inside the workspace and not in its ``.git`` (each of its
+    ``paths``). Other actions are allowed. Never raises.
     """
     if not policy.enabled:
         return None
-    if tool_name == "Bash":
-        command = tool_input.get("command")
-        return check_command(policy, command, workdir) if isinstance(command, str) else None
-    keys = _WRITE_TOOLS.get(tool_name, ())
-    path = next((v for k in keys if isinstance(v := tool_input.get(k), str)), None)
-    if path is None or not policy.workspace_only_writes:
+    if call.action is ToolAction.SHELL:
+        return check_command(policy, call.command, workdir) if call.command is not None else None
+    if call.action not in _WRITING or not policy.workspace_only_writes:
         return None
-    reason = a.write_reason(path, _root(workdir), policy.writable_outside)
-    if reason is None:
-        return None
-    return Violation(
-        WRITE_GIT_DIR if reason == a.GIT_DIR_WRITE else WRITE_OUTSIDE, f"{tool_name} {path}", reason
-    )
+    for path in call.paths:
+        reason = a.write_reason(path, _root(workdir), policy.writable_outside)
+        if reason is not None:
+            rule = WRITE_GIT_DIR if reason == a.GIT_DIR_WRITE else WRITE_OUTSIDE
+            return Violation(rule, f"{call.tool} {path}", reason)
+    return None
 
 
 @attrs.define

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import attrs
 
 from orchcore.errors import AgentUnavailable, NotifyError
-from orchcore.ports.agent import AgentEvent, AgentRequest, AgentResult, EventSink, TypedAgentEvent
+from orchcore.ports.agent import AgentEvent, AgentRequest, AgentResult, EventSink
 from orchcore.ports.notifier import Notification
 from orchcore.records import Outcome
 
@@ -80,7 +80,7 @@ class ScriptedAgent:
     """
 
     scripts: dict[str, list[Script]] = attrs.field(factory=dict)
-    events: Iterable[AgentEvent | TypedAgentEvent] = ()
+    events: Iterable[AgentEvent] = ()
     available: bool = True
     requests: list[AgentRequest] = attrs.field(factory=list)
 

@@ -11,17 +11,22 @@ Your factory makes an agent for a named scenario::
 
 Scenarios: ``succeed`` (ends well), ``fail`` (ends badly), ``hang`` (runs
 silently until stopped), ``chatty`` (reports at least three events, then succeeds).
+
+Every event an agent reports must be one of the typed events of
+``orchcore.ports.agent_events`` (the engine dispatches on their type), stored as plain
+JSON, and a silent agent must send a ``Tick`` at least once a second.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from orchcore.ports.agent import Agent, AgentEvent, AgentRequest, Tick, TypedAgentEvent
+from orchcore.ports.agent import TYPED_AGENT_EVENTS, Agent, AgentEvent, AgentRequest, Tick
 from orchcore.records import Outcome
 
 AgentFactory = Callable[[str, str], Agent]
@@ -33,12 +38,16 @@ class Recorder:
     """A sink that records events and can ask the agent to stop."""
 
     def __init__(self, stop_after_ticks: int | None = None) -> None:
-        self.events: list[AgentEvent | TypedAgentEvent] = []
+        self.events: list[AgentEvent] = []
+        self.untyped: list[object] = []
         self.ticks = 0
         self.stop_after_ticks = stop_after_ticks
 
-    def __call__(self, event: AgentEvent | TypedAgentEvent) -> str | None:
-        if isinstance(event, Tick) or (isinstance(event, AgentEvent) and event.kind == "tick"):
+    def __call__(self, event: AgentEvent) -> str | None:
+        if not isinstance(event, TYPED_AGENT_EVENTS):  # what a typo'd adapter sends slips past mypy
+            self.untyped.append(event)
+            return None
+        if isinstance(event, Tick):
             self.ticks += 1
             if self.stop_after_ticks is not None and self.ticks >= self.stop_after_ticks:
                 return "stopped by the contract"
@@ -86,6 +95,18 @@ class AgentContract:
         result = make_agent("chatty", str(tmp_path)).run(self.request(tmp_path), sink)
         assert result.outcome is Outcome.SUCCEEDED
         assert len(sink.events) >= 3
+        assert sink.untyped == []
+
+    def test_every_event_is_typed_and_stored_as_plain_json(
+        self, make_agent: AgentFactory, tmp_path: Path
+    ) -> None:
+        sink = Recorder()
+        make_agent("chatty", str(tmp_path)).run(self.request(tmp_path), sink)
+        assert sink.untyped == [], "events must be the typed events of orchcore.ports.agent_events"
+        for event in sink.events:
+            stored = event.record()
+            row = {"kind": stored.kind, "text": stored.text, **stored.data}
+            assert json.loads(json.dumps(row, allow_nan=False)) == row, f"{event!r} is not stored as JSON"
 
     def test_a_hanging_agent_is_stopped_at_its_timeout(
         self, make_agent: AgentFactory, tmp_path: Path

@@ -1,12 +1,14 @@
 """Claude Code's PreToolUse hook: deny a tool call the safety policy forbids.
 
-``python -I -m adapters.guards.hook POLICY_JSON WORKDIR`` reads the hook input
+``python -I -m adapters.claude_code.hook POLICY_JSON WORKDIR`` reads the hook input
 (``{"tool_name": ..., "tool_input": {...}, ...}``) on stdin. To allow it exits 0
 and prints nothing; to deny it prints the decision the CLI documents and
 honours headless (verified on 2.1.197, see shared/reference/claude-code-headless.md):
 ``{"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision":
 "deny", "permissionDecisionReason": "..."}}`` and exits 0; the reason becomes the
 tool_result the model sees. It fails closed: unreadable input or policy denies.
+The tool call is checked as the stream guard checks it: Claude's tool mapped to an
+agent-neutral ``ToolCall`` (``tools.py``), then orchcore's ``check_tool_use``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import json
 import sys
 from collections.abc import Sequence
 
-from adapters.guards.policy_file import PolicyFileError, load_policy
+from adapters.claude_code.permissions import PolicyFileError, load_policy
+from adapters.claude_code.tools import tool_call
+from orchcore.records import JsonObject
 from orchcore.safety import check_tool_use
 
 
@@ -45,9 +49,8 @@ def decide(argv: Sequence[str], hook_input: str) -> str | None:
         policy = load_policy(policy_path)
     except PolicyFileError as exc:
         return deny(f"orchcore: {exc}")
-    violation = check_tool_use(
-        policy, payload["tool_name"], tool_input if isinstance(tool_input, dict) else {}, workdir
-    )
+    arguments: JsonObject = tool_input if isinstance(tool_input, dict) else {}
+    violation = check_tool_use(policy, tool_call(payload["tool_name"], arguments), workdir)
     return None if violation is None else deny(f"orchcore: {violation}")
 
 
