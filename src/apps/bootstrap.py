@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # the engine and the ports are for annotations here: `orch st
     from orchcore.ports.agent import Agent
     from orchcore.ports.checkpoints import Checkpoints
     from orchcore.ports.clock import Clock, Ids
+    from orchcore.ports.executor import Executor
     from orchcore.ports.logs import TaskLogs
     from orchcore.ports.notifier import Notification, Notifier
     from orchcore.ports.store import Store
@@ -45,6 +46,12 @@ BUILTIN_AGENTS: dict[str, str] = {
     "command": "adapters.command.agent:from_config",
     "claude": "adapters.claude_code.agent:from_config",
     "claude_code": "adapters.claude_code.agent:from_config",
+}
+
+
+BUILTIN_EXECUTORS: dict[str, str] = {
+    "local": "adapters.process.executor:from_config",
+    "ssh": "adapters.ssh.executor:from_config",
 }
 
 
@@ -73,6 +80,51 @@ def agent_factory(name: str) -> AgentFactory:
         return cast(AgentFactory, found[name].load())
     known = sorted({*BUILTIN_AGENTS, *found})
     raise AgentUnavailable(f"unknown agent {name!r}; known agents: {', '.join(known)}")
+
+
+ExecutorFactory = Callable[[Mapping[str, object]], "Executor"]
+
+
+def executor_factory(kind: str) -> ExecutorFactory:
+    """The factory registered for executor ``kind`` (``executor.KIND`` entry points after the built-ins)."""
+    if kind in BUILTIN_EXECUTORS:
+        return cast(ExecutorFactory, _load(BUILTIN_EXECUTORS[kind]))
+    found = {e.name.removeprefix("executor."): e for e in _entry_points() if e.name.startswith("executor.")}
+    if kind in found:
+        return cast(ExecutorFactory, found[kind].load())
+    known = sorted({*BUILTIN_EXECUTORS, *found})
+    raise AgentUnavailable(f"unknown executor {kind!r}; known executors: {', '.join(known)}")
+
+
+def build_executor(settings: Settings) -> Executor:
+    """The executor of ``agent.executor``, given orch's guard dir (carried to a remote host) and the
+    workspace folders it must not copy (orch's own state, when it lives inside the workspace)."""
+    section = settings.agent.executor
+    config: dict[str, Any] = attrs.asdict(section)
+    for key in ("key_file", "known_hosts"):
+        if config[key]:
+            config[key] = str(settings.path(str(Path(config[key]).expanduser())))
+    workdir = settings.path(settings.paths.workdir).resolve()
+    state = settings.state_dir.resolve()
+    config["guard_dir"] = str(state / "guards")
+    config["exclude"] = [state.relative_to(workdir).as_posix()] if state.is_relative_to(workdir) else []
+    return executor_factory(section.kind)(config)
+
+
+def _agent_on(factory: AgentFactory, name: str, settings: Settings, config: dict[str, Any]) -> Agent:
+    """Agent ``name`` built to run through the configured executor (an agent factory takes one
+    as its ``executor`` keyword; one that does not runs on this machine only)."""
+    import inspect
+
+    kind = settings.agent.executor.kind
+    if kind == "local":
+        return factory(config, agent_environment(settings))
+    if "executor" not in inspect.signature(factory).parameters:
+        raise AgentUnavailable(
+            f"agent {name!r} runs on this machine only, not on executor {kind!r} (set agent.executor.kind: local)"
+        )
+    agent: Agent = cast(Any, factory)(config, agent_environment(settings), executor=build_executor(settings))
+    return agent
 
 
 @attrs.define
@@ -253,7 +305,7 @@ def build_runtime(settings: Settings, *, read_only: bool = False) -> Runtime:
         config: dict[str, Any] = {**settings.agent.options, **attrs.asdict(settings.agent)}
         del config["options"]
         config["command"] = list(settings.agent.command)
-        return agent_factory(name)(config, agent_environment(settings))
+        return _agent_on(agent_factory(name), name, settings, config)
 
     routing = settings.routing()  # a bad notifications.events fails here, before anything opens
     channels = Channels(settings)

@@ -267,6 +267,38 @@ class SshExecutor:
                     out.write(text)
 
 
+def from_config(config: Mapping[str, object]) -> SshExecutor:
+    """Build from the ``agent.executor`` section (the entry-point factory signature), plus
+    ``guard_dir`` and ``exclude`` from orch: its guard folder and what never to copy."""
+
+    def text(key: str) -> str | None:
+        value = config.get(key)
+        return str(value) if value not in (None, "") else None
+
+    host, user = text("host"), text("user")
+    if host is None or user is None:
+        raise AgentUnavailable("agent.executor: kind ssh needs host and user")
+    port = config.get("port", 22)
+    attempts = config.get("connect_attempts", 4)
+    target = SshTarget(
+        host=host,
+        user=user,
+        port=port if isinstance(port, int) else 22,
+        key_file=text("key_file"),
+        known_hosts=text("known_hosts") or str(Path("~/.ssh/known_hosts").expanduser()),
+        connect_attempts=attempts if isinstance(attempts, int) and attempts > 0 else 4,
+    )
+    exclude = config.get("exclude") or ()
+    return SshExecutor(
+        target,
+        remote_dir=text("remote_dir") or ".orch-work",
+        sync=config.get("sync", True) is not False,
+        guard_dir=text("guard_dir"),
+        guard_python=text("guard_python"),
+        exclude=tuple(str(e) for e in exclude) if isinstance(exclude, list | tuple) else (),
+    )
+
+
 def _with_python(script: bytes, python: str) -> bytes:
     """A shim's ``exec <python> -I -m adapters.guards.shim`` line with the host's interpreter."""
     lines = script.split(b"\n")

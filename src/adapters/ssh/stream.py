@@ -132,8 +132,9 @@ class RemoteRun:
             log.write(f"[orch] remote process group killed: {reason}\n")
         elif lost is None:
             exit_code = channel.recv_exit_status() if channel.exit_status_ready() else None
-            if exit_code is None:
-                lost = "the command's exit status never came back from the host"
+            if exit_code is None or exit_code == -1:  # setsid -w always exits with a status: none came
+                exit_code = None
+                lost = "the ssh connection to the host was lost while the command ran (no exit status came)"
         with contextlib.suppress(paramiko.SSHException, OSError, EOFError):
             channel.close()
         if lost is not None:

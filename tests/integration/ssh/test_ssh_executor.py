@@ -1,0 +1,141 @@
+"""The SSH executor against a real sshd: unknown hosts refused, dropped connections retried or
+failed as retryable with the remote group killed, guards in force on the host."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from adapters.command.agent import CommandAgent
+from adapters.ssh.connection import SshTarget
+from adapters.ssh.executor import SshExecutor
+from orchcore.errors import AgentUnavailable
+from orchcore.ports.agent import AgentEvent, AgentRequest
+from orchcore.ports.executor import ExecSpec
+from orchcore.records import Outcome
+from tests.sshd import Sshd
+
+pytestmark = pytest.mark.integration
+
+PATH = {"PATH": "/usr/local/bin:/usr/bin:/bin"}
+
+
+def target(sshd: Sshd, **changes: object) -> SshTarget:
+    values: dict[str, object] = {
+        "host": "127.0.0.1",
+        "port": sshd.port,
+        "user": sshd.user,
+        "key_file": sshd.key_file,
+        "known_hosts": sshd.known_hosts,
+        "backoff_s": 0.2,
+        **changes,
+    }
+    return SshTarget(**values)  # type: ignore[arg-type]
+
+
+def running(sshd: Sshd, token: str) -> list[str]:
+    return [
+        line
+        for line in sshd.run("ps -eo stat=,args=").splitlines()
+        if token in line and "ps -eo" not in line and not line.startswith("Z")
+    ]
+
+
+def test_a_host_missing_from_known_hosts_is_refused_with_how_to_add_it(sshd: Sshd, tmp_path: Path) -> None:
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    executor = SshExecutor(target(sshd, known_hosts=str(empty)), remote_dir=str(tmp_path / "remote"))
+    with pytest.raises(AgentUnavailable) as caught:
+        executor.check("sh", PATH)
+    message = str(caught.value)
+    assert f"[127.0.0.1]:{sshd.port}" in message
+    assert f"ssh-keyscan -p {sshd.port} 127.0.0.1 >> {empty}" in message
+
+
+def test_a_wrong_key_is_refused_naming_the_user_and_the_key(sshd: Sshd, tmp_path: Path) -> None:
+    other = tmp_path / "other_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
+    executor = SshExecutor(target(sshd, key_file=str(other)), remote_dir=str(tmp_path / "remote"))
+    with pytest.raises(AgentUnavailable, match=f"refused with key file {other}"):
+        executor.check("sh", PATH)
+
+
+def test_a_host_down_before_the_command_starts_is_retried_until_it_answers(
+    sshd: Sshd, tmp_path: Path
+) -> None:
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "a.txt").write_text("a\n")
+    executor = SshExecutor(
+        target(sshd, connect_attempts=6, backoff_s=0.3), remote_dir=str(tmp_path / "remote")
+    )
+    sshd.stop()
+    back = threading.Timer(1.0, sshd.start)
+    back.start()
+    try:
+        remote = executor.prepare(str(tmp_path / "work"))
+    finally:
+        back.join()
+        executor.close()
+    assert (Path(remote) / "a.txt").read_text() == "a\n"  # the host is this machine: look at its copy
+
+
+def test_a_connection_dropped_mid_command_fails_retryable_and_the_remote_group_is_killed(
+    sshd: Sshd, tmp_path: Path
+) -> None:
+    token = f"{time.time_ns() % 10**9}"
+    (tmp_path / "work").mkdir()
+    agent = CommandAgent(
+        ["sh", "-c", f"(sleep 3600.{token}) & echo started; sleep 3600.{token}"],
+        base_env=PATH,
+        executor=SshExecutor(target(sshd), remote_dir=str(tmp_path / "remote")),
+    )
+
+    def on_event(event: AgentEvent) -> str | None:
+        if event.kind == "output" and event.text == "started":
+            sshd.drop_connections()
+        return None
+
+    request = AgentRequest(
+        session_id="s",
+        task_id="t",
+        attempt=1,
+        prompt="go",
+        workdir=str(tmp_path / "work"),
+        log_path=str(tmp_path / "logs" / "t-1.log"),
+        timeout_s=60,
+    )
+    started = time.monotonic()
+    result = agent.run(request, on_event)
+    assert time.monotonic() - started < 30
+    assert result.outcome is Outcome.FAILED
+    assert result.retryable
+    assert "lost" in result.reason
+    deadline = time.monotonic() + 10
+    while running(sshd, token) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert running(sshd, token) == []
+
+
+def test_secrets_in_the_environment_never_reach_a_command_line_on_the_host(
+    sshd: Sshd, tmp_path: Path
+) -> None:
+    executor = SshExecutor(target(sshd), remote_dir=str(tmp_path / "remote"))
+    prepared = executor.prepare(str(tmp_path))
+    seen: list[str] = []
+    secret = "sk-test-do-not-leak-0123456789"  # noqa: S105 - a planted fake
+    spec = ExecSpec(
+        argv=("sh", "-c", 'echo "key=${API_KEY}"; ps -eo args= | grep -c "$API_KEY" || true'),
+        cwd=prepared,
+        env={**PATH, "API_KEY": secret},
+        log_path=str(tmp_path.parent / f"{tmp_path.name}.log"),
+        timeout_s=30,
+    )
+    result = executor.run(spec, lambda line: seen.append(line) or None, lambda: None)
+    executor.close()
+    assert result.exit_code == 0
+    assert seen[0] == f"key={secret}"
+    assert seen[1] == "1"  # only the grep itself names it: not sh, not setsid, not sshd
