@@ -263,6 +263,10 @@ def agent_sandbox_for(
     mode = settings.sandbox.mode
     if mode is SandboxMode.OFF:
         return None, SandboxStatus(False, "turned off in the config", wanted=False)
+    executor = settings.agent.executor
+    if executor.kind != "local":  # bubblewrap binds this machine's paths: meaningless elsewhere
+        where = f"{executor.kind} host {executor.host}" if executor.host else f"the {executor.kind} executor"
+        return None, SandboxStatus(False, f"agents run on {where}, which is their boundary", wanted=False)
     found, why = probe_bwrap()
     if found is None:
         if mode is SandboxMode.ON:

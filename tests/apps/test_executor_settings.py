@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from apps.bootstrap import _agent_on, agent_factory, build_executor
+from apps.bootstrap import _agent_on, agent_factory, agent_sandbox_for, build_executor
 from apps.settings import ExecutorSettings, load_settings
 from orchcore.errors import AgentUnavailable, ConfigError
 
@@ -83,3 +83,11 @@ def test_an_agent_that_cannot_take_an_executor_is_refused_on_ssh(tmp_path: Path)
     ):
         _agent_on(local_only, "lonely", s, {})  # type: ignore[arg-type]
     assert agent_factory("command")  # the command agent takes one
+
+
+def test_agents_on_an_ssh_host_are_not_said_to_be_in_the_local_sandbox(tmp_path: Path) -> None:
+    s = settings_from(tmp_path, "agent:\n  executor: {kind: ssh, host: vm1, user: dev}\n")
+    policy, status = agent_sandbox_for(s, {})
+    assert policy is None
+    assert status.describe() == "sandbox: off (agents run on ssh host vm1, which is their boundary)"
+    assert not status.wanted  # no warning: nothing was lost

@@ -215,7 +215,7 @@ class SshExecutor:
         try:
             run_quiet(client, f"rm -rf {shlex.quote(base)} && mkdir -p -m 700 {shlex.quote(base)}")
             if self.guard_dir and Path(self.guard_dir).is_dir():
-                self._upload_guards(client, posixpath.join(base, "guards"))
+                self._upload_guards(client, posixpath.join(base, "guards"), spec.cwd)
             sftp = client.open_sftp()
             try:
                 for file in spec.files:
@@ -233,7 +233,7 @@ class SshExecutor:
             ) from exc
         return path
 
-    def _upload_guards(self, client: paramiko.SSHClient, remote: str) -> None:
+    def _upload_guards(self, client: paramiko.SSHClient, remote: str, workdir: str) -> None:
         """The guard dir as a tar, its paths (and the shims' Python) rewritten for the host."""
         local = Path(self.guard_dir or ".")
         buffer = io.BytesIO()
@@ -245,12 +245,13 @@ class SshExecutor:
                 if b"-m adapters.guards.shim" in data:
                     if self.guard_python is None:
                         continue  # orch is not on the host: this guard cannot run there
-                    data = _with_python(data, self.guard_python)
+                    data = _with_python(data, self.guard_python, workdir)
                 info = tarfile.TarInfo(path.relative_to(local).as_posix())
                 info.size, info.mode = len(data), path.stat().st_mode & 0o755
                 tar.addfile(info, io.BytesIO(data))
         quoted = shlex.quote(remote)
-        run_quiet(client, f"mkdir -p {quoted} && tar -xf - -C {quoted}", stdin=buffer.getvalue())
+        refusals = shlex.quote(posixpath.join(remote, "refusals"))  # where the guards there record
+        run_quiet(client, f"mkdir -p {quoted} {refusals} && tar -xf - -C {quoted}", stdin=buffer.getvalue())
 
     def _take_refusals(self, client: paramiko.SSHClient, base: str) -> None:
         """Append what the guards refused on the host to the local refusals, where the engine reads them."""
@@ -299,14 +300,16 @@ def from_config(config: Mapping[str, object]) -> SshExecutor:
     )
 
 
-def _with_python(script: bytes, python: str) -> bytes:
-    """A shim's ``exec <python> -I -m adapters.guards.shim`` line with the host's interpreter."""
+def _with_python(script: bytes, python: str, workdir: str) -> bytes:
+    """A shim's ``exec <python> -I -m adapters.guards.shim POLICY WORKDIR PROGRAM "$@"`` line with the
+    host's interpreter and the workspace there."""
     lines = script.split(b"\n")
     for i, line in enumerate(lines):
         if line.startswith(b"exec ") and b"-m adapters.guards.shim" in line:
-            words = shlex.split(line.decode())
-            words[1] = python
-            lines[i] = (shlex.join(words[:-1]) + ' "$@"').encode()
+            words = shlex.split(line.decode())[1:-1]  # without exec and "$@"
+            words[0] = python
+            words[words.index("adapters.guards.shim") + 2] = workdir
+            lines[i] = f'exec {shlex.join(words)} "$@"'.encode()
     return b"\n".join(lines)
 
 

@@ -80,10 +80,10 @@ def test_a_forbidden_commit_on_the_host_is_refused_by_the_guards_there(sshd: Ssh
     done = orch(cwd, "run", "tasks.md", "--auto-approve")
     after = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True)
     assert after.stdout == head.stdout, "no commit reached the user's repository"
-    shown = orch(cwd, "status", "--json")
-    assert "commit" in (shown.stdout + done.stdout).lower()
     log = "\n".join(p.read_text() for p in (cwd / ".orch").rglob("task-*.log"))
     assert "forbidden for agents" in log, log
+    safety = json.loads(orch(cwd, "status", "--json").stdout)["safety"]
+    assert [(e["layer"], e["refused"]) for e in safety if "commit" in e["reason"]], (safety, done.stdout)
 
 
 def test_a_cancel_leaves_no_process_on_the_host(sshd: Sshd, tmp_path: Path) -> None:
@@ -121,3 +121,16 @@ def test_a_cancel_leaves_no_process_on_the_host(sshd: Sshd, tmp_path: Path) -> N
     while remote() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert remote() == []
+
+
+def test_with_orch_on_the_host_its_command_shims_refuse_there_too(sshd: Sshd, tmp_path: Path) -> None:
+    cwd = project(tmp_path, sshd, "dropdb production; echo after")
+    config = json.loads((cwd / "orch.yaml").read_text())
+    config["agent"]["executor"]["guard_python"] = sys.executable  # the host is this machine: orch is there
+    (cwd / "orch.yaml").write_text(json.dumps(config))
+    done = orch(cwd, "run", "tasks.md", "--auto-approve")
+    log = "\n".join(p.read_text() for p in (cwd / ".orch").rglob("task-*.log"))
+    assert "dropdb" in log, log
+    assert "forbidden" in log.lower(), log
+    safety = json.loads(orch(cwd, "status", "--json").stdout)["safety"]
+    assert [(e["layer"], e["command"]) for e in safety] == [("shim", "dropdb production")], done.stdout
