@@ -14,9 +14,12 @@ from adapters.guards.workspace import GitWorkspace
 from adapters.memory.store import InMemoryStore
 from adapters.n8n.notifier import N8nNotifier
 from adapters.ollama import OllamaSupervisor, ollama_client
+from adapters.process.executor import LocalExecutor
 from adapters.sqlite import SqliteStore
+from adapters.ssh.connection import SshTarget
+from adapters.ssh.executor import SshExecutor
 from adapters.telegram import TelegramNotifier
-from orchcore.ports import Checkpoints, CheckRunner, Store, Supervisor, Workspace
+from orchcore.ports import Checkpoints, CheckRunner, Executor, Store, Supervisor, Workspace
 from orchcore.ports.notifier import Notifier
 
 
@@ -68,3 +71,11 @@ def _scripted_supervisor() -> None:
 
 def _shell_check_runner(workdir: str) -> None:
     _: CheckRunner = ShellCheckRunner(workdir, env={}, log_path="checks.log")
+
+
+def _local_executor() -> None:
+    _: Executor = LocalExecutor()
+
+
+def _ssh_executor() -> None:
+    _: Executor = SshExecutor(SshTarget("vm1", "dev"), remote_dir=".orch-work")
