@@ -134,3 +134,39 @@ def test_with_orch_on_the_host_its_command_shims_refuse_there_too(sshd: Sshd, tm
     assert "forbidden" in log.lower(), log
     safety = json.loads(orch(cwd, "status", "--json").stdout)["safety"]
     assert [(e["layer"], e["command"]) for e in safety] == [("shim", "dropdb production")], done.stdout
+
+
+def test_a_connection_dropped_mid_task_is_retried_and_the_next_attempt_completes(
+    sshd: Sshd, tmp_path: Path
+) -> None:
+    token = f"{time.time_ns() % 10**9}"
+    script = (
+        f'if [ "$ORCH_ATTEMPT" = 1 ]; then echo started; exec sleep 3600.{token}; fi; '
+        'echo "attempt $ORCH_ATTEMPT" > done.txt'
+    )
+    cwd = project(tmp_path, sshd, script)
+    config = json.loads((cwd / "orch.yaml").read_text())
+    config["agent"] |= {"max_attempts": 2, "retry_delay_s": 0.5}
+    (cwd / "orch.yaml").write_text(json.dumps(config))
+    run = subprocess.Popen(
+        [ORCH, "run", "tasks.md", "--auto-approve"],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while token not in sshd.run("ps -eo args=") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        sshd.drop_connections()  # the engine's connection to the host dies mid-command
+        out, err = run.communicate(timeout=90)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    assert run.returncode == 0, out + err
+    assert (cwd / "done.txt").read_text() == "attempt 2\n"
+    status = json.loads(orch(cwd, "status", "--json").stdout)
+    assert [(t["state"], t["attempts"]) for t in status["tasks"]] == [("completed", 2)]
+    assert token not in sshd.run("ps -eo args="), "the first attempt's remote process was killed"

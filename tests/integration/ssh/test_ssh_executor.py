@@ -139,3 +139,32 @@ def test_secrets_in_the_environment_never_reach_a_command_line_on_the_host(
     assert result.exit_code == 0
     assert seen[0] == f"key={secret}"
     assert seen[1] == "1"  # only the grep itself names it: not sh, not setsid, not sshd
+
+
+def test_links_made_on_the_host_that_point_outside_the_workspace_are_not_brought_back(
+    sshd: Sshd, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    executor = SshExecutor(target(sshd), remote_dir=str(tmp_path / "remote"))
+    prepared = executor.prepare(str(work))
+    spec = ExecSpec(
+        argv=(
+            "sh",
+            "-c",
+            "echo fine > ok.txt; ln -s /etc/passwd abs; ln -s ../../outside up; ln -s ok.txt near",
+        ),
+        cwd=prepared,
+        env=PATH,
+        log_path=str(tmp_path / "t.log"),
+        timeout_s=30,
+    )
+    assert executor.run(spec, lambda line: None, lambda: None).exit_code == 0
+    executor.finish(str(work), prepared)
+    executor.close()
+    assert (work / "ok.txt").read_text() == "fine\n"
+    assert (work / "near").is_symlink()  # a link inside the workspace is kept
+    assert not (work / "abs").is_symlink()
+    assert not (work / "up").is_symlink()
+    refused = [r.getMessage() for r in caplog.records if "not brought back" in r.getMessage()]
+    assert len(refused) == 2, refused
