@@ -75,6 +75,7 @@ class SshExecutor:
         self._client: paramiko.SSHClient | None = None
         self._lock = threading.Lock()
         self._manifests: dict[str, Manifest] = {}
+        self._home: str | None = None
         self._orphans: list[tuple[int | None, str]] = []  # groups left running by a lost connection
 
     def _connected(self) -> paramiko.SSHClient:
@@ -116,11 +117,25 @@ class SshExecutor:
                 f"on ssh host {self.target.name}: {program!r}, setsid or tar not found on its PATH ({exc})"
             ) from exc
 
+    def _absolute(self, path: str) -> str:
+        """``path`` on the host, relative ones from the login's home (the command cds elsewhere)."""
+        if posixpath.isabs(path):
+            return path
+        if self._home is None:
+            try:
+                self._home = run_quiet(self._connected(), "pwd").decode().strip() or "/"
+            except (HostLost, RuntimeError) as exc:
+                raise AgentUnavailable(
+                    f"cannot find the home folder on ssh host {self.target.name}: {exc}"
+                ) from exc
+        return posixpath.normpath(posixpath.join(self._home, path))
+
     def _workspace(self, workdir: str) -> str:
         if not self.sync:
-            return self.remote_dir
+            return self._absolute(self.remote_dir)
         digest = hashlib.sha256(str(Path(workdir).resolve()).encode()).hexdigest()[:12]
-        return posixpath.join(self.remote_dir, f"{Path(workdir).name or 'root'}-{digest}", "work")
+        name = f"{Path(workdir).name or 'root'}-{digest}"
+        return posixpath.join(self._absolute(self.remote_dir), name, "work")
 
     def prepare(self, workdir: str) -> str:
         """Copy ``workdir`` to the host (unless ``sync: false``: it is already there); the path there."""
@@ -160,8 +175,9 @@ class SshExecutor:
         """Run ``spec`` on the host (its local sandbox policy is not applied: the host is the boundary)."""
         client = self._connected()
         base = posixpath.join(posixpath.dirname(spec.cwd.rstrip("/")) or "/", ".orch-attempt")
-        if not self.sync:
-            base = posixpath.join(self.remote_dir, ".orch-attempt")
+        if not self.sync:  # never inside the user's own workspace there: in the login's home
+            digest = hashlib.sha256(self.remote_dir.encode()).hexdigest()[:12]
+            base = self._absolute(posixpath.join(".orch-attempts", digest))
         marker = hashlib.sha256(f"{spec.log_path}{time.time_ns()}".encode()).hexdigest()[:24]
         script = self._upload_attempt(client, spec, base, marker)
         log = Path(spec.log_path)
@@ -178,8 +194,10 @@ class SshExecutor:
             self._orphans.append((run.pgid, marker))
             with contextlib.suppress(AgentUnavailable):
                 self._connected()  # kills it now if the host answers
-        elif result.lost is None:
+        else:
             self._take_refusals(client, base)
+            with contextlib.suppress(HostLost, RuntimeError):  # the prompt and guards are done with
+                run_quiet(client, f"rm -rf {shlex.quote(base)}")
         return result
 
     def _kill(self, pgid: int | None, marker: str) -> None:

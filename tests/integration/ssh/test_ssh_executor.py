@@ -15,7 +15,7 @@ from adapters.ssh.connection import SshTarget
 from adapters.ssh.executor import SshExecutor
 from orchcore.errors import AgentUnavailable
 from orchcore.ports.agent import AgentEvent, AgentRequest
-from orchcore.ports.executor import ExecSpec
+from orchcore.ports.executor import ExecFile, ExecSpec
 from orchcore.records import Outcome
 from tests.sshd import Sshd
 
@@ -43,6 +43,11 @@ def running(sshd: Sshd, token: str) -> list[str]:
         for line in sshd.run("ps -eo stat=,args=").splitlines()
         if token in line and "ps -eo" not in line and not line.startswith("Z")
     ]
+
+
+def attempt_files(sshd: Sshd) -> list[str]:
+    """The attempt files orch keeps in the login's home on the host (with sync: false)."""
+    return sorted(sshd.run("ls .orch-attempts/*/* 2>/dev/null").split())
 
 
 def test_a_host_missing_from_known_hosts_is_refused_with_how_to_add_it(sshd: Sshd, tmp_path: Path) -> None:
@@ -168,3 +173,30 @@ def test_links_made_on_the_host_that_point_outside_the_workspace_are_not_brought
     assert not (work / "up").is_symlink()
     refused = [r.getMessage() for r in caplog.records if "not brought back" in r.getMessage()]
     assert len(refused) == 2, refused
+
+
+def test_with_sync_off_the_command_runs_in_the_host_folder_and_orch_leaves_nothing_in_it(
+    sshd: Sshd, tmp_path: Path
+) -> None:
+    there = tmp_path / "on-the-host"
+    there.mkdir()
+    (there / "README").write_text("theirs\n")
+    before = attempt_files(sshd)
+    executor = SshExecutor(target(sshd), remote_dir=str(there), sync=False)
+    prepared = executor.prepare(str(tmp_path / "here"))
+    seen: list[str] = []
+    spec = ExecSpec(
+        argv=("sh", "-c", 'cat README; cat "$ORCH_PROMPT_FILE"; echo new > made.txt'),
+        cwd=prepared,
+        env=PATH,
+        log_path=str(tmp_path / "t.log"),
+        timeout_s=30,
+        files=(ExecFile("ORCH_PROMPT_FILE", "prompt.md", "the prompt\n"),),
+    )
+    result = executor.run(spec, lambda line: seen.append(line) or None, lambda: None)
+    executor.finish(str(tmp_path / "here"), prepared)
+    executor.close()
+    assert (result.exit_code, seen) == (0, ["theirs", "the prompt"])
+    assert sorted(p.name for p in there.iterdir()) == ["README", "made.txt"]
+    assert not (tmp_path / "here").exists()  # nothing is copied either way
+    assert attempt_files(sshd) == before, "the attempt's files are removed from the host after it"
