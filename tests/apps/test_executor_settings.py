@@ -91,3 +91,16 @@ def test_agents_on_an_ssh_host_are_not_said_to_be_in_the_local_sandbox(tmp_path:
     assert policy is None
     assert status.describe() == "sandbox: off (agents run on ssh host vm1, which is their boundary)"
     assert not status.wanted  # no warning: nothing was lost
+
+
+def test_the_built_in_executors_are_registered_in_the_entry_point_group_like_a_plugin() -> None:
+    import tomllib
+
+    from apps.bootstrap import BUILTIN_EXECUTORS, ENTRY_POINT_GROUP, executor_factory
+
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
+    group = pyproject["project"]["entry-points"][ENTRY_POINT_GROUP]
+    registered = {k.removeprefix("executor."): v for k, v in group.items() if k.startswith("executor.")}
+    assert registered == BUILTIN_EXECUTORS
+    with pytest.raises(AgentUnavailable, match="unknown executor 'vmware'; known executors: local, ssh"):
+        executor_factory("vmware")
