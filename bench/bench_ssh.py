@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.sshd, from a checkout
 
 from tests.sshd import running_sshd
 
