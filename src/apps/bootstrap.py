@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 
-from apps.settings import JudgeMode, Settings, agent_environment
+from apps.settings import ExecutorSettings, JudgeMode, Settings, agent_environment
 from orchcore.delivery import DeliveryPolicy
 from orchcore.errors import AgentUnavailable, ConfigError, NotifyError
 from orchcore.notify import Routing
@@ -52,6 +52,7 @@ BUILTIN_AGENTS: dict[str, str] = {
 
 BUILTIN_EXECUTORS: dict[str, str] = {
     "local": "adapters.process.executor:from_config",
+    "ssh": "adapters.ssh.executor:from_config",
     "docker": "adapters.docker.executor:from_config",
 }
 
@@ -86,31 +87,55 @@ def agent_factory(name: str) -> AgentFactory:
 ExecutorFactory = Callable[[Mapping[str, object]], "Executor"]
 
 
-def executor_for(section: object) -> Executor | None:
-    """The executor ``agent.executor`` names by ``kind`` (None when there is no such section):
-    the built-ins, then ``executor.KIND`` entry points, called as ``factory(section)``."""
-    if section is None:
-        return None
-    kind = section.get("kind") if isinstance(section, Mapping) else None
-    if isinstance(kind, str) and kind in BUILTIN_EXECUTORS:
-        module_name, _, attr = BUILTIN_EXECUTORS[kind].partition(":")
-        factory = cast(ExecutorFactory, getattr(importlib.import_module(module_name), attr))
-    else:
-        found = {
-            e.name.removeprefix("executor."): e for e in _entry_points() if e.name.startswith("executor.")
+def executor_factory(kind: str) -> ExecutorFactory:
+    """The factory registered for executor ``kind`` (``executor.KIND`` entry points after the built-ins)."""
+    if kind in BUILTIN_EXECUTORS:
+        return cast(ExecutorFactory, _load(BUILTIN_EXECUTORS[kind]))
+    found = {e.name.removeprefix("executor."): e for e in _entry_points() if e.name.startswith("executor.")}
+    if kind in found:
+        return cast(ExecutorFactory, found[kind].load())
+    known = sorted({*BUILTIN_EXECUTORS, *found})
+    raise AgentUnavailable(f"unknown executor {kind!r}; known executors: {', '.join(known)}")
+
+
+def build_executor(settings: Settings) -> Executor:
+    """The executor of ``agent.executor``, given orch's guard dir (carried to a remote host) and the
+    workspace folders it must not copy (orch's own state, when it lives inside the workspace)."""
+    section = settings.agent.executor
+    if section.kind not in ("local", "ssh"):  # docker or a plugin: the keys the user wrote, as written
+        defaults = ExecutorSettings()
+        given = {
+            f.name: getattr(section, f.name)
+            for f in attrs.fields(ExecutorSettings)
+            if f.name not in ("options", "kind") and getattr(section, f.name) != getattr(defaults, f.name)
         }
-        if not isinstance(kind, str) or kind not in found:
-            known = ", ".join(sorted({*BUILTIN_EXECUTORS, *found}))
-            raise ConfigError(f"agent.executor.kind: expected one of {known}, got {kind!r}")
-        factory = cast(ExecutorFactory, found[kind].load())
-    return factory(cast(Mapping[str, object], section))
+        return executor_factory(section.kind)({"kind": section.kind, **given, **section.options})
+    config: dict[str, Any] = attrs.asdict(section)
+    del config["options"]
+    for key in ("key_file", "known_hosts"):
+        if config[key]:
+            config[key] = str(settings.path(str(Path(config[key]).expanduser())))
+    workdir = settings.path(settings.paths.workdir).resolve()
+    state = settings.state_dir.resolve()
+    config["guard_dir"] = str(state / "guards")
+    config["exclude"] = [state.relative_to(workdir).as_posix()] if state.is_relative_to(workdir) else []
+    return executor_factory(section.kind)(config)
 
 
-def _runs_on_executors(factory: AgentFactory) -> bool:
-    """Whether an agent factory takes ``executor=`` (agents that only run here do not)."""
+def _agent_on(factory: AgentFactory, name: str, settings: Settings, config: dict[str, Any]) -> Agent:
+    """Agent ``name`` built to run through the configured executor (an agent factory takes one
+    as its ``executor`` keyword; one that does not runs on this machine only)."""
     import inspect
 
-    return "executor" in inspect.signature(factory).parameters
+    kind = settings.agent.executor.kind
+    if kind == "local":
+        return factory(config, agent_environment(settings))
+    if "executor" not in inspect.signature(factory).parameters:
+        raise AgentUnavailable(
+            f"agent {name!r} runs on this machine only, not on executor {kind!r} (set agent.executor.kind: local)"
+        )
+    agent: Agent = cast(Any, factory)(config, agent_environment(settings), executor=build_executor(settings))
+    return agent
 
 
 @attrs.define
@@ -250,6 +275,10 @@ def agent_sandbox_for(
     mode = settings.sandbox.mode
     if mode is SandboxMode.OFF:
         return None, SandboxStatus(False, "turned off in the config", wanted=False)
+    executor = settings.agent.executor
+    if executor.kind != "local":  # bubblewrap binds this machine's paths: meaningless elsewhere
+        where = f"{executor.kind} host {executor.host}" if executor.host else f"the {executor.kind} executor"
+        return None, SandboxStatus(False, f"agents run on {where}, which is their boundary", wanted=False)
     found, why = probe_bwrap()
     if found is None:
         if mode is SandboxMode.ON:
@@ -294,16 +323,7 @@ def build_runtime(settings: Settings, *, read_only: bool = False) -> Runtime:
         config["command"] = list(settings.agent.command)
         if settings.budget.prices:  # the agent prices its own usage: budget.prices, unless agent.prices
             config.setdefault("prices", settings.agent_prices())
-        executor = executor_for(config.pop("executor", None))
-        factory = agent_factory(name)
-        if executor is None:
-            return factory(config, agent_environment(settings))
-        if not _runs_on_executors(factory):
-            raise ConfigError(
-                f"agent.executor: the agent {name!r} runs only on this machine; remove the section"
-            )
-        with_executor = cast(Callable[..., "Agent"], factory)
-        return with_executor(config, agent_environment(settings), executor=executor)
+        return _agent_on(agent_factory(name), name, settings, config)
 
     routing = settings.routing()  # a bad notifications.events fails here, before anything opens
     channels = Channels(settings)

@@ -178,7 +178,7 @@ class Checker:
             tp = next(a for a in args if a is not type(None))
             args, origin = typing.get_args(tp), typing.get_origin(tp)
         if attrs.has(tp):
-            self.section(tp, value, at, open_keys=tp.__name__ == "AgentSettings")
+            self.section(tp, value, at, open_keys=any(f.name == "options" for f in attrs.fields(tp)))
         elif origin is dict:
             if not isinstance(value, dict):
                 self.add(at, f"found {describe(value)}, expected a mapping")

@@ -130,6 +130,29 @@ class LoggingSettings:
 
 
 @attrs.frozen
+class ExecutorSettings:
+    """Where the agent's command runs: ``local`` (this machine), ``ssh`` (a host; see
+    docs/agents/executors.md), ``docker`` (a container; docs/agents/docker.md) or a plugin's kind."""
+
+    kind: str = "local"
+    host: str = ""
+    user: str = ""
+    port: int = 22
+    key_file: str | None = None  # else the ssh agent's keys, then ~/.ssh/id_*
+    known_hosts: str | None = None  # default ~/.ssh/known_hosts; host keys are always checked
+    remote_dir: str = ".orch-work"  # on the host, relative to the user's home unless absolute
+    sync: bool = True  # false: remote_dir already is the workspace on the host
+    guard_python: str | None = None  # a Python on the host with orchcore-cli: runs the PATH shims there
+    connect_attempts: int = 4
+    # keys only the chosen kind knows (docker: image, network, memory, ...): passed to its factory
+    options: dict[str, Any] = attrs.field(factory=dict)
+
+
+EXECUTOR_NEEDS: dict[str, tuple[str, ...]] = {"local": (), "ssh": ("host", "user")}
+"""The keys each built-in executor kind must be given."""
+
+
+@attrs.frozen
 class AgentSettings:
     name: str = "command"
     command: tuple[str, ...] = attrs.field(default=(), converter=_command)
@@ -139,6 +162,7 @@ class AgentSettings:
     max_attempts: int = 3  # for transient failures (rate limits, overload, 5xx, network)
     retry_delay_s: float = 30.0  # doubles per attempt
     max_retry_delay_s: float = 600.0
+    executor: ExecutorSettings = attrs.field(factory=ExecutorSettings)
     # keys only the chosen agent knows (executable, model, base_url, ...): passed to its factory
     options: dict[str, Any] = attrs.field(factory=dict)
 
@@ -586,9 +610,45 @@ def load_settings(
     checker.section(Settings, raw, ())
     check_names(checker, raw)
     check_supervisor(checker, raw)
+    check_executor(checker, raw)
     if checker.problems:
         raise ConfigError("\n".join(checker.problems))
     return _structure(raw, source, base_dir, lines)
+
+
+def check_executor(checker: Any, raw: Mapping[str, Any]) -> None:
+    """``agent.executor``: a known kind, given the keys that kind needs (all missing ones at once)."""
+    agent = raw.get("agent")
+    section = agent.get("executor") if isinstance(agent, dict) else None
+    if not isinstance(section, dict):
+        return
+    at = ("agent", "executor")
+    kind = str(section.get("kind", "local"))
+    if kind not in EXECUTOR_NEEDS:
+        from importlib.metadata import entry_points
+
+        from apps.bootstrap import ENTRY_POINT_GROUP
+
+        names = [e.name for e in entry_points(group=ENTRY_POINT_GROUP) if e.name.startswith("executor.")]
+        plugins = {n.removeprefix("executor.") for n in names}
+        if kind in plugins:
+            return  # its own factory checks its keys
+        known = ", ".join(sorted({*EXECUTOR_NEEDS, *plugins}))
+        checker.add((*at, "kind"), f"found {kind!r}, expected one of: {known}")
+        return
+    own_keys = [f.name for f in attrs.fields(ExecutorSettings) if f.name != "options"]
+    for key in (k for k in section if k not in own_keys):
+        checker.add((*at, str(key)), f"unknown key; keys of agent.executor: {', '.join(own_keys)}")
+    missing = [k for k in EXECUTOR_NEEDS[kind] if not str(section.get(k) or "").strip()]
+    if missing:
+        checker.add(
+            at, f"kind {kind} needs {' and '.join(missing)}, e.g. {{kind: ssh, host: vm1, user: dev}}"
+        )
+    if section.get("sync") in (False, "false") and not str(section.get("remote_dir") or "").strip():
+        checker.add((*at, "remote_dir"), "with sync: false, remote_dir must name the workspace on the host")
+    port = section.get("port")
+    if isinstance(port, int) and not isinstance(port, bool) and not 0 < port < 65536:
+        checker.add((*at, "port"), f"found {port}, expected a port from 1 to 65535")
 
 
 def check_supervisor(checker: Any, raw: Mapping[str, Any]) -> None:
@@ -736,6 +796,17 @@ def _converter() -> cattrs.Converter:
     converter.register_structure_hook(Decimal, _money)
     converter.register_structure_hook(SandboxMode, _sandbox_mode)
     converter.register_structure_hook(JudgeMode, _judge_mode)
+    plain_executor = make_dict_structure_fn(ExecutorSettings, converter)
+    executor_known = {field.name for field in attrs.fields(ExecutorSettings)} - {"options"}
+
+    def executor_section(value: object, _: object) -> ExecutorSettings:
+        if not isinstance(value, dict):
+            raise TypeError(f"expected a mapping, found {value!r}")
+        base = {k: v for k, v in value.items() if k in executor_known}
+        extra = {k: v for k, v in value.items() if k not in executor_known}
+        return attrs.evolve(plain_executor(base, ExecutorSettings), options=extra)
+
+    converter.register_structure_hook(ExecutorSettings, executor_section)
     plain_agent = make_dict_structure_fn(AgentSettings, converter)
     known = {field.name for field in attrs.fields(AgentSettings)} - {"options"}
 

@@ -15,9 +15,12 @@ from adapters.guards.workspace import GitWorkspace
 from adapters.memory.store import InMemoryStore
 from adapters.n8n.notifier import N8nNotifier
 from adapters.ollama import OllamaSupervisor, ollama_client
+from adapters.process.executor import LocalExecutor
 from adapters.sqlite import SqliteStore
+from adapters.ssh.connection import SshTarget
+from adapters.ssh.executor import SshExecutor
 from adapters.telegram import TelegramNotifier
-from orchcore.ports import Checkpoints, CheckRunner, Store, Supervisor, Workspace
+from orchcore.ports import Checkpoints, CheckRunner, Executor, Store, Supervisor, Workspace
 from orchcore.ports.agent import Agent
 from orchcore.ports.notifier import Notifier
 
@@ -82,3 +85,11 @@ def _docker_executor() -> None:
     from orchcore.ports.executor import Executor
 
     _: Executor = DockerExecutor(DockerConfig(image="my-agent:1"))
+
+
+def _local_executor() -> None:
+    _: Executor = LocalExecutor()
+
+
+def _ssh_executor() -> None:
+    _: Executor = SshExecutor(SshTarget("vm1", "dev"), remote_dir=".orch-work")

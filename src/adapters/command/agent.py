@@ -7,6 +7,7 @@ it runs is its Executor's business (this machine by default, an SSH host, ...).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 
 from adapters.process.executor import LocalExecutor
@@ -46,26 +47,33 @@ class CommandAgent:
             "ORCH_ATTEMPT": str(request.attempt),
         }
         prepared = self._executor.prepare(request.workdir)
+        spec = ExecSpec(
+            argv=self._command,
+            cwd=prepared,
+            env=env,
+            log_path=request.log_path,
+            timeout_s=request.timeout_s,
+            stdin_text=request.prompt,
+            idle_timeout_s=self._idle_timeout_s,
+            sandbox=request.sandbox,
+            files=(ExecFile("ORCH_PROMPT_FILE", "prompt.md", request.prompt),),
+        )
         try:
-            spec = ExecSpec(
-                argv=self._command,
-                cwd=prepared,
-                env=env,
-                log_path=request.log_path,
-                timeout_s=request.timeout_s,
-                stdin_text=request.prompt,
-                idle_timeout_s=self._idle_timeout_s,
-                sandbox=request.sandbox,
-                files=(ExecFile("ORCH_PROMPT_FILE", "prompt.md", request.prompt),),
-            )
             result = self._executor.run(
                 spec,
                 on_line=lambda line: on_event(OutputLine(line)),
                 on_tick=lambda: on_event(Tick()),
                 on_start=lambda process: _started(on_event, process),
             )
-        finally:
+        except BaseException:
+            with contextlib.suppress(AgentUnavailable):
+                self._executor.finish(request.workdir, prepared)
+            raise
+        try:
             self._executor.finish(request.workdir, prepared)
+        except AgentUnavailable as exc:  # the work is on the host, not here: try again
+            tail = "\n".join(result.tail[-10:])
+            return AgentResult(Outcome.FAILED, reason=str(exc), output_tail=tail, retryable=True)
         return _result(result, request.timeout_s, self._idle_timeout_s)
 
 

@@ -197,7 +197,8 @@ def test_a_wrong_executor_section_is_refused_whole_before_anything_starts(tmp_pa
     unknown = orch(work, "run", "tasks.md")
     assert unknown.returncode != 0
     assert (
-        "agent.executor.kind: expected one of docker, local, got 'dokker'" in unknown.stdout + unknown.stderr
+        "agent.executor.kind: found 'dokker', expected one of: docker, local, ssh"
+        in unknown.stdout + unknown.stderr
     )
 
 

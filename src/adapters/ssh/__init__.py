@@ -1,0 +1,1 @@
+"""Agents on another machine over SSH (paramiko): the workspace synced by tar, the tree killable."""
