@@ -6,7 +6,8 @@ streams as ``delta`` chunks: they are joined and sent as one ``Said`` when the
 message ends (at the next event that is not one of its chunks). A tool result
 refused by a layer is preceded by its ``Refused``: orch's BeforeTool hook (the
 CLI reports ``policy_violation``, ``Tool execution blocked: orchcore: ...``),
-the CLI's own policy or a tool left out of its registry (``cli-permissions``),
+the CLI's own policy, its own workspace check on file tools (``Path not in
+workspace``) or a tool left out of its registry (``cli-permissions``),
 the OS sandbox (``Read-only file system``). The CLI reports usage only in its
 final ``result``: one ``UsageReport`` for the whole run, priced here.
 """
@@ -175,6 +176,10 @@ class RunTally:
             reason = message.removeprefix(_BLOCKED)
             layer = SafetyLayer.HOOK if reason.startswith("orchcore:") else SafetyLayer.CLI_PERMISSIONS
             return Refused(layer, command, reason[:_REASON_LIMIT], call_id=line.tool_id)
+        if line.error_type == "invalid_tool_params" and "not in workspace" in message:  # its own path check
+            return Refused(
+                SafetyLayer.CLI_PERMISSIONS, command, message[:_REASON_LIMIT], call_id=line.tool_id
+            )
         if line.error_type == "tool_not_registered":  # excluded by tools.exclude or the approval mode
             return Refused(
                 SafetyLayer.CLI_PERMISSIONS, command, message[:_REASON_LIMIT], call_id=line.tool_id
