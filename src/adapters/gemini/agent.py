@@ -166,12 +166,14 @@ class GeminiAgent:
         env.update(request.env)
         return env
 
-    def command(self, request: AgentRequest, executable: str | None = None) -> list[str]:
-        """The argv of one run (the prompt goes to stdin, not here)."""
+    def command(
+        self, request: AgentRequest, executable: str | None = None, *, resume: bool = True
+    ) -> list[str]:
+        """The argv of one run (the prompt goes to stdin, not here); ``resume`` False starts afresh."""
         argv = [executable or self.executable, "-p", "", "--output-format", "stream-json", "--skip-trust"]
         argv.append(f"--approval-mode={self.approval_mode}")
         argv.append(f"--model={self.model}")
-        if request.resume_agent_session is not None:
+        if resume and request.resume_agent_session is not None:
             argv.append(f"--resume={request.resume_agent_session}")
         argv.extend(self.extra_args)
         return argv
@@ -245,7 +247,15 @@ class GeminiAgent:
         sandbox = request.sandbox
         if sandbox is not None:  # the CLI keeps its sessions there; the settings are read from it
             sandbox = sandbox.allowing_writes(str(home)).showing(str(home))
-        argv = self.command(request, self._resolve(env))
+        resume = request.resume_agent_session
+        if resume is not None and not has_session(home, resume):
+            # an attempt that failed before its first turn saved nothing: --resume would exit 42
+            logger.info(
+                "gemini session %s was never saved: starting afresh", resume, extra={"task": request.task_id}
+            )
+        argv = self.command(
+            request, self._resolve(env), resume=resume is not None and has_session(home, resume)
+        )
         tally = RunTally(guarded=guarded, model=self.model, prices=self.prices)
         watchdog = _Watchdog(self.idle_timeout_s, self.tool_idle_timeout_s)
 
@@ -298,6 +308,23 @@ class GeminiAgent:
             extra={"task": request.task_id, "outcome": result.outcome.value, "reason": result.reason},
         )
         return result
+
+
+def has_session(home: Path, session_id: str) -> bool:
+    """Whether the CLI saved a resumable session ``session_id`` under ``home``: its chat file
+    (``.gemini/tmp/<project>/chats/session-<time>-<first 8 of the id>.jsonl``, the id in the first
+    line) holds a model reply. A run that failed at its first API call keeps only the context
+    (0.61.0 rolls the prompt back), and ``--resume`` of it exits 42."""
+    if not re.fullmatch(r"[0-9a-fA-F-]{8,64}", session_id):
+        return False
+    for chat in home.glob(f".gemini/tmp/*/chats/session-*-{session_id[:8]}.jsonl"):
+        try:
+            text = chat.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        if session_id in text.partition("\n")[0] and '"type":"gemini"' in text:
+            return True
+    return False
 
 
 def _cut_short(result: AgentResult, outcome: Outcome, reason: str) -> AgentResult:
