@@ -240,3 +240,25 @@ def test_a_shell_write_outside_the_workspace_is_refused_by_the_sandbox_and_shown
         assert "Read-only file system" in row["reason"]
     finally:
         shutil.rmtree(outside, ignore_errors=True)
+
+
+def test_a_commit_by_the_real_gits_absolute_path_is_caught_by_the_refs_check_and_undone(
+    tmp_path: Path, api: FakeGeminiAPI
+) -> None:
+    # the CLI resets core.hooksPath for every command it runs, so orch's git hooks do not
+    # reach it; the commit happens, and the refs compared after the attempt catch it
+    real_git = shutil.which("git", path="/usr/bin:/bin")
+    assert real_git is not None
+    command = f"python3 -c \"import subprocess; subprocess.run(['{real_git}', 'commit', '-am', 'x'])\""
+    work = project(tmp_path, api)
+    head = git(work, "rev-parse", "HEAD")
+    api.play(shell_turn(command), text_turn("done"))
+
+    orch(work, "run", "tasks.md", "--auto-approve")
+
+    shown = status(work)
+    assert git(work, "rev-parse", "HEAD") == head  # the branch is back where it was
+    assert (work / "app.py").read_text() == "uncommitted work\n"  # and the user's change is kept
+    layers = {row["layer"] for row in shown["safety"]}
+    assert "refs" in layers, shown["safety"]
+    assert [t["state"] for t in shown["tasks"]] != ["completed"], shown
