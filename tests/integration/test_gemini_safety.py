@@ -14,6 +14,9 @@ hook, the PATH shims and the push rewrite (``pushInsteadOf``) do.
 
 from __future__ import annotations
 
+import json
+import shlex
+import shutil
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -27,6 +30,7 @@ from orchcore.ports.agent import AgentRequest, AgentResult, Refused, Tick, ToolC
 from orchcore.records import Outcome
 from orchcore.safety import DEFAULT_POLICY
 from orchcore.safety.events import SafetyLayer
+from orchcore.sandbox import agent_sandbox
 from tests.fakes.gemini_api import (
     GEMINI,
     FakeGeminiAPI,
@@ -287,3 +291,45 @@ def test_a_workspace_settings_file_that_could_turn_hooks_off_is_refused_before_t
     assert result.outcome is Outcome.FAILED
     assert "hooksConfig" in result.reason
     assert api.requests == []
+
+
+def hook_policy_path(home: Path) -> Path:
+    """The policy file the CLI's BeforeTool hook reads, from the settings the run wrote."""
+    settings = json.loads((home / ".gemini" / "settings.json").read_text())
+    (group,) = settings["hooks"]["BeforeTool"]
+    return Path(shlex.split(group["hooks"][0]["command"])[-1])
+
+
+@pytest.mark.skipif(
+    shutil.which("bwrap") is None, reason="bubblewrap is not installed (apt-get install bubblewrap)"
+)
+def test_the_agent_cannot_rewrite_the_policy_its_hook_reads(
+    api: FakeGeminiAPI, env: dict[str, str], repo: Path
+) -> None:
+    from adapters.sandbox import probe_bwrap
+
+    found, why = probe_bwrap()
+    if found is None:
+        pytest.skip(f"the OS sandbox cannot run here: {why}")
+    root = repo.parent
+    state = root / "state"
+    sandbox = agent_sandbox(workdir=str(repo), home=env["HOME"], orch_paths=[str(state)])
+    request = guarded_request(repo, root, log_path=str(state / "logs" / "s1" / "t1-1.log"), sandbox=sandbox)
+    home = state / "logs" / "s1" / "gemini-home"
+    off = '{"enabled": false}'
+    api.play(
+        lambda _: shell_turn(f"echo '{off}' > {hook_policy_path(home)}"),
+        call_turn(
+            "write_file", {"file_path": str(home / ".gemini" / "tmp" / "work" / "x.txt"), "content": "x"}
+        ),
+        text_turn("done"),
+    )
+    sink = Sink()
+
+    result = make_agent(api, root, env).run(request, sink)
+
+    assert result.outcome is Outcome.SUCCEEDED, result
+    policy = hook_policy_path(home)
+    assert json.loads(policy.read_text())["enabled"] is True  # the rewrite did not land
+    assert not (home / ".gemini" / "tmp" / "work" / "x.txt").exists()
+    assert any(r.layer is SafetyLayer.HOOK for r in sink.of(Refused))  # the hook still denied the write

@@ -225,7 +225,7 @@ class GeminiAgent:
         env = self.environment(request)
         env[RUN_MARKER] = run_id = uuid.uuid4().hex
         home = self.home(request).resolve()
-        files = RunFiles.in_home(home)
+        files = RunFiles.for_run(home, request.log_path)
         guarded = request.safety is not None and request.safety.enabled
         try:
             home.mkdir(parents=True, exist_ok=True)
@@ -245,8 +245,9 @@ class GeminiAgent:
         elif guarded and (why := workspace_turns_hooks_off(request.workdir)) is not None:
             return AgentResult(Outcome.FAILED, reason=f"gemini: {why}; remove it or run orch as root")
         sandbox = request.sandbox
-        if sandbox is not None:  # the CLI keeps its sessions there; the settings are read from it
-            sandbox = sandbox.allowing_writes(str(home)).showing(str(home))
+        if sandbox is not None:  # the CLI keeps its sessions in its home; the hook reads the policy
+            shown = (str(home), files.policy) if guarded else (str(home),)
+            sandbox = sandbox.allowing_writes(str(home)).showing(*shown)
         resume = request.resume_agent_session
         if resume is not None and not has_session(home, resume):
             # an attempt that failed before its first turn saved nothing: --resume would exit 42

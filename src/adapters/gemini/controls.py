@@ -136,7 +136,10 @@ def _write_atomically(path: Path, text: str) -> None:
 
 @attrs.frozen
 class RunFiles:
-    """Where the CLI's settings and orch's policy file go: in the CLI's private home.
+    """Where the CLI's settings and orch's policy file go: the settings in the CLI's private
+    home, the policy the hook reads beside the session's logs, out of the agent's reach (the
+    home is writable for the agent, the logs are not: a policy it could rewrite would let it
+    switch the hook off).
 
     The settings are the home's *user* settings (``.gemini/settings.json``); where the
     CLI accepts them as system settings too (:func:`secure_for_system_settings`), the
@@ -149,10 +152,11 @@ class RunFiles:
     policy: str
 
     @classmethod
-    def in_home(cls, home: Path) -> RunFiles:
-        """``HOME/.gemini/settings.json`` and ``HOME/orch-safety-policy.json``."""
+    def for_run(cls, home: Path, log_path: str) -> RunFiles:
+        """``HOME/.gemini/settings.json`` and ``<log dir>/gemini-safety-policy.json``."""
         return cls(
-            settings=str(home / ".gemini" / "settings.json"), policy=str(home / "orch-safety-policy.json")
+            settings=str(home / ".gemini" / "settings.json"),
+            policy=str(Path(log_path).resolve().parent / "gemini-safety-policy.json"),
         )
 
     def write(
