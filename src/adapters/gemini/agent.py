@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -411,6 +412,17 @@ def from_config(config: Mapping[str, object], base_env: Mapping[str, str]) -> Ge
     never read from the config file: pass GEMINI_API_KEY through to ``base_env``.
     """
     settings: dict[str, Any] = {"base_env": base_env}
+    problems: list[str] = []
+
+    def take(key: str, read: Callable[[], object]) -> None:
+        try:
+            value = read()
+        except ConfigError as exc:
+            problems.append(str(exc))
+            return
+        if value is not None:
+            settings[key] = value
+
     for key, kind in (
         ("executable", str),
         ("model", str),
@@ -422,14 +434,10 @@ def from_config(config: Mapping[str, object], base_env: Mapping[str, str]) -> Ge
         ("base_url", str),
         ("home_dir", str),
     ):
-        value = _optional(config, key, kind)
-        if value is not None:
-            settings[key] = value
+        take(key, partial(_optional, config, key, kind))
     for key in ("excluded_tools", "extra_args"):
-        words = _words(config, key)
-        if words is not None:
-            settings[key] = words
-    prices = _prices(config)
-    if prices is not None:
-        settings["prices"] = prices
+        take(key, partial(_words, config, key))
+    take("prices", partial(_prices, config))
+    if problems:  # every problem at once, not the first
+        raise ConfigError("\n".join(problems))
     return GeminiAgent(**settings)
