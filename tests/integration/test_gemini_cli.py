@@ -25,6 +25,7 @@ from orchcore.ports.agent import (
     Finished,
     Other,
     ProcessStarted,
+    Retrying,
     Said,
     Tick,
     ToolAction,
@@ -212,12 +213,16 @@ def test_a_transient_500_is_retried_by_the_cli_and_the_run_succeeds(
     api: FakeGeminiAPI, tmp_path: Path, work: Path
 ) -> None:
     api.play(Fail(500, "fake internal error"), text_turn("recovered"))
+    sink = Sink()
 
-    result = make_agent(api, tmp_path, max_retries=1).run(make_request(work, "say hi"), Sink())
+    result = make_agent(api, tmp_path, max_retries=1).run(make_request(work, "say hi"), sink)
 
     assert result.outcome is Outcome.SUCCEEDED, result
     assert result.final_text == "recovered"
     assert len(api.main_turns) == 2
+    (retry,) = sink.of(Retrying)  # the CLI's own retry, read from its stderr
+    assert (retry.attempt, retry.max_retries, retry.status) == (1, 1, 500)
+    assert "fake internal error" in retry.error
 
 
 @pytest.mark.parametrize("status", [500, 503, 429])

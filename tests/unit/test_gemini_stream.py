@@ -9,7 +9,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.gemini.events import RunTally, transient
+from adapters.gemini.events import RunTally, retrying, transient
 from adapters.gemini.prices import PRICES, Price, cost_of, price_for
 from adapters.gemini.stream import NotJson, Result, Tokens, ToolUse, Unknown, parse_line
 from orchcore.ports.agent import (
@@ -234,3 +234,15 @@ def test_the_tally_never_raises_on_events_of_known_types_with_arbitrary_fields()
             assert result.outcome is Outcome.SUCCEEDED
 
     check()
+
+
+def test_the_clis_retry_line_on_stderr_is_a_retrying_event() -> None:
+    line = 'Attempt 2 failed with status 503. Retrying with backoff... _ApiError: {"error":{"code":503}}'
+
+    retry = retrying(line, 4)
+
+    assert retry is not None
+    assert (retry.attempt, retry.max_retries, retry.status) == (2, 4, 503)
+    assert retry.error.startswith("_ApiError")
+    assert retrying("Attempt 1 failed: fake 429. Max attempts reached") is None
+    assert retrying("Ripgrep is not available. Falling back to GrepTool.") is None

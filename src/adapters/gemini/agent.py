@@ -23,7 +23,7 @@ from adapters.gemini.controls import (
     secure_for_system_settings,
     workspace_turns_hooks_off,
 )
-from adapters.gemini.events import RunTally
+from adapters.gemini.events import RunTally, retrying
 from adapters.gemini.prices import PRICES, Price
 from adapters.gemini.stream import parse_line
 from adapters.process import RUN_MARKER, kill_marked, run_process
@@ -269,6 +269,13 @@ class GeminiAgent:
                     return reason
             return None
 
+        def on_stderr_line(line: str) -> str | None:
+            retry = retrying(line, self.max_retries)
+            if retry is None:
+                return None
+            watchdog.saw_line()  # the CLI is alive: it waits out its backoff
+            return on_event(retry)
+
         def on_tick() -> str | None:
             return on_event(Tick()) or watchdog.check(tally.tool_running)
 
@@ -288,6 +295,7 @@ class GeminiAgent:
                 on_tick=on_tick,
                 sandbox=sandbox,
                 on_start=on_start,
+                on_stderr_line=on_stderr_line,
             )
         finally:
             leftovers = kill_marked(f"{RUN_MARKER}={run_id}")

@@ -9,7 +9,8 @@ CLI reports ``policy_violation``, ``Tool execution blocked: orchcore: ...``),
 the CLI's own policy, its own workspace check on file tools (``Path not in
 workspace``) or a tool left out of its registry (``cli-permissions``),
 the OS sandbox (``Read-only file system``). The CLI reports usage only in its
-final ``result``: one ``UsageReport`` for the whole run, priced here.
+final ``result``: one ``UsageReport`` for the whole run, priced here. Its own API
+retries show only on stderr: :func:`retrying` reads them into ``Retrying``.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from orchcore.ports.agent import (
     Other,
     OutputLine,
     Refused,
+    Retrying,
     Said,
     ToolOutput,
     TypedAgentEvent,
@@ -77,6 +79,28 @@ _TRANSIENT_TEXT = (
     "network",
 )
 _READING = frozenset({"read_file", "read_many_files", "grep_search", "glob", "list_directory", "web_fetch"})
+
+
+_RETRY = re.compile(
+    r"^Attempt (?P<attempt>\d+) failed(?: with status (?P<status>\d{3}))?[.:]?\s*(?P<said>.*?)\s*"
+    r"Retrying with backoff\.*\s*(?P<error>.*)$"
+)
+
+
+def retrying(stderr_line: str, max_retries: int | None = None) -> Retrying | None:
+    """The CLI's own API retry, from the stderr line it prints for it (0.61.0:
+    ``Attempt 1 failed with status 500. Retrying with backoff... _ApiError: {...}``), or None."""
+    found = _RETRY.match(stderr_line.strip())
+    if found is None:
+        return None
+    status = found.group("status")
+    error = found.group("error") or found.group("said")
+    return Retrying(
+        attempt=int(found.group("attempt")),
+        max_retries=max_retries,
+        status=int(status) if status else None,
+        error=clip(error, 200),
+    )
 
 
 def clip(text: str, limit: int = TEXT_LIMIT) -> str:
