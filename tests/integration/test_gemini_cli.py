@@ -270,7 +270,6 @@ def test_a_stalled_stream_is_cut_by_the_idle_watchdog_and_the_group_is_killed(
     assert 3 <= time.monotonic() - started < 15
     assert sink.ticks >= 2
     assert processes_with(marker) == []
-    assert result.agent_session_id is not None  # from the init line: the attempt can be resumed
 
 
 def test_a_slow_model_that_keeps_streaming_is_not_cut(api: FakeGeminiAPI, tmp_path: Path, work: Path) -> None:

@@ -246,3 +246,13 @@ def test_the_clis_retry_line_on_stderr_is_a_retrying_event() -> None:
     assert retry.error.startswith("_ApiError")
     assert retrying("Attempt 1 failed: fake 429. Max attempts reached") is None
     assert retrying("Ripgrep is not available. Falling back to GrepTool.") is None
+
+
+def test_a_run_cut_short_after_its_init_line_keeps_its_session_id() -> None:
+    tally = RunTally()
+    tally.feed(parse_line('{"type":"init","session_id":"s-42","model":"gemini-2.5-flash"}'))
+
+    result = tally.outcome(None)
+
+    assert result.agent_session_id == "s-42"
+    assert result.outcome is Outcome.ERROR
