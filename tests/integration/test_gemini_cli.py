@@ -357,3 +357,16 @@ def test_the_process_is_reported_before_anything_else(api: FakeGeminiAPI, tmp_pa
 
     assert isinstance(sink.events[0], ProcessStarted)
     assert sink.of(Said)[-1].text == "hi"
+
+
+def test_model_and_max_turns_reach_the_cli(api: FakeGeminiAPI, tmp_path: Path, work: Path) -> None:
+    api.play(*[shell_turn(f"echo {i}") for i in range(5)])
+
+    result = make_agent(api, tmp_path, model="gemini-2.5-pro", max_turns=2).run(make_request(work), Sink())
+
+    assert result.outcome is Outcome.FAILED
+    assert (result.exit_code, result.reason) == (53, "max turns reached (exit code 53)")
+    assert result.retryable is False
+    assert [r.model for r in api.main_turns] == ["gemini-2.5-pro", "gemini-2.5-pro"]
+    # what the two turns cost is still known, at gemini-2.5-pro's 1.25 / 10 USD per million
+    assert result.cost_usd == (2000 * Decimal("1.25") + 100 * Decimal(10)) / 1_000_000
