@@ -200,8 +200,10 @@ def run_process(
     tick_s: float = 1.0,
     sandbox: SandboxPolicy | None = None,
     on_start: StartHandler | None = None,
+    on_stderr_line: LineHandler | None = None,
 ) -> ProcessResult:
-    """Run ``argv`` to its end; every stdout line goes to ``on_line``, and
+    """Run ``argv`` to its end; every stdout line goes to ``on_line`` (and every stderr
+    line to ``on_stderr_line`` when given: some CLIs report their retries there), and
     ``on_tick`` is called at least every ``tick_s`` seconds. Either handler
     returning a reason stops the process (all of it is killed).
 
@@ -271,6 +273,8 @@ def run_process(
                     else:
                         out.write(f"[stderr] {line}\n")
                         err_tail.append(line)
+                        if stopped is None and on_stderr_line is not None:
+                            stopped = on_stderr_line(line)
                 out.flush()
                 if stopped is None and time.monotonic() - last_tick >= tick_s:
                     last_tick = time.monotonic()
