@@ -132,6 +132,7 @@ class EventKind(enum.StrEnum):
     SANDBOX = "sandbox"  # whether this run's agents are in the OS sandbox, and why not
     GATE = "gate"  # one validator rule, quality gate or the judge on an attempt (GateResult.as_data)
     SUPERVISION = "supervision"  # the supervisor's decision on an attempt (Decision.as_data)
+    PROMPT = "prompt"  # what the context budget cut from a prompt (Cut.as_data per part)
 
 
 @attrs.frozen
