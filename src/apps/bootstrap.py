@@ -101,6 +101,7 @@ class Runtime:
         workdir = str(s.path(s.paths.workdir))
         safety = s.safety_policy()
         sandbox, sandbox_status = agent_sandbox_for(s)
+        checker = self.attempt_checker(sandbox)
         return Engine(
             store=self.store,
             agent=agent,
@@ -122,13 +123,16 @@ class Runtime:
             sandbox=sandbox,
             sandbox_status=sandbox_status,
             reap=reap_attempt,
-            checker=self.attempt_checker(sandbox),
+            checker=checker,
+            prompter=checker.prompter,
+            context_files=checker.runner,  # its read_text reads the context files a task names
         )
 
     def attempt_checker(self, sandbox: SandboxPolicy | None = None) -> AttemptChecker:
         """The supervisor of attempts: the task's checks run by the shell in the workspace (the
         agent's environment, never orch's secrets), and the judge, built on its first use."""
         from adapters.checks import ShellCheckRunner
+        from apps.prompt_files import prompter_for
         from orchcore.attempt_check import AttemptChecker
 
         s = self.settings
@@ -147,6 +151,7 @@ class Runtime:
             check_timeout_s=sv.check_timeout_s,
             count_tests_before=sv.count_tests_before,
             sandbox=sandbox,
+            prompter=prompter_for(s),
         )
 
     def supervisor(self, environ: Mapping[str, str] | None = None) -> Supervisor | None:
