@@ -11,7 +11,7 @@ from orchcore.context_budget import TokenEstimator
 from orchcore.engine import Engine
 from orchcore.ports.supervisor import Judgement, JudgeRequest, Verdict
 from orchcore.prompt import HouseRule, Prompter
-from orchcore.records import EventKind
+from orchcore.records import EventKind, JsonObject
 from orchcore.service import create_session, send_command
 from orchcore.state import Command
 from orchcore.tasks import Plan, Task
@@ -30,7 +30,7 @@ TASK = Task(
 
 def run(
     files: dict[str, str], prompter: Prompter, checker: AttemptChecker | None = None
-) -> tuple[list[str], list[dict[str, object]]]:
+) -> tuple[list[str], list[JsonObject]]:
     store, clock, ids = InMemoryStore(), FakeClock(), SequentialIds()
     agent = ScriptedAgent()
     snap = create_session(store, Plan("t.md", (TASK,)), ids, clock, auto_approve=True)
@@ -58,7 +58,10 @@ def test_what_the_budget_cut_is_recorded_as_a_prompt_event_of_the_task() -> None
     (prompt,), cuts = run({"docs/api.md": big}, Prompter(budget_tokens=1_000))
     assert "email is unique" in prompt
     (event,) = cuts
-    (cut,) = event["cuts"]  # type: ignore[misc]
+    cuts_data = event["cuts"]
+    assert isinstance(cuts_data, list)
+    (cut,) = cuts_data
+    assert isinstance(cut, dict)
     assert cut["part"] == "context:docs/api.md"
     assert f"[… {cut['lines']:,} lines cut to fit the context budget …]" in prompt
 
