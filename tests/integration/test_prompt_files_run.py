@@ -74,6 +74,7 @@ def test_a_broken_project_template_stops_the_run_before_any_task_naming_file_and
     assert f"{folder / 'task.md.j2'}:2:" in run.stderr
     assert "titel" in run.stderr
     assert not any(root.glob("prompt-*.txt"))
+    assert "no session yet" in orch(root, "status").stderr  # nothing was started: fix it and run again
 
 
 def test_a_missing_context_file_is_a_validate_and_run_error_at_its_line(tmp_path: Path) -> None:

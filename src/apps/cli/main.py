@@ -195,6 +195,9 @@ def run(
         from apps.taskfile_reader import check_context_files
 
         check_context_files(plan, str(file), str(rt.settings.path(rt.settings.paths.workdir)))
+        from apps.prompt_files import prompter_for
+
+        prompter_for(rt.settings)  # a broken template or rules file stops here, before a session exists
         agent_name = agent or rt.settings.agent.name
         chosen = rt.agents(agent_name)
         chosen.check()
