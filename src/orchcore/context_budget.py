@@ -132,27 +132,28 @@ def fit(parts: Iterable[Part], budget_tokens: int, estimator: TokenEstimator, mo
 
 
 def _cut(part: Part, room: int) -> tuple[str, Cut | None]:
-    """``part.text`` in at most ``room`` characters, marker included; the cut, if any."""
+    """``part.text`` in at most ``room`` characters, marker included; the cut, if any.
+
+    Lines end at ``\n`` only; only the window that can be kept is scanned, so cutting a
+    file of megabytes costs what is kept, not what is cut."""
     text = part.text
     if len(text) <= room:
         return text, None
-    lines = text.splitlines(keepends=True)
-    order = lines if part.keep is Keep.HEAD else lines[::-1]
-    kept: list[str] = []
-    size = 0
-    for line in order:
-        reserve = len(cut_marker(len(lines) - len(kept) - 1)) + 1
-        if size + len(line) + reserve > room:
-            break
-        kept.append(line)
-        size += len(line)
-    if not kept and len(cut_marker(len(lines))) + 1 > room:
-        return "", Cut(part.name, len(lines), len(text), dropped=True)
-    gone = len(lines) - len(kept)
-    marker = cut_marker(gone)
-    body = "".join(kept if part.keep is Keep.HEAD else kept[::-1])
+    total = text.count("\n") + (not text.endswith("\n"))
+    reserve = len(cut_marker(total)) + 1  # the longest the marker can be
+    if reserve > room:
+        return "", Cut(part.name, total, len(text), dropped=True)
+    chars = room - reserve
     if part.keep is Keep.HEAD:
-        shown = (body if not body or body.endswith("\n") else body + "\n") + marker
+        window = text[:chars]
+        body = window[: window.rfind("\n") + 1]
+        kept = body.count("\n")
     else:
-        shown = marker + "\n" + body
-    return shown, Cut(part.name, gone, len(text) - len(body), dropped=not kept)
+        window = text[len(text) - chars :] if chars else ""
+        whole_first = len(window) == len(text) or text[len(text) - len(window) - 1] == "\n"
+        body = window if whole_first else window[window.find("\n") + 1 :] if "\n" in window else ""
+        kept = body.count("\n") + (bool(body) and not body.endswith("\n"))
+    gone = total - kept
+    marker = cut_marker(gone)
+    shown = body + marker if part.keep is Keep.HEAD else marker + "\n" + body
+    return shown, Cut(part.name, gone, len(text) - len(body), dropped=not body)
