@@ -393,7 +393,12 @@ class Engine:
         )
         built = self.prompter.task(snap.plan, task, context=context, **extra)
         if built.cuts:
-            data: JsonObject = {"cuts": [c.as_data() for c in built.cuts], "tokens": built.tokens}
+            told = "; ".join(f"{c.lines:,} lines of {c.part}" for c in built.cuts)
+            data: JsonObject = {
+                "text": f"the context budget cut {told}",
+                "cuts": [c.as_data() for c in built.cuts],
+                "tokens": built.tokens,
+            }
             event = Event(EventKind.PROMPT, self.clock.now(), task.id, attempt, data)
             self.store.append_events(snap.session.id, [event])
         return built.text

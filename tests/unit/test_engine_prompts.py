@@ -58,6 +58,7 @@ def test_what_the_budget_cut_is_recorded_as_a_prompt_event_of_the_task() -> None
     (prompt,), cuts = run({"docs/api.md": big}, Prompter(budget_tokens=1_000))
     assert "email is unique" in prompt
     (event,) = cuts
+    assert str(event["text"]).startswith("the context budget cut ")
     cuts_data = event["cuts"]
     assert isinstance(cuts_data, list)
     (cut,) = cuts_data
