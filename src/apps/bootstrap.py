@@ -164,6 +164,7 @@ class Runtime:
         workdir = str(s.path(s.paths.workdir))
         safety = s.safety_policy()
         sandbox, sandbox_status = agent_sandbox_for(s)
+        checker = self.attempt_checker(sandbox)
         return Engine(
             store=self.store,
             agent=agent,
@@ -185,7 +186,9 @@ class Runtime:
             sandbox=sandbox,
             sandbox_status=sandbox_status,
             reap=reap_attempt,
-            checker=self.attempt_checker(sandbox),
+            checker=checker,
+            prompter=checker.prompter,
+            context_files=checker.runner,  # its read_text reads the context files a task names
         )
 
     def attempt_checker(self, sandbox: SandboxPolicy | None = None) -> AttemptChecker:
@@ -193,6 +196,7 @@ class Runtime:
         agent's environment, never orch's secrets), and the judge, built on its first use."""
         from adapters.checks import ShellCheckRunner
         from apps.calibration_file import calibration_for
+        from apps.prompt_files import prompter_for
         from orchcore.attempt_check import AttemptChecker
 
         s = self.settings
@@ -211,6 +215,7 @@ class Runtime:
             check_timeout_s=sv.check_timeout_s,
             count_tests_before=sv.count_tests_before,
             sandbox=sandbox,
+            prompter=prompter_for(s),
         )
 
     def supervisor(self, environ: Mapping[str, str] | None = None) -> Supervisor | None:

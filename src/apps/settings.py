@@ -121,6 +121,8 @@ class PathSettings:
     state_dir: str = ""  # "": one folder per project under the user's state dir (default_state_dir)
     workdir: str = "."
     tasks_dir: str = "tasks"
+    rules_dir: str = ".orch-rules"  # house rules for every prompt (orch init writes starters)
+    templates_dir: str = ""  # the project's prompt templates ("": <rules_dir>/templates)
 
 
 @attrs.frozen
@@ -163,6 +165,7 @@ class AgentSettings:
     retry_delay_s: float = 30.0  # doubles per attempt
     max_retry_delay_s: float = 600.0
     executor: ExecutorSettings = attrs.field(factory=ExecutorSettings)
+    context_tokens: int = 32_000  # the task prompt's budget (house rules, context files, feedback)
     # keys only the chosen agent knows (executable, model, base_url, ...): passed to its factory
     options: dict[str, Any] = attrs.field(factory=dict)
 

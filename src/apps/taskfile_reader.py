@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
+from pathlib import Path
 
 from orchcore.errors import Problem, TaskFileError
-from orchcore.taskfile import parse_task_bytes
+from orchcore.taskfile import context_problems, parse_task_bytes
 from orchcore.tasks import Plan
 
 #: The largest task file read: ten thousand tasks are under 1 MiB, so this is never a real file's limit.
@@ -50,7 +52,34 @@ def read_task_file(path: str, *, name: str | None = None, limit: int = MAX_TASK_
     return data
 
 
-def read_plan(path: str, name: str | None = None) -> Plan:
-    """The validated plan in the task file at ``path`` (problems name it as ``name``, default the path)."""
+def read_plan(path: str, name: str | None = None, workdir: str | None = None) -> Plan:
+    """The validated plan in the task file at ``path`` (problems name it as ``name``, default the path);
+    with ``workdir``, every context file a task names must be a file there."""
     shown = path if name is None else name
-    return parse_task_bytes(read_task_file(path, name=shown), shown)
+    check = None if workdir is None else context_file_check(workdir)
+    return parse_task_bytes(read_task_file(path, name=shown), shown, check)
+
+
+def context_file_check(workdir: str) -> Callable[[str], str | None]:
+    """Why a context file cannot be given to an agent working in ``workdir``, or None."""
+    root = Path(workdir).resolve()
+
+    def problem(path: str) -> str | None:
+        full = (root / path).resolve()
+        if not full.is_relative_to(root):
+            return f"is outside the workspace {workdir}, expected a path inside it"
+        if not full.exists():
+            return f"does not exist in the workspace {workdir}, expected a file there"
+        if not full.is_file():
+            return "is not a regular file, expected a text file"
+        return None
+
+    return problem
+
+
+def check_context_files(plan: Plan, name: str, workdir: str) -> None:
+    """TaskFileError listing every context file of ``plan`` that is not a file in ``workdir``."""
+    yaml = name.lower().endswith((".yaml", ".yml"))
+    problems = context_problems(plan, name, context_file_check(workdir), yaml=yaml)
+    if problems:
+        raise TaskFileError(problems)

@@ -8,21 +8,23 @@ decided with :func:`orchcore.supervision.record_checked`; before a retry it call
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 
 import attrs
 
 from orchcore.checkpoints import task_span
+from orchcore.context_budget import Cut, TokenEstimator
 from orchcore.errors import OrchError
+from orchcore.judge_prompt import fit_judge_prompt, judge_prompt, judge_system
 from orchcore.ports.agent import AgentResult
 from orchcore.ports.checkpoints import Checkpoints, FileChange
 from orchcore.ports.checks import CheckRunner
 from orchcore.ports.clock import Clock
 from orchcore.ports.store import Store
 from orchcore.ports.supervisor import JudgeRequest, JudgeUnavailable, Supervisor, Verdict
-from orchcore.prompt import build_prompt, feedback_prompt
+from orchcore.prompt import Prompter
 from orchcore.records import Outcome, Snapshot
 from orchcore.safety.events import SafetyEvent, redact
 from orchcore.sandbox import SandboxPolicy
@@ -41,18 +43,13 @@ from orchcore.supervise import (
     supervise,
 )
 from orchcore.supervise.gates import normalised
-from orchcore.supervise.leaks import masked
 from orchcore.supervision import Checked, fix_history
 from orchcore.tasks import Task
 
 CHECKED_OUTCOMES = frozenset({Outcome.SUCCEEDED, Outcome.FAILED, Outcome.TIMED_OUT, Outcome.ERROR})
 """Outcomes the pipeline judges; a stop, an interruption or a rate limit stays the engine's own."""
 _DIFF_CHARS = 60_000  # the diff the pipeline reads; the judge's share is cut to its window
-_JUDGE_SYSTEM = (
-    "You review the work of a coding agent. For each acceptance criterion say met, not_met or unsure "
-    "with a short reason drawn from the evidence (the diff, the checks' output, the agent's message). "
-    "Give an overall verdict and, when something is not met, a critique the agent can act on."
-)
+__all__ = ["CHECKED_OUTCOMES", "AttemptChecker", "judge_prompt"]
 
 
 @attrs.define
@@ -69,6 +66,10 @@ class AttemptChecker:
     check_timeout_s: float = 600.0
     count_tests_before: bool = False  # run the checks before a task's first attempt too, for tests-kept
     sandbox: SandboxPolicy | None = None  # where those first runs happen (the session's sandbox)
+    prompter: Prompter = attrs.field(factory=Prompter)  # the templates: the retry's and the judge's
+    estimator: TokenEstimator = attrs.field(factory=TokenEstimator)  # the judge's, corrected by its usage
+    judge_cuts: tuple[Cut, ...] = attrs.field(default=(), init=False)  # what the last judge prompt cut
+    _judge_model: str = attrs.field(default="", init=False)
     _tests_before: dict[tuple[str, str], dict[str, TestCounts | None]] = attrs.field(factory=dict)
 
     def applies(self, task: Task, result: AgentResult) -> bool:
@@ -82,10 +83,17 @@ class AttemptChecker:
         return self.every_task or bool(check_commands(task, task.checks, self.config))
 
     def next_prompt(
-        self, store: Store, snap: Snapshot, task: Task, prompt: str, resume: str | None
+        self,
+        store: Store,
+        snap: Snapshot,
+        task: Task,
+        prompt: str,
+        resume: str | None,
+        rebuild: Callable[[str], str] | None = None,
     ) -> tuple[str, str | None]:
         """The prompt (and agent session to resume) of an attempt after a retry decision or a
-        human's rejection: the feedback, in the same agent session when it has one."""
+        human's rejection: the feedback, in the same agent session when it has one; else the
+        whole task prompt with the feedback (``rebuild(feedback)``, by default the shipped one)."""
         run = snap.run(task.id)
         if run.attempt == 1 and self.count_tests_before and self.covers(task):
             self._count_tests_before(snap.session.id, task)
@@ -96,8 +104,10 @@ class AttemptChecker:
             return prompt, resume
         session = resume or run.attempts[-2].agent_session_id
         if session:
-            return feedback_prompt(feedback), session
-        return build_prompt(snap.plan, task, feedback=feedback), resume
+            return self.prompter.retry(feedback), session
+        if rebuild is not None:
+            return rebuild(feedback), resume
+        return self.prompter.task(snap.plan, task, feedback=feedback).text, resume
 
     def check_if_due(
         self,
@@ -180,14 +190,18 @@ class AttemptChecker:
     def _judge(self, task: Task, evidence: Evidence) -> Verdict | JudgeUnavailable:
         assert self.judge is not None  # noqa: S101 - checked by the caller
         window = self.judge.context_window() or 4096
-        request = JudgeRequest(
-            task.id,
-            evidence.attempt,
-            task.acceptance_criteria,
-            _JUDGE_SYSTEM,
-            judge_prompt(task, evidence, window),
+        templates = self.prompter.templates
+        system = judge_system(templates)
+        built = fit_judge_prompt(
+            task, evidence, window, templates=templates, estimator=self.estimator, model=self._judge_model
         )
-        return self.judge.judge(request)
+        self.judge_cuts = built.cuts
+        request = JudgeRequest(task.id, evidence.attempt, task.acceptance_criteria, system, built.text)
+        verdict = self.judge.judge(request)
+        if isinstance(verdict, Verdict) and verdict.prompt_tokens:  # the model's count corrects the estimate
+            self._judge_model = verdict.model
+            self.estimator.observe(verdict.model, len(system) + len(built.text), verdict.prompt_tokens)
+        return verdict
 
 
 def _changes(
@@ -209,27 +223,3 @@ def _changes(
 def _accepted_types(snap: Snapshot) -> frozenset[str]:
     """Task types this session completed before (``first_of_type`` reads it)."""
     return frozenset(snap.plan.task(t).type for t, r in snap.runs.items() if r.state is TaskState.COMPLETED)
-
-
-def judge_prompt(task: Task, evidence: Evidence, window_tokens: int) -> str:
-    """The judge's prompt: the task and its criteria first, then failing checks, the agent's message
-    and the diff, cut to about half the model's window (4 characters a token, conservatively 3)."""
-    budget = max(window_tokens // 2, 512) * 3
-    parts = [f"# Task {task.id}: {task.title}"]
-    if task.description or task.instruction:
-        parts.append((task.description + "\n" + task.instruction).strip())
-    if task.acceptance_criteria:
-        parts.append("## Acceptance criteria\n" + "\n".join(f"- {c}" for c in task.acceptance_criteria))
-    if task.deliverables:
-        parts.append(
-            "## Deliverables\n" + "\n".join(f"- {d.path}: {d.state.value}" for d in evidence.deliverables)
-        )
-    for check in evidence.checks:
-        verdict = "passed" if check.passed else "FAILED"
-        parts.append(f"## Check `{check.command}`: {verdict}\n{masked(check.output_tail[-1500:])}".rstrip())
-    parts.append(f"## The agent's final message\n{masked(evidence.final_message[-2000:])}")
-    head = "\n\n".join(parts)
-    room = max(budget - len(head) - 40, 0)
-    shown = redact(masked(evidence.diff))  # secrets the attempt wrote never reach the judge
-    diff = shown if len(shown) <= room else shown[:room] + "\n[…diff cut to fit…]"
-    return f"{head}\n\n## The diff\n{diff or '(nothing changed)'}\n"

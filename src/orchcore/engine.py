@@ -45,14 +45,15 @@ from orchcore.notify import Routing, with_outbox
 from orchcore.policy import ApprovalPolicy, RetryPolicy
 from orchcore.ports.agent import Agent, AgentRequest, AgentResult
 from orchcore.ports.checkpoints import Checkpoint, Checkpoints, Moment
+from orchcore.ports.checks import CheckRunner
 from orchcore.ports.clock import Clock, Ids
 from orchcore.ports.logs import TaskLogs
 from orchcore.ports.questions import QuestionBox
 from orchcore.ports.store import Store
 from orchcore.ports.workspace import Workspace
 from orchcore.progress import Progress
-from orchcore.prompt import answer_prompt, build_prompt
-from orchcore.records import Event, Mutation, Outcome, Session, Snapshot
+from orchcore.prompt import ContextFile, Prompter
+from orchcore.records import Event, EventKind, JsonObject, Mutation, Outcome, Session, Snapshot
 from orchcore.safety import SafetyPolicy, ref_changes
 from orchcore.safety.stream_guard import StreamGuard
 from orchcore.sandbox import (
@@ -63,6 +64,7 @@ from orchcore.sandbox import (
     left_running,
     sandbox_event,
 )
+from orchcore.tasks import Task
 
 if TYPE_CHECKING:  # the supervisor's modules load only when a run has one
     from orchcore.attempt_check import AttemptChecker
@@ -110,6 +112,8 @@ class Engine:
     sandbox_status: SandboxStatus | None = None  # recorded as a session event when a run starts
     reap: ProcessReaper = NO_REAPER  # kills what a crashed attempt left running
     checker: AttemptChecker | None = None  # the supervisor: checks attempts before they are done
+    prompter: Prompter = attrs.field(factory=Prompter)  # templates, house rules, the context budget
+    context_files: CheckRunner | None = None  # reads the context files a task names (read_text)
     # the decision index of the session being driven: a step costs what changed, not the plan
     _progress: Progress | None = attrs.field(default=None, init=False, repr=False)
 
@@ -235,13 +239,20 @@ class Engine:
         if answered and self.questions is not None:
             self.questions.answer(task.id, run.answer)
         if answered and resume is not None:
-            prompt = answer_prompt(run.question, run.answer)
+            prompt = self.prompter.answer(run.question, run.answer)
         elif answered:
-            prompt = build_prompt(snap.plan, task, question=run.question, answer=run.answer)
+            prompt = self._task_prompt(snap, task, action.attempt, question=run.question, answer=run.answer)
         else:
-            prompt = build_prompt(snap.plan, task)
+            prompt = self._task_prompt(snap, task, action.attempt)
         if self.checker is not None:  # after a retry decision or a rejection: the feedback
-            prompt, resume = self.checker.next_prompt(self.store, snap, task, prompt, resume)
+            prompt, resume = self.checker.next_prompt(
+                self.store,
+                snap,
+                task,
+                prompt,
+                resume,
+                rebuild=lambda feedback: self._task_prompt(snap, task, action.attempt, feedback=feedback),
+            )
         policy = self.safety if self.safety is not None and self.safety.enabled else None
         guarded = self.workspace if policy is not None else None
         refs_before = guarded.refs() if guarded is not None else None
@@ -342,6 +353,25 @@ class Engine:
                 question=question,
             ),
         )
+
+    def _task_prompt(self, snap: Snapshot, task: Task, attempt: int, **extra: str) -> str:
+        """The task's whole prompt with its context files read now; what the budget cut is recorded."""
+        reader = self.context_files
+        context = tuple(
+            ContextFile(path, reader.read_text(path) if reader is not None else None)
+            for path in task.context_files
+        )
+        built = self.prompter.task(snap.plan, task, context=context, **extra)
+        if built.cuts:
+            told = "; ".join(f"{c.lines:,} lines of {c.part}" for c in built.cuts)
+            data: JsonObject = {
+                "text": f"the context budget cut {told}",
+                "cuts": [c.as_data() for c in built.cuts],
+                "tokens": built.tokens,
+            }
+            event = Event(EventKind.PROMPT, self.clock.now(), task.id, attempt, data)
+            self.store.append_events(snap.session.id, [event])
+        return built.text
 
 
 def _resumable(snap: Snapshot, task_id: str) -> str | None:

@@ -1,52 +1,187 @@
-"""The prompt an agent gets for a task: the task's own words plus the house rules."""
+"""The prompt an agent gets for a task: the task template rendered with the task, the house rules
+and the context files' contents, fitted to the agent's context budget.
+
+Pure: the house rules and context files arrive as text (apps read them, the engine through
+a port); :class:`Prompter` renders the templates (:mod:`orchcore.templating`) and fits the
+parts with :func:`orchcore.context_budget.fit`, returning what it cut so the engine records it.
+"""
 
 from __future__ import annotations
 
-from orchcore.tasks import Plan, Task
+import functools
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-HOUSE_RULES = (
-    "Work only inside the current directory.",
-    "Do not commit, push, rebase, reset or switch git branches: a human reviews and commits your work.",
-    "Do not run database migrations against any database.",
-    "If you cannot finish, say clearly what is missing.",
-)
+import attrs
+
+from orchcore.context_budget import Cut, Keep, Part, Rank, TokenEstimator, fit
+from orchcore.tasks import Plan, Task
+from orchcore.templates import shipped_sources
+from orchcore.templating import ANSWER, RETRY, TASK, Templates
+
+DEFAULT_AGENT_CONTEXT_TOKENS = 32_000
+"""The agent prompt's budget: a sixth of Claude's 200k window, the rest is the agent's own work."""
+_REFITS = 4  # a template's own text around the parts is measured and the parts refitted at most this often
+
+
+@attrs.frozen
+class HouseRule:
+    """One house-rules file of the project (``.orch-rules/agent_instructions.md``): its name, a
+    title (its first heading, else the name) and its text."""
+
+    name: str
+    title: str
+    text: str
+
+
+@attrs.frozen
+class ContextFile:
+    """A context file a task names, with its text now (None: it cannot be read)."""
+
+    path: str
+    text: str | None
+
+
+@attrs.frozen
+class BuiltPrompt:
+    """A rendered prompt and what the context budget cut from it (recorded as an event)."""
+
+    text: str
+    cuts: tuple[Cut, ...] = ()
+    tokens: int = 0
+
+
+@functools.cache
+def shipped_templates() -> Templates:
+    """The templates orch ships, compiled once."""
+    return Templates(shipped_sources())
+
+
+def fit_rendered(
+    templates: Templates,
+    name: str,
+    variables: Mapping[str, Any],
+    parts: Sequence[Part],
+    bind: Any,
+    budget_tokens: int,
+    estimator: TokenEstimator,
+    model: str = "",
+) -> BuiltPrompt:
+    """Render ``name`` with ``parts`` fitted into what the template's own text leaves of the budget.
+
+    ``bind(texts)`` turns the fitted texts (by part name) into the template variables they fill.
+    """
+
+    def render(texts: Mapping[str, str]) -> str:  # one final newline, whatever the template's loops leave
+        return templates.render(name, {**variables, **bind(texts)}).rstrip("\n") + "\n"
+
+    room = budget_tokens - estimator.tokens(render({p.name: "" for p in parts}), model)
+    fitted = fit(parts, max(room, 0), estimator, model)
+    text = render(fitted.texts)
+    for _ in range(_REFITS):
+        over = estimator.tokens(text, model) - budget_tokens
+        if over <= 0 or room <= 0:
+            break
+        room -= over
+        fitted = fit(parts, max(room, 0), estimator, model)
+        text = render(fitted.texts)
+    return BuiltPrompt(text, fitted.cuts, estimator.tokens(text, model))
+
+
+def task_variables(plan: Plan | None, task: Task) -> dict[str, Any]:
+    """The task as template variables (plain values: a template sees no Python objects); ``done``
+    lists the tasks it depends on (none without the plan)."""
+    return {
+        "task": {
+            "id": task.id,
+            "title": task.title,
+            "type": task.type,
+            "priority": task.priority.value,
+            "module": task.module,
+            "description": task.description,
+            "instruction": task.instruction,
+            "acceptance_criteria": list(task.acceptance_criteria),
+            "context_files": list(task.context_files),
+            "deliverables": list(task.deliverables),
+            "checks": list(task.checks),
+        },
+        "done": [] if plan is None else [{"id": d, "title": plan.task(d).title} for d in task.depends_on],
+    }
+
+
+@attrs.define
+class Prompter:
+    """Builds the agent's prompts from the templates, the house rules and the context budget."""
+
+    templates: Templates = attrs.field(factory=shipped_templates)
+    house_rules: tuple[HouseRule, ...] = ()
+    budget_tokens: int = DEFAULT_AGENT_CONTEXT_TOKENS
+    estimator: TokenEstimator = attrs.field(factory=TokenEstimator)
+    model: str = ""  # the agent's model, for its characters-per-token ratio
+
+    def task(
+        self,
+        plan: Plan,
+        task: Task,
+        *,
+        context: Sequence[ContextFile] = (),
+        feedback: str = "",
+        question: str = "",
+        answer: str = "",
+        lessons: Sequence[str] = (),
+    ) -> BuiltPrompt:
+        """The full prompt for ``task``; ``feedback`` is added on a retry, and an earlier question
+        with its answer when the agent cannot continue its own session."""
+        parts = [Part("feedback", feedback, Rank.FAILING, Keep.TAIL)] if feedback else []
+        parts += [Part(f"rules:{r.name}", r.text, Rank.CONTEXT) for r in self.house_rules]
+        parts += [Part(f"context:{c.path}", c.text or "", Rank.CONTEXT) for c in context]
+        rules = self.house_rules
+        variables = task_variables(plan, task) | {
+            "question": question,
+            "answer": answer,
+            "lessons": list(lessons),
+        }
+
+        def bind(texts: Mapping[str, str]) -> dict[str, Any]:
+            return {
+                "feedback": texts.get("feedback", ""),
+                "house_rules": [
+                    {"name": r.name, "title": r.title, "text": texts[f"rules:{r.name}"].rstrip("\n")}
+                    for r in rules
+                ],
+                "context_files": [
+                    {
+                        "path": c.path,
+                        "text": texts[f"context:{c.path}"].rstrip("\n"),
+                        "missing": c.text is None,
+                    }
+                    for c in context
+                ],
+            }
+
+        return fit_rendered(
+            self.templates, TASK, variables, parts, bind, self.budget_tokens, self.estimator, self.model
+        )
+
+    def retry(self, feedback: str) -> str:
+        """What an agent gets when it continues its own session after its attempt was checked and not accepted."""
+        return self.templates.render(RETRY, {"feedback": feedback.strip()})
+
+    def answer(self, question: str, answer: str) -> str:
+        """What an agent gets when it continues its own session after asking a human."""
+        return self.templates.render(ANSWER, {"question": question, "answer": answer})
 
 
 def answer_prompt(question: str, answer: str) -> str:
-    """What an agent gets when it continues its own session after asking a human."""
-    return f"A human answered your question.\n\nYour question:\n{question}\n\nThe answer:\n{answer}\n\nContinue the task.\n"
+    """:meth:`Prompter.answer` with the shipped templates."""
+    return Prompter().answer(question, answer)
 
 
 def feedback_prompt(feedback: str) -> str:
-    """What an agent gets when it continues its own session after its attempt was checked and not accepted."""
-    return f"Your last attempt was checked and is not done yet.\n\n{feedback.strip()}\n\nFix this, then finish the task.\n"
+    """:meth:`Prompter.retry` with the shipped templates."""
+    return Prompter().retry(feedback)
 
 
 def build_prompt(plan: Plan, task: Task, *, feedback: str = "", question: str = "", answer: str = "") -> str:
-    """The full prompt for ``task``; ``feedback`` is added on a retry, and an earlier
-    question with its answer when the agent cannot continue its own session."""
-    parts = [f"# Task {task.id}: {task.title}"]
-    meta = [f"Type: {task.type}", f"Priority: {task.priority.value}"]
-    if task.module:
-        meta.append(f"Module: {task.module}")
-    parts.append("\n".join(meta))
-    if task.description:
-        parts.append(f"## Description\n{task.description}")
-    if task.instruction:
-        parts.append(f"## Instruction\n{task.instruction}")
-    for title, items in (
-        ("Acceptance criteria", task.acceptance_criteria),
-        ("Context files (read these first)", task.context_files),
-        ("Deliverables", task.deliverables),
-    ):
-        if items:
-            parts.append(f"## {title}\n" + "\n".join(f"- {item}" for item in items))
-    if task.depends_on:
-        done = ", ".join(f"{d} ({plan.task(d).title})" for d in task.depends_on)
-        parts.append(f"## Already done\nTasks {done} are complete.")
-    if feedback:
-        parts.append(f"## Feedback on the previous attempt\n{feedback}")
-    if question and answer:
-        parts.append(f"## Your earlier question\n{question}\n\n## The human's answer\n{answer}")
-    parts.append("## Rules\n" + "\n".join(f"- {rule}" for rule in HOUSE_RULES))
-    return "\n\n".join(parts) + "\n"
+    """:meth:`Prompter.task` with the shipped templates and no house rules or context contents."""
+    return Prompter().task(plan, task, feedback=feedback, question=question, answer=answer).text

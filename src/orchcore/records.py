@@ -133,6 +133,7 @@ class EventKind(enum.StrEnum):
     GATE = "gate"  # one validator rule, quality gate or the judge on an attempt (GateResult.as_data)
     SUPERVISION = "supervision"  # the supervisor's decision on an attempt (Decision.as_data)
     FILES = "files"  # files an agent added, changed or deleted, as a watcher saw them (live_files)
+    PROMPT = "prompt"  # what the context budget cut from a prompt (Cut.as_data per part)
 
 
 @attrs.frozen

@@ -60,6 +60,7 @@ class Task:
     estimated_complexity: Complexity | None = None
     line: int = attrs.field(default=0, eq=False)
     depends_on_line: int = attrs.field(default=0, eq=False)
+    context_files_line: int = attrs.field(default=0, eq=False)
 
 
 @attrs.frozen

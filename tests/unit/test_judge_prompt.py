@@ -30,12 +30,14 @@ def test_the_task_and_its_criteria_come_before_the_checks_the_message_and_the_di
 
 
 @given(diff_lines=st.integers(0, 20_000), window=st.integers(256, 32_768))
-def test_the_prompt_fits_half_the_window_and_says_when_the_diff_was_cut(diff_lines: int, window: int) -> None:
+def test_the_prompt_fits_half_the_window_and_says_how_many_diff_lines_were_cut(
+    diff_lines: int, window: int
+) -> None:
     diff = "".join(f"+line {i}\n" for i in range(diff_lines))
     prompt = judge_prompt(TASK, Evidence("7", 1, diff=diff), window)
     budget = max(window // 2, 512) * 3
     assert len(prompt) <= budget + 200
-    assert ("[…diff cut to fit…]" in prompt) == (diff not in prompt)
+    assert ("lines cut to fit the context budget …]" in prompt) == (diff not in prompt)
     assert "email is unique" in prompt
 
 

@@ -119,11 +119,11 @@ def runtime(
     return rt
 
 
-def read_plan(file: Path) -> "Plan":
+def read_plan(file: Path, workdir: str | None = None) -> "Plan":
     from apps.taskfile_reader import read_plan as read
 
     try:
-        return read(str(file))
+        return read(str(file), workdir=workdir)
     except OSError as exc:
         fail(BAD_INPUT, f"cannot read task file {file}: {exc.strerror}")
 
@@ -133,22 +133,39 @@ def validate(
     file: Annotated[Path, typer.Argument(help="Task file (.md or .yaml).")],
     json_out: JsonOption = False,
 ) -> None:
-    """Check a task file: every problem at once as FILE:LINE: field: message (exit 2), or a summary."""
+    """Check a task file: every problem at once as FILE:LINE: field: message (exit 2), or a summary.
+
+    Context files must be files in the workspace (paths.workdir of the config next to FILE or here)."""
     from apps.cli import render
     from apps.taskfile_reader import read_plan as read
     from orchcore.errors import TaskFileError
 
+    workdir = _workdir_near(file)
     if not json_out:
         with errors():
-            plan = read_plan(file)
+            plan = read_plan(file, workdir)
         render.validated(plan, json_out=False)
         return
     try:
-        plan = read(str(file))
+        plan = read(str(file), workdir=workdir)
     except (TaskFileError, OSError) as exc:  # JSON either way: a script reads stdout
         render.invalid(str(file), exc)
         raise typer.Exit(BAD_INPUT) from None
     render.validated(plan, json_out=True)
+
+
+def _workdir_near(file: Path) -> str | None:
+    """The workspace the config next to ``file`` (or here) names; None, said on stderr, when the
+    config cannot be read (context files are then not checked)."""
+    from apps.settings import load_settings
+    from orchcore.errors import ConfigError
+
+    try:
+        settings = load_settings(None, near=file.resolve().parent)
+    except ConfigError as exc:
+        typer.echo(f"orch: context files not checked: config: {str(exc).splitlines()[0]}", err=True)
+        return None
+    return str(settings.path(settings.paths.workdir))
 
 
 @app.command()
@@ -175,6 +192,12 @@ def run(
     with errors():
         plan = read_plan(file)
         rt = runtime(ctx, config, near=file.resolve().parent)
+        from apps.taskfile_reader import check_context_files
+
+        check_context_files(plan, str(file), str(rt.settings.path(rt.settings.paths.workdir)))
+        from apps.prompt_files import prompter_for
+
+        prompter_for(rt.settings)  # a broken template or rules file stops here, before a session exists
         agent_name = agent or rt.settings.agent.name
         chosen = rt.agents(agent_name)
         chosen.check()
@@ -461,6 +484,10 @@ app.command(name="explain")(explain_command)
 from apps.cli.calibrate import calibrate_command  # noqa: E402 - imports only typer
 
 app.command(name="calibrate")(calibrate_command)
+from apps.cli.templates import init_command, templates_app  # noqa: E402 - imports only typer
+
+app.add_typer(templates_app, name="templates")
+app.command(name="init")(init_command)
 
 
 def main() -> None:

@@ -5,6 +5,8 @@ Parsing is pure: callers read the file and pass its text and name.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from orchcore.errors import Problem, TaskFileError
 from orchcore.graph import graph_problems
 from orchcore.taskfile.encoding import decode_task_file, text_problem
@@ -13,6 +15,7 @@ from orchcore.taskfile.yaml_format import parse_yaml, render_yaml
 from orchcore.tasks import Plan
 
 __all__ = [
+    "context_problems",
     "decode_task_file",
     "parse_markdown",
     "parse_task_bytes",
@@ -25,10 +28,15 @@ __all__ = [
 _YAML_SUFFIXES = (".yaml", ".yml")
 
 
-def parse_task_file(text: str, filename: str) -> Plan:
+ContextCheck = Callable[[str], str | None]
+"""Why a context file a task names cannot be given to its agent (missing, a directory), or None."""
+
+
+def parse_task_file(text: str, filename: str, context_problem: ContextCheck | None = None) -> Plan:
     """Parse a task file by its suffix (``.yaml``/``.yml`` or markdown) and validate it.
 
-    Raises :class:`TaskFileError` listing every problem found, syntax and graph alike.
+    Raises :class:`TaskFileError` listing every problem found, syntax and graph alike, and
+    each context file ``context_problem`` (the caller's look at the workspace) refuses.
     """
     unencodable = text_problem(text, filename)
     if unencodable is not None:
@@ -40,6 +48,8 @@ def parse_task_file(text: str, filename: str) -> Plan:
         plan, problems = parse_markdown(text, filename)
         field = "Depends On"
     problems = [*problems, *graph_problems(plan.tasks, filename, field=field)]
+    if context_problem is not None:
+        problems += context_problems(plan, filename, context_problem, yaml=field == "depends_on")
     if not plan.tasks and not problems:
         problems.append(Problem(filename, 1, "tasks", "no tasks found; expected at least one task"))
     if problems:
@@ -47,6 +57,19 @@ def parse_task_file(text: str, filename: str) -> Plan:
     return plan
 
 
-def parse_task_bytes(data: bytes, filename: str) -> Plan:
+def context_problems(plan: Plan, filename: str, check: ContextCheck, *, yaml: bool = False) -> list[Problem]:
+    """One problem per context file ``check`` refuses, at the line of the task's context files field."""
+    field = "context_files" if yaml else "Context Files"
+    found = []
+    for task in plan.tasks:
+        for path in task.context_files:
+            why = check(path)
+            if why is not None:
+                line = task.context_files_line or task.line
+                found.append(Problem(filename, line, field, f"task {task.id}: {path} {why}"))
+    return found
+
+
+def parse_task_bytes(data: bytes, filename: str, context_problem: ContextCheck | None = None) -> Plan:
     """Decode a task file's bytes (UTF-8, or UTF-16/32 with a BOM) and parse them."""
-    return parse_task_file(decode_task_file(data, filename), filename)
+    return parse_task_file(decode_task_file(data, filename), filename, context_problem)

@@ -314,6 +314,7 @@ class _Parser:
             estimated_complexity=complexity,
             line=d.line,
             depends_on_line=d.lists.get("depends_on", (0, []))[0],
+            context_files_line=d.lists.get("context_files", (0, []))[0],
         )
 
     def plan(self) -> Plan:

@@ -223,6 +223,7 @@ class _Reader:
             estimated_complexity=complexity,
             line=self.lines.of(node),
             depends_on_line=self.lines.of(values["depends_on"]) if "depends_on" in values else 0,
+            context_files_line=self.lines.of(values["context_files"]) if "context_files" in values else 0,
         )
 
 
