@@ -17,9 +17,11 @@ from adapters.n8n.notifier import N8nNotifier
 from adapters.ollama import OllamaSupervisor, ollama_client
 from adapters.sqlite import SqliteStore
 from adapters.telegram import TelegramNotifier
+from adapters.worktrees import GitWorktrees
 from orchcore.ports import Checkpoints, CheckRunner, Store, Supervisor, Workspace
 from orchcore.ports.agent import Agent
 from orchcore.ports.notifier import Notifier
+from orchcore.ports.worktrees import Worktrees
 
 
 def _shadow_git_checkpoints(workdir: str, shadow: str) -> None:
@@ -74,3 +76,7 @@ def _shell_check_runner(workdir: str) -> None:
 
 def _codex_agent() -> None:
     _: Agent = CodexAgent()
+
+
+def _git_worktrees() -> None:
+    _: Worktrees = GitWorktrees("/repo", "/state/worktrees/repo")

@@ -14,6 +14,7 @@ from orchcore.testing.contracts.questions import QuestionBoxContract, QuestionBo
 from orchcore.testing.contracts.store import StoreContract, StoreFactory, StoreModelMachine
 from orchcore.testing.contracts.supervisor import SupervisorContract, SupervisorFactory
 from orchcore.testing.contracts.workspace import WorkspaceContract, WorkspaceFactory
+from orchcore.testing.contracts.worktrees import WorktreesContract, WorktreesFactory
 
 ALL_CONTRACTS: tuple[type, ...] = (
     AgentContract,
@@ -28,6 +29,7 @@ ALL_CONTRACTS: tuple[type, ...] = (
     SupervisorContract,
     TaskLogsContract,
     WorkspaceContract,
+    WorktreesContract,
 )
 
 __all__ = [
@@ -57,4 +59,6 @@ __all__ = [
     "TaskLogsContract",
     "WorkspaceContract",
     "WorkspaceFactory",
+    "WorktreesContract",
+    "WorktreesFactory",
 ]
