@@ -228,3 +228,33 @@ class WorktreesContract:
         assert len(git(repo, "worktree", "list").splitlines()) == 1
         again = worktrees.create("s1", "a", worktrees.base_commit(), PORTS, WorktreeSetup())
         assert (Path(again.path) / "app.txt").read_text().startswith("line 0")
+
+    def test_a_copied_file_the_repository_tracks_keeps_its_committed_content_in_the_task_commit(
+        self, make_worktrees: WorktreesFactory, repo: Path, git: GitRunner
+    ) -> None:
+        (repo / "config").mkdir()
+        (repo / "config" / "local.yml").write_text("db: example\n")
+        git(repo, "add", "config/local.yml")
+        git(repo, "commit", "-q", "-m", "a template")
+        (repo / "config" / "local.yml").write_text("db: my-own-password\n")
+        worktrees = make_worktrees(repo)
+        setup = WorktreeSetup(copy=("config/local.yml",))
+        tree = worktrees.create("s1", "a", worktrees.base_commit(), PORTS, setup)
+        assert (Path(tree.path) / "config" / "local.yml").read_text() == "db: my-own-password\n"
+        (Path(tree.path) / "app.txt").write_text("changed\n")
+        worktrees.commit(tree, "task a")
+        assert "my-own-password" not in worktrees.diff(tree)
+        assert git(repo, "show", f"{tree.branch}:config/local.yml") == "db: example\n"
+
+    def test_ids_that_are_not_ref_names_still_get_distinct_branches(
+        self, make_worktrees: WorktreesFactory, repo: Path, git: GitRunner
+    ) -> None:
+        worktrees = make_worktrees(repo)
+        base = worktrees.base_commit()
+        one = worktrees.create("2026-12-02 run", "Fix: login", base, PORTS, WorktreeSetup())
+        two = worktrees.create("2026-12-02 run", "fix login", base, PortRange(20010, 10), WorktreeSetup())
+        assert one.branch != two.branch
+        for tree in (one, two):
+            git(repo, "check-ref-format", f"refs/heads/{tree.branch}")
+            assert tree.branch.startswith("orch/")
+        assert {t.task_id for t in worktrees.worktrees("2026-12-02 run")} == {"Fix: login", "fix login"}
