@@ -64,6 +64,8 @@ def test_diff_shows_the_task_branch_and_apply_brings_it_in_and_removes_it(projec
     assert f"branch {tree.branch}" in shown.stderr
     assert "+third" in shown.stdout
     assert "+new feature" in shown.stdout
+    as_json = json.loads(orch(root, "diff", "1", "--json").stdout)
+    assert (as_json["branch"], as_json["files"]) == (tree.branch, ["app.txt", "feature.txt"])
     applied = orch(root, "apply", "1", "--json")
     assert applied.returncode == 0, applied.stderr
     payload = json.loads(applied.stdout)

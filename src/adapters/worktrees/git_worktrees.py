@@ -213,16 +213,18 @@ class GitWorktrees:
         form = "--stat" if stat else "--binary"
         return self._git("diff", "--no-renames", form, worktree.base, self._tip(worktree))
 
+    def files(self, worktree: Worktree) -> Sequence[str]:
+        """The paths the branch's commit touches."""
+        names = self._git("diff", "--no-renames", "--name-only", "-z", worktree.base, self._tip(worktree))
+        return sorted(names.split("\0")[:-1])
+
     def apply(self, worktree: Worktree) -> Applied:
         """Apply the task's diff to the user's working tree: as is when its context matches, else
         three-way when the files it touches are as HEAD has them; on conflict, nothing changes."""
-        tip = self._tip(worktree)
-        files = tuple(
-            self._git("diff", "--no-renames", "--name-only", "-z", worktree.base, tip).split("\0")[:-1]
-        )
+        files = tuple(self.files(worktree))
         if not files:
             return Applied()
-        patch = self._git("diff", "--no-renames", "--binary", worktree.base, tip).encode()
+        patch = self._git("diff", "--no-renames", "--binary", worktree.base, self._tip(worktree)).encode()
         if self._applies(patch):
             self._git("apply", "--whitespace=nowarn", stdin=patch)
             return Applied(files=files)

@@ -32,7 +32,7 @@ def show_worktree_diff(rt: "Runtime", sid: str, task: str, *, stat: bool, json_o
         if tree is None:
             return False
         text = worktrees.diff(tree, stat=stat)
-        files = [] if not json_out else _changed_files(worktrees.diff(tree, stat=True))
+        files = list(worktrees.files(tree)) if json_out else []
     except WorktreeError as exc:
         fail(WRONG_STATE, f"task {task}'s worktree: {exc}")
     if json_out:
@@ -42,11 +42,6 @@ def show_worktree_diff(rt: "Runtime", sid: str, task: str, *, stat: bool, json_o
     typer.echo(f"# task {task}: branch {tree.branch} against its base {tree.base[:12]}", err=True)
     typer.echo(text.rstrip("\n") if text.strip() else "(no changes)")
     return True
-
-
-def _changed_files(stat: str) -> list[str]:
-    """The file names of a ``git diff --stat`` (its last line is the summary)."""
-    return [line.split("|")[0].strip() for line in stat.splitlines() if "|" in line]
 
 
 def apply_command(

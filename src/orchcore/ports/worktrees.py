@@ -95,6 +95,10 @@ class Worktrees(Protocol):
         """The task's commit against its base, as a unified diff (or diffstat); empty if none."""
         ...
 
+    def files(self, worktree: Worktree) -> Sequence[str]:
+        """The paths the task's commit adds, changes or deletes, sorted; empty if none."""
+        ...
+
     def apply(self, worktree: Worktree) -> Applied:
         """Bring the task's commit into the user's working tree (not committed); on a conflict
         the user's tree is left exactly as it was and the conflicting files are named."""

@@ -159,6 +159,7 @@ class WorktreesContract:
         assert "+changed" in diff
         assert "-line 1" in diff
         assert "app.txt" in worktrees.diff(tree, stat=True)
+        assert list(worktrees.files(tree)) == ["app.txt"]
 
     def test_apply_brings_the_change_into_the_user_tree_uncommitted(
         self, make_worktrees: WorktreesFactory, repo: Path, git: GitRunner
