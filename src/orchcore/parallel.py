@@ -45,6 +45,11 @@ def assign_ports(port_base: int, ports_per_task: int, taken: Collection[PortRang
     return found
 
 
+def task_commit_message(session_id: str, task: Task) -> str:
+    """The message of orch's one commit for ``task`` on its branch: its title, then who made it."""
+    return f"{task.title or task.id}\n\norch: session {session_id}, task {task.id}\n"
+
+
 def scopes_overlap(first: Task, second: Task) -> bool:
     """Whether two tasks name the same deliverable (or one inside the other's folder)."""
     for a in first.deliverables:

@@ -107,3 +107,38 @@ def test_apply_on_a_task_without_a_worktree_says_why(project: Path) -> None:
     done = orch(project.parent, "apply", "1")
     assert done.returncode == 3
     assert "ran in your tree" in done.stderr
+
+
+def test_a_change_left_uncommitted_in_the_worktree_is_recorded_and_applied_not_lost(project: Path) -> None:
+    """orch stopped after the task completed but before its commit: apply records it first."""
+    root = project.parent
+    sid = json.loads(orch(root, "status", "--json").stdout)["session"]["id"]
+    worktrees = GitWorktrees(str(project), worktrees_dir(str(root / "state"), str(project)))
+    tree = worktrees.create(sid, "1", worktrees.base_commit(), PortRange(20000, 10), WorktreeSetup())
+    (Path(tree.path) / "feature.txt").write_text("not committed yet\n")
+    done = orch(root, "apply", "1")
+    assert done.returncode == 0, done.stderr
+    assert (project / "feature.txt").read_text() == "not committed yet\n"
+    assert "1 file(s)" in done.stdout
+
+
+def test_a_task_that_did_not_complete_is_not_applied(tmp_path: Path) -> None:
+    repo = tmp_path / "project"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "app.txt").write_text("first\n")
+    git(repo, "add", "app.txt")
+    git(repo, "commit", "-q", "-m", "first")
+    (tmp_path / "agent.sh").write_text("#!/bin/sh\ncat >/dev/null\nexit 1\n")
+    (tmp_path / "tasks.md").write_text("# Tasks\n## Task 1: fails\n**Claude Instruction:**\ndo it\n")
+    (tmp_path / "orch.yaml").write_text(
+        f"agent:\n  command: [sh, {tmp_path / 'agent.sh'}]\n  max_attempts: 1\n"
+        "paths:\n  workdir: project\n  state_dir: state\n"
+    )
+    orch(tmp_path, "run", "tasks.md")
+    tree = task_branch(repo, "the failed task's line\n")
+    done = orch(tmp_path, "apply", "1")
+    assert done.returncode == 3
+    assert "task 1 is failed, not completed" in done.stderr
+    assert (repo / "app.txt").read_text() == "first\n"
+    assert Path(tree.path).exists()

@@ -15,7 +15,7 @@ from orchcore.budget import BudgetStatus, Level
 from orchcore.decide import StartTask, decide
 from orchcore.errors import ConfigError
 from orchcore.graph import TaskGraph
-from orchcore.parallel import assign_ports, scopes_overlap, tasks_to_start
+from orchcore.parallel import assign_ports, scopes_overlap, task_commit_message, tasks_to_start
 from orchcore.policy import ApprovalMode, ApprovalPolicy
 from orchcore.ports.worktrees import PortRange
 from orchcore.records import Session, Snapshot, TaskRun
@@ -154,3 +154,8 @@ def test_ports_go_to_the_lowest_free_range_again_once_a_task_ends() -> None:
     second = assign_ports(20000, 10, [first])
     assert (first.base, second.base) == (20000, 20010)
     assert assign_ports(20000, 10, [second]).base == 20000
+
+
+def test_the_task_commit_message_names_the_title_session_and_task() -> None:
+    message = task_commit_message("s1", Task("3", "Add login"))
+    assert message.splitlines() == ["Add login", "", "orch: session s1, task 3"]

@@ -63,6 +63,7 @@ def apply_command(
 
     from apps.cli.main import NOT_FOUND, OK, WRONG_STATE, errors, fail, runtime
     from orchcore.errors import WorktreeError
+    from orchcore.parallel import task_commit_message
     from orchcore.service import resolve_session
     from orchcore.state import TaskState
 
@@ -85,7 +86,8 @@ def apply_command(
             fail(WRONG_STATE, f"task {task} is {state.value}, not completed: nothing to apply yet")
         owner = f"apply-{rt.ids.new_id()}"
         rt.store.acquire_lease(sid, owner)  # SessionBusy while an engine drives the session
-        try:
+        try:  # a change orch had not recorded yet (it stopped after the task) is recorded first
+            worktrees.commit(tree, task_commit_message(sid, snap.plan.task(task)))
             applied = worktrees.apply(tree)
             if applied.ok and not keep:
                 worktrees.remove(tree)
