@@ -259,3 +259,23 @@ class WorktreesContract:
             git(repo, "check-ref-format", f"refs/heads/{tree.branch}")
             assert tree.branch.startswith("orch/")
         assert {t.task_id for t in worktrees.worktrees("2026-12-02 run")} == {"Fix: login", "fix login"}
+
+    def test_apply_reproduces_deletions_binary_files_and_odd_names_exactly(
+        self, make_worktrees: WorktreesFactory, repo: Path, git: GitRunner
+    ) -> None:
+        (repo / "gone.txt").write_text("to delete\n")
+        git(repo, "add", "gone.txt")
+        git(repo, "commit", "-q", "-m", "one more")
+        worktrees = make_worktrees(repo)
+        tree = worktrees.create("s1", "a", worktrees.base_commit(), PORTS, WorktreeSetup())
+        work = Path(tree.path)
+        (work / "gone.txt").unlink()
+        (work / "logo.bin").write_bytes(bytes(range(256)) * 4)
+        (work / "docs dir").mkdir()
+        (work / "docs dir" / "notes ü.md").write_text("odd name\n")
+        worktrees.commit(tree, "task a")
+        expected = {k: v for k, v in _tree_bytes(work).items() if k != ".env"}
+        applied = worktrees.apply(tree)
+        assert applied.ok
+        assert sorted(applied.files) == ["docs dir/notes ü.md", "gone.txt", "logo.bin"]
+        assert {k: v for k, v in _tree_bytes(repo).items() if k != ".env"} == expected
