@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # the engine and the ports are for annotations here: `orch st
     from orchcore.ports.notifier import Notification, Notifier
     from orchcore.ports.store import Store
     from orchcore.ports.supervisor import JudgeRequest, JudgeUnavailable, Supervisor, Verdict
+    from orchcore.ports.worktrees import Worktrees
 
 ENTRY_POINT_GROUP = "orchcore.adapters"
 BUILTIN_AGENTS: dict[str, str] = {
@@ -256,6 +257,16 @@ class Runtime:
         workdir = str(s.path(s.paths.workdir))
         path = agent_environment(s).get("PATH") or "/usr/local/bin:/usr/bin:/bin"
         return ShadowGitCheckpoints(workdir, shadow_dir(str(s.state_dir), workdir), path=path)
+
+    def worktrees(self) -> Worktrees:
+        """The parallel tasks' git worktrees of the workspace, kept under the state dir."""
+        from adapters.worktrees import GitWorktrees, worktrees_dir
+
+        s = self.settings
+        workdir = str(s.path(s.paths.workdir))
+        return GitWorktrees(
+            workdir, worktrees_dir(str(s.state_dir), workdir), environment=agent_environment(s)
+        )
 
     def close(self) -> None:
         try:

@@ -20,6 +20,9 @@ variables. The only module that reads the environment.
                 scope: {TYPE|"*": [globs]}, forbidden: ["**/migrations/**"],
                 confidence: {weights: {validator, checks, gates, judge, claims, diff_size, safety,
                 prior, failure_factor}, calibration_file: <state dir>/calibration.json}}
+    max_parallel: 1 (tasks at once; above 1 each runs in its own git worktree: docs/parallel.md)
+    worktrees: {copy: [.env, config/local.yml], setup: [npm ci], setup_timeout_s: 600,
+                port_base: 20000, ports_per_task: 10}
 
 Relative paths are relative to the config file's folder (or the current folder
 when there is no file).
@@ -47,6 +50,7 @@ from orchcore.errors import ConfigError
 from orchcore.notify import DEFAULT_KINDS, Routing
 from orchcore.policy import ApprovalMode, ApprovalPolicy, RetryPolicy
 from orchcore.ports.notifier import NotificationKind
+from orchcore.ports.worktrees import WorktreeSetup
 from orchcore.sandbox import Network, SandboxMode
 
 if TYPE_CHECKING:
@@ -114,6 +118,33 @@ class ApprovalSettings:
     mode: ApprovalMode = ApprovalMode.REQUIRED
     checkpoint_after: tuple[str, ...] = attrs.field(default=(), converter=_strings)
     auto_approve: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+
+
+def _setup_commands(value: object) -> tuple[str, ...]:
+    """``setup: npm ci`` is one command; a list is several, run in order."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value.strip(),) if value.strip() else ()
+    if isinstance(value, list | tuple):
+        return tuple(str(v) for v in value)
+    raise TypeError(f"expected a command or a list of commands, found {value!r}")
+
+
+@attrs.frozen
+class WorktreeSettings:
+    """How a parallel task's worktree is set up: files copied from your tree (they are never
+    committed), setup commands run in it, and the port ranges handed out as ORCH_PORT_BASE."""
+
+    copy: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+    setup: tuple[str, ...] = attrs.field(default=(), converter=_setup_commands)
+    setup_timeout_s: float = 600.0
+    port_base: int = 20000
+    ports_per_task: int = 10
+
+    def setup_plan(self) -> WorktreeSetup:
+        """What the Worktrees port does to a new worktree."""
+        return WorktreeSetup(copy=self.copy, commands=self.setup, timeout_s=self.setup_timeout_s)
 
 
 @attrs.frozen
@@ -384,6 +415,8 @@ class Settings:
     safety: SafetySettings = attrs.field(factory=SafetySettings)
     sandbox: SandboxSettings = attrs.field(factory=SandboxSettings)
     supervisor: SupervisorSettings = attrs.field(factory=SupervisorSettings)
+    max_parallel: int = 1
+    worktrees: WorktreeSettings = attrs.field(factory=WorktreeSettings)
     source: str = attrs.field(default="", eq=False)
     base_dir: str = attrs.field(default=".", eq=False)
 
@@ -615,6 +648,7 @@ def load_settings(
     check_names(checker, raw)
     check_supervisor(checker, raw)
     check_executor(checker, raw)
+    check_parallel(checker, raw, Path(base_dir))
     if checker.problems:
         raise ConfigError("\n".join(checker.problems))
     return _structure(raw, source, base_dir, lines)
@@ -653,6 +687,50 @@ def check_executor(checker: Any, raw: Mapping[str, Any]) -> None:
     port = section.get("port")
     if isinstance(port, int) and not isinstance(port, bool) and not 0 < port < 65536:
         checker.add((*at, "port"), f"found {port}, expected a port from 1 to 65535")
+
+
+def _whole(value: object) -> int | None:
+    """``value`` as a whole number, or None when it is not one (the type check says so)."""
+    if isinstance(value, bool):
+        return None
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        return None
+    return int(number) if number.is_finite() and number == number.to_integral_value() else None
+
+
+def check_parallel(checker: Any, raw: Mapping[str, Any], base_dir: Path) -> None:
+    """What types cannot say of ``max_parallel`` and ``worktrees``: 1 or more tasks at once, a
+    git repository to make worktrees in when above 1, port ranges that fit below 65536."""
+    parallel = _whole(raw.get("max_parallel", 1))
+    if parallel is not None and parallel < 1:
+        checker.add(("max_parallel",), f"found {parallel}, expected 1 or more (1: one task at a time)")
+    section = raw.get("worktrees")
+    section = section if isinstance(section, dict) else {}
+    base, size = _whole(section.get("port_base", 20000)), _whole(section.get("ports_per_task", 10))
+    if base is not None and not 1024 <= base <= 65535:
+        checker.add(("worktrees", "port_base"), f"found {base}, expected a port from 1024 to 65535")
+    if size is not None and size < 1:
+        checker.add(("worktrees", "ports_per_task"), f"found {size}, expected 1 or more")
+    if parallel is None or parallel <= 1:
+        return
+    if base is not None and size is not None and size >= 1 and base + parallel * size - 1 > 65535:
+        checker.add(
+            ("max_parallel",),
+            f"found {parallel}, expected at most {max(0, (65536 - base) // size)}: {parallel} ranges of "
+            f"{size} ports from {base} pass 65535 (lower worktrees.port_base or worktrees.ports_per_task)",
+        )
+    paths = raw.get("paths")
+    workdir = str(paths.get("workdir", ".")) if isinstance(paths, dict) else "."
+    folder = Path(workdir).expanduser()
+    folder = (folder if folder.is_absolute() else base_dir / folder).resolve()
+    if not any((p / ".git").exists() for p in (folder, *folder.parents)):
+        checker.add(
+            ("max_parallel",),
+            f"found {parallel}, but {folder} is not in a git repository: parallel tasks run in git "
+            "worktrees (run `git init` and commit, or set max_parallel: 1)",
+        )
 
 
 def check_supervisor(checker: Any, raw: Mapping[str, Any]) -> None:

@@ -99,3 +99,7 @@ class ConfigError(OrchError):
 
 class CheckpointError(OrchError):
     """A workspace checkpoint could not be taken, compared or restored, or a rollback is refused."""
+
+
+class WorktreeError(OrchError):
+    """A task's git worktree could not be created, set up, committed, applied or removed."""

@@ -20,9 +20,11 @@ from adapters.sqlite import SqliteStore
 from adapters.ssh.connection import SshTarget
 from adapters.ssh.executor import SshExecutor
 from adapters.telegram import TelegramNotifier
+from adapters.worktrees import GitWorktrees
 from orchcore.ports import Checkpoints, CheckRunner, Executor, Store, Supervisor, Workspace
 from orchcore.ports.agent import Agent
 from orchcore.ports.notifier import Notifier
+from orchcore.ports.worktrees import Worktrees
 
 
 def _shadow_git_checkpoints(workdir: str, shadow: str) -> None:
@@ -93,3 +95,7 @@ def _local_executor() -> None:
 
 def _ssh_executor() -> None:
     _: Executor = SshExecutor(SshTarget("vm1", "dev"), remote_dir=".orch-work")
+
+
+def _git_worktrees() -> None:
+    _: Worktrees = GitWorktrees("/repo", "/state/worktrees/repo")

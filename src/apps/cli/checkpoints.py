@@ -30,7 +30,8 @@ def diff_command(
     config: ConfigOpt = None,
 ) -> None:
     """Show what TASK changed: a unified diff from the checkpoint before its first attempt to the
-    one after its latest (or to the workspace now, while it runs)."""
+    one after its latest (or to the workspace now, while it runs); for a task that ran in its own
+    worktree (max_parallel above 1), the commit on its branch against its base."""
     from apps.cli.main import NOT_FOUND, OK, errors, fail, runtime
     from orchcore.checkpoints import task_span
     from orchcore.service import resolve_session
@@ -40,6 +41,10 @@ def diff_command(
         sid = resolve_session(rt.store, session)
         if task not in rt.store.load(sid).plan.ids:
             fail(NOT_FOUND, f"no task {task!r} in session {sid}")
+        from apps.cli.worktrees import show_worktree_diff
+
+        if show_worktree_diff(rt, sid, task, stat=stat, json_out=json_out):  # it ran in its own worktree
+            raise typer.Exit(OK)
         checkpoints = rt.checkpoints()
         before, after = task_span(checkpoints.checkpoints(sid), task, latest=latest)
         if json_out:

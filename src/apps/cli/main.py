@@ -477,6 +477,10 @@ from apps.cli.checkpoints import diff_command, rollback_command  # noqa: E402 - 
 app.command(name="diff")(diff_command)
 app.command(name="rollback")(rollback_command)
 
+from apps.cli.worktrees import apply_command  # noqa: E402 - imports only typer
+
+app.command(name="apply")(apply_command)
+
 from apps.cli.explain import explain_command  # noqa: E402 - imports only typer
 
 app.command(name="explain")(explain_command)

@@ -29,11 +29,13 @@ if TYPE_CHECKING:
         Verdict,
     )
     from orchcore.ports.workspace import Workspace
+    from orchcore.ports.worktrees import Applied, PortRange, Worktree, Worktrees, WorktreeSetup
 
 # public name -> its module, imported on first use: `from orchcore.ports.clock import Clock`
 # then costs one small module, not every port and the safety policy the Agent port names
 _EXPORTS: dict[str, str] = {
     "Agent": "orchcore.ports.agent",
+    "Applied": "orchcore.ports.worktrees",
     "AgentEvent": "orchcore.ports.agent",
     "AgentRequest": "orchcore.ports.agent",
     "AgentResult": "orchcore.ports.agent",
@@ -58,6 +60,7 @@ _EXPORTS: dict[str, str] = {
     "Notification": "orchcore.ports.notifier",
     "NotificationKind": "orchcore.ports.notifier",
     "Notifier": "orchcore.ports.notifier",
+    "PortRange": "orchcore.ports.worktrees",
     "QuestionBox": "orchcore.ports.questions",
     "SeenChange": "orchcore.ports.file_watch",
     "Store": "orchcore.ports.store",
@@ -65,6 +68,9 @@ _EXPORTS: dict[str, str] = {
     "TaskLogs": "orchcore.ports.logs",
     "Verdict": "orchcore.ports.supervisor",
     "Workspace": "orchcore.ports.workspace",
+    "Worktree": "orchcore.ports.worktrees",
+    "WorktreeSetup": "orchcore.ports.worktrees",
+    "Worktrees": "orchcore.ports.worktrees",
 }
 
 __all__ = [
@@ -72,6 +78,7 @@ __all__ = [
     "AgentEvent",
     "AgentRequest",
     "AgentResult",
+    "Applied",
     "ChangeKind",
     "CheckRunner",
     "Checkpoint",
@@ -93,6 +100,7 @@ __all__ = [
     "Notification",
     "NotificationKind",
     "Notifier",
+    "PortRange",
     "QuestionBox",
     "SeenChange",
     "Store",
@@ -100,6 +108,9 @@ __all__ = [
     "TaskLogs",
     "Verdict",
     "Workspace",
+    "Worktree",
+    "WorktreeSetup",
+    "Worktrees",
 ]
 
 

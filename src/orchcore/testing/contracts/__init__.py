@@ -15,6 +15,7 @@ from orchcore.testing.contracts.questions import QuestionBoxContract, QuestionBo
 from orchcore.testing.contracts.store import StoreContract, StoreFactory, StoreModelMachine
 from orchcore.testing.contracts.supervisor import SupervisorContract, SupervisorFactory
 from orchcore.testing.contracts.workspace import WorkspaceContract, WorkspaceFactory
+from orchcore.testing.contracts.worktrees import WorktreesContract, WorktreesFactory
 
 ALL_CONTRACTS: tuple[type, ...] = (
     AgentContract,
@@ -30,6 +31,7 @@ ALL_CONTRACTS: tuple[type, ...] = (
     SupervisorContract,
     TaskLogsContract,
     WorkspaceContract,
+    WorktreesContract,
 )
 
 __all__ = [
@@ -62,4 +64,6 @@ __all__ = [
     "TaskLogsContract",
     "WorkspaceContract",
     "WorkspaceFactory",
+    "WorktreesContract",
+    "WorktreesFactory",
 ]

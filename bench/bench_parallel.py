@@ -1,0 +1,153 @@
+"""orch's own overhead per parallel task, before any agent runs: a worktree created from the
+session's base (with a copied ``.env`` and one setup command), the task's change recorded as
+orch's one commit, and the worktree and branch removed, at 1 and 20 tasks in a row, plus
+``tasks_to_start`` (the pure scheduler) over a 20-task plan.
+
+Prints the median and p90 wall time per task of each phase and of the whole, the git processes
+spawned per task (counted by an audit hook), and the ratio of the per-task cost at 20 tasks to
+the cost at 1 (does a repository with many worktrees make each one dearer?). Asserts nothing.
+The engine that drives N agents at once lands next; this is the figure its speed-up is net of.
+Usage: python bench/bench_parallel.py [--tasks 1,20] [--files 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from adapters.worktrees import GitWorktrees, worktrees_dir
+from orchcore.graph import TaskGraph
+from orchcore.parallel import assign_ports, tasks_to_start
+from orchcore.policy import ApprovalMode, ApprovalPolicy
+from orchcore.ports.worktrees import PortRange, WorktreeSetup
+from orchcore.records import Session, Snapshot, TaskRun
+from orchcore.state import SessionState
+from orchcore.tasks import Plan, Task
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "b",
+    "GIT_AUTHOR_EMAIL": "b@example.com",
+    "GIT_COMMITTER_NAME": "b",
+    "GIT_COMMITTER_EMAIL": "b@example.com",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_CONFIG_GLOBAL": "/dev/null",
+    "HOME": "/nonexistent",
+    "PATH": "/usr/bin:/bin",
+}
+PHASES = ("create+setup", "commit", "remove")
+SPAWNS = [0]
+
+
+def count_spawns(event: str, _args: tuple[Any, ...]) -> None:
+    if event in ("subprocess.Popen", "os.posix_spawn"):
+        SPAWNS[0] += 1
+
+
+def make_repo(root: Path, files: int) -> Path:
+    repo = root / "repo"
+    for i in range(files):
+        path = repo / f"pkg{i % 20:02d}" / f"module_{i}.py"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"VALUE = {i}\n" * 5)
+    (repo / ".gitignore").write_text(".env\n")
+    for argv in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "all"]):
+        subprocess.run(["git", *argv], cwd=repo, env=GIT_ENV, check=True)
+    (repo / ".env").write_text("API_KEY=bench\n")
+    return repo
+
+
+def one_round(worktrees: GitWorktrees, tasks: int) -> tuple[dict[str, list[float]], float]:
+    """``tasks`` tasks in a row, each through every phase; seconds per phase per task, spawns/task."""
+    setup = WorktreeSetup(copy=(".env",), commands=('test -n "$ORCH_PORT_BASE"',))
+    base = worktrees.base_commit()
+    times: dict[str, list[float]] = {phase: [] for phase in PHASES}
+    spawns_before = SPAWNS[0]
+    running: list[PortRange] = []
+    trees = []
+    for n in range(tasks):
+        ports = assign_ports(20000, 10, running)
+        running.append(ports)
+        start = time.perf_counter()
+        tree = worktrees.create("bench", f"t{n}", base, ports, setup)
+        times["create+setup"].append(time.perf_counter() - start)
+        (Path(tree.path) / "pkg00" / "module_0.py").write_text(f"VALUE = 'task {n}'\n")
+        (Path(tree.path) / f"new_{n}.py").write_text("NEW = 1\n")
+        start = time.perf_counter()
+        worktrees.commit(tree, f"orch: session bench, task t{n}")
+        times["commit"].append(time.perf_counter() - start)
+        trees.append(tree)
+    for tree in trees:  # all worktrees exist at once, as N running tasks' do
+        start = time.perf_counter()
+        worktrees.remove(tree)
+        times["remove"].append(time.perf_counter() - start)
+    return times, (SPAWNS[0] - spawns_before) / tasks
+
+
+def scheduler_us(count: int, max_parallel: int, rounds: int = 200) -> float:
+    plan = Plan("p.md", tuple(Task(f"t{n}", f"Task {n}") for n in range(count)))
+    graph = TaskGraph(plan.tasks)
+    runs = {t: TaskRun(t) for t in plan.ids}
+    now = datetime(2026, 12, 2, tzinfo=UTC)
+    snap = Snapshot(Session("s", "p.md", SessionState.RUNNING, now, now), plan, runs)
+    policy = ApprovalPolicy(mode=ApprovalMode.AUTO)
+    start = time.perf_counter()
+    for _ in range(rounds):
+        tasks_to_start(snap, policy, graph, max_parallel, ())
+    return (time.perf_counter() - start) / rounds * 1e6
+
+
+def p90(values: list[float]) -> float:
+    return sorted(values)[max(0, int(len(values) * 0.9) - 1)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", default="1,20", help="task counts, comma-separated")
+    parser.add_argument("--files", type=int, default=200, help="files in the repository")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds at each task count (1 task: x5)")
+    args = parser.parse_args()
+    sys.addaudithook(count_spawns)
+    per_task_total: dict[int, float] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-parallel-") as tmp:
+        repo = make_repo(Path(tmp), args.files)
+        worktrees = GitWorktrees(str(repo), worktrees_dir(str(Path(tmp) / "state"), str(repo)))
+        print(
+            f"repository: {args.files} files; per task: create (copy .env, 1 setup command), commit, remove"
+        )
+        for tasks in (int(t) for t in args.tasks.split(",")):
+            merged: dict[str, list[float]] = {phase: [] for phase in PHASES}
+            spawns = 0.0
+            rounds = args.repeat * (5 if tasks == 1 else 1)
+            for _ in range(rounds):
+                times, spawns = one_round(worktrees, tasks)
+                for phase in PHASES:
+                    merged[phase].extend(times[phase])
+            totals = [sum(merged[p][i] for p in PHASES) for i in range(len(merged["commit"]))]
+            per_task_total[tasks] = statistics.median(totals)
+            cells = "  ".join(
+                f"{p} {statistics.median(merged[p]) * 1e3:6.1f} ms (p90 {p90(merged[p]) * 1e3:6.1f})"
+                for p in PHASES
+            )
+            print(
+                f"{tasks:3d} task(s), {rounds} round(s): {cells}  | total {per_task_total[tasks] * 1e3:6.1f} ms/task"
+                f"  | {spawns:.0f} processes/task"
+            )
+    counts = sorted(per_task_total)
+    if len(counts) > 1:
+        low, high = counts[0], counts[-1]
+        print(f"per-task cost at {high} tasks / at {low}: {per_task_total[high] / per_task_total[low]:.2f}x")
+    for count, slots in ((20, 4), (1000, 8)):
+        print(
+            f"tasks_to_start over {count} pending tasks, max_parallel {slots}: {scheduler_us(count, slots):.0f} us"
+        )
+
+
+if __name__ == "__main__":
+    main()
