@@ -156,6 +156,7 @@ _CLAUDE_ENV = (
 # what each agent needs from the environment, besides the basics (its own credentials)
 AGENT_ENV_NAMES: dict[str, tuple[str, ...]] = dict.fromkeys(("claude", "claude_code"), _CLAUDE_ENV)
 AGENT_ENV_NAMES["codex"] = ("OPENAI_API_KEY",)
+AGENT_ENV_NAMES["aider"] = ("OPENAI_API_KEY",)
 
 
 @attrs.frozen

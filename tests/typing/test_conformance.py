@@ -7,6 +7,7 @@ import sys
 
 import httpx
 
+from adapters.aider import AiderAgent
 from adapters.checkpoint import ShadowGitCheckpoints
 from adapters.checks import ShellCheckRunner
 from adapters.codex import CodexAgent
@@ -74,3 +75,7 @@ def _shell_check_runner(workdir: str) -> None:
 
 def _codex_agent() -> None:
     _: Agent = CodexAgent()
+
+
+def _aider_agent() -> None:
+    _: Agent = AiderAgent()
