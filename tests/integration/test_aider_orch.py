@@ -114,3 +114,13 @@ def test_a_commit_the_model_suggests_or_the_prompt_asks_for_is_never_run(tmp_pat
         orch(work, "run", "tasks.md", "--auto-approve")
     assert git(work, "rev-parse", "HEAD") == head
     assert git(work, "log", "--oneline").count("\n") == 1
+
+
+def test_an_edit_outside_the_workspace_is_stopped_by_the_sandbox(tmp_path: Path) -> None:
+    """Aider itself writes ``../outside.txt`` when asked (measured): only orch's OS sandbox stops it."""
+    with FakeChatAPI() as api:
+        work = project(tmp_path, api)
+        api.play(edit_reply("../outside.txt", "", "escaped"))
+        orch(work, "run", "tasks.md", "--auto-approve")
+    assert not (tmp_path / "outside.txt").exists()
+    assert (work / "tasks.md").read_text() == TASKS  # nothing in the workspace was lost either
