@@ -29,6 +29,11 @@ CODEX = ROOT / ".tools" / "codex" / "current" / "node_modules" / ".bin" / "codex
 needs_codex = pytest.mark.skipif(
     not CODEX.exists(), reason=f"{CODEX} is absent: run scripts/install-codex-cli.sh"
 )
+AIDER = ROOT / ".tools" / "aider" / "current" / "bin" / "aider"
+
+needs_aider = pytest.mark.skipif(
+    not AIDER.exists(), reason=f"{AIDER} is absent: run scripts/install-aider.sh"
+)
 
 
 def wait_until(check: Callable[[], object], what: str = "the condition", timeout: float = 30.0) -> None:

@@ -48,6 +48,7 @@ BUILTIN_AGENTS: dict[str, str] = {
     "claude": "adapters.claude_code.agent:from_config",
     "claude_code": "adapters.claude_code.agent:from_config",
     "codex": "adapters.codex.agent:from_config",
+    "aider": "adapters.aider.agent:from_config",
 }
 
 

@@ -215,6 +215,7 @@ _CLAUDE_ENV = (
 AGENT_ENV_NAMES: dict[str, tuple[str, ...]] = dict.fromkeys(("claude", "claude_code"), _CLAUDE_ENV)
 AGENT_ENV_NAMES["codex"] = ("OPENAI_API_KEY",)
 AGENT_ENV_NAMES["gemini"] = ("GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GEMINI_BASE_URL")
+AGENT_ENV_NAMES["aider"] = ("OPENAI_API_KEY",)
 
 
 @attrs.frozen

@@ -7,6 +7,7 @@ import sys
 
 import httpx
 
+from adapters.aider import AiderAgent
 from adapters.checkpoint import ShadowGitCheckpoints
 from adapters.checks import ShellCheckRunner
 from adapters.codex import CodexAgent
@@ -99,3 +100,7 @@ def _ssh_executor() -> None:
 
 def _git_worktrees() -> None:
     _: Worktrees = GitWorktrees("/repo", "/state/worktrees/repo")
+
+
+def _aider_agent() -> None:
+    _: Agent = AiderAgent()
