@@ -11,7 +11,10 @@ set -euo pipefail
 
 version="${AIDER_VERSION:-0.86.2}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-tools="$root/.tools/aider"
+# the real path: a venv's scripts name their interpreter by absolute path, so one made through a
+# symlinked .tools (a shared cache) must name where it really lives
+mkdir -p "$root/.tools"
+tools="$(cd "$root/.tools" && pwd -P)/aider"
 prefix="$tools/$version"
 bin="$prefix/bin/aider"
 
@@ -30,7 +33,14 @@ point_current() {
     ln -sfn "$version" "$tools/current.tmp" && mv -Tf "$tools/current.tmp" "$tools/current"
 }
 
-if [ -x "$bin" ] && [ "$(installed_version)" = "$version" ]; then
+interpreter_ok() {
+    # the script's #! interpreter still exists (a venv moved or made elsewhere does not run)
+    local shebang
+    shebang="$(head -n 1 "$bin" 2>/dev/null || true)"
+    [ -x "${shebang#\#!}" ]
+}
+
+if [ -x "$bin" ] && interpreter_ok && [ "$(installed_version)" = "$version" ]; then
     point_current
     exit 0
 fi
