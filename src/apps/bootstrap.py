@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # the engine and the ports are for annotations here: `orch st
     from orchcore.ports.checkpoints import Checkpoints
     from orchcore.ports.clock import Clock, Ids
     from orchcore.ports.executor import Executor
+    from orchcore.ports.file_watch import FileWatcher
     from orchcore.ports.logs import TaskLogs
     from orchcore.ports.notifier import Notification, Notifier
     from orchcore.ports.store import Store
@@ -191,6 +192,8 @@ class Runtime:
             checker=checker,
             prompter=checker.prompter,
             context_files=checker.runner,  # its read_text reads the context files a task names
+            file_watcher=file_watcher_for(s),
+            live_forbidden=s.supervisor.forbidden,
         )
 
     def attempt_checker(self, sandbox: SandboxPolicy | None = None) -> AttemptChecker:
@@ -275,6 +278,17 @@ class Runtime:
                 close()
         finally:
             self.store.close()
+
+
+def file_watcher_for(settings: Settings) -> FileWatcher | None:
+    """The live file watch of ``watch:`` (None when it is off or watchfiles is not installed)."""
+    if not settings.watch.enabled:
+        return None
+    try:
+        from adapters.watch import WatchfilesWatcher
+    except ImportError:  # the `watch` extra is not installed: the checkpoints still see every change
+        return None
+    return WatchfilesWatcher(debounce_ms=settings.watch.debounce_ms)
 
 
 def agent_sandbox_for(

@@ -404,6 +404,15 @@ class SupervisorSettings:
 
 
 @attrs.frozen
+class WatchSettings:
+    """Live file tracking while an agent works (watchfiles, the ``watch`` extra): on by default
+    where it is installed; ``debounce_ms`` folds a burst of writes into one report."""
+
+    enabled: bool = True
+    debounce_ms: int = 200
+
+
+@attrs.frozen
 class Settings:
     """Everything configurable, with defaults that work with no file at all."""
 
@@ -416,6 +425,7 @@ class Settings:
     safety: SafetySettings = attrs.field(factory=SafetySettings)
     sandbox: SandboxSettings = attrs.field(factory=SandboxSettings)
     supervisor: SupervisorSettings = attrs.field(factory=SupervisorSettings)
+    watch: WatchSettings = attrs.field(factory=WatchSettings)
     max_parallel: int = 1
     worktrees: WorktreeSettings = attrs.field(factory=WorktreeSettings)
     source: str = attrs.field(default="", eq=False)

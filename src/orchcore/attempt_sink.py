@@ -1,6 +1,6 @@
 """The engine's sink for one attempt's agent events: stores, shows, counts, and says when to stop.
 
-I/O only (the store, the watcher); what each event means is decided elsewhere, by pure code:
+I/O only (the store, the watcher, the live file watch); what each event means is decided elsewhere, by pure code:
 what it costs and whether the budget stops it (``budget.spend_stop``), whether it is a
 forbidden operation (``safety.stream_guard``), what it leaves for the result
 (``attempt_outcome.Streamed``), how it is stored (``record()`` of each event).
@@ -15,8 +15,10 @@ import attrs
 
 from orchcore.attempt_outcome import Streamed
 from orchcore.budget import BudgetStatus, spend_stop
+from orchcore.live_files import files_event
 from orchcore.ports.agent import AgentEvent
 from orchcore.ports.agent_events import ProcessStarted, Refused, Tick, UsageReport
+from orchcore.ports.file_watch import Watching
 from orchcore.ports.workspace import Workspace
 from orchcore.records import AttemptProcess, Event, EventKind, Mutation
 from orchcore.safety.events import SafetyEvent, SafetyLayer
@@ -46,6 +48,7 @@ class AttemptSink:
     pending: list[Event] = attrs.field(factory=list)
     last_poll: datetime | None = None
     budget_stop: bool = False
+    files: Watching | None = attrs.field(default=None, kw_only=True)  # the live file watch, if on
 
     def __call__(self, event: AgentEvent) -> str | None:
         """Count, check, store and show one event; a reason to stop, or None."""
@@ -109,6 +112,7 @@ class AttemptSink:
         self.last_poll = now
         self.flush()
         self.take_guard_refusals()
+        self.take_file_changes()
         if engine.store.session(self.session_id).state is SessionState.CANCELLED:
             return "the session was cancelled"
         return None
@@ -117,6 +121,18 @@ class AttemptSink:
         """Record what the workspace's guards (shims, git hooks) refused so far."""
         if self.workspace is not None:
             self.record(tuple(self.workspace.take_refusals()))
+
+    def take_file_changes(self) -> None:
+        """Store (and show) the files the agent changed since the last look, forbidden ones flagged."""
+        if self.files is None:
+            return
+        event = files_event(
+            self.files.take(), self.task_id, self.attempt, self.engine.clock.now(), self.engine.live_forbidden
+        )
+        if event is not None:
+            self.engine.watch(event)
+            self.pending.append(event)
+            self.flush()
 
     def record(self, refusals: tuple[SafetyEvent, ...], attempt: int | None = None) -> None:
         """Commit each refusal as a safety event of the task now (its notification with it)."""

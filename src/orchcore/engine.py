@@ -47,6 +47,7 @@ from orchcore.ports.agent import Agent, AgentRequest, AgentResult
 from orchcore.ports.checkpoints import Checkpoint, Checkpoints, Moment
 from orchcore.ports.checks import CheckRunner
 from orchcore.ports.clock import Clock, Ids
+from orchcore.ports.file_watch import FileWatcher, Watching
 from orchcore.ports.logs import TaskLogs
 from orchcore.ports.questions import QuestionBox
 from orchcore.ports.store import Store
@@ -114,6 +115,9 @@ class Engine:
     checker: AttemptChecker | None = None  # the supervisor: checks attempts before they are done
     prompter: Prompter = attrs.field(factory=Prompter)  # templates, house rules, the context budget
     context_files: CheckRunner | None = None  # reads the context files a task names (read_text)
+    file_watcher: FileWatcher | None = None  # live file tracking while agents work (None: off)
+    live_forbidden: tuple[str, ...] = ("**/migrations/**",)  # flagged as soon as a change is seen
+    _watching: Watching | None = attrs.field(default=None, init=False, repr=False)
     # the decision index of the session being driven: a step costs what changed, not the plan
     _progress: Progress | None = attrs.field(default=None, init=False, repr=False)
 
@@ -127,6 +131,7 @@ class Engine:
         owner = f"engine-{self.ids.new_id()}"
         self.store.acquire_lease(session_id, owner)
         try:
+            self._watching = self._start_watching()
             return self._drive(session_id)
         except Exception as exc:  # an I/O error or a bug: never leave a task `running` with no engine
             why = f"orch stopped on an error while the task ran: {type(exc).__name__}: {exc}"
@@ -134,7 +139,19 @@ class Engine:
                 self._commit(session_id, lambda s: stop_on_error(s, self.clock.now(), why))
             raise
         finally:
+            if self._watching is not None:
+                self._watching.close()
+                self._watching = None
             self.store.release_lease(session_id, owner)
+
+    def _start_watching(self) -> Watching | None:
+        """Live file tracking for this drive; a watcher that cannot start costs the run nothing."""
+        if self.file_watcher is None:
+            return None
+        try:
+            return self.file_watcher.watch(self.workdir)
+        except Exception:  # noqa: BLE001 - inotify limits, a vanished folder: the checkpoints still see all
+            return None
 
     def _commit(self, session_id: str, change: Callable[[Snapshot], Mutation]) -> Snapshot:
         captured: list[Mutation] = []
@@ -281,7 +298,10 @@ class Engine:
             before,
             StreamGuard(policy, self.workdir, sandbox=self.sandbox),
             guarded,
+            files=self._watching,
         )
+        if self._watching is not None:
+            self._watching.take()  # what changed between attempts (orch's own restores) is no agent's
         sink.record(tuple(stale), attempt=max(action.attempt - 1, 1))
         checkpoint: Checkpoint | None = None
         try:
@@ -301,6 +321,7 @@ class Engine:
         result = with_stream(result, sink.streamed)
         after = self._budget_status(snap, spent_today, result.cost_usd or Decimal(0))
         sink.take_guard_refusals()
+        sink.take_file_changes()
         moved = (
             ref_changes(refs_before, guarded.refs())
             if guarded is not None and refs_before is not None

@@ -14,7 +14,6 @@ from datetime import datetime
 
 from orchcore.ports.file_watch import ChangeKind, SeenChange
 from orchcore.records import Event, EventKind, JsonObject, JsonValue
-from orchcore.supervise.paths import matching
 
 SHOWN = 5
 """How many of an attempt's latest changes a status line names."""
@@ -26,6 +25,8 @@ def files_event(
     """The FILES event for ``changes`` seen together (None when there are none)."""
     if not changes:
         return None
+    from orchcore.supervise.paths import matching  # status lines need no glob matching
+
     flagged = matching((c.path for c in changes), forbidden)
     data: JsonObject = {"changes": [dict(c.as_data()) for c in changes]}
     if flagged:
@@ -52,8 +53,11 @@ def files_line(events: Iterable[Event], task_id: str, attempt: int) -> str | Non
         for change in _changes(event):
             path, kind = change.get("path"), change.get("kind")
             if isinstance(path, str) and isinstance(kind, str):
-                latest.pop(path, None)
-                latest[path] = kind
+                before = latest.pop(path, None)
+                if before == ChangeKind.ADDED.value and kind == ChangeKind.DELETED.value:
+                    continue  # made and removed within the attempt: nothing left of it
+                added = before == ChangeKind.ADDED.value and kind == ChangeKind.MODIFIED.value
+                latest[path] = ChangeKind.ADDED.value if added else kind
         flagged = event.data.get("forbidden")
         if isinstance(flagged, list):
             forbidden.update(p for p in flagged if isinstance(p, str))

@@ -19,10 +19,11 @@ import attrs
 import pytest
 
 from adapters.claude_code import ClaudeCodeAgent
+from adapters.claude_code.permissions import deny_rules
 from adapters.guards import GitWorkspace
 from orchcore.ports.agent import AgentRequest, AgentResult
 from orchcore.records import Outcome
-from orchcore.safety import DEFAULT_POLICY, deny_rules
+from orchcore.safety import DEFAULT_POLICY
 from tests.fakes.anthropic_api import FakeAnthropicAPI, text_turn, tool_results, tool_turn
 from tests.support import CLAUDE, agent_env, needs_claude
 from tests.support import EventRecorder as Sink

@@ -40,7 +40,7 @@ def test_a_write_to_a_forbidden_path_is_flagged_in_the_event_and_the_status_line
 
 
 def test_the_line_shows_each_path_once_in_its_latest_state_for_that_attempt_only() -> None:
-    first = files_event([SeenChange(ChangeKind.ADDED, "a.py", "0" * 64, 1)], "1", 2, AT, FORBIDDEN)
+    first = files_event([SeenChange(ChangeKind.MODIFIED, "a.py", "0" * 64, 1)], "1", 2, AT, FORBIDDEN)
     then = files_event([SeenChange(ChangeKind.DELETED, "a.py")], "1", 2, AT, FORBIDDEN)
     other_attempt = files_event([SeenChange(ChangeKind.ADDED, "old.py", "0" * 64, 1)], "1", 1, AT, FORBIDDEN)
     other_task = files_event([SeenChange(ChangeKind.ADDED, "b.py", "0" * 64, 1)], "2", 2, AT, FORBIDDEN)
@@ -59,3 +59,24 @@ def test_a_long_list_names_the_latest_few_and_counts_the_rest(paths: list[str]) 
     for path in paths[-SHOWN:]:
         assert f"~{path}" in line
     assert ("more)" in line) == (len(paths) > SHOWN)
+
+
+def test_a_file_made_then_changed_in_an_attempt_is_new_and_one_made_then_removed_is_gone() -> None:
+    made = files_event(
+        [
+            SeenChange(ChangeKind.ADDED, "a.py", "0" * 64, 1),
+            SeenChange(ChangeKind.ADDED, "tmp.txt", "0" * 64, 1),
+        ],
+        "1",
+        1,
+        AT,
+        (),
+    )
+    then = files_event(
+        [SeenChange(ChangeKind.MODIFIED, "a.py", "1" * 64, 2), SeenChange(ChangeKind.DELETED, "tmp.txt")],
+        "1",
+        1,
+        AT,
+        (),
+    )
+    assert files_line([e for e in (made, then) if e is not None], "1", 1) == "1 file: +a.py"

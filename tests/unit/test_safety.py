@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from adapters.claude_code.permissions import deny_rules
 from adapters.claude_code.tools import tool_call
 from orchcore.errors import ConfigError
 from orchcore.ports.agent import ToolAction, ToolCall
@@ -20,7 +21,6 @@ from orchcore.safety import (
     check_argv,
     check_command,
     check_tool_use,
-    deny_rules,
     ref_changes,
     rule_programs,
 )
@@ -716,3 +716,14 @@ def test_a_forbidden_command_is_found_in_any_grammatical_context(
 
     assert violation is not None, line
     assert violation.rule != "uncheckable", (line, violation)
+
+
+def test_the_core_says_forbidden_commands_in_no_agents_syntax() -> None:
+    """Permission-rule syntax is the adapter's: the core gives plain patterns, each CLI its own form."""
+    from orchcore.safety import command_patterns
+
+    patterns = command_patterns(DEFAULT_POLICY)
+    assert "git commit *" in patterns
+    assert "git * commit *" in patterns
+    assert not any("Bash(" in p or ":*" in p for p in patterns)
+    assert "Bash(git commit:*)" in deny_rules(DEFAULT_POLICY)

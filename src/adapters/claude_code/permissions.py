@@ -20,7 +20,7 @@ from typing import Any
 import attrs
 import cattrs
 
-from orchcore.safety import SafetyPolicy, deny_rules
+from orchcore.safety import SafetyPolicy, command_patterns
 
 HOOK_MODULE = "adapters.claude_code.hook"
 HOOK_MATCHER = "Bash|Write|Edit|MultiEdit|NotebookEdit"
@@ -87,3 +87,13 @@ class SafetyFiles:
         Path(self.policy).write_text(policy_json(policy) + "\n", encoding="utf-8")
         settings = claude_settings(policy, policy_path, workdir, python)
         Path(self.settings).write_text(json.dumps(settings, indent=1) + "\n", encoding="utf-8")
+
+
+def deny_rules(policy: SafetyPolicy) -> list[str]:
+    """Claude Code permission deny rules for the policy: each forbidden command pattern in its
+    syntax (``git commit *`` is ``Bash(git commit:*)``; a pattern with ``*`` inside stays a glob)."""
+    rules = []
+    for pattern in command_patterns(policy):
+        head = pattern.removesuffix(" *")
+        rules.append(f"Bash({head}:*)" if head != pattern and "*" not in head else f"Bash({pattern})")
+    return rules

@@ -23,10 +23,13 @@ from apps.cli.options import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from apps.bootstrap import Runtime
     from orchcore.engine import RunOutcome
     from orchcore.errors import SessionExists
     from orchcore.ports.agent import Agent
+    from orchcore.records import Event, Snapshot
     from orchcore.tasks import Plan
 
 # Exit codes (documented in README.md)
@@ -338,7 +341,7 @@ def status(
         rt = runtime(ctx, config, read_only=True)
         sid = resolve_session(rt.store, one_session(session_arg, session))
         snap = rt.store.load(sid)
-        shown = (EventKind.SAFETY, EventKind.SANDBOX, EventKind.SUPERVISION)
+        shown = (EventKind.SAFETY, EventKind.SANDBOX, EventKind.SUPERVISION, EventKind.FILES)
         events = rt.store.events(sid, kinds=shown)
         render.status(
             snap,
@@ -350,7 +353,20 @@ def status(
             config=rt.settings.source,
             sandbox=sandbox_line(events),
             supervision=supervision_by_task(events),
+            files=files_by_task(snap, events),
         )
+
+
+def files_by_task(snap: "Snapshot", events: "Sequence[Event]") -> dict[str, str]:
+    """Each task's files line for its latest attempt, as the live watch saw them (tasks with none: left out)."""
+    from orchcore.live_files import files_line
+
+    found = {}
+    for task_id, run in snap.runs.items():
+        line = files_line(events, task_id, run.attempt) if run.attempt else None
+        if line is not None:
+            found[task_id] = line
+    return found
 
 
 from apps.cli.control import answer, approve, cancel, pause, reject, retry, skip  # noqa: E402 - typer only

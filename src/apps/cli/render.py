@@ -181,6 +181,13 @@ class Progress:
         elif event.kind is EventKind.SANDBOX:
             loud = "WARNING: " if data.get("wanted") and not data.get("active") else ""
             self.line(f"{when} {loud}{data.get('text', '')}")
+        elif event.kind is EventKind.FILES:
+            from orchcore.live_files import files_line
+
+            line = files_line([event], str(event.task_id), event.attempt or 0)
+            flagged = "⚑ " if data.get("forbidden") else ""
+            if line is not None and (self.verbose or flagged):
+                self.line(f"{when} {flagged}task {event.task_id} {line}")
         elif event.kind is EventKind.BUDGET:
             word = "budget warning" if data.get("level") == "warn" else "budget reached"
             self.line(f"{when} {word}: {data.get('text', '')}")
@@ -230,8 +237,11 @@ def status(
     config: str = "",
     sandbox: str | None = None,
     supervision: Mapping[str, Sequence[JsonObject]] | None = None,
+    files: Mapping[str, str] | None = None,
 ) -> None:
     from apps.views import safety_rows, session_fields, task_rows
+
+    files = files or {}
 
     supervision = supervision or {}
     s = snap.session
@@ -246,6 +256,7 @@ def status(
                 "tasks": rows,
                 "safety": safety_rows(safety),
                 "supervision": {t: list(found) for t, found in supervision.items()},
+                "files": dict(files),
                 "next": hints,
                 "undelivered_notifications": len(outbox),
             }
@@ -277,6 +288,8 @@ def status(
 
             checked = f"  {'':>{width}}  checked: {supervision_line(supervision[r['id']][-1])}"
             lines.append(terminal_safe(checked, one_line=True))
+        if r["id"] in files:
+            lines.append(terminal_safe(f"  {'':>{width}}  files: {files[r['id']]}", one_line=True))
     lines.extend(
         terminal_safe(
             f"  safety: task {found.task_id or '-'} attempt {found.attempt or '-'}: {found.event.text}",

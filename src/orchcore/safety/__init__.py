@@ -27,7 +27,7 @@ if TYPE_CHECKING:
         Rule,
         SafetyPolicy,
         Violation,
-        deny_rules,
+        command_patterns,
         rule_programs,
     )
     from orchcore.safety.refs import ref_changes
@@ -45,7 +45,7 @@ _EXPORTS: dict[str, str] = {
     "check_argv": "orchcore.safety.shell",
     "check_command": "orchcore.safety.shell",
     "check_tool_use": "orchcore.safety.shell",
-    "deny_rules": "orchcore.safety.policy",
+    "command_patterns": "orchcore.safety.policy",
     "ref_changes": "orchcore.safety.refs",
     "rule_programs": "orchcore.safety.policy",
 }
@@ -60,7 +60,7 @@ __all__ = [
     "check_argv",
     "check_command",
     "check_tool_use",
-    "deny_rules",
+    "command_patterns",
     "ref_changes",
     "rule_programs",
 ]

@@ -232,13 +232,14 @@ _DENY_EXTRAS: Mapping[ArgCheck, tuple[str, ...]] = {
 }
 
 
-def deny_rules(policy: SafetyPolicy) -> list[str]:
-    """Claude Code permission deny rules for the policy (``"Bash(git commit:*)"``, ...).
+def command_patterns(policy: SafetyPolicy) -> list[str]:
+    """The policy's forbidden commands as patterns for an agent's own permission rules, where
+    ``*`` stands for any words (``"git commit *"``, ``"git * commit *"``); each adapter writes them
+    in its CLI's syntax (Claude Code: ``Bash(git commit:*)``).
 
-    Best effort only: prefix rules are easy to get around (``git -C . commit``
-    escapes ``Bash(git commit:*)``; the added ``Bash(git * commit *)`` form
-    catches that one, but not ``sudo git commit`` or a script). The PreToolUse
-    hook, the shims, the git hooks and the ref check are what hold.
+    Best effort only: prefix rules are easy to get around (``git -C . commit`` escapes
+    ``git commit *``; the added ``git * commit *`` form catches that one, but not ``sudo git
+    commit`` or a script). The hooks, the shims, the git hooks and the ref check are what hold.
     """
     if not policy.enabled:
         return []
@@ -247,11 +248,11 @@ def deny_rules(policy: SafetyPolicy) -> list[str]:
         for rule in rules:
             words = " ".join((rule.program, *rule.subcommand)).rstrip("*").strip()
             if rule.check is ArgCheck.ALWAYS and not rule.unless:
-                found.append(f"Bash({words}:*)")
+                found.append(f"{words} *")
                 if rule.program == "git":
-                    found.append(f"Bash(git * {' '.join(rule.subcommand)} *)")
+                    found.append(f"git * {' '.join(rule.subcommand)} *")
             elif rule.check is ArgCheck.WITH_FLAGS:
-                found.extend(f"Bash({words} {f}:*)" for f in rule.flags if not f.endswith("*"))
+                found.extend(f"{words} {f} *" for f in rule.flags if not f.endswith("*"))
             else:
-                found.extend(f"Bash({prefix}:*)" for prefix in _DENY_EXTRAS.get(rule.check, ()))
+                found.extend(f"{prefix} *" for prefix in _DENY_EXTRAS.get(rule.check, ()))
     return list(dict.fromkeys(found))
