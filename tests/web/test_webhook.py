@@ -481,6 +481,33 @@ def test_oversized_body_is_a_413(world: World) -> None:
     assert response.status_code == 413
 
 
+def test_the_rest_of_a_refused_body_is_not_read_as_the_next_requests_headers(world: World) -> None:
+    """A client that goes on sending a body the server already refused (413) gets that 413 only:
+    the bytes after it are the same request's body, not 16 KiB of a next request's headers."""
+    host, port = world.url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host.strip("[]"), int(port)), timeout=10) as conn:
+        conn.sendall(
+            b"POST /webhook/command HTTP/1.1\r\nHost: x\r\nX-Orch-Secret: "
+            + SECRET.encode()
+            + b"\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
+        chunk = b"400\r\n" + b" " * 1024 + b"\r\n"
+        for _ in range(70):  # past the 64 KiB limit: the server answers 413 while this goes on
+            conn.sendall(chunk)
+        answer = b""
+        while b"too_large" not in answer:
+            answer += conn.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 413")
+        conn.settimeout(1.0)
+        try:
+            for _ in range(30):  # 30 KiB more of the refused body
+                conn.sendall(chunk)
+            later = conn.recv(65536)
+        except (TimeoutError, OSError):
+            later = b""
+    assert b"Request headers larger" not in answer + later
+
+
 @pytest.mark.parametrize(
     ("path", "body", "message"),
     [

@@ -65,7 +65,10 @@ def bounded(
             self._arm()
 
         def data_received(self, data: bytes) -> None:
-            if self._head_bytes is not None:
+            # the rest of a body the app already answered (a 413) is that request's, not the next
+            # one's headers: bytes count as head bytes only once the last request was read whole
+            reading_body = self.cycle is not None and getattr(self.cycle, "more_body", False)
+            if self._head_bytes is not None and not reading_body:
                 self._head_bytes += len(data)
             super().data_received(data)
             if self.cycle is not self._cycle_seen:
@@ -76,6 +79,7 @@ def bounded(
                 max_head_bytes is not None
                 and self._head_bytes is not None
                 and self._head_bytes > max_head_bytes
+                and not reading_body
                 and not self.transport.is_closing()
             ):
                 self._head_bytes = None
