@@ -82,7 +82,7 @@ def fit_rendered(
         over = estimator.tokens(text, model) - budget_tokens
         if over <= 0 or room <= 0:
             break
-        room -= over
+        room = min(room, fitted.tokens) - over  # the parts' own use, not the room they left unused
         fitted = fit(parts, max(room, 0), estimator, model)
         text = render(fitted.texts)
     return BuiltPrompt(text, fitted.cuts, estimator.tokens(text, model))
