@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.sandbox.bwrap import PathKind, bwrap_argv
+from adapters.sandbox.bwrap import PathKind, bwrap_argv, program_folder_in_tmp
 from orchcore.sandbox import (
     HOME_SECRETS,
     AttemptProcess,
@@ -195,3 +195,39 @@ def test_a_writable_folder_inside_a_hidden_one_is_bound_again_after_what_is_show
     shown = ops.index(("--ro-bind", "/s/guards", "/s/guards"))
     writable_again = len(ops) - 1 - ops[::-1].index(("--bind", refusals, refusals))
     assert ops.index(("--tmpfs", "/s")) < shown < writable_again < ops.index(("--remount-ro", "/s"))
+
+
+def test_a_folder_kept_in_the_private_tmp_is_shown_after_the_tmpfs_and_before_anything_is_hidden() -> None:
+    policy = SandboxPolicy(writable=["/w"], hidden=["/tmp/c/state"])
+    found = {"/w": PathKind.DIRECTORY, "/tmp/c": PathKind.DIRECTORY, "/tmp/c/state": PathKind.DIRECTORY}
+
+    ops = mounts(bwrap_argv(policy, ["true"], cwd="/w", kind=kinds(found), kept_in_tmp=["/tmp/c"]))
+
+    kept = ops.index(("--ro-bind", "/tmp/c", "/tmp/c"))
+    assert ops.index(("--tmpfs", "/tmp")) < kept < ops.index(("--tmpfs", "/tmp/c/state"))
+
+
+def test_nothing_is_kept_in_tmp_without_a_private_tmp_or_for_a_missing_folder() -> None:
+    found = {"/tmp/c": PathKind.DIRECTORY}
+    shared = mounts(
+        bwrap_argv(
+            SandboxPolicy(private_tmp=False), ["true"], cwd="/", kind=kinds(found), kept_in_tmp=["/tmp/c"]
+        )
+    )
+    missing = mounts(bwrap_argv(SandboxPolicy(), ["true"], cwd="/", kind=kinds({}), kept_in_tmp=["/tmp/c"]))
+    assert ("--ro-bind", "/tmp/c", "/tmp/c") not in shared + missing
+
+
+@pytest.mark.parametrize(
+    ("program", "folder"),
+    [
+        ("/tmp/clone/.tools/claude/bin/claude", "/tmp/clone"),
+        ("/var/tmp/clone/.tools/claude", None),
+        ("/tmpfoo/bin/x", None),
+        ("/tmp", None),
+    ],
+)
+def test_the_folder_kept_is_the_one_directly_under_tmp_that_holds_the_program(
+    program: str, folder: str | None
+) -> None:
+    assert program_folder_in_tmp([program, "--flag"]) == folder
