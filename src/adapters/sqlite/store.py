@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import attrs
-import cattrs
 
 from adapters.sqlite import _convert as convert
 from adapters.sqlite import _outbox as outbox
@@ -42,7 +41,6 @@ _LIBRARY_ERRORS = (
     ValueError,  # bad JSON, unknown enum value, text that is not UTF-8
     TypeError,  # event data that JSON cannot hold
     ArithmeticError,  # bad decimal text (decimal.InvalidOperation), an int too large for SQLite
-    cattrs.errors.CattrsError,
 )
 
 

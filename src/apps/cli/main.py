@@ -23,13 +23,10 @@ from apps.cli.options import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
     from apps.bootstrap import Runtime
     from orchcore.engine import RunOutcome
     from orchcore.errors import SessionExists
     from orchcore.ports.agent import Agent
-    from orchcore.records import Event, Snapshot
     from orchcore.tasks import Plan
 
 # Exit codes (documented in README.md)
@@ -112,9 +109,9 @@ def runtime(
         return ctx.obj  # type: ignore[no-any-return]
     from apps.bootstrap import build_runtime
     from apps.logs import configure_logging
-    from apps.settings import load_settings
+    from apps.settings_cache import cached_settings
 
-    settings = load_settings(config, near=near)
+    settings = cached_settings(config, near=near)
     configure_logging(settings, read_only=read_only)
     rt = build_runtime(settings, read_only=read_only)
     ctx.obj = rt
@@ -330,43 +327,11 @@ def status(
     config: ConfigOption = None,
 ) -> None:
     """Where the session stands: every task's state, what waits on you, what to do next."""
-    from apps.cli import render
-    from orchcore.records import EventKind
-    from orchcore.safety.events import recorded_safety_events
-    from orchcore.sandbox import sandbox_line
-    from orchcore.service import resolve_session
-    from orchcore.supervision_view import supervision_by_task
+    from apps.cli.status import gather
 
     with errors():
         rt = runtime(ctx, config, read_only=True)
-        sid = resolve_session(rt.store, one_session(session_arg, session))
-        snap = rt.store.load(sid)
-        shown = (EventKind.SAFETY, EventKind.SANDBOX, EventKind.SUPERVISION, EventKind.FILES)
-        events = rt.store.events(sid, kinds=shown)
-        render.status(
-            snap,
-            rt.store.lease_holder(sid),
-            json_out=json_out,
-            outbox=rt.store.undelivered(sid),
-            safety=recorded_safety_events(events),
-            newest=is_newest(rt, sid),
-            config=rt.settings.source,
-            sandbox=sandbox_line(events),
-            supervision=supervision_by_task(events),
-            files=files_by_task(snap, events),
-        )
-
-
-def files_by_task(snap: "Snapshot", events: "Sequence[Event]") -> dict[str, str]:
-    """Each task's files line for its latest attempt, as the live watch saw them (tasks with none: left out)."""
-    from orchcore.live_files import files_line
-
-    found = {}
-    for task_id, run in snap.runs.items():
-        line = files_line(events, task_id, run.attempt) if run.attempt else None
-        if line is not None:
-            found[task_id] = line
-    return found
+        gather(rt, one_session(session_arg, session), json_out=json_out)()
 
 
 from apps.cli.control import answer, approve, cancel, pause, reject, retry, skip  # noqa: E402 - typer only
