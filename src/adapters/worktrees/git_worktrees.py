@@ -169,6 +169,44 @@ class GitWorktrees:
                 f"worktrees.setup: {command!r} exited {proc.returncode} (task {tree.task_id}): {tail}"
             )
 
+    def combine(self, commits: Sequence[str], message: str) -> str:
+        """``git merge-tree --write-tree`` (no working tree, no index, no ref), then ``commit-tree``
+        with every commit as a parent, folded left to right."""
+        if not commits:
+            raise WorktreeError("combine: no commit to start from")
+        merged = self._git("rev-parse", "--verify", f"{commits[0]}^{{commit}}").strip()
+        for other in commits[1:]:
+            other_id = self._git("rev-parse", "--verify", f"{other}^{{commit}}").strip()
+            if self._is_ancestor(other_id, merged):  # already in it
+                continue
+            if self._is_ancestor(merged, other_id):
+                merged = other_id
+                continue
+            out = self._git(
+                "merge-tree", "--write-tree", "--name-only", "--no-messages", merged, other_id, check=False
+            )
+            lines = out.splitlines()
+            if not lines or not lines[0].strip():
+                raise WorktreeError(
+                    f"combine: git merge-tree printed nothing for {merged[:7]} and {other_id[:7]}"
+                )
+            conflicted = [line for line in lines[1:] if line.strip()]
+            if conflicted:
+                raise WorktreeError(
+                    f"the changes of {merged[:7]} and {other_id[:7]} conflict in: {', '.join(sorted(set(conflicted)))}"
+                )
+            merged = self._git(
+                "commit-tree", lines[0].strip(), "-p", merged, "-p", other_id, "-m", message
+            ).strip()
+        return merged
+
+    def _is_ancestor(self, older: str, newer: str) -> bool:
+        try:
+            self._git("merge-base", "--is-ancestor", older, newer)
+        except WorktreeError:
+            return False
+        return True
+
     def worktrees(self, session_id: str) -> Sequence[Worktree]:
         """The worktrees of ``session_id`` whose record exists, by task id."""
         folder = Path(self.root) / _part(session_id)

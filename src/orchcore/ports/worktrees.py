@@ -77,6 +77,13 @@ class Worktrees(Protocol):
         WorktreeError (and leaves no worktree) if it cannot, or if one exists for this task."""
         ...
 
+    def combine(self, commits: Sequence[str], message: str) -> str:
+        """A commit that holds every one of ``commits`` (the base of a task whose dependencies ran
+        in their own worktrees): the commit itself when there is one, else a merge with
+        ``message``, made without touching any working tree or ref; WorktreeError naming the
+        files when they conflict."""
+        ...
+
     def worktrees(self, session_id: str) -> Sequence[Worktree]:
         """The worktrees of ``session_id`` that exist, in task id order."""
         ...
