@@ -159,7 +159,8 @@ class WorktreesContract:
         (Path(second.path) / "b.txt").write_text("from b\n")
         (Path(second.path) / "app.txt").write_text("".join([*lines[:9], "b line 9\n"]))
         tip_a, tip_b = worktrees.commit(first, "task a"), worktrees.commit(second, "task b")
-        assert tip_a is not None and tip_b is not None
+        assert tip_a is not None
+        assert tip_b is not None
         refs_before = git(repo, "for-each-ref")
         assert worktrees.combine([tip_a], "one") == tip_a
         both = worktrees.combine([tip_a, tip_b], "a and b")
