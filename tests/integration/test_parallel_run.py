@@ -239,3 +239,32 @@ def test_a_dependent_task_starts_from_its_dependencies_work_and_its_branch_holds
         applied = orch(tmp_path, "apply", n)
         assert applied.returncode == 0, applied.stderr
     assert sorted(p.name for p in repo.glob("*.txt")) == ["app.txt", "lib.txt", "other.txt", "uses.txt"]
+
+
+COMMITTER = """
+import os, pathlib, subprocess, sys, time
+sys.stdin.read()
+task = os.environ["ORCH_TASK_ID"]
+pathlib.Path(f"out-{task}.txt").write_text(f"task {task}\\n")
+time.sleep(0 if task == "1" else 2)  # task 1's branch gets orch's commit while the others run
+if task == "2":  # past the shims and hooks (git by its path, their config dropped): only the refs check sees it
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_CONFIG")}  # no guard hooks
+    env |= {"GIT_AUTHOR_NAME": "a", "GIT_AUTHOR_EMAIL": "a@b.invalid",
+           "GIT_COMMITTER_NAME": "a", "GIT_COMMITTER_EMAIL": "a@b.invalid"}
+    subprocess.run(["/usr/bin/git", "add", "-A"], check=True, env=env)
+    tree = subprocess.run(["/usr/bin/git", "write-tree"], check=True, env=env, capture_output=True, text=True).stdout.strip()
+    new = subprocess.run(["/usr/bin/git", "commit-tree", tree, "-p", "HEAD", "-m", "mine"], check=True, env=env,
+                         capture_output=True, text=True).stdout.strip()
+    subprocess.run(["/usr/bin/git", "update-ref", "HEAD", new], check=True, env=env)
+"""
+
+
+def test_a_commit_by_the_agent_in_its_worktree_fails_only_that_task(tmp_path: Path) -> None:
+    project(tmp_path, COMMITTER, tasks_file(4), parallel=4)
+    orch(tmp_path, "run", "tasks.md")
+    status = json.loads(orch(tmp_path, "status", "--json").stdout)
+    states = {t["id"]: t["state"] for t in status["tasks"]}
+    assert states == {"1": "completed", "2": "failed", "3": "completed", "4": "completed"}
+    safety = [e for e in events(tmp_path) if e["kind"] == "safety"]
+    assert {str(e["task"]) for e in safety} == {"2"}  # the other tasks' branches moving is orch's own doing
+    assert any("moved" in json.dumps(e["data"]) for e in safety), [e["data"] for e in safety]
