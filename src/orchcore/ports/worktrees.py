@@ -64,7 +64,8 @@ class Applied:
 
 
 class Worktrees(Protocol):
-    """The worktrees of one user repository, kept under orch's state directory."""
+    """The worktrees of one user repository, kept under orch's state directory. The engine of N
+    attempts calls it from several threads at once, each on its own task's worktree."""
 
     def base_commit(self) -> str:
         """The commit the user's HEAD names now: the base of a session's worktrees."""

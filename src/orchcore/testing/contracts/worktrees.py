@@ -3,6 +3,7 @@ change as one commit, and applying it changes the user's tree only when it appli
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -146,6 +147,31 @@ class WorktreesContract:
         files = git(repo, "diff", "--name-only", tree.base, tree.branch).split()
         assert files == ["app.txt", "more.txt", "new.txt"]
         assert not (repo / "hook-ran").exists()
+
+    def test_worktrees_of_several_tasks_are_made_and_committed_at_once(
+        self, make_worktrees: WorktreesFactory, repo: Path, git: GitRunner
+    ) -> None:
+        worktrees = make_worktrees(repo)
+        base = worktrees.base_commit()
+        errors: list[BaseException] = []
+
+        def task(n: int) -> None:
+            try:
+                tree = worktrees.create("s1", f"t{n}", base, PortRange(20000 + 10 * n, 10), WorktreeSetup())
+                (Path(tree.path) / f"t{n}.txt").write_text(f"task {n}\n")
+                worktrees.commit(tree, f"task {n}")
+            except BaseException as exc:  # noqa: BLE001 - reported below, with the others
+                errors.append(exc)
+
+        threads = [threading.Thread(target=task, args=(n,)) for n in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert errors == []
+        assert [t.task_id for t in worktrees.worktrees("s1")] == sorted(f"t{n}" for n in range(16))
+        for n in range(16):
+            assert git(repo, "show", f"orch/s1/t{n}:t{n}.txt") == f"task {n}\n"
 
     def test_combine_holds_every_dependency_and_a_dependent_started_on_it_sees_them(
         self, make_worktrees: WorktreesFactory, repo: Path, git: GitRunner
