@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # the engine and the ports are for annotations here: `orch st
     from adapters.telegram.client import TelegramClient
     from orchcore.attempt_check import AttemptChecker
     from orchcore.engine import Engine, Watcher
+    from orchcore.parallel_drive import ParallelDrive, SlotParts
     from orchcore.ports.agent import Agent
     from orchcore.ports.checkpoints import Checkpoints
     from orchcore.ports.clock import Clock, Ids
@@ -194,9 +195,51 @@ class Runtime:
             context_files=checker.runner,  # its read_text reads the context files a task names
             file_watcher=file_watcher_for(s),
             live_forbidden=s.supervisor.forbidden,
+            parallel=self.parallel_drive(sandbox is not None) if s.max_parallel > 1 else None,
         )
 
-    def attempt_checker(self, sandbox: SandboxPolicy | None = None) -> AttemptChecker:
+    def parallel_drive(self, sandboxed: bool) -> ParallelDrive:
+        """``max_parallel`` above 1: each task in its own worktree, with guards, checks and a
+        sandbox of its own (docs/parallel.md)."""
+        from adapters.system.workers import ThreadWorkers
+        from orchcore.parallel_drive import ParallelDrive
+
+        s = self.settings
+        return ParallelDrive(
+            max_parallel=s.max_parallel,
+            worktrees=self.worktrees(),
+            workers=ThreadWorkers(),
+            setup=s.worktrees.setup_plan(),
+            port_base=s.worktrees.port_base,
+            ports_per_task=s.worktrees.ports_per_task,
+            parts=lambda path: self.worktree_parts(path, sandboxed=sandboxed),
+        )
+
+    def worktree_parts(self, path: str, *, sandboxed: bool) -> SlotParts:
+        """What an attempt in the worktree at ``path`` gets: guards (their own refusals file),
+        its question box, the task's checks run there, and a sandbox whose workspace it is."""
+        import hashlib
+
+        from adapters.files.questions import FileQuestions
+        from adapters.guards.workspace import GitWorkspace
+        from orchcore.parallel_drive import SlotParts
+
+        s = self.settings
+        guard_dir = s.state_dir / "guards" / "worktrees" / hashlib.sha256(path.encode()).hexdigest()[:16]
+        safety = s.safety_policy()
+        sandbox = agent_sandbox_for(s, workdir=Path(path), guard_dir=guard_dir)[0] if sandboxed else None
+        checker = self.attempt_checker(sandbox, workdir=path)
+        return SlotParts(
+            workspace=GitWorkspace(path, str(guard_dir)) if safety.enabled else None,
+            questions=FileQuestions(path),
+            checker=checker,
+            context_files=checker.runner,
+            sandbox=sandbox,
+        )
+
+    def attempt_checker(
+        self, sandbox: SandboxPolicy | None = None, workdir: str | None = None
+    ) -> AttemptChecker:
         """The supervisor of attempts: the task's checks run by the shell in the workspace (the
         agent's environment, never orch's secrets), and the judge, built on its first use."""
         from adapters.checks import ShellCheckRunner
@@ -207,7 +250,9 @@ class Runtime:
         s = self.settings
         sv = s.supervisor
         runner = ShellCheckRunner(
-            str(s.path(s.paths.workdir)), env=agent_environment(s), log_path=str(s.state_dir / "checks.log")
+            workdir or str(s.path(s.paths.workdir)),
+            env=agent_environment(s),
+            log_path=str(s.state_dir / "checks.log"),
         )
         judge = _LazyJudge(self.supervisor) if sv.judge is not JudgeMode.OFF else None
         return AttemptChecker(
@@ -292,7 +337,11 @@ def file_watcher_for(settings: Settings) -> FileWatcher | None:
 
 
 def agent_sandbox_for(
-    settings: Settings, environ: Mapping[str, str] | None = None
+    settings: Settings,
+    environ: Mapping[str, str] | None = None,
+    *,
+    workdir: Path | None = None,
+    guard_dir: Path | None = None,
 ) -> tuple[SandboxPolicy | None, SandboxStatus]:
     """The sandbox agents run in under ``settings``, and the line that says so.
 
@@ -316,11 +365,15 @@ def agent_sandbox_for(
             raise AgentUnavailable(f"sandbox: on, but {why}")
         log.warning("agents run WITHOUT the OS sandbox: %s (set sandbox: off to say it is meant)", why)
         return None, SandboxStatus(False, why)
-    workdir = settings.path(settings.paths.workdir)
-    guard_dir = settings.state_dir / "guards"
+    user_tree = settings.path(settings.paths.workdir)
+    workdir = workdir or user_tree  # a parallel task's worktree, or the user's tree
+    guard_dir = guard_dir or settings.state_dir / "guards"
     refusals = (guard_dir / REFUSALS_FILE).parent
+    # a worktree's git files (index, HEAD) are in the user's repository: git needs to write them
+    git_dir = user_tree / ".git"
+    git_files = [str(git_dir.resolve())] if workdir != user_tree and git_dir.is_dir() else []
     home = agent_environment(settings, environ).get("HOME")
-    orch_files = [settings.state_dir, dotenv_path(settings), workdir / ".env"]
+    orch_files = [settings.state_dir, dotenv_path(settings), user_tree / ".env"]
     if settings.source:
         orch_files.append(Path(settings.source))
     try:
@@ -331,11 +384,13 @@ def agent_sandbox_for(
             guard_dir=str(guard_dir.resolve()),
             extra_hidden=settings.sandbox.hide,
             # the shims and git hooks record what they refused there (the rest of the guards stay read-only)
-            writable_outside=[*settings.safety.writable_outside, str(refusals.resolve())],
+            writable_outside=[*settings.safety.writable_outside, str(refusals.resolve()), *git_files],
             network=settings.sandbox.network,
         )
     except ValueError as exc:
         raise ConfigError(f"sandbox: {exc}") from exc
+    if workdir != user_tree:  # a worktree lies in the hidden state dir: shown again, writable
+        policy = attrs.evolve(policy, readable=(*policy.readable, str(workdir.resolve())))
     return policy, SandboxStatus(True, f"bubblewrap, network {settings.sandbox.network.value}")
 
 

@@ -69,11 +69,16 @@ from orchcore.tasks import Task
 
 if TYPE_CHECKING:  # the supervisor's modules load only when a run has one
     from orchcore.attempt_check import AttemptChecker
+    from orchcore.parallel_drive import ParallelDrive
 
 Watcher = Callable[[Event], None]
 
 
 def _ignore(_: Event) -> None:
+    return None
+
+
+def _never() -> str | None:
     return None
 
 
@@ -117,6 +122,10 @@ class Engine:
     context_files: CheckRunner | None = None  # reads the context files a task names (read_text)
     file_watcher: FileWatcher | None = None  # live file tracking while agents work (None: off)
     live_forbidden: tuple[str, ...] = ("**/migrations/**",)  # flagged as soon as a change is seen
+    parallel: ParallelDrive | None = None  # max_parallel above 1: N attempts at once, in worktrees
+    extra_env: dict[str, str] = attrs.field(factory=dict)  # added to the agent's (ORCH_PORT_BASE, ...)
+    stop_all: Callable[[], str | None] = _never  # a reason every running attempt stops now, or None
+    work_done: Callable[[], None] | None = None  # orch records the attempt's work (its worktree commit)
     _watching: Watching | None = attrs.field(default=None, init=False, repr=False)
     # the decision index of the session being driven: a step costs what changed, not the plan
     _progress: Progress | None = attrs.field(default=None, init=False, repr=False)
@@ -174,6 +183,8 @@ class Engine:
         snap = self._commit(session_id, self._interrupt_and_note_sandbox)
         graph = TaskGraph(snap.plan.tasks)
         self._progress = Progress(snap.plan, graph, self.policy, snap.runs)
+        if self.parallel is not None and self.parallel.max_parallel > 1:
+            return self.parallel.drive(self, session_id, graph)
         tasks_run = 0
         while True:
             action, snap = self._next(session_id, graph)
@@ -284,7 +295,7 @@ class Engine:
             log_path=self.logs.path(session_id, task.id, action.attempt),
             timeout_s=self.timeout_s,
             resume_agent_session=resume,
-            env=guard_env,
+            env={**guard_env, **self.extra_env},
             safety=policy,
             sandbox=self.sandbox,
         )
@@ -352,6 +363,8 @@ class Engine:
                 self.store, snap, task, result, self.checkpoints, self.sandbox
             )
         question = question_to_wait_for(result, boxed, sink.streamed.asked, supervised=supervised is not None)
+        if self.work_done is not None:  # after the refs check: orch's own commit is no agent's
+            self.work_done()
         ended = self.clock.now()
         crossings = budget_crossings(before, after, ended, task.id)
         if supervised is not None:

@@ -134,6 +134,7 @@ class EventKind(enum.StrEnum):
     SUPERVISION = "supervision"  # the supervisor's decision on an attempt (Decision.as_data)
     FILES = "files"  # files an agent added, changed or deleted, as a watcher saw them (live_files)
     PROMPT = "prompt"  # what the context budget cut from a prompt (Cut.as_data per part)
+    WORKTREE = "worktree"  # a parallel task's worktree (path, branch, base, ports) or its commit
 
 
 @attrs.frozen

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         Supervisor,
         Verdict,
     )
+    from orchcore.ports.workers import Workers
     from orchcore.ports.workspace import Workspace
     from orchcore.ports.worktrees import Applied, PortRange, Worktree, Worktrees, WorktreeSetup
 
@@ -67,6 +68,7 @@ _EXPORTS: dict[str, str] = {
     "Supervisor": "orchcore.ports.supervisor",
     "TaskLogs": "orchcore.ports.logs",
     "Verdict": "orchcore.ports.supervisor",
+    "Workers": "orchcore.ports.workers",
     "Workspace": "orchcore.ports.workspace",
     "Worktree": "orchcore.ports.worktrees",
     "WorktreeSetup": "orchcore.ports.worktrees",
@@ -107,6 +109,7 @@ __all__ = [
     "Supervisor",
     "TaskLogs",
     "Verdict",
+    "Workers",
     "Workspace",
     "Worktree",
     "WorktreeSetup",

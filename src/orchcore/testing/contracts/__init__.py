@@ -14,6 +14,7 @@ from orchcore.testing.contracts.outbox import OutboxContract
 from orchcore.testing.contracts.questions import QuestionBoxContract, QuestionBoxFactory
 from orchcore.testing.contracts.store import StoreContract, StoreFactory, StoreModelMachine
 from orchcore.testing.contracts.supervisor import SupervisorContract, SupervisorFactory
+from orchcore.testing.contracts.workers import WorkersContract, WorkersFactory
 from orchcore.testing.contracts.workspace import WorkspaceContract, WorkspaceFactory
 from orchcore.testing.contracts.worktrees import WorktreesContract, WorktreesFactory
 
@@ -30,6 +31,7 @@ ALL_CONTRACTS: tuple[type, ...] = (
     StoreContract,
     SupervisorContract,
     TaskLogsContract,
+    WorkersContract,
     WorkspaceContract,
     WorktreesContract,
 )
@@ -62,6 +64,8 @@ __all__ = [
     "SupervisorContract",
     "SupervisorFactory",
     "TaskLogsContract",
+    "WorkersContract",
+    "WorkersFactory",
     "WorkspaceContract",
     "WorkspaceFactory",
     "WorktreesContract",
