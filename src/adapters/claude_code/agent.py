@@ -488,7 +488,7 @@ def _mark_guarded(event: AgentEvent) -> AgentEvent:
 
 
 def _started(on_event: EventSink, process: AttemptProcess) -> None:
-    on_event(ProcessStarted(process.group, process.leader_start, process.marker))
+    on_event(ProcessStarted.of(process))
 
 
 def _guarded(request: AgentRequest) -> bool:
