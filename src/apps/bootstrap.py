@@ -43,6 +43,7 @@ if TYPE_CHECKING:  # the engine and the ports are for annotations here: `orch st
     from orchcore.ports.store import Store
     from orchcore.ports.supervisor import JudgeRequest, JudgeUnavailable, Supervisor, Verdict
     from orchcore.ports.worktrees import Worktrees
+    from orchcore.records import AttemptProcess
 
 ENTRY_POINT_GROUP = "orchcore.adapters"
 BUILTIN_AGENTS: dict[str, str] = {
@@ -126,6 +127,27 @@ def build_executor(settings: Settings) -> Executor:
     return executor_factory(section.kind)(config)
 
 
+def process_reaper(settings: Settings) -> Callable[[AttemptProcess], object]:
+    """What kills a crashed attempt's leftovers: this machine's from /proc, another host's through
+    the configured executor (its ``reap``), which connects only when there is something to reap."""
+    from adapters.process import reap_attempt
+
+    def reap(process: AttemptProcess) -> object:
+        if not process.host:
+            return reap_attempt(process)
+        reaper = getattr(build_executor(settings), "reap", None)
+        if reaper is None:
+            log.warning(
+                "an interrupted attempt ran on %s, and the %s executor cannot reap there",
+                process.host,
+                settings.agent.executor.kind,
+            )
+            return None
+        return reaper(process)
+
+    return reap
+
+
 def _agent_on(factory: AgentFactory, name: str, settings: Settings, config: dict[str, Any]) -> Agent:
     """Agent ``name`` built to run through the configured executor (an agent factory takes one
     as its ``executor`` keyword; one that does not runs on this machine only)."""
@@ -161,7 +183,6 @@ class Runtime:
     def engine(self, agent: Agent, watch: Watcher) -> Engine:
         from adapters.files.questions import FileQuestions
         from adapters.guards.workspace import GitWorkspace
-        from adapters.process import reap_attempt
         from orchcore.engine import Engine
 
         s = self.settings
@@ -189,7 +210,7 @@ class Runtime:
             routing=self.routing,
             sandbox=sandbox,
             sandbox_status=sandbox_status,
-            reap=reap_attempt,
+            reap=process_reaper(s),
             checker=checker,
             prompter=checker.prompter,
             context_files=checker.runner,  # its read_text reads the context files a task names

@@ -40,7 +40,8 @@ SUMMARY_COLUMNS = "id, source, state, created_at, updated_at"
 RUN_COLUMNS = "task_id, state, approved, reviewed, reason, question, answer"
 ATTEMPT_COLUMNS = (
     "task_id, number, started_at, finished_at, outcome, exit_code, reason, cost_usd,"
-    " input_tokens, output_tokens, agent_session_id, retry_at, process_group, process_start, process_marker"
+    " input_tokens, output_tokens, agent_session_id, retry_at, process_group, process_start, process_marker,"
+    " process_host"
 )
 EVENT_COLUMNS = "seq, at, kind, task_id, attempt, data"
 
@@ -229,6 +230,7 @@ def attempt_values(session_id: str, task_id: str, attempt: Attempt) -> Row:
         None if attempt.process is None else attempt.process.group,
         None if attempt.process is None else attempt.process.leader_start,
         None if attempt.process is None else attempt.process.marker,
+        None if attempt.process is None else attempt.process.host,
     )
 
 
@@ -245,7 +247,7 @@ def _attempt_from_row(row: Row) -> Attempt:
         output_tokens=row[9],
         agent_session_id=row[10],
         retry_at=_optional_time_from_text(row[11]),
-        process=None if row[12] is None else AttemptProcess(row[12], row[13], row[14]),
+        process=None if row[12] is None else AttemptProcess(row[12], row[13], row[14], row[15] or ""),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 # busy_timeout first: switching to WAL needs a lock that another opener may hold.
 PRAGMAS = (
@@ -126,6 +126,7 @@ def create_schema(db: Any) -> None:
             "process_group": int,
             "process_start": int,
             "process_marker": str,
+            "process_host": str,  # schema 7: where they run ("" or NULL: this machine)
         },
         pk=("session_id", "task_id", "number"),
         not_null=["started_at", "reason"],
@@ -186,4 +187,6 @@ def migrate(conn: sqlite3.Connection, version: int) -> None:
         # 0: older than any version a reader can hold, so a cached reader re-reads nothing wrongly
         conn.execute("ALTER TABLE task_runs ADD COLUMN changed_in INTEGER NOT NULL DEFAULT 0")
         conn.execute(RUNS_BY_CHANGE)
+    if version < 7:  # where an attempt's processes run: an SSH host's are reaped there after a crash
+        conn.execute("ALTER TABLE attempts ADD COLUMN process_host TEXT")
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

@@ -203,7 +203,7 @@ class SqliteStore:
     def _insert_attempts(conn: sqlite3.Connection, session_id: str, runs: Sequence[TaskRun]) -> None:
         conn.executemany(
             f"INSERT INTO attempts (session_id, {convert.ATTEMPT_COLUMNS})"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f" VALUES ({', '.join('?' * (1 + convert.ATTEMPT_COLUMNS.count(',') + 1))})",
             [convert.attempt_values(session_id, r.task_id, a) for r in runs for a in r.attempts],
         )
 
