@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # the engine and the ports are for annotations here: `orch st
     from orchcore.attempt_check import AttemptChecker
     from orchcore.engine import Engine, Watcher
     from orchcore.ports.agent import Agent
+    from orchcore.ports.charts import Charts
     from orchcore.ports.checkpoints import Checkpoints
     from orchcore.ports.clock import Clock, Ids
     from orchcore.ports.executor import Executor
@@ -40,6 +41,7 @@ if TYPE_CHECKING:  # the engine and the ports are for annotations here: `orch st
     from orchcore.ports.logs import TaskLogs
     from orchcore.ports.notifier import Notification, Notifier
     from orchcore.ports.store import Store
+    from orchcore.ports.summarizer import Summarizer, SummaryUnavailable
     from orchcore.ports.supervisor import JudgeRequest, JudgeUnavailable, Supervisor, Verdict
     from orchcore.ports.worktrees import Worktrees
 
@@ -194,7 +196,40 @@ class Runtime:
             context_files=checker.runner,  # its read_text reads the context files a task names
             file_watcher=file_watcher_for(s),
             live_forbidden=s.supervisor.forbidden,
+            ended=self.session_ended,
         )
+
+    def session_ended(self, session_id: str) -> None:
+        """A session ended: write the day's report (docs/day-report.md); never raises."""
+        from apps.day_report import report_if_ended
+
+        report_if_ended(self, session_id)
+
+    def charts(self) -> Charts | None:
+        """The report's charts (pygal, the ``report`` extra); None without it."""
+        try:
+            from adapters.charts import PygalCharts
+        except ImportError as exc:
+            log.info("no charts in the report: %s", exc)
+            return None
+        return PygalCharts()
+
+    def summarizer(self, environ: Mapping[str, str] | None = None) -> Summarizer | SummaryUnavailable:
+        """The day report's summarizer: the supervisor's Ollama model (host, model, key), or why not."""
+        from apps.secrets import ollama_api_key
+        from orchcore.ports.summarizer import SummaryUnavailable
+
+        sv = self.settings.supervisor
+        if sv.judge is JudgeMode.OFF:
+            return SummaryUnavailable("the supervisor's model is off (supervisor.judge: off)")
+        try:
+            from adapters.ollama import OllamaSummarizer, ollama_client
+        except ImportError as exc:
+            return SummaryUnavailable(f"the ollama client library is missing ({exc.name})", OLLAMA_EXTRA)
+        key = ollama_api_key(self.settings, environ)
+        client = ollama_client(sv.host, sv.timeout_s, api_key=None if key is None else key.reveal())
+        self.closers.append(client.close)
+        return OllamaSummarizer(client, sv.model, host=sv.host)
 
     def attempt_checker(self, sandbox: SandboxPolicy | None = None) -> AttemptChecker:
         """The supervisor of attempts: the task's checks run by the shell in the workspace (the

@@ -27,6 +27,8 @@ ROLE_SUFFIXES = (
     "CheckRunner",
     "Watcher",
     "Executor",
+    "Summarizer",
+    "Charts",
 )
 
 

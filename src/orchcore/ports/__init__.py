@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from orchcore.ports.agent import Agent, AgentEvent, AgentRequest, AgentResult, EventSink
+    from orchcore.ports.charts import Charts, TimeBar
     from orchcore.ports.checkpoints import Checkpoint, Checkpoints, FileChange, Moment
     from orchcore.ports.checks import CheckRunner
     from orchcore.ports.clock import Clock, Ids
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from orchcore.ports.notifier import Notification, NotificationKind, Notifier
     from orchcore.ports.questions import QuestionBox
     from orchcore.ports.store import Store
+    from orchcore.ports.summarizer import Summarizer, Summary, SummaryRequest, SummaryUnavailable
     from orchcore.ports.supervisor import (
         CriterionVerdict,
         Judgement,
@@ -40,6 +42,7 @@ _EXPORTS: dict[str, str] = {
     "AgentRequest": "orchcore.ports.agent",
     "AgentResult": "orchcore.ports.agent",
     "ChangeKind": "orchcore.ports.file_watch",
+    "Charts": "orchcore.ports.charts",
     "CheckRunner": "orchcore.ports.checks",
     "Checkpoint": "orchcore.ports.checkpoints",
     "Checkpoints": "orchcore.ports.checkpoints",
@@ -64,8 +67,13 @@ _EXPORTS: dict[str, str] = {
     "QuestionBox": "orchcore.ports.questions",
     "SeenChange": "orchcore.ports.file_watch",
     "Store": "orchcore.ports.store",
+    "Summarizer": "orchcore.ports.summarizer",
+    "Summary": "orchcore.ports.summarizer",
+    "SummaryRequest": "orchcore.ports.summarizer",
+    "SummaryUnavailable": "orchcore.ports.summarizer",
     "Supervisor": "orchcore.ports.supervisor",
     "TaskLogs": "orchcore.ports.logs",
+    "TimeBar": "orchcore.ports.charts",
     "Verdict": "orchcore.ports.supervisor",
     "Workspace": "orchcore.ports.workspace",
     "Worktree": "orchcore.ports.worktrees",
@@ -80,6 +88,7 @@ __all__ = [
     "AgentResult",
     "Applied",
     "ChangeKind",
+    "Charts",
     "CheckRunner",
     "Checkpoint",
     "Checkpoints",
@@ -104,8 +113,13 @@ __all__ = [
     "QuestionBox",
     "SeenChange",
     "Store",
+    "Summarizer",
+    "Summary",
+    "SummaryRequest",
+    "SummaryUnavailable",
     "Supervisor",
     "TaskLogs",
+    "TimeBar",
     "Verdict",
     "Workspace",
     "Worktree",
