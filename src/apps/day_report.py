@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from apps.bootstrap import Runtime
     from orchcore.ports.store import Store
     from orchcore.ports.summarizer import SummaryUnavailable
+    from orchcore.records import Snapshot
 
 log = logging.getLogger("apps.day_report")
 
@@ -70,12 +71,13 @@ def build(rt: Runtime, day: date | None = None, *, summarize: bool | None = None
     report = build_day_report(
         records, chosen, now, budget.tz, spent_usd=spent, limit_usd=budget.daily_limit_usd
     )
-    wanted = rt.settings.report.summary if summarize is None else summarize
-    return (
-        with_summary(rt, report)
-        if wanted
-        else attrs.evolve(report, summary_note="off (report.summary: false)")
-    )
+    if summarize is False:
+        return attrs.evolve(
+            report, summary_note="No LLM summary asked this time: `orch report --day` asks for one"
+        )
+    if summarize is None and not rt.settings.report.summary:
+        return attrs.evolve(report, summary_note="No LLM summary: off (report.summary: false)")
+    return with_summary(rt, report)
 
 
 def with_summary(rt: Runtime, report: DayReport) -> DayReport:
@@ -84,14 +86,16 @@ def with_summary(rt: Runtime, report: DayReport) -> DayReport:
     from orchcore.ports.summarizer import SummaryUnavailable
 
     if not report.tasks:
-        return attrs.evolve(report, summary_note="nothing ran this day")
+        return attrs.evolve(report, summary_note="No LLM summary: nothing ran this day")
     summarizer = rt.summarizer()
     if isinstance(summarizer, SummaryUnavailable):
         return attrs.evolve(report, summary_note=_note(summarizer))
     answer = summarizer.summarize(summary_request(report))
     if isinstance(answer, SummaryUnavailable):
         return attrs.evolve(report, summary_note=_note(answer))
-    return attrs.evolve(report, summary=answer.text, summary_note=f"written by {answer.model or 'the model'}")
+    return attrs.evolve(
+        report, summary=answer.text, summary_note=f"Summary written by {answer.model or 'the model'}"
+    )
 
 
 def _note(why: SummaryUnavailable) -> str:
@@ -121,15 +125,26 @@ def _write(path: Path, text: str) -> None:
     partial.replace(path)
 
 
-def report_if_ended(rt: Runtime, session_id: str) -> WrittenReport | None:
+def report_if_ended(rt: Runtime, session_id: str, *, summarize: bool | None = None) -> WrittenReport | None:
     """Write the day's report when ``session_id`` has ended; None (and a logged warning) when it
     has not, or the report could not be written: a report never fails the session it tells of."""
     try:
         if rt.store.session(session_id).state not in ENDED:
             return None
-        written = write_day_report(rt)
+        written = write_day_report(rt, summarize=summarize)
     except Exception as exc:  # noqa: BLE001 - a full disk, a bug in a chart: the session is over anyway
         log.warning("the day's report was not written: %s: %s", type(exc).__name__, exc)
         return None
     log.info("day report written to %s and %s", written.markdown, written.html)
     return written
+
+
+def report_after_command(
+    rt: Runtime, before: Snapshot, after: Snapshot, *, summarize: bool | None = None
+) -> WrittenReport | None:
+    """A command (``cancel``, first) ended a session no engine drives: write the day's report, as
+    the engine would have. A driven session's engine writes it when it sees the end."""
+    ended = after.session.state in ENDED and before.session.state not in ENDED
+    if not ended or rt.store.lease_holder(after.session.id) is not None:
+        return None
+    return report_if_ended(rt, after.session.id, summarize=summarize)

@@ -174,7 +174,7 @@ def render_markdown(report: DayReport) -> str:
         "",
     ]
     if report.summary:
-        lines += [report.summary.strip(), "", f"_Summary {report.summary_note}._", ""]
+        lines += [report.summary.strip(), "", f"_{report.summary_note}._", ""]
     elif report.summary_note:
         lines += [f"_{report.summary_note}._", ""]
     lines += ["Rules:", "", *[f"- {a}" for a in report.advice]]
@@ -259,7 +259,7 @@ def render_html(report: DayReport, charts: Charts | None) -> str:
     tomorrow = []
     if report.summary:
         tomorrow.append(f'<div class="summary">{_e(report.summary.strip())}</div>')
-        tomorrow.append(f'<p class="note">Summary {_e(report.summary_note)}.</p>')
+        tomorrow.append(f'<p class="note">{_e(report.summary_note)}.</p>')
     elif report.summary_note:
         tomorrow.append(f'<p class="note">{_e(report.summary_note)}.</p>')
     tomorrow.append("<p>Rules:</p><ul>" + "".join(f"<li>{_e(a)}</li>" for a in report.advice) + "</ul>")
