@@ -201,6 +201,7 @@ h1{font-size:1.5rem;margin:.4rem 0}h2{font-size:1.2rem;margin:1.6rem 0 .5rem;bor
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(320px,1fr));gap:12px}
 figure{margin:0;background:#fff;border:1px solid #e0e0e0;border-radius:8px;padding:4px}
 figure svg{display:block;width:100%;height:auto}
+.charts figure:first-child{grid-column:1/-1}
 .scroll{overflow-x:auto;-webkit-overflow-scrolling:touch;background:#fff;border:1px solid #e0e0e0;border-radius:8px}
 table{border-collapse:collapse;width:100%;font-size:.9rem}
 th,td{padding:6px 8px;border-bottom:1px solid #eee;text-align:left;vertical-align:top}

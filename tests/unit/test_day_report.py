@@ -96,6 +96,10 @@ class Day:
 
 @pytest.fixture(scope="module")
 def day() -> Day:
+    return day_with_everything()
+
+
+def day_with_everything() -> Day:
     """Session 1: task 1 waits 25 minutes for telegram's approval, task 2 fails twice then passes,
     task 3 asks and is answered from the CLI 10 minutes later; session 2 (same day) runs docs."""
     d = Day()

@@ -50,7 +50,7 @@ KIND_COLOURS = {
 OTHER_COLOURS = ("#3949ab", "#00897b", "#7cb342", "#fb8c00", "#5e35b1", "#546e7a")
 
 
-def _style(kinds: Sequence[str]) -> Style:
+def _style(kinds: Sequence[str], stroke: int = 1) -> Style:
     spare = iter(OTHER_COLOURS * (len(kinds) // len(OTHER_COLOURS) + 1))
     colours = tuple(KIND_COLOURS.get(k) or next(spare) for k in kinds)
     return Style(
@@ -62,6 +62,10 @@ def _style(kinds: Sequence[str]) -> Style:
         label_font_size=12,
         major_label_font_size=12,
         legend_font_size=13,
+        stroke_width=stroke,  # the series' lines: the time line's bars are lines this thick
+        stroke_width_hover=stroke,
+        stroke_opacity=1,
+        stroke_opacity_hover=1,
     )
 
 
@@ -69,10 +73,10 @@ def _clean(svg: str) -> str:
     return _COMMENT.sub("", _SCRIPT.sub("", svg))
 
 
-def _options(title: str, kinds: Sequence[str], height: int) -> dict[str, Any]:
+def _options(title: str, kinds: Sequence[str], height: int, stroke: int = 1) -> dict[str, Any]:
     return {
         "title": title,
-        "style": _style(kinds),
+        "style": _style(kinds, stroke),
         "js": [],  # pygal's default is a tooltip script from kozea.github.io: nothing external
         "disable_xml_declaration": True,  # inline in HTML
         "height": height,
@@ -91,11 +95,12 @@ class PygalCharts:
         rows = list(dict.fromkeys(b.row for b in bars))
         kinds = list(dict.fromkeys(b.kind for b in bars))
         position = {row: len(rows) - i for i, row in enumerate(rows)}  # first row at the top
+        # a bar of a few seconds on a day's axis is still seen: at least 1/150 of the span
+        shortest = (max(b.end for b in bars) - min(b.start for b in bars)) / 150 if bars else None
         chart = pygal.DateTimeLine(
-            **_options(title, kinds, 140 + 22 * max(len(rows), 1)),
+            **_options(title, kinds, 160 + 26 * max(len(rows), 1), stroke=14),
             show_dots=False,
             allow_interruptions=True,  # a None between two bars: no line joins them
-            stroke_style={"width": 12, "linecap": "butt"},
             fill=False,
             x_label_rotation=30,
             x_value_formatter=lambda at: at.strftime("%H:%M"),
@@ -107,7 +112,8 @@ class PygalCharts:
             points: list[tuple[Any, float] | None] = []
             for b in bars:
                 if b.kind == kind:
-                    points += [(b.start, position[b.row]), (max(b.end, b.start), position[b.row]), None]
+                    end = max(b.end, b.start + shortest) if shortest is not None else b.end
+                    points += [(b.start, position[b.row]), (end, position[b.row]), None]
             chart.add(kind, points[:-1])
         return _clean(chart.render(is_unicode=True))
 
