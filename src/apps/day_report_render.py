@@ -18,7 +18,7 @@ from orchcore.ports.charts import Charts, TimeBar
 
 MAX_TIMELINE_ROWS = 40  # more tasks than that: one row per session
 MAX_COST_BARS = 25  # the costliest tasks; the rest summed as one bar
-NO_CHARTS = "charts need the report extra: pip install 'orchcore-cli[report]'"
+NO_CHARTS = "no charts: install orchcore-cli with its [report] extra, or: pipx inject orchcore-cli pygal"
 
 
 def _md(text: object) -> str:

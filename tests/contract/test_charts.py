@@ -8,7 +8,7 @@ from orchcore.ports.charts import Charts
 from orchcore.testing.contracts import ChartsContract
 
 pygal_charts = pytest.importorskip(
-    "adapters.charts", reason="pygal is not installed (pip install 'orchcore-cli[report]')"
+    "adapters.charts", reason="pygal is not installed (the report extra: pipx inject orchcore-cli pygal)"
 )
 
 

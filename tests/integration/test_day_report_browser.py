@@ -16,7 +16,7 @@ from tests.unit.test_day_report import Day, day_with_everything
 
 pytestmark = pytest.mark.integration
 pygal_charts = pytest.importorskip(
-    "adapters.charts", reason="pygal is not installed (pip install 'orchcore-cli[report]')"
+    "adapters.charts", reason="pygal is not installed (the report extra: pipx inject orchcore-cli pygal)"
 )
 
 PHONE = {"width": 390, "height": 844}

@@ -275,6 +275,6 @@ def test_sessions_of_another_day_are_left_out(day: Day) -> None:
 
 def test_the_html_without_a_chart_library_says_how_to_get_charts(report: DayReport) -> None:
     page = render_html(report, None)
-    assert "pip install &#x27;orchcore-cli[report]&#x27;" in page
+    assert "no charts: install orchcore-cli with its [report] extra" in page
     assert "<script" not in page
     assert "Docs | v2" in page
