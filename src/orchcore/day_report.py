@@ -301,6 +301,7 @@ def _session_tasks(
     snap, events = record.snapshot, record.events
     blocked = blocked_tasks(snap, TaskGraph(snap.plan.tasks))
     supervision = supervision_by_task(events)
+    seen = [e for e in events if e.kind is EventKind.FILES]  # read once: not every event per task
     rejected: dict[str, int] = {}
     for e in events:
         if e.kind is EventKind.COMMAND and e.data.get("command") == "reject" and e.task_id is not None:
@@ -311,7 +312,7 @@ def _session_tasks(
         checked = supervision.get(task.id, [])
         last = checked[-1] if checked else None
         confidence = last.get("confidence") if last else None
-        files = files_line(events, task.id, run.attempt) if run.attempt else None
+        files = files_line(seen, task.id, run.attempt) if run.attempt else None
         lines.append(
             TaskLine(
                 session_id=snap.session.id,
