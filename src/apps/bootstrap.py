@@ -41,7 +41,7 @@ if TYPE_CHECKING:  # the engine and the ports are for annotations here: `orch st
     from orchcore.ports.logs import TaskLogs
     from orchcore.ports.notifier import Notification, Notifier
     from orchcore.ports.store import Store
-    from orchcore.ports.summarizer import Summarizer, SummaryUnavailable
+    from orchcore.ports.summarizer import Summary, SummaryRequest, SummaryUnavailable
     from orchcore.ports.supervisor import JudgeRequest, JudgeUnavailable, Supervisor, Verdict
     from orchcore.ports.worktrees import Worktrees
 
@@ -214,8 +214,11 @@ class Runtime:
             return None
         return PygalCharts()
 
-    def summarizer(self, environ: Mapping[str, str] | None = None) -> Summarizer | SummaryUnavailable:
-        """The day report's summarizer: the supervisor's Ollama model (host, model, key), or why not."""
+    def summarize(
+        self, request: SummaryRequest, environ: Mapping[str, str] | None = None
+    ) -> Summary | SummaryUnavailable:
+        """Ask the supervisor's Ollama model (host, model, key) for a summary, or say why not;
+        the client is closed before this returns."""
         from apps.secrets import ollama_api_key
         from orchcore.ports.summarizer import SummaryUnavailable
 
@@ -228,8 +231,11 @@ class Runtime:
             return SummaryUnavailable(f"the ollama client library is missing ({exc.name})", OLLAMA_EXTRA)
         key = ollama_api_key(self.settings, environ)
         client = ollama_client(sv.host, sv.timeout_s, api_key=None if key is None else key.reveal())
-        self.closers.append(client.close)
-        return OllamaSummarizer(client, sv.model, host=sv.host)
+        summarizer = OllamaSummarizer(client, sv.model, host=sv.host)
+        try:
+            return summarizer.summarize(request)
+        finally:
+            summarizer.close()
 
     def attempt_checker(self, sandbox: SandboxPolicy | None = None) -> AttemptChecker:
         """The supervisor of attempts: the task's checks run by the shell in the workspace (the

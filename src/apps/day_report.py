@@ -87,10 +87,7 @@ def with_summary(rt: Runtime, report: DayReport) -> DayReport:
 
     if not report.tasks:
         return attrs.evolve(report, summary_note="No LLM summary: nothing ran this day")
-    summarizer = rt.summarizer()
-    if isinstance(summarizer, SummaryUnavailable):
-        return attrs.evolve(report, summary_note=_note(summarizer))
-    answer = summarizer.summarize(summary_request(report))
+    answer = rt.summarize(summary_request(report))
     if isinstance(answer, SummaryUnavailable):
         return attrs.evolve(report, summary_note=_note(answer))
     return attrs.evolve(
