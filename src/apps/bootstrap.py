@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # the engine and the ports are for annotations here: `orch st
     import httpx
 
     from adapters.telegram.client import TelegramClient
+    from apps.status_files import StatusFiles
     from orchcore.attempt_check import AttemptChecker
     from orchcore.engine import Engine, Watcher
     from orchcore.ports.agent import Agent
@@ -158,6 +159,14 @@ class Runtime:
     notifiers: Callable[[], Mapping[str, Notifier]] = attrs.field(default=dict)
     delivery: DeliveryPolicy = attrs.field(factory=DeliveryPolicy)
     closers: list[Callable[[], None]] = attrs.field(factory=list)
+    # agent_status/TASK.json per task (status_files.enabled), or None
+    status_files: StatusFiles | None = attrs.field(default=None)
+
+    def __attrs_post_init__(self) -> None:
+        if self.status_files is None:
+            from apps.status_files import status_files_for
+
+            self.status_files = status_files_for(self.settings)
 
     def engine(self, agent: Agent, watch: Watcher) -> Engine:
         from adapters.files.questions import FileQuestions
@@ -197,6 +206,7 @@ class Runtime:
             file_watcher=file_watcher_for(s),
             live_forbidden=s.supervisor.forbidden,
             ended=self.session_ended,
+            changed=self.status_files.update if self.status_files is not None else None,
         )
 
     def session_ended(self, session_id: str) -> None:

@@ -20,7 +20,8 @@ variables. The only module that reads the environment.
                 scope: {TYPE|"*": [globs]}, forbidden: ["**/migrations/**"],
                 confidence: {weights: {validator, checks, gates, judge, claims, diff_size, safety,
                 prior, failure_factor}, calibration_file: <state dir>/calibration.json}}
-    report:    {dir: results, summary: true, status_files: false} (the day's report: docs/day-report.md)
+    report:    {dir: results, summary: true} (the day's report: docs/day-report.md)
+    status_files: {enabled: false, dir: agent_status} (TASK.json per task: docs/status-json.md)
     max_parallel: 1 (tasks at once; above 1 each runs in its own git worktree: docs/parallel.md)
     worktrees: {copy: [.env, config/local.yml], setup: [npm ci], setup_timeout_s: 600,
                 port_base: 20000, ports_per_task: 10}
@@ -417,11 +418,19 @@ class WatchSettings:
 class ReportSettings:
     """The day's report (docs/day-report.md): written to ``dir`` (relative: to the config's folder)
     when a session ends; ``summary``: ask the supervisor's Ollama model for a summary on top of the
-    rules; ``status_files``: keep ``agent_status/TASK.json`` up to date (docs/status-json.md)."""
+    rules."""
 
     dir: str = "results"
     summary: bool = True
-    status_files: bool = False
+
+
+@attrs.frozen
+class StatusFileSettings:
+    """One JSON file per task, ``DIR/TASK.json``, kept up to date while sessions run, for editors
+    and scripts (docs/status-json.md); off by default."""
+
+    enabled: bool = False
+    dir: str = "agent_status"
 
 
 @attrs.frozen
@@ -439,6 +448,7 @@ class Settings:
     supervisor: SupervisorSettings = attrs.field(factory=SupervisorSettings)
     watch: WatchSettings = attrs.field(factory=WatchSettings)
     report: ReportSettings = attrs.field(factory=ReportSettings)
+    status_files: StatusFileSettings = attrs.field(factory=StatusFileSettings)
     max_parallel: int = 1
     worktrees: WorktreeSettings = attrs.field(factory=WorktreeSettings)
     source: str = attrs.field(default="", eq=False)

@@ -119,6 +119,7 @@ class Engine:
     file_watcher: FileWatcher | None = None  # live file tracking while agents work (None: off)
     live_forbidden: tuple[str, ...] = ("**/migrations/**",)  # flagged as soon as a change is seen
     ended: Callable[[str], None] | None = None  # told the session's id when a drive leaves it ended
+    changed: Callable[[Snapshot], None] | None = None  # told every snapshot a transition committed
     _watching: Watching | None = attrs.field(default=None, init=False, repr=False)
     # the decision index of the session being driven: a step costs what changed, not the plan
     _progress: Progress | None = attrs.field(default=None, init=False, repr=False)
@@ -170,6 +171,8 @@ class Engine:
         snap = self.store.transact(session_id, wrapped)
         for event in captured[0].events if captured else ():
             self.watch(event)
+        if self.changed is not None:
+            self.changed(snap)
         return snap
 
     def _drive(self, session_id: str) -> RunOutcome:

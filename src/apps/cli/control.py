@@ -34,6 +34,8 @@ def _command(
         from apps.day_report import report_after_command
 
         report_after_command(rt, before, after)  # a cancel that ends a session no engine drives
+        if rt.status_files is not None:
+            rt.status_files.update(after)
         render.command_done(
             command, before, after, rt.store.lease_holder(sid), json_out=json_out, newest=is_newest(rt, sid)
         )
