@@ -30,10 +30,12 @@ if TYPE_CHECKING:  # the engine and the ports are for annotations here: `orch st
     import httpx
 
     from adapters.telegram.client import TelegramClient
+    from apps.status_files import StatusFiles
     from orchcore.attempt_check import AttemptChecker
     from orchcore.engine import Engine, Watcher
     from orchcore.parallel_drive import ParallelDrive, SlotParts
     from orchcore.ports.agent import Agent
+    from orchcore.ports.charts import Charts
     from orchcore.ports.checkpoints import Checkpoints
     from orchcore.ports.clock import Clock, Ids
     from orchcore.ports.executor import Executor
@@ -41,6 +43,7 @@ if TYPE_CHECKING:  # the engine and the ports are for annotations here: `orch st
     from orchcore.ports.logs import TaskLogs
     from orchcore.ports.notifier import Notification, Notifier
     from orchcore.ports.store import Store
+    from orchcore.ports.summarizer import Summary, SummaryRequest, SummaryUnavailable
     from orchcore.ports.supervisor import JudgeRequest, JudgeUnavailable, Supervisor, Verdict
     from orchcore.ports.worktrees import Worktrees
     from orchcore.records import AttemptProcess
@@ -179,6 +182,14 @@ class Runtime:
     notifiers: Callable[[], Mapping[str, Notifier]] = attrs.field(default=dict)
     delivery: DeliveryPolicy = attrs.field(factory=DeliveryPolicy)
     closers: list[Callable[[], None]] = attrs.field(factory=list)
+    # agent_status/TASK.json per task (status_files.enabled), or None
+    status_files: StatusFiles | None = attrs.field(default=None)
+
+    def __attrs_post_init__(self) -> None:
+        if self.status_files is None:
+            from apps.status_files import status_files_for
+
+            self.status_files = status_files_for(self.settings)
 
     def engine(self, agent: Agent, watch: Watcher) -> Engine:
         from adapters.files.questions import FileQuestions
@@ -217,7 +228,47 @@ class Runtime:
             file_watcher=file_watcher_for(s),
             live_forbidden=s.supervisor.forbidden,
             parallel=self.parallel_drive(sandbox is not None) if s.max_parallel > 1 else None,
+            ended=self.session_ended,
+            changed=self.status_files.update if self.status_files is not None else None,
         )
+
+    def session_ended(self, session_id: str) -> None:
+        """A session ended: write the day's report (docs/day-report.md); never raises."""
+        from apps.day_report import report_if_ended
+
+        report_if_ended(self, session_id)
+
+    def charts(self) -> Charts | None:
+        """The report's charts (pygal, the ``report`` extra); None without it."""
+        try:
+            from adapters.charts import PygalCharts
+        except ImportError as exc:
+            log.info("no charts in the report: %s", exc)
+            return None
+        return PygalCharts()
+
+    def summarize(
+        self, request: SummaryRequest, environ: Mapping[str, str] | None = None
+    ) -> Summary | SummaryUnavailable:
+        """Ask the supervisor's Ollama model (host, model, key) for a summary, or say why not;
+        the client is closed before this returns."""
+        from apps.secrets import ollama_api_key
+        from orchcore.ports.summarizer import SummaryUnavailable
+
+        sv = self.settings.supervisor
+        if sv.judge is JudgeMode.OFF:
+            return SummaryUnavailable("the supervisor's model is off (supervisor.judge: off)")
+        try:
+            from adapters.ollama import OllamaSummarizer, ollama_client
+        except ImportError as exc:
+            return SummaryUnavailable(f"the ollama client library is missing ({exc.name})", OLLAMA_EXTRA)
+        key = ollama_api_key(self.settings, environ)
+        client = ollama_client(sv.host, sv.timeout_s, api_key=None if key is None else key.reveal())
+        summarizer = OllamaSummarizer(client, sv.model, host=sv.host)
+        try:
+            return summarizer.summarize(request)
+        finally:
+            summarizer.close()
 
     def parallel_drive(self, sandboxed: bool) -> ParallelDrive:
         """``max_parallel`` above 1: each task in its own worktree, with guards, checks and a

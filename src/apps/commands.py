@@ -184,6 +184,11 @@ class Commands:
         after = send_command(
             rt.store, sid, command, rt.clock, task_id=task, text=text, source=self.source, routing=rt.routing
         )
+        from apps.day_report import report_after_command
+
+        report_after_command(rt, before, after, summarize=False)  # no LLM wait in a remote command
+        if rt.status_files is not None:
+            rt.status_files.update(after)
         holder = rt.store.lease_holder(sid)
         # a session left running needs an engine: ours, unless another one drives it already
         queued = after.session.state is SessionState.RUNNING and (

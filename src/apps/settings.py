@@ -20,6 +20,8 @@ variables. The only module that reads the environment.
                 scope: {TYPE|"*": [globs]}, forbidden: ["**/migrations/**"],
                 confidence: {weights: {validator, checks, gates, judge, claims, diff_size, safety,
                 prior, failure_factor}, calibration_file: <state dir>/calibration.json}}
+    report:    {dir: results, summary: true} (the day's report: docs/day-report.md)
+    status_files: {enabled: false, dir: agent_status} (TASK.json per task: docs/status-json.md)
     max_parallel: 1 (tasks at once; above 1 each runs in its own git worktree: docs/parallel.md)
     worktrees: {copy: [.env, config/local.yml], setup: [npm ci], setup_timeout_s: 600,
                 port_base: 20000, ports_per_task: 10}
@@ -413,6 +415,25 @@ class WatchSettings:
 
 
 @attrs.frozen
+class ReportSettings:
+    """The day's report (docs/day-report.md): written to ``dir`` (relative: to the config's folder)
+    when a session ends; ``summary``: ask the supervisor's Ollama model for a summary on top of the
+    rules."""
+
+    dir: str = "results"
+    summary: bool = True
+
+
+@attrs.frozen
+class StatusFileSettings:
+    """One JSON file per task, ``DIR/TASK.json``, kept up to date while sessions run, for editors
+    and scripts (docs/status-json.md); off by default."""
+
+    enabled: bool = False
+    dir: str = "agent_status"
+
+
+@attrs.frozen
 class Settings:
     """Everything configurable, with defaults that work with no file at all."""
 
@@ -426,6 +447,8 @@ class Settings:
     sandbox: SandboxSettings = attrs.field(factory=SandboxSettings)
     supervisor: SupervisorSettings = attrs.field(factory=SupervisorSettings)
     watch: WatchSettings = attrs.field(factory=WatchSettings)
+    report: ReportSettings = attrs.field(factory=ReportSettings)
+    status_files: StatusFileSettings = attrs.field(factory=StatusFileSettings)
     max_parallel: int = 1
     worktrees: WorktreeSettings = attrs.field(factory=WorktreeSettings)
     source: str = attrs.field(default="", eq=False)
@@ -465,6 +488,11 @@ class Settings:
     @property
     def logs_dir(self) -> Path:
         return self.state_dir / "logs"
+
+    @property
+    def results_dir(self) -> Path:
+        """Where the day's report goes: ``report.dir`` (``ORCH_RESULTS_DIR``), default ``results/``."""
+        return self.path(self.report.dir)
 
     def budget_policy(self) -> BudgetPolicy:
         """The budget policy: limits and the day's time zone (prices are the agent's: ``agent_prices``)."""
@@ -558,6 +586,7 @@ def _timezone(name: str) -> tzinfo:
 # ORCH_<NAME> -> (section, key)
 ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "STATE_DIR": ("paths", "state_dir"),
+    "RESULTS_DIR": ("report", "dir"),
     "WORKDIR": ("paths", "workdir"),
     "TASKS_DIR": ("paths", "tasks_dir"),
     "APPROVAL_MODE": ("approval", "mode"),

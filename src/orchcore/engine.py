@@ -19,6 +19,7 @@ from orchcore.attempt_outcome import attempt_violations, failed_for_safety, ques
 from orchcore.attempt_sink import AttemptSink
 from orchcore.budget import BudgetPolicy, BudgetStatus, status, total
 from orchcore.checkpoints import AttemptCheck, check_attempt
+from orchcore.day_report import ENDED
 from orchcore.decide import (
     Action,
     AwaitAnswer,
@@ -126,6 +127,8 @@ class Engine:
     extra_env: dict[str, str] = attrs.field(factory=dict)  # added to the agent's (ORCH_PORT_BASE, ...)
     stop_all: Callable[[], str | None] = _never  # a reason every running attempt stops now, or None
     work_done: Callable[[], None] | None = None  # orch records the attempt's work (its worktree commit)
+    ended: Callable[[str], None] | None = None  # told the session's id when a drive leaves it ended
+    changed: Callable[[Snapshot], None] | None = None  # told every snapshot a transition committed
     _watching: Watching | None = attrs.field(default=None, init=False, repr=False)
     # the decision index of the session being driven: a step costs what changed, not the plan
     _progress: Progress | None = attrs.field(default=None, init=False, repr=False)
@@ -141,7 +144,7 @@ class Engine:
         self.store.acquire_lease(session_id, owner)
         try:
             self._watching = self._start_watching()
-            return self._drive(session_id)
+            outcome = self._drive(session_id)
         except Exception as exc:  # an I/O error or a bug: never leave a task `running` with no engine
             why = f"orch stopped on an error while the task ran: {type(exc).__name__}: {exc}"
             with contextlib.suppress(Exception):  # the store itself may be what failed
@@ -152,6 +155,9 @@ class Engine:
                 self._watching.close()
                 self._watching = None
             self.store.release_lease(session_id, owner)
+        if self.ended is not None and outcome.session.state in ENDED:
+            self.ended(session_id)  # the day's report: after the end is committed and the lease let go
+        return outcome
 
     def _start_watching(self) -> Watching | None:
         """Live file tracking for this drive; a watcher that cannot start costs the run nothing."""
@@ -174,6 +180,8 @@ class Engine:
         snap = self.store.transact(session_id, wrapped)
         for event in captured[0].events if captured else ():
             self.watch(event)
+        if self.changed is not None:
+            self.changed(snap)
         return snap
 
     def _drive(self, session_id: str) -> RunOutcome:

@@ -28,6 +28,8 @@ ROLE_SUFFIXES = (
     "Watcher",
     "Executor",
     "Workers",
+    "Summarizer",
+    "Charts",
 )
 
 

@@ -31,6 +31,11 @@ def _command(
         after = send_command(
             rt.store, sid, command, rt.clock, task_id=task, text=text, source="cli", routing=rt.routing
         )
+        from apps.day_report import report_after_command
+
+        report_after_command(rt, before, after)  # a cancel that ends a session no engine drives
+        if rt.status_files is not None:
+            rt.status_files.update(after)
         render.command_done(
             command, before, after, rt.store.lease_holder(sid), json_out=json_out, newest=is_newest(rt, sid)
         )

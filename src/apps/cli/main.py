@@ -396,13 +396,21 @@ def report(
     session_arg: SessionArgument = None,
     session: SessionOption = None,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write the report to this file.")
+        Path | None, typer.Option("--output", "-o", help="Write the report to this file (--day: folder).")
     ] = None,
     config: ConfigOption = None,
+    day: Annotated[
+        bool, typer.Option("--day", help="The day's report across sessions (argument: DATE, default today).")
+    ] = False,
 ) -> None:
     """The end-of-session report in markdown: outcomes, attempts, time, tokens, cost, failures."""
     from orchcore.service import build_report, resolve_session
 
+    if day:  # `orch report --day [DATE]`: the positional argument is the date
+        from apps.cli.day_report import day_report
+
+        day_report(ctx, session_arg, config, output)
+        return
     with errors():
         rt = runtime(ctx, config, read_only=True)
         sid = resolve_session(rt.store, one_session(session_arg, session))

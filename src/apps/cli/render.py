@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from orchcore.tasks import Plan
 
 
+STATUS_SCHEMA_VERSION = 1  # `orch status --json`: bumped only by a change that is not an addition
+
+
 def _json(data: object) -> None:
     echo(json.dumps(data, indent=2, default=str))
 
@@ -277,6 +280,7 @@ def prepared_status(
     if json_out:
         text = json.dumps(
             {
+                "schema_version": STATUS_SCHEMA_VERSION,  # docs/status-json.md, docs/status.schema.json
                 "session": session_fields(snap, engine),
                 "config": config or None,
                 "sandbox": sandbox,

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from orchcore.ports.agent import Agent, AgentEvent, AgentRequest, AgentResult, EventSink
+    from orchcore.ports.charts import Charts, TimeBar
     from orchcore.ports.checkpoints import Checkpoint, Checkpoints, FileChange, Moment
     from orchcore.ports.checks import CheckRunner
     from orchcore.ports.clock import Clock, Ids
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from orchcore.ports.notifier import Notification, NotificationKind, Notifier
     from orchcore.ports.questions import QuestionBox
     from orchcore.ports.store import Store
+    from orchcore.ports.summarizer import Summarizer, Summary, SummaryRequest, SummaryUnavailable
     from orchcore.ports.supervisor import (
         CriterionVerdict,
         Judgement,
@@ -41,6 +43,7 @@ _EXPORTS: dict[str, str] = {
     "AgentRequest": "orchcore.ports.agent",
     "AgentResult": "orchcore.ports.agent",
     "ChangeKind": "orchcore.ports.file_watch",
+    "Charts": "orchcore.ports.charts",
     "CheckRunner": "orchcore.ports.checks",
     "Checkpoint": "orchcore.ports.checkpoints",
     "Checkpoints": "orchcore.ports.checkpoints",
@@ -65,8 +68,13 @@ _EXPORTS: dict[str, str] = {
     "QuestionBox": "orchcore.ports.questions",
     "SeenChange": "orchcore.ports.file_watch",
     "Store": "orchcore.ports.store",
+    "Summarizer": "orchcore.ports.summarizer",
+    "Summary": "orchcore.ports.summarizer",
+    "SummaryRequest": "orchcore.ports.summarizer",
+    "SummaryUnavailable": "orchcore.ports.summarizer",
     "Supervisor": "orchcore.ports.supervisor",
     "TaskLogs": "orchcore.ports.logs",
+    "TimeBar": "orchcore.ports.charts",
     "Verdict": "orchcore.ports.supervisor",
     "Workers": "orchcore.ports.workers",
     "Workspace": "orchcore.ports.workspace",
@@ -82,6 +90,7 @@ __all__ = [
     "AgentResult",
     "Applied",
     "ChangeKind",
+    "Charts",
     "CheckRunner",
     "Checkpoint",
     "Checkpoints",
@@ -106,8 +115,13 @@ __all__ = [
     "QuestionBox",
     "SeenChange",
     "Store",
+    "Summarizer",
+    "Summary",
+    "SummaryRequest",
+    "SummaryUnavailable",
     "Supervisor",
     "TaskLogs",
+    "TimeBar",
     "Verdict",
     "Workers",
     "Workspace",

@@ -14,6 +14,7 @@ from orchcore.testing.fakes import (
     ScriptedAgent,
     SequentialIds,
 )
+from orchcore.testing.summarizer import ScriptedSummarizer
 from orchcore.testing.supervisor import ScriptedSupervisor, verdict_for
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "RecordingNotifier",
     "ScriptedAgent",
     "ScriptedCheckRunner",
+    "ScriptedSummarizer",
     "ScriptedSupervisor",
     "SequentialIds",
     "verdict_for",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from orchcore.testing.contracts.agent import AgentContract, AgentFactory
+from orchcore.testing.contracts.charts import ChartsContract
 from orchcore.testing.contracts.checkpoints import CheckpointsContract, CheckpointsFactory, GitRunner
 from orchcore.testing.contracts.checks import CheckRunnerContract, CheckRunnerFactory
 from orchcore.testing.contracts.clock import ClockContract, IdsContract
@@ -13,6 +14,7 @@ from orchcore.testing.contracts.notifier import NotifierContract, NotifierFactor
 from orchcore.testing.contracts.outbox import OutboxContract
 from orchcore.testing.contracts.questions import QuestionBoxContract, QuestionBoxFactory
 from orchcore.testing.contracts.store import StoreContract, StoreFactory, StoreModelMachine
+from orchcore.testing.contracts.summarizer import SummarizerContract, SummarizerFactory
 from orchcore.testing.contracts.supervisor import SupervisorContract, SupervisorFactory
 from orchcore.testing.contracts.workers import WorkersContract, WorkersFactory
 from orchcore.testing.contracts.workspace import WorkspaceContract, WorkspaceFactory
@@ -20,6 +22,7 @@ from orchcore.testing.contracts.worktrees import WorktreesContract, WorktreesFac
 
 ALL_CONTRACTS: tuple[type, ...] = (
     AgentContract,
+    ChartsContract,
     CheckRunnerContract,
     CheckpointsContract,
     ClockContract,
@@ -29,6 +32,7 @@ ALL_CONTRACTS: tuple[type, ...] = (
     NotifierContract,
     QuestionBoxContract,
     StoreContract,
+    SummarizerContract,
     SupervisorContract,
     TaskLogsContract,
     WorkersContract,
@@ -40,6 +44,7 @@ __all__ = [
     "ALL_CONTRACTS",
     "AgentContract",
     "AgentFactory",
+    "ChartsContract",
     "CheckRunnerContract",
     "CheckRunnerFactory",
     "CheckpointsContract",
@@ -61,6 +66,8 @@ __all__ = [
     "StoreContract",
     "StoreFactory",
     "StoreModelMachine",
+    "SummarizerContract",
+    "SummarizerFactory",
     "SupervisorContract",
     "SupervisorFactory",
     "TaskLogsContract",
