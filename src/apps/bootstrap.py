@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # the engine and the ports are for annotations here: `orch st
     from orchcore.ports.agent import Agent
     from orchcore.ports.checkpoints import Checkpoints
     from orchcore.ports.clock import Clock, Ids
+    from orchcore.ports.drafter import Drafter, DrafterUnavailable
     from orchcore.ports.executor import Executor
     from orchcore.ports.file_watch import FileWatcher
     from orchcore.ports.logs import TaskLogs
@@ -252,6 +253,30 @@ class Runtime:
         )
         self.closers.append(judge.close)
         return judge
+
+    def drafter(self, environ: Mapping[str, str] | None = None) -> Drafter | DrafterUnavailable:
+        """The model ``orch plan`` drafts with: the supervisor's Ollama host and model (closed with
+        the runtime); DrafterUnavailable, saying how to install it, without the ``ollama`` library."""
+        from apps.secrets import ollama_api_key
+        from orchcore.ports.drafter import DrafterUnavailable
+
+        sv = self.settings.supervisor
+        try:
+            from adapters.ollama import OllamaDrafter, ollama_client
+        except ImportError as exc:
+            return DrafterUnavailable(f"the ollama client library is missing ({exc.name})", OLLAMA_EXTRA)
+        key = ollama_api_key(self.settings, environ)
+        api_key = None if key is None else key.reveal()
+        drafter = OllamaDrafter(
+            ollama_client(sv.host, sv.timeout_s, api_key=api_key),
+            sv.model,
+            host=sv.host,
+            num_ctx=sv.num_ctx,
+            keep_alive=sv.keep_alive_value,
+            secrets=() if api_key is None else (api_key,),
+        )
+        self.closers.append(drafter.close)
+        return drafter
 
     def checkpoints(self) -> Checkpoints:
         """The workspace's checkpoints: a shadow git directory under the state dir."""

@@ -27,6 +27,7 @@ ROLE_SUFFIXES = (
     "CheckRunner",
     "Watcher",
     "Executor",
+    "Drafter",
 )
 
 

@@ -1,7 +1,8 @@
-"""The Supervisor port on a local LLM served by Ollama (the ``[ollama]`` extra of orchcore-cli)."""
+"""The Supervisor and Drafter ports on a local LLM served by Ollama (the ``[ollama]`` extra of orchcore-cli)."""
 
 from __future__ import annotations
 
+from adapters.ollama.drafter import OllamaDrafter
 from adapters.ollama.supervisor import (
     DEFAULT_HOST,
     DEFAULT_MODEL,
@@ -9,4 +10,4 @@ from adapters.ollama.supervisor import (
     ollama_client,
 )
 
-__all__ = ["DEFAULT_HOST", "DEFAULT_MODEL", "OllamaSupervisor", "ollama_client"]
+__all__ = ["DEFAULT_HOST", "DEFAULT_MODEL", "OllamaDrafter", "OllamaSupervisor", "ollama_client"]

@@ -508,6 +508,9 @@ from apps.cli.templates import init_command, templates_app  # noqa: E402 - impor
 
 app.add_typer(templates_app, name="templates")
 app.command(name="init")(init_command)
+from apps.cli.plan import plan_command  # noqa: E402 - imports only typer
+
+app.command(name="plan")(plan_command)
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from orchcore.ports.checkpoints import Checkpoint, Checkpoints, FileChange, Moment
     from orchcore.ports.checks import CheckRunner
     from orchcore.ports.clock import Clock, Ids
+    from orchcore.ports.drafter import Draft, Drafter, DrafterUnavailable, DraftRequest
     from orchcore.ports.executor import ExecFile, ExecResult, ExecSpec, Executor
     from orchcore.ports.file_watch import ChangeKind, FileWatcher, SeenChange
     from orchcore.ports.logs import TaskLogs
@@ -45,6 +46,10 @@ _EXPORTS: dict[str, str] = {
     "Checkpoints": "orchcore.ports.checkpoints",
     "Clock": "orchcore.ports.clock",
     "CriterionVerdict": "orchcore.ports.supervisor",
+    "Draft": "orchcore.ports.drafter",
+    "DraftRequest": "orchcore.ports.drafter",
+    "Drafter": "orchcore.ports.drafter",
+    "DrafterUnavailable": "orchcore.ports.drafter",
     "EventSink": "orchcore.ports.agent",
     "ExecFile": "orchcore.ports.executor",
     "ExecResult": "orchcore.ports.executor",
@@ -85,6 +90,10 @@ __all__ = [
     "Checkpoints",
     "Clock",
     "CriterionVerdict",
+    "Draft",
+    "DraftRequest",
+    "Drafter",
+    "DrafterUnavailable",
     "EventSink",
     "ExecFile",
     "ExecResult",

@@ -6,6 +6,7 @@ from orchcore.testing.contracts.agent import AgentContract, AgentFactory
 from orchcore.testing.contracts.checkpoints import CheckpointsContract, CheckpointsFactory, GitRunner
 from orchcore.testing.contracts.checks import CheckRunnerContract, CheckRunnerFactory
 from orchcore.testing.contracts.clock import ClockContract, IdsContract
+from orchcore.testing.contracts.drafter import DrafterContract, DrafterFactory
 from orchcore.testing.contracts.executor import ExecutorContract, ExecutorFactory, RunningCounter
 from orchcore.testing.contracts.file_watch import FileWatcherContract
 from orchcore.testing.contracts.logs import LogsFactory, TaskLogsContract
@@ -22,6 +23,7 @@ ALL_CONTRACTS: tuple[type, ...] = (
     CheckRunnerContract,
     CheckpointsContract,
     ClockContract,
+    DrafterContract,
     FileWatcherContract,
     ExecutorContract,
     IdsContract,
@@ -43,6 +45,8 @@ __all__ = [
     "CheckpointsContract",
     "CheckpointsFactory",
     "ClockContract",
+    "DrafterContract",
+    "DrafterFactory",
     "ExecutorContract",
     "ExecutorFactory",
     "FileWatcherContract",
