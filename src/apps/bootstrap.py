@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # the engine and the ports are for annotations here: `orch st
     from orchcore.ports.drafter import Drafter, DrafterUnavailable
     from orchcore.ports.executor import Executor
     from orchcore.ports.file_watch import FileWatcher
+    from orchcore.ports.lessons import LessonStore
     from orchcore.ports.logs import TaskLogs
     from orchcore.ports.notifier import Notification, Notifier
     from orchcore.ports.store import Store
@@ -157,6 +158,8 @@ class Runtime:
     notifiers: Callable[[], Mapping[str, Notifier]] = attrs.field(default=dict)
     delivery: DeliveryPolicy = attrs.field(factory=DeliveryPolicy)
     closers: list[Callable[[], None]] = attrs.field(factory=list)
+    writes_state: bool = True  # False for read-only commands: nothing creates the state database
+    _lessons: LessonStore | None = attrs.field(default=None, init=False, repr=False)
 
     def engine(self, agent: Agent, watch: Watcher) -> Engine:
         from adapters.files.questions import FileQuestions
@@ -202,6 +205,7 @@ class Runtime:
         agent's environment, never orch's secrets), and the judge, built on its first use."""
         from adapters.checks import ShellCheckRunner
         from apps.calibration_file import calibration_for
+        from apps.feedback_files import lesson_texts
         from apps.prompt_files import prompter_for
         from orchcore.attempt_check import AttemptChecker
 
@@ -221,7 +225,7 @@ class Runtime:
             check_timeout_s=sv.check_timeout_s,
             count_tests_before=sv.count_tests_before,
             sandbox=sandbox,
-            prompter=prompter_for(s),
+            prompter=prompter_for(s, lessons=lesson_texts(self.lesson_store().lessons())),
         )
 
     def supervisor(self, environ: Mapping[str, str] | None = None) -> Supervisor | None:
@@ -277,6 +281,21 @@ class Runtime:
         )
         self.closers.append(drafter.close)
         return drafter
+
+    def lesson_store(self) -> LessonStore:
+        """The lessons learnt from feedback, in the state database (one per runtime, closed with it);
+        in memory and empty while no state exists (a read-only command creates none)."""
+        if self._lessons is None:
+            from adapters.memory.lessons import InMemoryLessonStore
+            from adapters.sqlite.lessons import SqliteLessonStore
+
+            db = self.settings.db_path
+            store: LessonStore = (
+                SqliteLessonStore(db) if db.exists() or self.writes_state else InMemoryLessonStore()
+            )
+            self.closers.append(store.close)
+            self._lessons = store
+        return self._lessons
 
     def checkpoints(self) -> Checkpoints:
         """The workspace's checkpoints: a shadow git directory under the state dir."""
@@ -396,6 +415,7 @@ def build_runtime(settings: Settings, *, read_only: bool = False) -> Runtime:
         notifiers=channels.notifiers,
         delivery=settings.delivery_policy(),
         closers=[channels.close],
+        writes_state=not read_only,
     )
 
 

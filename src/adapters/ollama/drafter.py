@@ -1,7 +1,9 @@
 """The Drafter port on a model served by Ollama, through the official ``ollama`` client (``orch plan``).
 
-One non-streaming ``/api/chat`` per draft, temperature 0 with a fixed seed (the same log gives the
-same draft), ``num_predict`` from the request. No retries: the user is at the terminal and runs
+One streaming ``/api/chat`` per draft, temperature 0 with a fixed seed (the same log gives the
+same draft), ``num_predict`` from the request. Streamed for the timeout, as the supervisor's judge
+is: httpx's read timeout applies to each read, so ``timeout_s`` means "no progress for that long"
+and a slow model that keeps writing a long task file is not cut off. No retries: the user is at the terminal and runs
 the command again. What fails is a :class:`DrafterUnavailable` whose hint says what to do (start
 Ollama, pull the model, set the host); reasons never hold the API key nor URL credentials.
 """
@@ -60,13 +62,20 @@ class OllamaDrafter:
             {"role": "system", "content": request.system},
             {"role": "user", "content": request.prompt},
         ]
+        content: list[str] = []
+        answer: ollama.ChatResponse | None = None
         try:
-            answer = self._client.chat(
-                self.model, messages, stream=False, options=options, keep_alive=self._keep_alive
-            )
+            for part in self._client.chat(
+                self.model, messages, stream=True, options=options, keep_alive=self._keep_alive
+            ):
+                content.append(part.message.content or "")
+                if part.done:
+                    answer = part
         except CLIENT_ERRORS as exc:
             return self._unavailable(exc)
-        text = answer.message.content or ""
+        if answer is None:
+            return DrafterUnavailable(f"Ollama at {self._host} ended its answer before its last line (done)")
+        text = "".join(content)
         if not text.strip():
             return DrafterUnavailable(
                 f"{self.model} on Ollama at {self._host} answered with nothing",

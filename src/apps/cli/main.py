@@ -219,6 +219,7 @@ def run(
         except SessionExists as exc:
             fail(WRONG_STATE, _exists_message(exc, file, config_flag(rt, config)))
         warn_at_start(rt, snap.session.id)
+        learn_from_feedback(rt)  # before the engine's prompter reads the lessons
         from apps.cli import render
 
         render.started(snap)
@@ -316,6 +317,7 @@ def resume(
         chosen.check()
         resume_session(rt.store, sid, rt.clock, routing=rt.routing)
         warn_at_start(rt, sid)
+        learn_from_feedback(rt)
         with sending(rt):
             drive(rt, chosen, sid, verbose=verbose)
     raise typer.Exit(finish(rt, sid))
@@ -511,6 +513,10 @@ app.command(name="init")(init_command)
 from apps.cli.plan import plan_command  # noqa: E402 - imports only typer
 
 app.command(name="plan")(plan_command)
+from apps.cli.lessons import feedback_command, learn_from_feedback, lessons_app  # noqa: E402 - imports only typer
+
+app.add_typer(lessons_app, name="lessons")
+app.command(name="feedback")(feedback_command)
 
 
 def main() -> None:

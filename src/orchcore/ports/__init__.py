@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from orchcore.ports.drafter import Draft, Drafter, DrafterUnavailable, DraftRequest
     from orchcore.ports.executor import ExecFile, ExecResult, ExecSpec, Executor
     from orchcore.ports.file_watch import ChangeKind, FileWatcher, SeenChange
+    from orchcore.ports.lessons import Lesson, LessonStore, NewLesson
     from orchcore.ports.logs import TaskLogs
     from orchcore.ports.notifier import Notification, NotificationKind, Notifier
     from orchcore.ports.questions import QuestionBox
@@ -61,7 +62,10 @@ _EXPORTS: dict[str, str] = {
     "JudgeRequest": "orchcore.ports.supervisor",
     "JudgeUnavailable": "orchcore.ports.supervisor",
     "Judgement": "orchcore.ports.supervisor",
+    "Lesson": "orchcore.ports.lessons",
+    "LessonStore": "orchcore.ports.lessons",
     "Moment": "orchcore.ports.checkpoints",
+    "NewLesson": "orchcore.ports.lessons",
     "Notification": "orchcore.ports.notifier",
     "NotificationKind": "orchcore.ports.notifier",
     "Notifier": "orchcore.ports.notifier",
@@ -105,7 +109,10 @@ __all__ = [
     "JudgeRequest",
     "JudgeUnavailable",
     "Judgement",
+    "Lesson",
+    "LessonStore",
     "Moment",
+    "NewLesson",
     "Notification",
     "NotificationKind",
     "Notifier",

@@ -9,6 +9,7 @@ from orchcore.testing.contracts.clock import ClockContract, IdsContract
 from orchcore.testing.contracts.drafter import DrafterContract, DrafterFactory
 from orchcore.testing.contracts.executor import ExecutorContract, ExecutorFactory, RunningCounter
 from orchcore.testing.contracts.file_watch import FileWatcherContract
+from orchcore.testing.contracts.lessons import LessonStoreContract, LessonStoreFactory
 from orchcore.testing.contracts.logs import LogsFactory, TaskLogsContract
 from orchcore.testing.contracts.notifier import NotifierContract, NotifierFactory, NotifierRig
 from orchcore.testing.contracts.outbox import OutboxContract
@@ -27,6 +28,7 @@ ALL_CONTRACTS: tuple[type, ...] = (
     FileWatcherContract,
     ExecutorContract,
     IdsContract,
+    LessonStoreContract,
     NotifierContract,
     QuestionBoxContract,
     StoreContract,
@@ -52,6 +54,8 @@ __all__ = [
     "FileWatcherContract",
     "GitRunner",
     "IdsContract",
+    "LessonStoreContract",
+    "LessonStoreFactory",
     "LogsFactory",
     "NotifierContract",
     "NotifierFactory",
