@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # the engine and the ports are for annotations here: `orch st
     from orchcore.ports.lessons import LessonStore
     from orchcore.ports.logs import TaskLogs
     from orchcore.ports.notifier import Notification, Notifier
+    from orchcore.ports.questions import QuestionBox
     from orchcore.ports.store import Store
     from orchcore.ports.supervisor import JudgeRequest, JudgeUnavailable, Supervisor, Verdict
     from orchcore.ports.worktrees import Worktrees
@@ -281,6 +282,21 @@ class Runtime:
         )
         self.closers.append(drafter.close)
         return drafter
+
+    def question_box(self) -> QuestionBox:
+        """The question files of the workspace (``questions/TASK.md``, ``questions/TASK-answer.md``)."""
+        from adapters.files.questions import FileQuestions
+
+        return FileQuestions(str(self.settings.path(self.settings.paths.workdir)))
+
+    def answer_watcher(self) -> FileWatcher | None:
+        """What `orch run --wait` watches the question files with (None: watchfiles is not installed,
+        and the files are looked at on each poll instead); on whatever ``watch:`` says."""
+        try:
+            from adapters.watch import WatchfilesWatcher
+        except ImportError:
+            return None
+        return WatchfilesWatcher(debounce_ms=self.settings.watch.debounce_ms)
 
     def lesson_store(self) -> LessonStore:
         """The lessons learnt from feedback, in the state database (one per runtime, closed with it);

@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 
 from orchcore.context_budget import Cut, Keep, Part, Rank, TokenEstimator, fit
-from orchcore.tasks import Plan, Task
+from orchcore.tasks import Plan, Task, file_stem
 from orchcore.templates import shipped_sources
 from orchcore.templating import ANSWER, RETRY, TASK, Templates
 
@@ -104,6 +104,7 @@ def task_variables(plan: Plan | None, task: Task) -> dict[str, Any]:
             "context_files": list(task.context_files),
             "deliverables": list(task.deliverables),
             "checks": list(task.checks),
+            "question_file": f"questions/{file_stem(task.id)}.md",  # where the agent asks a human
         },
         "done": [] if plan is None else [{"id": d, "title": plan.task(d).title} for d in task.depends_on],
     }

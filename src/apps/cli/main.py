@@ -22,6 +22,15 @@ from apps.cli.options import (
     one_session,
 )
 
+WaitOption = Annotated[
+    bool,
+    typer.Option(
+        "--wait",
+        help="When a human is needed, wait: an answer in questions/TASK-answer.md, or an answer or "
+        "approval sent from anywhere, continues the run by itself.",
+    ),
+]
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -185,6 +194,7 @@ def run(
         bool, typer.Option("--new", help="Start a new session even if this file has an unfinished one.")
     ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show the agent's output lines.")] = False,
+    wait: WaitOption = False,
     config: ConfigOption = None,
 ) -> None:
     """Start a session for FILE and run its tasks until done or a human is needed."""
@@ -225,6 +235,10 @@ def run(
         render.started(snap)
         with sending(rt):
             outcome = drive(rt, chosen, snap.session.id, verbose=verbose)
+            if wait:
+                from apps.cli.waiting import drive_until_done
+
+                drive_until_done(rt, chosen, snap.session.id, verbose=verbose)
     raise typer.Exit(finish(rt, outcome.session.id, config_flag(rt, config)))
 
 
@@ -303,9 +317,11 @@ def resume(
     session_arg: SessionArgument = None,
     session: SessionOption = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show the agent's output lines.")] = False,
+    wait: WaitOption = False,
     config: ConfigOption = None,
 ) -> None:
-    """Continue a paused, approved, halted or crashed session."""
+    """Continue a paused, approved, answered, halted or crashed session (an answer you wrote in
+    questions/TASK-answer.md counts)."""
     from apps.notify import sending
     from orchcore.service import claim_for_resume, resolve_session, resume_session
 
@@ -315,11 +331,16 @@ def resume(
         claim_for_resume(rt.store, sid)
         chosen = rt.agents(rt.store.session(sid).agent or rt.settings.agent.name)
         chosen.check()
+        from apps.cli.waiting import drive_until_done, pick_up_written_answers
+
+        pick_up_written_answers(rt, sid)
         resume_session(rt.store, sid, rt.clock, routing=rt.routing)
         warn_at_start(rt, sid)
         learn_from_feedback(rt)
         with sending(rt):
             drive(rt, chosen, sid, verbose=verbose)
+            if wait:
+                drive_until_done(rt, chosen, sid, verbose=verbose)
     raise typer.Exit(finish(rt, sid))
 
 
