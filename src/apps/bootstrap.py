@@ -38,10 +38,13 @@ if TYPE_CHECKING:  # the engine and the ports are for annotations here: `orch st
     from orchcore.ports.charts import Charts
     from orchcore.ports.checkpoints import Checkpoints
     from orchcore.ports.clock import Clock, Ids
+    from orchcore.ports.drafter import Drafter, DrafterUnavailable
     from orchcore.ports.executor import Executor
     from orchcore.ports.file_watch import FileWatcher
+    from orchcore.ports.lessons import LessonStore
     from orchcore.ports.logs import TaskLogs
     from orchcore.ports.notifier import Notification, Notifier
+    from orchcore.ports.questions import QuestionBox
     from orchcore.ports.store import Store
     from orchcore.ports.summarizer import Summary, SummaryRequest, SummaryUnavailable
     from orchcore.ports.supervisor import JudgeRequest, JudgeUnavailable, Supervisor, Verdict
@@ -185,6 +188,9 @@ class Runtime:
     # agent_status/TASK.json per task (status_files.enabled), or None
     status_files: StatusFiles | None = attrs.field(default=None)
 
+    writes_state: bool = True  # False for read-only commands: nothing creates the state database
+    _lessons: LessonStore | None = attrs.field(default=None, init=False, repr=False)
+
     def __attrs_post_init__(self) -> None:
         if self.status_files is None:
             from apps.status_files import status_files_for
@@ -316,6 +322,7 @@ class Runtime:
         agent's environment, never orch's secrets), and the judge, built on its first use."""
         from adapters.checks import ShellCheckRunner
         from apps.calibration_file import calibration_for
+        from apps.feedback_files import lesson_texts
         from apps.prompt_files import prompter_for
         from orchcore.attempt_check import AttemptChecker
 
@@ -337,7 +344,7 @@ class Runtime:
             check_timeout_s=sv.check_timeout_s,
             count_tests_before=sv.count_tests_before,
             sandbox=sandbox,
-            prompter=prompter_for(s),
+            prompter=prompter_for(s, lessons=lesson_texts(self.lesson_store().lessons())),
         )
 
     def supervisor(self, environ: Mapping[str, str] | None = None) -> Supervisor | None:
@@ -369,6 +376,60 @@ class Runtime:
         )
         self.closers.append(judge.close)
         return judge
+
+    def drafter(self, environ: Mapping[str, str] | None = None) -> Drafter | DrafterUnavailable:
+        """The model ``orch plan`` drafts with: the supervisor's Ollama host and model (closed with
+        the runtime); DrafterUnavailable, saying how to install it, without the ``ollama`` library."""
+        from apps.secrets import ollama_api_key
+        from orchcore.ports.drafter import DrafterUnavailable
+
+        sv = self.settings.supervisor
+        try:
+            from adapters.ollama import OllamaDrafter, ollama_client
+        except ImportError as exc:
+            return DrafterUnavailable(f"the ollama client library is missing ({exc.name})", OLLAMA_EXTRA)
+        key = ollama_api_key(self.settings, environ)
+        api_key = None if key is None else key.reveal()
+        drafter = OllamaDrafter(
+            ollama_client(sv.host, sv.timeout_s, api_key=api_key),
+            sv.model,
+            host=sv.host,
+            num_ctx=sv.num_ctx,
+            keep_alive=sv.keep_alive_value,
+            secrets=() if api_key is None else (api_key,),
+        )
+        self.closers.append(drafter.close)
+        return drafter
+
+    def question_box(self) -> QuestionBox:
+        """The question files of the workspace (``questions/TASK.md``, ``questions/TASK-answer.md``)."""
+        from adapters.files.questions import FileQuestions
+
+        return FileQuestions(str(self.settings.path(self.settings.paths.workdir)))
+
+    def answer_watcher(self) -> FileWatcher | None:
+        """What `orch run --wait` watches the question files with (None: watchfiles is not installed,
+        and the files are looked at on each poll instead); on whatever ``watch:`` says."""
+        try:
+            from adapters.watch import WatchfilesWatcher
+        except ImportError:
+            return None
+        return WatchfilesWatcher(debounce_ms=self.settings.watch.debounce_ms)
+
+    def lesson_store(self) -> LessonStore:
+        """The lessons learnt from feedback, in the state database (one per runtime, closed with it);
+        in memory and empty while no state exists (a read-only command creates none)."""
+        if self._lessons is None:
+            from adapters.memory.lessons import InMemoryLessonStore
+            from adapters.sqlite.lessons import SqliteLessonStore
+
+            db = self.settings.db_path
+            store: LessonStore = (
+                SqliteLessonStore(db) if db.exists() or self.writes_state else InMemoryLessonStore()
+            )
+            self.closers.append(store.close)
+            self._lessons = store
+        return self._lessons
 
     def checkpoints(self) -> Checkpoints:
         """The workspace's checkpoints: a shadow git directory under the state dir."""
@@ -498,6 +559,7 @@ def build_runtime(settings: Settings, *, read_only: bool = False) -> Runtime:
         notifiers=channels.notifiers,
         delivery=settings.delivery_policy(),
         closers=[channels.close],
+        writes_state=not read_only,
     )
 
 

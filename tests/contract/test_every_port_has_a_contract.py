@@ -30,6 +30,7 @@ ROLE_SUFFIXES = (
     "Workers",
     "Summarizer",
     "Charts",
+    "Drafter",
 )
 
 

@@ -104,3 +104,12 @@ def _git_worktrees() -> None:
 
 def _aider_agent() -> None:
     _: Agent = AiderAgent()
+
+
+def _ollama_drafter() -> None:
+    from adapters.ollama import OllamaDrafter
+    from orchcore.ports.drafter import Drafter
+    from orchcore.testing import ScriptedDrafter
+
+    _: Drafter = OllamaDrafter(ollama_client("http://127.0.0.1:11434", 60.0))
+    __: Drafter = ScriptedDrafter()

@@ -22,6 +22,15 @@ from apps.cli.options import (
     one_session,
 )
 
+WaitOption = Annotated[
+    bool,
+    typer.Option(
+        "--wait",
+        help="When a human is needed, wait: an answer in questions/TASK-answer.md, or an answer or "
+        "approval sent from anywhere, continues the run by itself.",
+    ),
+]
+
 if TYPE_CHECKING:
     from apps.bootstrap import Runtime
     from orchcore.engine import RunOutcome
@@ -182,6 +191,7 @@ def run(
         bool, typer.Option("--new", help="Start a new session even if this file has an unfinished one.")
     ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show the agent's output lines.")] = False,
+    wait: WaitOption = False,
     config: ConfigOption = None,
 ) -> None:
     """Start a session for FILE and run its tasks until done or a human is needed."""
@@ -216,11 +226,16 @@ def run(
         except SessionExists as exc:
             fail(WRONG_STATE, _exists_message(exc, file, config_flag(rt, config)))
         warn_at_start(rt, snap.session.id)
+        learn_from_feedback(rt)  # before the engine's prompter reads the lessons
         from apps.cli import render
 
         render.started(snap)
         with sending(rt):
             outcome = drive(rt, chosen, snap.session.id, verbose=verbose)
+            if wait:
+                from apps.cli.waiting import drive_until_done
+
+                drive_until_done(rt, chosen, snap.session.id, verbose=verbose)
     raise typer.Exit(finish(rt, outcome.session.id, config_flag(rt, config)))
 
 
@@ -299,9 +314,11 @@ def resume(
     session_arg: SessionArgument = None,
     session: SessionOption = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show the agent's output lines.")] = False,
+    wait: WaitOption = False,
     config: ConfigOption = None,
 ) -> None:
-    """Continue a paused, approved, halted or crashed session."""
+    """Continue a paused, approved, answered, halted or crashed session (an answer you wrote in
+    questions/TASK-answer.md counts)."""
     from apps.notify import sending
     from orchcore.service import claim_for_resume, resolve_session, resume_session
 
@@ -311,10 +328,16 @@ def resume(
         claim_for_resume(rt.store, sid)
         chosen = rt.agents(rt.store.session(sid).agent or rt.settings.agent.name)
         chosen.check()
+        from apps.cli.waiting import drive_until_done, pick_up_written_answers
+
+        pick_up_written_answers(rt, sid)
         resume_session(rt.store, sid, rt.clock, routing=rt.routing)
         warn_at_start(rt, sid)
+        learn_from_feedback(rt)
         with sending(rt):
             drive(rt, chosen, sid, verbose=verbose)
+            if wait:
+                drive_until_done(rt, chosen, sid, verbose=verbose)
     raise typer.Exit(finish(rt, sid))
 
 
@@ -481,6 +504,13 @@ from apps.cli.templates import init_command, templates_app  # noqa: E402 - impor
 
 app.add_typer(templates_app, name="templates")
 app.command(name="init")(init_command)
+from apps.cli.plan import plan_command  # noqa: E402 - imports only typer
+
+app.command(name="plan")(plan_command)
+from apps.cli.lessons import feedback_command, learn_from_feedback, lessons_app  # noqa: E402 - imports only typer
+
+app.add_typer(lessons_app, name="lessons")
+app.command(name="feedback")(feedback_command)
 
 
 def main() -> None:

@@ -7,8 +7,10 @@ from orchcore.testing.contracts.charts import ChartsContract
 from orchcore.testing.contracts.checkpoints import CheckpointsContract, CheckpointsFactory, GitRunner
 from orchcore.testing.contracts.checks import CheckRunnerContract, CheckRunnerFactory
 from orchcore.testing.contracts.clock import ClockContract, IdsContract
+from orchcore.testing.contracts.drafter import DrafterContract, DrafterFactory
 from orchcore.testing.contracts.executor import ExecutorContract, ExecutorFactory, RunningCounter
 from orchcore.testing.contracts.file_watch import FileWatcherContract
+from orchcore.testing.contracts.lessons import LessonStoreContract, LessonStoreFactory
 from orchcore.testing.contracts.logs import LogsFactory, TaskLogsContract
 from orchcore.testing.contracts.notifier import NotifierContract, NotifierFactory, NotifierRig
 from orchcore.testing.contracts.outbox import OutboxContract
@@ -26,9 +28,11 @@ ALL_CONTRACTS: tuple[type, ...] = (
     CheckRunnerContract,
     CheckpointsContract,
     ClockContract,
+    DrafterContract,
     FileWatcherContract,
     ExecutorContract,
     IdsContract,
+    LessonStoreContract,
     NotifierContract,
     QuestionBoxContract,
     StoreContract,
@@ -50,11 +54,15 @@ __all__ = [
     "CheckpointsContract",
     "CheckpointsFactory",
     "ClockContract",
+    "DrafterContract",
+    "DrafterFactory",
     "ExecutorContract",
     "ExecutorFactory",
     "FileWatcherContract",
     "GitRunner",
     "IdsContract",
+    "LessonStoreContract",
+    "LessonStoreFactory",
     "LogsFactory",
     "NotifierContract",
     "NotifierFactory",
