@@ -116,15 +116,26 @@ def session_view(rt: Runtime, snap: Snapshot, driving: str | None) -> dict[str, 
         live = [
             {"task": t, "attempt": snap.runs[t].attempt, "title": snap.plan.task(t).title} for t in tried[-1:]
         ]
+    hints = suggestions(snap, engine_attached=engine is not None or driving == s.id)
     return {
         **session_fields(snap, engine),
         "tasks": rows,
         "seq": events[-1].seq if events else 0,
         "waiting": waiting(snap),
         "live": live,
-        "buttons": [c.value for c in SESSION_BUTTONS if c in allowed_commands(s.state)],
-        "next": suggestions(snap, engine_attached=engine is not None or driving == s.id),
+        "buttons": session_buttons(s.state, hints),
+        "next": hints,
     }
+
+
+def session_buttons(state: SessionState, hints: list[str]) -> list[str]:
+    """Pause and cancel where the session accepts them; resume only where the core suggests it
+    (a running session accepts resume too, but that only re-attaches a missing engine)."""
+    allowed = allowed_commands(state)
+    shown: list[Command] = [c for c in SESSION_BUTTONS if c in allowed and c is not Command.RESUME]
+    if Command.RESUME in allowed and any(h.startswith("resume") for h in hints):
+        shown.insert(1 if Command.PAUSE in shown else 0, Command.RESUME)
+    return [c.value for c in shown]
 
 
 def task_buttons(session: SessionState, task: TaskState) -> list[str]:
