@@ -4,10 +4,12 @@ buttons (the webhook's use cases), the report link and the server-sent events.""
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
+import attrs
 import httpx
 import pytest
 from hypothesis import given
@@ -17,7 +19,8 @@ from apps.web import dash_auth
 from apps.web.app import create_app
 from apps.web.dash_live import BadEventId, event_id
 from orchcore.ports.agent import AgentRequest, AgentResult, EventSink
-from orchcore.records import Outcome
+from orchcore.records import Mutation, Outcome
+from orchcore.state import SessionState, TaskState
 from orchcore.testing import ScriptedAgent
 from tests.support import wait_until
 from tests.web.test_webhook import SECRET, LiveServer, World
@@ -373,6 +376,41 @@ def test_the_page_points_its_scripts_at_the_running_output(world: World, browser
     assert js.status_code == 200
     assert "EventSource" in js.text
     assert browser.http.get("/ui/static/../app.py").status_code == 404
+
+
+def test_open_streams_end_when_the_server_stops(world: World, browser: Browser) -> None:
+    finished_task_1(world, browser)
+    got: list[dict[str, str]] = []
+
+    def listen() -> None:
+        with browser.http.stream("GET", "/ui/events/s1") as response:
+            got.extend(sse_events(response, until="closing"))
+
+    thread = threading.Thread(target=listen, daemon=True)
+    thread.start()
+    wait_until(lambda: world.server is not None and world.server.server.server_state.connections, "a stream")
+    assert world.server is not None
+    world.server.stop()
+    thread.join(10)
+    assert got[-1]["event"] == "closing"  # ended by the app, not cut off after uvicorn's grace period
+    world.server = None
+
+
+def test_what_an_agent_writes_is_shown_as_text_never_as_markup(world: World, browser: Browser) -> None:
+    finished_task_1(world, browser)
+
+    def asked(snap: Any) -> Mutation:
+        run = attrs.evolve(
+            snap.run("2"), state=TaskState.WAITING_ANSWER, question="<script>alert(1)</script>?"
+        )
+        session = attrs.evolve(snap.session, state=SessionState.WAITING_ANSWER, waiting_for="2")
+        return Mutation(session=session, runs=(run,))
+
+    world.store.transact("s1", asked)
+    page = browser.page().text
+    assert "<script>alert(1)" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;?" in page
+    assert 'id="answer-form"' in page
 
 
 # ---- without a secret (--insecure-local) ----------------------------------------------------

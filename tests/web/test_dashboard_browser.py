@@ -64,6 +64,12 @@ deploy it
 """
 
 
+REPORT = """<!doctype html><html><head><meta charset="utf-8"><title>Day report</title>
+<style>h1 { color: #2456a6 }</style></head><body><h1>Day report</h1><p id="drawn"></p>
+<img src="https://example.invalid/tracker.png" alt="">
+<script>document.getElementById("drawn").textContent = "chart drawn";</script></body></html>"""
+
+
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, Prepared]]:
     from apps.settings import load_settings
@@ -115,6 +121,10 @@ def test_a_day_steered_from_the_dashboard_in_chromium(server: tuple[str, Prepare
         page.set_default_timeout(TIMEOUT_MS)
         errors: list[str] = []
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        requested: list[str] = []
+        blocked: list[str] = []
+        page.on("request", lambda r: requested.append(r.url))
+        page.on("requestfailed", lambda r: blocked.append(r.url) if r.failure == "csp" else None)
 
         page.goto(url + "/")
         assert page.url.endswith("/ui/login")
@@ -168,4 +178,21 @@ def test_a_day_steered_from_the_dashboard_in_chromium(server: tuple[str, Prepare
         page.wait_for_selector("#task-3:has-text('rejected by dashboard: not today')")
         shoot(page, "dashboard-rejected")
         assert task_run(ready, "2").answer == "blue"
+
+        # the day's report (written by `orch report --day`): linked once it exists, its own inline
+        # chart code runs, sandboxed, and it can reach nothing outside
+        rt = ready.runtime
+        day = rt.clock.now().astimezone(rt.settings.budget_policy().tz).date().isoformat()
+        results = Path(rt.settings.base_dir) / "results"
+        results.mkdir()
+        (results / f"{day}-report.html").write_text(REPORT)
+        page.goto(url + "/ui/")
+        page.click("#report-link")
+        page.wait_for_selector("#drawn:has-text('chart drawn')")
+        assert page.evaluate("window.origin") == "null"  # sandboxed: not the dashboard's origin
+        shoot(page, "dashboard-report")
+        outside = [u for u in requested if not u.startswith(url)]
+        assert outside == ["https://example.invalid/tracker.png"]
+        assert blocked == outside  # stopped by the report's CSP before it left the browser
+        errors[:] = [m for m in errors if "Content Security Policy" not in m]  # the blocked tracker
         assert not errors, errors  # nothing broke the CSP or the script

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +50,10 @@ SSE_HEADERS = {
 }
 
 
+#: the last event of a stream when the server stops (the browser reconnects once it is back)
+CLOSING = "event: closing\ndata: the server is stopping\n\n"
+
+
 class BadEventId(ValueError):
     """A Last-Event-ID (or ``after``) that is not a count."""
 
@@ -62,6 +66,19 @@ def event_id(raw: str | None) -> int | None:
     if not raw.isascii() or not raw.isdigit() or len(raw) > len(str(MAX_ID)) or int(raw) > MAX_ID:
         raise BadEventId(f"Last-Event-ID must be a count (0 to {MAX_ID}), not {raw[:40]!r}")
     return int(raw)
+
+
+def resume_from(request: Request) -> int:
+    """Where a stream starts: the ``Last-Event-ID`` header, else ``?after=``, else 0."""
+    after = event_id(request.headers.get("last-event-id"))
+    return event_id(request.query_params.get("after")) or 0 if after is None else after
+
+
+def stopping(request: Request) -> Callable[[], bool]:
+    """Whether the server is shutting down (``app.state.stopping``, set by apps.web.server), so an
+    open stream ends at once instead of holding the shutdown up until uvicorn's grace runs out."""
+    found = getattr(request.app.state, "stopping", None)
+    return found if callable(found) else (lambda: False)
 
 
 def sse(data: str, *, event: str | None = None, id_: int | None = None) -> str:
@@ -128,9 +145,7 @@ class Live:
         """``GET /ui/live/SESSION/TASK/ATTEMPT``: the attempt's output, line by line, until it ends."""
         sid, task, attempt = (request.path_params[k] for k in ("session", "task", "attempt"))
         try:
-            after = event_id(request.headers.get("last-event-id"))
-            if after is None:
-                after = event_id(request.query_params.get("after")) or 0
+            after = resume_from(request)
             snap = await self._run(self.runtime.store.load, sid)
         except BadEventId as exc:
             return _plain(400, str(exc))
@@ -139,16 +154,20 @@ class Live:
         if task not in snap.runs or not 1 <= attempt <= max(1, snap.runs[task].attempt):
             return _plain(404, f"no attempt {attempt} of task {task} in session {sid}")
         reader = OutputReader(self.runtime, sid, task, attempt, after)
-        return StreamingResponse(self._lines(reader), media_type="text/event-stream", headers=SSE_HEADERS)
+        stream = self._lines(reader, stopping(request))
+        return StreamingResponse(stream, media_type="text/event-stream", headers=SSE_HEADERS)
 
     def _over(self, reader: OutputReader) -> bool:
         run = self.runtime.store.load(reader.session).runs[reader.task]
         return run.attempt > reader.attempt or run.state is not TaskState.RUNNING
 
-    async def _lines(self, reader: OutputReader) -> AsyncIterator[str]:
+    async def _lines(self, reader: OutputReader, stop: Callable[[], bool]) -> AsyncIterator[str]:
         yield "retry: 1000\n\n"
         quiet = 0.0
         while True:
+            if stop():
+                yield CLOSING
+                return
             over = await self._run(self._over, reader)
             lines = await self._run(reader.read, over)
             first = reader.sent - len(lines)
@@ -173,22 +192,22 @@ class Live:
         """``GET /ui/events/SESSION``: a ``change`` event for each state change after ``after``."""
         sid = request.path_params["session"]
         try:
-            after = event_id(request.headers.get("last-event-id"))
-            if after is None:
-                after = event_id(request.query_params.get("after")) or 0
+            after = resume_from(request)
             await self._run(self.runtime.store.session, sid)
         except BadEventId as exc:
             return _plain(400, str(exc))
         except e.NotFound as exc:
             return _plain(404, str(exc))
-        return StreamingResponse(
-            self._changes(sid, after), media_type="text/event-stream", headers=SSE_HEADERS
-        )
+        stream = self._changes(sid, after, stopping(request))
+        return StreamingResponse(stream, media_type="text/event-stream", headers=SSE_HEADERS)
 
-    async def _changes(self, sid: str, after: int) -> AsyncIterator[str]:
+    async def _changes(self, sid: str, after: int, stop: Callable[[], bool]) -> AsyncIterator[str]:
         yield "retry: 2000\n\n"
         quiet = 0.0
         while True:
+            if stop():
+                yield CLOSING
+                return
             found = await self._run(self._events_after, sid, after)
             for ev in found:
                 after = ev.seq

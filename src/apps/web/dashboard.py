@@ -106,7 +106,9 @@ class Dashboard:
             Route("/ui/command", self.command, methods=["POST"]),
             Route("/ui/static/{name}", self.static, methods=["GET"]),
             Route("/ui/report/{day}", self.report, methods=["GET"]),
-            Route("/ui/live/{session}/{task}/{attempt:int}", self._guarded(live.output), methods=["GET"]),
+            Route(
+                "/ui/live/{session}/{task:path}/{attempt:int}", self._guarded(live.output), methods=["GET"]
+            ),
             Route("/ui/events/{session}", self._guarded(live.changes), methods=["GET"]),
         ]
 

@@ -118,7 +118,11 @@ def uvicorn_server(
         timeout_graceful_shutdown=int(STOP_WAIT_S),
     )
     redact_uvicorn_logs()
-    return uvicorn.Server(config)
+    server = uvicorn.Server(config)
+    state = getattr(app, "state", None)
+    if state is not None:  # the dashboard's event streams end as soon as a stop is asked for
+        state.stopping = lambda: server.should_exit
+    return server
 
 
 def redact_uvicorn_logs() -> None:
