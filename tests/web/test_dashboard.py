@@ -162,6 +162,30 @@ def test_secure_cookie_when_configured(tmp_path: Path) -> None:
         w.close()
 
 
+def test_orch_serve_secure_cookie_reaches_the_dashboard(tmp_path: Path) -> None:
+    from apps.web.server import prepare
+    from tests.web.test_webhook import run_prepared, settings_in
+
+    environ = {"ORCH_WEBHOOK_SECRET": SECRET}
+    ready = prepare(
+        settings_in(tmp_path),
+        "127.0.0.1",
+        0,
+        False,
+        environ=environ,
+        access_log=False,
+        log_config=None,
+        secure_cookie=True,
+    )
+    thread = run_prepared(ready)
+    try:
+        form = httpx.get(f"http://127.0.0.1:{ready.port}/ui/login", timeout=10)
+        assert form.headers["set-cookie"].endswith("Secure")
+    finally:
+        ready.server.should_exit = True
+        thread.join(10)
+
+
 def test_a_wrong_secret_is_refused_and_sets_no_login(browser: Browser) -> None:
     response = browser.login("wrong")
     assert response.status_code == 401
@@ -271,6 +295,15 @@ def test_a_refused_command_says_why_and_changes_nothing(world: World, browser: B
     assert "nothing was changed" in browser.page().text
     assert world.snapshot() == before
     assert browser.command("start").status_code == 400  # only the buttons' commands
+
+
+def test_a_form_too_large_is_a_413_and_changes_nothing(world: World, browser: Browser) -> None:
+    waiting_for_approval(world)
+    browser.login()
+    before = world.snapshot()
+    data = {"csrf": browser.csrf(), "session": "s1", "command": "reject", "task": "1", "reason": "x" * 20_000}
+    assert browser.http.post("/ui/command", data=data).status_code == 413
+    assert world.snapshot() == before
 
 
 # ---- report link ----------------------------------------------------------------------------

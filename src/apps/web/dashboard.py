@@ -58,6 +58,7 @@ HEADERS = {
 }
 STATIC = {"dash.js": "text/javascript", "dash.css": "text/css"}
 MAX_FORM = 16 * 1024
+FORM_TIMEOUT_S = 10.0
 MAX_FLASHES = 1000
 
 
@@ -137,7 +138,7 @@ class Dashboard:
         return Response(text + "\n", status, media_type="text/plain", headers={**HEADERS, **(headers or {})})
 
     def _with_login(self, request: Request, target: str) -> Response:
-        token, login = self.logins.open()
+        token, _ = self.logins.open()
         response = RedirectResponse(target, status_code=303, headers=HEADERS)
         age = int(self.session_ttl_s)
         response.headers.append(
@@ -147,7 +148,6 @@ class Dashboard:
         response.headers.append(
             "set-cookie", auth.cookie_header(auth.LOGIN_COOKIE, "", secure=self._secure(request), max_age=0)
         )
-        del login  # the CSRF token is read back from the table on each request
         return response
 
     async def login_form(self, request: Request) -> Response:
@@ -175,8 +175,8 @@ class Dashboard:
     async def login(self, request: Request) -> Response:
         client = request.client.host if request.client else "unknown"
         form = await self._form(request)
-        if form is None:
-            return self._plain(413, "the form is too large")
+        if isinstance(form, Response):
+            return form
         if not auth.same(form.get("csrf", ""), request.cookies.get(auth.LOGIN_COOKIE, "")):
             return self._login_page(request, 403, "the form expired: try again")
         if self.secret is None:
@@ -198,7 +198,9 @@ class Dashboard:
     async def logout(self, request: Request) -> Response:
         login = self._current(request)
         form = await self._form(request)
-        if login is None or form is None or not auth.same(form.get("csrf", ""), login.csrf):
+        if isinstance(form, Response):
+            return form
+        if login is None or not auth.same(form.get("csrf", ""), login.csrf):
             return self._plain(403, "not logged in, or the form expired")
         self.logins.close(request.cookies.get(auth.SESSION_COOKIE))
         response = RedirectResponse("/ui/login", status_code=303, headers=HEADERS)
@@ -207,16 +209,20 @@ class Dashboard:
         )
         return response
 
-    async def _form(self, request: Request) -> dict[str, str] | None:
-        """The urlencoded form, bounded in size; None when it is too large."""
+    async def _form(self, request: Request) -> dict[str, str] | Response:
+        """The urlencoded form, bounded in size (413) and time (408), else the refusal to send."""
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > MAX_FORM:
-            return None
+            return self._plain(413, "the form is too large")
         data = bytearray()
-        async for chunk in request.stream():
-            data += chunk
-            if len(data) > MAX_FORM:
-                return None
+        try:
+            async with asyncio.timeout(FORM_TIMEOUT_S):
+                async for chunk in request.stream():
+                    data += chunk
+                    if len(data) > MAX_FORM:
+                        return self._plain(413, "the form is too large")
+        except TimeoutError:
+            return self._plain(408, f"the form did not arrive within {FORM_TIMEOUT_S:g} s")
         pairs = parse_qsl(data.decode("utf-8", errors="replace"), keep_blank_values=True)
         return dict(pairs)
 
@@ -242,14 +248,14 @@ class Dashboard:
         if login is None:
             return self._plain(401, "log in first: /ui/login")
         form = await self._form(request)
-        if form is None:
-            return self._plain(413, "the form is too large")
+        if isinstance(form, Response):
+            return form
         if not auth.same(form.get("csrf", ""), login.csrf):
             return self._plain(403, "the form expired or did not come from this dashboard: reload the page")
         session = form.get("session", "")
         name = form.get("command", "")
-        params: dict[str, Any] = {"session": session}
-        for key in ("task", "reason", "text"):
+        params: dict[str, Any] = {}
+        for key in ("session", "task", "reason", "text"):
             if form.get(key):
                 params[key] = form[key]
         back = "/ui/?" + urlencode({"session": session}) if session else "/ui/"
