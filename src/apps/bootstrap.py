@@ -554,6 +554,7 @@ def temporal_session_config(settings: Settings, routing: Routing) -> Any:
         budget=settings.budget_policy(),
         routing=routing,
         attempt_timeout_s=settings.agent.timeout_s,
+        heartbeat_timeout_s=settings.temporal.heartbeat_timeout_s,
     )
 
 

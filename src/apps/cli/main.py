@@ -335,6 +335,16 @@ def resume(
 
     with errors():
         rt = runtime(ctx, config)
+        from apps.temporal_sessions import held
+
+        if (
+            held(rt.settings, one_session(session_arg, session), rt.store) is not None
+        ):  # the workflow drives it
+            from apps.cli.control import _command
+            from orchcore.state import Command
+
+            _command(ctx, Command.RESUME, config, one_session(session_arg, session))
+            return
         sid = resolve_session(rt.store, one_session(session_arg, session))
         claim_for_resume(rt.store, sid)
         chosen = rt.agents(rt.store.session(sid).agent or rt.settings.agent.name)

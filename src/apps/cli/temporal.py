@@ -28,11 +28,12 @@ def worker_command(
     from apps.bootstrap import run_temporal_worker
     from apps.cli.main import BAD_INPUT, errors, fail, runtime
 
-    if not temporal:
-        fail(BAD_INPUT, "orch worker needs --temporal HOST:PORT (the Temporal frontend)")
     with errors():
         rt = runtime(ctx, config)
-        queue = task_queue or "orch"
+        temporal = temporal or rt.settings.temporal.address
+        if not temporal:
+            fail(BAD_INPUT, "orch worker needs --temporal HOST:PORT (or temporal.address in the config)")
+        queue = task_queue or rt.settings.temporal.task_queue
 
         def ready() -> None:
             typer.echo(f"worker polling task queue {queue} at {temporal} (Ctrl-C stops it)")
@@ -59,14 +60,15 @@ def run_on_temporal(
     from apps.temporal_sessions import TemporalRef, remember
     from orchcore.service import create_session
 
+    address = address or rt.settings.temporal.address
     if not address:
-        fail(BAD_INPUT, "--backend temporal needs --temporal HOST:PORT (the Temporal frontend)")
+        fail(BAD_INPUT, "--backend temporal needs --temporal HOST:PORT (or temporal.address in the config)")
     from apps.bootstrap import scratch_store
 
     store = scratch_store()
     snap = create_session(store, plan, rt.ids, rt.clock, auto_approve=auto_approve, agent=agent)
     events = tuple(store.events(snap.session.id))
-    sessions = temporal_sessions(address, task_queue)
+    sessions = temporal_sessions(address, task_queue or rt.settings.temporal.task_queue)
     queue = sessions.task_queue
     try:
         ref = TemporalRef(snap.session.id, address, queue, snap.session.created_at.isoformat())
