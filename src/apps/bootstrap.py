@@ -718,3 +718,44 @@ class Channels:
             return factory(attrs.asdict(n))
         known = sorted({*BUILTIN_CHANNELS, *found})
         raise ConfigError(f"unknown channel {name!r}; known channels: {', '.join(known)}")
+
+
+# -- the Temporal runner (extra `temporal`): sessions as workflows, attempts on any worker ----------
+def scratch_store() -> Store:
+    """A store in memory, for a session planned here and kept elsewhere (a Temporal workflow)."""
+    return _empty_store()
+
+
+def temporal_sessions(address: str, task_queue: str | None = None) -> Any:
+    """Sessions held by Temporal at ``address`` (adapters.temporal.runner.TemporalSessions)."""
+    from adapters.temporal.runner import DEFAULT_TASK_QUEUE, TemporalSessions
+
+    return TemporalSessions(address, task_queue=task_queue or DEFAULT_TASK_QUEUE)
+
+
+def temporal_session_config(settings: Settings, routing: Routing) -> Any:
+    """What a session workflow decides with, from the settings of the `orch run` that starts it."""
+    from adapters.temporal.codec import SessionConfig
+
+    return SessionConfig(
+        approval=settings.approval_policy(),
+        retry=settings.retry_policy(),
+        budget=settings.budget_policy(),
+        routing=routing,
+        attempt_timeout_s=settings.agent.timeout_s,
+        heartbeat_timeout_s=settings.temporal.heartbeat_timeout_s,
+    )
+
+
+def run_temporal_worker(
+    rt: Runtime, address: str, task_queue: str | None = None, ready: Callable[[], None] | None = None
+) -> None:
+    """Run a worker for ``address`` until interrupted: each attempt with this machine's agent,
+    executor, sandbox, guards and checkpoints (``Runtime.engine``, as a local run)."""
+    from adapters.temporal.runner import DEFAULT_TASK_QUEUE, run_worker
+
+    def engines(store: Store, agent_name: str, watch: Watcher) -> Engine:
+        copy = attrs.evolve(rt, store=store, routing=Routing())  # the workflow queues notifications
+        return copy.engine(rt.agents(agent_name or rt.settings.agent.name), watch)
+
+    run_worker(address, engines, rt.notifiers, task_queue=task_queue or DEFAULT_TASK_QUEUE, ready=ready)

@@ -431,6 +431,13 @@ class StatusFileSettings:
 
     enabled: bool = False
     dir: str = "agent_status"
+class TemporalSettings:
+    """The Temporal runner (`orch run --backend temporal`, `orch worker`): where the frontend is, the
+    task queue, and how soon an attempt whose worker went silent is given to another worker."""
+
+    address: str = ""
+    task_queue: str = "orch"
+    heartbeat_timeout_s: float = 30.0
 
 
 @attrs.frozen
@@ -451,6 +458,7 @@ class Settings:
     status_files: StatusFileSettings = attrs.field(factory=StatusFileSettings)
     max_parallel: int = 1
     worktrees: WorktreeSettings = attrs.field(factory=WorktreeSettings)
+    temporal: TemporalSettings = attrs.field(factory=TemporalSettings)
     source: str = attrs.field(default="", eq=False)
     base_dir: str = attrs.field(default=".", eq=False)
 

@@ -159,6 +159,13 @@ class Engine:
             self.ended(session_id)  # the day's report: after the end is committed and the lease let go
         return outcome
 
+    def run_attempt(self, session_id: str, action: StartTask) -> Snapshot:
+        """Run one attempt that ``begin`` already committed as running, to its recorded end:
+        what a distributed runner's worker does (the same prompt, sandbox, guards, checkpoints,
+        supervisor and budget stop as ``run``); the state afterwards."""
+        self._run_task(self.store.load(session_id), action)
+        return self.store.load(session_id)
+
     def _start_watching(self) -> Watching | None:
         """Live file tracking for this drive; a watcher that cannot start costs the run nothing."""
         if self.file_watcher is None:

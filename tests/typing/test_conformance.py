@@ -26,6 +26,7 @@ from orchcore.ports import Checkpoints, CheckRunner, Executor, Store, Supervisor
 from orchcore.ports.agent import Agent
 from orchcore.ports.notifier import Notifier
 from orchcore.ports.worktrees import Worktrees
+from orchcore.records import Snapshot
 
 
 def _shadow_git_checkpoints(workdir: str, shadow: str) -> None:
@@ -113,3 +114,7 @@ def _ollama_drafter() -> None:
 
     _: Drafter = OllamaDrafter(ollama_client("http://127.0.0.1:11434", 60.0))
     __: Drafter = ScriptedDrafter()
+def _temporal_session_copy(snap: Snapshot) -> None:
+    from adapters.temporal.attempt_copy import SessionCopy
+
+    _: Store = SessionCopy(snap)  # the store a Temporal worker runs one attempt's engine on

@@ -19,6 +19,8 @@ from apps.cli.options import (
     JsonOption,
     SessionArgument,
     SessionOption,
+    TaskQueueOption,
+    TemporalOption,
     one_session,
 )
 
@@ -193,6 +195,14 @@ def run(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show the agent's output lines.")] = False,
     wait: WaitOption = False,
     config: ConfigOption = None,
+    backend: Annotated[
+        str, typer.Option("--backend", help="sqlite (this process) or temporal (workers).")
+    ] = "sqlite",
+    temporal: TemporalOption = None,
+    task_queue: TaskQueueOption = None,
+    detach: Annotated[
+        bool, typer.Option("--detach", help="temporal: start the session, do not follow it.")
+    ] = False,
 ) -> None:
     """Start a session for FILE and run its tasks until done or a human is needed."""
     from apps.notify import sending
@@ -212,6 +222,21 @@ def run(
         chosen = rt.agents(agent_name)
         chosen.check()
         plan = _with_source(plan, str(file.resolve()))
+        if backend == "temporal":  # the workflow drives it, on `orch worker`s
+            from apps.cli.temporal import run_on_temporal
+
+            code = run_on_temporal(
+                rt,
+                plan,
+                agent=agent_name,
+                auto_approve=auto_approve,
+                address=temporal,
+                task_queue=task_queue,
+                detach=detach,
+            )
+            raise typer.Exit(code)
+        if backend != "sqlite":
+            fail(BAD_INPUT, f"--backend {backend!r}: expected sqlite or temporal")
         try:
             snap = start_session(
                 rt.store,
@@ -324,6 +349,16 @@ def resume(
 
     with errors():
         rt = runtime(ctx, config)
+        from apps.temporal_sessions import held
+
+        if (
+            held(rt.settings, one_session(session_arg, session), rt.store) is not None
+        ):  # the workflow drives it
+            from apps.cli.control import _command
+            from orchcore.state import Command
+
+            _command(ctx, Command.RESUME, config, one_session(session_arg, session))
+            return
         sid = resolve_session(rt.store, one_session(session_arg, session))
         claim_for_resume(rt.store, sid)
         chosen = rt.agents(rt.store.session(sid).agent or rt.settings.agent.name)
@@ -354,6 +389,12 @@ def status(
 
     with errors():
         rt = runtime(ctx, config, read_only=True)
+        from apps.temporal_sessions import held, snapshot
+
+        ref = held(rt.settings, one_session(session_arg, session), rt.store)
+        if ref is not None:  # a workflow holds it: its state by query, the backend as its engine
+            render.status(snapshot(ref), ref.backend, json_out=json_out, config=rt.settings.source)
+            return
         gather(rt, one_session(session_arg, session), json_out=json_out)()
 
 
@@ -500,6 +541,9 @@ app.command(name="explain")(explain_command)
 from apps.cli.calibrate import calibrate_command  # noqa: E402 - imports only typer
 
 app.command(name="calibrate")(calibrate_command)
+from apps.cli.temporal import worker_command  # noqa: E402 - imports only typer
+
+app.command(name="worker")(worker_command)
 from apps.cli.templates import init_command, templates_app  # noqa: E402 - imports only typer
 
 app.add_typer(templates_app, name="templates")
