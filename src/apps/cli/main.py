@@ -509,6 +509,11 @@ from apps.cli.templates import init_command, templates_app  # noqa: E402 - impor
 app.add_typer(templates_app, name="templates")
 app.command(name="init")(init_command)
 
+from apps.cli.doctor import backup_command, doctor_command  # noqa: E402 - imports only typer
+
+app.command(name="doctor")(doctor_command)
+app.command(name="backup")(backup_command)
+
 
 def main() -> None:
     """Console-script entry point."""
