@@ -513,6 +513,9 @@ from apps.cli.doctor import backup_command, doctor_command  # noqa: E402 - impor
 
 app.command(name="doctor")(doctor_command)
 app.command(name="backup")(backup_command)
+from apps.cli.service import install_service_command  # noqa: E402 - imports only typer
+
+app.command(name="install-service")(install_service_command)
 
 
 def main() -> None:
