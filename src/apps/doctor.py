@@ -77,7 +77,7 @@ def _orch() -> d.Check:
         return d.warn(
             "orch",
             "orch runs from a source tree that is not installed",
-            "install it: pipx install orchcore-cli (or scripts/setup in a checkout)",
+            'install it from a checkout: pipx install "orchcore-cli[all] @ git+file://$PWD" (or scripts/setup)',
         )
     return d.ok("orch", f"orchcore-cli {version}")
 

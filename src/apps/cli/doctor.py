@@ -59,9 +59,10 @@ def doctor_command(
 
 def backup_command(
     dest: Annotated[
-        Path | None,
+        str | None,
         typer.Argument(
-            help="Where to write the copy (default: state-YYYYmmdd-HHMMSS.db in the state dir's backups/)."
+            help="The copy's file, or a folder (an existing one, or ending in /) for a dated file in it "
+            "(default: the state dir's backups/)."
         ),
     ] = None,
     config: Annotated[
@@ -79,10 +80,12 @@ def backup_command(
 
     with errors():
         settings = load_settings(config)
+        name = f"state-{datetime.now(UTC):%Y%m%d-%H%M%S}.db"
         if dest is None:
-            stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-            dest = settings.state_dir / "backups" / f"state-{stamp}.db"
-        elif dest.is_dir():
-            dest = dest / f"state-{datetime.now(UTC):%Y%m%d-%H%M%S}.db"
-        path, size, schema, sessions = backup_state(settings, dest)
+            target = settings.state_dir / "backups" / name
+        elif dest.endswith("/") or Path(dest).expanduser().is_dir():
+            target = Path(dest).expanduser() / name
+        else:
+            target = Path(dest).expanduser()
+        path, size, schema, sessions = backup_state(settings, target)
     typer.echo(f"backup written to {path}: {size} bytes, schema {schema}, {sessions} sessions, integrity ok")
