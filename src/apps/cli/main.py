@@ -516,6 +516,9 @@ app.command(name="backup")(backup_command)
 from apps.cli.service import install_service_command  # noqa: E402 - imports only typer
 
 app.command(name="install-service")(install_service_command)
+from apps.cli.shell import shell_command  # noqa: E402 - imports only typer
+
+app.command(name="shell")(shell_command)
 
 
 def main() -> None:
