@@ -36,7 +36,8 @@ ENV DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates python3 bubblewrap git tini \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --create-home --uid 10001 --shell /bin/bash orch \
+ && groupadd --gid 10001 orch \
+ && useradd --create-home --uid 10001 --gid 10001 --shell /bin/bash orch \
  && mkdir -p /var/lib/orch /work \
  && chown orch:orch /var/lib/orch /work
 COPY --from=build /usr/local/share/ca-certificates/ /usr/local/share/ca-certificates/
