@@ -113,7 +113,9 @@ def _agents(settings: Settings, probes: HostProbes, environ: Mapping[str, str] |
                 d.fail(
                     title,
                     str(exc),
-                    f"install or log in to {name} as said, or pick another agent (agent.name)",
+                    "set agent.command in the config (README: The command agent), or pick another agent (agent.name)"
+                    if name == "command"
+                    else f"install or log in to the {name} CLI as said above, or pick another agent (agent.name)",
                 )
             ]
         except ConfigError as exc:

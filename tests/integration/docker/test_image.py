@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.integration.docker.daemon import Dockerd
 from tests.support import ROOT
@@ -77,10 +78,16 @@ def image(dockerd: Dockerd, tmp_path_factory: pytest.TempPathFactory) -> str:
     return IMAGE
 
 
+def compose_security() -> list[str]:
+    """The `--security-opt`s compose.yaml gives orch's services (what bubblewrap needs)."""
+    services = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]
+    return [arg for opt in services["serve"]["security_opt"] for arg in ("--security-opt", opt)]
+
+
 def test_orch_doctor_runs_in_the_container(dockerd: Dockerd, image: str) -> None:
     done = docker(
         dockerd,
-        "run", "--rm", "--network", "none", "--security-opt", "seccomp=unconfined",
+        "run", "--rm", "--network", "none", *compose_security(),
         "-e", "ORCH_AGENT=claude", image, "doctor", "--json",
     )  # fmt: skip
 
