@@ -527,11 +527,12 @@ def agent_sandbox_for(
     return policy, SandboxStatus(True, f"bubblewrap, network {settings.sandbox.network.value}")
 
 
-def build_runtime(settings: Settings, *, read_only: bool = False) -> Runtime:
+def build_runtime(settings: Settings, *, read_only: bool = False, in_memory: bool = False) -> Runtime:
     """Wire the real adapters: SQLite state, file logs, the system clock.
 
     ``read_only`` (status, report, ...): with no state yet, an empty store in memory,
-    so looking creates no state dir."""
+    so looking creates no state dir. ``in_memory`` (`orch doctor`): never open the state
+    database (doctor reads its version without migrating it)."""
     from adapters.files.logs import FileLogs
     from adapters.sqlite.store import SqliteStore
     from adapters.system.clock import RandomIds, SystemClock
@@ -549,7 +550,7 @@ def build_runtime(settings: Settings, *, read_only: bool = False) -> Runtime:
     return Runtime(
         settings=settings,
         store=_empty_store()
-        if read_only and not settings.db_path.exists()
+        if in_memory or (read_only and not settings.db_path.exists())
         else SqliteStore(str(settings.db_path)),
         logs=FileLogs(str(settings.logs_dir)),
         clock=SystemClock(),
@@ -605,6 +606,11 @@ class _NoJudge:
         return None
 
     def judge(self, request: JudgeRequest) -> Verdict | JudgeUnavailable:
+        from orchcore.ports.supervisor import JudgeUnavailable
+
+        return JudgeUnavailable(self.reason, self.hint)
+
+    def probe(self) -> int | JudgeUnavailable:
         from orchcore.ports.supervisor import JudgeUnavailable
 
         return JudgeUnavailable(self.reason, self.hint)
@@ -759,3 +765,48 @@ def run_temporal_worker(
         return copy.engine(rt.agents(agent_name or rt.settings.agent.name), watch)
 
     run_worker(address, engines, rt.notifiers, task_queue=task_queue or DEFAULT_TASK_QUEUE, ready=ready)
+
+
+@attrs.frozen
+class HostProbes:
+    """What `orch doctor` asks this machine (adapters.host, the sandbox, the state database),
+    wired here like every other adapter."""
+
+    command_version: Callable[[str, Sequence[str], Mapping[str, str] | None], tuple[str | None, str]]
+    writable_problem: Callable[[Path], str | None]
+    filesystem_type: Callable[[Path], str | None]
+    port_problem: Callable[[str, int], str | None]
+    unreachable: Callable[[str], str | None]
+    time_zone_name: Callable[[], str | None]
+    ntp_synchronised: Callable[[], bool | None]
+    bwrap: Callable[[], tuple[str | None, str]]
+    schema_version: Callable[[Path], int | None]
+    expected_schema: int
+
+
+def host_probes() -> HostProbes:
+    """The real probes of this machine."""
+    from adapters import host
+    from adapters.sandbox import probe_bwrap
+    from adapters.sqlite.backup import SCHEMA_VERSION, schema_version
+
+    return HostProbes(
+        command_version=host.command_version,
+        writable_problem=host.writable_problem,
+        filesystem_type=host.filesystem_type,
+        port_problem=host.port_problem,
+        unreachable=host.unreachable,
+        time_zone_name=host.time_zone_name,
+        ntp_synchronised=host.ntp_synchronised,
+        bwrap=probe_bwrap,
+        schema_version=schema_version,
+        expected_schema=SCHEMA_VERSION,
+    )
+
+
+def backup_state(settings: Settings, dest: Path) -> tuple[str, int, int, int]:
+    """An online, verified copy of the state database at ``dest``: (path, bytes, schema, sessions)."""
+    from adapters.sqlite.backup import backup_database
+
+    done = backup_database(settings.db_path, dest)
+    return done.path, done.size_bytes, done.schema, done.sessions

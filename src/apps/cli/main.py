@@ -556,6 +556,17 @@ from apps.cli.lessons import feedback_command, learn_from_feedback, lessons_app 
 app.add_typer(lessons_app, name="lessons")
 app.command(name="feedback")(feedback_command)
 
+from apps.cli.doctor import backup_command, doctor_command  # noqa: E402 - imports only typer
+
+app.command(name="doctor")(doctor_command)
+app.command(name="backup")(backup_command)
+from apps.cli.service import install_service_command  # noqa: E402 - imports only typer
+
+app.command(name="install-service")(install_service_command)
+from apps.cli.shell import shell_command  # noqa: E402 - imports only typer
+
+app.command(name="shell")(shell_command)
+
 
 def main() -> None:
     """Console-script entry point."""
