@@ -431,6 +431,9 @@ class StatusFileSettings:
 
     enabled: bool = False
     dir: str = "agent_status"
+
+
+@attrs.frozen
 class TemporalSettings:
     """The Temporal runner (`orch run --backend temporal`, `orch worker`): where the frontend is, the
     task queue, and how soon an attempt whose worker went silent is given to another worker."""

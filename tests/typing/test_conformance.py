@@ -114,6 +114,8 @@ def _ollama_drafter() -> None:
 
     _: Drafter = OllamaDrafter(ollama_client("http://127.0.0.1:11434", 60.0))
     __: Drafter = ScriptedDrafter()
+
+
 def _temporal_session_copy(snap: Snapshot) -> None:
     from adapters.temporal.attempt_copy import SessionCopy
 

@@ -393,6 +393,8 @@ def status(
 
         ref = held(rt.settings, one_session(session_arg, session), rt.store)
         if ref is not None:  # a workflow holds it: its state by query, the backend as its engine
+            from apps.cli import render
+
             render.status(snapshot(ref), ref.backend, json_out=json_out, config=rt.settings.source)
             return
         gather(rt, one_session(session_arg, session), json_out=json_out)()
