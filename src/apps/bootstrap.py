@@ -484,6 +484,7 @@ def agent_sandbox_for(
     from adapters.guards.shim import REFUSALS_FILE
     from adapters.sandbox import probe_bwrap
     from apps.secrets import dotenv_path
+    from apps.settings_cache import cache_dir as settings_cache_dir
 
     mode = settings.sandbox.mode
     if mode is SandboxMode.OFF:
@@ -506,7 +507,8 @@ def agent_sandbox_for(
     git_dir = user_tree / ".git"
     git_files = [str(git_dir.resolve())] if workdir != user_tree and git_dir.is_dir() else []
     home = agent_environment(settings, environ).get("HOME")
-    orch_files = [settings.state_dir, dotenv_path(settings), user_tree / ".env"]
+    # the settings cache holds what the config says (sandbox, agent command): as hidden as the config
+    orch_files = [settings.state_dir, dotenv_path(settings), user_tree / ".env", settings_cache_dir(environ)]
     if settings.source:
         orch_files.append(Path(settings.source))
     try:

@@ -9,6 +9,7 @@ import pytest
 
 from apps.bootstrap import agent_sandbox_for
 from apps.settings import load_settings
+from apps.settings_cache import cache_dir as settings_cache_dir
 from orchcore.errors import AgentUnavailable, ConfigError
 from orchcore.sandbox import Network, SandboxMode
 
@@ -99,6 +100,7 @@ def test_the_policy_hides_orchs_files_in_the_readme_layout_and_home_secrets(tmp_
         tmp_path / "orch.yaml",
         home / ".ssh",
         home / ".config/tool",
+        settings_cache_dir(),  # it holds what the config says
     ):
         assert str(hidden) in policy.hidden
     assert policy.readable == (str(tmp_path / ".orch" / "guards"),)

@@ -25,12 +25,19 @@ VALUE_OPTIONS = {"--session": "session", "-s": "session", "--config": "config", 
 
 
 def files_by_task(snap: Snapshot, events: Sequence[Event]) -> dict[str, str]:
-    """Each task's files line for its latest attempt, as the live watch saw them (tasks with none: left out)."""
+    """Each task's files line for its latest attempt, as the live watch saw them (tasks with none:
+    left out). The events are sorted by attempt first: one pass, not one per task."""
     from orchcore.live_files import files_line
+    from orchcore.records import EventKind
 
+    by_attempt: dict[tuple[str | None, int | None], list[Event]] = {}
+    for event in events:
+        if event.kind is EventKind.FILES:
+            by_attempt.setdefault((event.task_id, event.attempt), []).append(event)
     found = {}
     for task_id, run in snap.runs.items():
-        line = files_line(events, task_id, run.attempt) if run.attempt else None
+        attempt_events = by_attempt.get((task_id, run.attempt)) if run.attempt else None
+        line = files_line(attempt_events, task_id, run.attempt) if attempt_events else None
         if line is not None:
             found[task_id] = line
     return found
