@@ -52,7 +52,7 @@ from orchcore.ports.workers import Job, Workers
 from orchcore.ports.workspace import Workspace
 from orchcore.ports.worktrees import PortRange, Worktree, Worktrees, WorktreeSetup
 from orchcore.records import Event, EventKind, JsonObject, Mutation, Outcome, Snapshot
-from orchcore.state import SessionState
+from orchcore.state import SessionState, TaskState
 
 if TYPE_CHECKING:
     from orchcore.attempt_check import AttemptChecker
@@ -126,12 +126,29 @@ class ParallelDrive:
                     remaining = (action.until - engine.clock.now()).total_seconds()
                     engine.clock.sleep(min(max(remaining, 0.0), engine.wait_step_s))
                     continue
+                if snap.session.state is SessionState.CANCELLED:
+                    self._remove_cancelled(engine, snap)
                 return RunOutcome(snap.session, tasks_run)
         except BaseException as exc:
             self._stop_all(f"orch stopped: {type(exc).__name__}: {exc}" if str(exc) else "orch stopped")
             raise
         finally:
             engine.store = own_store
+
+    def _remove_cancelled(self, engine: Engine, snap: Snapshot) -> None:
+        """A cancelled session's unfinished tasks lose their worktree and branch; the completed
+        ones keep theirs for review and `orch apply`."""
+        for tree in self.worktrees.worktrees(snap.session.id):
+            run = snap.runs.get(tree.task_id)
+            if run is None or run.state is not TaskState.CANCELLED:
+                continue
+            try:
+                self.worktrees.remove(tree)
+            except WorktreeError as exc:
+                data: JsonObject = {"text": f"task {tree.task_id}: its worktree was not removed: {exc}"}
+                engine.store.append_events(
+                    snap.session.id, [Event(EventKind.WARNING, engine.clock.now(), tree.task_id, data=data)]
+                )
 
     def _stop_all(self, why: str) -> None:
         """Tell every running attempt to stop, and wait until each has recorded how it ended."""

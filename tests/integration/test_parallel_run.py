@@ -191,7 +191,7 @@ def test_kill_9_of_a_parallel_run_then_resume_keeps_every_completed_task(tmp_pat
 
 
 def test_a_cancel_stops_every_running_agent(tmp_path: Path) -> None:
-    project(tmp_path, HANGER, tasks_file(8))
+    repo = project(tmp_path, HANGER, tasks_file(8))
     run = start(tmp_path, "run", "tasks.md")
     try:
         wait_until(lambda: len(hanging(tmp_path)) == 4, "four agents hanging at once", timeout=60)
@@ -207,6 +207,11 @@ def test_a_cancel_stops_every_running_agent(tmp_path: Path) -> None:
     status = json.loads(orch(tmp_path, "status", "--json").stdout)
     assert status["session"]["state"] == "cancelled"
     assert [t["state"] for t in status["tasks"]] == ["completed"] * 4 + ["cancelled"] * 4
+    # the cancelled tasks' worktrees and branches are gone; the completed ones stay for review
+    sid = status["session"]["id"]
+    assert branches(repo) == sorted(f"orch/{sid}/{n}" for n in range(1, 5))
+    listed = git(repo, "worktree", "list", "--porcelain").count("\nworktree ")
+    assert listed == 4
 
 
 DEPENDENT = """
