@@ -21,10 +21,12 @@ from adapters.sqlite import SqliteStore
 from adapters.ssh.connection import SshTarget
 from adapters.ssh.executor import SshExecutor
 from adapters.telegram import TelegramNotifier
+from adapters.system.workers import ThreadWorkers
 from adapters.worktrees import GitWorktrees
 from orchcore.ports import Checkpoints, CheckRunner, Executor, Store, Supervisor, Workspace
 from orchcore.ports.agent import Agent
 from orchcore.ports.notifier import Notifier
+from orchcore.ports.workers import Workers
 from orchcore.ports.worktrees import Worktrees
 
 
@@ -100,6 +102,10 @@ def _ssh_executor() -> None:
 
 def _git_worktrees() -> None:
     _: Worktrees = GitWorktrees("/repo", "/state/worktrees/repo")
+
+
+def _thread_workers() -> None:
+    _: Workers = ThreadWorkers()
 
 
 def _aider_agent() -> None:
