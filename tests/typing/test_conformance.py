@@ -20,8 +20,8 @@ from adapters.process.executor import LocalExecutor
 from adapters.sqlite import SqliteStore
 from adapters.ssh.connection import SshTarget
 from adapters.ssh.executor import SshExecutor
-from adapters.telegram import TelegramNotifier
 from adapters.system.workers import ThreadWorkers
+from adapters.telegram import TelegramNotifier
 from adapters.worktrees import GitWorktrees
 from orchcore.ports import Checkpoints, CheckRunner, Executor, Store, Supervisor, Workspace
 from orchcore.ports.agent import Agent
