@@ -98,7 +98,7 @@ class TimedAgent:
             self.most = max(self.most, len(self.running))
             self.seen_done_at_start[request.task_id] = frozenset(self.finished)
             self.ports[request.task_id] = request.env.get("ORCH_PORT_BASE", "")
-        time.sleep(random.Random(f"{self.seed}-{request.task_id}").uniform(0, 0.01))
+        time.sleep(random.Random(f"{self.seed}-{request.task_id}").uniform(0, 0.01))  # noqa: S311 - timing, not secrets
         with self.lock:
             self.running.discard(request.task_id)
             self.finished.add(request.task_id)
