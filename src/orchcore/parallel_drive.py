@@ -256,7 +256,13 @@ class ParallelDrive:
             }
             event = Event(EventKind.WORKTREE, engine.clock.now(), task_id, start.attempt, data)
             engine._commit(session_id, lambda _: Mutation(events=(event,)))  # where, before the agent starts
-            self._slot_engine(engine, snap, tree, ports)._run_task(snap, start)
+            slot_engine = self._slot_engine(engine, snap, tree, ports)
+            slot_engine._watching = slot_engine._start_watching()  # live file tracking of the worktree
+            try:
+                slot_engine._run_task(snap, start)
+            finally:
+                if slot_engine._watching is not None:
+                    slot_engine._watching.close()
 
         slot.job = self.workers.start(work)
 
@@ -281,7 +287,7 @@ class ParallelDrive:
 
     def _slot_engine(self, engine: Engine, snap: Snapshot, tree: Worktree, ports: PortRange) -> Engine:
         """An engine for one attempt: the same store (serialized), agent and policies, the
-        worktree's workspace, guards, checks and sandbox, and no checkpoints or file watch of its own."""
+        worktree's workspace, guards, checks, sandbox and file watch, and no checkpoints."""
         parts = self.parts(tree.path)
         workers = self.workers
 
@@ -321,7 +327,6 @@ class ParallelDrive:
             prompter=checker.prompter if checker is not None else engine.prompter,
             context_files=parts.context_files if parts.context_files is not None else engine.context_files,
             sandbox=parts.sandbox,
-            file_watcher=None,
             parallel=None,
             watch=shown,
             extra_env={"ORCH_PORT_BASE": str(ports.base), "ORCH_PORT_COUNT": str(ports.size)},

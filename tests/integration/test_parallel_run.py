@@ -88,9 +88,9 @@ def branches(repo: Path) -> list[str]:
 SLEEPER = """
 import os, sys, time
 sys.stdin.read()
-time.sleep(1)
 task = os.environ["ORCH_TASK_ID"]
 open(f"out-{task}.txt", "w").write(f"task {task} ports {os.environ['ORCH_PORT_BASE']}\\n")
+time.sleep(1)  # the live file watch of its worktree sees the file meanwhile
 """
 
 
@@ -114,6 +114,8 @@ def test_four_at_once_on_twenty_tasks_overlap_and_leave_twenty_reviewable_branch
     # the user's tree is untouched; each running task had a port range of its own
     assert not list(repo.glob("out-*.txt"))
     assert git(repo, "status", "--porcelain").strip() == ""
+    files = json.loads(orch(tmp_path, "status", "--json").stdout)["files"]  # watched in each worktree
+    assert files == {str(n): f"1 file: +out-{n}.txt" for n in range(1, 21)}
     shown = orch(tmp_path, "diff", "7")
     assert shown.returncode == 0, shown.stderr
     assert "+task 7 ports 200" in shown.stdout
