@@ -105,8 +105,9 @@ class ParallelDrive:
         from orchcore.engine import RunOutcome
 
         self._running, self._stopping = {}, None
-        own_store = engine.store
+        own_store, own_watch = engine.store, engine.watch
         engine.store = cast(Store, _Serialized(own_store, self.workers))
+        engine.watch = _locked(own_watch, self.workers)  # what the attempts show, one line at a time
         tasks_run = 0
         try:
             base = self._session_base(engine, session_id)
@@ -133,7 +134,7 @@ class ParallelDrive:
             self._stop_all(f"orch stopped: {type(exc).__name__}: {exc}" if str(exc) else "orch stopped")
             raise
         finally:
-            engine.store = own_store
+            engine.store, engine.watch = own_store, own_watch
 
     def _remove_cancelled(self, engine: Engine, snap: Snapshot) -> None:
         """A cancelled session's unfinished tasks lose their worktree and branch; the completed
@@ -289,11 +290,6 @@ class ParallelDrive:
         """An engine for one attempt: the same store (serialized), agent and policies, the
         worktree's workspace, guards, checks, sandbox and file watch, and no checkpoints."""
         parts = self.parts(tree.path)
-        workers = self.workers
-
-        def shown(event: Event) -> None:
-            with workers.lock():
-                engine.watch(event)
 
         def work_done() -> None:
             try:
@@ -328,7 +324,6 @@ class ParallelDrive:
             context_files=parts.context_files if parts.context_files is not None else engine.context_files,
             sandbox=parts.sandbox,
             parallel=None,
-            watch=shown,
             extra_env={"ORCH_PORT_BASE": str(ports.base), "ORCH_PORT_COUNT": str(ports.size)},
             stop_all=lambda: self._stopping,
             work_done=work_done,
@@ -349,6 +344,14 @@ def _begin_all(snap: Snapshot, starts: Sequence[StartTask], now: Any) -> Mutatio
         runs=tuple(r for m in mutations for r in m.runs),
         events=tuple(e for m in mutations for e in m.events),
     )
+
+
+def _locked(watch: Callable[[Event], None], workers: Workers) -> Callable[[Event], None]:
+    def shown(event: Event) -> None:
+        with workers.lock():
+            watch(event)
+
+    return shown
 
 
 class _Serialized:
