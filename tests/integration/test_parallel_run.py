@@ -275,3 +275,22 @@ def test_a_commit_by_the_agent_in_its_worktree_fails_only_that_task(tmp_path: Pa
     safety = [e for e in events(tmp_path) if e["kind"] == "safety"]
     assert {str(e["task"]) for e in safety} == {"2"}  # the other tasks' branches moving is orch's own doing
     assert any("moved" in json.dumps(e["data"]) for e in safety), [e["data"] for e in safety]
+
+
+def test_ctrl_c_stops_every_running_agent_and_leaves_their_tasks_to_run_again(tmp_path: Path) -> None:
+    project(tmp_path, HANGER, tasks_file(8))
+    run = start(tmp_path, "run", "tasks.md")
+    try:
+        wait_until(lambda: len(hanging(tmp_path)) == 4, "four agents hanging at once", timeout=60)
+        run.send_signal(signal.SIGINT)
+        run.wait(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+        run.communicate()
+    assert run.returncode != 0
+    for marker in hanging(tmp_path):
+        assert not marked(marker)
+    status = json.loads(orch(tmp_path, "status", "--json").stdout)
+    assert [t["state"] for t in status["tasks"]] == ["completed"] * 4 + ["interrupted"] * 4
+    assert status["session"]["engine"] is None
