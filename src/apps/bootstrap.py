@@ -233,7 +233,7 @@ class Runtime:
             context_files=checker.runner,  # its read_text reads the context files a task names
             file_watcher=file_watcher_for(s),
             live_forbidden=s.supervisor.forbidden,
-            parallel=self.parallel_drive(sandbox is not None) if s.max_parallel > 1 else None,
+            parallel=self.parallel_drive(sandbox is not None, checker) if s.max_parallel > 1 else None,
             ended=self.session_ended,
             changed=self.status_files.update if self.status_files is not None else None,
         )
@@ -276,7 +276,7 @@ class Runtime:
         finally:
             summarizer.close()
 
-    def parallel_drive(self, sandboxed: bool) -> ParallelDrive:
+    def parallel_drive(self, sandboxed: bool, checker: AttemptChecker) -> ParallelDrive:
         """``max_parallel`` above 1: each task in its own worktree, with guards, checks and a
         sandbox of its own (docs/parallel.md)."""
         from adapters.system.workers import ThreadWorkers
@@ -290,14 +290,16 @@ class Runtime:
             setup=s.worktrees.setup_plan(),
             port_base=s.worktrees.port_base,
             ports_per_task=s.worktrees.ports_per_task,
-            parts=lambda path: self.worktree_parts(path, sandboxed=sandboxed),
+            parts=lambda path: self.worktree_parts(path, checker, sandboxed=sandboxed),
         )
 
-    def worktree_parts(self, path: str, *, sandboxed: bool) -> SlotParts:
+    def worktree_parts(self, path: str, checker: AttemptChecker, *, sandboxed: bool) -> SlotParts:
         """What an attempt in the worktree at ``path`` gets: guards (their own refusals file),
-        its question box, the task's checks run there, and a sandbox whose workspace it is."""
+        its question box, ``checker`` running the task's checks there, and a sandbox whose
+        workspace it is (bubblewrap was probed when the run started)."""
         import hashlib
 
+        from adapters.checks import ShellCheckRunner
         from adapters.files.questions import FileQuestions
         from adapters.guards.workspace import GitWorkspace
         from orchcore.parallel_drive import SlotParts
@@ -305,19 +307,17 @@ class Runtime:
         s = self.settings
         guard_dir = s.state_dir / "guards" / "worktrees" / hashlib.sha256(path.encode()).hexdigest()[:16]
         safety = s.safety_policy()
-        sandbox = agent_sandbox_for(s, workdir=Path(path), guard_dir=guard_dir)[0] if sandboxed else None
-        checker = self.attempt_checker(sandbox, workdir=path)
+        sandbox = sandbox_policy_for(s, workdir=Path(path), guard_dir=guard_dir) if sandboxed else None
+        runner = ShellCheckRunner(path, env=agent_environment(s), log_path=str(s.state_dir / "checks.log"))
         return SlotParts(
             workspace=GitWorkspace(path, str(guard_dir)) if safety.enabled else None,
             questions=FileQuestions(path),
-            checker=checker,
-            context_files=checker.runner,
+            checker=attrs.evolve(checker, runner=runner, sandbox=sandbox),
+            context_files=runner,
             sandbox=sandbox,
         )
 
-    def attempt_checker(
-        self, sandbox: SandboxPolicy | None = None, workdir: str | None = None
-    ) -> AttemptChecker:
+    def attempt_checker(self, sandbox: SandboxPolicy | None = None) -> AttemptChecker:
         """The supervisor of attempts: the task's checks run by the shell in the workspace (the
         agent's environment, never orch's secrets), and the judge, built on its first use."""
         from adapters.checks import ShellCheckRunner
@@ -329,9 +329,7 @@ class Runtime:
         s = self.settings
         sv = s.supervisor
         runner = ShellCheckRunner(
-            workdir or str(s.path(s.paths.workdir)),
-            env=agent_environment(s),
-            log_path=str(s.state_dir / "checks.log"),
+            str(s.path(s.paths.workdir)), env=agent_environment(s), log_path=str(s.state_dir / "checks.log")
         )
         judge = _LazyJudge(self.supervisor) if sv.judge is not JudgeMode.OFF else None
         return AttemptChecker(
@@ -470,21 +468,14 @@ def file_watcher_for(settings: Settings) -> FileWatcher | None:
 
 
 def agent_sandbox_for(
-    settings: Settings,
-    environ: Mapping[str, str] | None = None,
-    *,
-    workdir: Path | None = None,
-    guard_dir: Path | None = None,
+    settings: Settings, environ: Mapping[str, str] | None = None
 ) -> tuple[SandboxPolicy | None, SandboxStatus]:
     """The sandbox agents run in under ``settings``, and the line that says so.
 
     ``sandbox: off`` is honoured; ``auto`` falls back (loudly: a warning in the log
     and a session event) where bubblewrap cannot run; ``on`` refuses to start there.
     """
-    from adapters.guards.shim import REFUSALS_FILE
     from adapters.sandbox import probe_bwrap
-    from apps.secrets import dotenv_path
-    from apps.settings_cache import cache_dir as settings_cache_dir
 
     mode = settings.sandbox.mode
     if mode is SandboxMode.OFF:
@@ -499,6 +490,23 @@ def agent_sandbox_for(
             raise AgentUnavailable(f"sandbox: on, but {why}")
         log.warning("agents run WITHOUT the OS sandbox: %s (set sandbox: off to say it is meant)", why)
         return None, SandboxStatus(False, why)
+    policy = sandbox_policy_for(settings, environ)
+    return policy, SandboxStatus(True, f"bubblewrap, network {settings.sandbox.network.value}")
+
+
+def sandbox_policy_for(
+    settings: Settings,
+    environ: Mapping[str, str] | None = None,
+    *,
+    workdir: Path | None = None,
+    guard_dir: Path | None = None,
+) -> SandboxPolicy:
+    """The bubblewrap policy of an agent in ``workdir`` (default: the user's tree; a parallel
+    task's worktree otherwise) whose guards are in ``guard_dir``."""
+    from adapters.guards.shim import REFUSALS_FILE
+    from apps.secrets import dotenv_path
+    from apps.settings_cache import cache_dir as settings_cache_dir
+
     user_tree = settings.path(settings.paths.workdir)
     workdir = workdir or user_tree  # a parallel task's worktree, or the user's tree
     guard_dir = guard_dir or settings.state_dir / "guards"
@@ -526,7 +534,7 @@ def agent_sandbox_for(
         raise ConfigError(f"sandbox: {exc}") from exc
     if workdir != user_tree:  # a worktree lies in the hidden state dir: shown again, writable
         policy = attrs.evolve(policy, readable=(*policy.readable, str(workdir.resolve())))
-    return policy, SandboxStatus(True, f"bubblewrap, network {settings.sandbox.network.value}")
+    return policy
 
 
 def build_runtime(settings: Settings, *, read_only: bool = False, in_memory: bool = False) -> Runtime:

@@ -622,6 +622,7 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "SUPERVISOR_RETRIES": ("supervisor", "retries"),
     "SUPERVISOR_JUDGE_TYPES": ("supervisor", "judge_types"),
 }
+TOP_LEVEL_OVERRIDES: dict[str, str] = {"MAX_PARALLEL": "max_parallel"}  # ORCH_<NAME> -> key
 OLLAMA_HOST = "OLLAMA_HOST"  # Ollama's own variable: the host when supervisor.host is not set
 DOCKER_HOST = "DOCKER_HOST"  # Docker's own variable: the daemon when agent.executor.host is not set
 
@@ -689,6 +690,11 @@ def load_settings(
                 raise ConfigError(f"{path}:{lines.get((section,), 1)}: {section}: expected a mapping")
             raw[section][key] = value
             origins[(section, key)] = ENV_PREFIX + name
+    for name, key in TOP_LEVEL_OVERRIDES.items():
+        value = env.get(ENV_PREFIX + name)
+        if value is not None and value != "":
+            raw[key] = value
+            origins[(key,)] = ENV_PREFIX + name
     source, base_dir = (str(path), str(path.parent.resolve())) if path else ("", str(here))
     if not raw:
         return Settings(source=source, base_dir=base_dir)  # all defaults: nothing to check or convert

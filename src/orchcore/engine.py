@@ -143,7 +143,8 @@ class Engine:
         owner = f"engine-{self.ids.new_id()}"
         self.store.acquire_lease(session_id, owner)
         try:
-            self._watching = self._start_watching()
+            if self.parallel is None or self.parallel.max_parallel <= 1:  # else: one watch per worktree
+                self._watching = self._start_watching()
             outcome = self._drive(session_id)
         except Exception as exc:  # an I/O error or a bug: never leave a task `running` with no engine
             why = f"orch stopped on an error while the task ran: {type(exc).__name__}: {exc}"

@@ -52,7 +52,7 @@ from orchcore.ports.workers import Job, Workers
 from orchcore.ports.workspace import Workspace
 from orchcore.ports.worktrees import PortRange, Worktree, Worktrees, WorktreeSetup
 from orchcore.records import Event, EventKind, JsonObject, Mutation, Outcome, Snapshot
-from orchcore.state import SessionState
+from orchcore.state import SessionState, TaskState
 
 if TYPE_CHECKING:
     from orchcore.attempt_check import AttemptChecker
@@ -105,8 +105,9 @@ class ParallelDrive:
         from orchcore.engine import RunOutcome
 
         self._running, self._stopping = {}, None
-        own_store = engine.store
+        own_store, own_watch = engine.store, engine.watch
         engine.store = cast(Store, _Serialized(own_store, self.workers))
+        engine.watch = _locked(own_watch, self.workers)  # what the attempts show, one line at a time
         tasks_run = 0
         try:
             base = self._session_base(engine, session_id)
@@ -126,12 +127,29 @@ class ParallelDrive:
                     remaining = (action.until - engine.clock.now()).total_seconds()
                     engine.clock.sleep(min(max(remaining, 0.0), engine.wait_step_s))
                     continue
+                if snap.session.state is SessionState.CANCELLED:
+                    self._remove_cancelled(engine, snap)
                 return RunOutcome(snap.session, tasks_run)
         except BaseException as exc:
             self._stop_all(f"orch stopped: {type(exc).__name__}: {exc}" if str(exc) else "orch stopped")
             raise
         finally:
-            engine.store = own_store
+            engine.store, engine.watch = own_store, own_watch
+
+    def _remove_cancelled(self, engine: Engine, snap: Snapshot) -> None:
+        """A cancelled session's unfinished tasks lose their worktree and branch; the completed
+        ones keep theirs for review and `orch apply`."""
+        for tree in self.worktrees.worktrees(snap.session.id):
+            run = snap.runs.get(tree.task_id)
+            if run is None or run.state is not TaskState.CANCELLED:
+                continue
+            try:
+                self.worktrees.remove(tree)
+            except WorktreeError as exc:
+                data: JsonObject = {"text": f"task {tree.task_id}: its worktree was not removed: {exc}"}
+                engine.store.append_events(
+                    snap.session.id, [Event(EventKind.WARNING, engine.clock.now(), tree.task_id, data=data)]
+                )
 
     def _stop_all(self, why: str) -> None:
         """Tell every running attempt to stop, and wait until each has recorded how it ended."""
@@ -239,7 +257,13 @@ class ParallelDrive:
             }
             event = Event(EventKind.WORKTREE, engine.clock.now(), task_id, start.attempt, data)
             engine._commit(session_id, lambda _: Mutation(events=(event,)))  # where, before the agent starts
-            self._slot_engine(engine, snap, tree, ports)._run_task(snap, start)
+            slot_engine = self._slot_engine(engine, snap, tree, ports)
+            slot_engine._watching = slot_engine._start_watching()  # live file tracking of the worktree
+            try:
+                slot_engine._run_task(snap, start)
+            finally:
+                if slot_engine._watching is not None:
+                    slot_engine._watching.close()
 
         slot.job = self.workers.start(work)
 
@@ -264,13 +288,8 @@ class ParallelDrive:
 
     def _slot_engine(self, engine: Engine, snap: Snapshot, tree: Worktree, ports: PortRange) -> Engine:
         """An engine for one attempt: the same store (serialized), agent and policies, the
-        worktree's workspace, guards, checks and sandbox, and no checkpoints or file watch of its own."""
+        worktree's workspace, guards, checks, sandbox and file watch, and no checkpoints."""
         parts = self.parts(tree.path)
-        workers = self.workers
-
-        def shown(event: Event) -> None:
-            with workers.lock():
-                engine.watch(event)
 
         def work_done() -> None:
             try:
@@ -304,9 +323,7 @@ class ParallelDrive:
             prompter=checker.prompter if checker is not None else engine.prompter,
             context_files=parts.context_files if parts.context_files is not None else engine.context_files,
             sandbox=parts.sandbox,
-            file_watcher=None,
             parallel=None,
-            watch=shown,
             extra_env={"ORCH_PORT_BASE": str(ports.base), "ORCH_PORT_COUNT": str(ports.size)},
             stop_all=lambda: self._stopping,
             work_done=work_done,
@@ -327,6 +344,14 @@ def _begin_all(snap: Snapshot, starts: Sequence[StartTask], now: Any) -> Mutatio
         runs=tuple(r for m in mutations for r in m.runs),
         events=tuple(e for m in mutations for e in m.events),
     )
+
+
+def _locked(watch: Callable[[Event], None], workers: Workers) -> Callable[[Event], None]:
+    def shown(event: Event) -> None:
+        with workers.lock():
+            watch(event)
+
+    return shown
 
 
 class _Serialized:

@@ -65,3 +65,12 @@ def test_port_ranges_that_pass_the_last_port_are_refused(tmp_path: Path) -> None
     text = "max_parallel: 8\nworktrees: {port_base: 65000, ports_per_task: 100}\n"
     with pytest.raises(ConfigError, match=r"max_parallel: found 8, expected at most 5"):
         settings_from(git_repo(tmp_path), text)
+
+
+def test_orch_max_parallel_overrides_the_file_and_a_wrong_one_is_named(tmp_path: Path) -> None:
+    folder = git_repo(tmp_path)
+    (folder / "orch.yaml").write_text("agent: {name: command}\nmax_parallel: 2\n")
+    assert load_settings(cwd=folder, environ={"ORCH_MAX_PARALLEL": "6"}).max_parallel == 6
+    assert load_settings(cwd=folder, environ={}).max_parallel == 2
+    with pytest.raises(ConfigError, match="ORCH_MAX_PARALLEL: max_parallel: found 0, expected 1 or more"):
+        load_settings(cwd=folder, environ={"ORCH_MAX_PARALLEL": "0"})

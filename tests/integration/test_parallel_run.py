@@ -30,7 +30,7 @@ def tasks_file(count: int, deps: dict[int, int] | None = None) -> str:
     return "".join(parts)
 
 
-def project(tmp_path: Path, agent: str, tasks: str, parallel: int = 4) -> Path:
+def project(tmp_path: Path, agent: str, tasks: str, parallel: int = 4, extra: str = "") -> Path:
     """The repository under ``tmp_path``; the agent may also write to ``tmp_path/marks`` (its
     record of runs, for the test), which the sandbox otherwise keeps read-only."""
     repo = tmp_path / "project"
@@ -45,7 +45,7 @@ def project(tmp_path: Path, agent: str, tasks: str, parallel: int = 4) -> Path:
     (tmp_path / "orch.yaml").write_text(
         f"agent:\n  command: [{sys.executable}, {tmp_path / 'agent.py'}]\n  timeout_s: 300\n"
         f"paths:\n  workdir: project\n  state_dir: state\nmax_parallel: {parallel}\n"
-        f"safety:\n  writable_outside: [{tmp_path / 'marks'}]\n"
+        f"safety:\n  writable_outside: [{tmp_path / 'marks'}]\n{extra}"
     )
     return repo
 
@@ -88,9 +88,9 @@ def branches(repo: Path) -> list[str]:
 SLEEPER = """
 import os, sys, time
 sys.stdin.read()
-time.sleep(1)
 task = os.environ["ORCH_TASK_ID"]
 open(f"out-{task}.txt", "w").write(f"task {task} ports {os.environ['ORCH_PORT_BASE']}\\n")
+time.sleep(1)  # the live file watch of its worktree sees the file meanwhile
 """
 
 
@@ -114,6 +114,8 @@ def test_four_at_once_on_twenty_tasks_overlap_and_leave_twenty_reviewable_branch
     # the user's tree is untouched; each running task had a port range of its own
     assert not list(repo.glob("out-*.txt"))
     assert git(repo, "status", "--porcelain").strip() == ""
+    files = json.loads(orch(tmp_path, "status", "--json").stdout)["files"]  # watched in each worktree
+    assert files == {str(n): f"1 file: +out-{n}.txt" for n in range(1, 21)}
     shown = orch(tmp_path, "diff", "7")
     assert shown.returncode == 0, shown.stderr
     assert "+task 7 ports 200" in shown.stdout
@@ -143,8 +145,11 @@ def start(root: Path, *args: str) -> subprocess.Popen[str]:
     )
 
 
-def test_kill_9_of_a_parallel_run_then_resume_keeps_every_completed_task(tmp_path: Path) -> None:
-    repo = project(tmp_path, HANGER, tasks_file(8))
+@pytest.mark.parametrize("sandbox", ["auto", "off"])
+def test_kill_9_of_a_parallel_run_then_resume_keeps_every_completed_task(
+    tmp_path: Path, sandbox: str
+) -> None:
+    repo = project(tmp_path, HANGER, tasks_file(8), extra=f"sandbox: {sandbox}\n")
     run = start(tmp_path, "run", "tasks.md")
     try:
         wait_until(lambda: len(hanging(tmp_path)) == 4, "four agents hanging at once", timeout=60)
@@ -155,6 +160,7 @@ def test_kill_9_of_a_parallel_run_then_resume_keeps_every_completed_task(tmp_pat
             run.kill()
         run.communicate()
     markers = hanging(tmp_path)
+    # no agent outlives orch, sandboxed or not (resume reaps any left from their records)
     wait_until(lambda: not any(marked(m) for m in markers), "the orphaned agents to die", timeout=20)
     before = json.loads(orch(tmp_path, "status", "--json").stdout)
     sid = before["session"]["id"]
@@ -164,6 +170,7 @@ def test_kill_9_of_a_parallel_run_then_resume_keeps_every_completed_task(tmp_pat
     resumed = start(tmp_path, "resume")
     _, err = resumed.communicate(timeout=120)
     assert resumed.returncode == 0, err
+    assert not any(marked(m) for m in markers)
     after = json.loads(orch(tmp_path, "status", "--json").stdout)
     assert after["session"]["state"] == "completed"
     assert [(t["state"], t["attempts"]) for t in after["tasks"]] == [("completed", 1)] * 4 + [
@@ -191,7 +198,7 @@ def test_kill_9_of_a_parallel_run_then_resume_keeps_every_completed_task(tmp_pat
 
 
 def test_a_cancel_stops_every_running_agent(tmp_path: Path) -> None:
-    project(tmp_path, HANGER, tasks_file(8))
+    repo = project(tmp_path, HANGER, tasks_file(8))
     run = start(tmp_path, "run", "tasks.md")
     try:
         wait_until(lambda: len(hanging(tmp_path)) == 4, "four agents hanging at once", timeout=60)
@@ -207,6 +214,11 @@ def test_a_cancel_stops_every_running_agent(tmp_path: Path) -> None:
     status = json.loads(orch(tmp_path, "status", "--json").stdout)
     assert status["session"]["state"] == "cancelled"
     assert [t["state"] for t in status["tasks"]] == ["completed"] * 4 + ["cancelled"] * 4
+    # the cancelled tasks' worktrees and branches are gone; the completed ones stay for review
+    sid = status["session"]["id"]
+    assert branches(repo) == sorted(f"orch/{sid}/{n}" for n in range(1, 5))
+    listed = git(repo, "worktree", "list", "--porcelain").count("\nworktree ")
+    assert listed == 4
 
 
 DEPENDENT = """
@@ -268,3 +280,22 @@ def test_a_commit_by_the_agent_in_its_worktree_fails_only_that_task(tmp_path: Pa
     safety = [e for e in events(tmp_path) if e["kind"] == "safety"]
     assert {str(e["task"]) for e in safety} == {"2"}  # the other tasks' branches moving is orch's own doing
     assert any("moved" in json.dumps(e["data"]) for e in safety), [e["data"] for e in safety]
+
+
+def test_ctrl_c_stops_every_running_agent_and_leaves_their_tasks_to_run_again(tmp_path: Path) -> None:
+    project(tmp_path, HANGER, tasks_file(8))
+    run = start(tmp_path, "run", "tasks.md")
+    try:
+        wait_until(lambda: len(hanging(tmp_path)) == 4, "four agents hanging at once", timeout=60)
+        run.send_signal(signal.SIGINT)
+        run.wait(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+        run.communicate()
+    assert run.returncode != 0
+    for marker in hanging(tmp_path):
+        assert not marked(marker)
+    status = json.loads(orch(tmp_path, "status", "--json").stdout)
+    assert [t["state"] for t in status["tasks"]] == ["completed"] * 4 + ["interrupted"] * 4
+    assert status["session"]["engine"] is None

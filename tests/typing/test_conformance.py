@@ -20,11 +20,13 @@ from adapters.process.executor import LocalExecutor
 from adapters.sqlite import SqliteStore
 from adapters.ssh.connection import SshTarget
 from adapters.ssh.executor import SshExecutor
+from adapters.system.workers import ThreadWorkers
 from adapters.telegram import TelegramNotifier
 from adapters.worktrees import GitWorktrees
 from orchcore.ports import Checkpoints, CheckRunner, Executor, Store, Supervisor, Workspace
 from orchcore.ports.agent import Agent
 from orchcore.ports.notifier import Notifier
+from orchcore.ports.workers import Workers
 from orchcore.ports.worktrees import Worktrees
 from orchcore.records import Snapshot
 
@@ -101,6 +103,10 @@ def _ssh_executor() -> None:
 
 def _git_worktrees() -> None:
     _: Worktrees = GitWorktrees("/repo", "/state/worktrees/repo")
+
+
+def _thread_workers() -> None:
+    _: Workers = ThreadWorkers()
 
 
 def _aider_agent() -> None:

@@ -245,12 +245,15 @@ class GitWorktrees:
         if worktree.copied:  # staged as the branch has them: the user's local files stay out
             self._git("reset", "-q", "--", *worktree.copied, cwd=path)
         tree = self._git("write-tree", cwd=path).strip()
-        tip = self._tip(worktree)
-        if tree == self._git("rev-parse", f"{worktree.base}^{{tree}}").strip():
+        head = f"refs/heads/{worktree.branch}"
+        base_tree, tip, tip_tree = self._git(  # one process for the three
+            "rev-parse", f"{worktree.base}^{{tree}}", f"{head}^{{commit}}", f"{head}^{{tree}}"
+        ).split()
+        if tree == base_tree:
             if tip != worktree.base:
-                self._git("update-ref", f"refs/heads/{worktree.branch}", worktree.base, tip)
+                self._git("update-ref", head, worktree.base, tip)
             return None
-        if tip != worktree.base and self._git("rev-parse", f"{tip}^{{tree}}").strip() == tree:
+        if tip != worktree.base and tip_tree == tree:
             return tip  # already recorded (a resume after the commit)
         new = self._git("commit-tree", tree, "-p", worktree.base, "-m", message, cwd=path).strip()
         self._git("update-ref", f"refs/heads/{worktree.branch}", new, tip)
