@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.docker.daemon import Dockerd, shared_dockerd, shared_test_image
+from tests.integration.docker.daemon import Dockerd, shared_dockerd, shared_git_image, shared_test_image
 
 
 @pytest.fixture(scope="session")
@@ -17,3 +17,9 @@ def dockerd() -> Dockerd:
 def busybox_image(dockerd: Dockerd) -> str:
     """The test image (FROM scratch + busybox-static), built once on the private daemon."""
     return shared_test_image()
+
+
+@pytest.fixture(scope="session")
+def git_image(dockerd: Dockerd) -> str:
+    """The test image with the host's git (and the libraries it loads) added."""
+    return shared_git_image()
