@@ -53,6 +53,7 @@ def orch(work: Path, *args: str) -> subprocess.CompletedProcess[str]:
         "HOME": str(home),
         "OPENAI_API_KEY": KEY,
         "ORCH_STATE_DIR": str(work.parent / "state"),
+        **{k: os.environ[k] for k in ("PYTHONPATH",) if k in os.environ},  # this checkout's orch
     }
     return subprocess.run(
         [ORCH, *args], cwd=work, env=env, capture_output=True, text=True, timeout=300, check=False
@@ -124,3 +125,8 @@ def test_an_edit_outside_the_workspace_is_stopped_by_the_sandbox(tmp_path: Path)
         orch(work, "run", "tasks.md", "--auto-approve")
     assert not (tmp_path / "outside.txt").exists()
     assert (work / "tasks.md").read_text() == TASKS  # nothing in the workspace was lost either
+    # Aider says only "Unable to create ../outside.txt, skipping edits.": read as the sandbox's refusal
+    safety = json.loads(orch(work, "status", "--json").stdout)["safety"]
+    assert [(row["layer"], row["command"], row["refused"]) for row in safety] == [
+        ("sandbox", "edit ../outside.txt", True)
+    ], safety

@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from tests.fakes.gemini_api import (
     Fail,
     FakeGeminiAPI,
     Step,
+    Usage,
     call_turn,
     needs_gemini,
     shell_turn,
@@ -102,6 +104,7 @@ def orch(work: Path, *args: str) -> subprocess.CompletedProcess[str]:
         "HOME": str(work.parent / "home"),
         "GEMINI_API_KEY": KEY,
         "GIT_CONFIG_NOSYSTEM": "1",
+        **{k: os.environ[k] for k in ("PYTHONPATH",) if k in os.environ},  # this checkout's orch
     }
     return subprocess.run(
         [str(ORCH), *args], cwd=work, env=env, capture_output=True, text=True, timeout=240, check=False
@@ -262,3 +265,24 @@ def test_a_commit_by_the_real_gits_absolute_path_is_caught_by_the_refs_check_and
     layers = {row["layer"] for row in shown["safety"]}
     assert "refs" in layers, shown["safety"]
     assert [t["state"] for t in shown["tasks"]] != ["completed"], shown
+
+
+def test_crossing_the_daily_budget_mid_run_stops_gemini_before_its_next_turn(
+    api: FakeGeminiAPI, tmp_path: Path
+) -> None:
+    # the first response: 200,000 prompt tokens, $0.06025 at gemini-2.5-flash's $0.30/M in, $2.50/M out
+    big = Usage(prompt_tokens=200_000, output_tokens=100)
+    work = project(
+        tmp_path, api, "budget:\n  max_daily_cost_usd: 0.05\n  timezone: UTC\n"
+    )  # a top-level section
+    api.play(shell_turn("sleep 60", big), text_turn("done", big))
+    started = time.monotonic()
+    done = orch(work, "run", "tasks.md", "--auto-approve")
+    took = time.monotonic() - started
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "budget reached" in done.stdout
+    assert took < 45, "stopped while its tool ran: the response's usage reached the budget mid-run"
+    assert len(api.main_turns) == 1, "the CLI never asked for a second turn"
+    (task,) = status(work)["tasks"]
+    assert task["state"] == "interrupted"
+    assert "limit of $0.05 is reached" in task["reason"]

@@ -10,8 +10,10 @@ from hypothesis import strategies as st
 
 from adapters.aider.prices import ModelPrice
 from adapters.aider.stream import AiderOutput, parse_count
-from orchcore.ports.agent_events import Retrying, Said, ToolAction, ToolCall, UsageReport
+from orchcore.ports.agent_events import Refused, Retrying, Said, ToolAction, ToolCall, ToolOutput, UsageReport
 from orchcore.records import Outcome
+from orchcore.safety import DEFAULT_POLICY
+from orchcore.safety.stream_guard import StreamGuard
 
 STREAMS = Path(__file__).resolve().parents[1] / "data" / "aider"
 BANNER = [
@@ -142,3 +144,36 @@ def test_the_parser_never_raises_whatever_aider_prints() -> None:
         output.finished()
 
     check()
+
+
+def test_an_edit_the_sandbox_did_not_let_aider_write_is_its_refusal_and_not_a_violation() -> None:
+    lines = [
+        *BANNER,
+        "Tokens: 2.0k sent, 23 received.",
+        "../outside.txt",
+        "Unable to create ../outside.txt, skipping edits.",
+        "Unable to write file /w/.env: [Errno 30] Read-only file system: '/w/.env'",
+        "Unable to write file /w/a.txt after 3 attempts: [Errno 13] Permission denied: '/w/a.txt'",
+    ]
+    output = AiderOutput(sandboxed=True)
+    events = [e for line in lines for e in output.feed(line)]
+    refusals = [e for e in events if isinstance(e, Refused)]
+    assert [(r.layer.value, r.command) for r in refusals] == [
+        ("sandbox", "edit ../outside.txt"),
+        ("sandbox", "edit /w/.env"),
+        ("sandbox", "edit /w/a.txt"),
+    ]
+    assert "Read-only file system" in refusals[1].reason
+    assert "Permission denied" in refusals[2].reason
+    assert all(isinstance(e, ToolOutput) and e.is_error for e in events if isinstance(e, ToolOutput))
+    guard = StreamGuard(DEFAULT_POLICY, "/w")
+    found = [guard.feed(e) for e in events]
+    assert [f.layer.value for f in found if f is not None] == ["sandbox", "sandbox", "sandbox"]
+    assert guard.violation is None, "a refused write is a refusal, never a violation"
+    assert output.finished().details["refused"] == ["../outside.txt", "/w/.env", "/w/a.txt"]
+
+
+def test_without_the_sandbox_a_failed_write_is_only_output() -> None:
+    output = AiderOutput()
+    events = [e for line in [*BANNER, "Unable to create x/y.txt, skipping edits."] for e in output.feed(line)]
+    assert not [e for e in events if isinstance(e, ToolCall)]

@@ -185,7 +185,9 @@ class AiderAgent:
         sandbox = request.sandbox.allowing_writes(str(home)) if request.sandbox is not None else None
         argv = self.command(home, message_file, self._resolve(env))
         price = self.price
-        output = AiderOutput(model=self.model, pricer=price.cost if price is not None else None)
+        output = AiderOutput(
+            model=self.model, pricer=price.cost if price is not None else None, sandboxed=sandbox is not None
+        )
 
         def on_start(process: AttemptProcess) -> None:
             on_event(ProcessStarted(process.group, process.leader_start, process.marker))

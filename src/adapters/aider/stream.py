@@ -5,7 +5,9 @@ Aider has no machine-readable mode. What it prints and what this reads:
 ``Tokens: 1.9k sent, 25 received. Cost: $0.01 message, $0.02 session.`` (a UsageReport per model
 message; token counts are rounded by Aider, so they are approximate), ``litellm.<Kind>Error: ...``
 (an API failure; transient kinds are retryable), ``Retrying in 0.5 seconds...`` (Aider's own
-retry). Every other line after the start-up banner is the model's reply, whose prose becomes
+retry), ``Unable to create X, skipping edits.`` and ``Unable to write file X: [Errno 30]
+Read-only file system ...`` (an edit whose write failed: inside orch's OS sandbox, a ``sandbox``
+refusal of that edit, since Aider says nothing else of it). Every other line after the start-up banner is the model's reply, whose prose becomes
 ``Said`` and, at the end, ``Finished``. Shell commands are not run (``--no-suggest-shell-commands``),
 so there is no shell tool stream to read. Pure: no I/O.
 """
@@ -23,6 +25,7 @@ from orchcore.ports.agent_events import (
     Finished,
     Other,
     OutputLine,
+    Refused,
     Retrying,
     Said,
     ToolAction,
@@ -31,6 +34,7 @@ from orchcore.ports.agent_events import (
     UsageReport,
 )
 from orchcore.records import Outcome
+from orchcore.safety.events import SafetyLayer
 
 Pricer = Callable[[int, int], Decimal | None]
 """What ``input_tokens, output_tokens`` cost, or None when unknown."""
@@ -42,6 +46,9 @@ _TOKENS = re.compile(
     r"(?: Cost: \$(?P<cost>[\d.]+) message, \$(?P<session>[\d.]+) session\.)?"
 )
 _API_ERROR = re.compile(r"^litellm\.(?P<kind>\w+):\s*(?P<message>.*)$")
+_UNABLE = re.compile(
+    r"^Unable to (?:create (?P<new>.+?), skipping edits\.|write file (?P<file>.+?)(?: after \d+ attempts)?: (?P<error>.*))\s*$"
+)
 _RETRYING = re.compile(r"^Retrying in (?P<delay>[\d.]+) seconds")
 _BANNER_END = re.compile(r"^(Repo-map: |Added .+ to the chat\.|Aider v\d)")
 _NOISE = re.compile(
@@ -88,6 +95,9 @@ class AiderOutput:
     cost_usd: Decimal | None = None
     last_error: str = ""
     error_kind: str = ""
+    sandboxed: bool = False
+    """Whether Aider runs in orch's OS sandbox: then an edit it could not write was refused by it."""
+    refused: list[str] = attrs.field(factory=list)
 
     def feed(self, line: str) -> Iterator[TypedAgentEvent]:
         """The events one output line means (never raises, whatever the line)."""
@@ -105,6 +115,8 @@ class AiderOutput:
                 call_id, "edit", ToolAction.EDIT, f"edit {path}", paths=(path,), input={"path": path}
             )
             yield ToolOutput(call_id, f"Applied edit to {path}")
+        elif self.sandboxed and (match := _UNABLE.match(text)) is not None:
+            yield from self._refused(match["new"] or match["file"], match["error"], text)
         elif (match := _TOKENS.match(text)) is not None:
             yield from self._message_end(match)
         elif (match := _API_ERROR.match(text)) is not None:
@@ -116,6 +128,26 @@ class AiderOutput:
         else:
             self._keep(text)
             yield OutputLine(text)
+
+    def _refused(self, path: str, error: str | None, text: str) -> Iterator[TypedAgentEvent]:
+        """An edit the sandbox did not let Aider write: the edit (checked by a lower layer), the
+        sandbox's refusal of it, and Aider's failure as its output."""
+        self.refused.append(path)
+        call_id = f"aider-refused-{len(self.refused)}"
+        why = error or "the file could not be created"
+        yield ToolCall(
+            call_id,
+            "edit",
+            ToolAction.EDIT,
+            f"edit {path}",
+            paths=(path,),
+            input={"path": path},
+            guarded=True,
+        )
+        yield Refused(
+            SafetyLayer.SANDBOX, f"edit {path}", f"the OS sandbox refused the write: {why}", call_id
+        )
+        yield ToolOutput(call_id, text, is_error=True)
 
     def _keep(self, text: str) -> None:
         if not _NOISE.match(text):
@@ -154,7 +186,7 @@ class AiderOutput:
             is_error=failed,
             cost_usd=self.cost_usd,
             turns=self.messages,
-            details={"edited": list(self.edited)},
+            details={"edited": list(self.edited), "refused": list(self.refused)},
         )
 
     def outcome(self, exit_code: int | None, stderr_tail: Sequence[str] = ()) -> AgentResult:

@@ -55,6 +55,7 @@ class ContainerCommand:
     tick_s: float = 1.0
     mounts: tuple[Mount, ...] = ()
     labels: Mapping[str, str] = attrs.field(factory=dict)
+    path: str | None = None  # the container's PATH (the guards' shims first); None: the image's
 
 
 @attrs.frozen
@@ -89,7 +90,7 @@ def create_container(client: docker.DockerClient, config: DockerConfig, command:
         init=True,  # PID 1 ignores SIGTERM without a handler; docker-init forwards it
         working_dir=inside,
         user=config.user or workspace_user(command.workdir),
-        environment={**env, "HOME": config.home},
+        environment={**env, "HOME": config.home, **({"PATH": command.path} if command.path else {})},
         mounts=container_mounts(command, inside),
         network_mode=config.network,
         mem_limit=config.memory,

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import attrs
 import docker
 import docker.errors
 import requests.exceptions
@@ -31,7 +32,7 @@ from adapters.docker.container import (
     run_container,
 )
 from orchcore.errors import AgentUnavailable
-from orchcore.ports.executor import ExecResult, ExecSpec, LineHandler, StartHandler, TickHandler
+from orchcore.ports.executor import SH_SHIMS_ENV, ExecResult, ExecSpec, LineHandler, StartHandler, TickHandler
 from orchcore.sandbox import AttemptProcess, SandboxPolicy
 
 RUN_MARKER = "ORCHCORE_AGENT_RUN"
@@ -41,6 +42,9 @@ SESSION_LABEL = f"{LABEL_PREFIX}.session"
 TASK_LABEL = f"{LABEL_PREFIX}.task"
 ATTEMPT_LABEL = f"{LABEL_PREFIX}.attempt"
 _CLIENT_TIMEOUT_S = 60
+_DEFAULT_PATH = (
+    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # Docker's, for an image without one
+)
 
 
 def _start_ticks(pid: int) -> int:
@@ -137,6 +141,10 @@ class DockerExecutor:
             env[file.env_var] = str(path)
             mounts.append(Mount(str(path)))
         labels = _labels(env)
+        shims = _sh_shims(env)
+        if shims is not None:  # the guards: shims, git hooks (GIT_CONFIG_* name them), refusals
+            mounts.append(Mount(str(shims.parent)))
+            mounts.append(Mount(str(shims.parent / "refusals"), writable=True))
         command = ContainerCommand(
             argv=spec.argv,
             workdir=self._workspaces.get(spec.cwd, spec.cwd),
@@ -156,6 +164,8 @@ class DockerExecutor:
                 on_start(AttemptProcess(group=pid, leader_start=_start_ticks(pid), marker=marker))
 
         with self._daemon() as client:
+            if shims is not None:  # first on the image's own PATH: a forbidden git is refused there
+                command = attrs.evolve(command, path=f"{shims}:{_image_path(client, self._config.image)}")
             if SESSION_LABEL in labels and TASK_LABEL in labels:  # what a crashed run left of this task
                 reap_containers(
                     client, {SESSION_LABEL: labels[SESSION_LABEL], TASK_LABEL: labels[TASK_LABEL]}
@@ -206,6 +216,20 @@ def _labels(env: Mapping[str, str]) -> dict[str, str]:
     """The container's labels: which session, task and attempt it runs (to reap it after a crash)."""
     names = {"ORCH_SESSION_ID": SESSION_LABEL, "ORCH_TASK_ID": TASK_LABEL, "ORCH_ATTEMPT": ATTEMPT_LABEL}
     return {label: env[name] for name, label in names.items() if env.get(name)}
+
+
+def _sh_shims(env: Mapping[str, str]) -> Path | None:
+    """The guards' plain-sh shim folder the agent's environment names, if it is there."""
+    folder = env.get(SH_SHIMS_ENV)
+    return Path(folder) if folder and Path(folder).is_dir() else None
+
+
+def _image_path(client: docker.DockerClient, image: str) -> str:
+    """The PATH the image sets (Docker's default when it sets none)."""
+    for entry in client.images.get(image).attrs.get("Config", {}).get("Env") or ():
+        if isinstance(entry, str) and entry.startswith("PATH="):
+            return entry.removeprefix("PATH=")
+    return _DEFAULT_PATH
 
 
 def _probe_unix_socket(host: str) -> None:

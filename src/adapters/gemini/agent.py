@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -19,13 +20,14 @@ import attrs
 
 from adapters.gemini.controls import (
     MAX_ATTEMPTS_CAP,
+    USAGE_DIR,
     RunFiles,
     secure_for_system_settings,
     workspace_turns_hooks_off,
 )
 from adapters.gemini.events import RunTally, retrying
 from adapters.gemini.prices import PRICES, Price
-from adapters.gemini.stream import parse_line
+from adapters.gemini.stream import Result, parse_line
 from adapters.process import RUN_MARKER, kill_marked, run_process
 from orchcore.errors import AgentUnavailable, ConfigError
 from orchcore.ports.agent import AgentRequest, AgentResult, EventSink, ProcessStarted, Tick
@@ -235,6 +237,7 @@ class GeminiAgent:
                 max_attempts=self.max_retries + 1,
                 excluded_tools=self.excluded_tools,
                 max_turns=self.max_turns,
+                usage_dir=str(home / USAGE_DIR),
             )
         except OSError as exc:
             return AgentResult(
@@ -260,10 +263,24 @@ class GeminiAgent:
         )
         tally = RunTally(guarded=guarded, model=self.model, prices=self.prices)
         watchdog = _Watchdog(self.idle_timeout_s, self.tool_idle_timeout_s)
+        usage = UsageFile(home / USAGE_DIR / f"{run_id}.jsonl")
+
+        def responses() -> str | None:
+            """Each response the AfterModel hook saw end since the last look, to the budget."""
+            for counts in usage.new():
+                reason = on_event(tally.response_usage(*counts))
+                if reason is not None:
+                    return reason
+            return None
 
         def on_line(line: str) -> str | None:
             watchdog.saw_line()
-            for event in tally.feed(parse_line(line)):
+            parsed = parse_line(line)
+            if isinstance(parsed, Result):  # the total replaces what the hook reported: none after it
+                usage.close()
+            elif (stop := responses()) is not None:
+                return stop
+            for event in tally.feed(parsed):
                 reason = on_event(event)
                 if reason is not None:
                     return reason
@@ -277,7 +294,7 @@ class GeminiAgent:
             return on_event(retry)
 
         def on_tick() -> str | None:
-            return on_event(Tick()) or watchdog.check(tally.tool_running)
+            return on_event(Tick()) or responses() or watchdog.check(tally.tool_running)
 
         def on_start(process: AttemptProcess) -> None:
             on_event(ProcessStarted(process.group, process.leader_start, process.marker))
@@ -298,6 +315,7 @@ class GeminiAgent:
                 on_stderr_line=on_stderr_line,
             )
         finally:
+            usage.remove()
             leftovers = kill_marked(f"{RUN_MARKER}={run_id}")
             if leftovers:
                 logger.warning(
@@ -318,6 +336,44 @@ class GeminiAgent:
             extra={"task": request.task_id, "outcome": result.outcome.value, "reason": result.reason},
         )
         return result
+
+
+@attrs.define
+class UsageFile:
+    """The AfterModel hook's usage lines of one run, read as they are appended."""
+
+    path: Path
+    offset: int = 0
+    closed: bool = False
+
+    def new(self) -> list[tuple[int, int, int]]:
+        """``(input, output, total)`` of each response appended since the last call."""
+        if self.closed:
+            return []
+        try:
+            with self.path.open("rb") as handle:
+                handle.seek(self.offset)
+                data = handle.read()
+        except OSError:
+            return []
+        complete = data[: data.rfind(b"\n") + 1]
+        self.offset += len(complete)
+        found = []
+        for line in complete.splitlines():
+            try:
+                counts = json.loads(line)
+                found.append((int(counts["input"]), int(counts["output"]), int(counts["total"])))
+            except (ValueError, KeyError, TypeError):
+                continue  # a torn or foreign line: the run's total corrects it at the end
+        return found
+
+    def close(self) -> None:
+        """Read no more (the run's result came)."""
+        self.closed = True
+
+    def remove(self) -> None:
+        self.closed = True
+        self.path.unlink(missing_ok=True)
 
 
 def has_session(home: Path, session_id: str) -> bool:

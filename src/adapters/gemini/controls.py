@@ -17,6 +17,9 @@ They hold:
   (its Docker sandbox needs an image no registry here has; orch's own sandbox
   wraps the CLI instead), ``general.maxAttempts`` (the CLI's own API retries),
   ``model.maxSessionTurns``;
+- an ``AfterModel`` hook (``adapters/gemini/usage_hook.py``, standard library only) that appends
+  each finished response's ``usageMetadata`` to ``USAGE_DIR/<run marker>.jsonl``, which the
+  agent reads while the CLI runs, so a budget sees the cost mid-run;
 - no update checks, usage statistics or telemetry (nothing leaves for Google but
   the model calls), and the API key redacted from the environment its tools get.
 """
@@ -40,6 +43,9 @@ from orchcore.safety import SafetyPolicy
 
 HOOK_MODULE = "adapters.gemini.hook"
 HOOK_TIMEOUT_MS = 30_000
+USAGE_HOOK_TIMEOUT_MS = 10_000
+USAGE_DIR = "orch-usage"
+"""Under the CLI's home: where the AfterModel hook appends each response's usage, one file per run."""
 MAX_ATTEMPTS_CAP = 10  # the CLI refuses more
 SECRET_ENV = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
 """The CLI's credentials: redacted from what its tools see."""
@@ -58,14 +64,23 @@ def hook_command(policy_path: str, python: str | None = None) -> str:
     return shlex.join([python or sys.executable, "-I", "-m", HOOK_MODULE, policy_path])
 
 
+def usage_hook_command(usage_dir: str, python: str | None = None) -> str:
+    """The shell command the CLI runs after every model chunk: the standard-library usage hook,
+    without ``site`` (it starts on every chunk)."""
+    script = str(Path(__file__).with_name("usage_hook.py").resolve())
+    return shlex.join([python or sys.executable, "-I", "-S", script, usage_dir])
+
+
 def gemini_settings(
     *,
     max_attempts: int,
     excluded_tools: Sequence[str] = (),
     max_turns: int | None = None,
     hook: str | None = None,
+    usage_hook: str | None = None,
 ) -> dict[str, Any]:
-    """The system settings of one run; ``hook`` is the BeforeTool command (None: no policy)."""
+    """The system settings of one run; ``hook`` is the BeforeTool command (None: no policy),
+    ``usage_hook`` the AfterModel one (None: usage only at the end)."""
     settings: dict[str, Any] = {
         "security": {
             "auth": {"selectedType": "gemini-api-key"},
@@ -92,6 +107,14 @@ def gemini_settings(
             "timeout": HOOK_TIMEOUT_MS,
         }
         settings["hooks"] = {"BeforeTool": [{"matcher": "|".join(GUARDED_TOOLS), "hooks": [definition]}]}
+    if usage_hook is not None:
+        usage = {
+            "type": "command",
+            "name": "orchcore-usage",
+            "command": usage_hook,
+            "timeout": USAGE_HOOK_TIMEOUT_MS,
+        }
+        settings.setdefault("hooks", {})["AfterModel"] = [{"hooks": [usage]}]
     return settings
 
 
@@ -167,14 +190,24 @@ class RunFiles:
         excluded_tools: Sequence[str] = (),
         max_turns: int | None = None,
         python: str | None = None,
+        usage_dir: str | None = None,
     ) -> None:
-        """Write the settings (and the policy when there is one); raises OSError."""
+        """Write the settings (and the policy when there is one); raises OSError. With
+        ``usage_dir`` (created here), each response's usage is appended there as it ends."""
         hook = None
         if policy is not None and policy.enabled:
             policy_path = str(Path(self.policy).resolve())
             _write_atomically(Path(self.policy), policy_json(policy) + "\n")
             hook = hook_command(policy_path, python)
+        usage_hook = None
+        if usage_dir is not None:
+            Path(usage_dir).mkdir(parents=True, exist_ok=True)
+            usage_hook = usage_hook_command(str(Path(usage_dir).resolve()), python)
         settings = gemini_settings(
-            max_attempts=max_attempts, excluded_tools=excluded_tools, max_turns=max_turns, hook=hook
+            max_attempts=max_attempts,
+            excluded_tools=excluded_tools,
+            max_turns=max_turns,
+            hook=hook,
+            usage_hook=usage_hook,
         )
         _write_atomically(Path(self.settings), json.dumps(settings, indent=1) + "\n")

@@ -9,7 +9,9 @@ CLI reports ``policy_violation``, ``Tool execution blocked: orchcore: ...``),
 the CLI's own policy, its own workspace check on file tools (``Path not in
 workspace``) or a tool left out of its registry (``cli-permissions``),
 the OS sandbox (``Read-only file system``). The CLI reports usage only in its
-final ``result``: one ``UsageReport`` for the whole run, priced here. Its own API
+final ``result``: one ``UsageReport`` for the whole run, priced here; while it runs, each
+response's usage read from the AfterModel hook's file is a ``UsageReport`` of its own
+(:meth:`RunTally.response_usage`), and the run's total replaces them at the end. Its own API
 retries show only on stderr: :func:`retrying` reads them into ``Retrying``.
 """
 
@@ -21,13 +23,14 @@ from decimal import Decimal
 
 import attrs
 
-from adapters.gemini.prices import PRICES, Price, run_cost
+from adapters.gemini.prices import PRICES, Price, cost_of, run_cost
 from adapters.gemini.stream import (
     GeminiLine,
     Init,
     Message,
     Notice,
     Result,
+    Tokens,
     ToolResult,
     ToolUse,
     Unknown,
@@ -132,6 +135,7 @@ class RunTally:
     chunks: list[str] = attrs.field(factory=list)
     calls: dict[str, str] = attrs.field(factory=dict)
     tools: dict[str, str] = attrs.field(factory=dict)
+    responses: int = 0  # model responses reported mid-run (from the AfterModel hook)
 
     @property
     def tool_running(self) -> bool:
@@ -150,6 +154,19 @@ class RunTally:
         events = self._said()
         events.extend(self._event(line))
         return events
+
+    def response_usage(self, input_tokens: int, output_tokens: int, total_tokens: int) -> UsageReport:
+        """One finished model response's usage, as the AfterModel hook saw it: priced now, so a
+        budget can stop the run before its end (the CLI reports usage only in its result)."""
+        self.responses += 1
+        tokens = Tokens(input=input_tokens, output=output_tokens, total=total_tokens)
+        return UsageReport(
+            message_id=f"gemini-response-{self.responses}",
+            model=self.model,
+            input_tokens=input_tokens,
+            output_tokens=tokens.billed_output,
+            cost_usd=cost_of(self.model, tokens, self.prices),
+        )
 
     def flush(self) -> list[TypedAgentEvent]:
         """The message still being streamed, at the end of a run that gave no result."""
@@ -226,6 +243,11 @@ class RunTally:
             cache_read_tokens=line.tokens.cached,
             cost_usd=self.cost_usd,
         )
+        # the run's own total replaces the per-response estimates (zeroed first: never counted twice)
+        replaced = [
+            UsageReport(message_id=f"gemini-response-{n}", model=self.model, cost_usd=Decimal(0))
+            for n in range(1, self.responses + 1)
+        ]
         details = {"error_type": line.error_type} if line.error_type else {}
         finished = Finished(
             text,
@@ -235,7 +257,7 @@ class RunTally:
             duration_ms=line.duration_ms,
             details={**details, "tool_calls": line.tool_calls},
         )
-        return [usage, finished]
+        return [*replaced, usage, finished]
 
     def outcome(self, exit_code: int | None, stderr_tail: Sequence[str] = ()) -> AgentResult:
         """How the run ended, given the CLI's exit code and the last lines of its stderr."""

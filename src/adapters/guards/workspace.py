@@ -27,7 +27,8 @@ from adapters.guards.local_files import LOCAL_FILES
 from adapters.guards.policy_file import dump_policy
 from adapters.guards.shim import REFUSALS_FILE, SHIM_MARKER
 from orchcore.errors import ConfigError
-from orchcore.safety import SafetyPolicy, rule_programs
+from orchcore.ports.executor import SH_SHIMS_ENV
+from orchcore.safety import ArgCheck, SafetyPolicy, rule_programs
 from orchcore.safety.events import SafetyEvent, parse_refusal
 from orchcore.safety.ref_files import refs_from_files
 from orchcore.safety.refs import read_refs
@@ -66,6 +67,67 @@ def _hook_script(hook: str, operation: str, refusals: Path) -> str:
         f"#!/bin/sh\n{_HOOK_TAG}: put in force for agent runs only, through GIT_CONFIG_* (core.hooksPath)\n"
         f'{drain}echo "orchcore: {operation} is forbidden for agents" >&2\n{_record(refusals, operation)}exit 1\n'
     )
+
+
+# git's global options that take the next word as their value: the subcommand comes after them
+_GIT_VALUE_OPTIONS = (
+    "-C|-c|--git-dir|--work-tree|--namespace|--super-prefix|--config-env|--exec-path|--list-cmds"
+)
+
+
+def _sh_shim(program: str, refusals: Path, refused: Mapping[str, tuple[str, str]]) -> str:
+    """A shim in plain sh for ``program``: refuses the subcommands in ``refused`` (subcommand ->
+    (rule, reason); "" for the whole program), else runs the real one (first on PATH outside
+    the shim folders). Only what needs no argument parsing: the Python shim checks the rest."""
+    cases = []
+    for sub, (rule, reason) in sorted(refused.items()):
+        shown = f"{program} {sub}".strip()
+        message = f"forbidden ({rule}): {reason}: {shown}"
+        line = json.dumps({"layer": "shim", "command": shown, "reason": message})
+        pattern = shlex.quote(sub) if sub else "*"
+        cases.append(
+            f"  {pattern}) echo {shlex.quote('orchcore: ' + message)} >&2\n"
+            f"    printf '%s\\n' {shlex.quote(line)} >> {shlex.quote(str(refusals))} 2>/dev/null; exit 126 ;;\n"
+        )
+    if program == "git" and "" not in refused:
+        find_sub = (
+            'skip=0; sub=\nfor a in "$@"; do\n'
+            '  if [ "$skip" = 1 ]; then skip=0; continue; fi\n'
+            f'  case "$a" in {_GIT_VALUE_OPTIONS}) skip=1 ;; -*) ;; *) sub=$a; break ;; esac\n'
+            "done\n"
+        )
+    else:
+        find_sub = "sub=\n"
+    real = (
+        f'IFS=:; for d in $PATH; do [ -e "$d/{SHIM_MARKER}" ] && continue\n'
+        f'  [ -x "$d/{program}" ] && {{ unset IFS; exec "$d/{program}" "$@"; }}\n'
+        "done\n"
+        f"echo 'orchcore: {program}: command not found (outside the shim directory)' >&2; exit 127\n"
+    )
+    return (
+        f"#!/bin/sh\n{_SHIM_TAG} (sh): refuses what the safety policy always forbids, "
+        f"runs the real {program} otherwise\n"
+        f'{find_sub}case "$sub" in\n{"".join(cases)}esac\n{real}'
+    )
+
+
+def sh_refusals(policy: SafetyPolicy) -> dict[str, dict[str, tuple[str, str]]]:
+    """What the plain-sh shims refuse: program -> subcommand ("" = any use) -> (rule, reason), from
+    the rules that need no look at the arguments (always, one git subcommand or the whole program)."""
+    found: dict[str, dict[str, tuple[str, str]]] = {}
+    for rule in policy.rules:
+        if (
+            rule.check is not ArgCheck.ALWAYS
+            or rule.flags
+            or rule.unless
+            or not _SAFE_NAME.fullmatch(rule.program)
+        ):
+            continue
+        if rule.subcommand == ():
+            found.setdefault(rule.program, {})[""] = (rule.name, rule.reason)
+        elif rule.program == "git" and len(rule.subcommand) == 1 and _SAFE_NAME.fullmatch(rule.subcommand[0]):
+            found.setdefault("git", {}).setdefault(rule.subcommand[0], (rule.name, rule.reason))
+    return found
 
 
 PUSH_BLOCKED = "orchcore-push-forbidden"
@@ -152,8 +214,21 @@ class GitWorkspace:
         for helper in helpers:
             written.write(shims / helper, _push_helper(guard / REFUSALS_FILE), 0o755)
         remove_stale(shims, keep={*programs, *helpers, SHIM_MARKER}, tag=_SHIM_TAG)
+        sh_shims = guard / "sh-bin"  # the same guards where orch's Python is not (a container)
+        written.write(
+            sh_shims / SHIM_MARKER, "plain-sh shims of orchcore; never on PATH outside an agent run\n", 0o644
+        )
+        refused = sh_refusals(policy)
+        for program, subcommands in refused.items():
+            written.write(sh_shims / program, _sh_shim(program, guard / REFUSALS_FILE, subcommands), 0o755)
+        for helper in helpers:
+            written.write(sh_shims / helper, _push_helper(guard / REFUSALS_FILE), 0o755)
+        remove_stale(sh_shims, keep={*refused, *helpers, SHIM_MARKER}, tag=_SHIM_TAG)
         self.refusals_dir.mkdir(parents=True, exist_ok=True)
-        env = {"PATH": f"{shims}{os.pathsep}{base_path}" if base_path else str(shims)}
+        env = {
+            "PATH": f"{shims}{os.pathsep}{base_path}" if base_path else str(shims),
+            SH_SHIMS_ENV: str(sh_shims),
+        }
         config: list[tuple[str, str]] = []
         hooks = self._write_hooks(policy, guard / "git-hooks", written)
         if hooks is not None:

@@ -249,7 +249,9 @@ class SshExecutor:
             remote_guard = posixpath.join(base, "guards")
             env = {k: v.replace(self.guard_dir.rstrip("/"), remote_guard) for k, v in env.items()}
             if local_bin in spec.env.get("PATH", "").split(":"):
-                prefix = f"{remote_guard}/bin:"
+                # without orch's Python there, the plain-sh shims refuse what needs no parsing
+                shims = "bin" if self.guard_python else "sh-bin"
+                prefix = f"{remote_guard}/{shims}:"
         return env, prefix
 
     def _upload_attempt(self, client: paramiko.SSHClient, spec: ExecSpec, base: str, marker: str) -> str:

@@ -17,6 +17,11 @@ import attrs
 from orchcore.records import AttemptProcess
 from orchcore.sandbox import SandboxPolicy
 
+SH_SHIMS_ENV = "ORCHCORE_SH_SHIMS"
+"""In an ExecSpec's env: the guards' folder of plain-sh PATH shims (no Python needed), for an
+executor whose command cannot run orch's Python ones (a container); its parent holds the git
+hooks and the ``refusals`` folder the shims append to."""
+
 LineHandler = Callable[[str], str | None]
 """Receives each stdout line; returns a reason to stop the command, or None to go on."""
 TickHandler = Callable[[], str | None]

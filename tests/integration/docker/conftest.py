@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.docker.daemon import Dockerd, shared_dockerd, shared_test_image
+from tests.integration.docker.daemon import Dockerd, shared_dockerd, shared_git_image, shared_test_image
 
 
 @pytest.fixture(scope="session")
@@ -27,3 +27,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "image" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def git_image(dockerd: Dockerd) -> str:
+    """The test image with the host's git (and the libraries it loads) added."""
+    return shared_git_image()

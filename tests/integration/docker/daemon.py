@@ -149,6 +149,42 @@ def build_test_image(base_url: str, tag: str = TEST_IMAGE) -> str:
     return tag
 
 
+GIT_IMAGE = "orch-test/busybox-git:1"
+
+
+def _with_libraries(program: str) -> list[Path]:
+    """``program`` and the shared libraries it loads (what ldd lists), to copy into an image."""
+    done = subprocess.run(["ldd", program], capture_output=True, text=True, check=True, timeout=30)
+    found = [Path(program)]
+    for line in done.stdout.splitlines():
+        words = line.split()
+        path = words[2] if "=>" in words and len(words) > 2 else words[0] if words else ""
+        if path.startswith("/"):
+            found.append(Path(path))
+    return found
+
+
+def build_git_image(base_url: str, tag: str = GIT_IMAGE) -> str:
+    """The test image plus the host's git and the libraries it loads, at their own paths (skips,
+    saying why, without git or ldd here)."""
+    git = shutil.which("git")
+    if git is None or shutil.which("ldd") is None:
+        pytest.skip("git and ldd are needed on this machine to build the test image with git")
+    base = shared_test_image()
+    with tempfile.TemporaryDirectory(prefix="orch-image.") as context:
+        lines = [f"FROM {base}"]
+        for i, path in enumerate(_with_libraries(git)):
+            shutil.copy2(path.resolve(), Path(context) / f"f{i}")
+            lines.append(f"COPY f{i} {path}")
+        (Path(context) / "Dockerfile").write_text("\n".join(lines) + "\n")
+        client = docker.DockerClient(base_url=base_url, version="1.41", timeout=120)
+        try:
+            client.images.build(path=context, tag=tag, rm=True, forcerm=True)
+        finally:
+            client.close()
+    return tag
+
+
 _SHARED: dict[str, object] = {}
 
 
@@ -175,3 +211,10 @@ def shared_test_image() -> str:
     if "image" not in _SHARED:
         _SHARED["image"] = build_test_image(shared_dockerd().base_url)
     return str(_SHARED["image"])
+
+
+def shared_git_image() -> str:
+    """The test image with git on the shared daemon, built once."""
+    if "git-image" not in _SHARED:
+        _SHARED["git-image"] = build_git_image(shared_dockerd().base_url)
+    return str(_SHARED["git-image"])

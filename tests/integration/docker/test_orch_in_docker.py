@@ -237,3 +237,29 @@ def test_a_ref_moved_from_inside_the_container_is_restored_and_fails_the_task(
     status = json.loads(orch(work, "status", "--json").stdout)
     assert [row["layer"] for row in status["safety"]] == ["refs"]
     assert orch_containers(dockerd) == []
+
+
+def test_a_commit_inside_the_container_is_refused_by_the_guards_shim_there(
+    dockerd: Dockerd, git_image: str, tmp_path: Path
+) -> None:
+    work = project(tmp_path, git_image, dockerd.base_url, owner="0:0")
+    git = ["git", "-C", str(work), "-c", "user.name=u", "-c", "user.email=u@example.com"]
+    subprocess.run(["git", "init", "-q", "-b", "main", str(work)], check=True)
+    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "one"], check=True)
+    head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout
+    (work / "agent.sh").write_text(
+        "echo change > new.txt\n"
+        "git -c user.name=a -c user.email=a@b commit -q --allow-empty -m sneaky; echo commit=$?\n"
+        "git status --short >/dev/null; echo status=$?\n"
+    )
+    done = orch(work, "run", "tasks.md")
+    log = "\n".join(p.read_text() for p in (tmp_path / "state").rglob("task-*.log"))
+    assert "commit=126" in log, log  # refused before git ran
+    assert "status=0" in log, log  # what the policy allows runs: the real git behind the shim
+    assert "orchcore: forbidden (git-commit)" in log, log
+    assert (
+        subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout == head
+    )
+    safety = json.loads(orch(work, "status", "--json").stdout)["safety"]
+    assert [(row["layer"], row["command"]) for row in safety] == [("shim", "git commit")], done.stdout
+    assert orch_containers(dockerd) == []

@@ -82,7 +82,7 @@ def test_a_forbidden_commit_on_the_host_is_refused_by_the_guards_there(sshd: Ssh
     after = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True)
     assert after.stdout == head.stdout, "no commit reached the user's repository"
     log = "\n".join(p.read_text() for p in (cwd / ".orch").rglob("task-*.log"))
-    assert "forbidden for agents" in log, log
+    assert "orchcore: forbidden (git-commit)" in log, log  # the plain-sh shim on the host's PATH
     safety = json.loads(orch(cwd, "status", "--json").stdout)["safety"]
     assert [(e["layer"], e["refused"]) for e in safety if "commit" in e["reason"]], (safety, done.stdout)
 
