@@ -5,14 +5,22 @@ orch's one commit, and the worktree and branch removed, at 1 and 20 tasks in a r
 
 Prints the median and p90 wall time per task of each phase and of the whole, the git processes
 spawned per task (counted by an audit hook), and the ratio of the per-task cost at 20 tasks to
-the cost at 1 (does a repository with many worktrees make each one dearer?). Asserts nothing.
-The engine that drives N agents at once lands next; this is the figure its speed-up is net of.
-Usage: python bench/bench_parallel.py [--tasks 1,20] [--files 200]
+the cost at 1 (does a repository with many worktrees make each one dearer?).
+
+Then the whole thing, end to end: the real ``orch run`` CLI on ``--run-tasks`` independent tasks
+whose agent sleeps ``--sleep`` seconds, serial (max_parallel 1, in the user's tree) and at
+``--parallel`` (each in its own worktree). Prints both walls, the speed-up, the most tasks that
+ran at once (from the recorded start/finish times), and orch's overhead per task: the wall
+beyond what the agents' sleeping alone needs (tasks x sleep serial; ceil(tasks / N) x sleep in
+parallel), divided by the tasks. Asserts nothing.
+Usage: python bench/bench_parallel.py [--tasks 1,20] [--files 200] [--run-tasks 20] [--parallel 4]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import statistics
 import subprocess
 import sys
@@ -103,6 +111,53 @@ def scheduler_us(count: int, max_parallel: int, rounds: int = 200) -> float:
     return (time.perf_counter() - start) / rounds * 1e6
 
 
+ORCH = str(Path(sys.executable).with_name("orch"))
+AGENT = 'cat >/dev/null\nsleep "$1"\necho "task $ORCH_TASK_ID" > "out-$ORCH_TASK_ID.txt"\n'
+
+
+def end_to_end(root: Path, tasks: int, parallel: int, sleep_s: float) -> tuple[float, int, int]:
+    """``orch run`` of ``tasks`` sleeping tasks at ``parallel``: wall seconds, most at once, branches."""
+    repo = root / "project"
+    repo.mkdir(parents=True)
+    (repo / "app.txt").write_text("app\n")
+    for argv in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "first"]):
+        subprocess.run(["git", *argv], cwd=repo, env=GIT_ENV, check=True)
+    (root / "agent.sh").write_text(AGENT)
+    body = "".join(
+        f"## Task {n}: task {n}\n**Claude Instruction:**\ndo {n}\n---\n" for n in range(1, tasks + 1)
+    )
+    (root / "tasks.md").write_text("# Tasks - 2026-12-02\n" + body)
+    (root / "orch.yaml").write_text(
+        f"agent:\n  command: [sh, {root / 'agent.sh'}, '{sleep_s}']\n  timeout_s: 300\n"
+        f"paths:\n  workdir: project\n  state_dir: state\nmax_parallel: {parallel}\n"
+    )
+    start = time.perf_counter()
+    done = subprocess.run([ORCH, "run", "tasks.md"], cwd=root, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"orch run failed (exit {done.returncode}): {done.stderr[-500:]}")
+    logs = subprocess.run(
+        [ORCH, "logs", "-n", "10000", "--json"], cwd=root, capture_output=True, text=True, check=True
+    )
+    points = [
+        (datetime.fromisoformat(e["at"]), 1 if e["kind"] == "task_started" else -1)
+        for e in json.loads(logs.stdout)
+        if e["kind"] in ("task_started", "task_finished")
+    ]
+    now = most = 0
+    for _, step in sorted(points):
+        now += step
+        most = max(most, now)
+    refs = subprocess.run(
+        ["git", "for-each-ref", "--format=%(refname)", "refs/heads/orch/"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    return wall, most, len(refs)
+
+
 def p90(values: list[float]) -> float:
     return sorted(values)[max(0, int(len(values) * 0.9) - 1)]
 
@@ -112,6 +167,11 @@ def main() -> None:
     parser.add_argument("--tasks", default="1,20", help="task counts, comma-separated")
     parser.add_argument("--files", type=int, default=200, help="files in the repository")
     parser.add_argument("--repeat", type=int, default=3, help="rounds at each task count (1 task: x5)")
+    parser.add_argument(
+        "--run-tasks", type=int, default=20, help="tasks of the end-to-end `orch run` (0: skip)"
+    )
+    parser.add_argument("--parallel", type=int, default=4, help="max_parallel of the end-to-end run")
+    parser.add_argument("--sleep", type=float, default=1.0, help="seconds each end-to-end agent sleeps")
     args = parser.parse_args()
     sys.addaudithook(count_spawns)
     per_task_total: dict[int, float] = {}
@@ -147,6 +207,25 @@ def main() -> None:
         print(
             f"tasks_to_start over {count} pending tasks, max_parallel {slots}: {scheduler_us(count, slots):.0f} us"
         )
+    if args.run_tasks > 0:
+        run_end_to_end(args.run_tasks, args.parallel, args.sleep)
+
+
+def run_end_to_end(tasks: int, parallel: int, sleep_s: float) -> None:
+    print(f"end to end: `orch run`, {tasks} independent tasks, each agent sleeps {sleep_s:g} s")
+    walls: dict[int, float] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-parallel-run-", dir="/var/tmp") as tmp:
+        for slots in (1, parallel):
+            wall, most, branches = end_to_end(Path(tmp) / f"n{slots}", tasks, slots, sleep_s)
+            walls[slots] = wall
+            ideal = math.ceil(tasks / slots) * sleep_s
+            print(
+                f"  max_parallel {slots}: wall {wall:6.2f} s (agents alone: {ideal:5.1f} s)  most at once {most}"
+                f"  branches {branches}  orch overhead {(wall - ideal) / tasks * 1e3:6.0f} ms/task"
+            )
+    print(
+        f"  speed-up at max_parallel {parallel}: {walls[1] / walls[parallel]:.2f}x (ideal {min(parallel, tasks)}x)"
+    )
 
 
 if __name__ == "__main__":

@@ -33,18 +33,23 @@ if TYPE_CHECKING:  # the engine and the ports are for annotations here: `orch st
     from apps.status_files import StatusFiles
     from orchcore.attempt_check import AttemptChecker
     from orchcore.engine import Engine, Watcher
+    from orchcore.parallel_drive import ParallelDrive, SlotParts
     from orchcore.ports.agent import Agent
     from orchcore.ports.charts import Charts
     from orchcore.ports.checkpoints import Checkpoints
     from orchcore.ports.clock import Clock, Ids
+    from orchcore.ports.drafter import Drafter, DrafterUnavailable
     from orchcore.ports.executor import Executor
     from orchcore.ports.file_watch import FileWatcher
+    from orchcore.ports.lessons import LessonStore
     from orchcore.ports.logs import TaskLogs
     from orchcore.ports.notifier import Notification, Notifier
+    from orchcore.ports.questions import QuestionBox
     from orchcore.ports.store import Store
     from orchcore.ports.summarizer import Summary, SummaryRequest, SummaryUnavailable
     from orchcore.ports.supervisor import JudgeRequest, JudgeUnavailable, Supervisor, Verdict
     from orchcore.ports.worktrees import Worktrees
+    from orchcore.records import AttemptProcess
 
 ENTRY_POINT_GROUP = "orchcore.adapters"
 BUILTIN_AGENTS: dict[str, str] = {
@@ -128,6 +133,27 @@ def build_executor(settings: Settings) -> Executor:
     return executor_factory(section.kind)(config)
 
 
+def process_reaper(settings: Settings) -> Callable[[AttemptProcess], object]:
+    """What kills a crashed attempt's leftovers: this machine's from /proc, another host's through
+    the configured executor (its ``reap``), which connects only when there is something to reap."""
+    from adapters.process import reap_attempt
+
+    def reap(process: AttemptProcess) -> object:
+        if not process.host:
+            return reap_attempt(process)
+        reaper = getattr(build_executor(settings), "reap", None)
+        if reaper is None:
+            log.warning(
+                "an interrupted attempt ran on %s, and the %s executor cannot reap there",
+                process.host,
+                settings.agent.executor.kind,
+            )
+            return None
+        return reaper(process)
+
+    return reap
+
+
 def _agent_on(factory: AgentFactory, name: str, settings: Settings, config: dict[str, Any]) -> Agent:
     """Agent ``name`` built to run through the configured executor (an agent factory takes one
     as its ``executor`` keyword; one that does not runs on this machine only)."""
@@ -162,6 +188,9 @@ class Runtime:
     # agent_status/TASK.json per task (status_files.enabled), or None
     status_files: StatusFiles | None = attrs.field(default=None)
 
+    writes_state: bool = True  # False for read-only commands: nothing creates the state database
+    _lessons: LessonStore | None = attrs.field(default=None, init=False, repr=False)
+
     def __attrs_post_init__(self) -> None:
         if self.status_files is None:
             from apps.status_files import status_files_for
@@ -171,7 +200,6 @@ class Runtime:
     def engine(self, agent: Agent, watch: Watcher) -> Engine:
         from adapters.files.questions import FileQuestions
         from adapters.guards.workspace import GitWorkspace
-        from adapters.process import reap_attempt
         from orchcore.engine import Engine
 
         s = self.settings
@@ -199,12 +227,13 @@ class Runtime:
             routing=self.routing,
             sandbox=sandbox,
             sandbox_status=sandbox_status,
-            reap=reap_attempt,
+            reap=process_reaper(s),
             checker=checker,
             prompter=checker.prompter,
             context_files=checker.runner,  # its read_text reads the context files a task names
             file_watcher=file_watcher_for(s),
             live_forbidden=s.supervisor.forbidden,
+            parallel=self.parallel_drive(sandbox is not None) if s.max_parallel > 1 else None,
             ended=self.session_ended,
             changed=self.status_files.update if self.status_files is not None else None,
         )
@@ -247,18 +276,62 @@ class Runtime:
         finally:
             summarizer.close()
 
-    def attempt_checker(self, sandbox: SandboxPolicy | None = None) -> AttemptChecker:
+    def parallel_drive(self, sandboxed: bool) -> ParallelDrive:
+        """``max_parallel`` above 1: each task in its own worktree, with guards, checks and a
+        sandbox of its own (docs/parallel.md)."""
+        from adapters.system.workers import ThreadWorkers
+        from orchcore.parallel_drive import ParallelDrive
+
+        s = self.settings
+        return ParallelDrive(
+            max_parallel=s.max_parallel,
+            worktrees=self.worktrees(),
+            workers=ThreadWorkers(),
+            setup=s.worktrees.setup_plan(),
+            port_base=s.worktrees.port_base,
+            ports_per_task=s.worktrees.ports_per_task,
+            parts=lambda path: self.worktree_parts(path, sandboxed=sandboxed),
+        )
+
+    def worktree_parts(self, path: str, *, sandboxed: bool) -> SlotParts:
+        """What an attempt in the worktree at ``path`` gets: guards (their own refusals file),
+        its question box, the task's checks run there, and a sandbox whose workspace it is."""
+        import hashlib
+
+        from adapters.files.questions import FileQuestions
+        from adapters.guards.workspace import GitWorkspace
+        from orchcore.parallel_drive import SlotParts
+
+        s = self.settings
+        guard_dir = s.state_dir / "guards" / "worktrees" / hashlib.sha256(path.encode()).hexdigest()[:16]
+        safety = s.safety_policy()
+        sandbox = agent_sandbox_for(s, workdir=Path(path), guard_dir=guard_dir)[0] if sandboxed else None
+        checker = self.attempt_checker(sandbox, workdir=path)
+        return SlotParts(
+            workspace=GitWorkspace(path, str(guard_dir)) if safety.enabled else None,
+            questions=FileQuestions(path),
+            checker=checker,
+            context_files=checker.runner,
+            sandbox=sandbox,
+        )
+
+    def attempt_checker(
+        self, sandbox: SandboxPolicy | None = None, workdir: str | None = None
+    ) -> AttemptChecker:
         """The supervisor of attempts: the task's checks run by the shell in the workspace (the
         agent's environment, never orch's secrets), and the judge, built on its first use."""
         from adapters.checks import ShellCheckRunner
         from apps.calibration_file import calibration_for
+        from apps.feedback_files import lesson_texts
         from apps.prompt_files import prompter_for
         from orchcore.attempt_check import AttemptChecker
 
         s = self.settings
         sv = s.supervisor
         runner = ShellCheckRunner(
-            str(s.path(s.paths.workdir)), env=agent_environment(s), log_path=str(s.state_dir / "checks.log")
+            workdir or str(s.path(s.paths.workdir)),
+            env=agent_environment(s),
+            log_path=str(s.state_dir / "checks.log"),
         )
         judge = _LazyJudge(self.supervisor) if sv.judge is not JudgeMode.OFF else None
         return AttemptChecker(
@@ -271,7 +344,7 @@ class Runtime:
             check_timeout_s=sv.check_timeout_s,
             count_tests_before=sv.count_tests_before,
             sandbox=sandbox,
-            prompter=prompter_for(s),
+            prompter=prompter_for(s, lessons=lesson_texts(self.lesson_store().lessons())),
         )
 
     def supervisor(self, environ: Mapping[str, str] | None = None) -> Supervisor | None:
@@ -303,6 +376,60 @@ class Runtime:
         )
         self.closers.append(judge.close)
         return judge
+
+    def drafter(self, environ: Mapping[str, str] | None = None) -> Drafter | DrafterUnavailable:
+        """The model ``orch plan`` drafts with: the supervisor's Ollama host and model (closed with
+        the runtime); DrafterUnavailable, saying how to install it, without the ``ollama`` library."""
+        from apps.secrets import ollama_api_key
+        from orchcore.ports.drafter import DrafterUnavailable
+
+        sv = self.settings.supervisor
+        try:
+            from adapters.ollama import OllamaDrafter, ollama_client
+        except ImportError as exc:
+            return DrafterUnavailable(f"the ollama client library is missing ({exc.name})", OLLAMA_EXTRA)
+        key = ollama_api_key(self.settings, environ)
+        api_key = None if key is None else key.reveal()
+        drafter = OllamaDrafter(
+            ollama_client(sv.host, sv.timeout_s, api_key=api_key),
+            sv.model,
+            host=sv.host,
+            num_ctx=sv.num_ctx,
+            keep_alive=sv.keep_alive_value,
+            secrets=() if api_key is None else (api_key,),
+        )
+        self.closers.append(drafter.close)
+        return drafter
+
+    def question_box(self) -> QuestionBox:
+        """The question files of the workspace (``questions/TASK.md``, ``questions/TASK-answer.md``)."""
+        from adapters.files.questions import FileQuestions
+
+        return FileQuestions(str(self.settings.path(self.settings.paths.workdir)))
+
+    def answer_watcher(self) -> FileWatcher | None:
+        """What `orch run --wait` watches the question files with (None: watchfiles is not installed,
+        and the files are looked at on each poll instead); on whatever ``watch:`` says."""
+        try:
+            from adapters.watch import WatchfilesWatcher
+        except ImportError:
+            return None
+        return WatchfilesWatcher(debounce_ms=self.settings.watch.debounce_ms)
+
+    def lesson_store(self) -> LessonStore:
+        """The lessons learnt from feedback, in the state database (one per runtime, closed with it);
+        in memory and empty while no state exists (a read-only command creates none)."""
+        if self._lessons is None:
+            from adapters.memory.lessons import InMemoryLessonStore
+            from adapters.sqlite.lessons import SqliteLessonStore
+
+            db = self.settings.db_path
+            store: LessonStore = (
+                SqliteLessonStore(db) if db.exists() or self.writes_state else InMemoryLessonStore()
+            )
+            self.closers.append(store.close)
+            self._lessons = store
+        return self._lessons
 
     def checkpoints(self) -> Checkpoints:
         """The workspace's checkpoints: a shadow git directory under the state dir."""
@@ -343,7 +470,11 @@ def file_watcher_for(settings: Settings) -> FileWatcher | None:
 
 
 def agent_sandbox_for(
-    settings: Settings, environ: Mapping[str, str] | None = None
+    settings: Settings,
+    environ: Mapping[str, str] | None = None,
+    *,
+    workdir: Path | None = None,
+    guard_dir: Path | None = None,
 ) -> tuple[SandboxPolicy | None, SandboxStatus]:
     """The sandbox agents run in under ``settings``, and the line that says so.
 
@@ -367,11 +498,15 @@ def agent_sandbox_for(
             raise AgentUnavailable(f"sandbox: on, but {why}")
         log.warning("agents run WITHOUT the OS sandbox: %s (set sandbox: off to say it is meant)", why)
         return None, SandboxStatus(False, why)
-    workdir = settings.path(settings.paths.workdir)
-    guard_dir = settings.state_dir / "guards"
+    user_tree = settings.path(settings.paths.workdir)
+    workdir = workdir or user_tree  # a parallel task's worktree, or the user's tree
+    guard_dir = guard_dir or settings.state_dir / "guards"
     refusals = (guard_dir / REFUSALS_FILE).parent
+    # a worktree's git files (index, HEAD) are in the user's repository: git needs to write them
+    git_dir = user_tree / ".git"
+    git_files = [str(git_dir.resolve())] if workdir != user_tree and git_dir.is_dir() else []
     home = agent_environment(settings, environ).get("HOME")
-    orch_files = [settings.state_dir, dotenv_path(settings), workdir / ".env"]
+    orch_files = [settings.state_dir, dotenv_path(settings), user_tree / ".env"]
     if settings.source:
         orch_files.append(Path(settings.source))
     try:
@@ -382,19 +517,22 @@ def agent_sandbox_for(
             guard_dir=str(guard_dir.resolve()),
             extra_hidden=settings.sandbox.hide,
             # the shims and git hooks record what they refused there (the rest of the guards stay read-only)
-            writable_outside=[*settings.safety.writable_outside, str(refusals.resolve())],
+            writable_outside=[*settings.safety.writable_outside, str(refusals.resolve()), *git_files],
             network=settings.sandbox.network,
         )
     except ValueError as exc:
         raise ConfigError(f"sandbox: {exc}") from exc
+    if workdir != user_tree:  # a worktree lies in the hidden state dir: shown again, writable
+        policy = attrs.evolve(policy, readable=(*policy.readable, str(workdir.resolve())))
     return policy, SandboxStatus(True, f"bubblewrap, network {settings.sandbox.network.value}")
 
 
-def build_runtime(settings: Settings, *, read_only: bool = False) -> Runtime:
+def build_runtime(settings: Settings, *, read_only: bool = False, in_memory: bool = False) -> Runtime:
     """Wire the real adapters: SQLite state, file logs, the system clock.
 
     ``read_only`` (status, report, ...): with no state yet, an empty store in memory,
-    so looking creates no state dir."""
+    so looking creates no state dir. ``in_memory`` (`orch doctor`): never open the state
+    database (doctor reads its version without migrating it)."""
     from adapters.files.logs import FileLogs
     from adapters.sqlite.store import SqliteStore
     from adapters.system.clock import RandomIds, SystemClock
@@ -412,7 +550,7 @@ def build_runtime(settings: Settings, *, read_only: bool = False) -> Runtime:
     return Runtime(
         settings=settings,
         store=_empty_store()
-        if read_only and not settings.db_path.exists()
+        if in_memory or (read_only and not settings.db_path.exists())
         else SqliteStore(str(settings.db_path)),
         logs=FileLogs(str(settings.logs_dir)),
         clock=SystemClock(),
@@ -422,6 +560,7 @@ def build_runtime(settings: Settings, *, read_only: bool = False) -> Runtime:
         notifiers=channels.notifiers,
         delivery=settings.delivery_policy(),
         closers=[channels.close],
+        writes_state=not read_only,
     )
 
 
@@ -467,6 +606,11 @@ class _NoJudge:
         return None
 
     def judge(self, request: JudgeRequest) -> Verdict | JudgeUnavailable:
+        from orchcore.ports.supervisor import JudgeUnavailable
+
+        return JudgeUnavailable(self.reason, self.hint)
+
+    def probe(self) -> int | JudgeUnavailable:
         from orchcore.ports.supervisor import JudgeUnavailable
 
         return JudgeUnavailable(self.reason, self.hint)
@@ -580,3 +724,89 @@ class Channels:
             return factory(attrs.asdict(n))
         known = sorted({*BUILTIN_CHANNELS, *found})
         raise ConfigError(f"unknown channel {name!r}; known channels: {', '.join(known)}")
+
+
+# -- the Temporal runner (extra `temporal`): sessions as workflows, attempts on any worker ----------
+def scratch_store() -> Store:
+    """A store in memory, for a session planned here and kept elsewhere (a Temporal workflow)."""
+    return _empty_store()
+
+
+def temporal_sessions(address: str, task_queue: str | None = None) -> Any:
+    """Sessions held by Temporal at ``address`` (adapters.temporal.runner.TemporalSessions)."""
+    from adapters.temporal.runner import DEFAULT_TASK_QUEUE, TemporalSessions
+
+    return TemporalSessions(address, task_queue=task_queue or DEFAULT_TASK_QUEUE)
+
+
+def temporal_session_config(settings: Settings, routing: Routing) -> Any:
+    """What a session workflow decides with, from the settings of the `orch run` that starts it."""
+    from adapters.temporal.codec import SessionConfig
+
+    return SessionConfig(
+        approval=settings.approval_policy(),
+        retry=settings.retry_policy(),
+        budget=settings.budget_policy(),
+        routing=routing,
+        attempt_timeout_s=settings.agent.timeout_s,
+        heartbeat_timeout_s=settings.temporal.heartbeat_timeout_s,
+    )
+
+
+def run_temporal_worker(
+    rt: Runtime, address: str, task_queue: str | None = None, ready: Callable[[], None] | None = None
+) -> None:
+    """Run a worker for ``address`` until interrupted: each attempt with this machine's agent,
+    executor, sandbox, guards and checkpoints (``Runtime.engine``, as a local run)."""
+    from adapters.temporal.runner import DEFAULT_TASK_QUEUE, run_worker
+
+    def engines(store: Store, agent_name: str, watch: Watcher) -> Engine:
+        copy = attrs.evolve(rt, store=store, routing=Routing())  # the workflow queues notifications
+        return copy.engine(rt.agents(agent_name or rt.settings.agent.name), watch)
+
+    run_worker(address, engines, rt.notifiers, task_queue=task_queue or DEFAULT_TASK_QUEUE, ready=ready)
+
+
+@attrs.frozen
+class HostProbes:
+    """What `orch doctor` asks this machine (adapters.host, the sandbox, the state database),
+    wired here like every other adapter."""
+
+    command_version: Callable[[str, Sequence[str], Mapping[str, str] | None], tuple[str | None, str]]
+    writable_problem: Callable[[Path], str | None]
+    filesystem_type: Callable[[Path], str | None]
+    port_problem: Callable[[str, int], str | None]
+    unreachable: Callable[[str], str | None]
+    time_zone_name: Callable[[], str | None]
+    ntp_synchronised: Callable[[], bool | None]
+    bwrap: Callable[[], tuple[str | None, str]]
+    schema_version: Callable[[Path], int | None]
+    expected_schema: int
+
+
+def host_probes() -> HostProbes:
+    """The real probes of this machine."""
+    from adapters import host
+    from adapters.sandbox import probe_bwrap
+    from adapters.sqlite.backup import SCHEMA_VERSION, schema_version
+
+    return HostProbes(
+        command_version=host.command_version,
+        writable_problem=host.writable_problem,
+        filesystem_type=host.filesystem_type,
+        port_problem=host.port_problem,
+        unreachable=host.unreachable,
+        time_zone_name=host.time_zone_name,
+        ntp_synchronised=host.ntp_synchronised,
+        bwrap=probe_bwrap,
+        schema_version=schema_version,
+        expected_schema=SCHEMA_VERSION,
+    )
+
+
+def backup_state(settings: Settings, dest: Path) -> tuple[str, int, int, int]:
+    """An online, verified copy of the state database at ``dest``: (path, bytes, schema, sessions)."""
+    from adapters.sqlite.backup import backup_database
+
+    done = backup_database(settings.db_path, dest)
+    return done.path, done.size_bytes, done.schema, done.sessions

@@ -32,6 +32,7 @@ from orchcore.state import Command, SessionState
 if TYPE_CHECKING:
     from apps.bootstrap import Runtime
     from apps.settings import Settings
+    from apps.temporal_sessions import TemporalRef
     from orchcore.records import Event, Snapshot
 
 TASK_SUFFIXES = (".md", ".yaml", ".yml")
@@ -123,6 +124,11 @@ class Commands:
             newest = rt.store.sessions()
             snap = rt.store.load(newest[0].id) if newest else None
             return self.respond("help", snap, "commands: " + ", ".join(schema.COMMANDS), help=schema.COMMANDS)
+        from apps.temporal_sessions import held
+
+        ref = held(rt.settings, params.get("session"), rt.store)
+        if ref is not None:  # a workflow holds it: commands are its updates, status its query
+            return self._on_temporal(ref, command, params)
         sid = resolve_session(rt.store, params.get("session"))
         if command == "status":
             snap = rt.store.load(sid)
@@ -172,6 +178,30 @@ class Commands:
         n = len(plan.tasks)
         message = f"session {sid} started: {n} task{'s' if n != 1 else ''} from {name}, agent {agent}"
         return self.respond("start", after, message, queued=True)
+
+    def _on_temporal(self, ref: TemporalRef, command: str, params: dict[str, Any]) -> dict[str, Any]:
+        from apps import temporal_sessions
+
+        if command == "status":
+            snap = temporal_sessions.snapshot(ref)
+            reason = f" — {snap.session.reason}" if snap.session.reason else ""
+            message = f"session {ref.session_id}: {snap.session.state.value}{reason}"
+            return self.respond("status", snap, message, backend=ref.backend)
+        if command not in {c.value for c in Command}:
+            raise CommandError("bad_request", f"{command} is not available for a session on Temporal yet")
+        task = None if params.get("task") is None else str(params["task"])
+        text = str(params.get("text") or params.get("reason") or "")
+        before, after = temporal_sessions.command(
+            ref, Command(command), task_id=task, text=text, source=self.source
+        )
+        changed = {t: after.runs[t].state.value for t in after.plan.ids if after.runs[t] != before.runs[t]}
+        return self.respond(
+            command,
+            after,
+            f"{command}: session {ref.session_id} is now {after.session.state.value}",
+            changed={"previous_state": before.session.state.value, "tasks": changed},
+            backend=ref.backend,
+        )
 
     def _command(self, sid: str, command: Command, params: dict[str, Any]) -> dict[str, Any]:
         rt = self.runtime
@@ -244,9 +274,10 @@ class Commands:
         changed: dict[str, Any] | None = None,
         logs: dict[str, Any] | None = None,
         help: dict[str, str] | None = None,  # noqa: A002 - the response field's name
+        backend: str | None = None,  # a workflow holds the session: that is its engine
     ) -> dict[str, Any]:
         """A success body (schema.SUCCESS): every field present, null when it does not apply."""
-        engine = None if snap is None else self.runtime.store.lease_holder(snap.session.id)
+        engine = backend or (None if snap is None else self.runtime.store.lease_holder(snap.session.id))
         return {
             "ok": True,
             "command": command,

@@ -6,6 +6,7 @@ so a broken one stops `orch run` before any task starts, naming its file and lin
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from apps.settings import Settings
@@ -99,14 +100,20 @@ def house_rules(folder: Path) -> tuple[HouseRule, ...]:
     return tuple(found)
 
 
-def prompter_for(settings: Settings, estimator: TokenEstimator | None = None) -> Prompter:
-    """The run's prompter: the project's templates and house rules, the agent's context budget."""
+def prompter_for(
+    settings: Settings,
+    estimator: TokenEstimator | None = None,
+    lessons: Mapping[str, Sequence[str]] | None = None,
+) -> Prompter:
+    """The run's prompter: the project's templates and house rules, the agent's context budget,
+    and the lessons from feedback by task type."""
     return Prompter(
         project_templates(templates_folder(settings)),
         house_rules(rules_folder(settings)),
         budget_tokens=settings.agent.context_tokens,
         estimator=estimator or TokenEstimator(),
         model=str(settings.agent.options.get("model", "")),
+        lessons_by_type=dict(lessons or {}),
     )
 
 

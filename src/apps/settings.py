@@ -434,6 +434,16 @@ class StatusFileSettings:
 
 
 @attrs.frozen
+class TemporalSettings:
+    """The Temporal runner (`orch run --backend temporal`, `orch worker`): where the frontend is, the
+    task queue, and how soon an attempt whose worker went silent is given to another worker."""
+
+    address: str = ""
+    task_queue: str = "orch"
+    heartbeat_timeout_s: float = 30.0
+
+
+@attrs.frozen
 class Settings:
     """Everything configurable, with defaults that work with no file at all."""
 
@@ -451,6 +461,7 @@ class Settings:
     status_files: StatusFileSettings = attrs.field(factory=StatusFileSettings)
     max_parallel: int = 1
     worktrees: WorktreeSettings = attrs.field(factory=WorktreeSettings)
+    temporal: TemporalSettings = attrs.field(factory=TemporalSettings)
     source: str = attrs.field(default="", eq=False)
     base_dir: str = attrs.field(default=".", eq=False)
 

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from orchcore.decide import blocked_tasks
-from orchcore.graph import TaskGraph
 from orchcore.records import Snapshot
 from orchcore.report import task_cost
 from orchcore.safety.events import RecordedSafetyEvent
@@ -15,7 +14,7 @@ from orchcore.safety.events import RecordedSafetyEvent
 
 def task_rows(snap: Snapshot) -> list[dict[str, Any]]:
     """Each task of the session with its state, attempts, why, what blocks it, and its cost."""
-    blocked = blocked_tasks(snap, TaskGraph(snap.plan.tasks))
+    blocked = blocked_tasks(snap)
     rows = []
     for task in snap.plan.tasks:
         run = snap.runs[task.id]

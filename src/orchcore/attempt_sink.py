@@ -115,6 +115,10 @@ class AttemptSink:
         self.take_file_changes()
         if engine.store.session(self.session_id).state is SessionState.CANCELLED:
             return "the session was cancelled"
+        stop = engine.stop_all()  # the engine of N attempts stops them all (a budget halt, an error)
+        if stop is not None:
+            self.budget_stop = True  # not the task's fault: it runs again
+            return stop
         return None
 
     def take_guard_refusals(self) -> None:

@@ -194,10 +194,16 @@ def failure_summary(snap: Snapshot, graph: TaskGraph) -> str:
     return "; ".join(parts) or "nothing can run"
 
 
-def blocked_tasks(snap: Snapshot, graph: TaskGraph) -> dict[str, str]:
-    """Pending tasks that wait on a failed or cancelled dependency: task -> that dependency."""
+def blocked_tasks(snap: Snapshot, graph: TaskGraph | None = None) -> dict[str, str]:
+    """Pending tasks that wait on a failed or cancelled dependency: task -> that dependency.
+
+    ``graph`` is the plan's, built here only when some task is dead (else nothing is blocked):
+    `orch status` on 1,000 finished tasks builds none."""
     dead = {t for t, r in snap.runs.items() if r.state in DEAD_TASK}
     out: dict[str, str] = {}
+    if not dead:
+        return out
+    graph = TaskGraph(snap.plan.tasks) if graph is None else graph
     # walk in schedule order so transitively blocked tasks are found in one pass
     unsatisfiable = set(dead)
     for task_id in graph.schedule():

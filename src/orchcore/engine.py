@@ -70,11 +70,16 @@ from orchcore.tasks import Task
 
 if TYPE_CHECKING:  # the supervisor's modules load only when a run has one
     from orchcore.attempt_check import AttemptChecker
+    from orchcore.parallel_drive import ParallelDrive
 
 Watcher = Callable[[Event], None]
 
 
 def _ignore(_: Event) -> None:
+    return None
+
+
+def _never() -> str | None:
     return None
 
 
@@ -118,6 +123,10 @@ class Engine:
     context_files: CheckRunner | None = None  # reads the context files a task names (read_text)
     file_watcher: FileWatcher | None = None  # live file tracking while agents work (None: off)
     live_forbidden: tuple[str, ...] = ("**/migrations/**",)  # flagged as soon as a change is seen
+    parallel: ParallelDrive | None = None  # max_parallel above 1: N attempts at once, in worktrees
+    extra_env: dict[str, str] = attrs.field(factory=dict)  # added to the agent's (ORCH_PORT_BASE, ...)
+    stop_all: Callable[[], str | None] = _never  # a reason every running attempt stops now, or None
+    work_done: Callable[[], None] | None = None  # orch records the attempt's work (its worktree commit)
     ended: Callable[[str], None] | None = None  # told the session's id when a drive leaves it ended
     changed: Callable[[Snapshot], None] | None = None  # told every snapshot a transition committed
     _watching: Watching | None = attrs.field(default=None, init=False, repr=False)
@@ -149,6 +158,13 @@ class Engine:
         if self.ended is not None and outcome.session.state in ENDED:
             self.ended(session_id)  # the day's report: after the end is committed and the lease let go
         return outcome
+
+    def run_attempt(self, session_id: str, action: StartTask) -> Snapshot:
+        """Run one attempt that ``begin`` already committed as running, to its recorded end:
+        what a distributed runner's worker does (the same prompt, sandbox, guards, checkpoints,
+        supervisor and budget stop as ``run``); the state afterwards."""
+        self._run_task(self.store.load(session_id), action)
+        return self.store.load(session_id)
 
     def _start_watching(self) -> Watching | None:
         """Live file tracking for this drive; a watcher that cannot start costs the run nothing."""
@@ -182,6 +198,8 @@ class Engine:
         snap = self._commit(session_id, self._interrupt_and_note_sandbox)
         graph = TaskGraph(snap.plan.tasks)
         self._progress = Progress(snap.plan, graph, self.policy, snap.runs)
+        if self.parallel is not None and self.parallel.max_parallel > 1:
+            return self.parallel.drive(self, session_id, graph)
         tasks_run = 0
         while True:
             action, snap = self._next(session_id, graph)
@@ -292,7 +310,7 @@ class Engine:
             log_path=self.logs.path(session_id, task.id, action.attempt),
             timeout_s=self.timeout_s,
             resume_agent_session=resume,
-            env=guard_env,
+            env={**guard_env, **self.extra_env},
             safety=policy,
             sandbox=self.sandbox,
         )
@@ -360,6 +378,8 @@ class Engine:
                 self.store, snap, task, result, self.checkpoints, self.sandbox
             )
         question = question_to_wait_for(result, boxed, sink.streamed.asked, supervised=supervised is not None)
+        if self.work_done is not None:  # after the refs check: orch's own commit is no agent's
+            self.work_done()
         ended = self.clock.now()
         crossings = budget_crossings(before, after, ended, task.id)
         if supervised is not None:

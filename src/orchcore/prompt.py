@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 
 from orchcore.context_budget import Cut, Keep, Part, Rank, TokenEstimator, fit
-from orchcore.tasks import Plan, Task
+from orchcore.tasks import Plan, Task, file_stem
 from orchcore.templates import shipped_sources
 from orchcore.templating import ANSWER, RETRY, TASK, Templates
 
@@ -104,6 +104,7 @@ def task_variables(plan: Plan | None, task: Task) -> dict[str, Any]:
             "context_files": list(task.context_files),
             "deliverables": list(task.deliverables),
             "checks": list(task.checks),
+            "question_file": f"questions/{file_stem(task.id)}.md",  # where the agent asks a human
         },
         "done": [] if plan is None else [{"id": d, "title": plan.task(d).title} for d in task.depends_on],
     }
@@ -118,6 +119,14 @@ class Prompter:
     budget_tokens: int = DEFAULT_AGENT_CONTEXT_TOKENS
     estimator: TokenEstimator = attrs.field(factory=TokenEstimator)
     model: str = ""  # the agent's model, for its characters-per-token ratio
+    lessons_by_type: Mapping[str, Sequence[str]] = attrs.field(factory=dict)
+    """Lessons from the user's feedback by task type (lower case; ``*``: every type), newest first."""
+
+    def lessons_for(self, task_type: str) -> list[str]:
+        """The lessons a task of ``task_type`` is told: those of its type, then those of every type."""
+        own = self.lessons_by_type.get(task_type.strip().lower(), ())
+        every = self.lessons_by_type.get("*", ()) if task_type.strip().lower() != "*" else ()
+        return [*own, *every]
 
     def task(
         self,
@@ -128,23 +137,28 @@ class Prompter:
         feedback: str = "",
         question: str = "",
         answer: str = "",
-        lessons: Sequence[str] = (),
+        lessons: Sequence[str] | None = None,
     ) -> BuiltPrompt:
         """The full prompt for ``task``; ``feedback`` is added on a retry, and an earlier question
-        with its answer when the agent cannot continue its own session."""
+        with its answer when the agent cannot continue its own session. ``lessons`` (default: those
+        of the task's type, :meth:`lessons_for`) share the context budget, one per line, kept
+        before house rules and context files and cut from the oldest."""
+        told = self.lessons_for(task.type) if lessons is None else list(lessons)
         parts = [Part("feedback", feedback, Rank.FAILING, Keep.TAIL)] if feedback else []
+        if told:  # ranked with the diff: a few lines that say what went wrong before
+            parts.append(Part("lessons", "\n".join(" ".join(x.split()) for x in told), Rank.DIFF))
         parts += [Part(f"rules:{r.name}", r.text, Rank.CONTEXT) for r in self.house_rules]
         parts += [Part(f"context:{c.path}", c.text or "", Rank.CONTEXT) for c in context]
         rules = self.house_rules
         variables = task_variables(plan, task) | {
             "question": question,
             "answer": answer,
-            "lessons": list(lessons),
         }
 
         def bind(texts: Mapping[str, str]) -> dict[str, Any]:
             return {
                 "feedback": texts.get("feedback", ""),
+                "lessons": [line for line in texts.get("lessons", "").splitlines() if line.strip()],
                 "house_rules": [
                     {"name": r.name, "title": r.title, "text": texts[f"rules:{r.name}"].rstrip("\n")}
                     for r in rules

@@ -67,12 +67,15 @@ class AttemptProcess:
     ``group`` is the process group (and session) the agent was started in,
     ``leader_start`` the leader's start time in clock ticks since boot (so a reused
     pid is never taken for it), ``marker`` a value every descendant inherits in its
-    environment (it finds those that left the group).
+    environment (it finds those that left the group). ``host`` says where they run: empty on
+    this machine, else the executor's name for the host (``ssh://user@host:port``); there
+    ``group`` is 0 until the remote group is known and ``leader_start`` is 0.
     """
 
     group: int
     leader_start: int
     marker: str
+    host: str = ""
 
 
 @attrs.frozen
@@ -134,6 +137,7 @@ class EventKind(enum.StrEnum):
     SUPERVISION = "supervision"  # the supervisor's decision on an attempt (Decision.as_data)
     FILES = "files"  # files an agent added, changed or deleted, as a watcher saw them (live_files)
     PROMPT = "prompt"  # what the context budget cut from a prompt (Cut.as_data per part)
+    WORKTREE = "worktree"  # a parallel task's worktree (path, branch, base, ports) or its commit
 
 
 @attrs.frozen

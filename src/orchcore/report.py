@@ -8,7 +8,6 @@ from decimal import Decimal
 
 from orchcore.budget import BudgetStatus, amount_text, usd
 from orchcore.decide import blocked_tasks
-from orchcore.graph import TaskGraph
 from orchcore.records import JsonObject, Snapshot, TaskRun
 from orchcore.safety.events import RecordedSafetyEvent
 from orchcore.state import TaskState
@@ -63,7 +62,7 @@ def render_report(
     every refusal and violation with the layer that stopped it (``safety``);
     and for failures the last lines of their logs (``tails``)."""
     session, plan = snap.session, snap.plan
-    blocked = blocked_tasks(snap, TaskGraph(plan.tasks))
+    blocked = blocked_tasks(snap)
     title = plan.title or f"Tasks - {plan.date}"
     lines = [
         f"# Report: {title}",

@@ -170,14 +170,26 @@ NO_REAPER: ProcessReaper = _ignore_processes
 
 def process_data(process: AttemptProcess) -> JsonObject:
     """The event data an agent reports its process with (kind ``process``)."""
-    return {"group": process.group, "leader_start": process.leader_start, "marker": process.marker}
+    data: JsonObject = {
+        "group": process.group,
+        "leader_start": process.leader_start,
+        "marker": process.marker,
+    }
+    if process.host:
+        data["host"] = process.host
+    return data
 
 
 def process_from_data(data: Mapping[str, object]) -> AttemptProcess | None:
     """The process an agent event reported; None if the data is not such a report."""
     group, start, marker = data.get("group"), data.get("leader_start"), data.get("marker")
-    if isinstance(group, int) and isinstance(start, int) and isinstance(marker, str) and group > 0:
-        return AttemptProcess(group=group, leader_start=start, marker=marker)
+    host = data.get("host", "")
+    if not (isinstance(group, int) and isinstance(start, int) and isinstance(marker, str)):
+        return None
+    if not isinstance(host, str) or isinstance(group, bool) or isinstance(start, bool):
+        return None
+    if group > 0 or (host and group == 0 and marker):  # elsewhere, the marker alone finds them
+        return AttemptProcess(group=group, leader_start=start, marker=marker, host=host)
     return None
 
 

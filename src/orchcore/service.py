@@ -245,7 +245,6 @@ def suggestions(snap: Snapshot, *, engine_attached: bool) -> list[str]:
     """What a human can do next, as commands without the front end's prefix
     (the CLI shows ``orch approve 3``, Telegram ``/approve 3``)."""
     from orchcore.decide import blocked_tasks
-    from orchcore.graph import TaskGraph
 
     session = snap.session
     state = session.state
@@ -271,7 +270,7 @@ def suggestions(snap: Snapshot, *, engine_attached: bool) -> list[str]:
         hints = (
             [f"logs {t}" for t in failed[:1]] + [f"retry {t}" for t in failed] + [f"skip {t}" for t in failed]
         )
-        if not failed and blocked_tasks(snap, TaskGraph(snap.plan.tasks)):
+        if not failed and blocked_tasks(snap):
             hints.append("status")
         return [*hints, "report"]
     if state in (SessionState.COMPLETED, SessionState.CANCELLED):

@@ -27,8 +27,10 @@ ROLE_SUFFIXES = (
     "CheckRunner",
     "Watcher",
     "Executor",
+    "Workers",
     "Summarizer",
     "Charts",
+    "Drafter",
 )
 
 

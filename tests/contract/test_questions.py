@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from adapters.files.questions import FileQuestions
 from orchcore.ports.questions import QuestionBox
 from orchcore.testing import MemoryQuestions
 from orchcore.testing.contracts import QuestionBoxContract, QuestionBoxFactory
-from orchcore.testing.contracts.questions import Asker
+from orchcore.testing.contracts.questions import Asker, Replier
 
 
 class TestFileQuestions(QuestionBoxContract):
@@ -32,6 +33,15 @@ class TestFileQuestions(QuestionBoxContract):
 
         return write
 
+    @pytest.fixture
+    def reply(self, tmp_path: Path) -> Replier:
+        def write(_: QuestionBox, task_id: str, text: str) -> None:
+            path = tmp_path / "questions" / f"{task_id}-answer.md"
+            path.parent.mkdir(exist_ok=True)
+            path.write_text(text)
+
+        return write
+
 
 class TestMemoryQuestions(QuestionBoxContract):
     @pytest.fixture
@@ -43,5 +53,13 @@ class TestMemoryQuestions(QuestionBoxContract):
         def leave(box: QuestionBox, task_id: str, text: str) -> None:
             assert isinstance(box, MemoryQuestions)
             box.ask(task_id, text)
+
+        return leave
+
+    @pytest.fixture
+    def reply(self) -> Replier:
+        def leave(box: QuestionBox, task_id: str, text: str) -> None:
+            assert isinstance(box, MemoryQuestions)
+            box.reply(task_id, text, datetime(2026, 12, 1, tzinfo=UTC))
 
         return leave

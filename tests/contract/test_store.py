@@ -174,6 +174,7 @@ def test_a_database_from_schema_1_is_migrated_and_keeps_its_data(tmp_path: Path)
     store.close()
     with sqlite3.connect(path) as conn:  # what orchcore 0.1 wrote: no retry_at column
         conn.execute("ALTER TABLE attempts DROP COLUMN retry_at")
+        conn.execute("ALTER TABLE attempts DROP COLUMN process_host")  # schema 7
         for column in ("process_group", "process_start", "process_marker"):  # schema 5
             conn.execute(f"ALTER TABLE attempts DROP COLUMN {column}")
         conn.execute("DROP INDEX task_runs_by_change")  # schema 6
@@ -207,6 +208,7 @@ def test_a_database_from_schema_3_gets_an_outbox_and_keeps_its_data(tmp_path: Pa
     store.close()
     with sqlite3.connect(path) as conn:  # what orchcore wrote before notifications
         conn.execute("DROP TABLE outbox")
+        conn.execute("ALTER TABLE attempts DROP COLUMN process_host")  # schema 7
         for column in ("process_group", "process_start", "process_marker"):  # schema 5
             conn.execute(f"ALTER TABLE attempts DROP COLUMN {column}")
         conn.execute("DROP INDEX task_runs_by_change")  # schema 6
@@ -234,6 +236,7 @@ def test_a_database_from_schema_4_gets_the_attempts_processes_and_keeps_its_data
     snapshot = store.load("s1")
     store.close()
     with sqlite3.connect(path) as conn:  # what orchcore wrote before it recorded agents' processes
+        conn.execute("ALTER TABLE attempts DROP COLUMN process_host")  # schema 7
         for column in ("process_group", "process_start", "process_marker"):  # schema 5
             conn.execute(f"ALTER TABLE attempts DROP COLUMN {column}")
         conn.execute("DROP INDEX task_runs_by_change")  # schema 6
@@ -255,6 +258,30 @@ def test_a_database_from_schema_4_gets_the_attempts_processes_and_keeps_its_data
         assert again.load("s1").run("1").attempts[0].process == process  # survives a reopen
     finally:
         again.close()
+
+
+def test_a_database_from_schema_6_gets_the_processes_host_and_keeps_its_data(tmp_path: Path) -> None:
+    path = tmp_path / "v6.db"
+    store = SqliteStore(str(path))
+    _create(store)
+    local = AttemptProcess(group=4242, leader_start=987654, marker="f00")
+    store.transact("s1", lambda s: Mutation(runs=(TaskRun("1", attempts=(Attempt(1, NOW, process=local),)),)))
+    store.close()
+    with sqlite3.connect(path) as conn:  # what orchcore wrote before agents ran on other hosts
+        conn.execute("ALTER TABLE attempts DROP COLUMN process_host")
+        conn.execute("PRAGMA user_version = 6")
+    reopened = SqliteStore(str(path))
+    try:
+        assert reopened.load("s1").run("1").attempts[0].process == local  # this machine's, as before
+        remote = AttemptProcess(group=0, leader_start=0, marker="ab" * 12, host="ssh://dev@vm1:22")
+        after = reopened.transact(
+            "s1", lambda s: Mutation(runs=(TaskRun("1", attempts=(Attempt(1, NOW, process=remote),)),))
+        )
+        assert after.run("1").attempts[0].process == remote
+    finally:
+        reopened.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 def test_sqlite_outbox_survives_closing_and_reopening_the_file(tmp_path: Path) -> None:
@@ -287,6 +314,7 @@ def test_a_database_from_schema_5_is_migrated_and_a_cached_reader_sees_later_cha
     snapshot = store.load("s1")
     store.close()
     with sqlite3.connect(path) as conn:  # what orchcore wrote before runs knew the version that changed them
+        conn.execute("ALTER TABLE attempts DROP COLUMN process_host")  # schema 7
         conn.execute("DROP INDEX task_runs_by_change")
         conn.execute("ALTER TABLE task_runs DROP COLUMN changed_in")
         conn.execute("PRAGMA user_version = 5")

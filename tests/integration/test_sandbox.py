@@ -236,3 +236,58 @@ def test_a_workspace_reached_through_a_symlink_is_writable(root: Path) -> None:
 
     assert result.outcome is Outcome.SUCCEEDED, result
     assert (root / "work" / "made.txt").read_text() == "ok"
+
+
+LOOKS_AROUND_TMP = """#!/bin/sh
+cat > /dev/null
+for f in "$@"; do
+  if [ -e "$f" ]; then echo "seen $f"; else echo "gone $f"; fi
+done
+echo ran
+"""
+
+
+@pytest.fixture
+def in_tmp() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="orch-sandbox-tmp-", dir="/tmp"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def test_an_agent_program_installed_under_tmp_runs_though_the_rest_of_tmp_stays_private(
+    root: Path, in_tmp: Path
+) -> None:
+    # a checkout cloned under /tmp keeps its pinned CLIs in <clone>/.tools: bwrap's private /tmp
+    # hid them and the run failed with `execvp ...: No such file or directory`
+    program = in_tmp / "checkout" / ".tools" / "agent" / "bin" / "look"
+    program.parent.mkdir(parents=True)
+    program.write_text(LOOKS_AROUND_TMP)
+    program.chmod(0o755)
+    link = in_tmp / "checkout" / ".tools" / "bin" / "look"  # as node_modules/.bin does
+    link.parent.mkdir(parents=True)
+    link.symlink_to(program)
+    state = in_tmp / "checkout" / "state"  # orch's own files beside it: hidden still
+    state.mkdir()
+    (state / "state.db").write_text("secret")
+    elsewhere = Path(tempfile.mkdtemp(prefix="orch-other-", dir="/tmp"))
+    try:
+        (elsewhere / "note").write_text("another user's file")
+        sandbox = agent_sandbox(workdir=str(root / "work"), home=None, orch_paths=[str(state)])
+        request = AgentRequest(
+            "s", "t", 1, "p", str(root / "work"), str(root / "log" / "t-1.log"), 30.0, sandbox=sandbox
+        )
+        agent = CommandAgent(
+            [str(link), str(elsewhere / "note"), str(state / "state.db"), str(program)], base_env=ENV
+        )
+        result = agent.run(request, lambda _: None)
+    finally:
+        shutil.rmtree(elsewhere, ignore_errors=True)
+
+    assert result.outcome is Outcome.SUCCEEDED, result
+    log = (root / "log" / "t-1.log").read_text()
+    assert f"gone {elsewhere / 'note'}" in log
+    assert f"gone {state / 'state.db'}" in log
+    assert f"seen {program}" in log
+    assert result.output_tail.endswith("ran")

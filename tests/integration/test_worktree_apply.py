@@ -26,7 +26,9 @@ def _user_tree(repo: Path) -> dict[str, bytes]:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    """tmp/project (app.txt committed) and a completed one-task session `orch run` made."""
+    """tmp/project (app.txt committed) and a completed one-task session `orch run` made in the
+    user's tree (max_parallel 1); the tests below make its branch as the parallel engine does
+    (tests/integration/test_parallel_run.py runs the engine itself with max_parallel 4)."""
     repo = tmp_path / "project"
     repo.mkdir()
     git(repo, "init", "-q", "-b", "main")
@@ -37,7 +39,7 @@ def project(tmp_path: Path) -> Path:
     (tmp_path / "tasks.md").write_text("# Tasks\n## Task 1: add a feature\n**Claude Instruction:**\ndo it\n")
     (tmp_path / "orch.yaml").write_text(
         f"agent:\n  command: [sh, {tmp_path / 'agent.sh'}]\n  timeout_s: 60\n"
-        "paths:\n  workdir: project\n  state_dir: state\nmax_parallel: 2\n"
+        "paths:\n  workdir: project\n  state_dir: state\n"
     )
     done = orch(tmp_path, "run", "tasks.md")
     assert done.returncode == 0, done.stderr

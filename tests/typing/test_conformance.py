@@ -36,6 +36,7 @@ from orchcore.ports import (
 from orchcore.ports.agent import Agent
 from orchcore.ports.notifier import Notifier
 from orchcore.ports.worktrees import Worktrees
+from orchcore.records import Snapshot
 
 
 def _shadow_git_checkpoints(workdir: str, shadow: str) -> None:
@@ -122,3 +123,18 @@ def _pygal_charts() -> None:
 
 def _ollama_summarizer() -> None:
     _: Summarizer = OllamaSummarizer(ollama_client("http://127.0.0.1:11434", 5.0))
+
+
+def _ollama_drafter() -> None:
+    from adapters.ollama import OllamaDrafter
+    from orchcore.ports.drafter import Drafter
+    from orchcore.testing import ScriptedDrafter
+
+    _: Drafter = OllamaDrafter(ollama_client("http://127.0.0.1:11434", 60.0))
+    __: Drafter = ScriptedDrafter()
+
+
+def _temporal_session_copy(snap: Snapshot) -> None:
+    from adapters.temporal.attempt_copy import SessionCopy
+
+    _: Store = SessionCopy(snap)  # the store a Temporal worker runs one attempt's engine on

@@ -727,3 +727,52 @@ def test_the_core_says_forbidden_commands_in_no_agents_syntax() -> None:
     assert "git * commit *" in patterns
     assert not any("Bash(" in p or ":*" in p for p in patterns)
     assert "Bash(git commit:*)" in deny_rules(DEFAULT_POLICY)
+
+
+REDIRECTS_OUTSIDE = [
+    "echo x > /etc/motd",
+    "echo x >> ../sibling/notes.txt",
+    "printf x 2>/var/log/app.err",
+    "make &> /opt/build.log",
+    "echo hi > ~/.bashrc",
+    "cd / && echo x > etc/hosts",
+    "echo x > sub/../../escape.txt",
+    "exec 3>/etc/passwd",
+    "cat <<EOF > /etc/cron.d/job\n* * * * * root sh\nEOF",
+    'bash -c "echo x > /etc/y"',
+    "(echo x > /srv/z)",
+    "echo $(echo a > /root/q)",
+]
+
+REDIRECTS_INSIDE = [
+    "echo x > notes.txt",
+    "echo x > /home/me/project/a/b.txt",
+    "pytest > /tmp/pytest.log 2>&1",
+    "ls 2>/dev/null",
+    "cmd > /dev/stderr",
+    "echo x > /dev/fd/2",
+    "cd sub && echo x > out.txt",
+    'echo x > "$OUT"',  # known only at run time: the sandbox keeps it in bounds
+]
+
+
+@pytest.mark.parametrize("command", REDIRECTS_OUTSIDE)
+def test_a_shell_redirect_that_writes_outside_the_workspace_is_refused(command: str) -> None:
+    violation = check_command(DEFAULT_POLICY, command, WORK)
+
+    assert violation is not None, command
+    assert violation.rule == "write-outside-workspace", violation
+
+
+@pytest.mark.parametrize("command", REDIRECTS_INSIDE)
+def test_a_shell_redirect_into_the_workspace_tmp_or_a_standard_stream_is_allowed(command: str) -> None:
+    assert check_command(DEFAULT_POLICY, command, WORK) is None
+
+
+def test_a_redirect_outside_is_allowed_where_the_policy_allows_writes_or_leaves_writes_alone() -> None:
+    allowing = SafetyPolicy(writable_outside=("/var/log",))
+    lenient = SafetyPolicy(workspace_only_writes=False)
+
+    assert check_command(allowing, "printf x 2>/var/log/app.err", WORK) is None
+    assert check_command(lenient, "echo x > /etc/motd", WORK) is None
+    assert check_command(lenient, "echo x > .git/config", WORK) is not None  # the git dir always

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.sandbox.bwrap import PathKind, bwrap_argv
+from adapters.sandbox.bwrap import PathKind, bwrap_argv, program_folder_in_tmp
 from orchcore.sandbox import (
     HOME_SECRETS,
     AttemptProcess,
@@ -139,6 +139,16 @@ def test_a_process_report_round_trips_and_junk_is_not_one() -> None:
     assert process_from_data({}) is None
 
 
+def test_a_remote_process_report_keeps_its_host_and_a_local_group_0_is_never_one() -> None:
+    remote = AttemptProcess(group=0, leader_start=0, marker="abc", host="ssh://dev@vm1:22")
+    assert process_data(remote)["host"] == "ssh://dev@vm1:22"
+    assert process_from_data(process_data(remote)) == remote
+    assert (
+        process_from_data({"group": 0, "leader_start": 0, "marker": "abc"}) is None
+    )  # kill(-0) is our own group
+    assert process_from_data({"group": 0, "leader_start": 0, "marker": "", "host": "ssh://x"}) is None
+
+
 segment = st.sampled_from(["w", "h", ".orch", ".env", "logs", "guards", "a"])
 abs_path = st.lists(segment, min_size=1, max_size=4).map(lambda parts: "/" + "/".join(parts))
 
@@ -177,11 +187,17 @@ json_values = st.recursive(
 )
 
 
-@given(st.dictionaries(st.sampled_from(["group", "leader_start", "marker", "x"]), json_values))
+@given(st.dictionaries(st.sampled_from(["group", "leader_start", "marker", "host", "x"]), json_values))
 def test_reading_a_process_report_never_crashes_and_only_accepts_a_real_one(data: dict[str, object]) -> None:
     process = process_from_data(data)
     if process is not None:
-        assert process_data(process) == {k: data[k] for k in ("group", "leader_start", "marker")}
+        keys = (
+            ("group", "leader_start", "marker", "host")
+            if data.get("host")
+            else ("group", "leader_start", "marker")
+        )
+        assert process_data(process) == {k: data[k] for k in keys}
+        assert process.group > 0 or process.host, "a group of 0 means another host's, never this one's"
 
 
 def test_a_writable_folder_inside_a_hidden_one_is_bound_again_after_what_is_shown_read_only() -> None:
@@ -195,3 +211,39 @@ def test_a_writable_folder_inside_a_hidden_one_is_bound_again_after_what_is_show
     shown = ops.index(("--ro-bind", "/s/guards", "/s/guards"))
     writable_again = len(ops) - 1 - ops[::-1].index(("--bind", refusals, refusals))
     assert ops.index(("--tmpfs", "/s")) < shown < writable_again < ops.index(("--remount-ro", "/s"))
+
+
+def test_a_folder_kept_in_the_private_tmp_is_shown_after_the_tmpfs_and_before_anything_is_hidden() -> None:
+    policy = SandboxPolicy(writable=["/w"], hidden=["/tmp/c/state"])
+    found = {"/w": PathKind.DIRECTORY, "/tmp/c": PathKind.DIRECTORY, "/tmp/c/state": PathKind.DIRECTORY}
+
+    ops = mounts(bwrap_argv(policy, ["true"], cwd="/w", kind=kinds(found), kept_in_tmp=["/tmp/c"]))
+
+    kept = ops.index(("--ro-bind", "/tmp/c", "/tmp/c"))
+    assert ops.index(("--tmpfs", "/tmp")) < kept < ops.index(("--tmpfs", "/tmp/c/state"))
+
+
+def test_nothing_is_kept_in_tmp_without_a_private_tmp_or_for_a_missing_folder() -> None:
+    found = {"/tmp/c": PathKind.DIRECTORY}
+    shared = mounts(
+        bwrap_argv(
+            SandboxPolicy(private_tmp=False), ["true"], cwd="/", kind=kinds(found), kept_in_tmp=["/tmp/c"]
+        )
+    )
+    missing = mounts(bwrap_argv(SandboxPolicy(), ["true"], cwd="/", kind=kinds({}), kept_in_tmp=["/tmp/c"]))
+    assert ("--ro-bind", "/tmp/c", "/tmp/c") not in shared + missing
+
+
+@pytest.mark.parametrize(
+    ("program", "folder"),
+    [
+        ("/tmp/clone/.tools/claude/bin/claude", "/tmp/clone"),
+        ("/var/tmp/clone/.tools/claude", None),
+        ("/tmpfoo/bin/x", None),
+        ("/tmp", None),
+    ],
+)
+def test_the_folder_kept_is_the_one_directly_under_tmp_that_holds_the_program(
+    program: str, folder: str | None
+) -> None:
+    assert program_folder_in_tmp([program, "--flag"]) == folder

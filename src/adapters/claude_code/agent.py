@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -16,11 +17,17 @@ from typing import Any
 
 import attrs
 
-from adapters.claude_code.permissions import HOOK_DROPPING_FLAGS, SafetyFiles
+from adapters.claude_code.permissions import (
+    HOOK_DROPPING_FLAGS,
+    POLICY_ENV,
+    SafetyFiles,
+    policy_json,
+    remote_settings,
+)
 from adapters.claude_code.prices import DEFAULT_PRICES, Price, prices_from_config, with_overrides
 from adapters.claude_code.refusals import RefusalDetector, cli_chain, left_behind, leftovers_refusal
 from adapters.claude_code.stream import StreamAccumulator, parse_line
-from adapters.process import RUN_MARKER, kill_marked, process_table, run_process
+from adapters.process import RUN_MARKER, ProcessResult, kill_marked, process_table, run_process
 from orchcore.errors import AgentUnavailable, ConfigError
 from orchcore.ports.agent import (
     AgentEvent,
@@ -33,6 +40,7 @@ from orchcore.ports.agent import (
     Tick,
     ToolCall,
 )
+from orchcore.ports.executor import ExecFile, ExecResult, ExecSpec, Executor
 from orchcore.records import AttemptProcess, Outcome
 
 logger = logging.getLogger(__name__)
@@ -180,6 +188,10 @@ class ClaudeCodeAgent:
     extra_args: tuple[str, ...] = attrs.field(default=(), converter=_strings)
     prices: Mapping[str, Price] = attrs.field(factory=lambda: dict(DEFAULT_PRICES), repr=False)
     """What each model costs (prefix -> per-million prices): how the stream's usage is priced."""
+    executor: Executor | None = attrs.field(default=None, repr=False)
+    """Where the CLI runs when not on this machine (an SSH host, ...): ``executable`` is its path there."""
+    hook_python: str | None = None
+    """The Python that runs the safety hook where the CLI runs (with orchcore installed); this one's by default."""
 
     def environment(self, request_env: Mapping[str, str] | None = None) -> dict[str, str]:
         """The child's environment: base, then the adapter's settings, then the request's."""
@@ -204,8 +216,11 @@ class ClaudeCodeAgent:
         env.update(request_env or {})
         return env
 
-    def command(self, request: AgentRequest, executable: str | None = None) -> list[str]:
-        """The argv of one run (the prompt goes to stdin, not here)."""
+    def command(
+        self, request: AgentRequest, executable: str | None = None, settings: str | None = None
+    ) -> list[str]:
+        """The argv of one run (the prompt goes to stdin, not here); ``settings`` replaces the
+        settings file's path (a JSON text, for a CLI that runs elsewhere)."""
         argv = [executable or self.executable, "-p", "--output-format", "stream-json", "--verbose"]
         argv.append(f"--permission-mode={self.permission_mode}")
         # One `--opt=value` per rule: the options are variadic and would swallow what follows.
@@ -218,7 +233,7 @@ class ClaudeCodeAgent:
         if request.resume_agent_session is not None:
             argv.append(f"--resume={request.resume_agent_session}")
         if _guarded(request):
-            argv.append(f"--settings={SafetyFiles.beside(request.log_path).settings}")
+            argv.append(f"--settings={settings or SafetyFiles.beside(request.log_path).settings}")
             argv.append(
                 "--include-hook-events"
             )  # a hook's denial then shows in the stream: its layer is known
@@ -287,6 +302,8 @@ class ClaudeCodeAgent:
         timeout or silence past the watchdog's limit is TIMED_OUT; the sink asking to
         stop is STOPPED. In every case the whole process group is gone on return.
         """
+        if self.executor is not None:
+            return self._run_through(self.executor, request, on_event)
         env = self.environment(request.env)
         env[RUN_MARKER] = run_id = uuid.uuid4().hex
         sandbox = request.sandbox
@@ -360,18 +377,102 @@ class ClaudeCodeAgent:
                     "killed processes the claude run left behind",
                     extra={"task": request.task_id, "pids": leftovers},
                 )
-        result = summary.outcome(ended.exit_code, ended.stderr_tail)
-        if ended.timed_out:
-            result = _cut_short(result, Outcome.TIMED_OUT, f"timed out after {request.timeout_s:g} s")
-        elif watchdog.fired is not None and ended.stopped == watchdog.fired:
-            result = _cut_short(result, Outcome.TIMED_OUT, ended.stopped)
-        elif ended.stopped is not None:
-            result = _cut_short(result, Outcome.STOPPED, ended.stopped)
+        result = _concluded(summary, watchdog, ended, request.timeout_s)
         logger.debug(
             "claude ended",
             extra={"task": request.task_id, "outcome": result.outcome.value, "reason": result.reason},
         )
         return result
+
+    def _run_through(self, executor: Executor, request: AgentRequest, on_event: EventSink) -> AgentResult:
+        """One attempt with the CLI where ``executor`` runs it: the workspace goes there and back,
+        the safety policy goes as a file beside the prompt, the settings (deny rules, the hook
+        naming that file) inline on the command line, and the stream comes back line by line.
+        A lost connection is a retryable failure (the executor has killed what it left there)."""
+        hooked = _guarded(request)
+        if hooked:
+            dropping = sorted(HOOK_DROPPING_FLAGS.intersection(self.extra_args))
+            if dropping:
+                return AgentResult(
+                    Outcome.FAILED,
+                    reason=f"claude {' '.join(dropping)} turns the safety hook off; "
+                    "remove it from the agent's extra_args",
+                )
+        prepared = executor.prepare(request.workdir)
+        files: list[ExecFile] = []
+        settings = None
+        if hooked and request.safety is not None:
+            files.append(ExecFile(POLICY_ENV, "safety-policy.json", policy_json(request.safety)))
+            settings = remote_settings(request.safety, prepared, self.hook_python)
+        spec = ExecSpec(
+            argv=self.command(request, self.executable, settings),
+            cwd=prepared,
+            env=self.environment(request.env),
+            log_path=request.log_path,
+            timeout_s=request.timeout_s,
+            stdin_text=request.prompt,
+            files=tuple(files),
+        )
+        summary = StreamAccumulator()
+        refusals = RefusalDetector()
+        watchdog = _Watchdog(self.idle_timeout_s, self.tool_idle_timeout_s)
+
+        def on_line(line: str) -> str | None:
+            watchdog.saw_line()
+            for parsed in parse_line(line, self.prices):
+                summary.feed(parsed)
+                event = _mark_guarded(parsed) if hooked else parsed
+                for reported in (*refusals.feed(event), event):
+                    reason = on_event(reported)
+                    if reason is not None:
+                        return reason
+            return None
+
+        def on_tick() -> str | None:
+            return on_event(Tick()) or watchdog.check(summary.tool_running)
+
+        logger.debug("starting claude through an executor", extra={"cwd": prepared, "task": request.task_id})
+        try:
+            ended = executor.run(
+                spec, on_line=on_line, on_tick=on_tick, on_start=lambda p: _started(on_event, p)
+            )
+        except BaseException:
+            with contextlib.suppress(AgentUnavailable):
+                executor.finish(request.workdir, prepared)
+            raise
+        try:
+            executor.finish(request.workdir, prepared)
+        except AgentUnavailable as exc:  # the work is on the host, not here: another attempt may do it
+            return attrs.evolve(
+                summary.outcome(None, ended.stderr_tail),
+                outcome=Outcome.FAILED,
+                reason=str(exc),
+                exit_code=None,
+                retryable=True,
+            )
+        if ended.lost is not None:
+            return attrs.evolve(
+                summary.outcome(None, ended.stderr_tail),
+                outcome=Outcome.FAILED,
+                reason=ended.lost,
+                exit_code=None,
+                retryable=True,
+            )
+        return _concluded(summary, watchdog, ended, request.timeout_s)
+
+
+def _concluded(
+    summary: StreamAccumulator, watchdog: _Watchdog, ended: ProcessResult | ExecResult, timeout_s: float
+) -> AgentResult:
+    """The attempt's result from its stream and how its process ended (killed: not the stream's verdict)."""
+    result = summary.outcome(ended.exit_code, ended.stderr_tail)
+    if ended.timed_out:
+        return _cut_short(result, Outcome.TIMED_OUT, f"timed out after {timeout_s:g} s")
+    if watchdog.fired is not None and ended.stopped == watchdog.fired:
+        return _cut_short(result, Outcome.TIMED_OUT, ended.stopped)
+    if ended.stopped is not None:
+        return _cut_short(result, Outcome.STOPPED, ended.stopped)
+    return result
 
 
 def _mark_guarded(event: AgentEvent) -> AgentEvent:
@@ -387,7 +488,7 @@ def _mark_guarded(event: AgentEvent) -> AgentEvent:
 
 
 def _started(on_event: EventSink, process: AttemptProcess) -> None:
-    on_event(ProcessStarted(process.group, process.leader_start, process.marker))
+    on_event(ProcessStarted.of(process))
 
 
 def _guarded(request: AgentRequest) -> bool:
@@ -419,7 +520,9 @@ def _words(config: Mapping[str, object], key: str) -> tuple[str, ...] | None:
     raise ConfigError(f"agent.{key} must be a list of strings, found {value!r}")
 
 
-def from_config(config: Mapping[str, object], base_env: Mapping[str, str]) -> ClaudeCodeAgent:
+def from_config(
+    config: Mapping[str, object], base_env: Mapping[str, str], executor: Executor | None = None
+) -> ClaudeCodeAgent:
     """Build from the ``agent`` config section (the registry's factory signature).
 
     Optional keys: executable, model, max_turns, permission_mode, allowed_tools,
@@ -427,9 +530,14 @@ def from_config(config: Mapping[str, object], base_env: Mapping[str, str]) -> Cl
     config_dir, extra_args, prices (model prefix -> {input, output, cache_write,
     cache_read} USD per million tokens, over the defaults). Absent or null means the default; other keys of the
     section (it is shared by every agent) are ignored. The API key is never read
-    from the config file: pass ANTHROPIC_API_KEY through to ``base_env``.
+    from the config file: pass ANTHROPIC_API_KEY through to ``base_env``. With ``executor`` (an
+    SSH host, ...) the CLI runs there; ``hook_python`` then names the Python there that runs the
+    safety hook (default: the executor's ``guard_python``, else this machine's interpreter path).
     """
-    settings: dict[str, Any] = {"base_env": base_env}
+    settings: dict[str, Any] = {"base_env": base_env, "executor": executor}
+    hook_python = _optional(config, "hook_python", str) or getattr(executor, "guard_python", None)
+    if hook_python:
+        settings["hook_python"] = str(hook_python)
     for key, kind in (
         ("executable", str),
         ("model", str),

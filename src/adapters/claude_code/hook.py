@@ -17,7 +17,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from adapters.claude_code.permissions import PolicyFileError, load_policy
+from adapters.claude_code.permissions import PolicyFileError, deny_output, load_policy
 from adapters.claude_code.tools import tool_call
 from orchcore.records import JsonObject
 from orchcore.safety import check_tool_use
@@ -25,12 +25,7 @@ from orchcore.safety import check_tool_use
 
 def deny(reason: str) -> str:
     """The hook output that denies the tool call with ``reason``."""
-    decision = {
-        "hookEventName": "PreToolUse",
-        "permissionDecision": "deny",
-        "permissionDecisionReason": reason,
-    }
-    return json.dumps({"hookSpecificOutput": decision})
+    return deny_output(reason)
 
 
 def decide(argv: Sequence[str], hook_input: str) -> str | None:

@@ -25,6 +25,8 @@ from orchcore.safety import SafetyPolicy, command_patterns
 HOOK_MODULE = "adapters.claude_code.hook"
 HOOK_MATCHER = "Bash|Write|Edit|MultiEdit|NotebookEdit"
 HOOK_TIMEOUT_S = 30
+POLICY_ENV = "ORCH_SAFETY_POLICY"
+"""Where a CLI that runs elsewhere finds its policy file: the hook names it through this variable."""
 HOOK_DROPPING_FLAGS = frozenset({"--bare", "--safe-mode"})
 """CLI flags that silently turn hooks off; a run with a safety policy refuses them."""
 
@@ -66,6 +68,33 @@ def claude_settings(
         "permissions": {"deny": deny_rules(policy)},
         "hooks": {"PreToolUse": [{"matcher": HOOK_MATCHER, "hooks": [hook]}]},
     }
+
+
+def remote_settings(policy: SafetyPolicy, workdir: str, python: str | None = None) -> str:
+    """The ``--settings`` JSON text for a CLI on another host: the hook reads the policy file the
+    executor wrote there (``$ORCH_SAFETY_POLICY``), and denies when it cannot run at all (no Python
+    or no orchcore there): a hook that fails otherwise would let the call through."""
+    refuse = shlex.quote(deny_output("orchcore: the safety hook could not run on this host"))
+    command = (
+        f'{shlex.join([python or sys.executable, "-I", "-m", HOOK_MODULE])} "${POLICY_ENV}" '
+        f"{shlex.quote(workdir)} || printf '%s\\n' {refuse}"
+    )
+    hook = {"type": "command", "command": command, "timeout": HOOK_TIMEOUT_S}
+    settings = {
+        "permissions": {"deny": deny_rules(policy)},
+        "hooks": {"PreToolUse": [{"matcher": HOOK_MATCHER, "hooks": [hook]}]},
+    }
+    return json.dumps(settings, separators=(",", ":"))
+
+
+def deny_output(reason: str) -> str:
+    """The PreToolUse hook output that denies the tool call with ``reason`` (what 2.1.197 honours headless)."""
+    decision = {
+        "hookEventName": "PreToolUse",
+        "permissionDecision": "deny",
+        "permissionDecisionReason": reason,
+    }
+    return json.dumps({"hookSpecificOutput": decision})
 
 
 @attrs.frozen

@@ -78,7 +78,7 @@ class CommandAgent:
 
 
 def _started(on_event: EventSink, process: AttemptProcess) -> None:
-    on_event(ProcessStarted(process.group, process.leader_start, process.marker))
+    on_event(ProcessStarted.of(process))
 
 
 def _result(proc: ExecResult, timeout_s: float, idle_s: float | None) -> AgentResult:

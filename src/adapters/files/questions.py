@@ -6,8 +6,10 @@ TASK is :func:`orchcore.tasks.file_stem` of the id: the id itself for plain lowe
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
+from orchcore.ports.questions import WrittenAnswer
 from orchcore.tasks import file_stem
 
 
@@ -41,3 +43,14 @@ class FileQuestions:
         _, answered = self._paths(task_id)
         answered.parent.mkdir(parents=True, exist_ok=True)
         answered.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
+
+    def written_answer(self, task_id: str) -> WrittenAnswer | None:
+        _, answered = self._paths(task_id)
+        try:
+            text = answered.read_text(encoding="utf-8", errors="replace").strip()
+            written = answered.stat().st_mtime_ns
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
+        if not text:
+            return None
+        return WrittenAnswer(text, datetime.fromtimestamp(written / 1e9, UTC))

@@ -1,7 +1,8 @@
-"""The Supervisor and Summarizer ports on a local LLM served by Ollama (the ``[ollama]`` extra of orchcore-cli)."""
+"""The Supervisor, Summarizer and Drafter ports on a local LLM served by Ollama (the ``[ollama]`` extra of orchcore-cli)."""
 
 from __future__ import annotations
 
+from adapters.ollama.drafter import OllamaDrafter
 from adapters.ollama.summarizer import OllamaSummarizer
 from adapters.ollama.supervisor import (
     DEFAULT_HOST,
@@ -10,4 +11,11 @@ from adapters.ollama.supervisor import (
     ollama_client,
 )
 
-__all__ = ["DEFAULT_HOST", "DEFAULT_MODEL", "OllamaSummarizer", "OllamaSupervisor", "ollama_client"]
+__all__ = [
+    "DEFAULT_HOST",
+    "DEFAULT_MODEL",
+    "OllamaDrafter",
+    "OllamaSummarizer",
+    "OllamaSupervisor",
+    "ollama_client",
+]

@@ -147,6 +147,14 @@ class OllamaSupervisor:
         window = self._context_window()
         return window if isinstance(window, int) else None
 
+    def probe(self) -> int | JudgeUnavailable:
+        """For `orch doctor`: the model's context window, or why the judge cannot run (server down,
+        model not pulled, credentials refused), with the fix as the hint. One request, no retries."""
+        window = self._context_window()
+        if isinstance(window, int):
+            return window
+        return JudgeUnavailable(self._scrub(window.reason), window.hint)
+
     def judge(self, request: JudgeRequest) -> Verdict | JudgeUnavailable:
         """The verdict on ``request``, or why there is none after the retries.
 

@@ -49,8 +49,13 @@ def bwrap_argv(
     cwd: str,
     kind: Callable[[str], PathKind] = host_kind,
     bwrap: str = "bwrap",
+    kept_in_tmp: Sequence[str] = (),
 ) -> list[str]:
     """The argv that runs ``command`` in ``cwd`` under ``policy``; ``kind`` says what each path is.
+
+    ``kept_in_tmp``: folders under /tmp shown again read-only in the private /tmp (where the
+    agent's own program is installed), bound before anything is hidden so what the policy hides
+    inside them stays hidden.
 
     Paths that do not exist are left out (nothing there to protect or to write).
     Order matters to bwrap: the read-only root, then writable binds, then what is
@@ -61,6 +66,9 @@ def bwrap_argv(
     argv = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     if policy.private_tmp:
         argv += ["--tmpfs", "/tmp"]  # noqa: S108 - a fresh, private tmpfs, not the host's /tmp
+        for path in _by_depth(kept_in_tmp):
+            if kind(path) is not PathKind.MISSING:
+                argv += ["--ro-bind", path, path]
     for path in _by_depth(policy.writable):
         if kind(path) is not PathKind.MISSING:
             argv += ["--bind", path, path]
@@ -100,8 +108,34 @@ def _resolved(paths: Sequence[str]) -> tuple[str, ...]:
     return tuple(os.path.realpath(path) for path in paths)
 
 
+_TMP = "/tmp"  # noqa: S108 - the host's /tmp, which a private_tmp policy replaces
+
+
+def program_folder_in_tmp(command: Sequence[str]) -> str | None:
+    """The folder directly under /tmp that holds ``command``'s program (its real path, symlinks
+    followed: ``node_modules/.bin/x`` leads into the package), else None.
+
+    A private /tmp would hide a program installed there (a checkout cloned under /tmp with its
+    tools in it): bwrap then fails with ``execvp ...: No such file or directory``. That one folder
+    is shown again, read-only; nothing else of the host's /tmp is.
+    """
+    if not command:
+        return None
+    found = command[0] if os.path.isabs(command[0]) else shutil.which(command[0])  # noqa: PTH117
+    if found is None:
+        return None
+    for candidate in (os.path.abspath(found), os.path.realpath(found)):  # noqa: PTH100
+        if under(candidate, _TMP) and candidate != _TMP:
+            first = candidate[len(_TMP) + 1 :].split("/", 1)[0]
+            return os.path.realpath(f"{_TMP}/{first}")
+    return None
+
+
 def sandboxed(policy: SandboxPolicy, command: Sequence[str], *, cwd: str, bwrap: str = "bwrap") -> list[str]:
-    """``bwrap_argv`` against this machine's file system, symlinks resolved (bwrap mounts on real paths)."""
+    """``bwrap_argv`` against this machine's file system, symlinks resolved (bwrap mounts on real paths).
+
+    With a private /tmp, the folder under /tmp holding the program itself stays visible read-only.
+    """
     real = SandboxPolicy(
         writable=_resolved(policy.writable),
         hidden=_resolved(policy.hidden),
@@ -109,7 +143,8 @@ def sandboxed(policy: SandboxPolicy, command: Sequence[str], *, cwd: str, bwrap:
         network=policy.network,
         private_tmp=policy.private_tmp,
     )
-    return bwrap_argv(real, command, cwd=cwd, bwrap=bwrap)
+    kept = program_folder_in_tmp(command) if policy.private_tmp else None
+    return bwrap_argv(real, command, cwd=cwd, bwrap=bwrap, kept_in_tmp=() if kept is None else (kept,))
 
 
 def probe_bwrap(path: str | None = None) -> tuple[str | None, str]:

@@ -6,13 +6,13 @@ money is Decimal text, never float; the plan is one JSON document.
 
 from __future__ import annotations
 
+import enum
+import functools
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeAlias
-
-import cattrs
 
 from orchcore.errors import StoreError
 from orchcore.records import (
@@ -29,7 +29,7 @@ from orchcore.records import (
     TaskRun,
 )
 from orchcore.state import SessionState, TaskState
-from orchcore.tasks import Plan
+from orchcore.tasks import Complexity, Plan, Priority, Task
 
 Row: TypeAlias = tuple[Any, ...]
 
@@ -40,33 +40,109 @@ SUMMARY_COLUMNS = "id, source, state, created_at, updated_at"
 RUN_COLUMNS = "task_id, state, approved, reviewed, reason, question, answer"
 ATTEMPT_COLUMNS = (
     "task_id, number, started_at, finished_at, outcome, exit_code, reason, cost_usd,"
-    " input_tokens, output_tokens, agent_session_id, retry_at, process_group, process_start, process_marker"
+    " input_tokens, output_tokens, agent_session_id, retry_at, process_group, process_start, process_marker,"
+    " process_host"
 )
 EVENT_COLUMNS = "seq, at, kind, task_id, attempt, data"
 
 
-def _decimal_from_text(value: object, _: object) -> Decimal:
+def _decimal_from_text(value: object, _: object = None) -> Decimal:
     if not isinstance(value, str):
         raise TypeError(f"expected a decimal as text, got {value!r}")
     return Decimal(value)
 
 
-_plans = cattrs.Converter(forbid_extra_keys=True)
-_plans.register_unstructure_hook(Decimal, str)
-_plans.register_structure_hook(Decimal, _decimal_from_text)
-# what the generic tuple hook does for text (str() of each item), without its per-item dispatch:
-# five such fields per task made reading a 1,000-task plan the slowest part of `orch status`
-_plans.register_structure_hook_func(
-    lambda cls: cls == tuple[str, ...], lambda value, _: tuple(map(str, value))
-)
+@functools.cache
+def _plans() -> Any:
+    """The converter that writes plans (cattrs, imported only when a plan is written)."""
+    import cattrs
+
+    plans = cattrs.Converter()
+    plans.register_unstructure_hook(Decimal, str)
+    return plans
 
 
 def plan_to_json(plan: Plan) -> str:
-    return json.dumps(_plans.unstructure(plan), separators=(",", ":"))
+    return json.dumps(_plans().unstructure(plan), separators=(",", ":"))
+
+
+class _Members(dict[object, Any]):
+    """An enum's members by value: a dict lookup, not the enum's own call (~1 µs each, three per
+    task when reading a session); an unknown value is a ValueError, as the call raises."""
+
+    def __init__(self, members: type[enum.Enum]) -> None:
+        super().__init__((m.value, m) for m in members)
+        self.name = members.__name__
+
+    def __missing__(self, key: object) -> Any:
+        raise ValueError(f"{key!r} is not a valid {self.name}")
+
+
+_PRIORITIES = _Members(Priority)
+_COMPLEXITIES = _Members(Complexity)
+_TASK_STATES = _Members(TaskState)
+_OUTCOMES = _Members(Outcome)
+
+
+def _list(value: object) -> list[Any]:
+    if not isinstance(value, list):
+        raise TypeError(f"expected a list, got {value!r}")
+    return value
+
+
+def _strings(value: object) -> tuple[str, ...]:
+    return tuple(map(str, _list(value)))
+
+
+#: how each stored field of a task is read back (every field of Task, checked by a test)
+_TASK_FIELDS: dict[str, Callable[[Any], Any]] = {
+    "id": str,
+    "title": str,
+    "type": str,
+    "priority": _PRIORITIES.__getitem__,
+    "requires_approval": bool,
+    "description": str,
+    "acceptance_criteria": _strings,
+    "instruction": str,
+    "depends_on": _strings,
+    "context_files": _strings,
+    "deliverables": _strings,
+    "checks": _strings,
+    "module": str,
+    "estimated_complexity": lambda v: None if v is None else _COMPLEXITIES[v],
+    "line": int,
+    "depends_on_line": int,
+    "context_files_line": int,
+}
+_PLAN_FIELDS: dict[str, Callable[[Any], Any]] = {
+    "source": str,
+    "tasks": lambda v: tuple(map(_task_from_dict, _list(v))),
+    "date": str,
+    "title": str,
+    "max_cost_usd": lambda v: None if v is None else _decimal_from_text(v),
+}
+
+
+def _fields_from(data: object, fields: Mapping[str, Callable[[Any], Any]], what: str) -> dict[str, Any]:
+    """The keyword arguments of ``what`` from a stored mapping: each known key converted, no other
+    key allowed (as written by plan_to_json; keys added later take their defaults)."""
+    if not isinstance(data, dict):
+        raise TypeError(f"stored {what}: expected an object, got {type(data).__name__}")
+    unknown = data.keys() - fields.keys()
+    if unknown:
+        raise ValueError(f"stored {what}: unknown keys {sorted(unknown)}")
+    return {key: fields[key](value) for key, value in data.items()}
+
+
+def _task_from_dict(data: object) -> Task:
+    return Task(**_fields_from(data, _TASK_FIELDS, "task"))
 
 
 def plan_from_json(text: str) -> Plan:
-    return _plans.structure(json.loads(text), Plan)
+    """The plan plan_to_json wrote; ValueError or TypeError for anything else. Read by hand, not
+    with cattrs: importing cattrs and building its reader was a third of reading a 1,000-task
+    plan, which every `orch status` does."""
+    return Plan(**_fields_from(json.loads(text), _PLAN_FIELDS, "plan"))
 
 
 def time_to_text(value: datetime) -> str:
@@ -154,6 +230,7 @@ def attempt_values(session_id: str, task_id: str, attempt: Attempt) -> Row:
         None if attempt.process is None else attempt.process.group,
         None if attempt.process is None else attempt.process.leader_start,
         None if attempt.process is None else attempt.process.marker,
+        None if attempt.process is None else attempt.process.host,
     )
 
 
@@ -162,7 +239,7 @@ def _attempt_from_row(row: Row) -> Attempt:
         number=row[1],
         started_at=time_from_text(row[2]),
         finished_at=_optional_time_from_text(row[3]),
-        outcome=None if row[4] is None else Outcome(row[4]),
+        outcome=None if row[4] is None else _OUTCOMES[row[4]],
         exit_code=row[5],
         reason=row[6],
         cost_usd=None if row[7] is None else Decimal(row[7]),
@@ -170,7 +247,7 @@ def _attempt_from_row(row: Row) -> Attempt:
         output_tokens=row[9],
         agent_session_id=row[10],
         retry_at=_optional_time_from_text(row[11]),
-        process=None if row[12] is None else AttemptProcess(row[12], row[13], row[14]),
+        process=None if row[12] is None else AttemptProcess(row[12], row[13], row[14], row[15] or ""),
     )
 
 
@@ -187,7 +264,7 @@ def runs_from_rows(run_rows: Iterable[Row], attempt_rows: Iterable[Row]) -> dict
     return {
         row[0]: TaskRun(
             task_id=row[0],
-            state=TaskState(row[1]),
+            state=_TASK_STATES[row[1]],
             approved=bool(row[2]),
             reviewed=bool(row[3]),
             attempts=tuple(attempts.get(row[0], ())),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 8
 
 # busy_timeout first: switching to WAL needs a lock that another opener may hold.
 PRAGMAS = (
@@ -45,6 +45,27 @@ OUTBOX = (
 
 # schema 6: what changed since the version a reader holds is found without reading every run
 RUNS_BY_CHANGE = "CREATE INDEX IF NOT EXISTS task_runs_by_change ON task_runs (session_id, changed_in)"
+
+# schema 7: lessons from the user's feedback files, and which contents of those files were imported
+LESSONS = (
+    """CREATE TABLE IF NOT EXISTS lessons (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,  -- a removed lesson's id is never given again
+        task_type TEXT NOT NULL,
+        text TEXT NOT NULL,
+        file TEXT NOT NULL,
+        line INTEGER NOT NULL,
+        day TEXT NOT NULL,
+        task_id TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS lessons_by_type ON lessons (task_type, id)",
+    """CREATE TABLE IF NOT EXISTS feedback_imports (
+        file TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        imported_at TEXT NOT NULL,
+        PRIMARY KEY (file, digest)
+    )""",
+)
 
 
 def create_schema(db: Any) -> None:
@@ -126,6 +147,7 @@ def create_schema(db: Any) -> None:
             "process_group": int,
             "process_start": int,
             "process_marker": str,
+            "process_host": str,  # schema 7: where they run ("" or NULL: this machine)
         },
         pk=("session_id", "task_id", "number"),
         not_null=["started_at", "reason"],
@@ -162,6 +184,8 @@ def create_schema(db: Any) -> None:
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     db["attempts"].create_index(["started_at"], index_name="attempts_by_start", if_not_exists=True)
     db.execute(RUNS_BY_CHANGE)
+    for statement in LESSONS:
+        db.execute(statement)
 
 
 def migrate(conn: sqlite3.Connection, version: int) -> None:
@@ -186,4 +210,9 @@ def migrate(conn: sqlite3.Connection, version: int) -> None:
         # 0: older than any version a reader can hold, so a cached reader re-reads nothing wrongly
         conn.execute("ALTER TABLE task_runs ADD COLUMN changed_in INTEGER NOT NULL DEFAULT 0")
         conn.execute(RUNS_BY_CHANGE)
+    if version < 7:  # where an attempt's processes run: an SSH host's are reaped there after a crash
+        conn.execute("ALTER TABLE attempts ADD COLUMN process_host TEXT")
+    if version < 8:  # lessons from the user's feedback files, injected into prompts of their type
+        for statement in LESSONS:
+            conn.execute(statement)
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import attrs
-import cattrs
 
 from adapters.sqlite import _convert as convert
 from adapters.sqlite import _outbox as outbox
@@ -42,7 +41,6 @@ _LIBRARY_ERRORS = (
     ValueError,  # bad JSON, unknown enum value, text that is not UTF-8
     TypeError,  # event data that JSON cannot hold
     ArithmeticError,  # bad decimal text (decimal.InvalidOperation), an int too large for SQLite
-    cattrs.errors.CattrsError,
 )
 
 
@@ -205,7 +203,7 @@ class SqliteStore:
     def _insert_attempts(conn: sqlite3.Connection, session_id: str, runs: Sequence[TaskRun]) -> None:
         conn.executemany(
             f"INSERT INTO attempts (session_id, {convert.ATTEMPT_COLUMNS})"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f" VALUES ({', '.join('?' * (1 + convert.ATTEMPT_COLUMNS.count(',') + 1))})",
             [convert.attempt_values(session_id, r.task_id, a) for r in runs for a in r.attempts],
         )
 

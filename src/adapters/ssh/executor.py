@@ -24,6 +24,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+import attrs
 import paramiko
 
 from adapters.ssh.connection import HostLost, SshTarget, alive, connect, run_quiet
@@ -31,6 +32,7 @@ from adapters.ssh.stream import RemoteRun
 from adapters.ssh.sync import Manifest, download, upload
 from orchcore.errors import AgentUnavailable
 from orchcore.ports.executor import ExecResult, ExecSpec, LineHandler, StartHandler, TickHandler
+from orchcore.records import AttemptProcess
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +98,33 @@ class SshExecutor:
                 return
             self._orphans.pop(0)
             logger.warning("killed a remote process group left by a lost connection", extra={"pgid": pgid})
+
+    @property
+    def host_id(self) -> str:
+        """How an attempt's processes record this host (``ssh://user@host:port``)."""
+        return f"ssh://{self.target.user}@{self.target.host}:{self.target.port}"
+
+    def reap(self, process: AttemptProcess) -> bool:
+        """Kill what a crashed orch left of ``process`` on this host (its group, then its marker);
+        False, saying why in the log, when it ran elsewhere or the host does not answer."""
+        if process.host != self.host_id:
+            logger.warning(
+                "an interrupted attempt ran on %s, not on the configured %s: look for %s=%s there",
+                process.host or "this machine",
+                self.host_id,
+                MARKER_VAR,
+                process.marker,
+            )
+            return False
+        try:
+            run_quiet(self._connected(), kill_script(process.group or None, process.marker), timeout_s=30)
+        except (HostLost, RuntimeError, AgentUnavailable) as exc:
+            logger.warning("cannot reap an interrupted attempt on %s: %s", self.host_id, exc)
+            return False
+        logger.info(
+            "killed what an interrupted attempt left on %s", self.host_id, extra={"pgid": process.group}
+        )
+        return True
 
     def close(self) -> None:
         """Drop the connection."""
@@ -182,11 +211,15 @@ class SshExecutor:
         script = self._upload_attempt(client, spec, base, marker)
         log = Path(spec.log_path)
         log.parent.mkdir(parents=True, exist_ok=True)
+        here = AttemptProcess(group=0, leader_start=0, marker=marker, host=self.host_id)
+        if on_start is not None:  # recorded before it starts: a crash from here on leaves what to reap
+            on_start(here)
         run = RemoteRun(
             client=client,
             command=f"setsid -w sh {shlex.quote(script)}",
             stdin=(spec.stdin_text or "").encode("utf-8") if spec.stdin_text is not None else None,
             kill=lambda pgid: self._kill(pgid, marker),
+            on_pgid=None if on_start is None else (lambda pgid: on_start(attrs.evolve(here, group=pgid))),
         )
         with log.open("a", encoding="utf-8") as out:
             result = run.follow(spec, on_line, on_tick, out)

@@ -41,6 +41,8 @@ class RemoteRun:
     command: str
     stdin: bytes | None
     kill: Callable[[int | None], None]
+    on_pgid: Callable[[int], None] | None = None
+    """Learns the remote group as soon as the script prints it (to record it, for a reap after a crash)."""
     pgid: int | None = None
     _out: _Lines = attrs.field(factory=_Lines)
     _err: _Lines = attrs.field(factory=_Lines)
@@ -71,6 +73,8 @@ class RemoteRun:
             if self.pgid is None and line.startswith(_PGID_PREFIX):
                 with contextlib.suppress(ValueError):
                     self.pgid = int(line.removeprefix(_PGID_PREFIX))
+                    if self.on_pgid is not None:
+                        self.on_pgid(self.pgid)
                     return None
             log.write(line + "\n")
             tail.append(line)

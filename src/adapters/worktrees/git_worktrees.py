@@ -18,6 +18,7 @@ import re
 import shutil
 import signal
 import subprocess
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -31,6 +32,9 @@ from orchcore.tasks import file_stem
 _TIMEOUT_S = 120.0
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 _converter = cattrs.Converter(forbid_extra_keys=True)
+# `git worktree add/remove/prune` read every worktree's admin files: two at once in one repository
+# fail ("failed to read .git/worktrees/x/commondir"), so the engine's slots take turns here
+_ADMIN = threading.Lock()
 
 
 def worktrees_dir(state_dir: str, workspace: str) -> str:
@@ -109,7 +113,7 @@ class GitWorktrees:
         """Check out ``base`` on ``orch/<session>/<task>``, copy the listed files, run the setup."""
         record = self._record_path(session_id, task_id)
         branch = branch_name(session_id, task_id)
-        if record.exists() or self._git("branch", "--list", branch).strip():
+        if record.exists() or self._has_branch(branch):
             raise WorktreeError(
                 f"task {task_id} already has a worktree or a branch {branch}; remove it first"
             )
@@ -122,7 +126,8 @@ class GitWorktrees:
         record.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         record.write_text(json.dumps(_converter.unstructure(tree)))  # before the worktree: remove finds it
         try:
-            self._git("worktree", "add", "-q", "-b", branch, path, commit)
+            with _ADMIN:
+                self._git("worktree", "add", "-q", "-b", branch, path, commit)
             for rel in setup.copy:
                 target = Path(path) / rel
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -135,6 +140,11 @@ class GitWorktrees:
                 raise
             raise WorktreeError(f"worktree for task {task_id}: {exc}") from exc
         return tree
+
+    def _has_branch(self, branch: str) -> bool:
+        """Whether the branch exists (rev-parse: unlike `git branch`, it reads no other worktree)."""
+        found = self._git("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", check=False)
+        return bool(found.strip())
 
     def _inside(self, rel: str) -> bool:
         root = Path(self.workdir).resolve()
@@ -168,6 +178,44 @@ class GitWorktrees:
             raise WorktreeError(
                 f"worktrees.setup: {command!r} exited {proc.returncode} (task {tree.task_id}): {tail}"
             )
+
+    def combine(self, commits: Sequence[str], message: str) -> str:
+        """``git merge-tree --write-tree`` (no working tree, no index, no ref), then ``commit-tree``
+        with every commit as a parent, folded left to right."""
+        if not commits:
+            raise WorktreeError("combine: no commit to start from")
+        merged = self._git("rev-parse", "--verify", f"{commits[0]}^{{commit}}").strip()
+        for other in commits[1:]:
+            other_id = self._git("rev-parse", "--verify", f"{other}^{{commit}}").strip()
+            if self._is_ancestor(other_id, merged):  # already in it
+                continue
+            if self._is_ancestor(merged, other_id):
+                merged = other_id
+                continue
+            out = self._git(
+                "merge-tree", "--write-tree", "--name-only", "--no-messages", merged, other_id, check=False
+            )
+            lines = out.splitlines()
+            if not lines or not lines[0].strip():
+                raise WorktreeError(
+                    f"combine: git merge-tree printed nothing for {merged[:7]} and {other_id[:7]}"
+                )
+            conflicted = [line for line in lines[1:] if line.strip()]
+            if conflicted:
+                raise WorktreeError(
+                    f"the changes of {merged[:7]} and {other_id[:7]} conflict in: {', '.join(sorted(set(conflicted)))}"
+                )
+            merged = self._git(
+                "commit-tree", lines[0].strip(), "-p", merged, "-p", other_id, "-m", message
+            ).strip()
+        return merged
+
+    def _is_ancestor(self, older: str, newer: str) -> bool:
+        try:
+            self._git("merge-base", "--is-ancestor", older, newer)
+        except WorktreeError:
+            return False
+        return True
 
     def worktrees(self, session_id: str) -> Sequence[Worktree]:
         """The worktrees of ``session_id`` whose record exists, by task id."""
@@ -275,10 +323,11 @@ class GitWorktrees:
 
     def remove(self, worktree: Worktree) -> None:
         """Delete the worktree, its branch and its record; prune git's worktree list."""
-        if Path(worktree.path).exists():
-            self._git("worktree", "remove", "--force", "--force", worktree.path, check=False)
-            shutil.rmtree(worktree.path, ignore_errors=True)
-        self._git("worktree", "prune")
-        if self._git("branch", "--list", worktree.branch).strip():
-            self._git("branch", "-D", "-q", worktree.branch)
+        with _ADMIN:
+            if Path(worktree.path).exists():
+                self._git("worktree", "remove", "--force", "--force", worktree.path, check=False)
+                shutil.rmtree(worktree.path, ignore_errors=True)
+            self._git("worktree", "prune")
+            if self._has_branch(worktree.branch):
+                self._git("branch", "-D", "-q", worktree.branch)
         self._record_path(worktree.session_id, worktree.task_id).unlink(missing_ok=True)

@@ -26,6 +26,14 @@ def _command(
 
     with errors():
         rt = runtime(ctx, config)
+        from apps.temporal_sessions import command as on_temporal
+        from apps.temporal_sessions import held
+
+        ref = held(rt.settings, session, rt.store)
+        if ref is not None:  # a workflow holds it: the command is an update, answered by the workflow
+            before, after = on_temporal(ref, command, task_id=task, text=text, source="cli")
+            render.command_done(command, before, after, ref.backend, json_out=json_out, newest=True)
+            return
         sid = resolve_session(rt.store, session)
         before = rt.store.load(sid)
         after = send_command(

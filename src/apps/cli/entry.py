@@ -177,6 +177,12 @@ def run_recording(app: Callable[[], object], argv: Sequence[str], folder: str) -
 def main() -> None:
     """Console-script entry point."""
     argv = sys.argv[1:]
+    if argv and argv[0] == "status":  # the plain forms answered without typer (apps.cli.status)
+        from apps.cli.status import quick
+
+        code = quick(argv[1:])
+        if code is not None:
+            sys.exit(code)
     if not cacheable(argv):
         from apps.cli.main import main as run
 

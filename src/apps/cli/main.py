@@ -19,17 +19,25 @@ from apps.cli.options import (
     JsonOption,
     SessionArgument,
     SessionOption,
+    TaskQueueOption,
+    TemporalOption,
     one_session,
 )
 
-if TYPE_CHECKING:
-    from collections.abc import Sequence
+WaitOption = Annotated[
+    bool,
+    typer.Option(
+        "--wait",
+        help="When a human is needed, wait: an answer in questions/TASK-answer.md, or an answer or "
+        "approval sent from anywhere, continues the run by itself.",
+    ),
+]
 
+if TYPE_CHECKING:
     from apps.bootstrap import Runtime
     from orchcore.engine import RunOutcome
     from orchcore.errors import SessionExists
     from orchcore.ports.agent import Agent
-    from orchcore.records import Event, Snapshot
     from orchcore.tasks import Plan
 
 # Exit codes (documented in README.md)
@@ -112,9 +120,9 @@ def runtime(
         return ctx.obj  # type: ignore[no-any-return]
     from apps.bootstrap import build_runtime
     from apps.logs import configure_logging
-    from apps.settings import load_settings
+    from apps.settings_cache import cached_settings
 
-    settings = load_settings(config, near=near)
+    settings = cached_settings(config, near=near)
     configure_logging(settings, read_only=read_only)
     rt = build_runtime(settings, read_only=read_only)
     ctx.obj = rt
@@ -185,7 +193,16 @@ def run(
         bool, typer.Option("--new", help="Start a new session even if this file has an unfinished one.")
     ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show the agent's output lines.")] = False,
+    wait: WaitOption = False,
     config: ConfigOption = None,
+    backend: Annotated[
+        str, typer.Option("--backend", help="sqlite (this process) or temporal (workers).")
+    ] = "sqlite",
+    temporal: TemporalOption = None,
+    task_queue: TaskQueueOption = None,
+    detach: Annotated[
+        bool, typer.Option("--detach", help="temporal: start the session, do not follow it.")
+    ] = False,
 ) -> None:
     """Start a session for FILE and run its tasks until done or a human is needed."""
     from apps.notify import sending
@@ -205,6 +222,21 @@ def run(
         chosen = rt.agents(agent_name)
         chosen.check()
         plan = _with_source(plan, str(file.resolve()))
+        if backend == "temporal":  # the workflow drives it, on `orch worker`s
+            from apps.cli.temporal import run_on_temporal
+
+            code = run_on_temporal(
+                rt,
+                plan,
+                agent=agent_name,
+                auto_approve=auto_approve,
+                address=temporal,
+                task_queue=task_queue,
+                detach=detach,
+            )
+            raise typer.Exit(code)
+        if backend != "sqlite":
+            fail(BAD_INPUT, f"--backend {backend!r}: expected sqlite or temporal")
         try:
             snap = start_session(
                 rt.store,
@@ -219,11 +251,16 @@ def run(
         except SessionExists as exc:
             fail(WRONG_STATE, _exists_message(exc, file, config_flag(rt, config)))
         warn_at_start(rt, snap.session.id)
+        learn_from_feedback(rt)  # before the engine's prompter reads the lessons
         from apps.cli import render
 
         render.started(snap)
         with sending(rt):
             outcome = drive(rt, chosen, snap.session.id, verbose=verbose)
+            if wait:
+                from apps.cli.waiting import drive_until_done
+
+                drive_until_done(rt, chosen, snap.session.id, verbose=verbose)
     raise typer.Exit(finish(rt, outcome.session.id, config_flag(rt, config)))
 
 
@@ -302,22 +339,40 @@ def resume(
     session_arg: SessionArgument = None,
     session: SessionOption = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show the agent's output lines.")] = False,
+    wait: WaitOption = False,
     config: ConfigOption = None,
 ) -> None:
-    """Continue a paused, approved, halted or crashed session."""
+    """Continue a paused, approved, answered, halted or crashed session (an answer you wrote in
+    questions/TASK-answer.md counts)."""
     from apps.notify import sending
     from orchcore.service import claim_for_resume, resolve_session, resume_session
 
     with errors():
         rt = runtime(ctx, config)
+        from apps.temporal_sessions import held
+
+        if (
+            held(rt.settings, one_session(session_arg, session), rt.store) is not None
+        ):  # the workflow drives it
+            from apps.cli.control import _command
+            from orchcore.state import Command
+
+            _command(ctx, Command.RESUME, config, one_session(session_arg, session))
+            return
         sid = resolve_session(rt.store, one_session(session_arg, session))
         claim_for_resume(rt.store, sid)
         chosen = rt.agents(rt.store.session(sid).agent or rt.settings.agent.name)
         chosen.check()
+        from apps.cli.waiting import drive_until_done, pick_up_written_answers
+
+        pick_up_written_answers(rt, sid)
         resume_session(rt.store, sid, rt.clock, routing=rt.routing)
         warn_at_start(rt, sid)
+        learn_from_feedback(rt)
         with sending(rt):
             drive(rt, chosen, sid, verbose=verbose)
+            if wait:
+                drive_until_done(rt, chosen, sid, verbose=verbose)
     raise typer.Exit(finish(rt, sid))
 
 
@@ -330,43 +385,19 @@ def status(
     config: ConfigOption = None,
 ) -> None:
     """Where the session stands: every task's state, what waits on you, what to do next."""
-    from apps.cli import render
-    from orchcore.records import EventKind
-    from orchcore.safety.events import recorded_safety_events
-    from orchcore.sandbox import sandbox_line
-    from orchcore.service import resolve_session
-    from orchcore.supervision_view import supervision_by_task
+    from apps.cli.status import gather
 
     with errors():
         rt = runtime(ctx, config, read_only=True)
-        sid = resolve_session(rt.store, one_session(session_arg, session))
-        snap = rt.store.load(sid)
-        shown = (EventKind.SAFETY, EventKind.SANDBOX, EventKind.SUPERVISION, EventKind.FILES)
-        events = rt.store.events(sid, kinds=shown)
-        render.status(
-            snap,
-            rt.store.lease_holder(sid),
-            json_out=json_out,
-            outbox=rt.store.undelivered(sid),
-            safety=recorded_safety_events(events),
-            newest=is_newest(rt, sid),
-            config=rt.settings.source,
-            sandbox=sandbox_line(events),
-            supervision=supervision_by_task(events),
-            files=files_by_task(snap, events),
-        )
+        from apps.temporal_sessions import held, snapshot
 
+        ref = held(rt.settings, one_session(session_arg, session), rt.store)
+        if ref is not None:  # a workflow holds it: its state by query, the backend as its engine
+            from apps.cli import render
 
-def files_by_task(snap: "Snapshot", events: "Sequence[Event]") -> dict[str, str]:
-    """Each task's files line for its latest attempt, as the live watch saw them (tasks with none: left out)."""
-    from orchcore.live_files import files_line
-
-    found = {}
-    for task_id, run in snap.runs.items():
-        line = files_line(events, task_id, run.attempt) if run.attempt else None
-        if line is not None:
-            found[task_id] = line
-    return found
+            render.status(snapshot(ref), ref.backend, json_out=json_out, config=rt.settings.source)
+            return
+        gather(rt, one_session(session_arg, session), json_out=json_out)()
 
 
 from apps.cli.control import answer, approve, cancel, pause, reject, retry, skip  # noqa: E402 - typer only
@@ -512,10 +543,31 @@ app.command(name="explain")(explain_command)
 from apps.cli.calibrate import calibrate_command  # noqa: E402 - imports only typer
 
 app.command(name="calibrate")(calibrate_command)
+from apps.cli.temporal import worker_command  # noqa: E402 - imports only typer
+
+app.command(name="worker")(worker_command)
 from apps.cli.templates import init_command, templates_app  # noqa: E402 - imports only typer
 
 app.add_typer(templates_app, name="templates")
 app.command(name="init")(init_command)
+from apps.cli.plan import plan_command  # noqa: E402 - imports only typer
+
+app.command(name="plan")(plan_command)
+from apps.cli.lessons import feedback_command, learn_from_feedback, lessons_app  # noqa: E402 - imports only typer
+
+app.add_typer(lessons_app, name="lessons")
+app.command(name="feedback")(feedback_command)
+
+from apps.cli.doctor import backup_command, doctor_command  # noqa: E402 - imports only typer
+
+app.command(name="doctor")(doctor_command)
+app.command(name="backup")(backup_command)
+from apps.cli.service import install_service_command  # noqa: E402 - imports only typer
+
+app.command(name="install-service")(install_service_command)
+from apps.cli.shell import shell_command  # noqa: E402 - imports only typer
+
+app.command(name="shell")(shell_command)
 
 
 def main() -> None:

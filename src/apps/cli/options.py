@@ -20,6 +20,13 @@ SessionOption = Annotated[
 SessionArgument = Annotated[
     str | None, typer.Argument(help="Session id or a unique prefix (default: the newest); or use -s.")
 ]
+TemporalOption = Annotated[
+    str | None,
+    typer.Option("--temporal", help="Temporal frontend address, host:port (e.g. 127.0.0.1:7233)."),
+]
+TaskQueueOption = Annotated[
+    str | None, typer.Option("--task-queue", help="Temporal task queue of the sessions (default: orch).")
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of text.")]
 
 

@@ -6,13 +6,12 @@ Renderers are functions of domain values; the domain knows nothing of them.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-import typer
-
+from apps.cli.echo import echo
 from apps.cli.terminal import terminal_safe
 
 if TYPE_CHECKING:
@@ -28,7 +27,7 @@ STATUS_SCHEMA_VERSION = 1  # `orch status --json`: bumped only by a change that 
 
 
 def _json(data: object) -> None:
-    typer.echo(json.dumps(data, indent=2, default=str))
+    echo(json.dumps(data, indent=2, default=str))
 
 
 def _time(at: datetime) -> str:
@@ -58,11 +57,11 @@ SHOWN_PROBLEMS = 100
 def problems(found: Sequence[Problem]) -> None:
     """Each problem on one line starting with FILE:LINE (at most SHOWN_PROBLEMS), then the count."""
     for problem in found[:SHOWN_PROBLEMS]:
-        typer.echo(terminal_safe(str(problem), one_line=True), err=True)
+        echo(terminal_safe(str(problem), one_line=True), err=True)
     n, more = len(found), len(found) - SHOWN_PROBLEMS
     if more > 0:
-        typer.echo(f"orch: … and {more:,} more (`orch validate --json FILE` lists every one)", err=True)
-    typer.echo(f"orch: {n:,} problem{'s' if n != 1 else ''} found", err=True)
+        echo(f"orch: … and {more:,} more (`orch validate --json FILE` lists every one)", err=True)
+    echo(f"orch: {n:,} problem{'s' if n != 1 else ''} found", err=True)
 
 
 def invalid(file: str, exc: TaskFileError | OSError) -> None:
@@ -90,24 +89,24 @@ def validated(plan: Plan, *, json_out: bool) -> None:
         )
         return
     approvals = [t.id for t in plan.tasks if t.requires_approval]
-    typer.echo(
+    echo(
         terminal_safe(
             f"{plan.source}: OK, {len(plan.tasks)} task{'s' if len(plan.tasks) != 1 else ''}"
             + (f" for {plan.date}" if plan.date else ""),
             one_line=True,
         )
     )
-    typer.echo(terminal_safe(f"run order if all succeed: {' -> '.join(order)}", one_line=True))
+    echo(terminal_safe(f"run order if all succeed: {' -> '.join(order)}", one_line=True))
     if approvals:
-        typer.echo(terminal_safe(f"marked for approval: {', '.join(approvals)}", one_line=True))
+        echo(terminal_safe(f"marked for approval: {', '.join(approvals)}", one_line=True))
     if plan.max_cost_usd is not None:
-        typer.echo(f"cost limit for this run: ${plan.max_cost_usd}")
+        echo(f"cost limit for this run: ${plan.max_cost_usd}")
 
 
 def started(snap: Snapshot) -> None:
     s = snap.session
     approve = " (auto-approve)" if s.auto_approve else ""
-    typer.echo(
+    echo(
         terminal_safe(
             f"session {s.id}: {len(snap.plan.tasks)} tasks from {snap.plan.source}, agent {s.agent}{approve}"
         )
@@ -149,7 +148,7 @@ class Progress:
         if self._bar is not None:
             self._bar.console.print(text, markup=False, highlight=False)
         else:
-            typer.echo(text)
+            echo(text)
 
     def __call__(self, event: Event) -> None:
         from orchcore.records import EventKind
@@ -208,10 +207,10 @@ def finished(snap: Snapshot, *, newest: bool = True, config_flag: str = "") -> N
         counts[run.state.value] = counts.get(run.state.value, 0) + 1
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     reason = f" — {session.reason}" if session.reason else ""
-    typer.echo(terminal_safe(f"session {session.id} {session.state.value}{reason} ({summary})"))
+    echo(terminal_safe(f"session {session.id} {session.state.value}{reason} ({summary})"))
     hints = _hints(snap, None, newest=newest, config_flag=config_flag)
     if hints:
-        typer.echo(terminal_safe("next: " + "   ".join(hints)))
+        echo(terminal_safe("next: " + "   ".join(hints)))
 
 
 def undelivered_line(outbox: Sequence[OutboxEntry]) -> str | None:
@@ -242,6 +241,34 @@ def status(
     supervision: Mapping[str, Sequence[JsonObject]] | None = None,
     files: Mapping[str, str] | None = None,
 ) -> None:
+    prepared_status(
+        snap,
+        engine,
+        json_out=json_out,
+        outbox=outbox,
+        safety=safety,
+        newest=newest,
+        config=config,
+        sandbox=sandbox,
+        supervision=supervision,
+        files=files,
+    )()
+
+
+def prepared_status(
+    snap: Snapshot,
+    engine: str | None,
+    *,
+    json_out: bool,
+    outbox: Sequence[OutboxEntry] = (),
+    safety: Sequence[RecordedSafetyEvent] = (),
+    newest: bool = True,
+    config: str = "",
+    sandbox: str | None = None,
+    supervision: Mapping[str, Sequence[JsonObject]] | None = None,
+    files: Mapping[str, str] | None = None,
+) -> Callable[[], None]:
+    """What `status` prints, made in full first: the call that prints it can fail only writing."""
     from apps.views import safety_rows, session_fields, task_rows
 
     files = files or {}
@@ -251,7 +278,7 @@ def status(
     rows = task_rows(snap)
     hints = _hints(snap, engine, newest=newest)
     if json_out:
-        _json(
+        text = json.dumps(
             {
                 "schema_version": STATUS_SCHEMA_VERSION,  # docs/status-json.md, docs/status.schema.json
                 "session": session_fields(snap, engine),
@@ -263,19 +290,21 @@ def status(
                 "files": dict(files),
                 "next": hints,
                 "undelivered_notifications": len(outbox),
-            }
+            },
+            indent=2,
+            default=str,
         )
-        return
+        return lambda: echo(text)
     reason = f" — {s.reason}" if s.reason else ""
-    typer.echo(terminal_safe(f"session {s.id}: {s.state.value}{reason}"))
-    typer.echo(
+    out = [
+        terminal_safe(f"session {s.id}: {s.state.value}{reason}"),
         terminal_safe(
             f"file: {s.source}   started: {s.created_at.astimezone():%Y-%m-%d %H:%M}   "
             f"engine: {engine or 'not running'}"
-        )
-    )
-    typer.echo(f"config: {config or 'none found (defaults)'}")
-    typer.echo(terminal_safe(sandbox or "sandbox: not known yet (no run of this session started)"))
+        ),
+        f"config: {config or 'none found (defaults)'}",
+        terminal_safe(sandbox or "sandbox: not known yet (no run of this session started)"),
+    ]
     width = max(len(r["id"]) for r in rows)
     lines = []
     for r in rows:
@@ -301,12 +330,13 @@ def status(
         )
         for found in safety
     )
-    _echo_lines(lines)
+    out.extend(lines)
     waiting = undelivered_line(outbox)
     if waiting is not None:
-        typer.echo(terminal_safe(waiting))
+        out.append(terminal_safe(waiting))
     if hints:
-        typer.echo(terminal_safe("next: " + "   ".join(hints)))
+        out.append(terminal_safe("next: " + "   ".join(hints)))
+    return lambda: echo("\n".join(out))  # one write: echo flushes each call
 
 
 def command_done(
@@ -348,11 +378,11 @@ def command_done(
         "retry": f"task {task} queued for another attempt",
         "cancel": "cancelled the session",
     }.get(command.value, command.value)
-    typer.echo(terminal_safe(f"{done} (session {after.session.id} is now {after.session.state.value})"))
+    echo(terminal_safe(f"{done} (session {after.session.id} is now {after.session.state.value})"))
     if engine is not None:
-        typer.echo(f"the running engine ({engine}) picks this up at its next step")
+        echo(f"the running engine ({engine}) picks this up at its next step")
     elif hints:
-        typer.echo(terminal_safe("next: " + "   ".join(hints)))
+        echo(terminal_safe("next: " + "   ".join(hints)))
 
 
 def events(items: Sequence[Event], *, json_out: bool) -> None:
@@ -401,7 +431,7 @@ def log_lines(
             }
         )
         return
-    typer.echo(terminal_safe(f"== task {task}, attempt {attempt}: {path}", one_line=True))
+    echo(terminal_safe(f"== task {task}, attempt {attempt}: {path}", one_line=True))
     _echo_lines([terminal_safe(line) for line in lines])
     _echo_lines([terminal_safe(f"== safety: {found.event.text}", one_line=True) for found in safety])
 
@@ -438,37 +468,35 @@ def budget(report: BudgetReport, *, json_out: bool) -> None:
         return
     since = report.since.astimezone().strftime("%Y-%m-%d %H:%M %Z")
     if report.daily_limit is None:
-        typer.echo(
-            f"today (since {since}): {usd(status.spent)} spent; no daily limit (budget.max_daily_cost_usd)"
-        )
+        echo(f"today (since {since}): {usd(status.spent)} spent; no daily limit (budget.max_daily_cost_usd)")
     else:
         pct = status.spent / report.daily_limit * 100 if report.daily_limit else 100
-        typer.echo(
+        echo(
             f"today (since {since}): {usd(status.spent)} of ${report.daily_limit} ({pct:.0f}%), "
             f"{status.level.value}; warns at {report.warn_ratio * 100:.0f}%"
         )
     if report.task_limit is not None:
-        typer.echo(f"per-task limit: ${report.task_limit}")
+        echo(f"per-task limit: ${report.task_limit}")
     per_task: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in rows:
         per_task.setdefault((r["session"], r["task"]), []).append(r)
     priced = {k: v for k, v in per_task.items() if any(r["cost_usd"] is not None for r in v)}
     unpriced = len(rows) - sum(len(v) for v in priced.values())
     if priced:
-        typer.echo("  session   task   attempts  cost (USD)  tokens in/out")
+        echo("  session   task   attempts  cost (USD)  tokens in/out")
     for (session, task), items in priced.items():
         cost = sum((Decimal(r["cost_usd"]) for r in items if r["cost_usd"] is not None), Decimal(0))
         t_in = sum(r["input_tokens"] or 0 for r in items)
         t_out = sum(r["output_tokens"] or 0 for r in items)
-        typer.echo(
+        echo(
             terminal_safe(
                 f"  {session:<9} {task:<6} {len(items):>8}  {amount_text(cost):>10}  {t_in}/{t_out}"
             )
         )
     if unpriced:
-        typer.echo(f"  ({unpriced} attempt{'s' if unpriced != 1 else ''} today reported no cost)")
+        echo(f"  ({unpriced} attempt{'s' if unpriced != 1 else ''} today reported no cost)")
     if not rows:
-        typer.echo("no attempts today")
+        echo("no attempts today")
 
 
 def session_list(items: Sequence[SessionSummary], *, json_out: bool) -> None:
@@ -486,7 +514,7 @@ def session_list(items: Sequence[SessionSummary], *, json_out: bool) -> None:
         )
         return
     if not items:
-        typer.echo("no sessions yet: start one with `orch run TASKFILE`")
+        echo("no sessions yet: start one with `orch run TASKFILE`")
     _echo_lines(
         [
             terminal_safe(
@@ -499,6 +527,6 @@ def session_list(items: Sequence[SessionSummary], *, json_out: bool) -> None:
 
 
 def _echo_lines(lines: Sequence[str]) -> None:
-    """Print ``lines`` with one write: typer.echo flushes each call, a thousand tasks a thousand times."""
+    """Print ``lines`` with one write: echo flushes each call, a thousand tasks a thousand times."""
     if lines:
-        typer.echo("\n".join(lines))
+        echo("\n".join(lines))

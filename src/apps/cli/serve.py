@@ -25,8 +25,17 @@ def serve_command(
         str | None,
         typer.Option("--config", "-c", help="Config file (default: ./orch.yaml, or $ORCH_CONFIG)."),
     ] = None,
+    secure_cookie: Annotated[
+        bool | None,
+        typer.Option(
+            "--secure-cookie/--no-secure-cookie",
+            help="Mark the dashboard's login cookie Secure (sent over https only). Default: when the "
+            "request came over https; pass --secure-cookie behind a TLS-terminating proxy.",
+        ),
+    ] = None,
 ) -> None:
-    """Serve the webhook API (POST /webhook/*, GET /health, GET /openapi.json) and run the
+    """Serve the webhook API (POST /webhook/*, GET /health, GET /openapi.json) and the dashboard
+    (/ui/), and run the
     sessions it starts. The secret comes from $ORCH_WEBHOOK_SECRET or a .env file next to
     the config; send it as the X-Orch-Secret header."""
     from apps.cli.main import BAD_INPUT, errors, fail
@@ -44,7 +53,7 @@ def serve_command(
         )
     with errors():
         settings = load_settings(config)
-        ready = prepare(settings, host, port, insecure_local)
+        ready = prepare(settings, host, port, insecure_local, secure_cookie=secure_cookie)
         configure_logging(settings)
         log = (
             settings.path(settings.logging.file) if settings.logging.file else settings.state_dir / "orch.log"
@@ -52,4 +61,5 @@ def serve_command(
         auth = "NO secret (--insecure-local)" if insecure_local and not ready.secured else "secret required"
         where = f"[{host}]" if ":" in host else host  # an IPv6 address, as a URL writes it
         typer.echo(f"orch serve: listening on {where}:{ready.port}, {auth}; log: {log}", err=True)
+        typer.echo(f"orch serve: dashboard at http://{where}:{ready.port}/ui/", err=True)
         ready.run()

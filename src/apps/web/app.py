@@ -109,10 +109,12 @@ def create_app(
     monotonic: Callable[[], float] = time.monotonic,
     body_timeout_s: float = BODY_TIMEOUT_S,
     command_threads: int = COMMAND_THREADS,
+    secure_cookie: bool | None = None,
 ) -> Starlette:
     """The webhook ASGI app over ``runtime``. ``secret=None`` turns authentication off (only
     `orch serve --insecure-local` does that). The driver's thread and the ``command_threads``
-    that run commands live as long as the app."""
+    that run commands live as long as the app. The dashboard (apps.web.dashboard) is served
+    under /ui/; ``secure_cookie`` marks its cookie Secure (None: when the request is https)."""
     if driver is None:
         from apps.worker import SessionWorker
 
@@ -126,6 +128,19 @@ def create_app(
         monotonic,
         body_timeout_s,
         ThreadPoolExecutor(command_threads, thread_name_prefix="orch-web"),
+    )
+
+    from apps.web.dashboard import Dashboard
+
+    dashboard = Dashboard(
+        runtime,
+        Commands(runtime, driver, source="dashboard", start_lock=hooks.commands.start_lock),
+        driver,
+        hooks.secret,
+        hooks.limiter,
+        hooks.pool,
+        monotonic,
+        secure_cookie=secure_cookie,
     )
 
     @asynccontextmanager
@@ -148,6 +163,7 @@ def create_app(
             Route("/openapi.json", hooks.openapi, methods=["GET"]),
             Route("/webhook/command", hooks.webhook, methods=["POST"]),
             Route("/webhook/{name}", hooks.webhook, methods=["POST"]),
+            *dashboard.routes(),
         ],
         exception_handlers={HTTPException: http_error},
         lifespan=lifespan,

@@ -118,7 +118,11 @@ def uvicorn_server(
         timeout_graceful_shutdown=int(STOP_WAIT_S),
     )
     redact_uvicorn_logs()
-    return uvicorn.Server(config)
+    server = uvicorn.Server(config)
+    state = getattr(app, "state", None)
+    if state is not None:  # the dashboard's event streams end as soon as a stop is asked for
+        state.stopping = lambda: server.should_exit
+    return server
 
 
 def redact_uvicorn_logs() -> None:
@@ -181,6 +185,7 @@ def prepare(
     environ: Mapping[str, str] | None = None,
     access_log: bool = True,
     log_config: Any = "default",
+    secure_cookie: bool | None = None,
 ) -> Prepared:
     """Check the exposure rule, wire the runtime and bind the socket; nothing runs yet."""
     from apps.bootstrap import build_runtime
@@ -195,7 +200,7 @@ def prepare(
     except BaseException:
         sock.close()
         raise
-    app = create_app(runtime, secret=None if secret is None else secret.reveal())
+    app = create_app(runtime, secret=None if secret is None else secret.reveal(), secure_cookie=secure_cookie)
     server = uvicorn_server(app, access_log=access_log, log_config=log_config)
     if secret is None:
         log.warning("serving on %s:%s WITHOUT authentication (--insecure-local)", host, port)

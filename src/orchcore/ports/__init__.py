@@ -15,8 +15,10 @@ if TYPE_CHECKING:
     from orchcore.ports.checkpoints import Checkpoint, Checkpoints, FileChange, Moment
     from orchcore.ports.checks import CheckRunner
     from orchcore.ports.clock import Clock, Ids
+    from orchcore.ports.drafter import Draft, Drafter, DrafterUnavailable, DraftRequest
     from orchcore.ports.executor import ExecFile, ExecResult, ExecSpec, Executor
     from orchcore.ports.file_watch import ChangeKind, FileWatcher, SeenChange
+    from orchcore.ports.lessons import Lesson, LessonStore, NewLesson
     from orchcore.ports.logs import TaskLogs
     from orchcore.ports.notifier import Notification, NotificationKind, Notifier
     from orchcore.ports.questions import QuestionBox
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
         Supervisor,
         Verdict,
     )
+    from orchcore.ports.workers import Workers
     from orchcore.ports.workspace import Workspace
     from orchcore.ports.worktrees import Applied, PortRange, Worktree, Worktrees, WorktreeSetup
 
@@ -48,6 +51,10 @@ _EXPORTS: dict[str, str] = {
     "Checkpoints": "orchcore.ports.checkpoints",
     "Clock": "orchcore.ports.clock",
     "CriterionVerdict": "orchcore.ports.supervisor",
+    "Draft": "orchcore.ports.drafter",
+    "DraftRequest": "orchcore.ports.drafter",
+    "Drafter": "orchcore.ports.drafter",
+    "DrafterUnavailable": "orchcore.ports.drafter",
     "EventSink": "orchcore.ports.agent",
     "ExecFile": "orchcore.ports.executor",
     "ExecResult": "orchcore.ports.executor",
@@ -59,7 +66,10 @@ _EXPORTS: dict[str, str] = {
     "JudgeRequest": "orchcore.ports.supervisor",
     "JudgeUnavailable": "orchcore.ports.supervisor",
     "Judgement": "orchcore.ports.supervisor",
+    "Lesson": "orchcore.ports.lessons",
+    "LessonStore": "orchcore.ports.lessons",
     "Moment": "orchcore.ports.checkpoints",
+    "NewLesson": "orchcore.ports.lessons",
     "Notification": "orchcore.ports.notifier",
     "NotificationKind": "orchcore.ports.notifier",
     "Notifier": "orchcore.ports.notifier",
@@ -75,6 +85,7 @@ _EXPORTS: dict[str, str] = {
     "TaskLogs": "orchcore.ports.logs",
     "TimeBar": "orchcore.ports.charts",
     "Verdict": "orchcore.ports.supervisor",
+    "Workers": "orchcore.ports.workers",
     "Workspace": "orchcore.ports.workspace",
     "Worktree": "orchcore.ports.worktrees",
     "WorktreeSetup": "orchcore.ports.worktrees",
@@ -94,6 +105,10 @@ __all__ = [
     "Checkpoints",
     "Clock",
     "CriterionVerdict",
+    "Draft",
+    "DraftRequest",
+    "Drafter",
+    "DrafterUnavailable",
     "EventSink",
     "ExecFile",
     "ExecResult",
@@ -105,7 +120,10 @@ __all__ = [
     "JudgeRequest",
     "JudgeUnavailable",
     "Judgement",
+    "Lesson",
+    "LessonStore",
     "Moment",
+    "NewLesson",
     "Notification",
     "NotificationKind",
     "Notifier",
@@ -121,6 +139,7 @@ __all__ = [
     "TaskLogs",
     "TimeBar",
     "Verdict",
+    "Workers",
     "Workspace",
     "Worktree",
     "WorktreeSetup",

@@ -72,15 +72,25 @@ class ProcessStarted:
     group: int
     leader_start: int
     marker: str
+    host: str = ""  # where it runs: empty on this machine (see AttemptProcess)
+
+    @classmethod
+    def of(cls, process: AttemptProcess) -> ProcessStarted:
+        """The event that reports ``process``."""
+        return cls(process.group, process.leader_start, process.marker, process.host)
 
     @property
     def process(self) -> AttemptProcess:
         """The process as the attempt records it."""
-        return AttemptProcess(group=self.group, leader_start=self.leader_start, marker=self.marker)
+        return AttemptProcess(
+            group=self.group, leader_start=self.leader_start, marker=self.marker, host=self.host
+        )
 
     def record(self) -> AgentRecord:
         """How the event log keeps this event."""
         data: JsonObject = {"group": self.group, "leader_start": self.leader_start, "marker": self.marker}
+        if self.host:
+            data["host"] = self.host
         return AgentRecord("process", data=data, stored=False)
 
 

@@ -64,7 +64,8 @@ class Applied:
 
 
 class Worktrees(Protocol):
-    """The worktrees of one user repository, kept under orch's state directory."""
+    """The worktrees of one user repository, kept under orch's state directory. The engine of N
+    attempts calls it from several threads at once, each on its own task's worktree."""
 
     def base_commit(self) -> str:
         """The commit the user's HEAD names now: the base of a session's worktrees."""
@@ -75,6 +76,13 @@ class Worktrees(Protocol):
     ) -> Worktree:
         """Check out ``base`` on a new branch ``orch/<session>/<task>`` and set it up; raises
         WorktreeError (and leaves no worktree) if it cannot, or if one exists for this task."""
+        ...
+
+    def combine(self, commits: Sequence[str], message: str) -> str:
+        """A commit that holds every one of ``commits`` (the base of a task whose dependencies ran
+        in their own worktrees): the commit itself when there is one, else a merge with
+        ``message``, made without touching any working tree or ref; WorktreeError naming the
+        files when they conflict."""
         ...
 
     def worktrees(self, session_id: str) -> Sequence[Worktree]:

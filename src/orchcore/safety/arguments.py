@@ -412,3 +412,35 @@ def git_dir_write_reason(path: str, cwds: Sequence[str | None], root: str) -> st
         if within(resolved, root) and resolved[len(root) :].lstrip("/").split("/")[0] == ".git":
             return GIT_DIR_WRITE
     return None
+
+
+#: where a shell redirect writes without leaving the workspace in any way that matters
+_HARMLESS_SINKS = frozenset({"/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty"})
+_HARMLESS_SINK_FOLDERS = ("/dev/fd", "/proc/self/fd")
+#: scratch space: private to the attempt under the sandbox; agents send logs there all the time
+_SCRATCH = ("/tmp",)  # noqa: S108
+
+
+def redirect_outside_reason(
+    path: str, cwds: Sequence[str | None], root: str, allowed: Sequence[str]
+) -> str | None:
+    """Why a shell redirect may not write ``path``: from some directory the command may be in, it
+    lands outside the workspace (and outside ``allowed`` and /tmp); else None.
+
+    ``~`` is the user's home, outside the workspace; a path that starts with a variable or a
+    command substitution is only known when it runs and is left to the sandbox.
+    """
+    if path.startswith(("$", "`")) or not path:
+        return None
+    if path == "~" or path.startswith("~/"):
+        return "write outside the workspace"
+    for cwd in cwds:
+        if cwd is None and not path.startswith("/"):
+            continue
+        resolved = norm(posixpath.join(cwd or "/", path))
+        if resolved in _HARMLESS_SINKS or any(within(resolved, d) for d in _HARMLESS_SINK_FOLDERS):
+            continue
+        if within(resolved, root) or any(within(resolved, norm(d)) for d in (*allowed, *_SCRATCH)):
+            continue
+        return "write outside the workspace"
+    return None

@@ -185,7 +185,15 @@ def _check_item(scan: _Scan, item: grammar.Item) -> Violation | None:
         return None
     if isinstance(item, grammar.Write):
         reason = a.git_dir_write_reason(item.target, scan.cwds, scan.root)
-        return None if reason is None else Violation(WRITE_GIT_DIR, item.text, reason)
+        if reason is not None:
+            return Violation(WRITE_GIT_DIR, item.text, reason)
+        if scan.policy.workspace_only_writes:
+            outside = a.redirect_outside_reason(
+                item.target, scan.cwds, scan.root, scan.policy.writable_outside
+            )
+            if outside is not None:
+                return Violation(WRITE_OUTSIDE, item.text, outside)
+        return None
     return _check_text(scan.child(), item.text)
 
 

@@ -6,6 +6,7 @@ Import it from tests only (it needs pytest and hypothesis); production code neve
 from __future__ import annotations
 
 from orchcore.testing.checks import ScriptedCheckRunner
+from orchcore.testing.drafter import ScriptedDrafter
 from orchcore.testing.fakes import (
     FakeClock,
     MemoryLogs,
@@ -24,6 +25,7 @@ __all__ = [
     "RecordingNotifier",
     "ScriptedAgent",
     "ScriptedCheckRunner",
+    "ScriptedDrafter",
     "ScriptedSummarizer",
     "ScriptedSupervisor",
     "SequentialIds",

@@ -10,6 +10,7 @@ import attrs
 from orchcore.errors import AgentUnavailable, NotifyError
 from orchcore.ports.agent import AgentEvent, AgentRequest, AgentResult, EventSink
 from orchcore.ports.notifier import Notification
+from orchcore.ports.questions import WrittenAnswer
 from orchcore.records import Outcome
 
 
@@ -116,8 +117,20 @@ class MemoryQuestions:
     def question(self, task_id: str) -> str | None:
         return None if task_id in self.answers else self.asked.get(task_id)
 
+    written: dict[str, WrittenAnswer] = attrs.field(factory=dict)
+
+    def reply(self, task_id: str, text: str, at: datetime) -> None:
+        """Play the human writing an answer into the box at ``at``."""
+        self.written[task_id] = WrittenAnswer(text, at)
+
     def answer(self, task_id: str, text: str) -> None:
         self.answers[task_id] = text
+
+    def written_answer(self, task_id: str) -> WrittenAnswer | None:
+        found = self.written.get(task_id)
+        if found is None or not found.text.strip():
+            return None
+        return WrittenAnswer(found.text.strip(), found.at)
 
 
 @attrs.define

@@ -5,6 +5,7 @@ leaves no process there."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -170,3 +171,49 @@ def test_a_connection_dropped_mid_task_is_retried_and_the_next_attempt_completes
     status = json.loads(orch(cwd, "status", "--json").stdout)
     assert [(t["state"], t["attempts"]) for t in status["tasks"]] == [("completed", 2)]
     assert token not in sshd.run("ps -eo args="), "the first attempt's remote process was killed"
+
+
+def test_after_a_kill_9_of_orch_resume_kills_the_attempt_left_on_the_host_before_the_next_one(
+    sshd: Sshd, tmp_path: Path
+) -> None:
+    token = f"{time.time_ns() % 10**9}"
+    (tmp_path / "token").write_text(token)  # the script reads it: only the sleep's own args show it
+    script = (
+        f'T=$(cat {tmp_path / "token"}); if [ "$ORCH_ATTEMPT" = 1 ]; then exec sleep "3600.$T"; fi; '
+        'echo "attempt $ORCH_ATTEMPT, left running: $(ps -eo args= | grep -c "^sleep 3600.$T")" > done.txt'
+    )
+    cwd = project(tmp_path, sshd, script)
+
+    def remote() -> list[str]:
+        return [
+            line
+            for line in sshd.run("ps -eo stat=,args=").splitlines()
+            if token in line and "Z" not in line[:1]
+        ]
+
+    run = subprocess.Popen([ORCH, "run", "tasks.md", "--auto-approve"], cwd=cwd, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not remote() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert remote(), "the agent never started on the host"
+        time.sleep(1)  # the remote group, printed first, is committed meanwhile
+        run.send_signal(signal.SIGKILL)
+        run.wait(timeout=10)
+    finally:
+        if run.poll() is None:
+            run.kill()
+        run.communicate()
+    time.sleep(1)
+    assert remote(), (
+        "a kill -9 of orch leaves the remote command running (closing the channel does not stop it)"
+    )
+    tasks = json.loads(orch(cwd, "status", "--json").stdout)["tasks"]
+    assert [t["state"] for t in tasks] == ["running"]
+
+    resumed = orch(cwd, "resume")
+
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert remote() == [], "resume killed what the dead orch left on the host"
+    assert (cwd / "done.txt").read_text() == "attempt 2, left running: 0\n", "killed before the next attempt"

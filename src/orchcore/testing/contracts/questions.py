@@ -10,6 +10,7 @@ from orchcore.ports.questions import QuestionBox
 
 QuestionBoxFactory = Callable[[], QuestionBox]
 Asker = Callable[[QuestionBox, str, str], None]
+Replier = Callable[[QuestionBox, str, str], None]
 
 
 class QuestionBoxContract:
@@ -25,6 +26,28 @@ class QuestionBoxContract:
     def ask(self) -> Asker:
         msg = "override ask: how an agent leaves a question"
         raise NotImplementedError(msg)
+
+    @pytest.fixture
+    def reply(self) -> Replier:
+        msg = "override reply: how a human leaves an answer in the box themselves"
+        raise NotImplementedError(msg)
+
+    def test_an_answer_a_human_leaves_is_read_with_when_it_was_written(
+        self, make_box: QuestionBoxFactory, reply: Replier
+    ) -> None:
+        box = make_box()
+        assert box.written_answer("1") is None
+        reply(box, "1", "  UUIDs, please.\n\n")
+        written = box.written_answer("1")
+        assert written is not None
+        assert written.text == "UUIDs, please."
+        assert written.at.tzinfo is not None
+        assert box.written_answer("2") is None
+
+    def test_a_blank_answer_is_no_answer(self, make_box: QuestionBoxFactory, reply: Replier) -> None:
+        box = make_box()
+        reply(box, "1", " \n\t\n")
+        assert box.written_answer("1") is None
 
     def test_no_question_by_default(self, make_box: QuestionBoxFactory) -> None:
         assert make_box().question("1") is None

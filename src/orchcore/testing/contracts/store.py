@@ -177,6 +177,21 @@ class StoreContract(OutboxContract):
             store.transact("s1", lambda s: Mutation(runs=(attrs.evolve(s.run("1"), attempts=attempts),)))
             assert [a.process for a in store.load("s1").run("1").attempts] == [process, None]
 
+    def test_a_remote_attempts_process_round_trips_with_its_host(self, make_store: StoreFactory) -> None:
+        """Recorded before the remote command starts (its group not yet known), then with its group."""
+        before = AttemptProcess(group=0, leader_start=0, marker="ab" * 12, host="ssh://dev@vm1:2222")
+        known = attrs.evolve(before, group=4711)
+        with _opened(make_store) as store:
+            _create(store, "s1")
+            for process in (before, known):
+
+                def record(snap: Snapshot, process: AttemptProcess = process) -> Mutation:
+                    attempt = Attempt(1, T0, process=process)
+                    return Mutation(runs=(attrs.evolve(snap.run("1"), attempts=(attempt,)),))
+
+                store.transact("s1", record)
+                assert store.load("s1").run("1").attempts[0].process == process
+
     def test_datetimes_round_trip_timezone_aware(self, make_store: StoreFactory) -> None:
         later = T0 + timedelta(hours=1, microseconds=1)
         attempt = Attempt(1, T0, later, Outcome.SUCCEEDED, 0)

@@ -3,6 +3,7 @@ change as one commit, and applying it changes the user's tree only when it appli
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -146,6 +147,73 @@ class WorktreesContract:
         files = git(repo, "diff", "--name-only", tree.base, tree.branch).split()
         assert files == ["app.txt", "more.txt", "new.txt"]
         assert not (repo / "hook-ran").exists()
+
+    def test_worktrees_of_several_tasks_are_made_and_committed_at_once(
+        self, make_worktrees: WorktreesFactory, repo: Path, git: GitRunner
+    ) -> None:
+        worktrees = make_worktrees(repo)
+        base = worktrees.base_commit()
+        errors: list[BaseException] = []
+
+        def task(n: int) -> None:
+            try:
+                tree = worktrees.create("s1", f"t{n}", base, PortRange(20000 + 10 * n, 10), WorktreeSetup())
+                (Path(tree.path) / f"t{n}.txt").write_text(f"task {n}\n")
+                worktrees.commit(tree, f"task {n}")
+            except BaseException as exc:  # noqa: BLE001 - reported below, with the others
+                errors.append(exc)
+
+        threads = [threading.Thread(target=task, args=(n,)) for n in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert errors == []
+        assert [t.task_id for t in worktrees.worktrees("s1")] == sorted(f"t{n}" for n in range(16))
+        for n in range(16):
+            assert git(repo, "show", f"orch/s1/t{n}:t{n}.txt") == f"task {n}\n"
+
+    def test_combine_holds_every_dependency_and_a_dependent_started_on_it_sees_them(
+        self, make_worktrees: WorktreesFactory, repo: Path, git: GitRunner
+    ) -> None:
+        worktrees = make_worktrees(repo)
+        base = worktrees.base_commit()
+        lines = [f"line {n}\n" for n in range(10)]
+        first = worktrees.create("s1", "a", base, PORTS, WorktreeSetup())
+        (Path(first.path) / "app.txt").write_text("".join(["a line 0\n", *lines[1:]]))
+        second = worktrees.create("s1", "b", base, PortRange(20010, 10), WorktreeSetup())
+        (Path(second.path) / "b.txt").write_text("from b\n")
+        (Path(second.path) / "app.txt").write_text("".join([*lines[:9], "b line 9\n"]))
+        tip_a, tip_b = worktrees.commit(first, "task a"), worktrees.commit(second, "task b")
+        assert tip_a is not None
+        assert tip_b is not None
+        refs_before = git(repo, "for-each-ref")
+        assert worktrees.combine([tip_a], "one") == tip_a
+        both = worktrees.combine([tip_a, tip_b], "a and b")
+        assert worktrees.combine([both, tip_a], "again") == both  # one already in it adds nothing
+        assert git(repo, "for-each-ref") == refs_before  # no ref made or moved
+        dependent = worktrees.create("s1", "c", both, PortRange(20020, 10), WorktreeSetup())
+        work = Path(dependent.path)
+        assert (work / "b.txt").read_text() == "from b\n"
+        assert (work / "app.txt").read_text() == "".join(["a line 0\n", *lines[1:9], "b line 9\n"])
+        (work / "c.txt").write_text("from c\n")
+        worktrees.commit(dependent, "task c")
+        assert list(worktrees.files(dependent)) == ["c.txt"]  # its own change only, for review
+
+    def test_combine_names_the_files_of_dependencies_that_conflict(
+        self, make_worktrees: WorktreesFactory, repo: Path
+    ) -> None:
+        worktrees = make_worktrees(repo)
+        base = worktrees.base_commit()
+        tips = []
+        for n, task in enumerate(("a", "b")):
+            tree = worktrees.create("s1", task, base, PortRange(20000 + 10 * n, 10), WorktreeSetup())
+            (Path(tree.path) / "app.txt").write_text(f"{task} rewrote it\n")
+            tip = worktrees.commit(tree, f"task {task}")
+            assert tip is not None
+            tips.append(tip)
+        with pytest.raises(WorktreeError, match=r"conflict in: app\.txt"):
+            worktrees.combine(tips, "a and b")
 
     def test_diff_shows_the_task_commit_against_its_base(
         self, make_worktrees: WorktreesFactory, repo: Path

@@ -1,0 +1,148 @@
+"""`orch status`: what it reads and prints (for the typer command in main.py), and `quick`, the
+same answer without typer for the plain spellings of the command.
+
+Why `quick`: importing typer and building the command tree is ~50 of the ~250 ms that `orch
+status` took at 1,000 tasks (target 100). The console script hands `orch status ...` here
+first; this reads only the forms it is sure of (``[SESSION] [-s ID] [--json] [-c FILE]``, each
+at most once) and gathers everything before printing a byte. Any other spelling, ``--help``,
+or any error at all goes back to the typer command, which runs from the start and says what
+is wrong exactly as before (status only reads, so running it again changes nothing).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from apps.bootstrap import Runtime
+    from orchcore.records import Event, Snapshot
+
+INTERRUPTED = 130
+#: options of `orch status` that take a value: long name, short name -> the parameter
+VALUE_OPTIONS = {"--session": "session", "-s": "session", "--config": "config", "-c": "config"}
+
+
+def files_by_task(snap: Snapshot, events: Sequence[Event]) -> dict[str, str]:
+    """Each task's files line for its latest attempt, as the live watch saw them (tasks with none: left out)."""
+    from orchcore.live_files import files_line
+
+    found = {}
+    for task_id, run in snap.runs.items():
+        line = files_line(events, task_id, run.attempt) if run.attempt else None
+        if line is not None:
+            found[task_id] = line
+    return found
+
+
+def gather(rt: Runtime, session: str | None, *, json_out: bool) -> Callable[[], None]:
+    """Read all `orch status` shows of ``session`` (None: the newest); the returned call prints
+    it. Everything that can fail (no such session, a broken store) fails here, before output."""
+    from apps.cli import render
+    from orchcore.records import EventKind
+    from orchcore.safety.events import recorded_safety_events
+    from orchcore.sandbox import sandbox_line
+    from orchcore.service import resolve_session
+    from orchcore.supervision_view import supervision_by_task
+
+    sid = resolve_session(rt.store, session)
+    snap = rt.store.load(sid)
+    shown = (EventKind.SAFETY, EventKind.SANDBOX, EventKind.SUPERVISION, EventKind.FILES)
+    events = rt.store.events(sid, kinds=shown)
+    newest = rt.store.sessions()
+    shown_args: dict[str, Any] = {
+        "json_out": json_out,
+        "outbox": rt.store.undelivered(sid),
+        "safety": recorded_safety_events(events),
+        "newest": bool(newest) and newest[0].id == sid,
+        "config": rt.settings.source,
+        "sandbox": sandbox_line(events),
+        "supervision": supervision_by_task(events),
+        "files": files_by_task(snap, events),
+    }
+    engine = rt.store.lease_holder(sid)
+    return render.prepared_status(snap, engine, **shown_args)
+
+
+def parse(argv: Sequence[str]) -> dict[str, Any] | None:
+    """``session``, ``config`` and ``json_out`` from the words after `orch status`, or None for
+    anything but the plain forms (typer then reads them, and says what is wrong if anything)."""
+    found: dict[str, Any] = {}
+    words = list(argv)
+    while words:
+        word = words.pop(0)
+        if word == "--json":
+            if "json_out" in found:
+                return None
+            found["json_out"] = True
+            continue
+        if word.startswith("--"):
+            name, eq, value = word.partition("=")
+            if name not in VALUE_OPTIONS or not (eq or words):
+                return None
+            value = value if eq else words.pop(0)
+        elif word in VALUE_OPTIONS:
+            if not words:
+                return None
+            name, value = word, words.pop(0)
+        elif word[:2] in VALUE_OPTIONS:  # -sID, -cFILE
+            name, value = word[:2], word[2:]
+        elif word.startswith("-") or not word or "positional" in found:
+            return None
+        else:
+            found["positional"] = word
+            continue
+        key = VALUE_OPTIONS[name]
+        if key in found or not value or value.startswith(("-", "=")):
+            return None
+        found[key] = value
+    positional, option = found.pop("positional", None), found.get("session")
+    if positional is not None and option is not None and positional != option:
+        return None  # two sessions: the typer command says so
+    found["session"] = positional if positional is not None else option
+    found.setdefault("json_out", False)
+    return found
+
+
+def quick(argv: Sequence[str]) -> int | None:
+    """Answer `orch status ARGV` without typer: the exit code, or None to let the typer command
+    answer (an unusual spelling, or an error it reports)."""
+    asked = parse(argv)
+    if asked is None:
+        return None
+    try:
+        from apps.bootstrap import build_runtime
+        from apps.logs import configure_logging
+        from apps.settings_cache import cached_settings
+
+        settings = cached_settings(asked.get("config"))
+        configure_logging(settings, read_only=True)
+        rt = build_runtime(settings, read_only=True)
+    except Exception:  # noqa: BLE001 - the typer command reports it, as it always did
+        return None
+    try:
+        try:
+            show = gather(rt, asked["session"], json_out=asked["json_out"])
+        except Exception:  # noqa: BLE001 - likewise: not found, a busy or broken store, ...
+            return None
+        try:
+            show()
+        except BrokenPipeError:  # `orch status | head`: quiet, as click ends it
+            _quiet_stdout()
+            return 1
+    except KeyboardInterrupt:
+        print("\norch: interrupted. Nothing was changed.", file=sys.stderr)
+        return INTERRUPTED
+    finally:
+        rt.close()
+    return 0
+
+
+def _quiet_stdout() -> None:
+    """After a closed pipe: point stdout at /dev/null so the interpreter's final flush is silent."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)

@@ -1,0 +1,70 @@
+// orch dashboard: live output and state changes over server-sent events. No inline code
+// anywhere (the page's Content-Security-Policy allows only this file).
+(function () {
+  "use strict";
+
+  function typing() {
+    var fields = document.querySelectorAll("textarea, input[type=text]");
+    for (var i = 0; i < fields.length; i++) {
+      if (fields[i].value) return true;
+    }
+    var a = document.activeElement;
+    return !!a && (a.tagName === "TEXTAREA" || a.tagName === "INPUT");
+  }
+
+  var reloadTimer = null;
+  function changed() {
+    if (reloadTimer) return;
+    reloadTimer = setTimeout(function () {
+      reloadTimer = null;
+      if (typing()) {
+        document.getElementById("stale").classList.remove("hidden");
+      } else {
+        window.location.reload();
+      }
+    }, 300);
+  }
+
+  function follow(pre) {
+    var status = document.getElementById("live-status");
+    var source = new EventSource(pre.dataset.src);
+    source.addEventListener("open", function () { status.textContent = "live"; });
+    source.addEventListener("line", function (ev) {
+      var atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+      pre.appendChild(document.createTextNode(ev.data + "\n"));
+      if (atEnd) pre.scrollTop = pre.scrollHeight;
+    });
+    source.addEventListener("end", function () {
+      source.close();
+      status.textContent = "finished";
+      pre.classList.add("ended");
+    });
+    source.addEventListener("error", function () {
+      if (source.readyState === EventSource.CONNECTING) status.textContent = "reconnecting…";
+    });
+  }
+
+  function start() {
+    if (!window.EventSource) return;
+    var pre = document.getElementById("live");
+    if (pre && pre.dataset.src) follow(pre);
+    var url = document.body.dataset.events;
+    if (url) {
+      var changes = new EventSource(url);
+      changes.addEventListener("change", changed);
+    }
+    var forms = document.querySelectorAll("form");
+    for (var i = 0; i < forms.length; i++) {
+      forms[i].addEventListener("submit", function (ev) {
+        var button = ev.target.querySelector("button");
+        if (button) button.disabled = true;
+      });
+    }
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();

@@ -1,0 +1,368 @@
+"""One engine driving up to ``max_parallel`` attempts at once, each in its own git worktree.
+
+The main loop decides on the freshest state as the serial engine does (``decide``, then
+``tasks_to_start`` for the free slots) and commits every started task as running before its
+worktree is made or its agent starts. Each attempt then runs through the Workers port with an
+engine of its own whose workspace, guards and checks are the worktree's; every store write,
+from any attempt, goes through one lock. When the attempt ends, orch (never the agent) records
+its work as the one commit on the task's branch, then its result.
+
+A budget halt or an error in orch stops every running attempt (each agent's process tree is
+killed by its own adapter when the engine tells it to stop); a cancel stops them all as it
+stops one; a pause lets the running ones finish and starts nothing new, as in a serial run. A
+hung agent holds its own slot only, until its timeout.
+
+A task that depends on others starts from a base holding their work: the session's base
+commit when none of them changed anything, else the commits on their branches merged
+(``Worktrees.combine``). ``orch diff`` and ``orch apply`` of the dependent show and bring in
+its own change only, so apply tasks in dependency order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, cast
+
+import attrs
+
+from orchcore.budget import Level
+from orchcore.decide import (
+    Action,
+    AwaitAnswer,
+    AwaitApproval,
+    Finish,
+    Halt,
+    StartTask,
+    Wait,
+    await_answer,
+    begin,
+    decide,
+    finish,
+    gate,
+    halt,
+    record_result,
+    wait,
+)
+from orchcore.errors import ConfigError, WorktreeError
+from orchcore.graph import TaskGraph
+from orchcore.parallel import assign_ports, task_commit_message, tasks_to_start
+from orchcore.ports.agent import AgentResult
+from orchcore.ports.store import Store
+from orchcore.ports.workers import Job, Workers
+from orchcore.ports.workspace import Workspace
+from orchcore.ports.worktrees import PortRange, Worktree, Worktrees, WorktreeSetup
+from orchcore.records import Event, EventKind, JsonObject, Mutation, Outcome, Snapshot
+from orchcore.state import SessionState
+
+if TYPE_CHECKING:
+    from orchcore.attempt_check import AttemptChecker
+    from orchcore.engine import Engine, RunOutcome
+    from orchcore.ports.checks import CheckRunner
+    from orchcore.ports.questions import QuestionBox
+    from orchcore.sandbox import SandboxPolicy
+
+
+@attrs.frozen
+class SlotParts:
+    """What an attempt in the worktree at a path gets instead of the user tree's: its guards,
+    question box, supervisor (checks run in the worktree) and sandbox boundary."""
+
+    workspace: Workspace | None = None
+    questions: QuestionBox | None = None
+    checker: AttemptChecker | None = None
+    context_files: CheckRunner | None = None
+    sandbox: SandboxPolicy | None = None
+
+
+def _no_parts(_: str) -> SlotParts:
+    return SlotParts()
+
+
+@attrs.define(eq=False)
+class _Slot:
+    task_id: str
+    ports: PortRange
+    job: Job | None = None
+
+
+@attrs.define
+class ParallelDrive:
+    """How a session's tasks run side by side: how many, where (``worktrees``), on what
+    (``workers``), set up how, on which ports, and with which per-worktree parts."""
+
+    max_parallel: int
+    worktrees: Worktrees
+    workers: Workers
+    setup: WorktreeSetup = attrs.field(factory=WorktreeSetup)
+    port_base: int = 20000
+    ports_per_task: int = 10
+    parts: Callable[[str], SlotParts] = _no_parts
+    _running: dict[str, _Slot] = attrs.field(factory=dict, init=False)
+    _stopping: str | None = attrs.field(default=None, init=False)
+
+    def drive(self, engine: Engine, session_id: str, graph: TaskGraph) -> RunOutcome:
+        """The serial drive loop's counterpart: returns once nothing runs and nothing can start."""
+        from orchcore.engine import RunOutcome
+
+        self._running, self._stopping = {}, None
+        own_store = engine.store
+        engine.store = cast(Store, _Serialized(own_store, self.workers))
+        tasks_run = 0
+        try:
+            base = self._session_base(engine, session_id)
+            while True:
+                self._collect()
+                action, snap, starts = self._step(engine, session_id, graph)
+                for start in starts:
+                    tasks_run += 1
+                    self._launch(engine, snap, start, graph, base)
+                if self._running:
+                    jobs = [s.job for s in self._running.values() if s.job is not None]
+                    self.workers.wait_any(jobs, engine.poll_interval_s)
+                    continue
+                if starts:
+                    continue
+                if isinstance(action, Wait):
+                    remaining = (action.until - engine.clock.now()).total_seconds()
+                    engine.clock.sleep(min(max(remaining, 0.0), engine.wait_step_s))
+                    continue
+                return RunOutcome(snap.session, tasks_run)
+        except BaseException as exc:
+            self._stop_all(f"orch stopped: {type(exc).__name__}: {exc}" if str(exc) else "orch stopped")
+            raise
+        finally:
+            engine.store = own_store
+
+    def _stop_all(self, why: str) -> None:
+        """Tell every running attempt to stop, and wait until each has recorded how it ended."""
+        self._stopping = self._stopping or why
+        while self._running:
+            jobs = [s.job for s in self._running.values() if s.job is not None]
+            self.workers.wait_any(jobs, 1.0)
+            self._running = {t: s for t, s in self._running.items() if s.job is not None and not s.job.done()}
+
+    def _collect(self) -> None:
+        """Forget the attempts that ended; an error one of them raised stops the others, then is raised."""
+        failed: BaseException | None = None
+        for task_id, slot in list(self._running.items()):
+            if slot.job is not None and slot.job.done():
+                del self._running[task_id]
+                failed = failed or slot.job.error()
+        if failed is not None:
+            raise failed
+
+    def _session_base(self, engine: Engine, session_id: str) -> str:
+        """The commit every worktree of the session starts from: recorded when the first parallel
+        drive began, so a resume after the user committed more keeps the same base."""
+        for event in engine.store.events(session_id, kinds=(EventKind.WORKTREE,)):
+            if event.task_id is None and isinstance(event.data.get("base"), str):
+                return str(event.data["base"])
+        base = self.worktrees.base_commit()
+        told = Event(
+            EventKind.WORKTREE, engine.clock.now(), data={"base": base, "max_parallel": self.max_parallel}
+        )
+        engine.store.append_events(session_id, [told])
+        return base
+
+    def _step(
+        self, engine: Engine, session_id: str, graph: TaskGraph
+    ) -> tuple[Action | None, Snapshot, tuple[StartTask, ...]]:
+        """Decide and commit in one transaction: what starts now beside the running attempts."""
+        chosen: list[tuple[Action | None, tuple[StartTask, ...]]] = [(None, ())]
+        spent_today = engine._spent_today()
+        running = tuple(self._running)
+
+        def step(s: Snapshot) -> Mutation:
+            now = engine.clock.now()
+            budget = engine._budget_status(s, spent_today)
+            if running and budget.level is Level.EXCEEDED and s.session.state is SessionState.RUNNING:
+                halted = Halt(budget)  # what the finished attempts cost ends the others too
+                chosen[0] = (halted, ())
+                return halt(s, halted, now, engine.budget.next_day(now))
+            action = decide(s, engine.policy, graph, budget, now, engine._progress)
+            if isinstance(action, StartTask):
+                starts = tasks_to_start(
+                    s, engine.policy, graph, self.max_parallel, running, budget, now, engine._progress
+                )
+                chosen[0] = (action, starts)
+                return _begin_all(s, starts, now)
+            chosen[0] = (action, ())
+            if isinstance(action, AwaitApproval):
+                return gate(s, action, now)
+            if isinstance(action, AwaitAnswer):
+                return await_answer(s, action, now)
+            if isinstance(action, Halt):
+                return halt(s, action, now, engine.budget.next_day(now))
+            if running:  # a task still runs: the session is not finished, nor waiting for a retry
+                return Mutation()
+            if isinstance(action, Finish):
+                return finish(s, action, now)
+            if isinstance(action, Wait):
+                return wait(s, action, now)
+            return Mutation()
+
+        snap = engine._commit(session_id, step)
+        action, starts = chosen[0]
+        if running and snap.session.state is SessionState.HALTED:
+            self._stopping = self._stopping or snap.session.reason or "the budget is spent"
+        return action, snap, starts
+
+    def _launch(self, engine: Engine, snap: Snapshot, start: StartTask, graph: TaskGraph, base: str) -> None:
+        """Start ``start``'s attempt in its worktree (made now unless an earlier attempt left it)."""
+        session_id, task_id = snap.session.id, start.task_id
+        taken = [s.ports for s in self._running.values()]
+        existing = self.worktrees.find(session_id, task_id)
+        try:
+            ports = (
+                existing.ports
+                if existing is not None and not _overlaps(existing.ports, taken)
+                else assign_ports(self.port_base, self.ports_per_task, taken)
+            )
+            start_from = base if existing is not None else self._base_for(snap, task_id, graph, base)
+        except (WorktreeError, ConfigError) as exc:
+            self._fail_to_start(engine, session_id, task_id, str(exc))
+            return
+        slot = _Slot(task_id, ports)
+        self._running[task_id] = slot
+
+        def work() -> None:
+            try:
+                tree = existing or self.worktrees.create(session_id, task_id, start_from, ports, self.setup)
+            except (WorktreeError, ConfigError) as exc:
+                self._fail_to_start(engine, session_id, task_id, str(exc))
+                return
+            data: JsonObject = {
+                "path": tree.path,
+                "branch": tree.branch,
+                "base": tree.base,
+                "ports": [ports.base, ports.last],
+            }
+            event = Event(EventKind.WORKTREE, engine.clock.now(), task_id, start.attempt, data)
+            engine._commit(session_id, lambda _: Mutation(events=(event,)))  # where, before the agent starts
+            self._slot_engine(engine, snap, tree, ports)._run_task(snap, start)
+
+        slot.job = self.workers.start(work)
+
+    def _base_for(self, snap: Snapshot, task_id: str, graph: TaskGraph, base: str) -> str:
+        """The session base with the work of ``task_id``'s dependencies (their branches) merged in."""
+        session_id = snap.session.id
+        tips: list[str] = []
+        for dep in graph.dependencies_at(graph.position(task_id)):
+            dep_id = graph.ids[dep]
+            tree = self.worktrees.find(session_id, dep_id)
+            message = task_commit_message(session_id, snap.plan.task(dep_id))
+            tip = self.worktrees.commit(tree, message) if tree is not None else None
+            if tip is not None:
+                tips.append(tip)
+        if not tips:
+            return base
+        return self.worktrees.combine(tips, f"orch: the dependencies of task {task_id}\n")
+
+    def _fail_to_start(self, engine: Engine, session_id: str, task_id: str, why: str) -> None:
+        result = AgentResult(Outcome.ERROR, reason=f"its worktree could not be made: {why}")
+        engine._commit(session_id, lambda s: record_result(s, task_id, result, engine.clock.now()))
+
+    def _slot_engine(self, engine: Engine, snap: Snapshot, tree: Worktree, ports: PortRange) -> Engine:
+        """An engine for one attempt: the same store (serialized), agent and policies, the
+        worktree's workspace, guards, checks and sandbox, and no checkpoints or file watch of its own."""
+        parts = self.parts(tree.path)
+        workers = self.workers
+
+        def shown(event: Event) -> None:
+            with workers.lock():
+                engine.watch(event)
+
+        def work_done() -> None:
+            try:
+                commit = self.worktrees.commit(
+                    tree, task_commit_message(snap.session.id, snap.plan.task(tree.task_id))
+                )
+            except WorktreeError as exc:
+                data: JsonObject = {
+                    "text": f"task {tree.task_id}: its work could not be committed on {tree.branch}: {exc}"
+                }
+                warned = Event(EventKind.WARNING, engine.clock.now(), tree.task_id, data=data)
+                engine.store.append_events(snap.session.id, [warned])
+                return
+            done = Event(
+                EventKind.WORKTREE,
+                engine.clock.now(),
+                tree.task_id,
+                data={"branch": tree.branch, "commit": commit},
+            )
+            engine.store.append_events(snap.session.id, [done])
+
+        workspace = _OwnRefs(parts.workspace, tree.branch) if parts.workspace is not None else None
+        checker = parts.checker
+        return attrs.evolve(
+            engine,
+            workdir=tree.path,
+            workspace=cast(Workspace, workspace) if workspace is not None else None,
+            checkpoints=None,
+            questions=parts.questions,
+            checker=checker,
+            prompter=checker.prompter if checker is not None else engine.prompter,
+            context_files=parts.context_files if parts.context_files is not None else engine.context_files,
+            sandbox=parts.sandbox,
+            file_watcher=None,
+            parallel=None,
+            watch=shown,
+            extra_env={"ORCH_PORT_BASE": str(ports.base), "ORCH_PORT_COUNT": str(ports.size)},
+            stop_all=lambda: self._stopping,
+            work_done=work_done,
+        )
+
+
+def _overlaps(ports: PortRange, taken: Sequence[PortRange]) -> bool:
+    return any(r.base <= ports.last and ports.base <= r.last for r in taken)
+
+
+def _begin_all(snap: Snapshot, starts: Sequence[StartTask], now: Any) -> Mutation:
+    """Every chosen task marked running as its next attempt, in one transaction."""
+    mutations = [begin(snap, s.task_id, now) for s in starts]
+    if not mutations:
+        return Mutation()
+    return Mutation(
+        session=mutations[-1].session,
+        runs=tuple(r for m in mutations for r in m.runs),
+        events=tuple(e for m in mutations for e in m.events),
+    )
+
+
+class _Serialized:
+    """The store with every call made under the workers' lock: one writer at a time."""
+
+    def __init__(self, store: Store, workers: Workers) -> None:
+        self._store, self._workers = store, workers
+
+    def __getattr__(self, name: str) -> Any:
+        found = getattr(self._store, name)
+        if not callable(found):
+            return found
+        workers = self._workers
+
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            with workers.lock():
+                return found(*args, **kwargs)
+
+        return locked
+
+
+class _OwnRefs:
+    """A worktree's workspace whose refs check leaves out the other tasks' branches, which orch
+    itself makes and moves while this attempt runs (this task's own branch is still checked)."""
+
+    def __init__(self, workspace: Workspace, branch: str) -> None:
+        self._workspace = workspace
+        self._own = f"refs/heads/{branch}"
+        self._theirs = f"refs/heads/{branch.rsplit('/', 1)[0]}/"
+
+    def refs(self) -> Mapping[str, str]:
+        return {
+            name: value
+            for name, value in self._workspace.refs().items()
+            if name == self._own or not name.startswith(self._theirs)
+        }
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._workspace, name)

