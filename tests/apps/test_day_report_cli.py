@@ -71,8 +71,9 @@ def test_a_finished_session_leaves_the_days_report_in_both_formats_without_orch_
     tmp_path: Path,
 ) -> None:
     world = World(tmp_path)
-    code, _, _ = world.orch("run", str(world.tasks), "--auto-approve")
+    code, out, _ = world.orch("run", str(world.tasks), "--auto-approve")
     assert code == OK
+    assert f"day report: {world.results / MD} (and {HTML})" in out
     md = (world.results / MD).read_text(encoding="utf-8")
     assert md.startswith("# Day report: 2026-11-23\n")
     assert "| s1/1 | Users table | database | completed | 1 |" in md
