@@ -71,8 +71,9 @@ def test_a_finished_session_leaves_the_days_report_in_both_formats_without_orch_
     tmp_path: Path,
 ) -> None:
     world = World(tmp_path)
-    code, _, _ = world.orch("run", str(world.tasks), "--auto-approve")
+    code, out, _ = world.orch("run", str(world.tasks), "--auto-approve")
     assert code == OK
+    assert f"day report: {world.results / MD} (and {HTML})" in out
     md = (world.results / MD).read_text(encoding="utf-8")
     assert md.startswith("# Day report: 2026-11-23\n")
     assert "| s1/1 | Users table | database | completed | 1 |" in md
@@ -135,3 +136,34 @@ def test_orch_report_day_writes_the_named_day_and_refuses_a_bad_date(tmp_path: P
     code, _, err = world.orch("report", "--day", "yesterday")
     assert code == BAD_INPUT
     assert "--day: found 'yesterday', expected a date such as 2026-12-01" in err
+
+
+def test_a_cancel_from_telegram_writes_the_report_without_waiting_for_a_model(tmp_path: Path) -> None:
+    from apps.commands import Commands
+    from tests.apps.test_remote_commands import RecordingDriver
+
+    with FakeOllama(then=lambda _: Answer("- should not be asked")) as fake:
+        world = World(tmp_path, host=fake.url)
+        world.orch("run", str(world.tasks))  # waits for task 1's approval
+        Commands(world.runtime, RecordingDriver(), source="telegram").execute("cancel", {})
+        assert fake.chats == []
+    md = (world.results / MD).read_text(encoding="utf-8")
+    assert "| cancel | telegram |" in md
+    assert "_No LLM summary asked this time: `orch report --day` asks for one._" in md
+
+
+def test_the_supervisors_checks_and_confidence_are_in_the_task_row(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    world.tasks.write_text(TASKS.replace("**Depends On:** 1\n", "**Depends On:** 1\n**Checks:** `true`\n"))
+    world.agent.scripts["2"] = [paid]
+    world.orch("run", str(world.tasks), "--auto-approve")  # task 2 changes nothing: stopped for review
+    world.orch("approve", "2")
+    code, _, _ = world.orch("resume")
+    assert code == OK
+    md = (world.results / MD).read_text(encoding="utf-8")
+    row = next(line for line in md.splitlines() if line.startswith("| s1/2 |"))
+    cells = [c.strip() for c in row.strip("|").split(" | ")]
+    assert cells[10] != "-"  # the confidence
+    assert float(cells[10]) <= 1.0
+    assert cells[11].startswith("attempt ")  # e.g. "attempt 3: gates 10/11 passed, confidence 0.44, ..."
+    assert "gates" in cells[11]

@@ -8,9 +8,10 @@ from collections.abc import Iterator
 import pytest
 
 from adapters.ollama import OllamaSummarizer, ollama_client
-from orchcore.ports.summarizer import Summarizer, SummaryUnavailable
+from orchcore.ports.summarizer import Summarizer, Summary, SummaryUnavailable
 from orchcore.testing import ScriptedSummarizer
 from orchcore.testing.contracts import SummarizerContract, SummarizerFactory
+from orchcore.testing.contracts.summarizer import REQUEST
 from tests.fakes.ollama_api import Answer, FakeOllama
 from tests.fakes.webhook_receiver import free_port
 
@@ -52,3 +53,39 @@ class TestScriptedSummarizer(SummarizerContract):
             return ScriptedSummarizer()
 
         return make
+
+
+def test_ollama_is_asked_with_the_facts_at_temperature_0_and_a_bounded_answer() -> None:
+    with FakeOllama(then=lambda _: Answer("- fine")) as fake:
+        summarizer = OllamaSummarizer(ollama_client(fake.url, timeout_s=5.0), MODEL, host=fake.url)
+        answer = summarizer.summarize(REQUEST)
+        summarizer.close()
+        [chat] = fake.chats
+    assert answer == Summary("- fine", MODEL)
+    body = chat.json
+    assert body["messages"] == [
+        {"role": "system", "content": REQUEST.system},
+        {"role": "user", "content": REQUEST.prompt},
+    ]
+    assert body["options"]["temperature"] == 0
+    assert body["options"]["num_predict"] > 0
+
+
+def test_a_model_that_is_not_pulled_says_how_to_pull_it() -> None:
+    with FakeOllama(models=[]) as fake:
+        summarizer = OllamaSummarizer(ollama_client(fake.url, timeout_s=5.0), MODEL, host=fake.url)
+        answer = summarizer.summarize(REQUEST)
+        summarizer.close()
+    assert isinstance(answer, SummaryUnavailable)
+    assert "is not pulled" in answer.reason
+    assert answer.hint == f"ollama pull {MODEL}"
+
+
+def test_credentials_in_the_host_never_reach_the_reason() -> None:
+    host = f"http://orch:s3cret-pw@127.0.0.1:{free_port()}"
+    summarizer = OllamaSummarizer(ollama_client(host, timeout_s=2.0), MODEL, host=host)
+    answer = summarizer.summarize(REQUEST)
+    summarizer.close()
+    assert isinstance(answer, SummaryUnavailable)
+    assert "s3cret-pw" not in answer.reason + answer.hint
+    assert "not reachable" in answer.reason

@@ -315,3 +315,26 @@ def test_the_ollama_adapter_gets_the_real_models_verdict_on_exactly_the_asked_cr
     assert all(isinstance(c.judgement, Judgement) for c in outcome.criteria)
     assert outcome.model == real_model_ollama.model
     assert (outcome.prompt_tokens or 0) > 40
+
+
+def test_a_real_model_summarises_the_day(real_model_ollama: ServedModel) -> None:
+    """The day report's summary (OllamaSummarizer) through the real client: text comes back."""
+    from adapters.ollama import OllamaSummarizer, ollama_client
+    from orchcore.day_advice import summary_request
+    from orchcore.ports.summarizer import Summary
+    from tests.unit.test_day_report import day_with_everything
+
+    report = day_with_everything().report()
+    summarizer = OllamaSummarizer(
+        ollama_client(real_model_ollama.base_url, timeout_s=120.0),
+        real_model_ollama.model,
+        host=real_model_ollama.base_url,
+        max_tokens=48,  # a few lines: enough to see text come back, short on two CPU cores
+    )
+    try:
+        answer = summarizer.summarize(summary_request(report))
+    finally:
+        summarizer.close()
+    assert isinstance(answer, Summary), answer
+    assert answer.text.strip()
+    assert answer.model == real_model_ollama.model

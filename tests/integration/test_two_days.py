@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -113,7 +114,16 @@ def test_a_lesson_from_day_ones_feedback_is_in_day_twos_prompt_for_the_same_type
     assert "rating: task api bad — it mocked the database" in again.stdout
     assert len(json.loads(ok(orch(root, "lessons", "list", "--json")).stdout)) == 1
 
-    # INTEGRATOR: assert the day report (results/2026-12-02-report.md and .html exist after the session ended)
+    # the day's report was written by itself when each session ended, nobody ran `orch report`; both
+    # sessions ran today (the real clock, in the machine's zone: budget.timezone local)
+    today = datetime.now().astimezone().date()
+    report = (root / "results" / f"{today:%Y-%m-%d}-report.md").read_text(encoding="utf-8")
+    assert report.startswith(f"# Day report: {today:%Y-%m-%d}\n")
+    assert "- **Sessions:** 2" in report
+    for key in ("/api |", "/docs |", "/api2 |", "/docs2 |"):
+        assert key in report
+    page = (root / "results" / f"{today:%Y-%m-%d}-report.html").read_text(encoding="utf-8")
+    assert page.count("<svg") == 3
 
 
 def test_an_edited_lesson_is_what_the_next_prompt_carries_and_a_removed_one_is_gone(root: Path) -> None:

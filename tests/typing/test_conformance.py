@@ -8,6 +8,7 @@ import sys
 import httpx
 
 from adapters.aider import AiderAgent
+from adapters.charts import PygalCharts
 from adapters.checkpoint import ShadowGitCheckpoints
 from adapters.checks import ShellCheckRunner
 from adapters.codex import CodexAgent
@@ -15,7 +16,7 @@ from adapters.console.notifier import ConsoleNotifier
 from adapters.guards.workspace import GitWorkspace
 from adapters.memory.store import InMemoryStore
 from adapters.n8n.notifier import N8nNotifier
-from adapters.ollama import OllamaSupervisor, ollama_client
+from adapters.ollama import OllamaSummarizer, OllamaSupervisor, ollama_client
 from adapters.process.executor import LocalExecutor
 from adapters.sqlite import SqliteStore
 from adapters.ssh.connection import SshTarget
@@ -23,7 +24,16 @@ from adapters.ssh.executor import SshExecutor
 from adapters.system.workers import ThreadWorkers
 from adapters.telegram import TelegramNotifier
 from adapters.worktrees import GitWorktrees
-from orchcore.ports import Checkpoints, CheckRunner, Executor, Store, Supervisor, Workspace
+from orchcore.ports import (
+    Charts,
+    Checkpoints,
+    CheckRunner,
+    Executor,
+    Store,
+    Summarizer,
+    Supervisor,
+    Workspace,
+)
 from orchcore.ports.agent import Agent
 from orchcore.ports.notifier import Notifier
 from orchcore.ports.workers import Workers
@@ -111,6 +121,14 @@ def _thread_workers() -> None:
 
 def _aider_agent() -> None:
     _: Agent = AiderAgent()
+
+
+def _pygal_charts() -> None:
+    _: Charts = PygalCharts()
+
+
+def _ollama_summarizer() -> None:
+    _: Summarizer = OllamaSummarizer(ollama_client("http://127.0.0.1:11434", 5.0))
 
 
 def _ollama_drafter() -> None:

@@ -69,6 +69,18 @@ def _style(kinds: Sequence[str], stroke: int = 1) -> Style:
     )
 
 
+_CHART_ID = re.compile(r'<svg[^>]*\sid="([^"]+)"')
+
+
+def _thin_legend(svg: str) -> str:
+    """The time line's bars are 14 px strokes; its legend's colour boxes are not."""
+    found = _CHART_ID.search(svg)
+    if found is None:
+        return svg
+    rule = f"#{found.group(1)} .legends rect.reactive{{stroke-width:1}}"
+    return svg.replace("</style>", rule + "</style>", 1)
+
+
 def _clean(svg: str) -> str:
     return _COMMENT.sub("", _SCRIPT.sub("", svg))
 
@@ -115,7 +127,7 @@ class PygalCharts:
                     end = max(b.end, b.start + shortest) if shortest is not None else b.end
                     points += [(b.start, position[b.row]), (end, position[b.row]), None]
             chart.add(kind, points[:-1])
-        return _clean(chart.render(is_unicode=True))
+        return _thin_legend(_clean(chart.render(is_unicode=True)))
 
     def bars(self, title: str, values: Sequence[tuple[str, float]], unit: str) -> str:
         chart = pygal.HorizontalBar(

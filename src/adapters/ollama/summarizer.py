@@ -22,9 +22,17 @@ START_OLLAMA = "start Ollama (`ollama serve`) or set supervisor.host (OLLAMA_HOS
 class OllamaSummarizer:
     """Satisfies orchcore.ports.Summarizer with ``model`` on the server ``client`` talks to."""
 
-    def __init__(self, client: ollama.Client, model: str = DEFAULT_MODEL, *, host: str = "") -> None:
+    def __init__(
+        self,
+        client: ollama.Client,
+        model: str = DEFAULT_MODEL,
+        *,
+        host: str = "",
+        max_tokens: int = SUMMARY_TOKENS,
+    ) -> None:
         self._client = client
         self.model = model
+        self._max_tokens = max_tokens
         self._host = redact(host) or "Ollama"
 
     def __repr__(self) -> str:
@@ -45,7 +53,7 @@ class OllamaSummarizer:
                 self.model,
                 messages,
                 stream=True,
-                options={"temperature": 0, "num_predict": SUMMARY_TOKENS},
+                options={"temperature": 0, "num_predict": self._max_tokens},
             ):
                 parts.append(part.message.content or "")
                 done = done or bool(part.done)

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from apps.bootstrap import Runtime
+    from orchcore.records import Snapshot
 
 
 def parse_day(text: str | None) -> date | None:
@@ -45,3 +50,16 @@ def day_report(ctx: typer.Context, day_text: str | None, config: str | None, out
         f"success rate {rate}"
     )
     typer.echo(f"written to {written.markdown} and {written.html}")
+
+
+def say_where_the_report_is(rt: Runtime, snap: Snapshot) -> None:
+    """After a run that ended the session: one line naming the day's report the engine wrote."""
+    from apps.day_report import report_paths
+    from orchcore.day_report import ENDED
+
+    if snap.session.state not in ENDED:
+        return
+    day = rt.clock.now().astimezone(rt.settings.budget_policy().tz).date()
+    md, html = report_paths(rt.settings.results_dir, day)
+    if md.is_file() and html.is_file():
+        typer.echo(f"day report: {md} (and {html.name})")

@@ -311,6 +311,9 @@ def finish(rt: "Runtime", session_id: str, flag: str = "") -> int:
 
     snap = rt.store.load(session_id)
     render.finished(snap, newest=is_newest(rt, session_id), config_flag=flag)
+    from apps.cli.day_report import say_where_the_report_is
+
+    say_where_the_report_is(rt, snap)
     return OK if run_succeeded(snap.session.state) else RUN_FAILED
 
 

@@ -40,9 +40,8 @@ DATE_NAME = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def results_dir(settings: Settings) -> Path:
-    """Where the day's reports are written (``results/`` beside the config unless configured)."""
-    configured = getattr(settings.paths, "results_dir", "") or "results"
-    return settings.path(str(configured))
+    """Where the day's reports are written: ``report.dir`` (``results/`` beside the config by default)."""
+    return settings.results_dir
 
 
 def report_file(settings: Settings, day: str) -> Path | None:
