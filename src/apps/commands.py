@@ -9,6 +9,7 @@ web framework here, so `orch telegram` needs no ``serve`` extra.
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Protocol
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
     from apps.settings import Settings
     from apps.temporal_sessions import TemporalRef
     from orchcore.records import Event, Snapshot
+
+log = logging.getLogger("apps.commands")
 
 TASK_SUFFIXES = (".md", ".yaml", ".yml")
 
@@ -174,6 +177,7 @@ class Commands:
                 )
                 raise CommandError("conflict", f'{exc}: {go_on}start another with "new": true') from None
             sid = after.session.id
+        learn_from_feedback(rt)
         self.driver.submit(sid)
         n = len(plan.tasks)
         message = f"session {sid} started: {n} task{'s' if n != 1 else ''} from {name}, agent {agent}"
@@ -289,6 +293,20 @@ class Commands:
             "logs": logs,
             "help": help,
         }
+
+
+def learn_from_feedback(rt: Runtime) -> None:
+    """Keep the lessons of new or changed feedback files before a remote start's engine builds its
+    prompts, as `orch run` does; a file with problems is skipped with a warning in the log."""
+    from apps.feedback_files import feedback_folder, import_new_feedback
+
+    if not feedback_folder(rt.settings).is_dir():
+        return
+    for done in import_new_feedback(rt.lesson_store(), rt.settings, rt.clock):
+        for problem in done.problems:
+            log.warning("feedback skipped: %s", problem)
+        if done.error:
+            log.warning("feedback skipped: %s", done.error)
 
 
 def task_file(settings: Settings, name: str) -> Path:

@@ -82,3 +82,16 @@ def test_remote_resume_while_another_engine_drives_is_busy(commands: Commands) -
     with pytest.raises(SessionBusy, match="laptop:42"):
         commands.execute("resume", {})
     assert commands.runtime.store.session(sid).state.value == "paused"
+
+
+def test_a_remote_start_keeps_the_lessons_of_new_feedback_files_as_orch_run_does(
+    commands: Commands, tmp_path: Path
+) -> None:
+    rt = commands.runtime
+    rt.settings = attrs.evolve(rt.settings, base_dir=str(tmp_path))
+    (tmp_path / "feedback").mkdir()
+    (tmp_path / "feedback" / "2026-12-01.md").write_text("lesson (any): Say hi politely.\n")
+    commands.execute("start", {"file": "today.md"})
+    assert [(x.task_type, x.text, x.source) for x in rt.lesson_store().lessons("any")] == [
+        ("any", "Say hi politely.", "feedback/2026-12-01.md:1")
+    ]

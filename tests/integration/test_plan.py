@@ -202,3 +202,15 @@ def test_a_model_that_is_not_pulled_is_told_with_the_pull_command(tmp_path: Path
     told = json.loads(done.stdout)
     assert told["written"] is None
     assert told["hint"] == f"ollama pull {MODEL}"
+
+
+def test_with_a_context_window_set_the_draft_is_bounded_by_what_it_leaves(tmp_path: Path) -> None:
+    with FakeOllama([Answer(VALID)]) as fake:
+        root = project(tmp_path, fake.url)
+        with (root / "orch.yaml").open("a") as config:
+            config.write("  num_ctx: 2048\n")
+        assert orch(root, "plan", "daily_logs/2026-12-01.md").returncode == 0
+        sent = fake.chats[0].json
+    prompt_chars = sum(len(m["content"]) for m in sent["messages"])
+    assert sent["options"]["num_ctx"] == 2048
+    assert sent["options"]["num_predict"] == 2048 - prompt_chars // 3  # 3 characters a token, over-counted

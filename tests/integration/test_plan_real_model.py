@@ -27,6 +27,7 @@ def test_the_real_model_gives_a_valid_task_file_or_a_clean_failure(
     (tmp_path / "orch.yaml").write_text(
         "paths:\n  state_dir: state\n"
         f"supervisor:\n  host: {real_model_ollama.base_url}\n  model: {real_model_ollama.model}\n  timeout_s: 120\n"
+        "  num_ctx: 2048\n"  # the draft is bounded by what the window leaves: minutes, not ten
     )
     done = subprocess.run(
         [ORCH, "plan", "daily_logs/2026-12-01.md", "--json", "-c", str(tmp_path / "orch.yaml")],

@@ -22,6 +22,8 @@ from orchcore.ports.drafter import Draft, DrafterUnavailable, DraftRequest
 from orchcore.redact import REDACTED, redact
 
 log = logging.getLogger("adapters.ollama")
+PROMPT_CHARS_PER_TOKEN = 3  # an overestimate of a prompt's tokens for English and markdown
+MIN_ANSWER_TOKENS = 256
 
 
 class OllamaDrafter:
@@ -55,9 +57,15 @@ class OllamaDrafter:
 
     def draft(self, request: DraftRequest) -> Draft | DrafterUnavailable:
         """The model's answer to ``request``, or why there is none (never raises)."""
-        options: dict[str, Any] = {"temperature": 0, "seed": self._seed, "num_predict": request.max_tokens}
+        limit = request.max_tokens
+        options: dict[str, Any] = {"temperature": 0, "seed": self._seed}
         if self._num_ctx is not None:
+            # the answer must fit beside the prompt: a model that writes on past its window slows
+            # to a crawl (or cuts the prompt), so the draft is bounded by what the window leaves
+            prompt_tokens = (len(request.system) + len(request.prompt)) // PROMPT_CHARS_PER_TOKEN
+            limit = max(MIN_ANSWER_TOKENS, min(limit, self._num_ctx - prompt_tokens))
             options["num_ctx"] = self._num_ctx
+        options["num_predict"] = limit
         messages = [
             {"role": "system", "content": request.system},
             {"role": "user", "content": request.prompt},

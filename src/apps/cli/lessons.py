@@ -93,7 +93,7 @@ def add_command(
         rt = runtime(ctx, config)
         now = rt.clock.now()
         kept = rt.lesson_store().add(NewLesson(task_type or "*", text, day=now.date().isoformat()), now)
-    _print(_data(kept)) if json_out else typer.echo(f"kept lesson {kept.id}: {_show(kept).strip()}")
+    _print(_data(kept)) if json_out else typer.echo(f"kept: {_show(kept).strip()}")
 
 
 @lessons_app.command("edit")
@@ -198,7 +198,7 @@ def feedback_command(
         typer.echo(f"{done.file} was imported before as it is: no new lessons")
         return
     for lesson in done.added:
-        typer.echo(f"kept lesson {_show(lesson).strip()}")
+        typer.echo(f"kept: {_show(lesson).strip()}")
     count = len(done.added)
     typer.echo(
         f"{done.file}: {count} new lesson{'s' if count != 1 else ''}; the next prompts of their type carry them"
