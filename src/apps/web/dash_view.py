@@ -40,9 +40,10 @@ DATE_NAME = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def results_dir(settings: Settings) -> Path:
-    """Where the day's reports are written (``results/`` beside the config unless configured)."""
-    configured = getattr(settings.paths, "results_dir", "") or "results"
-    return settings.path(str(configured))
+    """Where the day's reports are written: ``Settings.results_dir`` (``report.dir``) where the
+    settings have it, else ``results/`` beside the config."""
+    configured = getattr(settings, "results_dir", None)
+    return configured if isinstance(configured, Path) else settings.path("results")
 
 
 def report_file(settings: Settings, day: str) -> Path | None:
