@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -19,7 +20,7 @@ from apps.web import dash_auth
 from apps.web.app import create_app
 from apps.web.dash_live import BadEventId, event_id
 from orchcore.ports.agent import AgentRequest, AgentResult, EventSink
-from orchcore.records import Mutation, Outcome
+from orchcore.records import Event, EventKind, JsonObject, Mutation, Outcome
 from orchcore.state import SessionState, TaskState
 from orchcore.testing import ScriptedAgent
 from tests.support import wait_until
@@ -72,7 +73,7 @@ def writes_lines(world: World, lines: list[str]) -> Any:
     def step(request: AgentRequest, _: EventSink) -> AgentResult:
         for line in lines:
             world.logs.write(request.log_path, line)
-        return AgentResult(Outcome.SUCCEEDED, exit_code=0)
+        return AgentResult(Outcome.SUCCEEDED, exit_code=0, cost_usd=Decimal("0.12"))
 
     return step
 
@@ -444,6 +445,45 @@ def test_what_an_agent_writes_is_shown_as_text_never_as_markup(world: World, bro
     assert "<script>alert(1)" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;?" in page
     assert 'id="answer-form"' in page
+
+
+def test_each_task_shows_its_state_checks_and_cost(world: World, browser: Browser) -> None:
+    finished_task_1(world, browser)
+    checked: JsonObject = {
+        "gates_passed": 5,
+        "gates_failed": 1,
+        "confidence": 0.42,
+        "action": "stop_for_review",
+    }
+    at = world.runtime.clock.now()
+    world.store.append_events("s1", [Event(EventKind.SUPERVISION, at, task_id="1", attempt=1, data=checked)])
+    row = re.search(r'<tr id="task-1">(.*?)</tr>', browser.page().text, re.DOTALL)
+    assert row
+    assert "completed" in row.group(1)
+    assert "checks: attempt 1: gates 5/6 passed, confidence 0.42, stop_for_review" in row.group(1)
+    assert "$0.12" in row.group(1)
+
+
+def test_the_budget_gauge_shows_the_days_spend_against_the_limit(tmp_path: Path) -> None:
+    w = World(tmp_path, ScriptedAgent())
+    w.agent.scripts["1"] = [writes_lines(w, ["one"])]
+    budget = attrs.evolve(w.settings.budget, max_daily_cost_usd=Decimal("0.50"))
+    w.runtime = attrs.evolve(w.runtime, settings=attrs.evolve(w.settings, budget=budget))
+    w.serve()
+    try:
+        b = Browser(w)
+        b.login()
+        assert "no daily limit" not in b.page().text
+        assert 'value="0"' in b.page().text
+        waiting_for_approval(w)
+        w.ok("/webhook/approve", {})
+        w.wait_state("completed")
+        page = b.page().text
+        assert '<meter min="0" max="100" low="75" high="99" optimum="0" value="24">' in page
+        assert "$0.12 of $0.50 (24 %" in page
+    finally:
+        Browser.close_all()
+        w.close()
 
 
 # ---- without a secret (--insecure-local) ----------------------------------------------------
