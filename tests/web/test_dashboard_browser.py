@@ -147,6 +147,13 @@ def test_a_day_steered_from_the_dashboard_in_chromium(server: tuple[str, Prepare
         page.wait_for_selector("#waiting")
         assert "Print lines" in page.inner_text("#waiting")
         shoot(page, "dashboard-waiting-approval")
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), (
+            "wider than the phone"
+        )
+
+        page.once("dialog", lambda dialog: dialog.dismiss())  # a tap on Cancel asks first; say no
+        page.click("#session button[data-command=cancel]")
+        assert state(ready) == "waiting_approval"
 
         page.click("#session button[data-command=pause]")
         page.wait_for_selector("#session-state:has-text('paused')")

@@ -57,6 +57,11 @@
     for (var i = 0; i < forms.length; i++) {
       forms[i].addEventListener("submit", function (ev) {
         var button = ev.target.querySelector("button");
+        var ask = button && button.dataset.confirm;
+        if (ask && !window.confirm(ask)) {
+          ev.preventDefault();
+          return;
+        }
         if (button) button.disabled = true;
       });
     }
