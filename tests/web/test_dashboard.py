@@ -3,6 +3,7 @@ buttons (the webhook's use cases), the report link and the server-sent events.""
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Iterator
@@ -208,6 +209,15 @@ def test_a_flood_of_wrong_secrets_is_rate_limited_and_logs_nobody_out(world: Wor
     world.monotonic.t += 61
     assert Browser(world).login("wrong").status_code == 401
     flooder.close()
+
+
+def test_the_secret_is_never_logged_nor_echoed(browser: Browser, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    wrong = browser.login(SECRET + "x")
+    right = browser.login()
+    texts = [wrong.text, right.text, browser.page().text, *(r.getMessage() for r in caplog.records)]
+    assert any("failed dashboard login" in t for t in texts)
+    assert not [t for t in texts if SECRET in t]
 
 
 def test_login_without_the_forms_token_is_refused_even_with_the_secret(world: World) -> None:
