@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from apps.web import dash_auth
 from apps.web.app import create_app
-from apps.web.dash_live import BadEventId, event_id
+from apps.web.dash_live import BadEventId, event_id, shown, sse
 from orchcore.ports.agent import AgentRequest, AgentResult, EventSink
 from orchcore.records import Event, EventKind, JsonObject, Mutation, Outcome
 from orchcore.state import SessionState, TaskState
@@ -529,6 +529,22 @@ def test_event_ids_are_counts_or_refused() -> None:
             assert not (digits.isascii() and digits.isdigit() and int(digits) <= 10**12)
             return
         assert value is None if not digits else value == int(digits)
+
+    check()
+
+
+def test_output_lines_lose_terminal_escapes_and_stay_one_line() -> None:
+    assert shown("\x1b[1;32mPASSED\x1b[0m 3 tests") == "PASSED 3 tests"
+    assert shown("\x1b]0;title\x07progress\r") == "progress"
+    assert shown("a\tb") == "a\tb"
+    assert len(shown("x" * 10_000)) == 4000
+
+    @given(st.text(max_size=200))
+    def check(line: str) -> None:
+        out = shown(line)
+        assert "\n" not in out
+        assert "\x1b" not in out
+        assert sse(out, event="line", id_=1).count("\n\n") == 1  # one event, whatever the agent wrote
 
     check()
 
