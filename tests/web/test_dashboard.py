@@ -21,7 +21,7 @@ from apps.web import dash_auth
 from apps.web.app import create_app
 from apps.web.dash_live import BadEventId, event_id, shown, sse
 from orchcore.ports.agent import AgentRequest, AgentResult, EventSink
-from orchcore.records import Event, EventKind, JsonObject, Mutation, Outcome
+from orchcore.records import Attempt, Event, EventKind, JsonObject, Mutation, Outcome
 from orchcore.state import SessionState, TaskState
 from orchcore.testing import ScriptedAgent
 from tests.support import wait_until
@@ -438,6 +438,24 @@ def test_open_streams_end_when_the_server_stops(world: World, browser: Browser) 
     thread.join(10)
     assert got[-1]["event"] == "closing"  # ended by the app, not cut off after uvicorn's grace period
     world.server = None
+
+
+def test_each_running_task_has_its_own_live_output(world: World, browser: Browser) -> None:
+    finished_task_1(world, browser)
+    now = world.runtime.clock.now()
+
+    def both_running(snap: Any) -> Mutation:  # as with max_parallel 2
+        runs = tuple(
+            attrs.evolve(
+                snap.run(t), state=TaskState.RUNNING, attempts=(*snap.run(t).attempts, Attempt(2, now))
+            )
+            for t in ("1", "2")
+        )
+        return Mutation(session=attrs.evolve(snap.session, state=SessionState.RUNNING), runs=runs)
+
+    world.store.transact("s1", both_running)
+    page = browser.page().text
+    assert re.findall(r'<pre class="live" data-src="([^"]+)"', page) == ["/ui/live/s1/1/2", "/ui/live/s1/2/2"]
 
 
 def test_what_an_agent_writes_is_shown_as_text_never_as_markup(world: World, browser: Browser) -> None:

@@ -164,7 +164,7 @@ def test_a_day_steered_from_the_dashboard_in_chromium(server: tuple[str, Prepare
         wait_until(lambda: state(ready) == "waiting_approval", "the resumed session to wait again")
 
         page.click("#waiting button[data-command=approve]")
-        page.wait_for_selector("#live:has-text('line 2')")
+        page.wait_for_selector("#live-1 pre.live:has-text('line 2')")
         run = task_run(ready, "1")
         assert run.state.value == "running", "the output showed while the task ran"
         shoot(page, "dashboard-live-output")
