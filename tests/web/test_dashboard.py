@@ -254,6 +254,7 @@ def test_approve_from_the_page_runs_the_same_use_case_as_the_webhook(world: Worl
     page = browser.page().text
     assert 'data-command="approve"' in page
     assert 'data-command="reject"' in page
+    assert "waits for approval to start" in page
     response = browser.command("approve", task="1")
     assert response.status_code == 303
     assert "approved task 1 (session s1 is now running)" in browser.page("?session=s1").text
