@@ -9,7 +9,7 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -29,7 +29,7 @@ ARGS = [
 ARTIFACTS = Path(os.environ.get("ORCH_ARTIFACTS", "/var/tmp/orch-artifacts"))
 
 
-def skip(reason: str) -> NoReturn:
+def skip(reason: str) -> None:
     """Skip with the reason printed (pytest -rs shows it too)."""
     print(f"SKIP browser test: {reason}")
     pytest.skip(reason)

@@ -3,9 +3,11 @@ buttons (the webhook's use cases), the report link and the server-sent events.""
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -17,9 +19,9 @@ from hypothesis import strategies as st
 
 from apps.web import dash_auth
 from apps.web.app import create_app
-from apps.web.dash_live import BadEventId, event_id
+from apps.web.dash_live import BadEventId, event_id, shown, sse
 from orchcore.ports.agent import AgentRequest, AgentResult, EventSink
-from orchcore.records import Mutation, Outcome
+from orchcore.records import Attempt, Event, EventKind, JsonObject, Mutation, Outcome
 from orchcore.state import SessionState, TaskState
 from orchcore.testing import ScriptedAgent
 from tests.support import wait_until
@@ -72,7 +74,7 @@ def writes_lines(world: World, lines: list[str]) -> Any:
     def step(request: AgentRequest, _: EventSink) -> AgentResult:
         for line in lines:
             world.logs.write(request.log_path, line)
-        return AgentResult(Outcome.SUCCEEDED, exit_code=0)
+        return AgentResult(Outcome.SUCCEEDED, exit_code=0, cost_usd=Decimal("0.12"))
 
     return step
 
@@ -209,6 +211,15 @@ def test_a_flood_of_wrong_secrets_is_rate_limited_and_logs_nobody_out(world: Wor
     flooder.close()
 
 
+def test_the_secret_is_never_logged_nor_echoed(browser: Browser, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    wrong = browser.login(SECRET + "x")
+    right = browser.login()
+    texts = [wrong.text, right.text, browser.page().text, *(r.getMessage() for r in caplog.records)]
+    assert any("failed dashboard login" in t for t in texts)
+    assert not [t for t in texts if SECRET in t]
+
+
 def test_login_without_the_forms_token_is_refused_even_with_the_secret(world: World) -> None:
     http = httpx.Client(base_url=world.url)
     response = http.post("/ui/login", data={"csrf": "x" * 43, "secret": SECRET})
@@ -243,6 +254,7 @@ def test_approve_from_the_page_runs_the_same_use_case_as_the_webhook(world: Worl
     page = browser.page().text
     assert 'data-command="approve"' in page
     assert 'data-command="reject"' in page
+    assert "waits for approval to start" in page
     response = browser.command("approve", task="1")
     assert response.status_code == 303
     assert "approved task 1 (session s1 is now running)" in browser.page("?session=s1").text
@@ -429,6 +441,24 @@ def test_open_streams_end_when_the_server_stops(world: World, browser: Browser) 
     world.server = None
 
 
+def test_each_running_task_has_its_own_live_output(world: World, browser: Browser) -> None:
+    finished_task_1(world, browser)
+    now = world.runtime.clock.now()
+
+    def both_running(snap: Any) -> Mutation:  # as with max_parallel 2
+        runs = tuple(
+            attrs.evolve(
+                snap.run(t), state=TaskState.RUNNING, attempts=(*snap.run(t).attempts, Attempt(2, now))
+            )
+            for t in ("1", "2")
+        )
+        return Mutation(session=attrs.evolve(snap.session, state=SessionState.RUNNING), runs=runs)
+
+    world.store.transact("s1", both_running)
+    page = browser.page().text
+    assert re.findall(r'<pre class="live" data-src="([^"]+)"', page) == ["/ui/live/s1/1/2", "/ui/live/s1/2/2"]
+
+
 def test_what_an_agent_writes_is_shown_as_text_never_as_markup(world: World, browser: Browser) -> None:
     finished_task_1(world, browser)
 
@@ -444,6 +474,45 @@ def test_what_an_agent_writes_is_shown_as_text_never_as_markup(world: World, bro
     assert "<script>alert(1)" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;?" in page
     assert 'id="answer-form"' in page
+
+
+def test_each_task_shows_its_state_checks_and_cost(world: World, browser: Browser) -> None:
+    finished_task_1(world, browser)
+    checked: JsonObject = {
+        "gates_passed": 5,
+        "gates_failed": 1,
+        "confidence": 0.42,
+        "action": "stop_for_review",
+    }
+    at = world.runtime.clock.now()
+    world.store.append_events("s1", [Event(EventKind.SUPERVISION, at, task_id="1", attempt=1, data=checked)])
+    row = re.search(r'<tr id="task-1">(.*?)</tr>', browser.page().text, re.DOTALL)
+    assert row
+    assert "completed" in row.group(1)
+    assert "checks: attempt 1: gates 5/6 passed, confidence 0.42, stop_for_review" in row.group(1)
+    assert "$0.12" in row.group(1)
+
+
+def test_the_budget_gauge_shows_the_days_spend_against_the_limit(tmp_path: Path) -> None:
+    w = World(tmp_path, ScriptedAgent())
+    w.agent.scripts["1"] = [writes_lines(w, ["one"])]
+    budget = attrs.evolve(w.settings.budget, max_daily_cost_usd=Decimal("0.50"))
+    w.runtime = attrs.evolve(w.runtime, settings=attrs.evolve(w.settings, budget=budget))
+    w.serve()
+    try:
+        b = Browser(w)
+        b.login()
+        assert "no daily limit" not in b.page().text
+        assert 'value="0"' in b.page().text
+        waiting_for_approval(w)
+        w.ok("/webhook/approve", {})
+        w.wait_state("completed")
+        page = b.page().text
+        assert '<meter min="0" max="100" low="75" high="99" optimum="0" value="24">' in page
+        assert "$0.12 of $0.50 (24 %" in page
+    finally:
+        Browser.close_all()
+        w.close()
 
 
 # ---- without a secret (--insecure-local) ----------------------------------------------------
@@ -479,6 +548,22 @@ def test_event_ids_are_counts_or_refused() -> None:
             assert not (digits.isascii() and digits.isdigit() and int(digits) <= 10**12)
             return
         assert value is None if not digits else value == int(digits)
+
+    check()
+
+
+def test_output_lines_lose_terminal_escapes_and_stay_one_line() -> None:
+    assert shown("\x1b[1;32mPASSED\x1b[0m 3 tests") == "PASSED 3 tests"
+    assert shown("\x1b]0;title\x07progress\r") == "progress"
+    assert shown("a\tb") == "a\tb"
+    assert len(shown("x" * 10_000)) == 4000
+
+    @given(st.text(max_size=200))
+    def check(line: str) -> None:
+        out = shown(line)
+        assert "\n" not in out
+        assert "\x1b" not in out
+        assert sse(out, event="line", id_=1).count("\n\n") == 1  # one event, whatever the agent wrote
 
     check()
 

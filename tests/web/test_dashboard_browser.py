@@ -5,6 +5,7 @@ answer a question and reject, all from the page. A screenshot of each page goes 
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 import threading
 from collections.abc import Iterator
@@ -147,6 +148,13 @@ def test_a_day_steered_from_the_dashboard_in_chromium(server: tuple[str, Prepare
         page.wait_for_selector("#waiting")
         assert "Print lines" in page.inner_text("#waiting")
         shoot(page, "dashboard-waiting-approval")
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), (
+            "wider than the phone"
+        )
+
+        page.once("dialog", lambda dialog: dialog.dismiss())  # a tap on Cancel asks first; say no
+        page.click("#session button[data-command=cancel]")
+        assert state(ready) == "waiting_approval"
 
         page.click("#session button[data-command=pause]")
         page.wait_for_selector("#session-state:has-text('paused')")
@@ -156,7 +164,7 @@ def test_a_day_steered_from_the_dashboard_in_chromium(server: tuple[str, Prepare
         wait_until(lambda: state(ready) == "waiting_approval", "the resumed session to wait again")
 
         page.click("#waiting button[data-command=approve]")
-        page.wait_for_selector("#live:has-text('line 2')")
+        page.wait_for_selector("#live-1 pre.live:has-text('line 2')")
         run = task_run(ready, "1")
         assert run.state.value == "running", "the output showed while the task ran"
         shoot(page, "dashboard-live-output")
@@ -179,18 +187,31 @@ def test_a_day_steered_from_the_dashboard_in_chromium(server: tuple[str, Prepare
         shoot(page, "dashboard-rejected")
         assert task_run(ready, "2").answer == "blue"
 
-        # the day's report (written by `orch report --day`): linked once it exists, its own inline
-        # chart code runs, sandboxed, and it can reach nothing outside
+        # the day's report: written by itself when the session ended (a build without the day
+        # report gets a stand-in), then linked from the page
         rt = ready.runtime
-        day = rt.clock.now().astimezone(rt.settings.budget_policy().tz).date().isoformat()
+        day = rt.clock.now().astimezone(rt.settings.budget_policy().tz).date()
         results = Path(rt.settings.base_dir) / "results"
-        results.mkdir()
-        (results / f"{day}-report.html").write_text(REPORT)
+        today = results / f"{day.isoformat()}-report.html"
+        if importlib.util.find_spec("apps.day_report") is not None:
+            wait_until(today.exists, "the day's report, written when the session ended")
+        else:
+            results.mkdir(exist_ok=True)
+            today.write_text(REPORT.replace("<h1>Day report</h1>", "<h1>Stand-in day report</h1>"))
         page.goto(url + "/ui/")
         page.click("#report-link")
+        page.wait_for_url(f"**/ui/report/{day.isoformat()}")
+        page.wait_for_load_state("load")
+        shoot(page, "dashboard-day-report")
+
+        # a report's own inline code runs, sandboxed into an origin of its own, and reaches nothing
+        # outside: a probe for a day long gone, so it races no report being written
+        (results / "2000-01-01-report.html").write_text(REPORT)
+        requested.clear()
+        blocked.clear()
+        page.goto(url + "/ui/report/2000-01-01")
         page.wait_for_selector("#drawn:has-text('chart drawn')")
         assert page.evaluate("window.origin") == "null"  # sandboxed: not the dashboard's origin
-        shoot(page, "dashboard-report")
         outside = [u for u in requested if not u.startswith(url)]
         assert outside == ["https://example.invalid/tracker.png"]
         assert blocked == outside  # stopped by the report's CSP before it left the browser

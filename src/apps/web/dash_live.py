@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,8 @@ MAX_ID = 10**12
 #: the output stream reads at most this much per poll: a huge log streams in pieces
 READ_CHUNK = 256 * 1024
 MAX_LINE = 4000  # a longer line is cut in the stream (the log file keeps it whole)
+#: terminal escapes (colours, cursor moves) and other control characters but tab: noise in a page
+_TERMINAL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|[\x00-\x08\x0a-\x1f\x7f]")
 CHANGE_KINDS = (
     EventKind.SESSION_STATE,
     EventKind.TASK_STATE,
@@ -66,6 +69,11 @@ def event_id(raw: str | None) -> int | None:
     if not raw.isascii() or not raw.isdigit() or len(raw) > len(str(MAX_ID)) or int(raw) > MAX_ID:
         raise BadEventId(f"Last-Event-ID must be a count (0 to {MAX_ID}), not {raw[:40]!r}")
     return int(raw)
+
+
+def shown(line: str) -> str:
+    """A log line as the page shows it: without terminal escapes, at most MAX_LINE characters."""
+    return _TERMINAL.sub("", line)[:MAX_LINE]
 
 
 def resume_from(request: Request) -> int:
@@ -172,7 +180,7 @@ class Live:
             lines = await self._run(reader.read, over)
             first = reader.sent - len(lines)
             for n, line in enumerate(lines, start=first + 1):
-                yield sse(line[:MAX_LINE], event="line", id_=n)
+                yield sse(shown(line), event="line", id_=n)
             if lines:
                 quiet = 0.0
             if over and not lines:

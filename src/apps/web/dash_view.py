@@ -36,6 +36,13 @@ BUTTONS = (
 SESSION_BUTTONS = (Command.PAUSE, Command.RESUME, Command.CANCEL)
 TASK_BUTTONS = (Command.APPROVE, Command.REJECT, Command.ANSWER, Command.SKIP, Command.RETRY)
 SHOWN_SESSIONS = 20
+#: what each gate (orchcore.records.Gate) asks of the human, in words
+GATE_TEXT = {
+    "before": "approval to start",
+    "after": "a review of the finished work (checkpoint)",
+    "review": "a review: the supervisor stopped the finished attempt",
+    "answer": "an answer to the agent's question",
+}
 DATE_NAME = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -154,10 +161,8 @@ def waiting(snap: Snapshot) -> dict[str, Any] | None:
     return {
         "task": task.id,
         "title": task.title,
-        "kind": "question"
-        if s.state is SessionState.WAITING_ANSWER
-        else (s.gate.value if s.gate else "approval"),
+        "kind": "question" if s.state is SessionState.WAITING_ANSWER else "approval",
+        "why": GATE_TEXT.get(s.gate.value if s.gate else "", ""),
         "question": run.question,
-        "reason": s.reason,
         "buttons": [c.value for c in TASK_BUTTONS if c in allowed],
     }

@@ -274,6 +274,9 @@ class Dashboard:
             self._flash(login, exc.message, ok=False)
         except e.OrchError as exc:
             self._flash(login, from_orch_error(exc).message, ok=False)
+        except Exception:  # as the webhook: one clear line for the user, the traceback in the log
+            log.exception("dashboard command %s failed", name)
+            self._flash(login, "internal error; the server log has the details", ok=False)
         return RedirectResponse(back, status_code=303, headers=HEADERS)
 
     def _flash(self, login: auth.Login, message: str, *, ok: bool) -> None:

@@ -26,7 +26,7 @@
   }
 
   function follow(pre) {
-    var status = document.getElementById("live-status");
+    var status = pre.parentNode.querySelector(".live-status");
     var source = new EventSource(pre.dataset.src);
     source.addEventListener("open", function () { status.textContent = "live"; });
     source.addEventListener("line", function (ev) {
@@ -46,8 +46,8 @@
 
   function start() {
     if (!window.EventSource) return;
-    var pre = document.getElementById("live");
-    if (pre && pre.dataset.src) follow(pre);
+    var outputs = document.querySelectorAll("pre.live[data-src]");  // one per running task
+    for (var j = 0; j < outputs.length; j++) follow(outputs[j]);
     var url = document.body.dataset.events;
     if (url) {
       var changes = new EventSource(url);
@@ -57,6 +57,11 @@
     for (var i = 0; i < forms.length; i++) {
       forms[i].addEventListener("submit", function (ev) {
         var button = ev.target.querySelector("button");
+        var ask = button && button.dataset.confirm;
+        if (ask && !window.confirm(ask)) {
+          ev.preventDefault();
+          return;
+        }
         if (button) button.disabled = true;
       });
     }
