@@ -21,7 +21,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from adapters.temporal.activities import Activities, EngineFactory
 from adapters.temporal.codec import SessionConfig, SessionStart, dump, load, snapshot_in
-from adapters.temporal.session_workflow import LedgerWorkflow, SessionWorkflow, workflow_id
+from adapters.temporal.session_workflow import LedgerWorkflow, SessionWorkflow, attempt_queue, workflow_id
 from orchcore.errors import IllegalTransition, NotFound, OrchError
 from orchcore.ports.notifier import Notifier
 from orchcore.records import Event, Session, Snapshot
@@ -164,7 +164,7 @@ def run_worker(
     *,
     namespace: str = "default",
     task_queue: str = DEFAULT_TASK_QUEUE,
-    max_attempts: int = 4,
+    max_attempts: int = 1,
     ready: Callable[[], None] | None = None,
 ) -> None:
     """Poll ``task_queue`` for session workflows and their attempts until interrupted."""
@@ -172,17 +172,26 @@ def run_worker(
     async def go() -> None:
         client = await Client.connect(address, namespace=namespace)
         activities = Activities(client, task_queue, engines, notifiers)
-        with concurrent.futures.ThreadPoolExecutor(max_workers=max_attempts + 2) as pool:
+        # attempts poll a queue of their own, so a busy worker still serves the workflows'
+        # small activities (the day's ledger, notifications) and takes no attempt it cannot start
+        with concurrent.futures.ThreadPoolExecutor(max_workers=max_attempts + 4) as pool:
             worker = Worker(
                 client,
                 task_queue=task_queue,
                 workflows=[SessionWorkflow, LedgerWorkflow],
-                activities=activities.all(),
+                activities=[activities.spent_today, activities.deliver],
                 activity_executor=pool,
-                max_concurrent_activities=max_attempts + 2,
+                max_concurrent_activities=4,
                 workflow_runner=sandbox_runner(),
             )
-            async with worker:
+            attempts = Worker(
+                client,
+                task_queue=attempt_queue(task_queue),
+                activities=[activities.run_attempt],
+                activity_executor=pool,
+                max_concurrent_activities=max_attempts,
+            )
+            async with worker, attempts:
                 if ready is not None:
                     ready()
                 await asyncio.Event().wait()
