@@ -59,7 +59,7 @@ with open("runs.log", "a") as f:
     f.write(f"{task} {attempt}\\n")
 hang = pathlib.Path("hang")
 if hang.exists() and hang.read_text().split() == [task, attempt]:
-    pathlib.Path("hanging").write_text(str(os.getpid()))
+    pathlib.Path("hanging").write_text(os.environ["ORCHCORE_AGENT_RUN"])
     time.sleep(120)
 print("done", task)
 """
@@ -254,3 +254,18 @@ if __name__ == "__main__":
     target.parent.mkdir(parents=True, exist_ok=True)
     record(target, Path(tempfile.mkdtemp(dir="/var/tmp", prefix="orch-temporal-record-")))
     print(f"wrote {target} ({target.stat().st_size:,} bytes)")
+
+
+def marked(marker: str) -> list[int]:
+    """Live processes whose environment carries the run marker ``marker`` (any PID namespace)."""
+    needle = f"ORCHCORE_AGENT_RUN={marker}".encode()
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            entries = environ.read_bytes().split(b"\0")
+            state = (environ.parent / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if needle in entries and state != "Z":
+            found.append(int(environ.parent.name))
+    return found

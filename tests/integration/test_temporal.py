@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from tests.support import wait_until
-from tests.temporal_support import SECRET, TEMPORAL, DevServer, Project
+from tests.temporal_support import SECRET, TEMPORAL, DevServer, Project, marked
 
 pytestmark = pytest.mark.integration
 
@@ -199,3 +199,19 @@ def test_kill_9_of_the_dev_server_then_restart_the_session_goes_on(
     assert approve.returncode == 0, approve.stderr
     project.wait_state(sid, "completed", timeout=40)
     assert project.runs() == [(str(i), "1") for i in range(1, 6)]
+
+
+def test_cancel_from_the_cli_stops_the_running_agent_and_its_processes(project: Project) -> None:
+    (project.root / "hang").write_text("2 1")
+    project.worker()
+    sid = project.start()
+    wait_until(lambda: (project.root / "hanging").exists(), "task 2's first attempt to start")
+    marker = (project.root / "hanging").read_text()
+    assert marked(marker), "the hanging agent is not to be seen"
+    cancelled = project.orch("cancel", "-s", sid)
+    assert cancelled.returncode == 0, cancelled.stderr
+    project.wait_state(sid, "cancelled")
+    wait_until(lambda: not marked(marker), "the agent's processes to be stopped", timeout=30)
+    tasks = {t["id"]: t["state"] for t in project.status(sid)["tasks"]}
+    assert tasks == {"1": "completed", "2": "cancelled", "3": "pending", "4": "pending", "5": "pending"}
+    assert project.runs() == [("1", "1"), ("2", "1")]

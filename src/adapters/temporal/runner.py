@@ -10,6 +10,7 @@ import asyncio
 import concurrent.futures
 import gc
 from collections.abc import Callable, Coroutine, Mapping
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from temporalio.client import Client, WorkflowUpdateFailedError
@@ -29,6 +30,8 @@ from orchcore.state import Command
 
 T = TypeVar("T")
 DEFAULT_TASK_QUEUE = "orch"
+#: A query is answered by a worker: with none polling, say so instead of waiting a minute.
+QUERY_TIMEOUT = timedelta(seconds=10)
 #: orchcore is pure and deterministic: shared with the sandbox, not re-imported per workflow
 PASSTHROUGH = ("orchcore", "adapters.temporal.codec", "attrs", "cattrs")
 
@@ -61,6 +64,11 @@ class TemporalSessions:
         except RPCError as exc:
             if exc.status.name == "NOT_FOUND":
                 raise NotFound(f"no such session on Temporal at {self.address}: {exc.message}") from None
+            if exc.status.name == "DEADLINE_EXCEEDED":
+                raise TemporalError(
+                    f"Temporal at {self.address}: no worker answered in {QUERY_TIMEOUT.seconds} s"
+                    f" (is an `orch worker` polling task queue {self.task_queue}?)"
+                ) from None
             raise TemporalError(f"Temporal at {self.address}: {exc.message}") from None
         except RuntimeError as exc:  # the core client's connection errors
             raise TemporalError(f"Temporal at {self.address}: {exc}") from None
@@ -116,7 +124,9 @@ class TemporalSessions:
 
         async def go() -> Snapshot:
             client = await self._connect()
-            data = await client.get_workflow_handle(workflow_id(session_id)).query(SessionWorkflow.snapshot)
+            data = await client.get_workflow_handle(workflow_id(session_id)).query(
+                SessionWorkflow.snapshot, rpc_timeout=QUERY_TIMEOUT
+            )
             return snapshot_in(data)
 
         return self._run(go())
