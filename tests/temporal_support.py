@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from tests.support import wait_until
 
 ORCH = str(Path(sys.executable).with_name("orch"))
 TEMPORAL = shutil.which("temporal") or str(Path(sys.executable).with_name("temporal"))
+QUERY_EVERY_S = 0.2
 SECRET = "temporal-test-secret"  # noqa: S105 - a test secret
 
 TASKS = """# Tasks - 2026-12-02
@@ -57,7 +59,7 @@ with open("runs.log", "a") as f:
     f.write(f"{task} {attempt}\\n")
 hang = pathlib.Path("hang")
 if hang.exists() and hang.read_text().split() == [task, attempt]:
-    pathlib.Path("hanging").write_text(str(os.getpid()))
+    pathlib.Path("hanging").write_text(os.environ["ORCHCORE_AGENT_RUN"])
     time.sleep(120)
 print("done", task)
 """
@@ -93,6 +95,11 @@ class DevServer:
         assert self.proc is not None
         if self.proc.poll() is not None:
             raise RuntimeError(f"the dev server exited with {self.proc.returncode}")
+        try:  # a port that takes connections first: the health check is a process start
+            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+        except OSError:
+            time.sleep(0.05)
+            return False
         done = subprocess.run(
             [TEMPORAL, "operator", "cluster", "health", "--address", self.address],
             capture_output=True,
@@ -122,7 +129,7 @@ class Project:
         (root / "agent.py").write_text(AGENT)
         (root / "orch.yaml").write_text(
             f"agent:\n  command: [{sys.executable}, agent.py]\n  timeout_s: 60\n"
-            f"temporal:\n  address: {server.address}\n  heartbeat_timeout_s: 2\n"
+            f"temporal:\n  address: {server.address}\n  heartbeat_timeout_s: 5\n"
         )
         self.env = {**os.environ, "ORCH_STATE_DIR": str(root / "state"), "PYTHONUNBUFFERED": "1"}
         self.workers: list[subprocess.Popen[str]] = []
@@ -175,6 +182,25 @@ class Project:
         finally:
             sessions.close()
 
+    def wait_state(self, sid: str, state: str, timeout: float = 40.0) -> None:
+        """Poll the workflow (5 queries a second: each one costs a worker a workflow task) until
+        the session is in ``state``, or fail saying where it stands."""
+        deadline = time.monotonic() + timeout
+        seen = self._state_or_why(sid)
+        while seen != state:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"session {sid} is {seen}, not {state}, after {timeout:.0f} s")
+            time.sleep(QUERY_EVERY_S)
+            seen = self._state_or_why(sid)
+
+    def _state_or_why(self, sid: str) -> str:
+        from orchcore.errors import OrchError
+
+        try:
+            return self.state(sid)
+        except OrchError as exc:  # the server restarting, no worker yet: keep asking
+            return f"unknown ({exc})"
+
     def runs(self) -> list[tuple[str, str]]:
         path = self.root / "runs.log"
         return [tuple(line.split()) for line in path.read_text().splitlines()] if path.exists() else []  # type: ignore[misc]
@@ -210,11 +236,11 @@ def record(out: Path, root: Path) -> None:
     try:
         project.worker()
         sid = project.start()
-        wait_until(lambda: project.state(sid) == "waiting_approval", "the approval gate", timeout=60)
+        project.wait_state(sid, "waiting_approval", timeout=60)
         for command in ("pause", "resume", "approve"):
             done = project.orch(command, "-s", sid)
             assert done.returncode == 0, done.stderr
-        wait_until(lambda: project.state(sid) == "completed", "the session to complete", timeout=60)
+        project.wait_state(sid, "completed", timeout=60)
         out.write_text(history_json(server.address, sid))
     finally:
         project.close()
@@ -228,3 +254,18 @@ if __name__ == "__main__":
     target.parent.mkdir(parents=True, exist_ok=True)
     record(target, Path(tempfile.mkdtemp(dir="/var/tmp", prefix="orch-temporal-record-")))
     print(f"wrote {target} ({target.stat().st_size:,} bytes)")
+
+
+def marked(marker: str) -> list[int]:
+    """Live processes whose environment carries the run marker ``marker`` (any PID namespace)."""
+    needle = f"ORCHCORE_AGENT_RUN={marker}".encode()
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            entries = environ.read_bytes().split(b"\0")
+            state = (environ.parent / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if needle in entries and state != "Z":
+            found.append(int(environ.parent.name))
+    return found

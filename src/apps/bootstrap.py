@@ -774,7 +774,14 @@ def run_temporal_worker(
         copy = attrs.evolve(rt, store=store, routing=Routing())  # the workflow queues notifications
         return copy.engine(rt.agents(agent_name or rt.settings.agent.name), watch)
 
-    run_worker(address, engines, rt.notifiers, task_queue=task_queue or DEFAULT_TASK_QUEUE, ready=ready)
+    run_worker(
+        address,
+        engines,
+        rt.notifiers,
+        task_queue=task_queue or DEFAULT_TASK_QUEUE,
+        max_attempts=rt.settings.temporal.max_attempts,
+        ready=ready,
+    )
 
 
 @attrs.frozen

@@ -441,6 +441,8 @@ class TemporalSettings:
     address: str = ""
     task_queue: str = "orch"
     heartbeat_timeout_s: float = 30.0
+    # attempts one worker runs at once: its agents share its workdir and checkpoints, as a local run's do
+    max_attempts: int = 1
 
 
 @attrs.frozen

@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from tests.support import wait_until
-from tests.temporal_support import SECRET, TEMPORAL, DevServer, Project
+from tests.temporal_support import SECRET, TEMPORAL, DevServer, Project, marked
 
 pytestmark = pytest.mark.integration
 
@@ -115,8 +115,13 @@ def test_five_tasks_with_an_approval_from_the_webhook_complete_on_two_workers(
     monkeypatch.setenv("ORCH_STATE_DIR", project.env["ORCH_STATE_DIR"])
     workers = [project.worker(), project.worker()]
     sid = project.start()
-    wait_until(lambda: project.state(sid) == "waiting_approval", "the approval gate of task 3")
-    assert project.runs() == [("1", "1"), ("2", "1")]
+    project.wait_state(sid, "waiting_approval")
+    from adapters.temporal.runner import TemporalSessions
+
+    assert project.runs() == [("1", "1"), ("2", "1")], [
+        (e.kind.value, e.task_id, e.attempt, e.data)
+        for e in TemporalSessions(project.server.address).events(sid)
+    ]
 
     hook = Webhook(project)
     try:
@@ -137,7 +142,7 @@ def test_five_tasks_with_an_approval_from_the_webhook_complete_on_two_workers(
     finally:
         hook.stop()
 
-    wait_until(lambda: project.state(sid) == "completed", "the session to complete", timeout=40)
+    project.wait_state(sid, "completed", timeout=40)
     done = project.status(sid)
     assert [(t["id"], t["state"], t["attempts"]) for t in done["tasks"]] == [
         (str(i), "completed", 1) for i in range(1, 6)
@@ -157,10 +162,10 @@ def test_kill_9_of_the_worker_running_an_attempt_gives_it_to_the_other(project: 
     os.kill(victim, signal.SIGKILL)
     # the other worker takes the task as its next attempt once the dead one's heartbeats stop
     wait_until(lambda: ("2", "2") in project.runs(), "task 2's second attempt", timeout=30)
-    wait_until(lambda: project.state(sid) == "waiting_approval", "the approval gate of task 3")
+    project.wait_state(sid, "waiting_approval")
     approve = project.orch("approve", "-s", sid)
     assert approve.returncode == 0, approve.stderr
-    wait_until(lambda: project.state(sid) == "completed", "the session to complete", timeout=40)
+    project.wait_state(sid, "completed", timeout=40)
     assert project.runs() == [("1", "1"), ("2", "1"), ("2", "2"), ("3", "1"), ("4", "1"), ("5", "1")]
     tasks = {t["id"]: (t["state"], t["attempts"]) for t in project.status(sid)["tasks"]}
     assert tasks["1"] == ("completed", 1)  # never re-run
@@ -173,16 +178,15 @@ def test_kill_9_of_the_dev_server_then_restart_the_session_goes_on(
     project.worker()
     project.worker()
     sid = project.start()
-    wait_until(lambda: project.state(sid) == "waiting_approval", "the approval gate of task 3")
+    project.wait_state(sid, "waiting_approval")
     server.kill9()
     refused = project.orch("approve", "-s", sid)  # no server: a clear error, nothing changes
     assert refused.returncode != 0
     assert "Temporal at " + server.address in refused.stderr + refused.stdout
     server.start()  # same port, same database file
-    wait_until(
-        lambda: project.orch("status", "-s", sid, "--json").returncode == 0, "the workers to reconnect"
-    )
-    assert project.state(sid) == "waiting_approval"
+    project.wait_state(sid, "waiting_approval")  # a worker answers the query again: it reconnected
+    status = project.status(sid)  # and `orch status` says where the session is held
+    assert status["session"]["engine"].startswith(f"temporal at {server.address}")
     nothing = project.orch("answer", "-s", sid, "yes")  # wrong state: refused by the workflow, says why
     assert nothing.returncode != 0
     assert "cannot answer" in nothing.stderr + nothing.stdout
@@ -193,5 +197,21 @@ def test_kill_9_of_the_dev_server_then_restart_the_session_goes_on(
     assert resumed.returncode == 0, resumed.stderr
     approve = project.orch("approve", "-s", sid)
     assert approve.returncode == 0, approve.stderr
-    wait_until(lambda: project.state(sid) == "completed", "the session to complete", timeout=40)
+    project.wait_state(sid, "completed", timeout=40)
     assert project.runs() == [(str(i), "1") for i in range(1, 6)]
+
+
+def test_cancel_from_the_cli_stops_the_running_agent_and_its_processes(project: Project) -> None:
+    (project.root / "hang").write_text("2 1")
+    project.worker()
+    sid = project.start()
+    wait_until(lambda: (project.root / "hanging").exists(), "task 2's first attempt to start")
+    marker = (project.root / "hanging").read_text()
+    assert marked(marker), "the hanging agent is not to be seen"
+    cancelled = project.orch("cancel", "-s", sid)
+    assert cancelled.returncode == 0, cancelled.stderr
+    project.wait_state(sid, "cancelled")
+    wait_until(lambda: not marked(marker), "the agent's processes to be stopped", timeout=30)
+    tasks = {t["id"]: t["state"] for t in project.status(sid)["tasks"]}
+    assert tasks == {"1": "completed", "2": "cancelled", "3": "pending", "4": "pending", "5": "pending"}
+    assert project.runs() == [("1", "1"), ("2", "1")]

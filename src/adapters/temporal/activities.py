@@ -51,9 +51,6 @@ class Activities:
         self._notifiers = notifiers
         self._loop = asyncio.get_running_loop()  # the worker's: sync activities call the client on it
 
-    def all(self) -> list[Callable[..., Any]]:
-        return [self.run_attempt, self.spent_today, self.deliver]
-
     def _on_loop(self, coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(LEDGER_TIMEOUT_S)
 

@@ -14,9 +14,12 @@ from zoneinfo import ZoneInfo
 import attrs
 from cattrs.preconf.json import make_converter
 
+from orchcore import records
 from orchcore.budget import BudgetPolicy
 from orchcore.notify import Routing
 from orchcore.policy import ApprovalPolicy, RetryPolicy
+from orchcore.ports import notifier
+from orchcore.ports.notifier import Notification
 from orchcore.records import Event, Mutation, OutboxEntry, Session, Snapshot, TaskRun
 from orchcore.runtable import RunTable
 from orchcore.tasks import Plan
@@ -44,6 +47,11 @@ def _zone_in(value: object, _: object) -> tzinfo:
     return UTC if value == "UTC" else ZoneInfo(str(value))
 
 
+# the outbox entry names its notification for type checkers only: resolved here, so it (de)serialises
+_names = {**vars(notifier), **vars(records)}  # JsonValue (in JsonObject) lives in records
+attrs.resolve_types(Notification, _names)
+attrs.resolve_types(OutboxEntry, _names)
+
 converter = make_converter()  # sets as lists, enums as values: JSON as is
 converter.register_unstructure_hook(Decimal, str)
 converter.register_structure_hook(Decimal, lambda v, _: Decimal(str(v)))
@@ -53,6 +61,19 @@ converter.register_unstructure_hook_func(
     lambda cls: isinstance(cls, type) and issubclass(cls, tzinfo), _zone_out
 )
 converter.register_structure_hook(tzinfo, _zone_in)
+
+
+attrs.resolve_types(Event, _names)
+_JSON_OBJECT = attrs.fields(Event).data.type  # dict[str, JsonValue], as resolved
+
+
+def _is_json_object(cls: object) -> bool:
+    """An event's or notification's ``data``: JSON already, taken as it is (cattrs cannot walk
+    the recursive JsonValue union)."""
+    return bool(cls == _JSON_OBJECT)
+
+
+converter.register_structure_hook_func(_is_json_object, lambda value, _: dict(value))
 
 
 @attrs.frozen

@@ -10,6 +10,7 @@ import asyncio
 import concurrent.futures
 import gc
 from collections.abc import Callable, Coroutine, Mapping
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from temporalio.client import Client, WorkflowUpdateFailedError
@@ -21,7 +22,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from adapters.temporal.activities import Activities, EngineFactory
 from adapters.temporal.codec import SessionConfig, SessionStart, dump, load, snapshot_in
-from adapters.temporal.session_workflow import LedgerWorkflow, SessionWorkflow, workflow_id
+from adapters.temporal.session_workflow import LedgerWorkflow, SessionWorkflow, attempt_queue, workflow_id
 from orchcore.errors import IllegalTransition, NotFound, OrchError
 from orchcore.ports.notifier import Notifier
 from orchcore.records import Event, Session, Snapshot
@@ -29,6 +30,8 @@ from orchcore.state import Command
 
 T = TypeVar("T")
 DEFAULT_TASK_QUEUE = "orch"
+#: A query is answered by a worker: with none polling, say so instead of waiting a minute.
+QUERY_TIMEOUT = timedelta(seconds=10)
 #: orchcore is pure and deterministic: shared with the sandbox, not re-imported per workflow
 PASSTHROUGH = ("orchcore", "adapters.temporal.codec", "attrs", "cattrs")
 
@@ -61,6 +64,11 @@ class TemporalSessions:
         except RPCError as exc:
             if exc.status.name == "NOT_FOUND":
                 raise NotFound(f"no such session on Temporal at {self.address}: {exc.message}") from None
+            if exc.status.name == "DEADLINE_EXCEEDED":
+                raise TemporalError(
+                    f"Temporal at {self.address}: no worker answered in {QUERY_TIMEOUT.seconds} s"
+                    f" (is an `orch worker` polling task queue {self.task_queue}?)"
+                ) from None
             raise TemporalError(f"Temporal at {self.address}: {exc.message}") from None
         except RuntimeError as exc:  # the core client's connection errors
             raise TemporalError(f"Temporal at {self.address}: {exc}") from None
@@ -116,7 +124,9 @@ class TemporalSessions:
 
         async def go() -> Snapshot:
             client = await self._connect()
-            data = await client.get_workflow_handle(workflow_id(session_id)).query(SessionWorkflow.snapshot)
+            data = await client.get_workflow_handle(workflow_id(session_id)).query(
+                SessionWorkflow.snapshot, rpc_timeout=QUERY_TIMEOUT
+            )
             return snapshot_in(data)
 
         return self._run(go())
@@ -164,7 +174,7 @@ def run_worker(
     *,
     namespace: str = "default",
     task_queue: str = DEFAULT_TASK_QUEUE,
-    max_attempts: int = 4,
+    max_attempts: int = 1,
     ready: Callable[[], None] | None = None,
 ) -> None:
     """Poll ``task_queue`` for session workflows and their attempts until interrupted."""
@@ -172,17 +182,26 @@ def run_worker(
     async def go() -> None:
         client = await Client.connect(address, namespace=namespace)
         activities = Activities(client, task_queue, engines, notifiers)
-        with concurrent.futures.ThreadPoolExecutor(max_workers=max_attempts + 2) as pool:
+        # attempts poll a queue of their own, so a busy worker still serves the workflows'
+        # small activities (the day's ledger, notifications) and takes no attempt it cannot start
+        with concurrent.futures.ThreadPoolExecutor(max_workers=max_attempts + 4) as pool:
             worker = Worker(
                 client,
                 task_queue=task_queue,
                 workflows=[SessionWorkflow, LedgerWorkflow],
-                activities=activities.all(),
+                activities=[activities.spent_today, activities.deliver],
                 activity_executor=pool,
-                max_concurrent_activities=max_attempts + 2,
+                max_concurrent_activities=4,
                 workflow_runner=sandbox_runner(),
             )
-            async with worker:
+            attempts = Worker(
+                client,
+                task_queue=attempt_queue(task_queue),
+                activities=[activities.run_attempt],
+                activity_executor=pool,
+                max_concurrent_activities=max_attempts,
+            )
+            async with worker, attempts:
                 if ready is not None:
                     ready()
                 await asyncio.Event().wait()

@@ -62,6 +62,12 @@ def workflow_id(session_id: str) -> str:
     return f"orch-session-{session_id}"
 
 
+def attempt_queue(task_queue: str) -> str:
+    """The task queue of a session's attempts: beside its own, so that a worker takes only as
+    many attempts as it runs at once, and never starves the small activities."""
+    return f"{task_queue}-attempts"
+
+
 def ledger_id(day: str) -> str:
     """The id of the ledger workflow of one budget day (its start, ISO-8601 UTC)."""
     return f"orch-ledger-{day}"
@@ -203,6 +209,7 @@ class SessionWorkflow:
         self._running = workflow.start_activity(
             RUN_ATTEMPT,
             request,
+            task_queue=attempt_queue(workflow.info().task_queue),
             start_to_close_timeout=timedelta(seconds=config.attempt_timeout_s + 120),
             heartbeat_timeout=timedelta(seconds=config.heartbeat_timeout_s),
             # a lost worker is not retried in place: the task is interrupted and decide() gives

@@ -1,7 +1,5 @@
 """`orch worker` and `orch run --backend temporal`: sessions as Temporal workflows (extra `temporal`)."""
 
-from __future__ import annotations
-
 import time
 from typing import TYPE_CHECKING
 
@@ -45,8 +43,8 @@ def worker_command(
 
 
 def run_on_temporal(
-    rt: Runtime,
-    plan: Plan,
+    rt: "Runtime",
+    plan: "Plan",
     *,
     agent: str,
     auto_approve: bool,
