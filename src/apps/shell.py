@@ -47,11 +47,13 @@ USAGE = {
     "logs": "logs [TASK] [LINES]",
     "report": "report",
     "sessions": "sessions",
+    "budget": "budget",
     "use": "use SESSION",
     "quit": "quit",
 }
 SHELL_ONLY = {
     "sessions": "List the sessions, newest first.",
+    "budget": "Today's spend across all sessions against the daily limit (as `orch budget`).",
     "use": "Act on this session from now on (default: the newest).",
     "quit": "Leave the shell (Ctrl-D too); a session the shell drives goes on at `orch resume`.",
 }
@@ -214,6 +216,14 @@ class OrchShell(cmd.Cmd):
             self.say("no sessions yet: start FILE")
             return
         self.say("\n".join(f"{s.id}  {s.state.value:<18} {Path(s.source or '').name}" for s in found[:20]))
+
+    def do_budget(self, _: str) -> None:
+        from apps.cli import render
+        from orchcore.service import budget_report
+
+        rt = self.runtime
+        with self._write:
+            render.budget(budget_report(rt.store, rt.settings.budget_policy(), rt.clock), json_out=False)
 
     def do_use(self, arg: str) -> None:
         from orchcore.service import resolve_session

@@ -102,7 +102,8 @@ def sandbox_check(mode: SandboxMode, remote: str | None, found: str | None, why:
     fix = (
         "apt-get install bubblewrap; if it is installed, allow unprivileged user namespaces "
         "(sysctl kernel.unprivileged_userns_clone=1, or on Ubuntu 24.04 "
-        "kernel.apparmor_restrict_unprivileged_userns=0)"
+        "kernel.apparmor_restrict_unprivileged_userns=0); in a Docker container give it "
+        "--security-opt seccomp=unconfined, apparmor=unconfined and systempaths=unconfined (compose.yaml does)"
     )
     if mode is SandboxMode.ON:
         return fail(name, f"sandbox: on, but {why}: no agent can start", fix)

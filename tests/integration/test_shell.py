@@ -103,6 +103,8 @@ def test_approve_a_task_and_answer_a_question_in_the_shell(shell: pexpect.spawn,
 
     shell.sendline("logs 2")
     shell.expect_exact("Done with Postgres.")
+    shell.sendline("budget")
+    shell.expect_exact("spent; no daily limit")
     shell.sendline("quit")
     shell.expect(pexpect.EOF)
 
