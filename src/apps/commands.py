@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import attrs
 
@@ -117,6 +117,9 @@ class Commands:
     driver: Driver
     source: str = "webhook"
     start_lock: threading.Lock = attrs.field(factory=threading.Lock)
+    _last_status: tuple[tuple[str, int, str | None], dict[str, Any]] | None = attrs.field(
+        default=None, init=False
+    )
 
     def execute(self, command: str, params: dict[str, Any]) -> dict[str, Any]:
         """Run ``command``; the success body, or CommandError / OrchError."""
@@ -134,15 +137,30 @@ class Commands:
             return self._on_temporal(ref, command, params)
         sid = resolve_session(rt.store, params.get("session"))
         if command == "status":
-            snap = rt.store.load(sid)
-            reason = f" — {snap.session.reason}" if snap.session.reason else ""
-            return self.respond("status", snap, f"session {sid}: {snap.session.state.value}{reason}")
+            return self._status(sid)
         if command == "logs":
             return self._logs(sid, params)
         if command == "report":
             text = build_report(rt.store, rt.logs, rt.clock, sid, rt.settings.budget_policy())
             return self.respond("report", rt.store.load(sid), text)
         return self._command(sid, Command(command), params)
+
+    def _status(self, sid: str) -> dict[str, Any]:
+        """The status answer, the same object again while the session's version and its engine
+        are unchanged (every change bumps the version): a client polling status costs a store
+        read, not the rows, hints and JSON of every task each time. Callers must not change it."""
+        snap = self.runtime.store.load(sid)
+        engine = self.runtime.store.lease_holder(sid)
+        key = (sid, snap.session.version, engine)
+        last = self._last_status
+        if last is not None and last[0] == key:
+            return last[1]
+        reason = f" — {snap.session.reason}" if snap.session.reason else ""
+        answer = self.respond(
+            "status", snap, f"session {sid}: {snap.session.state.value}{reason}", engine=engine
+        )
+        self._last_status = (key, answer)  # one assignment: threads see the old pair or the new
+        return answer
 
     def _start(self, params: dict[str, Any]) -> dict[str, Any]:
         from apps.daily import start_file  # it imports this module
@@ -279,9 +297,14 @@ class Commands:
         logs: dict[str, Any] | None = None,
         help: dict[str, str] | None = None,  # noqa: A002 - the response field's name
         backend: str | None = None,  # a workflow holds the session: that is its engine
+        engine: str | Literal[False] | None = False,
     ) -> dict[str, Any]:
-        """A success body (schema.SUCCESS): every field present, null when it does not apply."""
-        engine = backend or (None if snap is None else self.runtime.store.lease_holder(snap.session.id))
+        """A success body (schema.SUCCESS): every field present, null when it does not apply
+        (``engine``: the session's lease holder when the caller read it already)."""
+        if backend is not None:
+            engine = backend
+        elif engine is False:
+            engine = None if snap is None else self.runtime.store.lease_holder(snap.session.id)
         return {
             "ok": True,
             "command": command,

@@ -42,7 +42,6 @@ from datetime import tzinfo
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
@@ -577,6 +576,8 @@ class Settings:
 
 
 def _timezone(name: str) -> tzinfo:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # here: `orch status` needs no time zone
+
     if name == "local":
         import tzlocal
 

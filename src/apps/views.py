@@ -13,25 +13,31 @@ from orchcore.safety.events import RecordedSafetyEvent
 
 
 def task_rows(snap: Snapshot) -> list[dict[str, Any]]:
-    """Each task of the session with its state, attempts, why, what blocks it, and its cost."""
+    """Each task of the session with its state, attempts, why, what blocks it, and its cost.
+
+    Every status answer (CLI, webhook, Telegram) builds one row per task: enum values are read
+    as ``_value_`` (the ``.value`` property costs a descriptor call each) and the usage sums are
+    made only for tasks that ran."""
     blocked = blocked_tasks(snap)
+    runs = snap.runs
     rows = []
     for task in snap.plan.tasks:
-        run = snap.runs[task.id]
-        cost = task_cost(run)
+        run = runs[task.id]
+        attempts = run.attempts
+        cost = task_cost(run) if attempts else None
         rows.append(
             {
                 "id": task.id,
                 "title": task.title,
                 "type": task.type,
-                "priority": task.priority.value,
-                "state": run.state.value,
-                "attempts": run.attempt,
+                "priority": task.priority._value_,
+                "state": run.state._value_,
+                "attempts": len(attempts),
                 "reason": run.reason,
                 "blocked_by": blocked.get(task.id),
                 "cost_usd": None if cost is None else str(cost),
-                "input_tokens": sum(a.input_tokens or 0 for a in run.attempts) if run.attempts else None,
-                "output_tokens": sum(a.output_tokens or 0 for a in run.attempts) if run.attempts else None,
+                "input_tokens": sum(a.input_tokens or 0 for a in attempts) if attempts else None,
+                "output_tokens": sum(a.output_tokens or 0 for a in attempts) if attempts else None,
             }
         )
     return rows

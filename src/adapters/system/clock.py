@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import time
 from datetime import UTC, datetime
 
@@ -21,4 +20,6 @@ class RandomIds:
     """Satisfies orchcore.ports.Ids: 8 hex characters, easy to type in a command."""
 
     def new_id(self) -> str:
+        import secrets  # here: read-only commands make no ids (it imports random, hmac, base64)
+
         return secrets.token_hex(4)

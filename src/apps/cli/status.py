@@ -129,6 +129,10 @@ def quick(argv: Sequence[str]) -> int | None:
     except Exception:  # noqa: BLE001 - the typer command reports it, as it always did
         return None
     try:
+        from apps.temporal_sessions import held
+
+        if held(rt.settings, asked["session"], rt.store) is not None:
+            return None  # a Temporal workflow holds it: the typer command asks the workflow
         try:
             show = gather(rt, asked["session"], json_out=asked["json_out"])
         except Exception:  # noqa: BLE001 - likewise: not found, a busy or broken store, ...

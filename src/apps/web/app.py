@@ -182,6 +182,7 @@ class _Webhook:
     pool: ThreadPoolExecutor
     incidents: IncidentLog = attrs.field(factory=lambda: IncidentLog(log))
     started: float = 0.0
+    _last_body: tuple[dict[str, Any], bytes] | None = attrs.field(default=None, init=False)
     version: str = attrs.field(factory=_version)
     document: dict[str, Any] = attrs.field(
         default=attrs.Factory(lambda self: schema.openapi_document(self.version), takes_self=True)
@@ -216,7 +217,17 @@ class _Webhook:
         except Exception:
             log.exception("webhook %s failed", request.url.path)
             return WebError("internal", "internal error; the server log has the details").response()
-        return JSONResponse(result)
+        return self._encoded(result)
+
+    def _encoded(self, result: dict[str, Any]) -> Response:
+        """``result`` as JSON; the bytes of the last answer again when Commands gave the very same
+        object (an unchanged status: see Commands._status), so polling encodes nothing."""
+        last = self._last_body
+        if last is not None and last[0] is result:
+            return Response(last[1], media_type="application/json")
+        response = JSONResponse(result)
+        self._last_body = (result, bytes(response.body))
+        return response
 
     async def _handle(self, request: Request) -> dict[str, Any]:
         """Read (bounded in size and time), authenticate, then parse, validate and run: nothing
