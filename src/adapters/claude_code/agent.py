@@ -27,7 +27,7 @@ from adapters.claude_code.permissions import (
 from adapters.claude_code.prices import DEFAULT_PRICES, Price, prices_from_config, with_overrides
 from adapters.claude_code.refusals import RefusalDetector, cli_chain, left_behind, leftovers_refusal
 from adapters.claude_code.stream import StreamAccumulator, parse_line
-from adapters.process import RUN_MARKER, ProcessResult, kill_marked, process_table, run_process
+from adapters.process import RUN_MARKER, ProcessResult, process_table, run_marked
 from orchcore.errors import AgentUnavailable, ConfigError
 from orchcore.ports.agent import (
     AgentEvent,
@@ -357,26 +357,20 @@ class ClaudeCodeAgent:
             return on_event(Tick()) or watchdog.check(summary.tool_running)
 
         logger.debug("starting claude", extra={"argv": argv, "cwd": request.workdir, "task": request.task_id})
-        try:
-            ended = run_process(
-                argv,
-                cwd=request.workdir,
-                env=env,
-                stdin_text=request.prompt,
-                log_path=request.log_path,
-                timeout_s=request.timeout_s,
-                on_line=on_line,
-                on_tick=on_tick,
-                sandbox=sandbox,
-                on_start=on_start,
-            )
-        finally:
-            leftovers = kill_marked(f"{RUN_MARKER}={run_id}")
-            if leftovers:
-                logger.warning(
-                    "killed processes the claude run left behind",
-                    extra={"task": request.task_id, "pids": leftovers},
-                )
+        ended = run_marked(
+            argv,
+            env=env,
+            agent="claude",
+            task_id=request.task_id,
+            cwd=request.workdir,
+            stdin_text=request.prompt,
+            log_path=request.log_path,
+            timeout_s=request.timeout_s,
+            on_line=on_line,
+            on_tick=on_tick,
+            sandbox=sandbox,
+            on_start=on_start,
+        )
         result = _concluded(summary, watchdog, ended, request.timeout_s)
         logger.debug(
             "claude ended",
