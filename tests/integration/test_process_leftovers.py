@@ -110,6 +110,10 @@ def test_the_kernel_counters_the_window_reads_are_there() -> None:
 def test_run_marked_gives_the_run_its_marker_and_nothing_of_the_run_outlives_it(root: Path) -> None:
     (root / "work" / "agent.py").write_text(LEAVES_A_DAEMON)
     lines: list[str] = []
+
+    def seen(line: str) -> None:
+        lines.append(line)
+
     result = run_marked(
         [sys.executable, "agent.py"],
         env=ENV,  # no marker in it: run_marked sets one
@@ -119,7 +123,7 @@ def test_run_marked_gives_the_run_its_marker_and_nothing_of_the_run_outlives_it(
         stdin_text=None,
         log_path=str(root / "state" / "t.log"),
         timeout_s=30,
-        on_line=lambda line: lines.append(line) or None,
+        on_line=seen,
         on_tick=lambda: None,
     )
     assert result.exit_code == 0, result
