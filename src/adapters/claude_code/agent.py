@@ -18,7 +18,9 @@ from typing import Any
 import attrs
 
 from adapters.claude_code.permissions import (
+    ENV_FILE_VAR,
     HOOK_DROPPING_FLAGS,
+    KEEP_PATH,
     POLICY_ENV,
     SafetyFiles,
     policy_json,
@@ -40,7 +42,7 @@ from orchcore.ports.agent import (
     Tick,
     ToolCall,
 )
-from orchcore.ports.executor import ExecFile, ExecResult, ExecSpec, Executor
+from orchcore.ports.executor import AGENT_PATH_ENV, ExecFile, ExecResult, ExecSpec, Executor
 from orchcore.records import AttemptProcess, Outcome
 
 logger = logging.getLogger(__name__)
@@ -315,9 +317,13 @@ class ClaudeCodeAgent:
             home = Path(env["HOME"])
             (home / ".claude").mkdir(parents=True, exist_ok=True)
             sandbox = sandbox.allowing_writes(str(home / ".claude"), str(home / ".claude.json"))
+        files = SafetyFiles.beside(request.log_path)
+        if _guarded(request) and ENV_FILE_VAR not in env:  # the guards stay first on the Bash tool's PATH
+            env[ENV_FILE_VAR] = str(Path(files.env_file).resolve())
+            env[AGENT_PATH_ENV] = env.get("PATH", "")
         if sandbox is not None and _guarded(request):
-            files = SafetyFiles.beside(request.log_path)
-            sandbox = sandbox.showing(str(Path(files.settings).resolve()), str(Path(files.policy).resolve()))
+            shown = (files.settings, files.policy, files.env_file)
+            sandbox = sandbox.showing(*(str(Path(f).resolve()) for f in shown))
         argv = self.command(request, self._resolve(env))
         refused = self._write_safety(request)
         if refused is not None:
@@ -397,6 +403,8 @@ class ClaudeCodeAgent:
         settings = None
         if hooked and request.safety is not None:
             files.append(ExecFile(POLICY_ENV, "safety-policy.json", policy_json(request.safety)))
+            if ENV_FILE_VAR not in self.base_env and ENV_FILE_VAR not in request.env:
+                files.append(ExecFile(ENV_FILE_VAR, "claude-env.sh", KEEP_PATH))  # its PATH, there
             settings = remote_settings(request.safety, prepared, self.hook_python)
         spec = ExecSpec(
             argv=self.command(request, self.executable, settings),
