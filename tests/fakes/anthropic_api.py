@@ -22,15 +22,16 @@ from __future__ import annotations
 import json
 import select
 import socket
-import threading
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, TypeAlias
 from urllib.parse import urlsplit
 
 import attrs
+
+from tests.fakes.loopback import FakeServer, LoopbackFake
 
 JsonDict: TypeAlias = dict[str, Any]
 
@@ -195,12 +196,11 @@ def user_texts(request: RecordedRequest) -> list[str]:
     return texts
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class _Server(FakeServer):
     fake: FakeAnthropicAPI
 
 
-class FakeAnthropicAPI:
+class FakeAnthropicAPI(LoopbackFake):
     """The fake API server; use as a context manager (it starts on enter, stops on exit).
 
     Thread-safe: the CLI may hold several connections. ``requests`` is every request in
@@ -210,47 +210,11 @@ class FakeAnthropicAPI:
     """
 
     def __init__(self, script: Iterable[Step] = ()) -> None:
-        self._lock = threading.Lock()
+        super().__init__(_Handler, _Server)
         self._script: deque[Step] = deque(script)
         self._requests: list[RecordedRequest] = []
-        self._closing = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
         self.exhausted = 0
         self.stalls_released = 0
-
-    # -- lifecycle ---------------------------------------------------------------------
-
-    def start(self) -> FakeAnthropicAPI:
-        """Bind 127.0.0.1 on an ephemeral port and serve from a background thread."""
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.fake = self
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Release stalled replies, stop serving and close the socket."""
-        self._closing.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> FakeAnthropicAPI:
-        return self.start()
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None, "the fake is not started"
-        return int(self._server.server_address[1])
 
     @property
     def base_url(self) -> str:

@@ -24,16 +24,17 @@ from __future__ import annotations
 import json
 import select
 import socket
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, TypeAlias
 from urllib.parse import urlsplit
 
 import attrs
+
+from tests.fakes.loopback import FakeServer, LoopbackFake
 
 JsonDict: TypeAlias = dict[str, Any]
 VERSION = "0.12.6"
@@ -125,12 +126,11 @@ Reply: TypeAlias = Answer | Fail | ErrorMidStream | Stall
 Step: TypeAlias = Reply | Callable[[RecordedRequest], Reply]
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class _Server(FakeServer):
     fake: FakeOllama
 
 
-class FakeOllama:
+class FakeOllama(LoopbackFake):
     """The fake server; use as a context manager (it starts on enter, stops on exit).
 
     ``models`` are the pulled models (default: one ``qwen2.5-coder:32b``); ``then`` answers
@@ -144,51 +144,14 @@ class FakeOllama:
         then: Step | None = None,
         port: int = 0,
     ) -> None:
-        self._lock = threading.Lock()
+        super().__init__(_Handler, _Server, port)
         self._script: deque[Step] = deque(script)
         self._requests: list[RecordedRequest] = []
-        self._closing = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
         chosen = [Model("qwen2.5-coder:32b")] if models is None else list(models)
         self.models: dict[str, Model] = {m.name: m for m in chosen}
         self.then = then
         self.exhausted = 0
         self.stalls_released = 0
-        self._port = port  # 0: an ephemeral port
-
-    # -- lifecycle ---------------------------------------------------------------------
-
-    def start(self) -> FakeOllama:
-        """Bind 127.0.0.1 on the given (else an ephemeral) port and serve from a background thread."""
-        server = _Server(("127.0.0.1", self._port), _Handler)
-        server.fake = self
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Release stalled replies, stop serving and close the socket."""
-        self._closing.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> FakeOllama:
-        return self.start()
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None, "the fake is not started"
-        return int(self._server.server_address[1])
 
     @property
     def url(self) -> str:

@@ -18,16 +18,17 @@ from __future__ import annotations
 import json
 import select
 import socket
-import threading
 import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, TypeAlias
 from urllib.parse import urlsplit
 
 import attrs
+
+from tests.fakes.loopback import FakeServer, LoopbackFake
 
 JsonDict: TypeAlias = dict[str, Any]
 MODEL = "fake-model"
@@ -150,12 +151,11 @@ def exec_turn(cmd: str, usage: Usage = Usage()) -> Turn:
     return Turn((ExecCommand(cmd),), usage)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class _Server(FakeServer):
     fake: FakeResponsesAPI
 
 
-class FakeResponsesAPI:
+class FakeResponsesAPI(LoopbackFake):
     """The fake server; a context manager (starts on enter, stops on exit). Thread-safe.
 
     When the script runs out, a turn gets the text ``"(fake: script exhausted)"`` and
@@ -163,39 +163,10 @@ class FakeResponsesAPI:
     """
 
     def __init__(self, script: Iterable[Step] = ()) -> None:
-        self._lock = threading.Lock()
+        super().__init__(_Handler, _Server)
         self._script: deque[Step] = deque(script)
         self._requests: list[RecordedRequest] = []
-        self._closing = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
         self.exhausted = 0
-
-    def start(self) -> FakeResponsesAPI:
-        """Bind 127.0.0.1 on an ephemeral port and serve from a background thread."""
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.fake = self
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Release stalled replies, stop serving and close the socket."""
-        self._closing.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> FakeResponsesAPI:
-        return self.start()
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
 
     @property
     def base_url(self) -> str:

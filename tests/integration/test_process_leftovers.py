@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.process import RUN_MARKER, PidWindow, run_process
+from adapters.process import RUN_MARKER, PidWindow, run_marked, run_process
 from orchcore.sandbox import agent_sandbox
 
 pytestmark = pytest.mark.integration
@@ -105,3 +105,28 @@ def test_the_kernel_counters_the_window_reads_are_there() -> None:
     subprocess.run(["true"], check=True)
     assert before.forks is not None, "/proc/stat has no processes line"
     assert (PidWindow.now(first=1).forks or 0) > before.forks
+
+
+def test_run_marked_gives_the_run_its_marker_and_nothing_of_the_run_outlives_it(root: Path) -> None:
+    (root / "work" / "agent.py").write_text(LEAVES_A_DAEMON)
+    lines: list[str] = []
+
+    def seen(line: str) -> None:
+        lines.append(line)
+
+    result = run_marked(
+        [sys.executable, "agent.py"],
+        env=ENV,  # no marker in it: run_marked sets one
+        agent="some-cli",
+        task_id="t7",
+        cwd=str(root / "work"),
+        stdin_text=None,
+        log_path=str(root / "state" / "t.log"),
+        timeout_s=30,
+        on_line=seen,
+        on_tick=lambda: None,
+    )
+    assert result.exit_code == 0, result
+    (marker,) = lines  # the marker the agent and its daemon inherited
+    assert len(marker) == 32
+    assert alive_with(f"{RUN_MARKER}={marker}") == []

@@ -15,7 +15,7 @@ import attrs
 
 from adapters.aider.prices import ModelPrice, parse_price
 from adapters.aider.stream import AiderOutput
-from adapters.process import RUN_MARKER, kill_marked, run_process
+from adapters.process import run_marked
 from orchcore.errors import AgentUnavailable, ConfigError
 from orchcore.ports.agent import AgentRequest, AgentResult, EventSink, ProcessStarted, Tick
 from orchcore.records import AttemptProcess, Outcome
@@ -181,7 +181,6 @@ class AiderAgent:
         message_file = home / f"message-{uuid.uuid4().hex}.txt"
         message_file.write_text(safe_prompt(request.prompt))
         env = self.environment(home, request.env)
-        env[RUN_MARKER] = run_id = uuid.uuid4().hex
         sandbox = request.sandbox.allowing_writes(str(home)) if request.sandbox is not None else None
         argv = self.command(home, message_file, self._resolve(env))
         price = self.price
@@ -201,10 +200,12 @@ class AiderAgent:
 
         logger.debug("starting aider", extra={"argv": argv, "cwd": request.workdir, "task": request.task_id})
         try:
-            ended = run_process(
+            ended = run_marked(
                 argv,
-                cwd=request.workdir,
                 env=env,
+                agent="aider",
+                task_id=request.task_id,
+                cwd=request.workdir,
                 stdin_text="",
                 log_path=request.log_path,
                 timeout_s=request.timeout_s,
@@ -216,9 +217,6 @@ class AiderAgent:
             )
         finally:
             message_file.unlink(missing_ok=True)
-            leftovers = kill_marked(f"{RUN_MARKER}={run_id}")
-            if leftovers:
-                logger.warning("killed processes the aider run left behind", extra={"pids": leftovers})
         result = output.outcome(ended.exit_code, ended.stderr_tail)
         if ended.timed_out:
             return _cut_short(result, Outcome.TIMED_OUT, f"timed out after {request.timeout_s:g} s")

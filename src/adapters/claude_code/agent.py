@@ -18,7 +18,9 @@ from typing import Any
 import attrs
 
 from adapters.claude_code.permissions import (
+    ENV_FILE_VAR,
     HOOK_DROPPING_FLAGS,
+    KEEP_PATH,
     POLICY_ENV,
     SafetyFiles,
     policy_json,
@@ -27,7 +29,7 @@ from adapters.claude_code.permissions import (
 from adapters.claude_code.prices import DEFAULT_PRICES, Price, prices_from_config, with_overrides
 from adapters.claude_code.refusals import RefusalDetector, cli_chain, left_behind, leftovers_refusal
 from adapters.claude_code.stream import StreamAccumulator, parse_line
-from adapters.process import RUN_MARKER, ProcessResult, kill_marked, process_table, run_process
+from adapters.process import RUN_MARKER, ProcessResult, process_table, run_marked
 from orchcore.errors import AgentUnavailable, ConfigError
 from orchcore.ports.agent import (
     AgentEvent,
@@ -40,7 +42,7 @@ from orchcore.ports.agent import (
     Tick,
     ToolCall,
 )
-from orchcore.ports.executor import ExecFile, ExecResult, ExecSpec, Executor
+from orchcore.ports.executor import AGENT_PATH_ENV, ExecFile, ExecResult, ExecSpec, Executor
 from orchcore.records import AttemptProcess, Outcome
 
 logger = logging.getLogger(__name__)
@@ -315,9 +317,13 @@ class ClaudeCodeAgent:
             home = Path(env["HOME"])
             (home / ".claude").mkdir(parents=True, exist_ok=True)
             sandbox = sandbox.allowing_writes(str(home / ".claude"), str(home / ".claude.json"))
+        files = SafetyFiles.beside(request.log_path)
+        if _guarded(request) and ENV_FILE_VAR not in env:  # the guards stay first on the Bash tool's PATH
+            env[ENV_FILE_VAR] = str(Path(files.env_file).resolve())
+            env[AGENT_PATH_ENV] = env.get("PATH", "")
         if sandbox is not None and _guarded(request):
-            files = SafetyFiles.beside(request.log_path)
-            sandbox = sandbox.showing(str(Path(files.settings).resolve()), str(Path(files.policy).resolve()))
+            shown = (files.settings, files.policy, files.env_file)
+            sandbox = sandbox.showing(*(str(Path(f).resolve()) for f in shown))
         argv = self.command(request, self._resolve(env))
         refused = self._write_safety(request)
         if refused is not None:
@@ -357,26 +363,20 @@ class ClaudeCodeAgent:
             return on_event(Tick()) or watchdog.check(summary.tool_running)
 
         logger.debug("starting claude", extra={"argv": argv, "cwd": request.workdir, "task": request.task_id})
-        try:
-            ended = run_process(
-                argv,
-                cwd=request.workdir,
-                env=env,
-                stdin_text=request.prompt,
-                log_path=request.log_path,
-                timeout_s=request.timeout_s,
-                on_line=on_line,
-                on_tick=on_tick,
-                sandbox=sandbox,
-                on_start=on_start,
-            )
-        finally:
-            leftovers = kill_marked(f"{RUN_MARKER}={run_id}")
-            if leftovers:
-                logger.warning(
-                    "killed processes the claude run left behind",
-                    extra={"task": request.task_id, "pids": leftovers},
-                )
+        ended = run_marked(
+            argv,
+            env=env,
+            agent="claude",
+            task_id=request.task_id,
+            cwd=request.workdir,
+            stdin_text=request.prompt,
+            log_path=request.log_path,
+            timeout_s=request.timeout_s,
+            on_line=on_line,
+            on_tick=on_tick,
+            sandbox=sandbox,
+            on_start=on_start,
+        )
         result = _concluded(summary, watchdog, ended, request.timeout_s)
         logger.debug(
             "claude ended",
@@ -403,6 +403,8 @@ class ClaudeCodeAgent:
         settings = None
         if hooked and request.safety is not None:
             files.append(ExecFile(POLICY_ENV, "safety-policy.json", policy_json(request.safety)))
+            if ENV_FILE_VAR not in self.base_env and ENV_FILE_VAR not in request.env:
+                files.append(ExecFile(ENV_FILE_VAR, "claude-env.sh", KEEP_PATH))  # its PATH, there
             settings = remote_settings(request.safety, prepared, self.hook_python)
         spec = ExecSpec(
             argv=self.command(request, self.executable, settings),

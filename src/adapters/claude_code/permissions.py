@@ -20,6 +20,7 @@ from typing import Any
 import attrs
 import cattrs
 
+from orchcore.ports.executor import AGENT_PATH_ENV
 from orchcore.safety import SafetyPolicy, command_patterns
 
 HOOK_MODULE = "adapters.claude_code.hook"
@@ -97,6 +98,13 @@ def deny_output(reason: str) -> str:
     return json.dumps({"hookSpecificOutput": decision})
 
 
+ENV_FILE_VAR = "CLAUDE_ENV_FILE"
+KEEP_PATH = f'if [ -n "${{{AGENT_PATH_ENV}:-}}" ]; then export PATH="${AGENT_PATH_ENV}"; fi\n'
+"""The ``CLAUDE_ENV_FILE`` the CLI sources before every Bash command, after its shell snapshot:
+a snapshot (or the login shell it falls back to) rebuilds PATH from the user's profile, which
+would put directories before orch's guard shims; this puts the run's own PATH back."""
+
+
 @attrs.frozen
 class SafetyFiles:
     """Where one run's Claude settings and policy files go: next to its log."""
@@ -109,6 +117,11 @@ class SafetyFiles:
         """``<log>.claude-settings.json`` and ``<log>.safety-policy.json``."""
         return cls(settings=f"{log_path}.claude-settings.json", policy=f"{log_path}.safety-policy.json")
 
+    @property
+    def env_file(self) -> str:
+        """``<log>.claude-env.sh``: the ``CLAUDE_ENV_FILE`` that keeps the run's PATH."""
+        return self.settings.removesuffix(".claude-settings.json") + ".claude-env.sh"
+
     def write(self, policy: SafetyPolicy, workdir: str, python: str | None = None) -> None:
         """Write both files (raises OSError); the settings name the policy file by absolute path."""
         policy_path = str(Path(self.policy).resolve())
@@ -116,6 +129,7 @@ class SafetyFiles:
         Path(self.policy).write_text(policy_json(policy) + "\n", encoding="utf-8")
         settings = claude_settings(policy, policy_path, workdir, python)
         Path(self.settings).write_text(json.dumps(settings, indent=1) + "\n", encoding="utf-8")
+        Path(self.env_file).write_text(KEEP_PATH, encoding="utf-8")
 
 
 def deny_rules(policy: SafetyPolicy) -> list[str]:

@@ -9,7 +9,6 @@ import re
 import shutil
 import subprocess
 import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ import attrs
 from adapters.codex.prices import DEFAULT_PRICES, ModelPrice, parse_price, price_for
 from adapters.codex.rollout import RolloutEvents, RolloutTail
 from adapters.codex.stream import CodexStream
-from adapters.process import RUN_MARKER, kill_marked, run_process
+from adapters.process import run_marked
 from orchcore.errors import AgentUnavailable, ConfigError
 from orchcore.ports.agent import AgentRequest, AgentResult, EventSink, ProcessStarted, Tick
 from orchcore.records import AttemptProcess, Outcome
@@ -262,7 +261,6 @@ class CodexAgent:
         home = self.home(request)
         (home / "tmp").mkdir(parents=True, exist_ok=True)
         env = self.environment(home, request.env)
-        env[RUN_MARKER] = run_id = uuid.uuid4().hex
         sandbox = request.sandbox
         if sandbox is not None:
             sandbox = sandbox.allowing_writes(str(home))
@@ -295,23 +293,20 @@ class CodexAgent:
             return on_event(Tick()) or follow_rollout() or watchdog.check(stream.tool_running)
 
         logger.debug("starting codex", extra={"argv": argv, "cwd": request.workdir, "task": request.task_id})
-        try:
-            ended = run_process(
-                argv,
-                cwd=request.workdir,
-                env=env,
-                stdin_text=request.prompt,
-                log_path=request.log_path,
-                timeout_s=request.timeout_s,
-                on_line=on_line,
-                on_tick=on_tick,
-                sandbox=sandbox,
-                on_start=on_start,
-            )
-        finally:
-            leftovers = kill_marked(f"{RUN_MARKER}={run_id}")
-            if leftovers:
-                logger.warning("killed processes the codex run left behind", extra={"pids": leftovers})
+        ended = run_marked(
+            argv,
+            env=env,
+            agent="codex",
+            task_id=request.task_id,
+            cwd=request.workdir,
+            stdin_text=request.prompt,
+            log_path=request.log_path,
+            timeout_s=request.timeout_s,
+            on_line=on_line,
+            on_tick=on_tick,
+            sandbox=sandbox,
+            on_start=on_start,
+        )
         if ended.stopped is None:
             follow_rollout()  # the last records: the run is over, nothing more to stop
         result = stream.outcome(ended.exit_code, ended.stderr_tail)

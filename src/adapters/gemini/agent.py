@@ -28,7 +28,7 @@ from adapters.gemini.controls import (
 from adapters.gemini.events import RunTally, retrying
 from adapters.gemini.prices import PRICES, Price
 from adapters.gemini.stream import Result, parse_line
-from adapters.process import RUN_MARKER, kill_marked, run_process
+from adapters.process import RUN_MARKER, run_marked
 from orchcore.errors import AgentUnavailable, ConfigError
 from orchcore.ports.agent import AgentRequest, AgentResult, EventSink, ProcessStarted, Tick
 from orchcore.records import Outcome
@@ -301,10 +301,12 @@ class GeminiAgent:
 
         logger.debug("starting gemini", extra={"argv": argv, "cwd": request.workdir, "task": request.task_id})
         try:
-            ended = run_process(
+            ended = run_marked(
                 argv,
-                cwd=request.workdir,
                 env=env,
+                agent="gemini",
+                task_id=request.task_id,
+                cwd=request.workdir,
                 stdin_text=request.prompt,
                 log_path=request.log_path,
                 timeout_s=request.timeout_s,
@@ -316,12 +318,6 @@ class GeminiAgent:
             )
         finally:
             usage.remove()
-            leftovers = kill_marked(f"{RUN_MARKER}={run_id}")
-            if leftovers:
-                logger.warning(
-                    "killed processes the gemini run left behind",
-                    extra={"task": request.task_id, "pids": leftovers},
-                )
         for event in tally.flush():  # a message the CLI was cut off in
             on_event(event)
         result = tally.outcome(ended.exit_code, ended.stderr_tail)

@@ -13,6 +13,7 @@ Python code is unsafe. Output is read with ``selectors`` in the calling thread.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import selectors
 import shutil
@@ -24,7 +25,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import attrs
 
@@ -48,9 +49,12 @@ __all__ = [
     "kill_marked",
     "process_table",
     "reap_attempt",
+    "run_marked",
     "run_process",
     "start_ticks",
 ]
+
+logger = logging.getLogger(__name__)
 
 LineHandler = Callable[[str], str | None]
 TickHandler = Callable[[], str | None]
@@ -308,3 +312,22 @@ def run_process(
         tail=tuple(tail),
         stderr_tail=tuple(err_tail),
     )
+
+
+def run_marked(
+    argv: Sequence[str], *, env: Mapping[str, str], agent: str, task_id: str, **run: Any
+) -> ProcessResult:
+    """``run_process`` for an agent CLI, then kill whatever of the run is left anywhere (the CLI's
+    tools may start sessions of their own, outside its group): every process whose environment
+    holds the run's marker (``env[RUN_MARKER]``, set here when absent), with a warning naming
+    ``agent``, the task and the pids. The marker sweep runs however the run ended."""
+    env = dict(env)
+    marker = env.setdefault(RUN_MARKER, uuid.uuid4().hex)
+    try:
+        return run_process(argv, env=env, **run)
+    finally:
+        leftovers = kill_marked(f"{RUN_MARKER}={marker}")
+        if leftovers:
+            logger.warning(
+                "killed processes the %s run left behind", agent, extra={"task": task_id, "pids": leftovers}
+            )

@@ -31,7 +31,14 @@ from adapters.ssh.connection import HostLost, SshTarget, alive, connect, run_qui
 from adapters.ssh.stream import RemoteRun
 from adapters.ssh.sync import Manifest, download, upload
 from orchcore.errors import AgentUnavailable
-from orchcore.ports.executor import ExecResult, ExecSpec, LineHandler, StartHandler, TickHandler
+from orchcore.ports.executor import (
+    AGENT_PATH_ENV,
+    ExecResult,
+    ExecSpec,
+    LineHandler,
+    StartHandler,
+    TickHandler,
+)
 from orchcore.records import AttemptProcess
 
 logger = logging.getLogger(__name__)
@@ -263,6 +270,7 @@ class SshExecutor:
         script = (
             '#!/bin/sh\necho "ORCH-PGID=$$"\nrm -f "$0"\n'
             f'{exports}export PATH={shlex.quote(prefix)}"${{PATH:-{_DEFAULT_PATH}}}"\n'
+            f'export {AGENT_PATH_ENV}="$PATH"\n'
             f"cd {shlex.quote(spec.cwd)} || exit 126\nexec {shlex.join(spec.argv)}\n"
         )
         try:

@@ -22,6 +22,11 @@ SH_SHIMS_ENV = "ORCHCORE_SH_SHIMS"
 executor whose command cannot run orch's Python ones (a container); its parent holds the git
 hooks and the ``refusals`` folder the shims append to."""
 
+AGENT_PATH_ENV = "ORCHCORE_AGENT_PATH"
+"""The PATH the agent's command starts with (guards first), for a CLI whose shell tool rebuilds
+PATH from the user's profile: its per-command prelude puts this one back. An executor that
+composes PATH where the command runs exports it there under this name too."""
+
 LineHandler = Callable[[str], str | None]
 """Receives each stdout line; returns a reason to stop the command, or None to go on."""
 TickHandler = Callable[[], str | None]
