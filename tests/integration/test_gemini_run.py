@@ -236,11 +236,28 @@ def test_a_shell_write_outside_the_workspace_is_refused_by_the_sandbox_and_shown
     # not under /tmp: inside the sandbox /tmp is private, so a write there lands nowhere of the user's
     outside = Path(tempfile.mkdtemp(prefix="orch-outside-", dir="/var/tmp"))
     try:
+        # a write the command's text does not show (a redirect would be refused by the hook first)
+        target = outside / "marker"
+        command = f"python3 -c \"open('{target}', 'w').write('leaked')\""
+        run(tmp_path, api, shell_turn(command), text_turn("done"))
+
+        assert not target.exists()
+        row = assert_shown_everywhere(tmp_path, tmp_path / "project", "sandbox")
+        assert "Read-only file system" in row["reason"]
+    finally:
+        shutil.rmtree(outside, ignore_errors=True)
+
+
+def test_a_shell_redirect_outside_the_workspace_is_refused_by_the_hook_before_it_runs(
+    tmp_path: Path, api: FakeGeminiAPI
+) -> None:
+    outside = Path(tempfile.mkdtemp(prefix="orch-outside-", dir="/var/tmp"))
+    try:
         run(tmp_path, api, shell_turn(f"echo leaked > {outside / 'marker'}"), text_turn("done"))
 
         assert not (outside / "marker").exists()
-        row = assert_shown_everywhere(tmp_path, tmp_path / "project", "sandbox")
-        assert "Read-only file system" in row["reason"]
+        row = assert_shown_everywhere(tmp_path, tmp_path / "project", "hook")
+        assert "outside the workspace" in row["reason"]
     finally:
         shutil.rmtree(outside, ignore_errors=True)
 

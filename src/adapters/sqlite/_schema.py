@@ -46,7 +46,7 @@ OUTBOX = (
 # schema 6: what changed since the version a reader holds is found without reading every run
 RUNS_BY_CHANGE = "CREATE INDEX IF NOT EXISTS task_runs_by_change ON task_runs (session_id, changed_in)"
 
-# schema 7: lessons from the user's feedback files, and which contents of those files were imported
+# schema 8: lessons from the user's feedback files, and which contents of those files were imported
 LESSONS = (
     """CREATE TABLE IF NOT EXISTS lessons (
         id INTEGER PRIMARY KEY AUTOINCREMENT,  -- a removed lesson's id is never given again
