@@ -207,11 +207,21 @@ def assert_sandbox_refusal_shown(world: World, *evidence: str) -> None:
 READ_ONLY = ("Read-only file system",)
 
 
-def test_a_redirection_outside_the_workspace_is_refused_by_the_file_system(
+def test_a_redirection_outside_the_workspace_is_refused_by_the_hook_before_it_runs(
     api: FakeAnthropicAPI, world: World
 ) -> None:
     told = orch_run(api, world, f"echo pwned > {world.outside}/redirect.txt")
     assert not (world.outside / "redirect.txt").exists()
+    assert "write outside the workspace" in told
+    assert_refusal_shown(world.state_dir, "1", "hook", cwd=world.project)
+
+
+def test_a_write_outside_the_workspace_that_the_command_does_not_show_is_refused_by_the_file_system(
+    api: FakeAnthropicAPI, world: World
+) -> None:
+    target = world.outside / "written.txt"
+    told = orch_run(api, world, f"python3 -c \"open('{target}', 'w').write('pwned')\"")
+    assert not target.exists()
     assert "Read-only file system" in told
     assert_sandbox_refusal_shown(world, *READ_ONLY)
 
