@@ -158,11 +158,26 @@ def test_a_write_the_sandbox_refuses_is_a_sandbox_refusal(tmp_path: Path) -> Non
     # not under /tmp: inside the sandbox /tmp is private, so a write there lands nowhere of the user's
     outside = Path(tempfile.mkdtemp(prefix="orch-outside-", dir="/var/tmp"))
     try:
+        # a write the command's text does not show: a redirect is refused by the hook first (below)
+        target = outside / "marker"
+        command = f"python3 -c \"open('{target}', 'w').write('leaked')\""
+        work = run_one_tool(tmp_path, "Bash", {"command": command})
+
+        assert not target.exists()
+        row = assert_shown_everywhere(tmp_path, work, "sandbox")
+        assert "Read-only file system" in row["reason"]
+    finally:
+        shutil.rmtree(outside, ignore_errors=True)
+
+
+def test_a_redirect_outside_the_workspace_is_refused_by_the_hook(tmp_path: Path) -> None:
+    outside = Path(tempfile.mkdtemp(prefix="orch-outside-", dir="/var/tmp"))
+    try:
         work = run_one_tool(tmp_path, "Bash", {"command": f"echo leaked > {outside / 'marker'}"})
 
         assert not (outside / "marker").exists()
-        row = assert_shown_everywhere(tmp_path, work, "sandbox")
-        assert "Read-only file system" in row["reason"]
+        row = assert_shown_everywhere(tmp_path, work, "hook")
+        assert "outside the workspace" in row["reason"]
     finally:
         shutil.rmtree(outside, ignore_errors=True)
 
