@@ -10,6 +10,7 @@ import json
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -139,6 +140,20 @@ def hanging(root: Path) -> list[str]:
     return [p.read_text() for p in sorted((root / "marks").glob("hanging-*"))]
 
 
+def run_until_four_hang(root: Path, then: Callable[[subprocess.Popen[str]], object]) -> int:
+    """`orch run` until four agents hang at once, then ``then`` (a signal, a command); its exit code."""
+    run = start(root, "run", "tasks.md")
+    try:
+        wait_until(lambda: len(hanging(root)) == 4, "four agents hanging at once", timeout=60)
+        then(run)
+        run.wait(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+        run.communicate()
+    return run.returncode
+
+
 def start(root: Path, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [ORCH, *args], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -150,15 +165,7 @@ def test_kill_9_of_a_parallel_run_then_resume_keeps_every_completed_task(
     tmp_path: Path, sandbox: str
 ) -> None:
     repo = project(tmp_path, HANGER, tasks_file(8), extra=f"sandbox: {sandbox}\n")
-    run = start(tmp_path, "run", "tasks.md")
-    try:
-        wait_until(lambda: len(hanging(tmp_path)) == 4, "four agents hanging at once", timeout=60)
-        run.send_signal(signal.SIGKILL)
-        run.wait(timeout=10)
-    finally:
-        if run.poll() is None:
-            run.kill()
-        run.communicate()
+    assert run_until_four_hang(tmp_path, lambda run: run.send_signal(signal.SIGKILL)) == -signal.SIGKILL
     markers = hanging(tmp_path)
     # no agent outlives orch, sandboxed or not (resume reaps any left from their records)
     wait_until(lambda: not any(marked(m) for m in markers), "the orphaned agents to die", timeout=20)
@@ -199,16 +206,9 @@ def test_kill_9_of_a_parallel_run_then_resume_keeps_every_completed_task(
 
 def test_a_cancel_stops_every_running_agent(tmp_path: Path) -> None:
     repo = project(tmp_path, HANGER, tasks_file(8))
-    run = start(tmp_path, "run", "tasks.md")
-    try:
-        wait_until(lambda: len(hanging(tmp_path)) == 4, "four agents hanging at once", timeout=60)
-        cancelled = orch(tmp_path, "cancel")
-        assert cancelled.returncode == 0, cancelled.stderr
-        run.wait(timeout=60)
-    finally:
-        if run.poll() is None:
-            run.kill()
-        run.communicate()
+    cancelled: list[subprocess.CompletedProcess[str]] = []
+    run_until_four_hang(tmp_path, lambda _: cancelled.append(orch(tmp_path, "cancel")))
+    assert cancelled[0].returncode == 0, cancelled[0].stderr
     for marker in hanging(tmp_path):
         assert not marked(marker)
     status = json.loads(orch(tmp_path, "status", "--json").stdout)
@@ -284,16 +284,7 @@ def test_a_commit_by_the_agent_in_its_worktree_fails_only_that_task(tmp_path: Pa
 
 def test_ctrl_c_stops_every_running_agent_and_leaves_their_tasks_to_run_again(tmp_path: Path) -> None:
     project(tmp_path, HANGER, tasks_file(8))
-    run = start(tmp_path, "run", "tasks.md")
-    try:
-        wait_until(lambda: len(hanging(tmp_path)) == 4, "four agents hanging at once", timeout=60)
-        run.send_signal(signal.SIGINT)
-        run.wait(timeout=60)
-    finally:
-        if run.poll() is None:
-            run.kill()
-        run.communicate()
-    assert run.returncode != 0
+    assert run_until_four_hang(tmp_path, lambda run: run.send_signal(signal.SIGINT)) != 0
     for marker in hanging(tmp_path):
         assert not marked(marker)
     status = json.loads(orch(tmp_path, "status", "--json").stdout)
