@@ -10,6 +10,7 @@ reach the workflow, and a refused one changes nothing.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -170,6 +171,17 @@ def test_kill_9_of_the_worker_running_an_attempt_gives_it_to_the_other(project: 
     tasks = {t["id"]: (t["state"], t["attempts"]) for t in project.status(sid)["tasks"]}
     assert tasks["1"] == ("completed", 1)  # never re-run
     assert tasks["2"] == ("completed", 2)
+    shown = project.orch("logs", "-s", sid, "-n", "1000", "--json")  # the workflow's events, by query
+    assert shown.returncode == 0, shown.stderr
+    events = json.loads(shown.stdout)
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    story = [
+        (e["kind"], e["task"], e["attempt"]) for e in events if e["kind"] in ("task_started", "task_finished")
+    ]
+    assert story[2:5] == [("task_started", "2", 1), ("task_started", "2", 2), ("task_finished", "2", 2)]
+    interrupted = [e for e in events if e["kind"] == "task_state" and e["data"]["state"] == "interrupted"]
+    assert [(e["task"], e["attempt"]) for e in interrupted] == [("2", 1)]
+    assert "worker stopped or failed" in interrupted[0]["data"]["reason"]
 
 
 def test_kill_9_of_the_dev_server_then_restart_the_session_goes_on(
