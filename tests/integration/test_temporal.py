@@ -145,6 +145,7 @@ def test_five_tasks_with_an_approval_from_the_webhook_complete_on_two_workers(
 
     project.wait_state(sid, "completed", timeout=40)
     done = project.status(sid)
+    assert str(done["sandbox"]).startswith("sandbox: ")  # what the workers said of their agents' boxing
     assert [(t["id"], t["state"], t["attempts"]) for t in done["tasks"]] == [
         (str(i), "completed", 1) for i in range(1, 6)
     ]

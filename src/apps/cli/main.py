@@ -378,7 +378,18 @@ def status(
 
         ref = held(rt.settings, one_session(session_arg, session), rt.store)
         if ref is not None:  # a workflow holds it: its state by query, the backend as its engine
-            render.status(snapshot(ref), ref.backend, json_out=json_out, config=rt.settings.source)
+            from apps.temporal_sessions import events as temporal_events
+
+            seen = temporal_events(ref)
+            render.status(
+                snapshot(ref),
+                ref.backend,
+                json_out=json_out,
+                config=rt.settings.source,
+                safety=recorded_safety_events([e for e in seen if e.kind is EventKind.SAFETY]),
+                sandbox=sandbox_line(seen),
+                supervision=supervision_by_task(seen),
+            )
             return
         sid = resolve_session(rt.store, one_session(session_arg, session))
         snap = rt.store.load(sid)
