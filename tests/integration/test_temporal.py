@@ -195,7 +195,8 @@ def test_kill_9_of_the_dev_server_then_restart_the_session_goes_on(
     server.kill9()
     refused = project.orch("approve", "-s", sid)  # no server: a clear error, nothing changes
     assert refused.returncode != 0
-    assert "Temporal at " + server.address in refused.stderr + refused.stdout
+    assert f"orch: state store: Temporal at {server.address}" in refused.stderr
+    assert "Traceback" not in refused.stderr
     server.start()  # same port, same database file
     project.wait_state(sid, "waiting_approval")  # a worker answers the query again: it reconnected
     status = project.status(sid)  # and `orch status` says where the session is held
@@ -228,3 +229,13 @@ def test_cancel_from_the_cli_stops_the_running_agent_and_its_processes(project: 
     tasks = {t["id"]: t["state"] for t in project.status(sid)["tasks"]}
     assert tasks == {"1": "completed", "2": "cancelled", "3": "pending", "4": "pending", "5": "pending"}
     assert project.runs() == [("1", "1"), ("2", "1")]
+
+
+def test_run_against_no_server_fails_clearly_and_records_nothing(tmp_path: Path) -> None:
+    nowhere = DevServer(tmp_path / "unused.db")  # a free port nothing listens on
+    project = Project(tmp_path, nowhere)
+    done = project.orch("run", "tasks.md", "--backend", "temporal", "--detach")
+    assert done.returncode != 0
+    assert f"Temporal at {nowhere.address}" in done.stderr + done.stdout
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "state" / "temporal-sessions.json").exists()
