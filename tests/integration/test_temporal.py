@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from tests.support import wait_until
-from tests.temporal_support import SECRET, TEMPORAL, DevServer, Project, marked
+from tests.temporal_support import SECRET, TEMPORAL, DevServer, Project, marked, running_worker
 
 pytestmark = pytest.mark.integration
 
@@ -66,18 +66,6 @@ def activity_workers(address: str, sid: str) -> list[str]:
         ]
 
     return asyncio.run(go())
-
-
-def running_worker(address: str, sid: str) -> int:
-    """The pid of the worker running the session's attempt now (its identity is pid@host)."""
-    from temporalio.client import Client
-
-    async def go() -> str:
-        client = await Client.connect(address)
-        described = await client.get_workflow_handle(f"orch-session-{sid}").describe()
-        return str(described.raw_description.pending_activities[0].last_worker_identity)
-
-    return int(asyncio.run(go()).split("@")[0])
 
 
 class Webhook:
