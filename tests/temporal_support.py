@@ -247,13 +247,53 @@ def record(out: Path, root: Path) -> None:
         server.stop()
 
 
+def running_worker(address: str, sid: str) -> int:
+    """The pid of the worker running the session's attempt now (its identity is pid@host)."""
+    import asyncio
+
+    from temporalio.client import Client
+
+    async def go() -> str:
+        client = await Client.connect(address)
+        described = await client.get_workflow_handle(f"orch-session-{sid}").describe()
+        return str(described.raw_description.pending_activities[0].last_worker_identity)
+
+    return int(asyncio.run(go()).split("@")[0])
+
+
+def record_lost_worker(out: Path, root: Path) -> None:
+    """Two workers; the one running task 2 is killed (-9); the other runs it again; approve; done."""
+    root.mkdir(parents=True, exist_ok=True)
+    server = DevServer(root / "temporal.db")
+    server.start()
+    (root / "project").mkdir(exist_ok=True)
+    project = Project(root / "project", server)
+    try:
+        (project.root / "hang").write_text("2 1")
+        project.worker()
+        project.worker()
+        sid = project.start()
+        wait_until(lambda: (project.root / "hanging").exists(), "task 2's first attempt", timeout=60)
+        os.kill(running_worker(server.address, sid), signal.SIGKILL)
+        project.wait_state(sid, "waiting_approval", timeout=60)
+        done = project.orch("approve", "-s", sid)
+        assert done.returncode == 0, done.stderr
+        project.wait_state(sid, "completed", timeout=60)
+        out.write_text(history_json(server.address, sid))
+    finally:
+        project.close()
+        server.stop()
+
+
 if __name__ == "__main__":
     import tempfile
 
-    target = Path(__file__).parent / "data" / "temporal" / "approval-pause-resume.json"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    record(target, Path(tempfile.mkdtemp(dir="/var/tmp", prefix="orch-temporal-record-")))
-    print(f"wrote {target} ({target.stat().st_size:,} bytes)")
+    folder = Path(__file__).parent / "data" / "temporal"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, scenario in (("approval-pause-resume", record), ("lost-worker", record_lost_worker)):
+        target = folder / f"{name}.json"
+        scenario(target, Path(tempfile.mkdtemp(dir="/var/tmp", prefix="orch-temporal-record-")))
+        print(f"wrote {target} ({target.stat().st_size:,} bytes)")
 
 
 def marked(marker: str) -> list[int]:

@@ -742,8 +742,17 @@ def scratch_store() -> Store:
     return _empty_store()
 
 
+def _temporal_extra() -> None:
+    """The Temporal runner's SDK is an extra: without it, one clear line, not a traceback."""
+    import importlib.util
+
+    if importlib.util.find_spec("temporalio") is None:
+        raise ConfigError("Temporal sessions need the `temporal` extra: pip install 'orchcore-cli[temporal]'")
+
+
 def temporal_sessions(address: str, task_queue: str | None = None) -> Any:
     """Sessions held by Temporal at ``address`` (adapters.temporal.runner.TemporalSessions)."""
+    _temporal_extra()
     from adapters.temporal.runner import DEFAULT_TASK_QUEUE, TemporalSessions
 
     return TemporalSessions(address, task_queue=task_queue or DEFAULT_TASK_QUEUE)
@@ -751,6 +760,7 @@ def temporal_sessions(address: str, task_queue: str | None = None) -> Any:
 
 def temporal_session_config(settings: Settings, routing: Routing) -> Any:
     """What a session workflow decides with, from the settings of the `orch run` that starts it."""
+    _temporal_extra()
     from adapters.temporal.codec import SessionConfig
 
     return SessionConfig(
@@ -768,6 +778,7 @@ def run_temporal_worker(
 ) -> None:
     """Run a worker for ``address`` until interrupted: each attempt with this machine's agent,
     executor, sandbox, guards and checkpoints (``Runtime.engine``, as a local run)."""
+    _temporal_extra()
     from adapters.temporal.runner import DEFAULT_TASK_QUEUE, run_worker
 
     def engines(store: Store, agent_name: str, watch: Watcher) -> Engine:

@@ -20,7 +20,7 @@ import attrs
 if TYPE_CHECKING:
     from apps.settings import Settings
     from orchcore.ports.store import Store
-    from orchcore.records import Snapshot
+    from orchcore.records import Event, Snapshot
     from orchcore.state import Command
 
 REGISTRY = "temporal-sessions.json"
@@ -106,5 +106,14 @@ def snapshot(ref: TemporalRef) -> Snapshot:
     sessions = ref.sessions()
     try:
         return sessions.snapshot(ref.session_id)  # type: ignore[no-any-return]
+    finally:
+        sessions.close()
+
+
+def events(ref: TemporalRef) -> list[Event]:
+    """Every event of the session, as its workflow keeps them."""
+    sessions = ref.sessions()
+    try:
+        return sessions.events(ref.session_id)  # type: ignore[no-any-return]
     finally:
         sessions.close()

@@ -10,6 +10,7 @@ reach the workflow, and a refused one changes nothing.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -22,7 +23,7 @@ import httpx
 import pytest
 
 from tests.support import wait_until
-from tests.temporal_support import SECRET, TEMPORAL, DevServer, Project, marked
+from tests.temporal_support import SECRET, TEMPORAL, DevServer, Project, marked, running_worker
 
 pytestmark = pytest.mark.integration
 
@@ -65,18 +66,6 @@ def activity_workers(address: str, sid: str) -> list[str]:
         ]
 
     return asyncio.run(go())
-
-
-def running_worker(address: str, sid: str) -> int:
-    """The pid of the worker running the session's attempt now (its identity is pid@host)."""
-    from temporalio.client import Client
-
-    async def go() -> str:
-        client = await Client.connect(address)
-        described = await client.get_workflow_handle(f"orch-session-{sid}").describe()
-        return str(described.raw_description.pending_activities[0].last_worker_identity)
-
-    return int(asyncio.run(go()).split("@")[0])
 
 
 class Webhook:
@@ -144,6 +133,7 @@ def test_five_tasks_with_an_approval_from_the_webhook_complete_on_two_workers(
 
     project.wait_state(sid, "completed", timeout=40)
     done = project.status(sid)
+    assert str(done["sandbox"]).startswith("sandbox: ")  # what the workers said of their agents' boxing
     assert [(t["id"], t["state"], t["attempts"]) for t in done["tasks"]] == [
         (str(i), "completed", 1) for i in range(1, 6)
     ]
@@ -170,6 +160,17 @@ def test_kill_9_of_the_worker_running_an_attempt_gives_it_to_the_other(project: 
     tasks = {t["id"]: (t["state"], t["attempts"]) for t in project.status(sid)["tasks"]}
     assert tasks["1"] == ("completed", 1)  # never re-run
     assert tasks["2"] == ("completed", 2)
+    shown = project.orch("logs", "-s", sid, "-n", "1000", "--json")  # the workflow's events, by query
+    assert shown.returncode == 0, shown.stderr
+    events = json.loads(shown.stdout)
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    story = [
+        (e["kind"], e["task"], e["attempt"]) for e in events if e["kind"] in ("task_started", "task_finished")
+    ]
+    assert story[2:5] == [("task_started", "2", 1), ("task_started", "2", 2), ("task_finished", "2", 2)]
+    interrupted = [e for e in events if e["kind"] == "task_state" and e["data"]["state"] == "interrupted"]
+    assert [(e["task"], e["attempt"]) for e in interrupted] == [("2", 1)]
+    assert "worker stopped or failed" in interrupted[0]["data"]["reason"]
 
 
 def test_kill_9_of_the_dev_server_then_restart_the_session_goes_on(
@@ -182,7 +183,8 @@ def test_kill_9_of_the_dev_server_then_restart_the_session_goes_on(
     server.kill9()
     refused = project.orch("approve", "-s", sid)  # no server: a clear error, nothing changes
     assert refused.returncode != 0
-    assert "Temporal at " + server.address in refused.stderr + refused.stdout
+    assert f"orch: state store: Temporal at {server.address}" in refused.stderr
+    assert "Traceback" not in refused.stderr
     server.start()  # same port, same database file
     project.wait_state(sid, "waiting_approval")  # a worker answers the query again: it reconnected
     status = project.status(sid)  # and `orch status` says where the session is held
@@ -215,3 +217,13 @@ def test_cancel_from_the_cli_stops_the_running_agent_and_its_processes(project: 
     tasks = {t["id"]: t["state"] for t in project.status(sid)["tasks"]}
     assert tasks == {"1": "completed", "2": "cancelled", "3": "pending", "4": "pending", "5": "pending"}
     assert project.runs() == [("1", "1"), ("2", "1")]
+
+
+def test_run_against_no_server_fails_clearly_and_records_nothing(tmp_path: Path) -> None:
+    nowhere = DevServer(tmp_path / "unused.db")  # a free port nothing listens on
+    project = Project(tmp_path, nowhere)
+    done = project.orch("run", "tasks.md", "--backend", "temporal", "--detach")
+    assert done.returncode != 0
+    assert f"Temporal at {nowhere.address}" in done.stderr + done.stdout
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "state" / "temporal-sessions.json").exists()

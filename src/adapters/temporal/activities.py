@@ -26,6 +26,7 @@ from orchcore.policy import RetryPolicy
 from orchcore.ports.notifier import Notifier
 from orchcore.ports.store import Store
 from orchcore.records import Attempt, AttemptRecord, Event, OutboxEntry
+from orchcore.sandbox import sandbox_event
 
 T = TypeVar("T")
 #: Builds the engine a worker runs one attempt with: (the session's copy, agent name, watcher).
@@ -101,6 +102,8 @@ class Activities:
             seen.append({"kind": event.kind.value, "text": str(event.data.get("text", ""))[:200]})
 
         engine = self._engines(store, snap.session.agent, watch)
+        if engine.sandbox_status is not None:  # per attempt: each worker says whether its agents are boxed
+            store.append_events(snap.session.id, [sandbox_event(engine.sandbox_status, datetime.now(UTC))])
         engine.budget = budget
         engine.retry = load(request["retry"], RetryPolicy)
         stop = threading.Event()

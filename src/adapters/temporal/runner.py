@@ -23,7 +23,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from adapters.temporal.activities import Activities, EngineFactory
 from adapters.temporal.codec import SessionConfig, SessionStart, dump, load, snapshot_in
 from adapters.temporal.session_workflow import LedgerWorkflow, SessionWorkflow, attempt_queue, workflow_id
-from orchcore.errors import IllegalTransition, NotFound, OrchError
+from orchcore.errors import IllegalTransition, NotFound, OrchError, StoreError
 from orchcore.ports.notifier import Notifier
 from orchcore.records import Event, Session, Snapshot
 from orchcore.state import Command
@@ -36,8 +36,8 @@ QUERY_TIMEOUT = timedelta(seconds=10)
 PASSTHROUGH = ("orchcore", "adapters.temporal.codec", "attrs", "cattrs")
 
 
-class TemporalError(OrchError):
-    """The Temporal service could not be reached or refused a call."""
+class TemporalError(StoreError):
+    """The Temporal service, which holds the session's state, could not be reached or refused a call."""
 
 
 def sandbox_runner() -> SandboxedWorkflowRunner:

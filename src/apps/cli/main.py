@@ -397,8 +397,22 @@ def status(
         ref = held(rt.settings, one_session(session_arg, session), rt.store)
         if ref is not None:  # a workflow holds it: its state by query, the backend as its engine
             from apps.cli import render
+            from apps.temporal_sessions import events as temporal_events
+            from orchcore.records import EventKind
+            from orchcore.safety.events import recorded_safety_events
+            from orchcore.sandbox import sandbox_line
+            from orchcore.supervision_view import supervision_by_task
 
-            render.status(snapshot(ref), ref.backend, json_out=json_out, config=rt.settings.source)
+            seen = temporal_events(ref)
+            render.status(
+                snapshot(ref),
+                ref.backend,
+                json_out=json_out,
+                config=rt.settings.source,
+                safety=recorded_safety_events([e for e in seen if e.kind is EventKind.SAFETY]),
+                sandbox=sandbox_line(seen),
+                supervision=supervision_by_task(seen),
+            )
             return
         gather(rt, one_session(session_arg, session), json_out=json_out)()
 
@@ -437,17 +451,29 @@ def logs(
 
     with errors():
         rt = runtime(ctx, config, read_only=True)
-        sid = resolve_session(rt.store, session)
+        from apps.temporal_sessions import events as temporal_events
+        from apps.temporal_sessions import held, snapshot
+
+        ref = held(rt.settings, session, rt.store)
+        if ref is not None and task is None:  # the workflow keeps a Temporal session's events
+            render.events(temporal_events(ref)[-lines:], json_out=json_out)
+            return
+        sid = ref.session_id if ref is not None else resolve_session(rt.store, session)
+        # a task's log is a file where its attempt ran: here when the worker shares this state dir
+        snap_full = snapshot(ref) if ref is not None else rt.store.load(sid)
         if task is None:
             render.events(rt.store.events(sid)[-lines:], json_out=json_out)
             return
-        snap_full = rt.store.load(sid)
         if task not in snap_full.runs:
             raise NotFound(f"task {task} is not in session {sid} (tasks: {', '.join(snap_full.plan.ids)})")
         n = attempt or snap_full.runs[task].attempt
         if n == 0:
             fail(NOT_FOUND, f"task {task} has not run yet")
-        refusals = rt.store.events(sid, kinds=(EventKind.SAFETY,))
+        refusals = (
+            [e for e in temporal_events(ref) if e.kind is EventKind.SAFETY]
+            if ref is not None
+            else rt.store.events(sid, kinds=(EventKind.SAFETY,))
+        )
         safety = [r for r in recorded_safety_events(refusals) if r.task_id == task and r.attempt == n]
         render.log_lines(
             task,

@@ -70,8 +70,8 @@ def run_on_temporal(
     queue = sessions.task_queue
     try:
         ref = TemporalRef(snap.session.id, address, queue, snap.session.created_at.isoformat())
-        remember(rt.settings, ref)  # before the workflow exists: a command finds where to go
         sessions.start(snap, events, temporal_session_config(rt.settings, rt.routing))
+        remember(rt.settings, ref)  # from now on every front end sends its commands there
         n = len(plan.tasks)
         typer.echo(f"session {snap.session.id}: {n} task{'s' if n != 1 else ''} from {plan.source}")
         typer.echo(f"backend: {ref.backend}")
