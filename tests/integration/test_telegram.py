@@ -237,6 +237,7 @@ class World:
                 tasks_dir=str(tasks), workdir=str(tmp_path), state_dir=str(tmp_path / ".orch")
             ),
             agent=AgentSettings(name="scripted"),
+            base_dir=str(tmp_path),  # the day's report goes to results/ here, never into the checkout
         )
         self.runtime = Runtime(
             settings=settings,
