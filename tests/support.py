@@ -47,6 +47,17 @@ def wait_until(check: Callable[[], object], what: str = "the condition", timeout
 
 ORCH = Path(sys.executable).with_name("orch")
 
+#: git with a fixed identity and no system or user config: what the tests' repositories are made with
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "u",
+    "GIT_AUTHOR_EMAIL": "u@example.com",
+    "GIT_COMMITTER_NAME": "u",
+    "GIT_COMMITTER_EMAIL": "u@example.com",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "PATH": "/usr/bin:/bin",
+    "HOME": "/nonexistent",
+}
+
 
 def assert_refusal_shown(
     state_dir: Path,

@@ -12,18 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import GIT_ENV
+
 pytestmark = pytest.mark.integration
 
 ORCH = str(Path(sys.executable).with_name("orch"))
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "u",
-    "GIT_AUTHOR_EMAIL": "u@example.com",
-    "GIT_COMMITTER_NAME": "u",
-    "GIT_COMMITTER_EMAIL": "u@example.com",
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "PATH": "/usr/bin:/bin",
-    "HOME": "/nonexistent",
-}
 # task N writes out-N.txt; tasks 10 to 12 have a check that always fails, so each stops for review
 AGENT = '#!/bin/sh\nprompt=$(cat)\nn=$(printf "%s" "$prompt" | sed -n "s/^# Task \\([0-9]*\\).*/\\1/p" | head -1)\necho "work $n" > "out-$n.txt"\necho done\n'
 DAY = "2026-12-01"

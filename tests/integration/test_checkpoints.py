@@ -14,20 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import wait_until
+from tests.support import GIT_ENV, wait_until
 
 pytestmark = pytest.mark.integration
 
 ORCH = str(Path(sys.executable).with_name("orch"))
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "u",
-    "GIT_AUTHOR_EMAIL": "u@example.com",
-    "GIT_COMMITTER_NAME": "u",
-    "GIT_COMMITTER_EMAIL": "u@example.com",
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "PATH": "/usr/bin:/bin",
-    "HOME": "/nonexistent",
-}
 
 
 def git(repo: Path, *args: str) -> str:

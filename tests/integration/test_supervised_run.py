@@ -19,19 +19,11 @@ import pytest
 
 from orchcore.day_advice import SUMMARY_SYSTEM
 from tests.fakes.ollama_api import Answer, FakeOllama, RecordedRequest, agreeing, asked_criteria, verdict_json
+from tests.support import GIT_ENV
 
 pytestmark = pytest.mark.integration
 
 ORCH = str(Path(sys.executable).with_name("orch"))
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "u",
-    "GIT_AUTHOR_EMAIL": "u@example.com",
-    "GIT_COMMITTER_NAME": "u",
-    "GIT_COMMITTER_EMAIL": "u@example.com",
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "PATH": "/usr/bin:/bin",
-    "HOME": "/nonexistent",
-}
 CHECK = 'got=$(cat answer.txt 2>/dev/null)\n[ "$got" = 4 ] && echo "1 passed" && exit 0\necho "E   expected 4, got $got"\necho "1 failed"\nexit 1\n'
 # fixes the answer when its prompt quotes the failing check, or says the human's word "four"
 AGENT = """#!/bin/sh
