@@ -404,7 +404,7 @@ def status(
             from orchcore.supervision_view import supervision_by_task
 
             seen = temporal_events(ref)
-            render.status(
+            render.prepared_status(
                 snapshot(ref),
                 ref.backend,
                 json_out=json_out,
@@ -412,7 +412,7 @@ def status(
                 safety=recorded_safety_events([e for e in seen if e.kind is EventKind.SAFETY]),
                 sandbox=sandbox_line(seen),
                 supervision=supervision_by_task(seen),
-            )
+            )()
             return
         gather(rt, one_session(session_arg, session), json_out=json_out)()
 

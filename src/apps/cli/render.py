@@ -228,33 +228,6 @@ def undelivered_line(outbox: Sequence[OutboxEntry]) -> str | None:
     return f"{n} notification{'s' if n != 1 else ''} undelivered ({'; '.join(details)})"
 
 
-def status(
-    snap: Snapshot,
-    engine: str | None,
-    *,
-    json_out: bool,
-    outbox: Sequence[OutboxEntry] = (),
-    safety: Sequence[RecordedSafetyEvent] = (),
-    newest: bool = True,
-    config: str = "",
-    sandbox: str | None = None,
-    supervision: Mapping[str, Sequence[JsonObject]] | None = None,
-    files: Mapping[str, str] | None = None,
-) -> None:
-    prepared_status(
-        snap,
-        engine,
-        json_out=json_out,
-        outbox=outbox,
-        safety=safety,
-        newest=newest,
-        config=config,
-        sandbox=sandbox,
-        supervision=supervision,
-        files=files,
-    )()
-
-
 def prepared_status(
     snap: Snapshot,
     engine: str | None,
