@@ -9,6 +9,7 @@ forbidden operation (``safety.stream_guard``), what it leaves for the result
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import attrs
@@ -63,7 +64,11 @@ class AttemptSink:
                 return None
             case UsageReport():
                 self.streamed.note(event)
-                stop = spend_stop(self.engine.budget.task_limit_usd, self.budget, self.streamed.cost.so_far)
+                so_far, shared = self.streamed.cost.so_far, self.engine.shared_spend
+                beside = (
+                    shared.spend(self.task_id, self.attempt, so_far) if shared is not None else Decimal(0)
+                )
+                stop = spend_stop(self.engine.budget.task_limit_usd, self.budget, so_far, beside)
                 if stop is not None:
                     self.budget_stop = stop.halts
                     return stop.reason

@@ -134,19 +134,63 @@ class SpendStop:
     halts: bool
 
 
-def spend_stop(task_limit: Decimal | None, before: BudgetStatus, attempt_so_far: Decimal) -> SpendStop | None:
+def spend_stop(
+    task_limit: Decimal | None, before: BudgetStatus, attempt_so_far: Decimal, beside: Decimal = Decimal(0)
+) -> SpendStop | None:
     """Whether an attempt that has cost ``attempt_so_far`` must stop, given the budget ``before``
-    it began: its task's own limit first, then the binding day or session limit."""
+    it began and what attempts running beside it spent since (``beside``): its task's own limit
+    first, then the binding day or session limit."""
     if task_limit is not None and attempt_so_far >= task_limit:
         return SpendStop(
             f"budget: the task's limit of ${task_limit} is reached (about {usd(attempt_so_far)} spent on it)",
             halts=False,
         )
     limit = before.limit
-    spent = before.spent + attempt_so_far
+    spent = before.spent + attempt_so_far + beside
     if limit is not None and spent >= limit:
         return SpendStop(
             f"budget: the {before.scope}'s limit of ${limit} is reached (about {usd(spent)} spent)",
             halts=True,
         )
     return None
+
+
+@attrs.define
+class SharedSpend:
+    """What attempts running side by side spend, for each one's budget check.
+
+    An attempt's budget is read when it starts (``begin``); what the others spend after that,
+    streamed so far or final once they end, counts against the same limit (``spend``). So N
+    agents at once pass a limit by at most one report each, as one agent passes it by one, and
+    never each by the whole limit. The caller serializes the calls (one lock for all attempts);
+    ``end`` must be atomic with committing the attempt's result, so that a budget read from the
+    store never counts an attempt both there and here, nor in neither.
+    """
+
+    _live: dict[tuple[str, int], Decimal] = attrs.field(factory=dict, init=False)
+    _marks: dict[tuple[str, int], Decimal] = attrs.field(factory=dict, init=False)
+    _ended: Decimal = attrs.field(default=Decimal(0), init=False)  # the final costs of those that ended
+
+    def begin(self, task_id: str, attempt: int) -> None:
+        """An attempt whose budget is read now starts spending."""
+        self._live[task_id, attempt] = Decimal(0)
+        self._marks[task_id, attempt] = self._ended
+
+    def spend(self, task_id: str, attempt: int, so_far: Decimal) -> Decimal:
+        """Record what the attempt has cost so far; what the others spent since it began."""
+        key = (task_id, attempt)
+        self._live[key] = so_far
+        others = sum((cost for k, cost in self._live.items() if k != key), Decimal(0))
+        return others + self._ended - self._marks.get(key, self._ended)
+
+    def end(self, task_id: str, attempt: int, cost: Decimal) -> None:
+        """The attempt ended at ``cost`` (its result is committed with this); again: no change."""
+        key = (task_id, attempt)
+        if self._live.pop(key, None) is not None:
+            self._marks.pop(key, None)
+            self._ended += cost
+
+    @property
+    def running(self) -> Decimal:
+        """What the attempts still running have spent so far (not yet in the store)."""
+        return sum(self._live.values(), Decimal(0))

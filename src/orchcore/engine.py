@@ -17,7 +17,7 @@ import attrs
 
 from orchcore.attempt_outcome import attempt_violations, failed_for_safety, question_to_wait_for, with_stream
 from orchcore.attempt_sink import AttemptSink
-from orchcore.budget import BudgetPolicy, BudgetStatus, status, total
+from orchcore.budget import BudgetPolicy, BudgetStatus, SharedSpend, status, total
 from orchcore.checkpoints import AttemptCheck, check_attempt
 from orchcore.day_report import ENDED
 from orchcore.decide import (
@@ -126,6 +126,7 @@ class Engine:
     parallel: ParallelDrive | None = None  # max_parallel above 1: N attempts at once, in worktrees
     extra_env: dict[str, str] = attrs.field(factory=dict)  # added to the agent's (ORCH_PORT_BASE, ...)
     stop_all: Callable[[], str | None] = _never  # a reason every running attempt stops now, or None
+    shared_spend: SharedSpend | None = None  # what attempts running beside this one spend (N at once)
     work_done: Callable[[], None] | None = None  # orch records the attempt's work (its worktree commit)
     ended: Callable[[str], None] | None = None  # told the session's id when a drive leaves it ended
     changed: Callable[[Snapshot], None] | None = None  # told every snapshot a transition committed
@@ -274,7 +275,9 @@ class Engine:
         snap = self._commit(session_id, step)
         return chosen[0], snap
 
-    def _run_task(self, snap: Snapshot, action: StartTask) -> None:
+    def _run_task(self, snap: Snapshot, action: StartTask, spent_today: Decimal | None = None) -> None:
+        """Run one attempt to its recorded end; ``spent_today``: the day's spend read with ``snap``
+        (read now when not given)."""
         session_id = snap.session.id
         task = snap.plan.task(action.task_id)
         run = snap.run(task.id)
@@ -315,7 +318,8 @@ class Engine:
             safety=policy,
             sandbox=self.sandbox,
         )
-        spent_today = self._spent_today()
+        if spent_today is None:
+            spent_today = self._spent_today()
         before = self._budget_status(snap, spent_today)
         sink = AttemptSink(
             self,
@@ -387,22 +391,48 @@ class Engine:
             from orchcore.supervision import record_checked
 
             self._commit(
-                session_id, lambda s: record_checked(s, task.id, result, ended, supervised, extra=crossings)
+                session_id,
+                self._settled(
+                    task.id,
+                    action.attempt,
+                    result,
+                    lambda s: record_checked(s, task.id, result, ended, supervised, extra=crossings),
+                ),
             )
             return
         self._commit(
             session_id,
-            lambda s: record_result(
-                s,
+            self._settled(
                 task.id,
+                action.attempt,
                 result,
-                ended,
-                interrupted=sink.budget_stop,
-                extra=(*crossings, *safety_events),
-                retry=self.retry,
-                question=question,
+                lambda s: record_result(
+                    s,
+                    task.id,
+                    result,
+                    ended,
+                    interrupted=sink.budget_stop,
+                    extra=(*crossings, *safety_events),
+                    retry=self.retry,
+                    question=question,
+                ),
             ),
         )
+
+    def _settled(
+        self, task_id: str, attempt: int, result: AgentResult, change: Callable[[Snapshot], Mutation]
+    ) -> Callable[[Snapshot], Mutation]:
+        """``change``, telling the attempts beside this one what it cost in the same transaction."""
+        shared = self.shared_spend
+        if shared is None:
+            return change
+
+        def settled(snap: Snapshot) -> Mutation:
+            mutation = change(snap)
+            shared.end(task_id, attempt, result.cost_usd or Decimal(0))
+            return mutation
+
+        return settled
 
     def _task_prompt(self, snap: Snapshot, task: Task, attempt: int, **extra: str) -> str:
         """The task's whole prompt with its context files read now; what the budget cut is recorded."""

@@ -21,11 +21,12 @@ its own change only, so apply tasks in dependency order.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 
-from orchcore.budget import Level
+from orchcore.budget import Level, SharedSpend
 from orchcore.decide import (
     Action,
     AwaitAnswer,
@@ -99,12 +100,13 @@ class ParallelDrive:
     parts: Callable[[str], SlotParts] = _no_parts
     _running: dict[str, _Slot] = attrs.field(factory=dict, init=False)
     _stopping: str | None = attrs.field(default=None, init=False)
+    _spend: SharedSpend = attrs.field(factory=SharedSpend, init=False)  # what the running attempts spend
 
     def drive(self, engine: Engine, session_id: str, graph: TaskGraph) -> RunOutcome:
         """The serial drive loop's counterpart: returns once nothing runs and nothing can start."""
         from orchcore.engine import RunOutcome
 
-        self._running, self._stopping = {}, None
+        self._running, self._stopping, self._spend = {}, None, SharedSpend()
         own_store, own_watch = engine.store, engine.watch
         engine.store = cast(Store, _Serialized(own_store, self.workers))
         engine.watch = _locked(own_watch, self.workers)  # what the attempts show, one line at a time
@@ -113,10 +115,10 @@ class ParallelDrive:
             base = self._session_base(engine, session_id)
             while True:
                 self._collect()
-                action, snap, starts = self._step(engine, session_id, graph)
+                action, snap, starts, spent_today = self._step(engine, session_id, graph)
                 for start in starts:
                     tasks_run += 1
-                    self._launch(engine, snap, start, graph, base)
+                    self._launch(engine, snap, start, graph, base, spent_today)
                 if self._running:
                     jobs = [s.job for s in self._running.values() if s.job is not None]
                     self.workers.wait_any(jobs, engine.poll_interval_s)
@@ -184,15 +186,18 @@ class ParallelDrive:
 
     def _step(
         self, engine: Engine, session_id: str, graph: TaskGraph
-    ) -> tuple[Action | None, Snapshot, tuple[StartTask, ...]]:
-        """Decide and commit in one transaction: what starts now beside the running attempts."""
+    ) -> tuple[Action | None, Snapshot, tuple[StartTask, ...], Decimal]:
+        """Decide and commit in one transaction: what starts now beside the running attempts.
+        The budget counts what the running ones have streamed so far; each started attempt's own
+        check counts, from now on, what the others spend (read under the one lock, so that no
+        attempt that ends meanwhile is counted twice or not at all); the day's spend read."""
         chosen: list[tuple[Action | None, tuple[StartTask, ...]]] = [(None, ())]
-        spent_today = engine._spent_today()
         running = tuple(self._running)
+        shared = self._spend
 
         def step(s: Snapshot) -> Mutation:
             now = engine.clock.now()
-            budget = engine._budget_status(s, spent_today)
+            budget = engine._budget_status(s, spent_today, shared.running)
             if running and budget.level is Level.EXCEEDED and s.session.state is SessionState.RUNNING:
                 halted = Halt(budget)  # what the finished attempts cost ends the others too
                 chosen[0] = (halted, ())
@@ -219,14 +224,27 @@ class ParallelDrive:
                 return wait(s, action, now)
             return Mutation()
 
-        snap = engine._commit(session_id, step)
-        action, starts = chosen[0]
+        with self.workers.lock():
+            spent_today = engine._spent_today()
+            snap = engine._commit(session_id, step)
+            action, starts = chosen[0]
+            for start in starts:
+                shared.begin(start.task_id, start.attempt)
         if running and snap.session.state is SessionState.HALTED:
             self._stopping = self._stopping or snap.session.reason or "the budget is spent"
-        return action, snap, starts
+        return action, snap, starts, spent_today
 
-    def _launch(self, engine: Engine, snap: Snapshot, start: StartTask, graph: TaskGraph, base: str) -> None:
-        """Start ``start``'s attempt in its worktree (made now unless an earlier attempt left it)."""
+    def _launch(
+        self,
+        engine: Engine,
+        snap: Snapshot,
+        start: StartTask,
+        graph: TaskGraph,
+        base: str,
+        spent_today: Decimal,
+    ) -> None:
+        """Start ``start``'s attempt in its worktree (made now unless an earlier attempt left it),
+        its budget as read by the step that chose it (``snap``, ``spent_today``)."""
         session_id, task_id = snap.session.id, start.task_id
         taken = [s.ports for s in self._running.values()]
         existing = self.worktrees.find(session_id, task_id)
@@ -238,7 +256,7 @@ class ParallelDrive:
             )
             start_from = base if existing is not None else self._base_for(snap, task_id, graph, base)
         except (WorktreeError, ConfigError) as exc:
-            self._fail_to_start(engine, session_id, task_id, str(exc))
+            self._fail_to_start(engine, session_id, start, str(exc))
             return
         slot = _Slot(task_id, ports)
         self._running[task_id] = slot
@@ -247,7 +265,7 @@ class ParallelDrive:
             try:
                 tree = existing or self.worktrees.create(session_id, task_id, start_from, ports, self.setup)
             except (WorktreeError, ConfigError) as exc:
-                self._fail_to_start(engine, session_id, task_id, str(exc))
+                self._fail_to_start(engine, session_id, start, str(exc))
                 return
             data: JsonObject = {
                 "path": tree.path,
@@ -260,7 +278,7 @@ class ParallelDrive:
             slot_engine = self._slot_engine(engine, snap, tree, ports)
             slot_engine._watching = slot_engine._start_watching()  # live file tracking of the worktree
             try:
-                slot_engine._run_task(snap, start)
+                slot_engine._run_task(snap, start, spent_today)
             finally:
                 if slot_engine._watching is not None:
                     slot_engine._watching.close()
@@ -282,9 +300,11 @@ class ParallelDrive:
             return base
         return self.worktrees.combine(tips, f"orch: the dependencies of task {task_id}\n")
 
-    def _fail_to_start(self, engine: Engine, session_id: str, task_id: str, why: str) -> None:
+    def _fail_to_start(self, engine: Engine, session_id: str, start: StartTask, why: str) -> None:
         result = AgentResult(Outcome.ERROR, reason=f"its worktree could not be made: {why}")
-        engine._commit(session_id, lambda s: record_result(s, task_id, result, engine.clock.now()))
+        with self.workers.lock():
+            engine._commit(session_id, lambda s: record_result(s, start.task_id, result, engine.clock.now()))
+            self._spend.end(start.task_id, start.attempt, Decimal(0))
 
     def _slot_engine(self, engine: Engine, snap: Snapshot, tree: Worktree, ports: PortRange) -> Engine:
         """An engine for one attempt: the same store (serialized), agent and policies, the
@@ -326,6 +346,7 @@ class ParallelDrive:
             parallel=None,
             extra_env={"ORCH_PORT_BASE": str(ports.base), "ORCH_PORT_COUNT": str(ports.size)},
             stop_all=lambda: self._stopping,
+            shared_spend=cast(SharedSpend, _Serialized(self._spend, self.workers)),
             work_done=work_done,
         )
 
@@ -355,9 +376,10 @@ def _locked(watch: Callable[[Event], None], workers: Workers) -> Callable[[Event
 
 
 class _Serialized:
-    """The store with every call made under the workers' lock: one writer at a time."""
+    """An object (the store, the shared spend) with every call made under the workers' lock:
+    one caller at a time."""
 
-    def __init__(self, store: Store, workers: Workers) -> None:
+    def __init__(self, store: object, workers: Workers) -> None:
         self._store, self._workers = store, workers
 
     def __getattr__(self, name: str) -> Any:

@@ -12,7 +12,7 @@ import tzlocal
 
 from adapters.claude_code.prices import Usage, cost_of
 from adapters.memory.store import InMemoryStore
-from orchcore.budget import BudgetPolicy, Level, status
+from orchcore.budget import BudgetPolicy, Level, SharedSpend, status
 from orchcore.engine import Engine
 from orchcore.ports.agent import AgentRequest, AgentResult, EventSink, UsageReport
 from orchcore.records import EventKind, Outcome
@@ -200,3 +200,18 @@ def test_a_named_budget_zone_is_a_real_zone_not_an_offset() -> None:
     assert policy.day_start(before) == datetime(2026, 3, 7, 5, 0, tzinfo=UTC)
     assert policy.day_start(after) == datetime(2026, 3, 9, 4, 0, tzinfo=UTC)
     assert policy.next_day(before) == datetime(2026, 3, 8, 5, 0, tzinfo=UTC)
+
+
+def test_an_attempt_counts_what_the_others_spend_after_it_began_and_only_that() -> None:
+    shared = SharedSpend()
+    shared.begin("a", 1)
+    shared.spend("a", 1, Decimal("0.40"))
+    shared.end("a", 1, Decimal("0.50"))  # a's final cost is in the store when b's budget is read
+    shared.begin("b", 1)
+    shared.begin("c", 1)
+    assert shared.spend("b", 1, Decimal("0.10")) == Decimal(0)  # a is in b's budget already
+    assert shared.spend("c", 1, Decimal("0.20")) == Decimal("0.10")  # b so far
+    shared.end("b", 1, Decimal("0.30"))
+    shared.end("b", 1, Decimal("0.30"))  # told twice: counted once
+    assert shared.spend("c", 1, Decimal("0.25")) == Decimal("0.30")  # b's final cost
+    assert shared.running == Decimal("0.25")

@@ -10,17 +10,20 @@ import random
 import threading
 import time
 from collections.abc import Sequence
+from decimal import Decimal
 
 import attrs
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.memory.store import InMemoryStore
 from adapters.system.clock import SystemClock
 from adapters.system.workers import ThreadWorkers
+from orchcore.budget import BudgetPolicy
 from orchcore.engine import Engine
 from orchcore.parallel_drive import ParallelDrive
-from orchcore.ports.agent import AgentRequest, AgentResult, EventSink
+from orchcore.ports.agent import AgentRequest, AgentResult, EventSink, UsageReport
 from orchcore.ports.worktrees import Applied, PortRange, Worktree, WorktreeSetup
 from orchcore.records import Outcome
 from orchcore.service import create_session, send_command
@@ -148,3 +151,66 @@ def test_n_at_once_respects_the_slots_the_graph_and_one_worktree_per_task(
         deps = sorted(f"c{d}" for d in task.depends_on)
         assert base == ("base" if not deps else deps[0] if len(deps) == 1 else "m(" + ",".join(deps) + ")")
     assert all(agent.ports.values())  # every agent was given its port range
+
+
+@attrs.define
+class StreamingSpender:
+    """Streams one usage report of ``step`` dollars every millisecond, cumulative per attempt,
+    until told to stop (or ``cap`` reports): N of these at once spend side by side. Waits at
+    the start until ``together`` attempts run, so they all overlap."""
+
+    step: Decimal
+    together: int
+    cap: int = 400
+    running: int = 0
+    stopped: dict[str, str] = attrs.field(factory=dict)
+    lock: threading.Lock = attrs.field(factory=threading.Lock)
+
+    def check(self) -> None:
+        return None
+
+    def run(self, request: AgentRequest, on_event: EventSink) -> AgentResult:
+        with self.lock:
+            self.running += 1
+        deadline = time.monotonic() + 10
+        while self.running < self.together and time.monotonic() < deadline:
+            time.sleep(0.001)
+        message = f"{request.task_id}-{request.attempt}"
+        for n in range(1, self.cap + 1):
+            reason = on_event(UsageReport(message, "m", input_tokens=n, cost_usd=self.step * n))
+            if reason is not None:
+                self.stopped[request.task_id] = reason
+                return AgentResult(Outcome.STOPPED, reason=reason, cost_usd=self.step * n)
+            time.sleep(0.001)
+        return AgentResult(Outcome.SUCCEEDED, exit_code=0, cost_usd=self.step * self.cap)
+
+
+@pytest.mark.parametrize("scope", ["day", "session"])
+def test_n_agents_spending_at_once_pass_the_limit_by_at_most_one_report_each(scope: str) -> None:
+    """The invariant of a serial run (the spend passes the limit by at most one agent event)
+    holds per agent when four spend at once: each attempt's budget check counts what the others
+    have spent meanwhile, streamed or finished, so four agents cannot each spend the whole limit."""
+    limit, step, slots = Decimal(1), Decimal("0.01"), 4
+    tasks = tuple(Task(id=f"t{n}", title=f"task {n}", description="spend") for n in range(8))
+    plan = Plan("tasks.md", tasks, max_cost_usd=limit if scope == "session" else None)
+    store, clock, ids = InMemoryStore(), SystemClock(), SequentialIds()
+    snap = create_session(store, plan, ids, clock)
+    send_command(store, snap.session.id, Command.START, clock)
+    agent = StreamingSpender(step, together=slots)
+    engine = Engine(
+        store,
+        agent,
+        clock,
+        ids,
+        MemoryLogs(),
+        budget=BudgetPolicy(daily_limit_usd=limit if scope == "day" else None),
+        poll_interval_s=0.005,
+        parallel=ParallelDrive(slots, RecordedWorktrees(), ThreadWorkers()),
+    )
+    outcome = engine.run(snap.session.id)
+    assert outcome.session.state is SessionState.HALTED
+    done = engine.store.load(snap.session.id)
+    spent = sum((a.cost_usd or Decimal(0) for r in done.runs.values() for a in r.attempts), Decimal(0))
+    assert limit <= spent <= limit + slots * step, f"{slots} agents spent ${spent} against a ${limit} limit"
+    assert len(agent.stopped) == slots  # every running agent was stopped, none started after
+    assert all("budget" in why or "spent" in why for why in agent.stopped.values()), agent.stopped
