@@ -175,3 +175,24 @@ def test_a_hung_agent_holds_only_its_own_slot(repo: Path, tmp_path: Path) -> Non
     agent.release.set()
     runner.join(timeout=30)
     assert engine.store.load(sid).session.state is SessionState.COMPLETED
+
+
+def test_a_pause_lets_the_running_agents_finish_and_starts_nothing_new(repo: Path, tmp_path: Path) -> None:
+    agent = WaitingAgent(costs={}, hang={"a", "b"})
+    engine, sid = drive(repo, tmp_path, agent, plan_of("a", "b", "c", "d"), parallel=2)
+    store, clock = engine.store, SystemClock()
+    done: list[object] = []
+    runner = threading.Thread(target=lambda: done.append(engine.run(sid)), daemon=True)
+    runner.start()
+    deadline = time.monotonic() + 30
+    while len(agent.started) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    send_command(store, sid, Command.PAUSE, clock)
+    time.sleep(0.2)  # several polls: a pause stops no running agent
+    assert agent.stopped == {}
+    agent.release.set()
+    runner.join(timeout=30)
+    snap = store.load(sid)
+    assert snap.session.state is SessionState.PAUSED
+    assert [snap.run(t).state for t in "abcd"] == [TaskState.COMPLETED] * 2 + [TaskState.PENDING] * 2
+    assert sorted(agent.started) == ["a", "b"]  # nothing new started after the pause
