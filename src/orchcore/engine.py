@@ -352,6 +352,8 @@ class Engine:
         result = with_stream(result, sink.streamed)
         after = self._budget_status(snap, spent_today, result.cost_usd or Decimal(0))
         sink.take_guard_refusals()
+        if self._watching is not None:
+            self._watching.settle()  # what the agent wrote as it exited is this attempt's
         sink.take_file_changes()
         moved = (
             ref_changes(refs_before, guarded.refs())

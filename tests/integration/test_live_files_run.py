@@ -65,3 +65,15 @@ def test_with_watch_off_nothing_is_tracked(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stdout + run.stderr
     assert "⚑" not in run.stdout
     assert json.loads(orch(root, "status", "--json").stdout)["files"] == {}
+
+
+def test_a_file_written_as_the_agent_exits_is_that_tasks_not_the_next_ones(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    (root / "agent.sh").write_text('#!/bin/sh\necho "$ORCH_TASK_ID" > "out-$ORCH_TASK_ID.txt"\n')
+    (root / "tasks.md").write_text(
+        TASKS + "\n## Task 2: Views\n**Type:** backend\n**Description:** add the views\n"
+    )
+    run = orch(root, "run", "tasks.md")
+    assert run.returncode == 0, run.stdout + run.stderr
+    files = json.loads(orch(root, "status", "--json").stdout)["files"]
+    assert files == {"1": "1 file: +out-1.txt", "2": "1 file: +out-2.txt"}

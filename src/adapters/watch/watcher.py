@@ -12,6 +12,7 @@ import hashlib
 import os
 import stat
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,6 +25,12 @@ from orchcore.ports.file_watch import ChangeKind, SeenChange
 DEFAULT_DEBOUNCE_MS = 200
 """Long enough to fold an editor's or a formatter's burst of writes, short enough to show a change
 well within a second (bench/bench_watch.py)."""
+STEP_MS = 5
+"""How often the watch loop looks for new events: a burst is handed over once it is quiet this long."""
+IDLE_MS = 10
+"""An idle turn of the watch loop ends after this: ``settle`` costs about two of them."""
+POLL_DELAY_MS = 300
+"""Where inotify cannot be used (forced polling): how often the tree is scanned (watchfiles' default)."""
 MAX_HASHED_BYTES = 64 * 1024 * 1024
 _IGNORED_DIRS = frozenset(watchfiles.DefaultFilter.ignore_dirs) | {".orch", ".ruff_cache", "dist", ".tox"}
 _CHUNK = 1024 * 1024
@@ -104,6 +111,9 @@ class _Watching:
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._lock = threading.Lock()
+        self._cycled = threading.Condition(self._lock)
+        self._cycles = 0  # the watch loop's turns: a change made before turn n began is folded by its end
+        self._polling = bool(force_polling)  # polling forced by WATCHFILES_FORCE_POLLING settles no later
         self._pending: dict[str, SeenChange] = {}
         self._dirs: set[str] = set()
         self._known = {self._filter.relative(f) or f for f in self._files_under(str(root))}
@@ -122,21 +132,42 @@ class _Watching:
                 self._root,
                 watch_filter=self._filter,
                 debounce=debounce_ms,
-                step=20,
+                step=STEP_MS,
                 stop_event=self._stop,
-                rust_timeout=100,
+                rust_timeout=IDLE_MS,  # an idle turn ends this soon: ``settle`` waits for two
                 yield_on_timeout=True,
                 raise_interrupt=False,
                 force_polling=force_polling,
+                poll_delay_ms=POLL_DELAY_MS,
                 ignore_permission_denied=True,
             ):
                 self._ready.set()
                 if batch:
                     self._fold(batch)
+                with self._cycled:
+                    self._cycles += 1
+                    self._cycled.notify_all()
         except Exception as error:  # noqa: BLE001 - a broken watcher loses live tracking, never the run
             self.error = error
         finally:
             self._ready.set()
+            with self._cycled:
+                self._cycles = -1  # ended: nobody waits for another turn
+                self._cycled.notify_all()
+
+    def settle(self, timeout_s: float = 1.0) -> None:
+        """Wait for two whole turns of the watch loop (the one under way may have begun before a
+        change was made; the next one began after it), after a poll in polling mode."""
+        deadline = time.monotonic() + timeout_s
+        if self._polling:
+            time.sleep(min(POLL_DELAY_MS / 1000, timeout_s))
+        with self._cycled:
+            if self._cycles < 0 or not self._thread.is_alive():
+                return
+            target = self._cycles + 2
+            self._cycled.wait_for(
+                lambda: self._cycles < 0 or self._cycles >= target, max(0.0, deadline - time.monotonic())
+            )
 
     def _files_under(self, raw: str) -> list[str]:
         """Every reported file under directory ``raw`` (absolute paths): a directory moved in, or

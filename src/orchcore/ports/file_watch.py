@@ -42,6 +42,11 @@ class Watching(Protocol):
         """
         ...
 
+    def settle(self, timeout_s: float = 1.0) -> None:
+        """Return once every change made before the call is in what ``take`` returns (or after
+        ``timeout_s``): what an agent wrote as it exited is its attempt's, not the next one's."""
+        ...
+
     def close(self) -> None:
         """Stop watching; later ``take`` calls return nothing new. Closing twice is harmless."""
         ...

@@ -91,3 +91,17 @@ class FileWatcherContract:
         time.sleep(1.0)
         assert list(watching.take()) == []
         watching.close()  # twice is harmless
+
+    def test_after_settle_take_holds_every_change_made_before_it(
+        self, watching: Watching, tmp_path: Path
+    ) -> None:
+        for n in range(20):
+            (tmp_path / f"last-{n}.txt").write_text(str(n))
+        watching.settle()
+        assert sorted(c.path for c in watching.take()) == sorted(f"last-{n}.txt" for n in range(20))
+
+    def test_settle_after_close_returns_at_once(self, watching: Watching) -> None:
+        watching.close()
+        started = time.monotonic()
+        watching.settle(timeout_s=5)
+        assert time.monotonic() - started < 1
