@@ -9,6 +9,7 @@ again before anyone looked is dropped: it never was part of the work.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import stat
 import threading
@@ -28,7 +29,9 @@ well within a second (bench/bench_watch.py)."""
 STEP_MS = 5
 """How often the watch loop looks for new events: a burst is handed over once it is quiet this long."""
 IDLE_MS = 10
-"""An idle turn of the watch loop ends after this: ``settle`` costs about two of them."""
+"""An idle turn of the watch loop ends after this: ``settle`` costs about one of them."""
+SETTLE_MS = 15
+"""What ``settle`` allows a change's event to reach the watch loop (it takes microseconds)."""
 POLL_DELAY_MS = 300
 """Where inotify cannot be used (forced polling): how often the tree is scanned (watchfiles' default)."""
 MAX_HASHED_BYTES = 64 * 1024 * 1024
@@ -112,7 +115,7 @@ class _Watching:
         self._ready = threading.Event()
         self._lock = threading.Lock()
         self._cycled = threading.Condition(self._lock)
-        self._cycles = 0  # the watch loop's turns: a change made before turn n began is folded by its end
+        self._turn_ended = 0.0  # when the watch loop last handed over what it saw (monotonic)
         self._polling = bool(force_polling)  # polling forced by WATCHFILES_FORCE_POLLING settles no later
         self._pending: dict[str, SeenChange] = {}
         self._dirs: set[str] = set()
@@ -145,28 +148,30 @@ class _Watching:
                 if batch:
                     self._fold(batch)
                 with self._cycled:
-                    self._cycles += 1
+                    self._turn_ended = time.monotonic()
                     self._cycled.notify_all()
         except Exception as error:  # noqa: BLE001 - a broken watcher loses live tracking, never the run
             self.error = error
         finally:
             self._ready.set()
             with self._cycled:
-                self._cycles = -1  # ended: nobody waits for another turn
+                self._turn_ended = math.inf  # ended: nobody waits for another turn
                 self._cycled.notify_all()
 
     def settle(self, timeout_s: float = 1.0) -> None:
-        """Wait for two whole turns of the watch loop (the one under way may have begun before a
-        change was made; the next one began after it), after a poll in polling mode."""
-        deadline = time.monotonic() + timeout_s
+        """Wait for a turn of the watch loop that ends ``SETTLE_MS`` after the call: an event of
+        a change made before the call has reached the loop by then (the kernel hands it over in
+        microseconds), and a turn hands over whatever it holds when it ends. In polling mode a
+        poll comes first."""
+        asked = time.monotonic()
         if self._polling:
             time.sleep(min(POLL_DELAY_MS / 1000, timeout_s))
+        after = max(asked + SETTLE_MS / 1000, time.monotonic())
         with self._cycled:
-            if self._cycles < 0 or not self._thread.is_alive():
+            if not self._thread.is_alive():
                 return
-            target = self._cycles + 2
             self._cycled.wait_for(
-                lambda: self._cycles < 0 or self._cycles >= target, max(0.0, deadline - time.monotonic())
+                lambda: self._turn_ended >= after, max(0.0, asked + timeout_s - time.monotonic())
             )
 
     def _files_under(self, raw: str) -> list[str]:
