@@ -1,24 +1,28 @@
 """Webhook latency and throughput on keep-alive connections, as n8n or a script sees them.
 
 The server runs as `orch serve` would (SQLite store, real secret check, uvicorn; no access
-log, which costs ~50 us more per request) in a child process on 127.0.0.1, with a 10-task
-session waiting for approval. Three figures:
+log, which costs 50-100 us more per request: ``--access-log`` writes it to a file, as `orch
+serve` writes it to stdout) in a child process on 127.0.0.1, with a 10-task session waiting
+for approval. Three figures:
 
 1. one client, one keep-alive connection, requests one after another (httpx.Client);
 2. the same client opening a new connection for every request (what keep-alive is compared to);
 3. N concurrent keep-alive clients for a few seconds.
 
-The load's clients are, by default, a minimal HTTP/1.1 client (``raw``): httpx spends about
-four times the server's CPU on each request, so with httpx (``--load-client httpx``) the
-figure measures httpx, not the server. Each phase also prints the server's CPU time per
-request, which a busy machine disturbs far less than wall time.
+The load's clients are, by default (``auto``), wrk when it is installed (``apt-get install
+wrk``; one thread, C: it leaves the server most of a 2-core machine), else a minimal HTTP/1.1
+client in Python (``raw``); the output says which. httpx spends about four times the server's
+CPU on each request, so with httpx (``--load-client httpx``) the figure measures httpx, not the
+server. Each phase also prints the server's CPU time per request, which a busy machine disturbs
+far less than wall time, and the load clients' own.
 
 Prints p50/p99/max, requests/s and the ratio to the targets of issue 9 (p50 <= 2 ms on one
 keep-alive client; >= 2,000 req/s with p99 <= 100 ms under 50 clients); asserts nothing.
 ``--slowest N`` lists the slowest requests of the load with when they started, to find stalls.
 
 Usage: python bench/bench_webhook.py [--endpoint status|command|help|health] [--clients 50] [--seconds 5]
-       [--requests 1000] [--load-client raw|httpx] [--slowest 0] [--py-spy OUT.svg|OUT.txt]
+       [--requests 1000] [--load-client auto|wrk|raw|httpx] [--access-log] [--slowest 0]
+       [--py-spy OUT.svg|OUT.txt]
 """
 
 from __future__ import annotations
@@ -26,7 +30,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
+import resource
 import secrets
 import shutil
 import signal
@@ -61,8 +67,12 @@ from apps.web.server import prepare
 secret = sys.stdin.readline().strip()  # not in argv, where `ps` would show it
 settings = load_settings(sys.argv[1], environ={})
 environ = {"ORCH_WEBHOOK_SECRET": secret}
-ready = prepare(settings, "127.0.0.1", 0, False, environ=environ, access_log=False, log_config=None)
-print(ready.port, flush=True)
+logged = sys.argv[2] == "access-log"  # as `orch serve` logs, else no log at all
+port_out, sys.stdout = sys.stdout, sys.stderr  # uvicorn's access log goes to stdout: to the file
+ready = prepare(
+    settings, "127.0.0.1", 0, False, environ=environ, access_log=logged, log_config="default" if logged else None
+)
+print(ready.port, file=port_out, flush=True)
 ready.run()
 """
 
@@ -205,6 +215,67 @@ async def hammer(
         await asyncio.gather(*(close() for _, close in clients))
 
 
+#: wrk's request and, when it is done, one line of figures (its latencies are in microseconds)
+WRK_SCRIPT = """
+wrk.method = {method}
+wrk.body = {body}
+wrk.headers["X-Orch-Secret"] = {secret}
+{content_type}
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("wrk-figures %d %d %d %d %d %d %d\\n", summary.requests, summary.duration,
+    e.status, e.connect + e.read + e.write + e.timeout, latency:percentile(50), latency:percentile(99),
+    latency.max))
+end
+"""
+
+
+def lua(text: str) -> str:
+    return json.dumps(text)  # a JSON string of ASCII text is a Lua string literal
+
+
+def wrk_load(
+    args: argparse.Namespace, port: int, secret: str, seconds: int, root: Path
+) -> tuple[int, int, float, float, float, float, int]:
+    """wrk's one thread with ``args.clients`` keep-alive connections for ``seconds``: requests,
+    failed (non-2xx or socket errors), took (s), p50, p99, max (ms) and its CPU (us).
+    The secret goes in a script file readable by this user only, not in wrk's argv."""
+    method, path, payload = ENDPOINTS[args.endpoint]
+    body = "" if payload is None else json.dumps(payload)
+    script = root / "load.lua"
+    script.touch(mode=0o600)
+    script.write_text(
+        WRK_SCRIPT.format(
+            method=lua(method),
+            body=lua(body),
+            secret=lua(secret),
+            content_type='wrk.headers["Content-Type"] = "application/json"' if body else "",
+        )
+    )
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    argv = [
+        "wrk",
+        "-t1",
+        f"-c{args.clients}",
+        f"-d{seconds}s",
+        "-s",
+        str(script),
+        f"http://127.0.0.1:{port}{path}",
+    ]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    line = next(x for x in out.splitlines() if x.startswith("wrk-figures "))
+    done, took_us, status, sockets, p50, p99, top = (int(v) for v in line.split()[1:])
+    cpu = (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) * 1e6
+    return done, status + sockets, took_us / 1e6, p50 / 1000, p99 / 1000, top / 1000, int(cpu)
+
+
+def load_client(choice: str) -> str:
+    if choice != "auto":
+        return choice
+    return "wrk" if shutil.which("wrk") else "raw"
+
+
 def wait_for_approval(url: str, headers: dict[str, str]) -> None:
     deadline = time.monotonic() + 30
     with httpx.Client(base_url=url, headers=headers, timeout=10.0) as client:
@@ -249,6 +320,28 @@ def sampled(server: int, out: str | None) -> subprocess.Popen[bytes] | None:
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def report_wrk(args: argparse.Namespace, port: int, secret: str, server: int, root: Path) -> None:
+    seconds = max(1, math.ceil(args.seconds))
+    wrk_load(args, port, secret, 1, root)  # warm up
+    spy = sampled(server, args.py_spy)
+    cpu = cpu_seconds(server)
+    done, failed, took, p50, p99, top, wrk_cpu = wrk_load(args, port, secret, seconds, root)
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(timeout=30)
+        print(f"  server sampled by py-spy into {args.py_spy}")
+    server_cpu = cpu_per_request(server, cpu, done)
+    rps = (done - failed) / took
+    print(f"{args.clients} concurrent wrk connections (one wrk thread), keep-alive, {took:.1f} s")
+    print(f"  requests:    {done - failed} ok, {failed} failed")
+    print(f"  throughput:  {rps:.0f} requests/s ({rps / TARGET_RPS:.2f}x the target of {TARGET_RPS:.0f})")
+    print(f"  latency:     p50 {p50:.2f} ms   p99 {p99:.2f} ms   max {top:.1f} ms")
+    print(f"  target:      p99 <= {TARGET_P99_MS:g} ms: {p99 / TARGET_P99_MS:.2f}x the target")
+    print(f"  cost:        {server_cpu}; the clients (wrk): {wrk_cpu / max(done, 1):.0f} us")
+    if args.slowest:
+        print("  (--slowest lists requests of the raw or httpx clients only)")
+
+
 def report_load(args: argparse.Namespace, port: int, secret: str, server: int) -> None:
     asyncio.run(hammer(args, port, secret, 0.5))  # warm up
     spy = sampled(server, args.py_spy)
@@ -282,7 +375,12 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--requests", type=int, default=1000, help="sequential requests of the one client")
-    parser.add_argument("--load-client", choices=("raw", "httpx"), default="raw")
+    parser.add_argument("--load-client", choices=("auto", "wrk", "raw", "httpx"), default="auto")
+    parser.add_argument(
+        "--access-log",
+        action="store_true",
+        help="serve with uvicorn's access log, to a file, as `orch serve` does",
+    )
     parser.add_argument("--slowest", type=int, default=0, help="list the N slowest requests of the load")
     parser.add_argument("--py-spy", default=None, help="sample the server during the load into this file")
     args = parser.parse_args()
@@ -291,16 +389,18 @@ def main() -> None:
     secret = secrets.token_urlsafe(24)
     headers = {"X-Orch-Secret": secret}
     child = None
+    server_log = (root / "server.log").open("w")  # uvicorn's log, the access log with --access-log
     try:
         true = shutil.which("true") or "/bin/true"
         (root / "orch.yaml").write_text(f'agent:\n  command: ["{true}"]\n  timeout_s: 30\n')
         (root / "tasks").mkdir()
         (root / "tasks" / "today.md").write_text(task_file(10))
         child = subprocess.Popen(
-            [sys.executable, "-c", SERVER, str(root / "orch.yaml")],
+            [sys.executable, "-c", SERVER, str(root / "orch.yaml"), "access-log" if args.access_log else "-"],
             cwd=root,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
+            stderr=server_log,
             text=True,
         )
         assert child.stdin is not None
@@ -311,7 +411,11 @@ def main() -> None:
         url = f"http://127.0.0.1:{port}"
         wait_for_approval(url, headers)
         report_one_client(args, url, headers, child.pid)
-        report_load(args, port, secret, child.pid)
+        args.load_client = load_client(args.load_client)
+        if args.load_client == "wrk":
+            report_wrk(args, port, secret, child.pid, root)
+        else:
+            report_load(args, port, secret, child.pid)
     finally:
         if child is not None:
             child.send_signal(signal.SIGINT)
@@ -320,6 +424,7 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
+        server_log.close()
         shutil.rmtree(root, ignore_errors=True)
 
 

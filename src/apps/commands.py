@@ -33,7 +33,7 @@ from orchcore.state import Command, SessionState
 if TYPE_CHECKING:
     from apps.bootstrap import Runtime
     from apps.settings import Settings
-    from apps.temporal_sessions import TemporalRef
+    from apps.temporal_sessions import Registry, TemporalRef
     from orchcore.records import Event, Snapshot
 
 log = logging.getLogger("apps.commands")
@@ -120,6 +120,7 @@ class Commands:
     _last_status: tuple[tuple[str, int, str | None], dict[str, Any]] | None = attrs.field(
         default=None, init=False
     )
+    _temporal: Registry | None = attrs.field(default=None, init=False)  # found on first use
 
     def execute(self, command: str, params: dict[str, Any]) -> dict[str, Any]:
         """Run ``command``; the success body, or CommandError / OrchError."""
@@ -130,9 +131,11 @@ class Commands:
             newest = rt.store.sessions()
             snap = rt.store.load(newest[0].id) if newest else None
             return self.respond("help", snap, "commands: " + ", ".join(schema.COMMANDS), help=schema.COMMANDS)
-        from apps.temporal_sessions import held
+        from apps.temporal_sessions import Registry, held
 
-        ref = held(rt.settings, params.get("session"), rt.store)
+        if self._temporal is None:
+            self._temporal = Registry.of(rt.settings)
+        ref = held(rt.settings, params.get("session"), rt.store, registry=self._temporal)
         if ref is not None:  # a workflow holds it: commands are its updates, status its query
             return self._on_temporal(ref, command, params)
         sid = resolve_session(rt.store, params.get("session"))

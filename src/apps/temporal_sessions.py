@@ -51,11 +51,43 @@ def _path(settings: Settings) -> Path:
 
 
 def _read(settings: Settings) -> list[dict[str, str]]:
+    return _read_file(_path(settings))
+
+
+def _read_file(path: Path) -> list[dict[str, str]]:
     try:
-        data = json.loads(_path(settings).read_text())
+        data = json.loads(path.read_text())
     except FileNotFoundError:
         return []
     return [dict(item) for item in data.get("sessions", [])]
+
+
+@attrs.define
+class Registry:
+    """The registry of one state dir for a long-lived front end (the webhook app): its path
+    found once (the state dir's lookup cost ~120 us per request) and its entries re-read only
+    when the file changed, which a stat tells: :func:`remember` replaces it whole."""
+
+    path: Path
+    _seen: tuple[tuple[int, int, int], list[dict[str, str]]] | None = attrs.field(default=None, init=False)
+
+    @classmethod
+    def of(cls, settings: Settings) -> Registry:
+        return cls(_path(settings))
+
+    def items(self) -> list[dict[str, str]]:
+        """The registry's entries (not to be changed by the caller), [] without a registry."""
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return []
+        key = (st.st_ino, st.st_mtime_ns, st.st_size)
+        seen = self._seen
+        if seen is not None and seen[0] == key:
+            return seen[1]
+        items = _read_file(self.path)  # replaced since the stat: the next call reads it again
+        self._seen = (key, items)
+        return items
 
 
 def remember(settings: Settings, ref: TemporalRef) -> None:
@@ -70,11 +102,17 @@ def remember(settings: Settings, ref: TemporalRef) -> None:
     Path(tmp).replace(path)
 
 
-def held(settings: Settings, session_id: str | None, store: Store | None = None) -> TemporalRef | None:
+def held(
+    settings: Settings,
+    session_id: str | None,
+    store: Store | None = None,
+    *,
+    registry: Registry | None = None,
+) -> TemporalRef | None:
     """The Temporal session ``session_id`` names (a unique prefix will do), or None if Temporal
     does not hold it. With no id: the newest Temporal session, if it is newer than the newest
-    session of the local ``store``."""
-    items = _read(settings)
+    session of the local ``store``. ``registry``: settings' registry, kept by the caller."""
+    items = _read(settings) if registry is None else registry.items()
     if session_id is None:
         if not items:
             return None

@@ -46,6 +46,8 @@ SECRET_HEADER = "x-orch-secret"  # noqa: S105 - a header name, not a secret
 #: threads that run commands: the store serialises them anyway, and anyio's default pool (40
 #: threads, a cancel scope and limiter per call) cost 40 % more CPU per request under 50 clients
 COMMAND_THREADS = 4
+#: commands that only read: identical ones waiting at the same time share one run
+SHARED_READS = frozenset({"status", "help"})
 
 
 class WebError(CommandError):
@@ -183,6 +185,10 @@ class _Webhook:
     incidents: IncidentLog = attrs.field(factory=lambda: IncidentLog(log))
     started: float = 0.0
     _last_body: tuple[dict[str, Any], bytes] | None = attrs.field(default=None, init=False)
+    #: per shared read (command, params): the run that has not started yet, which requests
+    #: arriving now join, and the one running
+    _next_read: dict[tuple[str, str], asyncio.Task[dict[str, Any]]] = attrs.field(factory=dict, init=False)
+    _running_read: dict[tuple[str, str], asyncio.Task[dict[str, Any]]] = attrs.field(factory=dict, init=False)
     version: str = attrs.field(factory=_version)
     document: dict[str, Any] = attrs.field(
         default=attrs.Factory(lambda self: schema.openapi_document(self.version), takes_self=True)
@@ -239,10 +245,43 @@ class _Webhook:
         if bad_json is not None:
             raise WebError("invalid_json", f"the body is not valid JSON: {bad_json}")
         command, params = _command(request.path_params.get("name"), body)
+        if command in SHARED_READS:
+            return await self._shared(command, params)
+        return await self._run(command, params)
+
+    async def _run(self, command: str, params: dict[str, Any]) -> dict[str, Any]:
         # the ports are synchronous: a command runs on the app's threads, never on the event loop
         return await asyncio.get_running_loop().run_in_executor(
             self.pool, self.commands.execute, command, params
         )
+
+    async def _shared(self, command: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Run a read-only command once for all the identical requests waiting for it.
+
+        Handing a command to a thread and back costs ~300 us of CPU under 50 clients, five times
+        the read itself; polling clients ask the same thing. A request joins the run that has not
+        started yet, else starts one, which waits for the running one to end: a run starts after
+        every request it answers arrived, so none is answered with a state older than itself (a
+        status sent after an approve was answered shows the approval).
+        """
+        key = (command, json.dumps(params, sort_keys=True))
+        run = self._next_read.get(key)
+        if run is None:
+            run = self._next_read[key] = asyncio.ensure_future(self._shared_run(key, command, params))
+        return await asyncio.shield(run)  # a request given up on does not cancel the others' run
+
+    async def _shared_run(self, key: tuple[str, str], command: str, params: dict[str, Any]) -> dict[str, Any]:
+        running = self._running_read.get(key)
+        if running is not None:
+            await asyncio.wait([running])  # its outcome is its own requests'
+        run = asyncio.current_task()
+        assert run is not None  # noqa: S101 - a coroutine of a task
+        del self._next_read[key]  # from now on, requests join the next run
+        self._running_read[key] = run
+        try:
+            return await self._run(command, params)
+        finally:
+            del self._running_read[key]
 
     async def _read_body(self, request: Request) -> bytes:
         """The body, refusing (413) as soon as it passes the limit: never read unbounded."""
