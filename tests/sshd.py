@@ -29,10 +29,19 @@ def _sshd_binary() -> str:
     if os.geteuid() != 0:
         pytest.skip("sshd is not installed and these tests are not root, so cannot apt-get openssh-server")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "install", "-y", "-qq", "openssh-server"]
+    install = [
+        "apt-get",
+        "install",
+        "-y",
+        "-qq",
+        "-o",
+        "DPkg::Lock::Timeout=300",
+        "openssh-server",
+    ]  # waits for another apt
     done = subprocess.run(install, capture_output=True, text=True, env=env, check=False)
     if done.returncode != 0:
-        subprocess.run(["apt-get", "update", "-qq"], capture_output=True, env=env, check=False)
+        update = ["apt-get", "update", "-qq", "-o", "DPkg::Lock::Timeout=300"]
+        subprocess.run(update, capture_output=True, env=env, check=False)
         done = subprocess.run(install, capture_output=True, text=True, env=env, check=False)
     if done.returncode != 0 or not Path("/usr/sbin/sshd").exists():
         pytest.skip(f"cannot install openssh-server with apt-get: {done.stderr.strip()[-300:]}")
