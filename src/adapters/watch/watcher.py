@@ -137,7 +137,7 @@ class _Watching:
                 debounce=debounce_ms,
                 step=STEP_MS,
                 stop_event=self._stop,
-                rust_timeout=IDLE_MS,  # an idle turn ends this soon: ``settle`` waits for two
+                rust_timeout=IDLE_MS,  # an idle turn ends this soon: ``settle`` waits for about one
                 yield_on_timeout=True,
                 raise_interrupt=False,
                 force_polling=force_polling,

@@ -43,8 +43,10 @@ class Watching(Protocol):
         ...
 
     def settle(self, timeout_s: float = 1.0) -> None:
-        """Return once every change made before the call is in what ``take`` returns (or after
-        ``timeout_s``): what an agent wrote as it exited is its attempt's, not the next one's."""
+        """Return once the changes made before the call are in what ``take`` returns, as far as
+        the watcher can tell (a watcher whose events lag behind on a saturated machine may miss
+        one), or after ``timeout_s``: what an agent wrote as it exited is its attempt's, not the
+        next one's."""
         ...
 
     def close(self) -> None:
