@@ -192,7 +192,7 @@ class Runtime:
     _lessons: LessonStore | None = attrs.field(default=None, init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
-        if self.status_files is None and self.settings.status_files.enabled:  # off: not even imported
+        if self.status_files is None:
             from apps.status_files import status_files_for
 
             self.status_files = status_files_for(self.settings)

@@ -45,18 +45,18 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from orchcore.budget import BudgetPolicy
 from orchcore.delivery import DeliveryPolicy
 from orchcore.errors import ConfigError
 from orchcore.notify import DEFAULT_KINDS, Routing
 from orchcore.policy import ApprovalMode, ApprovalPolicy, RetryPolicy
 from orchcore.ports.notifier import NotificationKind
+from orchcore.ports.worktrees import WorktreeSetup
 from orchcore.sandbox import Network, SandboxMode
 
 if TYPE_CHECKING:
     import cattrs
 
-    from orchcore.budget import BudgetPolicy
-    from orchcore.ports.worktrees import WorktreeSetup
     from orchcore.safety import SafetyPolicy
     from orchcore.supervise import Calibration, ConfidenceWeights, SupervisorConfig
 
@@ -145,8 +145,6 @@ class WorktreeSettings:
 
     def setup_plan(self) -> WorktreeSetup:
         """What the Worktrees port does to a new worktree."""
-        from orchcore.ports.worktrees import WorktreeSetup  # here: `orch status` reads no worktrees
-
         return WorktreeSetup(copy=self.copy, commands=self.setup, timeout_s=self.setup_timeout_s)
 
 
@@ -300,9 +298,7 @@ def _judge_mode(value: object, _: object) -> JudgeMode:
     return JudgeMode(str(value).strip().lower())
 
 
-_DURATION = (
-    r"^-?(\d+(\.\d+)?|(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+)$"  # seconds, or Go's 1h30m (compiled when used)
-)
+_DURATION = re.compile(r"^-?(\d+(\.\d+)?|(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+)$")  # seconds, or Go's 1h30m
 
 
 @attrs.frozen
@@ -512,8 +508,6 @@ class Settings:
 
     def budget_policy(self) -> BudgetPolicy:
         """The budget policy: limits and the day's time zone (prices are the agent's: ``agent_prices``)."""
-        from orchcore.budget import BudgetPolicy  # here: `orch status` spends nothing
-
         b = self.budget
         return BudgetPolicy(
             daily_limit_usd=b.max_daily_cost_usd,
@@ -850,7 +844,7 @@ def check_supervisor(checker: Any, raw: Mapping[str, Any]) -> None:
         if number.lstrip("-").isdigit() and int(number) < low:  # other mistakes: the type checks
             checker.add(("supervisor", key), f"found {value}, expected {what}")
     keep = section.get("keep_alive")
-    if keep is not None and not isinstance(keep, bool) and not re.match(_DURATION, str(keep).strip()):
+    if keep is not None and not isinstance(keep, bool) and not _DURATION.match(str(keep).strip()):
         checker.add(
             ("supervisor", "keep_alive"), f"found {keep!r}, expected a duration such as 10m, 1h or -1"
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -91,8 +92,6 @@ class Registry:
 
 def remember(settings: Settings, ref: TemporalRef) -> None:
     """Record that Temporal holds ``ref.session_id`` (written whole, atomically)."""
-    import tempfile  # here, not at the top: `orch status` only reads the registry
-
     items = [i for i in _read(settings) if i.get("session_id") != ref.session_id]
     items.append(attrs.asdict(ref))
     path = _path(settings)

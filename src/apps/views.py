@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from orchcore.graph import blocked_tasks
+from orchcore.decide import blocked_tasks
 from orchcore.records import Snapshot
 from orchcore.report import task_cost
 from orchcore.safety.events import RecordedSafetyEvent

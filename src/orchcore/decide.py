@@ -12,7 +12,6 @@ import attrs
 
 from orchcore.budget import BudgetStatus, Level
 from orchcore.graph import TaskGraph
-from orchcore.graph import blocked_tasks as blocked_tasks  # where it lives now: status needs only it
 from orchcore.policy import ApprovalPolicy, RetryPolicy
 from orchcore.progress import Progress
 from orchcore.records import Attempt, Event, EventKind, Gate, JsonObject, Mutation, Outcome, Snapshot, TaskRun
@@ -193,6 +192,28 @@ def failure_summary(snap: Snapshot, graph: TaskGraph) -> str:
     if blocked:
         parts.append(f"blocked: {', '.join(blocked)}")
     return "; ".join(parts) or "nothing can run"
+
+
+def blocked_tasks(snap: Snapshot, graph: TaskGraph | None = None) -> dict[str, str]:
+    """Pending tasks that wait on a failed or cancelled dependency: task -> that dependency.
+
+    ``graph`` is the plan's, built here only when some task is dead (else nothing is blocked):
+    `orch status` on 1,000 finished tasks builds none."""
+    dead = {t for t, r in snap.runs.items() if r.state in DEAD_TASK}
+    out: dict[str, str] = {}
+    if not dead:
+        return out
+    graph = TaskGraph(snap.plan.tasks) if graph is None else graph
+    # walk in schedule order so transitively blocked tasks are found in one pass
+    unsatisfiable = set(dead)
+    for task_id in graph.schedule():
+        if snap.runs[task_id].state is not TaskState.PENDING:
+            continue
+        dep = graph.blocked_by(task_id, unsatisfiable)
+        if dep is not None:
+            out[task_id] = dep
+            unsatisfiable.add(task_id)
+    return out
 
 
 def _retry_plan(

@@ -9,14 +9,9 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Collection, Iterable, Sequence
-from typing import TYPE_CHECKING
 
 from orchcore.errors import Problem
-from orchcore.state import DEAD_TASK, TaskState
 from orchcore.tasks import Task, id_problem
-
-if TYPE_CHECKING:
-    from orchcore.records import Snapshot
 
 #: How many known ids a message about an unknown one lists: enough to show the style, never all.
 SHOWN_IDS = 10
@@ -211,25 +206,3 @@ class TaskGraph:
                 if waiting[j] == 0:
                     heapq.heappush(heap, (self._keys[j], j))
         return order
-
-
-def blocked_tasks(snap: Snapshot, graph: TaskGraph | None = None) -> dict[str, str]:
-    """Pending tasks that wait on a failed or cancelled dependency: task -> that dependency.
-
-    ``graph`` is the plan's, built here only when some task is dead (else nothing is blocked):
-    `orch status` on 1,000 finished tasks builds none."""
-    dead = {t for t, r in snap.runs.items() if r.state in DEAD_TASK}
-    out: dict[str, str] = {}
-    if not dead:
-        return out
-    graph = TaskGraph(snap.plan.tasks) if graph is None else graph
-    # walk in schedule order so transitively blocked tasks are found in one pass
-    unsatisfiable = set(dead)
-    for task_id in graph.schedule():
-        if snap.runs[task_id].state is not TaskState.PENDING:
-            continue
-        dep = graph.blocked_by(task_id, unsatisfiable)
-        if dep is not None:
-            out[task_id] = dep
-            unsatisfiable.add(task_id)
-    return out

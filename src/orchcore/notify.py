@@ -19,6 +19,7 @@ from decimal import Decimal, InvalidOperation
 
 import attrs
 
+from orchcore.budget import total, usd
 from orchcore.ports.notifier import Notification, NotificationKind
 from orchcore.records import Event, EventKind, JsonObject, Mutation, OutboxEntry, Snapshot, TaskRun
 from orchcore.runtable import with_runs
@@ -341,16 +342,12 @@ def _tally(runs: Mapping[str, TaskRun]) -> str:
 
 
 def _spent(runs: Mapping[str, TaskRun]) -> str:
-    from orchcore.budget import total, usd  # here, as in _money: `orch status` imports this module
-
     costs = [a.cost_usd for run in runs.values() for a in run.attempts if a.cost_usd is not None]
     return f" Cost: {usd(total(costs))}." if costs else ""
 
 
 def _money(value: object) -> str:
     """A stored amount (an exact decimal string) as people read it."""
-    from orchcore.budget import usd
-
     try:
         return usd(Decimal(str(value)))
     except InvalidOperation:

@@ -8,7 +8,6 @@ Pure text in, text out: idempotent, and text without secrets comes back unchange
 
 from __future__ import annotations
 
-import functools
 import re
 
 __all__ = ["REDACTED", "SECRET_WORDS", "redact"]
@@ -28,24 +27,18 @@ SECRET_WORDS = (
     "session_id",
 )
 
-
-@functools.cache
-def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
-    """Compiled on the first redaction, not at import (`orch status` imports this and redacts nothing)."""
-    # scheme://userinfo@ : everything between "//" and the last "@" before the path
-    userinfo = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#@\s\"<>]+@")
-    # ?name=value / &name=value / ;name=value where the name holds a secret word
-    param = re.compile(
-        r"(?i)([?&;][^=&;#\s\"<>]*(?:" + "|".join(SECRET_WORDS) + r")[^=&;#\s\"<>]*=)[^&;#\s\"<>]*"
-    )
-    # Telegram's Bot API puts the token in the path: /bot<id>:<secret>/
-    bot_token = re.compile(r"/bot\d+:[A-Za-z0-9_-]+")
-    return userinfo, param, bot_token
+# scheme://userinfo@ : everything between "//" and the last "@" before the path
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#@\s\"<>]+@")
+# ?name=value / &name=value / ;name=value where the name holds a secret word
+_PARAM = re.compile(
+    r"(?i)([?&;][^=&;#\s\"<>]*(?:" + "|".join(SECRET_WORDS) + r")[^=&;#\s\"<>]*=)[^&;#\s\"<>]*"
+)
+# Telegram's Bot API puts the token in the path: /bot<id>:<secret>/
+_BOT_TOKEN = re.compile(r"/bot\d+:[A-Za-z0-9_-]+")
 
 
 def redact(text: str) -> str:
     """``text`` with URL credentials, secret-like query parameters and bot tokens replaced by ``***``."""
-    userinfo, param, bot_token = _patterns()
-    text = userinfo.sub(lambda m: f"{m.group(1)}{REDACTED}@", text)
-    text = param.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
-    return bot_token.sub(f"/bot{REDACTED}", text)
+    text = _USERINFO.sub(lambda m: f"{m.group(1)}{REDACTED}@", text)
+    text = _PARAM.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
+    return _BOT_TOKEN.sub(f"/bot{REDACTED}", text)

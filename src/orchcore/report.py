@@ -5,16 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
-from orchcore.graph import blocked_tasks
+from orchcore.budget import BudgetStatus, amount_text, usd
+from orchcore.decide import blocked_tasks
 from orchcore.records import JsonObject, Snapshot, TaskRun
 from orchcore.safety.events import RecordedSafetyEvent
 from orchcore.state import TaskState
 from orchcore.tasks import Task
-
-if TYPE_CHECKING:
-    from orchcore.budget import BudgetStatus
 
 
 def _duration(run: TaskRun) -> float:
@@ -64,8 +61,6 @@ def render_report(
     totals; whether agents ran in the sandbox (``sandbox``, the session's sandbox line);
     every refusal and violation with the layer that stopped it (``safety``);
     and for failures the last lines of their logs (``tails``)."""
-    from orchcore.budget import amount_text, usd  # here: `orch status` needs task_cost, not the budget
-
     session, plan = snap.session, snap.plan
     blocked = blocked_tasks(snap)
     title = plan.title or f"Tasks - {plan.date}"

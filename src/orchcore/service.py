@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 import attrs
 
+from orchcore.budget import BudgetPolicy, BudgetStatus, total
+from orchcore.budget import status as budget_status
 from orchcore.commands import apply_command
 from orchcore.errors import NotFound, SessionBusy, SessionExists
 from orchcore.notify import Routing, with_outbox
@@ -20,9 +21,6 @@ from orchcore.safety.events import recorded_safety_events
 from orchcore.sandbox import sandbox_line
 from orchcore.state import TERMINAL_SESSION, Command, SessionState, TaskState
 from orchcore.tasks import Plan
-
-if TYPE_CHECKING:  # `orch status` imports this module and needs no budget
-    from orchcore.budget import BudgetPolicy, BudgetStatus
 
 REPORT_TAIL_LINES = 20
 
@@ -220,9 +218,6 @@ class BudgetReport:
 
 def budget_report(store: Store, budget: BudgetPolicy, clock: Clock) -> BudgetReport:
     """What every session spent today (in the policy's time zone), attempt by attempt."""
-    from orchcore.budget import status as budget_status
-    from orchcore.budget import total
-
     since = budget.day_start(clock.now())
     ledger = store.attempts_since(since)
     spent = total(r.attempt.cost_usd for r in ledger)
@@ -249,7 +244,7 @@ def totals(snap: Snapshot) -> Totals:
 def suggestions(snap: Snapshot, *, engine_attached: bool) -> list[str]:
     """What a human can do next, as commands without the front end's prefix
     (the CLI shows ``orch approve 3``, Telegram ``/approve 3``)."""
-    from orchcore.graph import blocked_tasks
+    from orchcore.decide import blocked_tasks
 
     session = snap.session
     state = session.state

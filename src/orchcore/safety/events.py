@@ -12,7 +12,6 @@ whose data is ``SafetyEvent.as_data()``.
 from __future__ import annotations
 
 import enum
-import functools
 import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -51,29 +50,20 @@ REFUSING_LAYERS = frozenset(
 """Layers that say no before anything happens: what they report is a refusal, never a violation."""
 
 
-@functools.cache
-def _secrets() -> tuple[tuple[re.Pattern[str], str], ...]:
-    """The credential patterns, compiled on the first redaction (not at import: `orch status`
-    imports this module and mostly has no safety event to redact)."""
-    return (
-        (
-            re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/\s:@]*:)[^@\s/]+@", re.IGNORECASE),
-            r"\1***@",
-        ),  # URL password
-        (
-            re.compile(
-                r"(\b[A-Z0-9_]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY)[A-Z0-9_]*=)\S+", re.IGNORECASE
-            ),
-            r"\1***",
-        ),
-        (re.compile(r"(--?(?:password|passwd|token|secret|api-key)[= ])\S+", re.IGNORECASE), r"\1***"),
-        (re.compile(r"\b(sk-[a-z]*-?)[A-Za-z0-9_-]{8,}", re.IGNORECASE), r"\1***"),
-    )
+_SECRETS = (
+    (re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/\s:@]*:)[^@\s/]+@", re.IGNORECASE), r"\1***@"),  # URL password
+    (
+        re.compile(r"(\b[A-Z0-9_]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY)[A-Z0-9_]*=)\S+", re.IGNORECASE),
+        r"\1***",
+    ),
+    (re.compile(r"(--?(?:password|passwd|token|secret|api-key)[= ])\S+", re.IGNORECASE), r"\1***"),
+    (re.compile(r"\b(sk-[a-z]*-?)[A-Za-z0-9_-]{8,}", re.IGNORECASE), r"\1***"),
+)
 
 
 def redact(text: str) -> str:
     """``text`` with what looks like a credential masked: a safety event is sent to chats and webhooks."""
-    for pattern, replacement in _secrets():
+    for pattern, replacement in _SECRETS:
         text = pattern.sub(replacement, text)
     return text
 
