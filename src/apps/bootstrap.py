@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 
-from apps.settings import ExecutorSettings, JudgeMode, Settings, agent_environment
+from apps.settings import ExecutorSettings, JudgeMode, Settings, agent_environment, proxy_environment
 from orchcore.delivery import DeliveryPolicy
 from orchcore.errors import AgentUnavailable, ConfigError, NotifyError
 from orchcore.notify import Routing
@@ -220,7 +220,7 @@ class Runtime:
             questions=FileQuestions(workdir),
             safety=safety,
             workspace=GitWorkspace(workdir, str(s.state_dir / "guards")) if safety.enabled else None,
-            checkpoints=self.checkpoints(),
+            checkpoints=self.checkpoints() if s.max_parallel <= 1 else None,  # each worktree is its own undo
             agent_path=agent_environment(s).get("PATH", ""),
             timeout_s=s.agent.timeout_s,
             watch=watch,
@@ -264,6 +264,14 @@ class Runtime:
         sv = self.settings.supervisor
         if sv.judge is JudgeMode.OFF:
             return SummaryUnavailable("the supervisor's model is off (supervisor.judge: off)")
+        from adapters.ollama.reach import START_OLLAMA, nothing_listens
+        from orchcore.redact import redact
+
+        if nothing_listens(
+            sv.host, proxy_environment(environ)
+        ):  # no Ollama on this machine: not worth the client's import
+            where = f"Ollama at {redact(sv.host)}"
+            return SummaryUnavailable(f"{where} is not reachable (connection refused)", hint=START_OLLAMA)
         try:
             from adapters.ollama import OllamaSummarizer, ollama_client
         except ImportError as exc:

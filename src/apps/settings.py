@@ -991,6 +991,16 @@ def _docker_host_from(env: Mapping[str, str], raw: dict[str, Any]) -> None:
         executor["host"] = env[DOCKER_HOST]  # type: ignore[index]
 
 
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy")
+
+
+def proxy_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The proxy variables set in orch's environment (httpx honours them, in either case)."""
+    env = os.environ if environ is None else environ
+    names = (*PROXY_VARIABLES, *(v.upper() for v in PROXY_VARIABLES))
+    return {name: env[name] for name in names if env.get(name)}
+
+
 def agent_environment(settings: Settings, environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment an agent gets: the basics plus the names the config passes
     through. Never the orchestrator's own secrets."""

@@ -194,3 +194,63 @@ def test_a_five_task_orch_run_with_no_ollama_probes_once_and_each_task_says_the_
     assert "gave up after" not in judged[0]  # one probe, no retries
     assert all("the judge is skipped for this session" in j for j in judged[1:])  # no request at all
     assert all(e.data["action"] == "accept" for e in events if e.kind is EventKind.SUPERVISION)
+
+
+def test_the_probe_says_nothing_listens_only_for_a_refused_loopback_port() -> None:
+    from adapters.ollama.reach import nothing_listens
+    from apps.settings import proxy_environment
+
+    closed = free_port()
+    assert nothing_listens(f"http://127.0.0.1:{closed}", {})
+    assert nothing_listens(f"localhost:{closed}", {})
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        assert not nothing_listens(f"http://127.0.0.1:{server.getsockname()[1]}", {})
+    # a proxy may reach what a direct connect cannot; another machine goes to the client as before
+    for proxy in ({"HTTPS_PROXY": "http://proxy:3128"}, {"all_proxy": "socks5://proxy:1080"}):
+        assert not nothing_listens(f"http://127.0.0.1:{closed}", proxy_environment(proxy))
+    assert not nothing_listens(f"http://192.0.2.1:{closed}", {})
+
+
+@pytest.mark.parametrize(
+    ("host", "port"),
+    [  # ollama's own reading of a host (its client's examples)
+        ("127.0.0.1", 11434),
+        (":56789", 56789),
+        ("127.0.0.1:56789", 56789),
+        ("http://127.0.0.1", 80),
+        ("https://127.0.0.1", 443),
+        ("localhost/path", 11434),
+        ("https://localhost:56789/path", 56789),
+        ("[::1]", 11434),
+        ("http://[::1]:56789", 56789),
+    ],
+)
+def test_the_probe_asks_the_port_the_client_would_connect_to(host: str, port: int) -> None:
+    from adapters.ollama.reach import _address
+
+    found = _address(host)
+    assert found is not None
+    assert found[1] == port
+
+
+def test_the_day_summary_with_no_ollama_here_says_so_without_loading_the_client(tmp_path: Path) -> None:
+    """The report at the end of every run: a refused loopback port answers before ~300 ms of import."""
+    script = f"""
+import sys
+from apps.bootstrap import Runtime
+from apps.settings import Settings, SupervisorSettings
+from orchcore.ports.summarizer import SummaryRequest
+from adapters.memory.store import InMemoryStore
+from orchcore.testing import FakeClock, MemoryLogs, SequentialIds
+settings = Settings(supervisor=SupervisorSettings(host="http://127.0.0.1:{free_port()}"))
+rt = Runtime(settings=settings, store=InMemoryStore(), logs=MemoryLogs(), clock=FakeClock(), ids=SequentialIds(), agents=lambda _: None)
+answer = rt.summarize(SummaryRequest(system="s", prompt="p"), {{}})
+print(answer.reason, answer.hint, sep="|")
+print("ollama" in sys.modules, "httpx" in sys.modules)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=tmp_path, timeout=60
+    )
+    reason, loaded = done.stdout.strip().splitlines()
+    assert "is not reachable (connection refused)|start Ollama" in reason
+    assert loaded == "False False"

@@ -11,12 +11,12 @@ from __future__ import annotations
 import httpx
 import ollama
 
+from adapters.ollama.reach import START_OLLAMA
 from adapters.ollama.supervisor import CLIENT_ERRORS, DEFAULT_MODEL
 from orchcore.ports.summarizer import Summary, SummaryRequest, SummaryUnavailable
 from orchcore.redact import redact
 
 SUMMARY_TOKENS = 600  # num_predict: a dozen lines of markdown
-START_OLLAMA = "start Ollama (`ollama serve`) or set supervisor.host (OLLAMA_HOST)"
 
 
 class OllamaSummarizer:

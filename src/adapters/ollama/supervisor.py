@@ -25,18 +25,17 @@ API key nor URL credentials.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import attrs
 import httpx
 import ollama
 
+from adapters.ollama.reach import is_loopback
 from adapters.ollama.schema import BadAnswer, answer_token_limit, parse_verdict, verdict_schema
 from orchcore.ports.clock import Clock
 from orchcore.ports.supervisor import JudgeRequest, JudgeUnavailable, Verdict
@@ -122,7 +121,7 @@ class OllamaSupervisor:
         self._secrets = tuple(s for s in secrets if s)
         self._window: int | None = None
         self._server_failing = False
-        self._loopback = _is_loopback(host)
+        self._loopback = is_loopback(host)
         self._probe_again = timedelta(seconds=probe_again_s)
         self._absent: tuple[datetime, _Failure] | None = None  # until when, and why
 
@@ -351,20 +350,6 @@ class OllamaSupervisor:
         for secret in self._secrets:
             text = text.replace(secret, REDACTED)
         return text
-
-
-def _is_loopback(host: str) -> bool:
-    """Whether ``host`` (a URL or host:port) names this machine's loopback interface."""
-    try:
-        name = urlsplit(host if "://" in host else f"http://{host}").hostname or ""
-    except ValueError:
-        return False
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 def _refused(exc: BaseException) -> bool:
