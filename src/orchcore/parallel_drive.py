@@ -20,13 +20,15 @@ its own change only, so apply tasks in dependency order.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 
-from orchcore.budget import Level, SharedSpend
+from orchcore.budget import BudgetStatus, Level, SharedSpend
 from orchcore.decide import (
     Action,
     AwaitAnswer,
@@ -86,6 +88,17 @@ class _Slot:
     job: Job | None = None
 
 
+@attrs.define(eq=False)
+class _Prepared:
+    """A ready task's worktree made (and its guards written) while the running attempts work,
+    so that its agent starts as soon as a slot frees: ``tree`` once ``job`` is done, if it worked."""
+
+    ports: PortRange
+    job: Job | None = None
+    tree: Worktree | None = None
+    parts: SlotParts | None = None
+
+
 @attrs.define
 class ParallelDrive:
     """How a session's tasks run side by side: how many, where (``worktrees``), on what
@@ -99,6 +112,7 @@ class ParallelDrive:
     ports_per_task: int = 10
     parts: Callable[[str], SlotParts] = _no_parts
     _running: dict[str, _Slot] = attrs.field(factory=dict, init=False)
+    _prepared: dict[str, _Prepared] = attrs.field(factory=dict, init=False)
     _stopping: str | None = attrs.field(default=None, init=False)
     _spend: SharedSpend = attrs.field(factory=SharedSpend, init=False)  # what the running attempts spend
 
@@ -106,7 +120,7 @@ class ParallelDrive:
         """The serial drive loop's counterpart: returns once nothing runs and nothing can start."""
         from orchcore.engine import RunOutcome
 
-        self._running, self._stopping, self._spend = {}, None, SharedSpend()
+        self._running, self._prepared, self._stopping, self._spend = {}, {}, None, SharedSpend()
         own_store, own_watch = engine.store, engine.watch
         engine.store = cast(Store, _Serialized(own_store, self.workers))
         engine.watch = _locked(own_watch, self.workers)  # what the attempts show, one line at a time
@@ -115,10 +129,12 @@ class ParallelDrive:
             base = self._session_base(engine, session_id)
             while True:
                 self._collect()
-                action, snap, starts, spent_today = self._step(engine, session_id, graph)
+                action, snap, starts, ahead, spent_today = self._step(engine, session_id, graph)
                 for start in starts:
                     tasks_run += 1
                     self._launch(engine, snap, start, graph, base, spent_today)
+                for task_id in ahead:
+                    self._prepare(engine, session_id, task_id, base)
                 if self._running:
                     jobs = [s.job for s in self._running.values() if s.job is not None]
                     self.workers.wait_any(jobs, engine.poll_interval_s)
@@ -130,12 +146,14 @@ class ParallelDrive:
                     engine.clock.sleep(min(max(remaining, 0.0), engine.wait_step_s))
                     continue
                 if snap.session.state is SessionState.CANCELLED:
+                    self._settle_prepared()
                     self._remove_cancelled(engine, snap)
                 return RunOutcome(snap.session, tasks_run)
         except BaseException as exc:
             self._stop_all(f"orch stopped: {type(exc).__name__}: {exc}" if str(exc) else "orch stopped")
             raise
         finally:
+            self._drop_prepared(engine, session_id)
             engine.store, engine.watch = own_store, own_watch
 
     def _remove_cancelled(self, engine: Engine, snap: Snapshot) -> None:
@@ -186,12 +204,14 @@ class ParallelDrive:
 
     def _step(
         self, engine: Engine, session_id: str, graph: TaskGraph
-    ) -> tuple[Action | None, Snapshot, tuple[StartTask, ...], Decimal]:
-        """Decide and commit in one transaction: what starts now beside the running attempts.
+    ) -> tuple[Action | None, Snapshot, tuple[StartTask, ...], tuple[str, ...], Decimal]:
+        """Decide and commit in one transaction: what starts now beside the running attempts,
+        and which ready tasks' worktrees to make ahead (``_ahead``).
         The budget counts what the running ones have streamed so far; each started attempt's own
         check counts, from now on, what the others spend (read under the one lock, so that no
         attempt that ends meanwhile is counted twice or not at all); the day's spend read."""
         chosen: list[tuple[Action | None, tuple[StartTask, ...]]] = [(None, ())]
+        ahead: list[str] = []
         running = tuple(self._running)
         shared = self._spend
 
@@ -208,6 +228,9 @@ class ParallelDrive:
                     s, engine.policy, graph, self.max_parallel, running, budget, now, engine._progress
                 )
                 chosen[0] = (action, starts)
+                ahead[:] = self._ahead(
+                    s, engine, graph, (*running, *(t.task_id for t in starts)), budget, now
+                )
                 return _begin_all(s, starts, now)
             chosen[0] = (action, ())
             if isinstance(action, AwaitApproval):
@@ -232,7 +255,87 @@ class ParallelDrive:
                 shared.begin(start.task_id, start.attempt)
         if running and snap.session.state is SessionState.HALTED:
             self._stopping = self._stopping or snap.session.reason or "the budget is spent"
-        return action, snap, starts, spent_today
+        return action, snap, starts, tuple(ahead), spent_today
+
+    def _ahead(
+        self,
+        snap: Snapshot,
+        engine: Engine,
+        graph: TaskGraph,
+        busy: Sequence[str],
+        budget: BudgetStatus,
+        now: datetime,
+    ) -> list[str]:
+        """The ready tasks that start next when slots free, up to ``max_parallel`` made ahead at
+        once: those with no dependency only (their base is the session's; a dependent's is
+        merged from its dependencies' branches when it starts)."""
+        room = self.max_parallel - len(self._prepared)
+        if room <= 0 or len(busy) < self.max_parallel:
+            return []  # a free slot starts its task at once: nothing to gain
+        found = tasks_to_start(
+            snap, engine.policy, graph, len(busy) + self.max_parallel, busy, budget, now, engine._progress
+        )
+        fresh = [
+            t.task_id
+            for t in found
+            if t.task_id not in self._prepared and not graph.dependencies_at(graph.position(t.task_id))
+        ]
+        return fresh[:room]
+
+    def _prepare(self, engine: Engine, session_id: str, task_id: str, base: str) -> None:
+        """Make ``task_id``'s worktree now, and write its guards, beside the running attempts."""
+        if self.worktrees.find(session_id, task_id) is not None:
+            return  # an earlier drive made it: `_launch` takes it as it is
+        taken = [s.ports for s in self._running.values()] + [p.ports for p in self._prepared.values()]
+        try:
+            ports = assign_ports(self.port_base, self.ports_per_task, taken)
+        except ConfigError:
+            return  # made when it starts, which says why if it still cannot
+        prepared = _Prepared(ports)
+        self._prepared[task_id] = prepared
+        policy = engine.safety if engine.safety is not None and engine.safety.enabled else None
+
+        def work() -> None:
+            prepared.tree = self.worktrees.create(session_id, task_id, base, ports, self.setup)
+            parts = self.parts(prepared.tree.path)
+            if parts.workspace is not None and policy is not None:
+                parts.workspace.guard_env(policy, engine.agent_path)  # written now, only checked at its start
+            prepared.parts = parts
+
+        prepared.job = self.workers.start(work)
+
+    def _take_prepared(self, task_id: str) -> _Prepared | None:
+        """The task's worktree made ahead, once its making has ended (None if it failed: the
+        attempt then makes it, and says why if that fails too)."""
+        prepared = self._prepared.pop(task_id, None)
+        if prepared is None or prepared.job is None:
+            return None
+        while not prepared.job.done():
+            self.workers.wait_any([prepared.job], 1.0)
+        return prepared if prepared.tree is not None and prepared.job.error() is None else None
+
+    def _settle_prepared(self) -> None:
+        """Wait until every worktree being made ahead is made (or failed)."""
+        for prepared in self._prepared.values():
+            while prepared.job is not None and not prepared.job.done():
+                self.workers.wait_any([prepared.job], 1.0)
+
+    def _drop_prepared(self, engine: Engine, session_id: str) -> None:
+        """The drive ends: the worktrees made ahead for tasks that did not start are removed (a
+        worktree exists only for a task that started; a resume makes them again)."""
+        self._settle_prepared()
+        for task_id, prepared in self._prepared.items():
+            if prepared.tree is None:
+                continue
+            try:
+                self.worktrees.remove(prepared.tree)
+            except WorktreeError as exc:
+                data: JsonObject = {"text": f"task {task_id}: its worktree made ahead was not removed: {exc}"}
+                with contextlib.suppress(Exception):  # the drive may be ending on the store's own error
+                    engine.store.append_events(
+                        session_id, [Event(EventKind.WARNING, engine.clock.now(), task_id, data=data)]
+                    )
+        self._prepared = {}
 
     def _launch(
         self,
@@ -246,15 +349,21 @@ class ParallelDrive:
         """Start ``start``'s attempt in its worktree (made now unless an earlier attempt left it),
         its budget as read by the step that chose it (``snap``, ``spent_today``)."""
         session_id, task_id = snap.session.id, start.task_id
-        taken = [s.ports for s in self._running.values()]
-        existing = self.worktrees.find(session_id, task_id)
+        taken = [s.ports for s in self._running.values()] + [p.ports for p in self._prepared.values()]
+        prepared = self._prepared.get(task_id)
+        existing = self.worktrees.find(session_id, task_id) if prepared is None else None
         try:
-            ports = (
-                existing.ports
-                if existing is not None and not _overlaps(existing.ports, taken)
-                else assign_ports(self.port_base, self.ports_per_task, taken)
+            if prepared is not None:
+                ports = prepared.ports
+            elif existing is not None and not _overlaps(existing.ports, taken):
+                ports = existing.ports
+            else:
+                ports = assign_ports(self.port_base, self.ports_per_task, taken)
+            start_from = (
+                base
+                if existing is not None or prepared is not None
+                else self._base_for(snap, task_id, graph, base)
             )
-            start_from = base if existing is not None else self._base_for(snap, task_id, graph, base)
         except (WorktreeError, ConfigError) as exc:
             self._fail_to_start(engine, session_id, start, str(exc))
             return
@@ -262,8 +371,15 @@ class ParallelDrive:
         self._running[task_id] = slot
 
         def work() -> None:
+            made = self._take_prepared(task_id) if prepared is not None else None
             try:
-                tree = existing or self.worktrees.create(session_id, task_id, start_from, ports, self.setup)
+                tree = (
+                    made.tree
+                    if made is not None and made.tree is not None
+                    else existing
+                    or self.worktrees.find(session_id, task_id)  # made ahead, but its guards failed
+                    or self.worktrees.create(session_id, task_id, start_from, ports, self.setup)
+                )
             except (WorktreeError, ConfigError) as exc:
                 self._fail_to_start(engine, session_id, start, str(exc))
                 return
@@ -275,7 +391,9 @@ class ParallelDrive:
             }
             event = Event(EventKind.WORKTREE, engine.clock.now(), task_id, start.attempt, data)
             engine._commit(session_id, lambda _: Mutation(events=(event,)))  # where, before the agent starts
-            slot_engine = self._slot_engine(engine, snap, tree, ports)
+            slot_engine = self._slot_engine(
+                engine, snap, tree, ports, made.parts if made is not None else None
+            )
             slot_engine._watching = slot_engine._start_watching()  # live file tracking of the worktree
             try:
                 slot_engine._run_task(snap, start, spent_today)
@@ -306,10 +424,12 @@ class ParallelDrive:
             engine._commit(session_id, lambda s: record_result(s, start.task_id, result, engine.clock.now()))
             self._spend.end(start.task_id, start.attempt, Decimal(0))
 
-    def _slot_engine(self, engine: Engine, snap: Snapshot, tree: Worktree, ports: PortRange) -> Engine:
+    def _slot_engine(
+        self, engine: Engine, snap: Snapshot, tree: Worktree, ports: PortRange, parts: SlotParts | None
+    ) -> Engine:
         """An engine for one attempt: the same store (serialized), agent and policies, the
         worktree's workspace, guards, checks, sandbox and file watch, and no checkpoints."""
-        parts = self.parts(tree.path)
+        parts = parts or self.parts(tree.path)
 
         def work_done() -> None:
             try:

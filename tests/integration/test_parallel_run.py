@@ -221,6 +221,64 @@ def test_a_cancel_stops_every_running_agent(tmp_path: Path) -> None:
     assert listed == 4
 
 
+def worktrees_listed(repo: Path) -> int:
+    """The task worktrees git knows of (the user's own tree is not counted)."""
+    return git(repo, "worktree", "list", "--porcelain").count("\nworktree ")
+
+
+def test_the_next_tasks_worktrees_are_made_while_agents_run_and_a_cancel_removes_them(
+    tmp_path: Path,
+) -> None:
+    repo = project(tmp_path, HANGER, tasks_file(12))
+
+    def cancel_once_made_ahead(_: subprocess.Popen[str]) -> None:
+        # tasks 5-8 hang in the four slots: 9-12, ready next, get their worktrees meanwhile
+        wait_until(lambda: checked_out(repo) == 12, "12 worktrees: 8 running or done, 4 made ahead")
+        cancelled.append(orch(tmp_path, "cancel"))
+
+    cancelled: list[subprocess.CompletedProcess[str]] = []
+    run_until_four_hang(tmp_path, cancel_once_made_ahead)
+    assert cancelled[0].returncode == 0, cancelled[0].stderr
+    status = json.loads(orch(tmp_path, "status", "--json").stdout)
+    states = [t["state"] for t in status["tasks"]]
+    assert states == ["completed"] * 4 + ["cancelled"] * 4 + ["pending"] * 4  # 9-12 never started
+    sid = status["session"]["id"]
+    assert branches(repo) == sorted(f"orch/{sid}/{n}" for n in range(1, 5))
+    assert worktrees_listed(repo) == 4  # nothing is left of the tasks that never started
+
+
+def test_kill_9_with_worktrees_made_ahead_then_resume_runs_them_there(tmp_path: Path) -> None:
+    repo = project(tmp_path, HANGER.replace("int(task) > 4", "4 < int(task) <= 8"), tasks_file(12))
+
+    def kill_once_made_ahead(run: subprocess.Popen[str]) -> None:
+        wait_until(lambda: checked_out(repo) == 12, "12 worktrees: 8 running or done, 4 made ahead")
+        run.send_signal(signal.SIGKILL)
+
+    assert run_until_four_hang(tmp_path, kill_once_made_ahead) == -signal.SIGKILL
+    resumed = start(tmp_path, "resume")
+    _, err = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, err
+    status = json.loads(orch(tmp_path, "status", "--json").stdout)
+    assert status["session"]["state"] == "completed"
+    assert [(t["state"], t["attempts"]) for t in status["tasks"]] == (
+        [("completed", 1)] * 4 + [("completed", 2)] * 4 + [("completed", 1)] * 4
+    )
+    sid = status["session"]["id"]
+    assert branches(repo) == sorted(f"orch/{sid}/{n}" for n in range(1, 13))
+    assert worktrees_listed(repo) == 12
+    base = git(repo, "rev-parse", "main").strip()
+    for n in range(9, 13):  # run in the worktree made before the kill: one commit of its own work
+        assert git(repo, "diff", "--name-only", base, f"orch/{sid}/{n}").split() == [f"out-{n}.txt"]
+        assert git(repo, "rev-list", "--count", f"{base}..orch/{sid}/{n}").strip() == "1"
+
+
+def checked_out(repo: Path) -> int:
+    """The task worktrees whose checkout is complete (git lists one as its checkout begins)."""
+    lines = git(repo, "worktree", "list", "--porcelain").splitlines()
+    paths = [Path(line.removeprefix("worktree ")) for line in lines if line.startswith("worktree ")]
+    return sum((path / "app.txt").is_file() for path in paths[1:])
+
+
 DEPENDENT = """
 import os, pathlib, sys
 sys.stdin.read()
