@@ -59,9 +59,16 @@ def project_templates(folder: Path) -> Templates:
             sources[path.name] = TemplateSource(path.name, _read(path), str(path))
     if problems:
         raise ConfigError("\n".join(problems))
-    templates = Templates(sources)
-    tried(templates)
+    key = tuple(sorted(sources.items()))
+    templates = _MADE.get(key)
+    if templates is None:  # Jinja compiles each one (~20 ms): once per process for the same texts
+        templates = Templates(sources)
+        tried(templates)
+        _MADE[key] = templates
     return templates
+
+
+_MADE: dict[tuple[tuple[str, TemplateSource], ...], Templates] = {}
 
 
 def tried(templates: Templates) -> None:

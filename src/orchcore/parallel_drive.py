@@ -50,6 +50,7 @@ from orchcore.errors import ConfigError, WorktreeError
 from orchcore.graph import TaskGraph
 from orchcore.parallel import assign_ports, task_commit_message, tasks_to_start
 from orchcore.ports.agent import AgentResult
+from orchcore.ports.file_watch import Watching
 from orchcore.ports.store import Store
 from orchcore.ports.workers import Job, Workers
 from orchcore.ports.workspace import Workspace
@@ -97,6 +98,12 @@ class _Prepared:
     job: Job | None = None
     tree: Worktree | None = None
     parts: SlotParts | None = None
+    watching: Watching | None = None  # its live file tracking, started too
+
+    def close(self) -> None:
+        if self.watching is not None:
+            self.watching.close()
+            self.watching = None
 
 
 @attrs.define
@@ -301,6 +308,11 @@ class ParallelDrive:
             if parts.workspace is not None and policy is not None:
                 parts.workspace.guard_env(policy, engine.agent_path)  # written now, only checked at its start
             prepared.parts = parts
+            if engine.file_watcher is not None:
+                try:
+                    prepared.watching = engine.file_watcher.watch(prepared.tree.path)
+                except Exception:  # noqa: BLE001 - as Engine._start_watching: the attempt tries again
+                    prepared.watching = None
 
         prepared.job = self.workers.start(work)
 
@@ -312,7 +324,10 @@ class ParallelDrive:
             return None
         while not prepared.job.done():
             self.workers.wait_any([prepared.job], 1.0)
-        return prepared if prepared.tree is not None and prepared.job.error() is None else None
+        if prepared.tree is None or prepared.job.error() is not None:
+            prepared.close()
+            return None
+        return prepared
 
     def _settle_prepared(self) -> None:
         """Wait until every worktree being made ahead is made (or failed)."""
@@ -325,6 +340,7 @@ class ParallelDrive:
         worktree exists only for a task that started; a resume makes them again)."""
         self._settle_prepared()
         for task_id, prepared in self._prepared.items():
+            prepared.close()
             if prepared.tree is None:
                 continue
             try:
@@ -394,7 +410,10 @@ class ParallelDrive:
             slot_engine = self._slot_engine(
                 engine, snap, tree, ports, made.parts if made is not None else None
             )
-            slot_engine._watching = slot_engine._start_watching()  # live file tracking of the worktree
+            watching = made.watching if made is not None else None
+            slot_engine._watching = (
+                watching or slot_engine._start_watching()
+            )  # live file tracking of the worktree
             try:
                 slot_engine._run_task(snap, start, spent_today)
             finally:
