@@ -760,6 +760,11 @@ def _whole(value: object) -> int | None:
     return int(number) if number.is_finite() and number == number.to_integral_value() else None
 
 
+def in_git_repository(folder: Path) -> bool:
+    """Whether ``folder`` (resolved) is inside a git working tree: a ``.git`` in it or above."""
+    return any((p / ".git").exists() for p in (folder, *folder.parents))
+
+
 def check_parallel(checker: Any, raw: Mapping[str, Any], base_dir: Path) -> None:
     """What types cannot say of ``max_parallel`` and ``worktrees``: 1 or more tasks at once, a
     git repository to make worktrees in when above 1, port ranges that fit below 65536."""
@@ -785,7 +790,7 @@ def check_parallel(checker: Any, raw: Mapping[str, Any], base_dir: Path) -> None
     workdir = str(paths.get("workdir", ".")) if isinstance(paths, dict) else "."
     folder = Path(workdir).expanduser()
     folder = (folder if folder.is_absolute() else base_dir / folder).resolve()
-    if not any((p / ".git").exists() for p in (folder, *folder.parents)):
+    if not in_git_repository(folder):
         checker.add(
             ("max_parallel",),
             f"found {parallel}, but {folder} is not in a git repository: parallel tasks run in git "

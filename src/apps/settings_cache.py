@@ -7,9 +7,11 @@ task-file folders, the whole environment, the chosen config file's bytes, Python
 that reads config (this file, settings.py, config_file.py). It is kept as tagged JSON, not
 pickle, so a damaged or planted file can only fail to load (then the settings are made afresh);
 it is written 0600 in a 0700 folder, and only when it reads back equal to what it holds.
-Settings that depend on more than that (a ``max_parallel`` above 1 looks for a git repository;
-an executor kind from a plugin asks the installed packages) are never cached. Errors are never
-cached: a bad config is reported in full every time.
+A ``max_parallel`` above 1 also needs the workspace inside a git repository, which the name does
+not cover: an entry that has one is used only while that still holds (a few ``stat`` calls), else
+the settings are made afresh and say what is wrong. Settings whose executor kind comes from a
+plugin (it asks the installed packages) are never cached. Errors are never cached: a bad config
+is reported in full every time.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import Any
 import attrs
 
 from apps import settings
-from apps.settings import EXECUTOR_NEEDS, Settings, find_config, load_settings
+from apps.settings import EXECUTOR_NEEDS, Settings, find_config, in_git_repository, load_settings
 
 FORMAT = "orch settings cache 1"
 MAX_ENTRIES = 32
@@ -138,7 +140,12 @@ def _type(name: str, base: type | None) -> Any:
 
 
 def _cacheable(made: Settings) -> bool:
-    return made.max_parallel <= 1 and made.agent.executor.kind in EXECUTOR_NEEDS
+    return made.agent.executor.kind in EXECUTOR_NEEDS
+
+
+def _still_holds(made: Settings) -> bool:
+    """What the entry's name does not cover is still as it was: parallel tasks' git repository."""
+    return made.max_parallel <= 1 or in_git_repository(made.path(made.paths.workdir).resolve())
 
 
 def _same(a: Settings, b: Settings) -> bool:
@@ -206,7 +213,7 @@ def cached_settings(
     folder = cache_dir(env) if folder is None else folder
     name = entry_name(explicit, here, near, env, config)
     found = _read(folder / f"{name}.json")
-    if found is not None:
+    if found is not None and _still_holds(found):
         return found
     made = load_settings(explicit, cwd=here, environ=env, near=near)
     if _cacheable(made) and _unchanged(path, config):

@@ -65,7 +65,16 @@ CONFIGS = st.fixed_dictionaries(
                 ),
             },
         ),
-        "max_parallel": st.just(1),
+        "max_parallel": st.sampled_from([1, 2, 4]),
+        "worktrees": st.fixed_dictionaries(
+            {},
+            optional={
+                "copy": st.lists(st.sampled_from([".env", "config/local.yml"]), max_size=2),
+                "setup": st.sampled_from(["npm ci", ["make deps", "true"]]),
+                "port_base": st.integers(1000, 65535),
+                "ports_per_task": st.integers(0, 50),
+            },
+        ),
     },
 )
 
@@ -76,6 +85,7 @@ def test_cached_settings_are_the_settings_load_settings_makes(
     in_a_temporary_home: Path, config: dict[str, object], env: dict[str, str]
 ) -> None:
     folder = in_a_temporary_home / "cache"
+    (in_a_temporary_home / ".git").mkdir(exist_ok=True)  # parallel tasks need a repository
     (in_a_temporary_home / "orch.yaml").write_text(json.dumps(config))  # JSON is YAML
     fresh: Settings | None = None
     problems = ""
@@ -146,13 +156,20 @@ def test_a_damaged_or_planted_entry_is_ignored_and_replaced(in_a_temporary_home:
     assert json.loads(entry.read_text())["format"] == "orch settings cache 1"  # written again
 
 
-def test_settings_that_read_more_than_the_file_are_not_cached(in_a_temporary_home: Path) -> None:
-    """max_parallel above 1 looks for a git repository, which the entry's name does not cover."""
+def test_parallel_settings_are_cached_while_the_workspace_is_still_in_a_git_repository(
+    in_a_temporary_home: Path,
+) -> None:
+    """max_parallel above 1 needs a git repository, which the entry's name does not cover: each
+    hit looks again, and once it is gone the config's error is reported as without a cache."""
     folder = in_a_temporary_home / "cache"
     (in_a_temporary_home / ".git").mkdir()
     (in_a_temporary_home / "orch.yaml").write_text("max_parallel: 2\n")
     assert cached_settings(folder=folder).max_parallel == 2
-    assert entries(folder) == []
+    assert len(entries(folder)) == 1
+    assert cached_settings(folder=folder).max_parallel == 2  # from the entry
+    (in_a_temporary_home / ".git").rmdir()
+    with pytest.raises(ConfigError, match="is not in a git repository"):
+        cached_settings(folder=folder)
 
 
 VALUES = st.recursive(
