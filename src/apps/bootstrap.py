@@ -40,7 +40,7 @@ if TYPE_CHECKING:  # the engine and the ports are for annotations here: `orch st
     from orchcore.ports.clock import Clock, Ids
     from orchcore.ports.drafter import Drafter, DrafterUnavailable
     from orchcore.ports.executor import Executor
-    from orchcore.ports.file_watch import FileWatcher
+    from orchcore.ports.file_watch import FileWatcher, Watching
     from orchcore.ports.lessons import LessonStore
     from orchcore.ports.logs import TaskLogs
     from orchcore.ports.notifier import Notification, Notifier
@@ -466,13 +466,29 @@ class Runtime:
 
 def file_watcher_for(settings: Settings) -> FileWatcher | None:
     """The live file watch of ``watch:`` (None when it is off or watchfiles is not installed)."""
+    import importlib.util
+
     if not settings.watch.enabled:
         return None
-    try:
-        from adapters.watch import WatchfilesWatcher
-    except ImportError:  # the `watch` extra is not installed: the checkpoints still see every change
-        return None
-    return WatchfilesWatcher(debounce_ms=settings.watch.debounce_ms)
+    if any(importlib.util.find_spec(name) is None for name in ("watchfiles", "pathspec")):
+        return None  # the `watch` extra is not installed: the checkpoints still see every change
+    return _WatcherOnFirstUse(settings.watch.debounce_ms)
+
+
+@attrs.define
+class _WatcherOnFirstUse:
+    """``WatchfilesWatcher``, imported (~60 ms) by the first watch: in a parallel run that is a
+    task's own thread, while the others' worktrees are being made, not the run's start."""
+
+    debounce_ms: int
+    _made: FileWatcher | None = attrs.field(default=None, init=False)
+
+    def watch(self, workdir: str) -> Watching:
+        if self._made is None:
+            from adapters.watch import WatchfilesWatcher
+
+            self._made = WatchfilesWatcher(debounce_ms=self.debounce_ms)
+        return self._made.watch(workdir)
 
 
 def agent_sandbox_for(

@@ -87,6 +87,11 @@ class _Slot:
     task_id: str
     ports: PortRange
     job: Job | None = None
+    ready: bool = False  # its worktree, guards and file watch are set: its agent starts now
+
+
+_READY_POLL_S = 0.005
+_READY_WAIT_S = 30.0  # a slot whose setup commands take longer no longer holds the next ones back
 
 
 @attrs.define(eq=False)
@@ -303,6 +308,12 @@ class ParallelDrive:
         policy = engine.safety if engine.safety is not None and engine.safety.enabled else None
 
         def work() -> None:
+            waited = 0.0  # the starting agents' own set-up first: theirs is on the way to an agent
+            while any(not s.ready for s in tuple(self._running.values())) and waited < _READY_WAIT_S:
+                if self._stopping is not None:
+                    return
+                engine.clock.sleep(_READY_POLL_S)
+                waited += _READY_POLL_S
             prepared.tree = self.worktrees.create(session_id, task_id, base, ports, self.setup)
             parts = self.parts(prepared.tree.path)
             if parts.workspace is not None and policy is not None:
@@ -414,6 +425,11 @@ class ParallelDrive:
             slot_engine._watching = (
                 watching or slot_engine._start_watching()
             )  # live file tracking of the worktree
+            guarded, policy = slot_engine.workspace, slot_engine.safety
+            if guarded is not None and policy is not None and policy.enabled:
+                with contextlib.suppress(ConfigError):  # the attempt writes them again, and says why
+                    guarded.guard_env(policy, slot_engine.agent_path)
+            slot.ready = True
             try:
                 slot_engine._run_task(snap, start, spent_today)
             finally:

@@ -4,6 +4,12 @@ One thread per watched workspace runs ``watchfiles.watch`` (inotify underneath) 
 folds each debounced batch into a pending map, one entry per path in its latest
 state; ``take`` hands that map over without blocking. A file created and deleted
 again before anyone looked is dropped: it never was part of the work.
+
+``settle`` is an exact barrier: the same watch also covers a private folder of orch's (a
+temporary directory, never the workspace), and settling writes a numbered beacon file there.
+One inotify instance queues every event in the order the changes were made, so once the loop
+has handed over the batch holding the beacon, it has handed over every change made before it:
+about one quiet step (``STEP_MS``) after the call, instead of a fixed allowance.
 """
 
 from __future__ import annotations
@@ -11,7 +17,9 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import shutil
 import stat
+import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -31,7 +39,7 @@ STEP_MS = 5
 IDLE_MS = 10
 """An idle turn of the watch loop ends after this: ``settle`` costs about one of them."""
 SETTLE_MS = 15
-"""What ``settle`` allows a change's event to reach the watch loop (it takes microseconds)."""
+"""Where no beacon can be written: what ``settle`` allows a change's event to reach the watch loop."""
 POLL_DELAY_MS = 300
 """Where inotify cannot be used (forced polling): how often the tree is scanned (watchfiles' default)."""
 MAX_HASHED_BYTES = 64 * 1024 * 1024
@@ -123,6 +131,10 @@ class _Watching:
         """The files there are: a path first seen is ADDED, a known one MODIFIED, whatever the
         event said (inotify reports a file written into a new directory either way)."""
         self.error: BaseException | None = None
+        self._beacons = tempfile.mkdtemp(prefix="orch-watch-")  # settle's barrier: see the module
+        self._beacon_prefix = os.path.join(self._beacons, "")  # noqa: PTH118 - compared with raw paths
+        self._beacon_asked = 0
+        self._beacon_seen = 0
         self._thread = threading.Thread(
             target=self._loop, args=(debounce_ms, force_polling), name=f"orch-watch {root}", daemon=True
         )
@@ -133,7 +145,8 @@ class _Watching:
         try:
             for batch in watchfiles.watch(
                 self._root,
-                watch_filter=self._filter,
+                self._beacons,
+                watch_filter=self._keep,
                 debounce=debounce_ms,
                 step=STEP_MS,
                 stop_event=self._stop,
@@ -145,10 +158,15 @@ class _Watching:
                 ignore_permission_denied=True,
             ):
                 self._ready.set()
+                beacons = {raw for _, raw in batch if raw.startswith(self._beacon_prefix)}
                 if batch:
-                    self._fold(batch)
+                    self._fold({(c, raw) for c, raw in batch if raw not in beacons})
                 with self._cycled:
                     self._turn_ended = time.monotonic()
+                    for raw in beacons:
+                        number = raw.removeprefix(self._beacon_prefix)
+                        if number.isdigit():
+                            self._beacon_seen = max(self._beacon_seen, int(number))
                     self._cycled.notify_all()
         except Exception as error:  # noqa: BLE001 - a broken watcher loses live tracking, never the run
             self.error = error
@@ -158,12 +176,33 @@ class _Watching:
                 self._turn_ended = math.inf  # ended: nobody waits for another turn
                 self._cycled.notify_all()
 
+    def _keep(self, change: Change, path: str) -> bool:
+        return path.startswith(self._beacon_prefix) or self._filter(change, path)
+
     def settle(self, timeout_s: float = 1.0) -> None:
-        """Wait for a turn of the watch loop that ends ``SETTLE_MS`` after the call: an event of
-        a change made before the call has reached the loop by then (the kernel hands it over in
-        microseconds), and a turn hands over whatever it holds when it ends. In polling mode a
-        poll comes first."""
+        """Wait until the watch loop has handed over every change made before the call: a
+        beacon written now has come through (see the module). Where it cannot be written, wait
+        for a turn that ends ``SETTLE_MS`` after the call (in polling mode, a poll first)."""
         asked = time.monotonic()
+        with self._cycled:
+            if not self._thread.is_alive() or self._turn_ended == math.inf:
+                return
+            self._beacon_asked += 1
+            number = self._beacon_asked
+        beacon = Path(self._beacons) / str(number)
+        try:
+            beacon.touch()
+        except OSError:
+            self._settle_by_time(asked, timeout_s)
+            return
+        with self._cycled:
+            self._cycled.wait_for(
+                lambda: self._beacon_seen >= number or self._turn_ended == math.inf,
+                max(0.0, asked + timeout_s - time.monotonic()),
+            )
+        beacon.unlink(missing_ok=True)
+
+    def _settle_by_time(self, asked: float, timeout_s: float) -> None:
         if self._polling:
             time.sleep(min(POLL_DELAY_MS / 1000, timeout_s))
         after = max(asked + SETTLE_MS / 1000, time.monotonic())
@@ -221,6 +260,7 @@ class _Watching:
         self._stop.set()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
+        shutil.rmtree(self._beacons, ignore_errors=True)
 
 
 class WatchfilesWatcher:

@@ -100,6 +100,15 @@ class FileWatcherContract:
         watching.settle()
         assert sorted(c.path for c in watching.take()) == sorted(f"last-{n}.txt" for n in range(20))
 
+    def test_each_settle_right_after_a_write_takes_that_write_and_nothing_else(
+        self, watching: Watching, tmp_path: Path
+    ) -> None:
+        """As an attempt ends: what the agent wrote as it exited, and only that, is its attempt's."""
+        for n in range(40):
+            (tmp_path / f"exit-{n}.txt").write_text(str(n))
+            watching.settle()
+            assert [c.path for c in watching.take()] == [f"exit-{n}.txt"]
+
     def test_settle_after_close_returns_at_once(self, watching: Watching) -> None:
         watching.close()
         started = time.monotonic()
