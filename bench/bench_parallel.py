@@ -30,6 +30,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from adapters.worktrees import GitWorktrees, worktrees_dir
 from orchcore.graph import TaskGraph
 from orchcore.parallel import assign_ports, tasks_to_start
@@ -112,13 +114,43 @@ def scheduler_us(count: int, max_parallel: int, rounds: int = 200) -> float:
 
 
 ORCH = str(Path(sys.executable).with_name("orch"))
-AGENT = 'cat >/dev/null\nsleep "$1"\necho "task $ORCH_TASK_ID" > "out-$ORCH_TASK_ID.txt"\n'
+AGENT = (
+    'cat >/dev/null\ndate +%s%N > "$2/$ORCH_TASK_ID.start"\nsleep "$1"\n'
+    'echo "task $ORCH_TASK_ID" > "out-$ORCH_TASK_ID.txt"\ndate +%s%N > "$2/$ORCH_TASK_ID.end"\n'
+)
 
 
-def end_to_end(root: Path, tasks: int, parallel: int, sleep_s: float) -> tuple[float, int, int]:
-    """``orch run`` of ``tasks`` sleeping tasks at ``parallel``: wall seconds, most at once, branches."""
+@attrs.frozen
+class Timeline:
+    """Where the wall went, read from the agents' own clocks: before the first agent started,
+    from an agent's end to the start of the next one in its slot (each start paired with the
+    latest end before it not yet taken), and after the last agent ended."""
+
+    before_first_s: float
+    gaps_s: tuple[float, ...]
+    after_last_s: float
+
+
+def timeline(marks: Path, started_ns: int, ended_ns: int) -> Timeline:
+    starts = sorted(int(p.read_text()) for p in marks.glob("*.start"))
+    ends = sorted(int(p.read_text()) for p in marks.glob("*.end"))
+    free = list(ends)
+    gaps = []
+    for start in starts:
+        before = [e for e in free if e <= start]
+        if before:  # a slot freed by that agent's end: the gap is orch's, between two agents
+            free.remove(before[-1])
+            gaps.append((start - before[-1]) / 1e9)
+    return Timeline((starts[0] - started_ns) / 1e9, tuple(gaps), (ended_ns - ends[-1]) / 1e9)
+
+
+def end_to_end(root: Path, tasks: int, parallel: int, sleep_s: float) -> tuple[float, int, int, Timeline]:
+    """``orch run`` of ``tasks`` sleeping tasks at ``parallel``: wall seconds, most at once,
+    branches, and the timeline from the agents' clocks."""
     repo = root / "project"
     repo.mkdir(parents=True)
+    marks = root / "marks"  # outside the workspace: the agents may write there (safety.writable_outside)
+    marks.mkdir()
     (repo / "app.txt").write_text("app\n")
     for argv in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "first"]):
         subprocess.run(["git", *argv], cwd=repo, env=GIT_ENV, check=True)
@@ -128,12 +160,15 @@ def end_to_end(root: Path, tasks: int, parallel: int, sleep_s: float) -> tuple[f
     )
     (root / "tasks.md").write_text("# Tasks - 2026-12-02\n" + body)
     (root / "orch.yaml").write_text(
-        f"agent:\n  command: [sh, {root / 'agent.sh'}, '{sleep_s}']\n  timeout_s: 300\n"
+        f"agent:\n  command: [sh, {root / 'agent.sh'}, '{sleep_s}', {marks}]\n  timeout_s: 300\n"
         f"paths:\n  workdir: project\n  state_dir: state\nmax_parallel: {parallel}\n"
+        f"safety:\n  writable_outside: [{marks}]\n"
     )
+    started_ns = time.time_ns()
     start = time.perf_counter()
     done = subprocess.run([ORCH, "run", "tasks.md"], cwd=root, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - start
+    ended_ns = time.time_ns()
     if done.returncode != 0:
         raise SystemExit(f"orch run failed (exit {done.returncode}): {done.stderr[-500:]}")
     logs = subprocess.run(
@@ -155,7 +190,7 @@ def end_to_end(root: Path, tasks: int, parallel: int, sleep_s: float) -> tuple[f
         text=True,
         check=True,
     ).stdout.split()
-    return wall, most, len(refs)
+    return wall, most, len(refs), timeline(marks, started_ns, ended_ns)
 
 
 def p90(values: list[float]) -> float:
@@ -216,12 +251,18 @@ def run_end_to_end(tasks: int, parallel: int, sleep_s: float) -> None:
     walls: dict[int, float] = {}
     with tempfile.TemporaryDirectory(prefix="bench-parallel-run-", dir="/var/tmp") as tmp:
         for slots in (1, parallel):
-            wall, most, branches = end_to_end(Path(tmp) / f"n{slots}", tasks, slots, sleep_s)
+            wall, most, branches, seen = end_to_end(Path(tmp) / f"n{slots}", tasks, slots, sleep_s)
             walls[slots] = wall
             ideal = math.ceil(tasks / slots) * sleep_s
             print(
                 f"  max_parallel {slots}: wall {wall:6.2f} s (agents alone: {ideal:5.1f} s)  most at once {most}"
                 f"  branches {branches}  orch overhead {(wall - ideal) / tasks * 1e3:6.0f} ms/task"
+            )
+            gaps = sorted(seen.gaps_s)
+            print(
+                f"    from the agents' clocks: first agent after {seen.before_first_s * 1e3:.0f} ms;"
+                f" agent end -> next start in its slot median {statistics.median(gaps) * 1e3:.0f} ms,"
+                f" p90 {p90(gaps) * 1e3:.0f} ms; exit {seen.after_last_s * 1e3:.0f} ms after the last agent"
             )
     print(
         f"  speed-up at max_parallel {parallel}: {walls[1] / walls[parallel]:.2f}x (ideal {min(parallel, tasks)}x)"
