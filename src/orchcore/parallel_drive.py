@@ -88,6 +88,11 @@ class _Slot:
     ports: PortRange
     job: Job | None = None
     ready: bool = False  # its worktree, guards and file watch are set: its agent starts now
+    made_ahead: bool = False  # its set-up is a `_Prepared` job's: it waits on that, not the other way
+
+    def setting_up(self) -> bool:
+        """Making its own worktree, guards and watch: the work that delays its agent."""
+        return not self.ready and not self.made_ahead
 
 
 _READY_POLL_S = 0.005
@@ -309,7 +314,7 @@ class ParallelDrive:
 
         def work() -> None:
             waited = 0.0  # the starting agents' own set-up first: theirs is on the way to an agent
-            while any(not s.ready for s in tuple(self._running.values())) and waited < _READY_WAIT_S:
+            while any(s.setting_up() for s in tuple(self._running.values())) and waited < _READY_WAIT_S:
                 if self._stopping is not None:
                     return
                 engine.clock.sleep(_READY_POLL_S)
@@ -394,7 +399,7 @@ class ParallelDrive:
         except (WorktreeError, ConfigError) as exc:
             self._fail_to_start(engine, session_id, start, str(exc))
             return
-        slot = _Slot(task_id, ports)
+        slot = _Slot(task_id, ports, made_ahead=prepared is not None)
         self._running[task_id] = slot
 
         def work() -> None:

@@ -23,6 +23,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 import pathspec
@@ -36,8 +37,9 @@ DEFAULT_DEBOUNCE_MS = 200
 well within a second (bench/bench_watch.py)."""
 STEP_MS = 5
 """How often the watch loop looks for new events: a burst is handed over once it is quiet this long."""
-IDLE_MS = 10
-"""An idle turn of the watch loop ends after this: ``settle`` costs about one of them."""
+REGISTERED_POLL_S = 0.05
+"""Starting: how long to wait for a beacon before writing another (one written before the
+watch was registered is never seen)."""
 SETTLE_MS = 15
 """Where no beacon can be written: what ``settle`` allows a change's event to reach the watch loop."""
 POLL_DELAY_MS = 300
@@ -120,7 +122,6 @@ class _Watching:
         self._root = root
         self._filter = _Ignore(root)
         self._stop = threading.Event()
-        self._ready = threading.Event()
         self._lock = threading.Lock()
         self._cycled = threading.Condition(self._lock)
         self._turn_ended = 0.0  # when the watch loop last handed over what it saw (monotonic)
@@ -135,11 +136,12 @@ class _Watching:
         self._beacon_prefix = os.path.join(self._beacons, "")  # noqa: PTH118 - compared with raw paths
         self._beacon_asked = 0
         self._beacon_seen = 0
+        self._closed = False  # set by close: the loop hands over nothing more, and ends on its own
         self._thread = threading.Thread(
             target=self._loop, args=(debounce_ms, force_polling), name=f"orch-watch {root}", daemon=True
         )
         self._thread.start()
-        self._ready.wait(timeout=10)  # the first idle tick: the watch is registered, nothing is missed
+        self._wait_registered(timeout_s=10)  # from now on, nothing is missed
 
     def _loop(self, debounce_ms: int, force_polling: bool | None) -> None:
         try:
@@ -150,14 +152,14 @@ class _Watching:
                 debounce=debounce_ms,
                 step=STEP_MS,
                 stop_event=self._stop,
-                rust_timeout=IDLE_MS,  # an idle turn ends this soon: ``settle`` waits for about one
-                yield_on_timeout=True,
+                rust_timeout=0,  # no idle turns: an idle watch runs no Python, only a stop check per step
                 raise_interrupt=False,
                 force_polling=force_polling,
                 poll_delay_ms=POLL_DELAY_MS,
                 ignore_permission_denied=True,
             ):
-                self._ready.set()
+                if self._closed:
+                    break
                 beacons = {raw for _, raw in batch if raw.startswith(self._beacon_prefix)}
                 if batch:
                     self._fold({(c, raw) for c, raw in batch if raw not in beacons})
@@ -171,10 +173,33 @@ class _Watching:
         except Exception as error:  # noqa: BLE001 - a broken watcher loses live tracking, never the run
             self.error = error
         finally:
-            self._ready.set()
             with self._cycled:
                 self._turn_ended = math.inf  # ended: nobody waits for another turn
                 self._cycled.notify_all()
+
+    def _wait_registered(self, timeout_s: float) -> None:
+        """Until a beacon comes through: the watch is registered (or the loop has ended)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self._cycled:
+                if self._turn_ended == math.inf:
+                    return
+                self._beacon_asked += 1
+                number = self._beacon_asked
+            beacon = Path(self._beacons) / str(number)
+            try:
+                beacon.touch()
+            except OSError:
+                return  # settle falls back to waiting a while; nothing better to wait for here
+            with self._cycled:
+                seen = self._cycled.wait_for(partial(self._through, number), REGISTERED_POLL_S)
+            beacon.unlink(missing_ok=True)
+            if seen:
+                return
+
+    def _through(self, number: int) -> bool:
+        """Whether beacon ``number`` came through (or the loop ended: none will); under the lock."""
+        return self._beacon_seen >= number or self._turn_ended == math.inf
 
     def _keep(self, change: Change, path: str) -> bool:
         return path.startswith(self._beacon_prefix) or self._filter(change, path)
@@ -185,7 +210,7 @@ class _Watching:
         for a turn that ends ``SETTLE_MS`` after the call (in polling mode, a poll first)."""
         asked = time.monotonic()
         with self._cycled:
-            if not self._thread.is_alive() or self._turn_ended == math.inf:
+            if self._closed or not self._thread.is_alive() or self._turn_ended == math.inf:
                 return
             self._beacon_asked += 1
             number = self._beacon_asked
@@ -203,15 +228,9 @@ class _Watching:
         beacon.unlink(missing_ok=True)
 
     def _settle_by_time(self, asked: float, timeout_s: float) -> None:
-        if self._polling:
-            time.sleep(min(POLL_DELAY_MS / 1000, timeout_s))
-        after = max(asked + SETTLE_MS / 1000, time.monotonic())
-        with self._cycled:
-            if not self._thread.is_alive():
-                return
-            self._cycled.wait_for(
-                lambda: self._turn_ended >= after, max(0.0, asked + timeout_s - time.monotonic())
-            )
+        """No beacon could be written: allow the events a while (a poll, in polling mode)."""
+        allowance = (POLL_DELAY_MS if self._polling else SETTLE_MS) / 1000 + STEP_MS / 1000
+        time.sleep(max(0.0, min(asked + allowance, asked + timeout_s) - time.monotonic()))
 
     def _files_under(self, raw: str) -> list[str]:
         """Every reported file under directory ``raw`` (absolute paths): a directory moved in, or
@@ -245,6 +264,8 @@ class _Watching:
                 self._known.discard(relative)
                 seen.append(SeenChange(ChangeKind.DELETED, relative))
         with self._lock:
+            if self._closed:
+                return  # closed while this batch was being read: nobody asked for it
             for item in seen:
                 merged = _merge(self._pending.pop(item.path, None), item)
                 if merged is not None:
@@ -257,9 +278,11 @@ class _Watching:
         return taken
 
     def close(self) -> None:
+        """Stop watching now; the loop's thread ends at its next step (within ``STEP_MS``) on its
+        own, without being waited for: what it sees meanwhile is dropped."""
+        with self._lock:
+            self._closed = True
         self._stop.set()
-        if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5)
         shutil.rmtree(self._beacons, ignore_errors=True)
 
 

@@ -31,6 +31,7 @@ from orchcore.tasks import file_stem
 
 _TIMEOUT_S = 120.0
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+_OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _converter = cattrs.Converter(forbid_extra_keys=True)
 # `git worktree add/remove/prune` read every worktree's admin files: two at once in one repository
 # fail ("failed to read .git/worktrees/x/commondir"), so the engine's slots take turns here
@@ -69,6 +70,8 @@ class GitWorktrees:
     environment: Mapping[str, str] = attrs.field(factory=lambda: {"PATH": "/usr/local/bin:/usr/bin:/bin"})
     author: tuple[str, str] = ("orch", "orch@localhost")
     git: str = "git"
+    _trees: dict[str, str] = attrs.field(factory=dict, init=False, repr=False)  # commit -> its tree
+    _common_dir: str | None = attrs.field(default=None, init=False, repr=False)
 
     def _git(self, *args: str, cwd: str | None = None, stdin: bytes | None = None, check: bool = True) -> str:
         name, email = self.author
@@ -239,25 +242,47 @@ class GitWorktrees:
         return self._git("rev-parse", "--verify", f"refs/heads/{tree.branch}^{{commit}}").strip()
 
     def commit(self, worktree: Worktree, message: str) -> str | None:
-        """Stage the task's changes (not the copied files) and make them the branch's one commit."""
+        """Stage the task's changes (not the copied files) and make them the branch's one commit.
+
+        Four git processes in the usual case (add, write-tree, commit-tree, update-ref): the base's
+        tree is asked once per base, and the branch's tip is read from its loose ref file when it
+        has one (else asked)."""
         path = worktree.path
         self._git("add", "-A", cwd=path)
         if worktree.copied:  # staged as the branch has them: the user's local files stay out
             self._git("reset", "-q", "--", *worktree.copied, cwd=path)
         tree = self._git("write-tree", cwd=path).strip()
         head = f"refs/heads/{worktree.branch}"
-        base_tree, tip, tip_tree = self._git(  # one process for the three
-            "rev-parse", f"{worktree.base}^{{tree}}", f"{head}^{{commit}}", f"{head}^{{tree}}"
-        ).split()
+        base_tree = self._tree_of(worktree.base)
+        tip = self._loose_ref(head) or self._git("rev-parse", f"{head}^{{commit}}").strip()
         if tree == base_tree:
             if tip != worktree.base:
                 self._git("update-ref", head, worktree.base, tip)
             return None
-        if tip != worktree.base and tip_tree == tree:
+        if tip != worktree.base and self._git("rev-parse", f"{tip}^{{tree}}").strip() == tree:
             return tip  # already recorded (a resume after the commit)
         new = self._git("commit-tree", tree, "-p", worktree.base, "-m", message, cwd=path).strip()
-        self._git("update-ref", f"refs/heads/{worktree.branch}", new, tip)
+        self._git("update-ref", head, new, tip)
         return new
+
+    def _tree_of(self, commit: str) -> str:
+        """The tree of ``commit`` (a full id: what it names never changes), asked of git once."""
+        found = self._trees.get(commit)
+        if found is None:
+            found = self._trees[commit] = self._git("rev-parse", f"{commit}^{{tree}}").strip()
+        return found
+
+    def _loose_ref(self, ref: str) -> str | None:
+        """The object id in ``ref``'s loose file in the repository's common git dir; None when it
+        has none (packed, symbolic, or anything unexpected): then git is asked."""
+        if self._common_dir is None:
+            found = self._git("rev-parse", "--git-common-dir").strip()  # relative to workdir, or absolute
+            self._common_dir = str(Path(self.workdir, found).resolve())
+        try:
+            text = (Path(self._common_dir) / ref).read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError):
+            return None
+        return text if _OBJECT_ID.fullmatch(text) else None
 
     def diff(self, worktree: Worktree, *, stat: bool = False) -> str:
         """The branch's commit against the base."""

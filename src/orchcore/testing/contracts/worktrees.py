@@ -148,6 +148,27 @@ class WorktreesContract:
         assert files == ["app.txt", "more.txt", "new.txt"]
         assert not (repo / "hook-ran").exists()
 
+    def test_the_one_commit_holds_when_the_repository_packs_its_refs_between_commits(
+        self, make_worktrees: WorktreesFactory, repo: Path, git: GitRunner
+    ) -> None:
+        """`git gc` / `git pack-refs` moves branch tips into packed-refs: orch still finds them."""
+        worktrees = make_worktrees(repo)
+        tree = worktrees.create("s1", "a", worktrees.base_commit(), PORTS, WorktreeSetup())
+        work = Path(tree.path)
+        (work / "new.txt").write_text("new\n")
+        first = worktrees.commit(tree, "orch: task a")
+        git(repo, "pack-refs", "--all")
+        assert worktrees.commit(tree, "orch: task a") == first  # nothing new: the same commit
+        (work / "more.txt").write_text("more\n")
+        second = worktrees.commit(tree, "orch: task a")
+        assert second not in (None, first)
+        assert git(repo, "rev-list", "--count", f"{tree.base}..{tree.branch}").strip() == "1"
+        (work / "new.txt").unlink()
+        (work / "more.txt").unlink()
+        git(repo, "pack-refs", "--all")
+        assert worktrees.commit(tree, "orch: task a") is None  # back to the base: no commit left
+        assert git(repo, "rev-parse", tree.branch).strip() == tree.base
+
     def test_worktrees_of_several_tasks_are_made_and_committed_at_once(
         self, make_worktrees: WorktreesFactory, repo: Path, git: GitRunner
     ) -> None:
