@@ -131,6 +131,7 @@ class ParallelDrive:
     _running: dict[str, _Slot] = attrs.field(factory=dict, init=False)
     _prepared: dict[str, _Prepared] = attrs.field(factory=dict, init=False)
     _stopping: str | None = attrs.field(default=None, init=False)
+    _ending: bool = attrs.field(default=False, init=False)  # the drive returns: nothing more is made ahead
     _spend: SharedSpend = attrs.field(factory=SharedSpend, init=False)  # what the running attempts spend
 
     def drive(self, engine: Engine, session_id: str, graph: TaskGraph) -> RunOutcome:
@@ -138,6 +139,7 @@ class ParallelDrive:
         from orchcore.engine import RunOutcome
 
         self._running, self._prepared, self._stopping, self._spend = {}, {}, None, SharedSpend()
+        self._ending = False
         own_store, own_watch = engine.store, engine.watch
         engine.store = cast(Store, _Serialized(own_store, self.workers))
         engine.watch = _locked(own_watch, self.workers)  # what the attempts show, one line at a time
@@ -315,10 +317,12 @@ class ParallelDrive:
         def work() -> None:
             waited = 0.0  # the starting agents' own set-up first: theirs is on the way to an agent
             while any(s.setting_up() for s in tuple(self._running.values())) and waited < _READY_WAIT_S:
-                if self._stopping is not None:
+                if self._stopping is not None or self._ending:
                     return
                 engine.clock.sleep(_READY_POLL_S)
                 waited += _READY_POLL_S
+            if self._stopping is not None or self._ending:
+                return
             prepared.tree = self.worktrees.create(session_id, task_id, base, ports, self.setup)
             parts = self.parts(prepared.tree.path)
             if parts.workspace is not None and policy is not None:
@@ -354,6 +358,7 @@ class ParallelDrive:
     def _drop_prepared(self, engine: Engine, session_id: str) -> None:
         """The drive ends: the worktrees made ahead for tasks that did not start are removed (a
         worktree exists only for a task that started; a resume makes them again)."""
+        self._ending = True
         self._settle_prepared()
         for task_id, prepared in self._prepared.items():
             prepared.close()
