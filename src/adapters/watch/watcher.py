@@ -167,7 +167,7 @@ class _Watching:
                     self._turn_ended = time.monotonic()
                     for raw in beacons:
                         number = raw.removeprefix(self._beacon_prefix)
-                        if number.isdigit():
+                        if number.isdigit() and int(number) <= self._beacon_asked:  # only the ones asked
                             self._beacon_seen = max(self._beacon_seen, int(number))
                     self._cycled.notify_all()
         except Exception as error:  # noqa: BLE001 - a broken watcher loses live tracking, never the run
