@@ -43,10 +43,11 @@ class Watching(Protocol):
         ...
 
     def settle(self, timeout_s: float = 1.0) -> None:
-        """Return once the changes made before the call are in what ``take`` returns, as far as
-        the watcher can tell (a watcher whose events lag behind on a saturated machine may miss
-        one), or after ``timeout_s``: what an agent wrote as it exited is its attempt's, not the
-        next one's."""
+        """Return once the changes made before the call are in what ``take`` returns, or after
+        ``timeout_s``: what an agent wrote as it exited is its attempt's, not the next one's. An
+        adapter that can order a marker of its own after those changes (the watchfiles one
+        writes a beacon on the same inotify queue) waits for exactly that; one that cannot
+        waits a while, and may then miss a change whose event lags on a saturated machine."""
         ...
 
     def close(self) -> None:
