@@ -178,24 +178,31 @@ class _Watching:
                 self._cycled.notify_all()
 
     def _wait_registered(self, timeout_s: float) -> None:
-        """Until a beacon comes through: the watch is registered (or the loop has ended)."""
+        """Until a beacon comes through: the watch is registered (or the loop has ended). One
+        written before the watch was registered is never seen: another follows it."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
+            if self._beacon_through(REGISTERED_POLL_S) is not False:
+                return  # through, or none can be written (settle then waits a while instead)
+
+    def _beacon_through(self, wait_s: float) -> bool | None:
+        """Write the next beacon and wait up to ``wait_s`` for it: True once it came through (or
+        the watch has ended or closed), False if not yet, None when no beacon can be written."""
+        with self._cycled:
+            if self._closed or self._turn_ended == math.inf:
+                return True
+            self._beacon_asked += 1
+            number = self._beacon_asked
+        beacon = Path(self._beacons) / str(number)
+        try:
+            beacon.touch()
+        except OSError:
+            return None
+        try:
             with self._cycled:
-                if self._turn_ended == math.inf:
-                    return
-                self._beacon_asked += 1
-                number = self._beacon_asked
-            beacon = Path(self._beacons) / str(number)
-            try:
-                beacon.touch()
-            except OSError:
-                return  # settle falls back to waiting a while; nothing better to wait for here
-            with self._cycled:
-                seen = self._cycled.wait_for(partial(self._through, number), REGISTERED_POLL_S)
+                return self._cycled.wait_for(partial(self._through, number), wait_s)
+        finally:
             beacon.unlink(missing_ok=True)
-            if seen:
-                return
 
     def _through(self, number: int) -> bool:
         """Whether beacon ``number`` came through (or the loop ended: none will); under the lock."""
@@ -206,26 +213,11 @@ class _Watching:
 
     def settle(self, timeout_s: float = 1.0) -> None:
         """Wait until the watch loop has handed over every change made before the call: a
-        beacon written now has come through (see the module). Where it cannot be written, wait
-        for a turn that ends ``SETTLE_MS`` after the call (in polling mode, a poll first)."""
+        beacon written now has come through (see the module). Where none can be written, wait
+        ``SETTLE_MS`` (in polling mode, a poll)."""
         asked = time.monotonic()
-        with self._cycled:
-            if self._closed or not self._thread.is_alive() or self._turn_ended == math.inf:
-                return
-            self._beacon_asked += 1
-            number = self._beacon_asked
-        beacon = Path(self._beacons) / str(number)
-        try:
-            beacon.touch()
-        except OSError:
+        if self._beacon_through(max(0.0, timeout_s)) is None:
             self._settle_by_time(asked, timeout_s)
-            return
-        with self._cycled:
-            self._cycled.wait_for(
-                lambda: self._beacon_seen >= number or self._turn_ended == math.inf,
-                max(0.0, asked + timeout_s - time.monotonic()),
-            )
-        beacon.unlink(missing_ok=True)
 
     def _settle_by_time(self, asked: float, timeout_s: float) -> None:
         """No beacon could be written: allow the events a while (a poll, in polling mode)."""
