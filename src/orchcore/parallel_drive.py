@@ -342,8 +342,7 @@ class ParallelDrive:
         prepared = self._prepared.pop(task_id, None)
         if prepared is None or prepared.job is None:
             return None
-        while not prepared.job.done():
-            self.workers.wait_any([prepared.job], 1.0)
+        self._wait_done(prepared.job)
         if prepared.tree is None or prepared.job.error() is not None:
             prepared.close()
             return None
@@ -352,8 +351,12 @@ class ParallelDrive:
     def _settle_prepared(self) -> None:
         """Wait until every worktree being made ahead is made (or failed)."""
         for prepared in self._prepared.values():
-            while prepared.job is not None and not prepared.job.done():
-                self.workers.wait_any([prepared.job], 1.0)
+            if prepared.job is not None:
+                self._wait_done(prepared.job)
+
+    def _wait_done(self, job: Job) -> None:
+        while not job.done():
+            self.workers.wait_any([job], 1.0)
 
     def _drop_prepared(self, engine: Engine, session_id: str) -> None:
         """The drive ends: the worktrees made ahead for tasks that did not start are removed (a
