@@ -25,7 +25,10 @@ from orchcore.ports.agent import (
     UsageReport,
 )
 from orchcore.records import Outcome
+from orchcore.safety import DEFAULT_POLICY
 from orchcore.safety.events import SafetyLayer
+from orchcore.safety.stream_guard import StreamGuard
+from orchcore.sandbox import agent_sandbox
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "codex"
 
@@ -81,6 +84,71 @@ def test_a_write_the_sandbox_refused_is_a_sandbox_refusal_before_its_result() ->
     assert isinstance(refused, Refused)
     assert refused.layer is SafetyLayer.SANDBOX
     assert "Read-only file system" in refused.reason
+
+
+def _outside_write(output: str, exit_code: int) -> list[str]:
+    """The stream of a shell write outside the workspace, shown by the stream itself (item.started first)."""
+    command = "/bin/bash -lc 'echo pwned > /elsewhere/outside.txt'"
+    item = {"id": "item_1", "type": "command_execution", "command": command}
+    return [
+        '{"type":"thread.started","thread_id":"t1"}',
+        '{"type":"turn.started"}',
+        json.dumps(
+            {"type": "item.started", "item": {**item, "aggregated_output": "", "status": "in_progress"}}
+        ),
+        json.dumps(
+            {
+                "type": "item.completed",
+                "item": {
+                    **item,
+                    "aggregated_output": output,
+                    "exit_code": exit_code,
+                    "status": "failed" if exit_code else "completed",
+                },
+            }
+        ),
+    ]
+
+
+def test_a_shown_write_outside_the_workspace_that_the_os_sandbox_refused_is_a_refusal_not_a_violation() -> (
+    None
+):
+    # codex sometimes shows the command before it runs (item.started): the guard must wait for the
+    # sandbox's answer rather than stop the run at once (a flake of test_codex_orch before the fix)
+    guard = StreamGuard(DEFAULT_POLICY, "/w/project", sandbox=agent_sandbox(workdir="/w/project", home=None))
+    stream = CodexStream()
+    refusals = []
+    for line in _outside_write("/bin/bash: line 1: /elsewhere/outside.txt: Read-only file system\n", 1):
+        for event in stream.feed(line):
+            found = guard.feed(event)
+            if found is not None:
+                refusals.append(found)
+    assert guard.violation is None
+    assert [(r.layer, r.refused) for r in refusals] == [(SafetyLayer.SANDBOX, True)]
+
+
+def test_a_shown_write_outside_the_workspace_that_nothing_refused_is_a_violation_once_it_ran() -> None:
+    guard = StreamGuard(DEFAULT_POLICY, "/w/project", sandbox=agent_sandbox(workdir="/w/project", home=None))
+    stream = CodexStream()
+    lines = _outside_write("", 0)
+    for line in lines[:-1]:
+        for event in stream.feed(line):
+            guard.feed(event)
+    assert guard.violation is None  # shown, not yet run: the sandbox may still refuse it
+    for event in stream.feed(lines[-1]):
+        guard.feed(event)
+    assert guard.violation is not None
+    assert "it ran, nothing refused it" in guard.violation.reason
+
+
+def test_without_the_os_sandbox_a_shown_write_outside_the_workspace_is_a_violation_at_once() -> None:
+    guard = StreamGuard(DEFAULT_POLICY, "/w/project")
+    stream = CodexStream()
+    for line in _outside_write("", 0)[:-1]:
+        for event in stream.feed(line):
+            guard.feed(event)
+    assert guard.violation is not None
+    assert "write outside the workspace" in guard.violation.reason
 
 
 def test_the_clis_reconnects_are_retries_and_the_turn_still_succeeds() -> None:

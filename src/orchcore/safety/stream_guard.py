@@ -7,7 +7,9 @@ running it (``ToolCall.guarded``: its own pre-tool hook enforces the same policy
 only suspect: a ``Refused`` for it before its ``ToolOutput`` means a lower layer
 stopped it (recorded, the task goes on); a ``ToolOutput`` without one means it ran,
 and that is the violation. Given the attempt's ``sandbox``, a tool call naming a path
-it hides is a ``sandbox`` refusal (the call saw nothing).
+it hides is a ``sandbox`` refusal (the call saw nothing), and a write outside the
+workspace is only suspect too: the OS sandbox, which makes everything but its writable
+paths read-only, answers it (EROFS, a ``Refused``) before its result does.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import attrs
 from orchcore.ports.agent_events import Refused, ToolCall, ToolOutput, TypedAgentEvent
 from orchcore.safety.events import SafetyEvent, SafetyLayer, parse_refusal, violation
 from orchcore.safety.hidden_paths import hidden_path_refusal
-from orchcore.safety.policy import SafetyPolicy
+from orchcore.safety.policy import WRITE_OUTSIDE, SafetyPolicy
 from orchcore.safety.shell import check_tool_use
 from orchcore.sandbox import SandboxPolicy
 
@@ -66,7 +68,7 @@ class StreamGuard:
         if found is None:
             return
         caught = violation(SafetyLayer.STREAM_GUARD, call.summary, str(found))
-        if call.guarded:
+        if call.guarded or (self.sandbox is not None and found.rule == WRITE_OUTSIDE):
             self.suspects[call.call_id] = caught
         else:
             self.violation = caught
