@@ -20,16 +20,16 @@ from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 
-from apps.settings import ExecutorSettings, JudgeMode, Settings, agent_environment, proxy_environment
 from orchcore.delivery import DeliveryPolicy
 from orchcore.errors import AgentUnavailable, ConfigError, NotifyError
 from orchcore.notify import Routing
 from orchcore.sandbox import SandboxMode, SandboxPolicy, SandboxStatus, agent_sandbox
 
-if TYPE_CHECKING:  # the engine and the ports are for annotations here: `orch status` loads no engine
+if TYPE_CHECKING:  # the engine, the ports and the settings are for annotations here: `orch status` loads none
     import httpx
 
     from adapters.telegram.client import TelegramClient
+    from apps.settings import Settings
     from apps.status_files import StatusFiles
     from orchcore.attempt_check import AttemptChecker
     from orchcore.engine import Engine, Watcher
@@ -112,6 +112,8 @@ def executor_factory(kind: str) -> ExecutorFactory:
 def build_executor(settings: Settings) -> Executor:
     """The executor of ``agent.executor``, given orch's guard dir (carried to a remote host) and the
     workspace folders it must not copy (orch's own state, when it lives inside the workspace)."""
+    from apps.settings import ExecutorSettings
+
     section = settings.agent.executor
     if section.kind not in ("local", "ssh"):  # docker or a plugin: the keys the user wrote, as written
         defaults = ExecutorSettings()
@@ -159,6 +161,8 @@ def _agent_on(factory: AgentFactory, name: str, settings: Settings, config: dict
     as its ``executor`` keyword; one that does not runs on this machine only)."""
     import inspect
 
+    from apps.settings import agent_environment
+
     kind = settings.agent.executor.kind
     if kind == "local":
         return factory(config, agent_environment(settings))
@@ -200,6 +204,7 @@ class Runtime:
     def engine(self, agent: Agent, watch: Watcher) -> Engine:
         from adapters.files.questions import FileQuestions
         from adapters.guards.workspace import GitWorkspace
+        from apps.settings import agent_environment
         from orchcore.engine import Engine
 
         s = self.settings
@@ -259,6 +264,7 @@ class Runtime:
         """Ask the supervisor's Ollama model (host, model, key) for a summary, or say why not;
         the client is closed before this returns."""
         from apps.secrets import ollama_api_key
+        from apps.settings import JudgeMode, proxy_environment
         from orchcore.ports.summarizer import SummaryUnavailable
 
         sv = self.settings.supervisor
@@ -309,6 +315,7 @@ class Runtime:
         from adapters.checks import ShellCheckRunner
         from adapters.files.questions import FileQuestions
         from adapters.guards.workspace import GitWorkspace
+        from apps.settings import agent_environment
         from orchcore.parallel_drive import SlotParts
 
         s = self.settings
@@ -331,6 +338,7 @@ class Runtime:
         from apps.calibration_file import calibration_for
         from apps.feedback_files import lesson_texts
         from apps.prompt_files import prompter_for
+        from apps.settings import JudgeMode, agent_environment
         from orchcore.attempt_check import AttemptChecker
 
         s = self.settings
@@ -358,6 +366,7 @@ class Runtime:
         Without the ``ollama`` library, a judge that is always unavailable and says how to install it.
         """
         from apps.secrets import ollama_api_key
+        from apps.settings import JudgeMode
 
         sv = self.settings.supervisor
         if sv.judge is JudgeMode.OFF:
@@ -439,6 +448,7 @@ class Runtime:
     def checkpoints(self) -> Checkpoints:
         """The workspace's checkpoints: a shadow git directory under the state dir."""
         from adapters.checkpoint import ShadowGitCheckpoints, shadow_dir
+        from apps.settings import agent_environment
 
         s = self.settings
         workdir = str(s.path(s.paths.workdir))
@@ -448,6 +458,7 @@ class Runtime:
     def worktrees(self) -> Worktrees:
         """The parallel tasks' git worktrees of the workspace, kept under the state dir."""
         from adapters.worktrees import GitWorktrees, worktrees_dir
+        from apps.settings import agent_environment
 
         s = self.settings
         workdir = str(s.path(s.paths.workdir))
@@ -528,6 +539,7 @@ def sandbox_policy_for(
     task's worktree otherwise) whose guards are in ``guard_dir``."""
     from adapters.guards.shim import REFUSALS_FILE
     from apps.secrets import dotenv_path
+    from apps.settings import agent_environment
     from apps.settings_cache import cache_dir as settings_cache_dir
 
     user_tree = settings.path(settings.paths.workdir)
@@ -602,6 +614,16 @@ def _empty_store() -> Store:
     from adapters.memory.store import InMemoryStore
 
     return InMemoryStore()
+
+
+def read_only_store(db_path: Path) -> Store:
+    """The state database at ``db_path`` for a command that only reads (`orch status`'s quick
+    path, which has no Runtime): an empty store in memory while there is none, as build_runtime."""
+    if not db_path.exists():
+        return _empty_store()
+    from adapters.sqlite.store import SqliteStore
+
+    return SqliteStore(str(db_path))
 
 
 def telegram_api(token: str, http: httpx.Client, base_url: str | None = None) -> TelegramClient:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from apps.settings import Settings
 from orchcore.redact import redact
+
+if TYPE_CHECKING:
+    from apps.settings import Settings
 
 
 class RedactingFilter(logging.Filter):
@@ -26,12 +30,17 @@ class RedactingFilter(logging.Filter):
 def configure_logging(settings: Settings, *, read_only: bool = False) -> None:
     """Send orchcore/adapters/apps logs to the configured file at the configured level
     (``read_only`` commands create no folder for it: with none, they log nowhere)."""
-    level = logging.getLevelName(settings.logging.level.upper())
-    if not isinstance(level, int):
-        level = logging.WARNING
     target = (
         settings.path(settings.logging.file) if settings.logging.file else settings.state_dir / "orch.log"
     )
+    log_to(target, settings.logging.level, read_only=read_only)
+
+
+def log_to(target: Path, level_name: str, *, read_only: bool = False) -> None:
+    """Send orchcore/adapters/apps logs to ``target`` at ``level_name`` (see configure_logging)."""
+    level = logging.getLevelName(level_name.upper())
+    if not isinstance(level, int):
+        level = logging.WARNING
     if read_only and not target.parent.is_dir():
         return
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -45,6 +45,12 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from apps.settings_lookup import (
+    ENV_PREFIX,
+    LEGACY_STATE_DIR,
+    find_config,
+    in_git_repository,
+)
 from orchcore.budget import BudgetPolicy
 from orchcore.delivery import DeliveryPolicy
 from orchcore.errors import ConfigError
@@ -60,8 +66,6 @@ if TYPE_CHECKING:
     from orchcore.safety import SafetyPolicy
     from orchcore.supervise import Calibration, ConfidenceWeights, SupervisorConfig
 
-CONFIG_NAMES = ("orch.yaml", "orch.yml")
-ENV_PREFIX = "ORCH_"
 # what every agent gets from the orchestrator's environment; nothing secret
 BASE_ENV_NAMES = (
     "PATH",
@@ -630,22 +634,6 @@ OLLAMA_HOST = "OLLAMA_HOST"  # Ollama's own variable: the host when supervisor.h
 DOCKER_HOST = "DOCKER_HOST"  # Docker's own variable: the daemon when agent.executor.host is not set
 
 
-def find_config(explicit: str | None, cwd: Path, near: Path | None = None) -> Path | None:
-    """The config file to use: ``--config``, then ``$ORCH_CONFIG``, then orch.yaml next to
-    the task file (``near``: its folder), then in the current folder."""
-    chosen = explicit or os.environ.get(f"{ENV_PREFIX}CONFIG")
-    if chosen:
-        path = Path(chosen).expanduser()
-        if not path.is_file():
-            raise ConfigError(f"config file not found: {chosen}")
-        return path
-    for folder in (near, cwd):
-        for name in CONFIG_NAMES:
-            if folder is not None and (folder / name).is_file():
-                return folder / name
-    return None
-
-
 def load_settings(
     explicit: str | None = None,
     *,
@@ -758,11 +746,6 @@ def _whole(value: object) -> int | None:
     except InvalidOperation:
         return None
     return int(number) if number.is_finite() and number == number.to_integral_value() else None
-
-
-def in_git_repository(folder: Path) -> bool:
-    """Whether ``folder`` (resolved) is inside a git working tree: a ``.git`` in it or above."""
-    return any((p / ".git").exists() for p in (folder, *folder.parents))
 
 
 def check_parallel(checker: Any, raw: Mapping[str, Any], base_dir: Path) -> None:
@@ -1014,7 +997,6 @@ def agent_environment(settings: Settings, environ: Mapping[str, str] | None = No
     return {name: env[name] for name in names if name in env}
 
 
-LEGACY_STATE_DIR = ".orch"
 """Where state lived before it moved out of the workspace; still used when it holds a database."""
 
 

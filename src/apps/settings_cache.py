@@ -4,7 +4,8 @@ cattrs (about 40 of their ~250 ms at 1,000 tasks).
 
 An entry is named by everything `load_settings` reads: the ``--config`` given, the current and
 task-file folders, the whole environment, the chosen config file's bytes, Python and the code
-that reads config (this file, settings.py, config_file.py). It is kept as tagged JSON, not
+that reads config (this file, settings.py, config_file.py, settings_lookup.py, which names
+entries without the settings classes). It is kept as tagged JSON, not
 pickle, so a damaged or planted file can only fail to load (then the settings are made afresh);
 it is written 0600 in a 0700 folder, and only when it reads back equal to what it holds.
 A ``max_parallel`` above 1 also needs the workspace inside a git repository, which the name does
@@ -12,16 +13,18 @@ not cover: an entry that has one is used only while that still holds (a few ``st
 the settings are made afresh and say what is wrong. Settings whose executor kind comes from a
 plugin (it asks the installed packages) are never cached. Errors are never cached: a bad config
 is reported in full every time.
+
+Beside the settings, each entry holds a status view (``StatusView``): the state dir, log file
+and config source, which `orch status` reads through apps.settings_lookup without importing
+the settings classes at all.
 """
 
 from __future__ import annotations
 
 import enum
-import hashlib
 import importlib
 import json
 import os
-import sys
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
@@ -29,53 +32,25 @@ from typing import Any
 
 import attrs
 
-from apps import settings
-from apps.settings import EXECUTOR_NEEDS, Settings, find_config, in_git_repository, load_settings
+from apps.settings import EXECUTOR_NEEDS, Settings, default_state_dir, load_settings
+from apps.settings_lookup import (
+    FORMAT,
+    LEGACY_STATE_DIR,
+    StatusView,
+    cache_dir,
+    entry_name,
+    entry_path,
+    in_git_repository,
+)
 
-FORMAT = "orch settings cache 1"
+__all__ = ["FORMAT", "NotCacheable", "cache_dir", "cached_settings", "decode", "encode", "entry_name"]
 MAX_ENTRIES = 32
-#: what a shell sets per command, which no setting reads (bash sets ``_`` to each command's path)
-SHELL_BOOKKEEPING = frozenset({"_", "OLDPWD", "SHLVL"})
 #: modules whose attrs classes and enums an entry may name (nothing else is ever imported)
 ALLOWED_MODULES = ("apps.settings", "orchcore.")
 
 
 class NotCacheable(ValueError):
     """A value the entry format cannot hold exactly."""
-
-
-def cache_dir(environ: Mapping[str, str] | None = None) -> Path:
-    """``$XDG_CACHE_HOME/orchcore/settings`` (``~/.cache`` without it), beside the help cache."""
-    env = os.environ if environ is None else environ  # noqa: TID251 - where to cache, as XDG says
-    base = env.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")  # noqa: PTH111
-    return Path(base) / "orchcore" / "settings"
-
-
-def _code_stamps() -> list[tuple[str, int, int]]:
-    stamps = []
-    here = str(sys.modules[__name__].__file__)
-    config_file = os.path.join(os.path.dirname(str(settings.__file__)), "config_file.py")  # noqa: PTH118, PTH120 - not imported: a miss imports it
-    for path in (here, str(settings.__file__), config_file):
-        found = os.stat(path)  # noqa: PTH116 - a stat, no Path object needed
-        stamps.append((path, found.st_mtime_ns, found.st_size))
-    return stamps
-
-
-def entry_name(
-    explicit: str | None, cwd: Path, near: Path | None, environ: Mapping[str, str], config: bytes | None
-) -> str:
-    """The entry's name: a digest of every input of `load_settings`."""
-    asked = (
-        FORMAT,
-        explicit,
-        str(cwd),
-        None if near is None else str(near),
-        sorted((k, v) for k, v in environ.items() if k not in SHELL_BOOKKEEPING),
-        None if config is None else hashlib.sha256(config).hexdigest(),
-        sys.version,
-        _code_stamps(),
-    )
-    return hashlib.sha256(repr(asked).encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
 
 def encode(value: object) -> object:
@@ -165,10 +140,25 @@ def _read(path: Path) -> Settings | None:
     return made if isinstance(made, Settings) else None
 
 
+def status_view_of(made: Settings) -> StatusView:
+    """What `orch status` reads of ``made`` (see apps.settings_lookup), made by Settings itself."""
+    workdir = made.path(made.paths.workdir)
+    return StatusView(
+        source=made.source,
+        state_dir=str(made.path(made.paths.state_dir)) if made.paths.state_dir else None,
+        legacy=str(Path(made.base_dir) / LEGACY_STATE_DIR),
+        default=str(default_state_dir(workdir)),
+        log_file=str(made.path(made.logging.file)) if made.logging.file else None,
+        log_level=made.logging.level,
+        git_workdir=str(workdir.resolve()) if made.max_parallel > 1 else None,
+    )
+
+
 def _write(folder: Path, name: str, made: Settings) -> None:
     """Write the entry atomically, 0600 in a 0700 folder, keeping at most MAX_ENTRIES."""
     try:
-        text = json.dumps({"format": FORMAT, "settings": encode(made)})
+        view = status_view_of(made)._asdict()
+        text = json.dumps({"format": FORMAT, "settings": encode(made), "status": view})
     except (NotCacheable, TypeError, ValueError):
         return
     try:
@@ -205,20 +195,17 @@ def cached_settings(
     input is as it was; ConfigError exactly as `load_settings` raises it."""
     here = cwd or Path.cwd()
     env = os.environ if environ is None else environ  # noqa: TID251 - the key holds all of it
-    path = find_config(explicit, here, near)
-    try:
-        config = None if path is None else path.read_bytes()
-    except OSError:
+    found_entry = entry_path(explicit, cwd=here, environ=env, near=near, folder=folder)
+    if found_entry is None:
         return load_settings(explicit, cwd=here, environ=env, near=near)  # it says what is wrong
-    folder = cache_dir(env) if folder is None else folder
-    name = entry_name(explicit, here, near, env, config)
-    found = _read(folder / f"{name}.json")
+    entry, path, config = found_entry
+    found = _read(entry)
     if found is not None and _still_holds(found):
         return found
     made = load_settings(explicit, cwd=here, environ=env, near=near)
     if _cacheable(made) and _unchanged(path, config):
-        _write(folder, name, made)
-        again = _read(folder / f"{name}.json")
+        _write(entry.parent, entry.stem, made)
+        again = _read(entry)
         if again is not None and not _same(again, made):
-            (folder / f"{name}.json").unlink(missing_ok=True)  # would not read back the same: never kept
+            entry.unlink(missing_ok=True)  # would not read back the same: never kept
     return made

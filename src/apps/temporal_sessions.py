@@ -75,6 +75,11 @@ class Registry:
     def of(cls, settings: Settings) -> Registry:
         return cls(_path(settings))
 
+    @classmethod
+    def in_state_dir(cls, state_dir: Path) -> Registry:
+        """The registry of ``state_dir``, without the settings (`orch status`'s quick path)."""
+        return cls(state_dir / REGISTRY)
+
     def items(self) -> list[dict[str, str]]:
         """The registry's entries (not to be changed by the caller), [] without a registry."""
         try:
@@ -103,7 +108,7 @@ def remember(settings: Settings, ref: TemporalRef) -> None:
 
 
 def held(
-    settings: Settings,
+    settings: Settings | None,
     session_id: str | None,
     store: Store | None = None,
     *,
@@ -111,8 +116,14 @@ def held(
 ) -> TemporalRef | None:
     """The Temporal session ``session_id`` names (a unique prefix will do), or None if Temporal
     does not hold it. With no id: the newest Temporal session, if it is newer than the newest
-    session of the local ``store``. ``registry``: settings' registry, kept by the caller."""
-    items = _read(settings) if registry is None else registry.items()
+    session of the local ``store``. ``registry``: settings' registry, kept by the caller (given,
+    ``settings`` may be None)."""
+    if registry is not None:
+        items = registry.items()
+    elif settings is not None:
+        items = _read(settings)
+    else:
+        raise TypeError("held() needs settings or a registry")
     if session_id is None:
         if not items:
             return None

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from apps.settings import JudgeMode, Settings, load_settings
 from apps.settings_cache import cached_settings, decode, encode
+from apps.settings_lookup import StatusView, status_view
 from orchcore.errors import ConfigError
 from orchcore.policy import ApprovalMode
 from orchcore.sandbox import SandboxMode
@@ -66,6 +67,12 @@ CONFIGS = st.fixed_dictionaries(
             },
         ),
         "max_parallel": st.sampled_from([1, 2, 4]),
+        "paths": st.fixed_dictionaries(
+            {}, optional={"state_dir": st.sampled_from(["state", "../elsewhere"])}
+        ),
+        "logging": st.fixed_dictionaries(
+            {}, optional={"file": st.just("logs/orch.log"), "level": st.sampled_from(["debug", "INFO"])}
+        ),
         "worktrees": st.fixed_dictionaries(
             {},
             optional={
@@ -102,6 +109,61 @@ def test_cached_settings_are_the_settings_load_settings_makes(
     second = cached_settings(cwd=in_a_temporary_home, environ=env, folder=folder)
     assert same(first, fresh)
     assert same(second, fresh)
+    assert_status_view_of(fresh, status_view(cwd=in_a_temporary_home, environ=env, folder=folder))
+
+
+def assert_status_view_of(made: Settings, view: StatusView | None) -> None:
+    """The status view `orch status` reads says what ``made`` says: state dir, log file, source."""
+    assert view is not None
+    assert view.state_path() == made.state_dir
+    log = made.path(made.logging.file) if made.logging.file else made.state_dir / "orch.log"
+    assert (view.log_path(), view.log_level, view.source) == (log, made.logging.level, made.source)
+
+
+def test_the_status_view_finds_an_old_projects_state_dir_as_the_settings_do(
+    in_a_temporary_home: Path,
+) -> None:
+    folder = in_a_temporary_home / "cache"
+    (in_a_temporary_home / "orch.yaml").write_text("approval:\n  mode: manual\n")
+    made = cached_settings(folder=folder)
+    assert_status_view_of(made, status_view(folder=folder))
+    (in_a_temporary_home / ".orch").mkdir()
+    (in_a_temporary_home / ".orch" / "state.db").write_bytes(b"")  # an older orch's sessions
+    again = cached_settings(folder=folder)
+    assert again.state_dir == (in_a_temporary_home / ".orch").resolve()
+    assert_status_view_of(again, status_view(folder=folder))
+
+
+@pytest.mark.parametrize(
+    "damage", [None, {"source": ""}, {"state_dir": 7}, {"log_level": None}, {"extra": "x"}, "not a view"]
+)
+def test_no_status_view_without_an_entry_or_from_a_damaged_one(
+    in_a_temporary_home: Path, damage: object
+) -> None:
+    folder = in_a_temporary_home / "cache"
+    (in_a_temporary_home / "orch.yaml").write_text("approval:\n  mode: manual\n")
+    assert status_view(folder=folder) is None
+    cached_settings(folder=folder)
+    [entry] = entries(folder)
+    data = json.loads(entry.read_text())
+    data["status"] = {**data["status"], **damage} if isinstance(damage, dict) else damage
+    if isinstance(damage, dict) and "source" in damage:
+        del data["status"]["state_dir"]  # a field missing
+    entry.write_text(json.dumps(data))
+    assert status_view(folder=folder) is None  # status goes the long way: the settings
+    assert cached_settings(folder=folder).approval.mode is ApprovalMode.MANUAL
+
+
+def test_a_parallel_projects_status_view_holds_only_while_it_is_in_a_git_repository(
+    in_a_temporary_home: Path,
+) -> None:
+    folder = in_a_temporary_home / "cache"
+    (in_a_temporary_home / ".git").mkdir()
+    (in_a_temporary_home / "orch.yaml").write_text("max_parallel: 2\n")
+    cached_settings(folder=folder)
+    assert status_view(folder=folder) is not None
+    (in_a_temporary_home / ".git").rmdir()
+    assert status_view(folder=folder) is None
 
 
 def test_the_second_load_comes_from_the_cache_and_an_edit_shows_at_once(in_a_temporary_home: Path) -> None:
@@ -140,9 +202,9 @@ def test_a_bad_config_is_never_cached_and_always_reported_in_full(in_a_temporary
     "damage",
     [
         "not json",
-        '{"format": "orch settings cache 1", "settings": {"attrs": "os:system", "fields": {"command": "id"}}}',
-        '{"format": "orch settings cache 1", "settings": {"attrs": "apps.settings:Path", "fields": {}}}',
-        '{"format": "orch settings cache 1", "settings": {"enum": "apps.settings:JudgeMode", "value": "x"}}',
+        '{"format": "orch settings cache 2", "settings": {"attrs": "os:system", "fields": {"command": "id"}}}',
+        '{"format": "orch settings cache 2", "settings": {"attrs": "apps.settings:Path", "fields": {}}}',
+        '{"format": "orch settings cache 2", "settings": {"enum": "apps.settings:JudgeMode", "value": "x"}}',
         '{"format": "orch settings cache 0", "settings": null}',
     ],
 )
@@ -153,7 +215,7 @@ def test_a_damaged_or_planted_entry_is_ignored_and_replaced(in_a_temporary_home:
     [entry] = entries(folder)
     entry.write_text(damage)
     assert cached_settings(folder=folder).sandbox.mode is SandboxMode.OFF
-    assert json.loads(entry.read_text())["format"] == "orch settings cache 1"  # written again
+    assert json.loads(entry.read_text())["format"] == "orch settings cache 2"  # written again
 
 
 def test_parallel_settings_are_cached_while_the_workspace_is_still_in_a_git_repository(

@@ -142,7 +142,8 @@ def test_quick_status_answers_exactly_as_the_typer_command(
 
 @pytest.mark.integration
 def test_quick_status_loads_no_typer(in_a_temporary_home: Path, two_sessions: dict[str, str]) -> None:
-    """Nor YAML or cattrs, once the settings are cached (the first `status` makes the entry)."""
+    """Nor YAML or cattrs, once the settings are cached (the first `status` makes the entry), nor
+    the settings classes: the entry's status view says where the store is."""
     assert orch(ENTRY, ["status"], in_a_temporary_home, two_sessions).returncode == 0
     done = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", ENTRY, "status"],
@@ -157,3 +158,4 @@ def test_quick_status_loads_no_typer(in_a_temporary_home: Path, two_sessions: di
     modules = {line.rpartition("|")[2].strip() for line in done.stderr.splitlines() if "import time:" in line}
     assert "sqlite3" in modules  # the report was read
     assert sorted(m for m in modules if m.split(".")[0] in ("typer", "click", "cattrs", "yaml")) == []
+    assert sorted(modules & {"apps.settings", "apps.settings_cache", "orchcore.engine"}) == []

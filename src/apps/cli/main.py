@@ -414,7 +414,7 @@ def status(
                 supervision=supervision_by_task(seen),
             )()
             return
-        gather(rt, one_session(session_arg, session), json_out=json_out)()
+        gather(rt.store, rt.settings.source, one_session(session_arg, session), json_out=json_out)()
 
 
 from apps.cli.control import answer, approve, cancel, pause, reject, retry, skip  # noqa: E402 - typer only

@@ -16,7 +16,8 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from apps.bootstrap import Runtime
+    from apps.temporal_sessions import Registry
+    from orchcore.ports.store import Store
     from orchcore.records import Event, Snapshot
 
 INTERRUPTED = 130
@@ -43,9 +44,10 @@ def files_by_task(snap: Snapshot, events: Sequence[Event]) -> dict[str, str]:
     return found
 
 
-def gather(rt: Runtime, session: str | None, *, json_out: bool) -> Callable[[], None]:
-    """Read all `orch status` shows of ``session`` (None: the newest); the returned call prints
-    it. Everything that can fail (no such session, a broken store) fails here, before output."""
+def gather(store: Store, source: str, session: str | None, *, json_out: bool) -> Callable[[], None]:
+    """Read all `orch status` shows of ``session`` (None: the newest) from ``store`` (``source``:
+    the config file); the returned call prints it. Everything that can fail (no such session, a
+    broken store) fails here, before output."""
     from apps.cli import render
     from orchcore.records import EventKind
     from orchcore.safety.events import recorded_safety_events
@@ -53,22 +55,22 @@ def gather(rt: Runtime, session: str | None, *, json_out: bool) -> Callable[[], 
     from orchcore.service import resolve_session
     from orchcore.supervision_view import supervision_by_task
 
-    sid = resolve_session(rt.store, session)
-    snap = rt.store.load(sid)
+    sid = resolve_session(store, session)
+    snap = store.load(sid)
     shown = (EventKind.SAFETY, EventKind.SANDBOX, EventKind.SUPERVISION, EventKind.FILES)
-    events = rt.store.events(sid, kinds=shown)
-    newest = rt.store.sessions()
+    events = store.events(sid, kinds=shown)
+    newest = store.sessions()
     shown_args: dict[str, Any] = {
         "json_out": json_out,
-        "outbox": rt.store.undelivered(sid),
+        "outbox": store.undelivered(sid),
         "safety": recorded_safety_events(events),
         "newest": bool(newest) and newest[0].id == sid,
-        "config": rt.settings.source,
+        "config": source,
         "sandbox": sandbox_line(events),
         "supervision": supervision_by_task(events),
         "files": files_by_task(snap, events),
     }
-    engine = rt.store.lease_holder(sid)
+    engine = store.lease_holder(sid)
     return render.prepared_status(snap, engine, **shown_args)
 
 
@@ -119,22 +121,17 @@ def quick(argv: Sequence[str]) -> int | None:
     if asked is None:
         return None
     try:
-        from apps.bootstrap import build_runtime
-        from apps.logs import configure_logging
-        from apps.settings_cache import cached_settings
-
-        settings = cached_settings(asked.get("config"))
-        configure_logging(settings, read_only=True)
-        rt = build_runtime(settings, read_only=True)
+        opened = _open(asked.get("config"))
     except Exception:  # noqa: BLE001 - the typer command reports it, as it always did
         return None
+    store, source, registry, close = opened
     try:
         from apps.temporal_sessions import held
 
-        if held(rt.settings, asked["session"], rt.store) is not None:
+        if held(None, asked["session"], store, registry=registry) is not None:
             return None  # a Temporal workflow holds it: the typer command asks the workflow
         try:
-            show = gather(rt, asked["session"], json_out=asked["json_out"])
+            show = gather(store, source, asked["session"], json_out=asked["json_out"])
         except Exception:  # noqa: BLE001 - likewise: not found, a busy or broken store, ...
             return None
         try:
@@ -146,8 +143,35 @@ def quick(argv: Sequence[str]) -> int | None:
         print("\norch: interrupted. Nothing was changed.", file=sys.stderr)
         return INTERRUPTED
     finally:
-        rt.close()
+        close()
     return 0
+
+
+def _open(config: str | None) -> tuple[Store, str, Registry, Callable[[], None]]:
+    """The store, config source and Temporal registry `orch status` reads, and what closes them.
+
+    From the settings cache's status view when it has one (no settings classes, no runtime:
+    ~60 ms less); else from the settings and the runtime, as every other command."""
+    from apps.settings_lookup import status_view
+    from apps.temporal_sessions import Registry
+
+    view = status_view(config)
+    if view is None:
+        from apps.bootstrap import build_runtime
+        from apps.logs import configure_logging
+        from apps.settings_cache import cached_settings
+
+        settings = cached_settings(config)
+        configure_logging(settings, read_only=True)
+        rt = build_runtime(settings, read_only=True)
+        return rt.store, settings.source, Registry.of(settings), rt.close
+    from apps.bootstrap import read_only_store
+    from apps.logs import log_to
+
+    state = view.state_path()
+    log_to(view.log_path(), view.log_level, read_only=True)
+    store = read_only_store(state / "state.db")
+    return store, view.source, Registry.in_state_dir(state), store.close
 
 
 def _quiet_stdout() -> None:
