@@ -127,7 +127,9 @@ class Engine:
     extra_env: dict[str, str] = attrs.field(factory=dict)  # added to the agent's (ORCH_PORT_BASE, ...)
     stop_all: Callable[[], str | None] = _never  # a reason every running attempt stops now, or None
     shared_spend: SharedSpend | None = None  # what attempts running beside this one spend (N at once)
-    work_done: Callable[[], None] | None = None  # orch records the attempt's work (its worktree commit)
+    work_done: Callable[[AgentResult], None] | None = (
+        None  # orch records the attempt's work (its worktree commit)
+    )
     ended: Callable[[str], None] | None = None  # told the session's id when a drive leaves it ended
     changed: Callable[[Snapshot], None] | None = None  # told every snapshot a transition committed
     _watching: Watching | None = attrs.field(default=None, init=False, repr=False)
@@ -386,7 +388,7 @@ class Engine:
             )
         question = question_to_wait_for(result, boxed, sink.streamed.asked, supervised=supervised is not None)
         if self.work_done is not None:  # after the refs check: orch's own commit is no agent's
-            self.work_done()
+            self.work_done(result)
         ended = self.clock.now()
         crossings = budget_crossings(before, after, ended, task.id)
         if supervised is not None:

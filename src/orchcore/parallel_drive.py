@@ -89,6 +89,7 @@ class _Slot:
     job: Job | None = None
     ready: bool = False  # its worktree, guards and file watch are set: its agent starts now
     made_ahead: bool = False  # its set-up is a `_Prepared` job's: it waits on that, not the other way
+    freed: bool = False  # its agent and checks are done: orch's commit and record go on beside the next agent
 
     def setting_up(self) -> bool:
         """Making its own worktree, guards and watch: the work that delays its agent."""
@@ -232,6 +233,7 @@ class ParallelDrive:
         chosen: list[tuple[Action | None, tuple[StartTask, ...]]] = [(None, ())]
         ahead: list[str] = []
         running = tuple(self._running)
+        freed = sum(1 for slot in self._running.values() if slot.freed)  # their slots hold no agent
         shared = self._spend
 
         def step(s: Snapshot) -> Mutation:
@@ -244,11 +246,11 @@ class ParallelDrive:
             action = decide(s, engine.policy, graph, budget, now, engine._progress)
             if isinstance(action, StartTask):
                 starts = tasks_to_start(
-                    s, engine.policy, graph, self.max_parallel, running, budget, now, engine._progress
+                    s, engine.policy, graph, self.max_parallel + freed, running, budget, now, engine._progress
                 )
                 chosen[0] = (action, starts)
                 ahead[:] = self._ahead(
-                    s, engine, graph, (*running, *(t.task_id for t in starts)), budget, now
+                    s, engine, graph, (*running, *(t.task_id for t in starts)), freed, budget, now
                 )
                 return _begin_all(s, starts, now)
             chosen[0] = (action, ())
@@ -282,6 +284,7 @@ class ParallelDrive:
         engine: Engine,
         graph: TaskGraph,
         busy: Sequence[str],
+        freed: int,
         budget: BudgetStatus,
         now: datetime,
     ) -> list[str]:
@@ -289,7 +292,7 @@ class ParallelDrive:
         once: those with no dependency only (their base is the session's; a dependent's is
         merged from its dependencies' branches when it starts)."""
         room = self.max_parallel - len(self._prepared)
-        if room <= 0 or len(busy) < self.max_parallel:
+        if room <= 0 or len(busy) - freed < self.max_parallel:
             return []  # a free slot starts its task at once: nothing to gain
         found = tasks_to_start(
             snap, engine.policy, graph, len(busy) + self.max_parallel, busy, budget, now, engine._progress
@@ -305,7 +308,8 @@ class ParallelDrive:
         """Make ``task_id``'s worktree now, and write its guards, beside the running attempts."""
         if self.worktrees.find(session_id, task_id) is not None:
             return  # an earlier drive made it: `_launch` takes it as it is
-        taken = [s.ports for s in self._running.values()] + [p.ports for p in self._prepared.values()]
+        taken = [s.ports for s in self._running.values() if not s.freed]
+        taken += [p.ports for p in self._prepared.values()]
         try:
             ports = assign_ports(self.port_base, self.ports_per_task, taken)
         except ConfigError:
@@ -389,7 +393,8 @@ class ParallelDrive:
         """Start ``start``'s attempt in its worktree (made now unless an earlier attempt left it),
         its budget as read by the step that chose it (``snap``, ``spent_today``)."""
         session_id, task_id = snap.session.id, start.task_id
-        taken = [s.ports for s in self._running.values()] + [p.ports for p in self._prepared.values()]
+        taken = [s.ports for s in self._running.values() if not s.freed]
+        taken += [p.ports for p in self._prepared.values()]
         prepared = self._prepared.get(task_id)
         existing = self.worktrees.find(session_id, task_id) if prepared is None else None
         try:
@@ -432,7 +437,7 @@ class ParallelDrive:
             event = Event(EventKind.WORKTREE, engine.clock.now(), task_id, start.attempt, data)
             engine._commit(session_id, lambda _: Mutation(events=(event,)))  # where, before the agent starts
             slot_engine = self._slot_engine(
-                engine, snap, tree, ports, made.parts if made is not None else None
+                engine, snap, tree, ports, made.parts if made is not None else None, slot, start.attempt
             )
             watching = made.watching if made is not None else None
             slot_engine._watching = (
@@ -473,13 +478,26 @@ class ParallelDrive:
             self._spend.end(start.task_id, start.attempt, Decimal(0))
 
     def _slot_engine(
-        self, engine: Engine, snap: Snapshot, tree: Worktree, ports: PortRange, parts: SlotParts | None
+        self,
+        engine: Engine,
+        snap: Snapshot,
+        tree: Worktree,
+        ports: PortRange,
+        parts: SlotParts | None,
+        slot: _Slot,
+        attempt: int,
     ) -> Engine:
         """An engine for one attempt: the same store (serialized), agent and policies, the
-        worktree's workspace, guards, checks, sandbox and file watch, and no checkpoints."""
+        worktree's workspace, guards, checks, sandbox and file watch, and no checkpoints.
+        Once its agent and checks are done, its slot is free: the next agent starts while orch
+        records this task's commit and result, its final cost already counted for the budget."""
         parts = parts or self.parts(tree.path)
 
-        def work_done() -> None:
+        def work_done(result: AgentResult) -> None:
+            with self.workers.lock():  # the next start's budget sees what this attempt cost
+                self._spend.spend(tree.task_id, attempt, result.cost_usd or Decimal(0))
+            slot.freed = True
+            self.workers.wake()
             try:
                 commit = self.worktrees.commit(
                     tree, task_commit_message(snap.session.id, snap.plan.task(tree.task_id))

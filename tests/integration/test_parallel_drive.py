@@ -10,6 +10,7 @@ import threading
 import time
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -196,3 +197,50 @@ def test_a_pause_lets_the_running_agents_finish_and_starts_nothing_new(repo: Pat
     assert snap.session.state is SessionState.PAUSED
     assert [snap.run(t).state for t in "abcd"] == [TaskState.COMPLETED] * 2 + [TaskState.PENDING] * 2
     assert sorted(agent.started) == ["a", "b"]  # nothing new started after the pause
+
+
+@attrs.define
+class CommitsWaitingFor:
+    """The real worktrees, but task ``task``'s commit waits (up to 10 s) until ``other``'s agent
+    has started, and says whether it had."""
+
+    inner: GitWorktrees
+    agent: WaitingAgent
+    task: str
+    other: str
+    seen: list[bool] = attrs.field(factory=list)
+
+    def commit(self, tree: Any, message: str) -> str | None:
+        if tree.task_id == self.task:
+            deadline = time.monotonic() + 10
+            while self.other not in self.agent.started and time.monotonic() < deadline:
+                time.sleep(0.01)
+            self.seen.append(self.other in self.agent.started)
+        return self.inner.commit(tree, message)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_a_slot_frees_once_its_agent_is_done_and_the_next_agent_starts_while_orch_commits(
+    repo: Path, tmp_path: Path
+) -> None:
+    # two slots: b hangs in one; a ends at once in the other, and c may start there only once a's
+    # slot is free. Before, that was after a's commit, which here waits for c: 10 s, then False.
+    agent = WaitingAgent(costs={"a": Decimal(0), "c": Decimal(0)}, hang={"b"})
+    engine, sid = drive(repo, tmp_path, agent, plan_of("a", "b", "c"), parallel=2)
+    assert engine.parallel is not None
+    slow = CommitsWaitingFor(engine.parallel.worktrees, agent, "a", "c")  # type: ignore[arg-type]
+    engine.parallel.worktrees = slow  # type: ignore[assignment]
+    runner = threading.Thread(target=lambda: engine.run(sid), daemon=True)
+    runner.start()
+    deadline = time.monotonic() + 30
+    while not slow.seen and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert slow.seen == [True]  # c's agent ran while a's work was being committed
+    agent.release.set()
+    runner.join(timeout=30)
+    snap = engine.store.load(sid)
+    assert snap.session.state is SessionState.COMPLETED
+    assert [snap.run(t).state for t in "abc"] == [TaskState.COMPLETED] * 3
+    assert len(git(repo, "for-each-ref", "refs/heads/orch/").split("\n")) - 1 == 3  # a branch each

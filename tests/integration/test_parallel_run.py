@@ -1,6 +1,6 @@
 """`orch run` with max_parallel above 1, for real: the CLI in a subprocess, the command agent,
-a real git repository and its worktrees. Tasks overlap (seen in the recorded start and finish
-times, never a wall-clock assert), each leaves one reviewable commit on its branch, a cancel
+a real git repository and its worktrees. Agents overlap (seen in their own start and end marks
+and the recorded task times, never a wall-clock assert), each leaves one reviewable commit on its branch, a cancel
 stops every running agent, kill -9 then `orch resume` loses nothing, and a dependent task
 starts from its dependency's work."""
 
@@ -87,12 +87,25 @@ def branches(repo: Path) -> list[str]:
 
 
 SLEEPER = """
-import os, sys, time
+import os, pathlib, sys, time
 sys.stdin.read()
 task = os.environ["ORCH_TASK_ID"]
+marks = pathlib.Path("MARKS")
+(marks / f"{task}.start").write_text(str(time.time_ns()))
 open(f"out-{task}.txt", "w").write(f"task {task} ports {os.environ['ORCH_PORT_BASE']}\\n")
 time.sleep(1)  # the live file watch of its worktree sees the file meanwhile
+(marks / f"{task}.end").write_text(str(time.time_ns()))
 """
+
+
+def agents_at_once(marks: Path) -> int:
+    """The most agents that ran at once, from their own clocks (start and end marks)."""
+    points = [(int(p.read_text()), 1 if p.suffix == ".start" else -1) for p in marks.glob("*.*")]
+    now = best = 0
+    for _, step in sorted(points, key=lambda p: (p[0], p[1])):
+        now += step
+        best = max(best, now)
+    return best
 
 
 def test_four_at_once_on_twenty_tasks_overlap_and_leave_twenty_reviewable_branches(tmp_path: Path) -> None:
@@ -104,7 +117,9 @@ def test_four_at_once_on_twenty_tasks_overlap_and_leave_twenty_reviewable_branch
     sid = status["session"]["id"]
     times = spans(tmp_path)
     assert sorted(times) == sorted((str(n), 1) for n in range(1, 21))
-    assert most_at_once(list(times.values())) == 4  # never more than max_parallel, and that many
+    assert agents_at_once(tmp_path / "marks") == 4  # never more agents than max_parallel, and that many
+    # a task whose agent is done frees its slot while orch records its commit: 4 or a few more
+    assert most_at_once(list(times.values())) >= 4
     assert branches(repo) == sorted(f"orch/{sid}/{n}" for n in range(1, 21))
     base = git(repo, "rev-parse", "main").strip()
     for n in range(1, 21):

@@ -32,6 +32,7 @@ class ThreadWorkers:
     name: str = "orch-slot"
     _lock: threading.RLock = attrs.field(factory=threading.RLock)
     _ended: threading.Condition = attrs.field(factory=threading.Condition)
+    _woken: bool = False
 
     def start(self, work: Callable[[], None]) -> Job:
         job = _ThreadJob()
@@ -51,7 +52,15 @@ class ThreadWorkers:
 
     def wait_any(self, jobs: Collection[Job], timeout_s: float) -> None:
         with self._ended:
-            self._ended.wait_for(lambda: any(job.done() for job in jobs), timeout=max(timeout_s, 0.0))
+            self._ended.wait_for(
+                lambda: self._woken or any(job.done() for job in jobs), timeout=max(timeout_s, 0.0)
+            )
+            self._woken = False
+
+    def wake(self) -> None:
+        with self._ended:
+            self._woken = True
+            self._ended.notify_all()
 
     def lock(self) -> AbstractContextManager[object]:
         return self._lock

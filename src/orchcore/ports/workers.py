@@ -35,6 +35,11 @@ class Workers(Protocol):
         """Return as soon as one of ``jobs`` is done (at once if one is), or after ``timeout_s``."""
         ...
 
+    def wake(self) -> None:
+        """End the caller's current ``wait_any`` now, or its next one at once (one wake, one
+        return): a job reached a point the caller acts on before the job itself ends."""
+        ...
+
     def lock(self) -> AbstractContextManager[object]:
         """A re-entrant lock shared by every job and the caller: one holder at a time."""
         ...

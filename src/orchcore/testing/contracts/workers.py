@@ -1,5 +1,6 @@
-"""The Workers contract: jobs run beside the caller and each other, the first to end wakes the
-caller, what a job raised is handed back, and the lock admits one holder at a time."""
+"""The Workers contract: jobs run beside the caller and each other, the first to end (or a
+job's wake) wakes the caller, what a job raised is handed back, and the lock admits one holder
+at a time."""
 
 from __future__ import annotations
 
@@ -69,6 +70,29 @@ class WorkersContract:
         release.append(True)
         workers.wait_any([hung], 10.0)
         assert hung.done()
+
+    def test_a_jobs_wake_ends_the_callers_wait_once_while_the_job_goes_on(
+        self, make_workers: WorkersFactory
+    ) -> None:
+        workers = make_workers()
+        release: list[bool] = []
+
+        def work() -> None:
+            workers.wake()  # perhaps before the caller waits: its next wait returns at once
+            while not release:
+                time.sleep(0.005)
+
+        job = workers.start(work)
+        started = time.monotonic()
+        workers.wait_any([job], 30.0)
+        assert time.monotonic() - started < 20  # woken, not timed out
+        assert not job.done()
+        started = time.monotonic()
+        workers.wait_any([job], 0.3)  # that wake was used: this one waits its time
+        assert time.monotonic() - started >= 0.25
+        release.append(True)
+        workers.wait_any([job], 10.0)
+        assert job.done()
 
     def test_the_lock_admits_one_holder_at_a_time(self, make_workers: WorkersFactory) -> None:
         workers = make_workers()
