@@ -233,13 +233,15 @@ class ParallelDrive:
         chosen: list[tuple[Action | None, tuple[StartTask, ...]]] = [(None, ())]
         ahead: list[str] = []
         running = tuple(self._running)
-        freed = sum(1 for slot in self._running.values() if slot.freed)  # their slots hold no agent
         shared = self._spend
 
         def step(s: Snapshot) -> Mutation:
             now = engine.clock.now()
+            # under the lock work_done frees a slot in: a freed slot's cost is in ``shared`` already
+            freed = sum(1 for slot in self._running.values() if slot.freed)  # their slots hold no agent
             budget = engine._budget_status(s, spent_today, shared.running)
-            if running and budget.level is Level.EXCEEDED and s.session.state is SessionState.RUNNING:
+            agents = len(running) - freed  # what a halt would stop: a freed slot's agent is done
+            if agents and budget.level is Level.EXCEEDED and s.session.state is SessionState.RUNNING:
                 halted = Halt(budget)  # what the finished attempts cost ends the others too
                 chosen[0] = (halted, ())
                 return halt(s, halted, now, engine.budget.next_day(now))
@@ -494,9 +496,9 @@ class ParallelDrive:
         parts = parts or self.parts(tree.path)
 
         def work_done(result: AgentResult) -> None:
-            with self.workers.lock():  # the next start's budget sees what this attempt cost
+            with self.workers.lock():  # the next step sees both or neither: the cost and the free slot
                 self._spend.spend(tree.task_id, attempt, result.cost_usd or Decimal(0))
-            slot.freed = True
+                slot.freed = True
             self.workers.wake()
             try:
                 commit = self.worktrees.commit(

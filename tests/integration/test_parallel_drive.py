@@ -244,3 +244,15 @@ def test_a_slot_frees_once_its_agent_is_done_and_the_next_agent_starts_while_orc
     assert snap.session.state is SessionState.COMPLETED
     assert [snap.run(t).state for t in "abc"] == [TaskState.COMPLETED] * 3
     assert len(git(repo, "for-each-ref", "refs/heads/orch/").split("\n")) - 1 == 3  # a branch each
+
+
+def test_a_last_task_whose_final_cost_crosses_the_limit_completes_the_session_not_halts_it(
+    repo: Path, tmp_path: Path
+) -> None:
+    # its slot frees before its result is recorded, with its cost counted: no agent is left to
+    # stop, so that cost halts nothing (found in review: the session ended halted)
+    agent = WaitingAgent(costs={"a": Decimal(2)})
+    engine, sid = drive(repo, tmp_path, agent, plan_of("a", max_cost="1"), parallel=2)
+    outcome = engine.run(sid)
+    assert outcome.session.state is SessionState.COMPLETED, outcome.session.reason
+    assert engine.store.load(sid).run("a").state is TaskState.COMPLETED

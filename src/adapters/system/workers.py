@@ -33,11 +33,13 @@ class ThreadWorkers:
     _lock: threading.RLock = attrs.field(factory=threading.RLock)
     _ended: threading.Condition = attrs.field(factory=threading.Condition)
     _woken: bool = False
+    _in_job: threading.local = attrs.field(factory=threading.local)  # ``.yes`` on a job's thread
 
     def start(self, work: Callable[[], None]) -> Job:
         job = _ThreadJob()
 
         def run() -> None:
+            self._in_job.yes = True
             try:
                 work()
             except BaseException as exc:  # noqa: BLE001 - handed to the caller, which decides
@@ -51,11 +53,14 @@ class ThreadWorkers:
         return job
 
     def wait_any(self, jobs: Collection[Job], timeout_s: float) -> None:
+        caller = not getattr(self._in_job, "yes", False)  # a wake is the caller's: a job never takes it
         with self._ended:
             self._ended.wait_for(
-                lambda: self._woken or any(job.done() for job in jobs), timeout=max(timeout_s, 0.0)
+                lambda: (caller and self._woken) or any(job.done() for job in jobs),
+                timeout=max(timeout_s, 0.0),
             )
-            self._woken = False
+            if caller:
+                self._woken = False
 
     def wake(self) -> None:
         with self._ended:

@@ -37,7 +37,9 @@ class Workers(Protocol):
 
     def wake(self) -> None:
         """End the caller's current ``wait_any`` now, or its next one at once (one wake, one
-        return): a job reached a point the caller acts on before the job itself ends."""
+        return): a job reached a point the caller acts on before the job itself ends. The caller
+        is the code that starts jobs: a job's own ``wait_any`` (on another job) neither ends
+        for a wake nor takes it."""
         ...
 
     def lock(self) -> AbstractContextManager[object]:

@@ -94,6 +94,39 @@ class WorkersContract:
         workers.wait_any([job], 10.0)
         assert job.done()
 
+    def test_a_wake_is_the_callers_even_while_a_job_waits_on_another(
+        self, make_workers: WorkersFactory
+    ) -> None:
+        workers = make_workers()
+        release: list[bool] = []
+        waited: list[float] = []
+
+        def slow() -> None:
+            while not release:
+                time.sleep(0.005)
+
+        hung = workers.start(slow)
+
+        def waits_on_hung() -> None:  # a job waiting on another job: a wake is not for it
+            started = time.monotonic()
+            workers.wait_any([hung], 0.5)
+            waited.append(time.monotonic() - started)
+
+        waiter = workers.start(waits_on_hung)
+        time.sleep(0.1)  # the waiter is waiting now
+        workers.wake()
+        time.sleep(0.1)  # time enough for the waiting job to take the wake, were it its
+        started = time.monotonic()
+        workers.wait_any([hung], 3.0)  # the caller's wait takes the wake: at once
+        assert time.monotonic() - started < 2
+        workers.wait_any([waiter], 10.0)
+        assert waiter.done()
+        assert len(waited) == 1
+        assert waited[0] >= 0.45  # it waited its whole time: the wake did not end it
+        release.append(True)
+        workers.wait_any([hung], 10.0)
+        assert hung.done()
+
     def test_the_lock_admits_one_holder_at_a_time(self, make_workers: WorkersFactory) -> None:
         workers = make_workers()
         inside: list[int] = []
