@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from apps.secrets import dotenv_path
-from apps.settings import Settings, default_state_dir
+from apps.settings import Settings
+from apps.settings_lookup import default_state_dir
 
 
 def own_files_in_workspace(settings: Settings) -> list[Path]:

@@ -48,6 +48,7 @@ import attrs
 from apps.settings_lookup import (
     ENV_PREFIX,
     LEGACY_STATE_DIR,
+    default_state_dir,
     find_config,
     in_git_repository,
 )
@@ -995,21 +996,3 @@ def agent_environment(settings: Settings, environ: Mapping[str, str] | None = No
     env = os.environ if environ is None else environ
     names = (*BASE_ENV_NAMES, *AGENT_ENV_NAMES.get(settings.agent.name, ()), *settings.agent.env_passthrough)
     return {name: env[name] for name in names if name in env}
-
-
-"""Where state lived before it moved out of the workspace; still used when it holds a database."""
-
-
-def default_state_dir(project: Path) -> Path:
-    """``<user state dir>/orchcore/projects/<name>-<12 hex of sha256(resolved path)>``: outside every workspace.
-
-    platformdirs' ``user_state_dir`` (``$XDG_STATE_HOME`` or ``~/.local/state`` on Linux,
-    ``~/Library/Application Support`` on macOS); the hash keeps two projects of one name apart.
-    """
-    import hashlib
-
-    import platformdirs
-
-    resolved = project.expanduser().resolve()
-    digest = hashlib.sha256(str(resolved).encode("utf-8")).hexdigest()[:12]
-    return Path(platformdirs.user_state_dir("orchcore")) / "projects" / f"{resolved.name or 'root'}-{digest}"

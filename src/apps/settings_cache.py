@@ -32,7 +32,7 @@ from typing import Any
 
 import attrs
 
-from apps.settings import EXECUTOR_NEEDS, Settings, default_state_dir, load_settings
+from apps.settings import EXECUTOR_NEEDS, Settings, load_settings
 from apps.settings_lookup import (
     FORMAT,
     LEGACY_STATE_DIR,
@@ -142,15 +142,14 @@ def _read(path: Path) -> Settings | None:
 
 def status_view_of(made: Settings) -> StatusView:
     """What `orch status` reads of ``made`` (see apps.settings_lookup), made by Settings itself."""
-    workdir = made.path(made.paths.workdir)
     return StatusView(
         source=made.source,
         state_dir=str(made.path(made.paths.state_dir)) if made.paths.state_dir else None,
         legacy=str(Path(made.base_dir) / LEGACY_STATE_DIR),
-        default=str(default_state_dir(workdir)),
+        workdir=str(made.path(made.paths.workdir)),
         log_file=str(made.path(made.logging.file)) if made.logging.file else None,
         log_level=made.logging.level,
-        git_workdir=str(workdir.resolve()) if made.max_parallel > 1 else None,
+        parallel=made.max_parallel > 1,
     )
 
 

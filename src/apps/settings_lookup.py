@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 CONFIG_NAMES = ("orch.yaml", "orch.yml")
 ENV_PREFIX = "ORCH_"
 LEGACY_STATE_DIR = ".orch"
+"""Where state lived before it moved out of the workspace; still used when it holds a database."""
 FORMAT = "orch settings cache 2"
 #: what a shell sets per command, which no setting reads (bash sets ``_`` to each command's path)
 SHELL_BOOKKEEPING = frozenset({"_", "OLDPWD", "SHLVL"})
@@ -45,6 +46,19 @@ def find_config(explicit: str | None, cwd: Path, near: Path | None = None) -> Pa
             if folder is not None and (folder / name).is_file():
                 return folder / name
     return None
+
+
+def default_state_dir(project: Path) -> Path:
+    """``<user state dir>/orchcore/projects/<name>-<12 hex of sha256(resolved path)>``: outside every workspace.
+
+    platformdirs' ``user_state_dir`` (``$XDG_STATE_HOME`` or ``~/.local/state`` on Linux,
+    ``~/Library/Application Support`` on macOS); the hash keeps two projects of one name apart.
+    """
+    import platformdirs
+
+    resolved = project.expanduser().resolve()
+    digest = hashlib.sha256(str(resolved).encode("utf-8")).hexdigest()[:12]
+    return Path(platformdirs.user_state_dir("orchcore")) / "projects" / f"{resolved.name or 'root'}-{digest}"
 
 
 def in_git_repository(folder: Path) -> bool:
@@ -93,17 +107,17 @@ class StatusView(NamedTuple):
         str | None
     )  # ``paths.state_dir`` resolved, or None: ``legacy`` if it has a database, else ``default``
     legacy: str  # a project's old ``.orch`` beside the config
-    default: str  # the per-user state dir of the workspace
+    workdir: str  # ``paths.workdir`` as configured (resolved when read, as Settings does)
     log_file: str | None  # ``logging.file`` resolved, or None: ``orch.log`` in the state dir
     log_level: str
-    git_workdir: str | None  # with ``max_parallel`` above 1: the workspace, which must be in a git repository
+    parallel: bool  # ``max_parallel`` above 1: the workspace must be in a git repository
 
     def state_path(self) -> Path:
         """The state dir, as ``Settings.state_dir`` finds it."""
         if self.state_dir is not None:
             return Path(self.state_dir)
         legacy = Path(self.legacy)
-        return legacy.resolve() if (legacy / "state.db").is_file() else Path(self.default)
+        return legacy.resolve() if (legacy / "state.db").is_file() else default_state_dir(Path(self.workdir))
 
     def log_path(self) -> Path:
         """The log file, as ``configure_logging`` finds it."""
@@ -111,7 +125,7 @@ class StatusView(NamedTuple):
 
     def holds(self) -> bool:
         """What the entry's name does not cover is still as it was: parallel tasks' git repository."""
-        return self.git_workdir is None or in_git_repository(Path(self.git_workdir))
+        return not self.parallel or in_git_repository(Path(self.workdir).resolve())
 
 
 def entry_path(
@@ -157,8 +171,8 @@ def status_view(
         view = StatusView(**fields)
     except (OSError, ValueError, TypeError, KeyError, RecursionError):
         return None
-    strings = all(isinstance(v, str) for v in (view.source, view.legacy, view.default, view.log_level))
-    optional = all(v is None or isinstance(v, str) for v in (view.state_dir, view.log_file, view.git_workdir))
-    if not (strings and optional) or not view.holds():
+    strings = all(isinstance(v, str) for v in (view.source, view.legacy, view.workdir, view.log_level))
+    optional = all(v is None or isinstance(v, str) for v in (view.state_dir, view.log_file))
+    if not (strings and optional and isinstance(view.parallel, bool)) or not view.holds():
         return None
     return view

@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from apps.cli.main import app
 from apps.own_files import own_files_in_workspace, workspace_warnings
-from apps.settings import default_state_dir, load_settings
+from apps.settings import load_settings
+from apps.settings_lookup import default_state_dir
 
 
 @pytest.fixture
