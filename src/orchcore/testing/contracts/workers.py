@@ -14,6 +14,16 @@ from orchcore.ports.workers import Workers
 WorkersFactory = Callable[[], Workers]
 
 
+def until(release: list[bool]) -> Callable[[], None]:
+    """Work that runs until something is put in ``release``."""
+
+    def work() -> None:
+        while not release:
+            time.sleep(0.005)
+
+    return work
+
+
 class WorkersContract:
     """Subclass as ``TestMyWorkers(WorkersContract)`` and override ``make_workers``."""
 
@@ -50,14 +60,10 @@ class WorkersContract:
         workers = make_workers()
         release: list[bool] = []
 
-        def slow() -> None:
-            while not release:
-                time.sleep(0.005)
-
         def fails() -> None:
             raise ValueError("boom")
 
-        hung, failing = workers.start(slow), workers.start(fails)
+        hung, failing = workers.start(until(release)), workers.start(fails)
         started = time.monotonic()
         workers.wait_any([hung, failing], 30.0)
         assert time.monotonic() - started < 20  # woken by the failing job, not the timeout
@@ -79,8 +85,7 @@ class WorkersContract:
 
         def work() -> None:
             workers.wake()  # perhaps before the caller waits: its next wait returns at once
-            while not release:
-                time.sleep(0.005)
+            until(release)()
 
         job = workers.start(work)
         started = time.monotonic()
@@ -101,11 +106,7 @@ class WorkersContract:
         release: list[bool] = []
         waited: list[float] = []
 
-        def slow() -> None:
-            while not release:
-                time.sleep(0.005)
-
-        hung = workers.start(slow)
+        hung = workers.start(until(release))
 
         def waits_on_hung() -> None:  # a job waiting on another job: a wake is not for it
             started = time.monotonic()
