@@ -595,7 +595,9 @@ def build_runtime(settings: Settings, *, read_only: bool = False, in_memory: boo
     return Runtime(
         settings=settings,
         store=_empty_store()
-        if in_memory or (read_only and not settings.db_path.exists())
+        if in_memory
+        else read_only_store(settings.db_path)
+        if read_only
         else SqliteStore(str(settings.db_path)),
         logs=FileLogs(str(settings.logs_dir)),
         clock=SystemClock(),

@@ -30,10 +30,10 @@ class RedactingFilter(logging.Filter):
 def configure_logging(settings: Settings, *, read_only: bool = False) -> None:
     """Send orchcore/adapters/apps logs to the configured file at the configured level
     (``read_only`` commands create no folder for it: with none, they log nowhere)."""
-    target = (
-        settings.path(settings.logging.file) if settings.logging.file else settings.state_dir / "orch.log"
-    )
-    log_to(target, settings.logging.level, read_only=read_only)
+    from apps.settings_lookup import log_file_of
+
+    configured = settings.path(settings.logging.file) if settings.logging.file else None
+    log_to(log_file_of(configured, settings.state_dir), settings.logging.level, read_only=read_only)
 
 
 def log_to(target: Path, level_name: str, *, read_only: bool = False) -> None:

@@ -48,9 +48,10 @@ import attrs
 from apps.settings_lookup import (
     ENV_PREFIX,
     LEGACY_STATE_DIR,
-    default_state_dir,
     find_config,
     in_git_repository,
+    legacy_state_dir,
+    state_dir_of,
 )
 from orchcore.budget import BudgetPolicy
 from orchcore.delivery import DeliveryPolicy
@@ -479,18 +480,13 @@ class Settings:
     @property
     def state_dir(self) -> Path:
         """``paths.state_dir``; by default a project's old ``.orch`` with a database, else ``default_state_dir``."""
-        if self.paths.state_dir:
-            return self.path(self.paths.state_dir)
-        legacy = self.legacy_state_dir
-        return legacy if legacy is not None else default_state_dir(self.path(self.paths.workdir))
+        configured = self.path(self.paths.state_dir) if self.paths.state_dir else None
+        return state_dir_of(configured, Path(self.base_dir) / LEGACY_STATE_DIR, self.path(self.paths.workdir))
 
     @property
     def legacy_state_dir(self) -> Path | None:
         """The ``.orch/`` of an older orch beside the config, when it holds sessions and no state dir is set."""
-        if self.paths.state_dir:
-            return None
-        legacy = Path(self.base_dir) / LEGACY_STATE_DIR
-        return legacy.resolve() if (legacy / "state.db").is_file() else None
+        return None if self.paths.state_dir else legacy_state_dir(Path(self.base_dir) / LEGACY_STATE_DIR)
 
     @property
     def db_path(self) -> Path:

@@ -61,6 +61,25 @@ def default_state_dir(project: Path) -> Path:
     return Path(platformdirs.user_state_dir("orchcore")) / "projects" / f"{resolved.name or 'root'}-{digest}"
 
 
+def legacy_state_dir(legacy: Path) -> Path | None:
+    """A project's old ``.orch`` (``legacy``), resolved, when it holds a database."""
+    return legacy.resolve() if (legacy / "state.db").is_file() else None
+
+
+def state_dir_of(configured: Path | None, legacy: Path, workdir: Path) -> Path:
+    """The state dir: ``paths.state_dir`` (``configured``) when set, else a project's old
+    ``.orch`` with a database, else ``default_state_dir`` of the workspace."""
+    if configured is not None:
+        return configured
+    found = legacy_state_dir(legacy)
+    return found if found is not None else default_state_dir(workdir)
+
+
+def log_file_of(configured: Path | None, state_dir: Path) -> Path:
+    """orch's log: ``logging.file`` (``configured``) when set, else ``orch.log`` in the state dir."""
+    return configured if configured is not None else state_dir / "orch.log"
+
+
 def in_git_repository(folder: Path) -> bool:
     """Whether ``folder`` (resolved) is inside a git working tree: a ``.git`` in it or above."""
     return any((p / ".git").exists() for p in (folder, *folder.parents))
@@ -114,14 +133,12 @@ class StatusView(NamedTuple):
 
     def state_path(self) -> Path:
         """The state dir, as ``Settings.state_dir`` finds it."""
-        if self.state_dir is not None:
-            return Path(self.state_dir)
-        legacy = Path(self.legacy)
-        return legacy.resolve() if (legacy / "state.db").is_file() else default_state_dir(Path(self.workdir))
+        configured = None if self.state_dir is None else Path(self.state_dir)
+        return state_dir_of(configured, Path(self.legacy), Path(self.workdir))
 
     def log_path(self) -> Path:
         """The log file, as ``configure_logging`` finds it."""
-        return Path(self.log_file) if self.log_file is not None else self.state_path() / "orch.log"
+        return log_file_of(None if self.log_file is None else Path(self.log_file), self.state_path())
 
     def holds(self) -> bool:
         """What the entry's name does not cover is still as it was: parallel tasks' git repository."""

@@ -310,8 +310,7 @@ class ParallelDrive:
         """Make ``task_id``'s worktree now, and write its guards, beside the running attempts."""
         if self.worktrees.find(session_id, task_id) is not None:
             return  # an earlier drive made it: `_launch` takes it as it is
-        taken = [s.ports for s in self._running.values() if not s.freed]
-        taken += [p.ports for p in self._prepared.values()]
+        taken = self._ports_in_use()
         try:
             ports = assign_ports(self.port_base, self.ports_per_task, taken)
         except ConfigError:
@@ -341,6 +340,12 @@ class ParallelDrive:
                     prepared.watching = None
 
         prepared.job = self.workers.start(work)
+
+    def _ports_in_use(self) -> list[PortRange]:
+        """The port ranges of the agents running (a freed slot's agent is done) and of the
+        worktrees made ahead."""
+        taken = [s.ports for s in self._running.values() if not s.freed]
+        return taken + [p.ports for p in self._prepared.values()]
 
     def _take_prepared(self, task_id: str) -> _Prepared | None:
         """The task's worktree made ahead, once its making has ended (None if it failed: the
@@ -395,8 +400,7 @@ class ParallelDrive:
         """Start ``start``'s attempt in its worktree (made now unless an earlier attempt left it),
         its budget as read by the step that chose it (``snap``, ``spent_today``)."""
         session_id, task_id = snap.session.id, start.task_id
-        taken = [s.ports for s in self._running.values() if not s.freed]
-        taken += [p.ports for p in self._prepared.values()]
+        taken = self._ports_in_use()
         prepared = self._prepared.get(task_id)
         existing = self.worktrees.find(session_id, task_id) if prepared is None else None
         try:
