@@ -5,14 +5,18 @@ Parsing is pure: callers read the file and pass its text and name.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from orchcore.errors import Problem, TaskFileError
 from orchcore.graph import graph_problems
 from orchcore.taskfile.encoding import decode_task_file, text_problem
-from orchcore.taskfile.markdown import parse_markdown, render_markdown
-from orchcore.taskfile.yaml_format import parse_yaml, render_yaml
 from orchcore.tasks import Plan
+
+if TYPE_CHECKING:
+    from orchcore.taskfile.markdown import parse_markdown, render_markdown
+    from orchcore.taskfile.yaml_format import parse_yaml, render_yaml
 
 __all__ = [
     "context_problems",
@@ -26,6 +30,23 @@ __all__ = [
 ]
 
 _YAML_SUFFIXES = (".yaml", ".yml")
+
+# each format's parser is imported when a file of it is read: a markdown plan needs no yaml
+_EXPORTS = {
+    "parse_markdown": "orchcore.taskfile.markdown",
+    "render_markdown": "orchcore.taskfile.markdown",
+    "parse_yaml": "orchcore.taskfile.yaml_format",
+    "render_yaml": "orchcore.taskfile.yaml_format",
+}
+
+if not TYPE_CHECKING:  # mypy sees the imports above, so a misspelled name stays an error
+
+    def __getattr__(name: str) -> Any:
+        """Import a format's functions on first use."""
+        module = _EXPORTS.get(name)
+        if module is None:
+            raise AttributeError(f"module 'orchcore.taskfile' has no attribute {name!r}")
+        return getattr(importlib.import_module(module), name)
 
 
 ContextCheck = Callable[[str], str | None]
@@ -42,9 +63,13 @@ def parse_task_file(text: str, filename: str, context_problem: ContextCheck | No
     if unencodable is not None:
         raise TaskFileError([unencodable])
     if filename.lower().endswith(_YAML_SUFFIXES):
+        from orchcore.taskfile.yaml_format import parse_yaml
+
         plan, problems = parse_yaml(text, filename)
         field = "depends_on"
     else:
+        from orchcore.taskfile.markdown import parse_markdown
+
         plan, problems = parse_markdown(text, filename)
         field = "Depends On"
     problems = [*problems, *graph_problems(plan.tasks, filename, field=field)]
