@@ -95,6 +95,17 @@ class _Slot:
         """Making its own worktree, guards and watch: the work that delays its agent."""
         return not self.ready and not self.made_ahead
 
+    def recording(self) -> bool:
+        """Its agent is done and orch commits and records its work: git and the store, beside
+        the next agents' start."""
+        return self.freed and self.job is not None and not self.job.done()
+
+    def in_the_way(self) -> bool:
+        """Whether work made ahead should wait for this slot: setting up, or recording (both
+        compete for the same cores with the next agents' start). A slot starting from work made
+        ahead is neither: it waits on that work, so that work must never wait on it."""
+        return self.setting_up() or self.recording()
+
 
 _READY_POLL_S = 0.005
 _READY_WAIT_S = 30.0  # a slot whose setup commands take longer no longer holds the next ones back
@@ -110,6 +121,7 @@ class _Prepared:
     tree: Worktree | None = None
     parts: SlotParts | None = None
     watching: Watching | None = None  # its live file tracking, started too
+    wanted: bool = False  # a slot waits for it: it waits for no other slot any more
 
     def close(self) -> None:
         if self.watching is not None:
@@ -320,8 +332,12 @@ class ParallelDrive:
         policy = engine.safety if engine.safety is not None and engine.safety.enabled else None
 
         def work() -> None:
-            waited = 0.0  # the starting agents' own set-up first: theirs is on the way to an agent
-            while any(s.setting_up() for s in tuple(self._running.values())) and waited < _READY_WAIT_S:
+            waited = 0.0  # the starting agents' own set-up, and the recording of the ones done, first
+            while (
+                not prepared.wanted
+                and any(s.in_the_way() for s in tuple(self._running.values()))
+                and waited < _READY_WAIT_S
+            ):
                 if self._stopping is not None or self._ending:
                     return
                 engine.clock.sleep(_READY_POLL_S)
@@ -353,6 +369,7 @@ class ParallelDrive:
         prepared = self._prepared.pop(task_id, None)
         if prepared is None or prepared.job is None:
             return None
+        prepared.wanted = True  # its slot is free: what it waited for no longer matters
         self._wait_done(prepared.job)
         if prepared.tree is None or prepared.job.error() is not None:
             prepared.close()
