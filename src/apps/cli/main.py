@@ -293,8 +293,10 @@ def drive(rt: "Runtime", agent: "Agent", session_id: str, *, verbose: bool) -> "
     import sys
 
     from apps.cli.render import Progress
+    from apps.warm_up import warming
 
-    with Progress(verbose=verbose, tty=sys.stdout.isatty()) as progress:
+    # while the agents work, what the session's end needs (the day's report) is imported beside them
+    with Progress(verbose=verbose, tty=sys.stdout.isatty()) as progress, warming():
         return rt.engine(agent, progress).run(session_id)
 
 
