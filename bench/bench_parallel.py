@@ -12,7 +12,8 @@ whose agent sleeps ``--sleep`` seconds, serial (max_parallel 1, in the user's tr
 ``--parallel`` (each in its own worktree). Prints both walls, the speed-up, the most
 agents that ran at once (from their own start and end marks), and orch's overhead per task: the wall
 beyond what the agents' sleeping alone needs (tasks x sleep serial; ceil(tasks / N) x sleep in
-parallel), divided by the tasks. Asserts nothing.
+parallel), divided by the tasks. The parallel project then runs a next session (``--new``), as a
+user's next day does: its state database and settings cache exist by then. Asserts nothing.
 Usage: python bench/bench_parallel.py [--tasks 1,20] [--files 200] [--run-tasks 20] [--parallel 4]
 """
 
@@ -144,8 +145,8 @@ def timeline(marks: Path, started_ns: int, ended_ns: int) -> Timeline:
 
 
 def end_to_end(root: Path, tasks: int, parallel: int, sleep_s: float) -> tuple[float, int, int, Timeline]:
-    """``orch run`` of ``tasks`` sleeping tasks at ``parallel``: wall seconds, most at once,
-    branches, and the timeline from the agents' clocks."""
+    """``orch run`` of ``tasks`` sleeping tasks at ``parallel`` in a new project: wall seconds,
+    most at once, branches, and the timeline from the agents' clocks."""
     repo = root / "project"
     repo.mkdir(parents=True)
     marks = root / "marks"  # outside the workspace: the agents may write there (safety.writable_outside)
@@ -163,9 +164,22 @@ def end_to_end(root: Path, tasks: int, parallel: int, sleep_s: float) -> tuple[f
         f"paths:\n  workdir: project\n  state_dir: state\nmax_parallel: {parallel}\n"
         f"safety:\n  writable_outside: [{marks}]\n"
     )
+    return run_again(root)
+
+
+def run_again(root: Path) -> tuple[float, int, int, Timeline]:
+    """One more session of the project ``end_to_end`` made (``--new``), as a user's next day's
+    run: its state database and settings cache exist."""
+    marks = root / "marks"
+    for mark in marks.glob("*.*"):
+        mark.unlink()
+    repo = root / "project"
+    before = set(branch_list(repo))
     started_ns = time.time_ns()
     start = time.perf_counter()
-    done = subprocess.run([ORCH, "run", "tasks.md"], cwd=root, capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [ORCH, "run", "tasks.md", "--new"], cwd=root, capture_output=True, text=True, check=False
+    )
     wall = time.perf_counter() - start
     ended_ns = time.time_ns()
     if done.returncode != 0:
@@ -175,14 +189,18 @@ def end_to_end(root: Path, tasks: int, parallel: int, sleep_s: float) -> tuple[f
     for _, step in sorted(points):
         now += step
         most = max(most, now)
-    refs = subprocess.run(
+    made = [b for b in branch_list(repo) if b not in before]
+    return wall, most, len(made), timeline(marks, started_ns, ended_ns)
+
+
+def branch_list(repo: Path) -> list[str]:
+    return subprocess.run(
         ["git", "for-each-ref", "--format=%(refname)", "refs/heads/orch/"],
         cwd=repo,
         capture_output=True,
         text=True,
         check=True,
     ).stdout.split()
-    return wall, most, len(refs), timeline(marks, started_ns, ended_ns)
 
 
 def p90(values: list[float]) -> float:
@@ -243,22 +261,41 @@ def run_end_to_end(tasks: int, parallel: int, sleep_s: float) -> None:
     walls: dict[int, float] = {}
     with tempfile.TemporaryDirectory(prefix="bench-parallel-run-", dir="/var/tmp") as tmp:
         for slots in (1, parallel):
-            wall, most, branches, seen = end_to_end(Path(tmp) / f"n{slots}", tasks, slots, sleep_s)
-            walls[slots] = wall
-            ideal = math.ceil(tasks / slots) * sleep_s
-            print(
-                f"  max_parallel {slots}: wall {wall:6.2f} s (agents alone: {ideal:5.1f} s)  agents at once {most}"
-                f"  branches {branches}  orch overhead {(wall - ideal) / tasks * 1e3:6.0f} ms/task"
+            walls[slots] = show(
+                f"max_parallel {slots}",
+                end_to_end(Path(tmp) / f"n{slots}", tasks, slots, sleep_s),
+                tasks,
+                slots,
+                sleep_s,
             )
-            gaps = sorted(seen.gaps_s)
-            print(
-                f"    from the agents' clocks: first agent after {seen.before_first_s * 1e3:.0f} ms;"
-                f" agent end -> next start in its slot median {statistics.median(gaps) * 1e3:.0f} ms,"
-                f" p90 {p90(gaps) * 1e3:.0f} ms; exit {seen.after_last_s * 1e3:.0f} ms after the last agent"
-            )
+        again = show(
+            f"max_parallel {parallel}, the next session in that project (database and settings cache made)",
+            run_again(Path(tmp) / f"n{parallel}"),
+            tasks,
+            parallel,
+            sleep_s,
+        )
     print(
-        f"  speed-up at max_parallel {parallel}: {walls[1] / walls[parallel]:.2f}x (ideal {min(parallel, tasks)}x)"
+        f"  speed-up at max_parallel {parallel}: {walls[1] / walls[parallel]:.2f}x in a new project,"
+        f" {walls[1] / again:.2f}x in the next session (ideal {min(parallel, tasks)}x)"
     )
+
+
+def show(title: str, run: tuple[float, int, int, Timeline], tasks: int, slots: int, sleep_s: float) -> float:
+    """Print one end-to-end run; its wall."""
+    wall, most, branches, seen = run
+    ideal = math.ceil(tasks / slots) * sleep_s
+    print(
+        f"  {title}: wall {wall:6.2f} s (agents alone: {ideal:5.1f} s)  agents at once {most}"
+        f"  branches {branches}  orch overhead {(wall - ideal) / tasks * 1e3:6.0f} ms/task"
+    )
+    gaps = sorted(seen.gaps_s)
+    print(
+        f"    from the agents' clocks: first agent after {seen.before_first_s * 1e3:.0f} ms;"
+        f" agent end -> next start in its slot median {statistics.median(gaps) * 1e3:.0f} ms,"
+        f" p90 {p90(gaps) * 1e3:.0f} ms; exit {seen.after_last_s * 1e3:.0f} ms after the last agent"
+    )
+    return wall
 
 
 if __name__ == "__main__":
