@@ -245,6 +245,9 @@ class Runtime:
 
     def session_ended(self, session_id: str) -> None:
         """A session ended: write the day's report (docs/day-report.md); never raises."""
+        from apps.warm_up import call_off
+
+        call_off()  # its modules are imported by this thread alone from now on
         from apps.day_report import report_if_ended
 
         report_if_ended(self, session_id)

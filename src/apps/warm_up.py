@@ -7,7 +7,11 @@ imports those modules then: it samples the process's CPU time and starts only on
 used less than a quarter of one core for two windows in a row (set-up, the first agents'
 start and the recording of results come first). A run that is never idle (agents that
 take milliseconds) never warms up and loses nothing: the report imports what it needs, as
-before. Importing is all it does: no module here runs code of orch's at import time.
+before. Importing is all it does: importing these modules has no side effect.
+
+Two threads importing the same modules at once can deadlock where the modules import each
+other, so the session's end calls every warm-up off first (``call_off``): the import under way
+ends, the rest is left to the report.
 """
 
 from __future__ import annotations
@@ -33,6 +37,10 @@ holds this to what a report really loads)."""
 WINDOW_S = 0.05
 QUIET_WINDOWS = 2
 BUSY_SHARE = 0.25
+
+
+_ACTIVE: set[_WarmUp] = set()
+_ACTIVE_LOCK = threading.Lock()
 
 
 class _WarmUp:
@@ -73,9 +81,24 @@ def warming(
     At the end a warm-up not yet started is called off; one importing is waited for (the
     same modules would be imported next anyway, behind the same import locks)."""
     warm = _WarmUp(modules, cpu_time)
+    with _ACTIVE_LOCK:
+        _ACTIVE.add(warm)
     warm.thread.start()
     try:
         yield warm
     finally:
         warm.stop.set()
         warm.thread.join()
+        with _ACTIVE_LOCK:
+            _ACTIVE.discard(warm)
+
+
+def call_off() -> None:
+    """Stop every warm-up of this process and wait for the import it is in: what follows
+    imports the same modules with no other thread importing them."""
+    with _ACTIVE_LOCK:
+        active = list(_ACTIVE)
+    for warm in active:
+        warm.stop.set()
+        if warm.thread is not threading.current_thread():
+            warm.thread.join()

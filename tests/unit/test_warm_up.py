@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from apps.warm_up import BUSY_SHARE, WINDOW_S, warming
+from apps.warm_up import BUSY_SHARE, WINDOW_S, call_off, warming
 
 
 @pytest.fixture
@@ -71,3 +71,15 @@ def test_a_module_that_is_not_installed_is_skipped_and_the_rest_imported(probe: 
     with warming([missing, probe], cpu_time=FakeCpu(0.0)) as warm:
         assert wait_for(lambda: probe in sys.modules)
     assert warm.imported == [probe]
+
+
+def test_call_off_stops_a_warm_up_before_it_imports_and_waits_for_it(probe: str) -> None:
+    # the session's end: the report then imports on its own, with no second thread importing
+    busy = FakeCpu(1.0)
+    with warming([probe], cpu_time=busy) as warm:
+        call_off()
+        assert not warm.thread.is_alive()
+        busy.share = 0.0  # idle now: a warm-up called off stays off
+        time.sleep(WINDOW_S * 4)
+    assert probe not in sys.modules
+    assert warm.imported == []
